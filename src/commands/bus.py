@@ -1,0 +1,197 @@
+"""The message bus: every command and query enters here, is authorised, and is dispatched."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+from eventsourcing.persistence import IntegrityError
+from pydantic import BaseModel, ValidationError
+
+from commands.handlers import Handler, Result
+from commands.idempotency import CommandRecord, command_record_id, fingerprint
+from commands.models import COMMANDS, Command
+from commands.unit_of_work import Clock, UnitOfWork
+from ledger.domain.errors import (
+    ConflictError,
+    LedgerError,
+    Problem,
+    ValidationFailedError,
+)
+from ledger.domain.metadata import EventMetadata, recording_as
+from ledger.policy import Policy
+from ledger.store import LedgerStore
+
+log = structlog.get_logger("ledger.bus")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking: an account id, the roles it holds, and where the request came from."""
+
+    id: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    client_address: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.id or len(self.id) > 100 or not self.id.isprintable():
+            raise ValidationFailedError([Problem("actor", "must be 1-100 printable characters")])
+
+
+class Authoriser(Protocol):
+    """The one authorisation hook: raise PermissionDeniedError to refuse."""
+
+    def authorise(self, actor: Actor, operation: str, target: str | None) -> None: ...
+
+
+class AllowAll:
+    """The default policy until roles exist: every actor may do everything."""
+
+    def authorise(self, actor: Actor, operation: str, target: str | None) -> None:
+        return None
+
+
+QueryHandler = Callable[[Any], Any]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def problems_of(error: ValidationError) -> list[Problem]:
+    # Locations and rules only: the offending input may be personal data.
+    return [
+        Problem(".".join(str(p) for p in d["loc"]) or "command", d["msg"])
+        for d in error.errors(include_input=False, include_url=False)
+    ]
+
+
+class MessageBus:
+    """Authorises, dispatches to one handler, saves the decision with its outcome, and replays
+    the first outcome for a repeated command id."""
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        policy: Policy,
+        handlers: Mapping[type[Command], Handler],
+        query_handlers: Mapping[type[BaseModel], QueryHandler] | None = None,
+        authoriser: Authoriser | None = None,
+        clock: Clock = utc_now,
+        on_saved: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.handlers = dict(handlers)
+        self.query_handlers = dict(query_handlers or {})
+        self.authoriser = authoriser or AllowAll()
+        self.clock = clock
+        self.on_saved = on_saved
+
+    # Commands ----------------------------------------------------------------
+
+    def execute_named(self, name: str, payload: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+        """Validate a raw command (as it comes over HTTP or from the CLI) and execute it."""
+        command_class = COMMANDS.get(name)
+        if command_class is None:
+            raise ValidationFailedError([Problem("command", "unknown command")],
+                                        f"unknown command: {name}")
+        try:
+            command = command_class.model_validate(dict(payload))
+        except ValidationError as error:
+            raise ValidationFailedError(problems_of(error)) from None
+        return self.execute(command, actor)
+
+    def execute(self, command: Command, actor: Actor) -> dict[str, Any]:
+        started = time.perf_counter()
+        target = str(getattr(command, "customer_id", None) or "") or None
+        try:
+            self.authoriser.authorise(actor, command.name, target)
+            outcome = self._execute_once(command, actor)
+        except LedgerError as error:
+            log.info("command_refused", command=command.name, command_id=command.command_id,
+                     actor=actor.id, code=error.code, fields=_fields_of(error))
+            raise
+        log.info("command_accepted", command=command.name, command_id=command.command_id,
+                 actor=actor.id, replayed=outcome["replayed"], position=outcome["position"],
+                 ms=round((time.perf_counter() - started) * 1000, 2))
+        return outcome
+
+    def _execute_once(self, command: Command, actor: Actor) -> dict[str, Any]:
+        digest = fingerprint(command.name, actor.id, command.fingerprint_payload())
+        earlier = self._earlier_outcome(command, digest)
+        if earlier is not None:
+            return earlier
+        handler = self.handlers.get(type(command))
+        if handler is None:
+            raise ValidationFailedError([Problem("command", "no handler registered")])
+        metadata = EventMetadata(actor=actor.id, command_id=command.command_id,
+                                 correlation_id=command.correlation_id or command.command_id,
+                                 reason=command.reason, client_address=actor.client_address)
+        with recording_as(metadata):
+            uow = UnitOfWork(self.store, self.policy, self.clock, actor.id)
+            result = handler(command, uow)
+            outcome = self._outcome(command, uow, result)
+            record = CommandRecord.processed(command.command_id, command.name, digest, outcome)
+        try:
+            recordings = self.store.save(*uow.changed, record)
+        except IntegrityError:
+            # Either the same command id won a race, or the record moved under us.
+            earlier = self._earlier_outcome(command, digest)
+            if earlier is not None:
+                return earlier
+            raise ConflictError("the record was changed by someone else meanwhile; read it "
+                                "again and retry") from None
+        position = max(r.notification.id for r in recordings if r.notification.id is not None)
+        if self.on_saved is not None:
+            self.on_saved(position)
+        return outcome | {"position": position}
+
+    def _earlier_outcome(self, command: Command, digest: str) -> dict[str, Any] | None:
+        record_id = command_record_id(command.command_id)
+        if not self.store.app_recorder.select_events(record_id, limit=1):
+            return None
+        record = self.store.repository.get(record_id)
+        if not isinstance(record, CommandRecord) or record.fingerprint != digest:
+            raise ConflictError("this command id was already used for a different command",
+                                details={"command_id": command.command_id})
+        # The original position is not kept; the head is at or after it, which is what
+        # a read-your-writes wait needs.
+        return record.outcome | {"replayed": True, "position": self.store.head_position()}
+
+    @staticmethod
+    def _outcome(command: Command, uow: UnitOfWork, result: Result) -> dict[str, Any]:
+        main = uow.changed[0] if uow.changed else None
+        return {
+            "command_id": command.command_id,
+            "command": command.name,
+            "status": "accepted",
+            "aggregate_id": str(main.id) if main else None,
+            "version": main.version if main else None,
+            "result": result,
+            "replayed": False,
+        }
+
+    # Queries -----------------------------------------------------------------
+
+    def ask(self, query: BaseModel, actor: Actor) -> Any:
+        """Authorise and answer one query from the read models."""
+        name = str(getattr(query, "name", type(query).__name__))
+        target = str(getattr(query, "customer_id", None) or "") or None
+        try:
+            self.authoriser.authorise(actor, name, target)
+            handler = self.query_handlers.get(type(query))
+            if handler is None:
+                raise ValidationFailedError([Problem("query", "unknown query")])
+            return handler(query)
+        except LedgerError as error:
+            log.info("query_refused", query=name, actor=actor.id, code=error.code)
+            raise
+
+
+def _fields_of(error: LedgerError) -> list[str] | None:
+    return error.fields if isinstance(error, ValidationFailedError) else None

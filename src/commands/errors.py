@@ -1,0 +1,65 @@
+"""The error codes, and their one mapping to HTTP status codes and CLI exit codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.domain.errors import (
+    ERROR_CLASSES,
+    ConflictError,
+    LedgerError,
+    NotFoundError,
+    NotReflectedYetError,
+    PermissionDeniedError,
+    Problem,
+    ValidationFailedError,
+    WorkflowViolationError,
+)
+
+HTTP_STATUS: dict[str, int] = {
+    ValidationFailedError.code: 422,
+    NotFoundError.code: 404,
+    ConflictError.code: 409,
+    WorkflowViolationError.code: 409,
+    PermissionDeniedError.code: 403,
+    NotReflectedYetError.code: 503,
+}
+
+EXIT_CODES: dict[str, int] = {
+    ValidationFailedError.code: 2,
+    NotFoundError.code: 3,
+    ConflictError.code: 4,
+    WorkflowViolationError.code: 5,
+    PermissionDeniedError.code: 6,
+    NotReflectedYetError.code: 7,
+}
+UNEXPECTED_EXIT_CODE = 1
+
+_BY_CODE: dict[str, type[LedgerError]] = {cls.code: cls for cls in ERROR_CLASSES}
+
+
+def error_from_dict(body: dict[str, Any]) -> LedgerError:
+    """Rebuild the typed error a remote ledger reported."""
+    code = str(body.get("code", ""))
+    message = str(body.get("message", "unknown error"))
+    details = body.get("details") or {}
+    if code == ValidationFailedError.code:
+        problems = [Problem(p["field"], p["message"]) for p in details.get("problems", [])]
+        return ValidationFailedError(problems, message)
+    cls = _BY_CODE.get(code, LedgerError)
+    return cls(message, details=details)
+
+
+__all__ = [
+    "EXIT_CODES",
+    "HTTP_STATUS",
+    "UNEXPECTED_EXIT_CODE",
+    "ConflictError",
+    "LedgerError",
+    "NotFoundError",
+    "NotReflectedYetError",
+    "PermissionDeniedError",
+    "ValidationFailedError",
+    "WorkflowViolationError",
+    "error_from_dict",
+]

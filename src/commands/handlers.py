@@ -1,0 +1,76 @@
+"""One handler per command, named after it; each decides and returns a plain result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from commands.models import (
+    Command,
+    ProposeChange,
+    RecordReview,
+    RegisterCustomer,
+    RejectChange,
+    VerifyChange,
+)
+from commands.unit_of_work import UnitOfWork
+from ledger.domain.customer import Customer, quarter_of
+from ledger.domain.errors import ConflictError
+from ledger.domain.profile import validate_changes, validate_profile
+
+Result = dict[str, Any]
+
+
+def register_customer(command: RegisterCustomer, uow: UnitOfWork) -> Result:
+    profile = validate_profile(command.profile, uow.policy.mandatory_fields)
+    if command.customer_id is not None and uow.customer_exists(command.customer_id):
+        raise ConflictError("a customer with this id already exists",
+                            details={"customer_id": str(command.customer_id)})
+    customer = Customer.register(profile, customer_id=command.customer_id)
+    uow.add(customer)
+    return {"customer_id": str(customer.id)}
+
+
+def propose_change(command: ProposeChange, uow: UnitOfWork) -> Result:
+    customer = uow.customer(command.customer_id, command.expected_version)
+    changes = validate_changes(customer.profile, command.changes, uow.policy.mandatory_fields)
+    proposal_id = customer.propose_change(
+        changes, happened_on=command.happened_on, proposed_by=uow.actor, today=uow.today()
+    )
+    return {"customer_id": str(customer.id), "proposal_id": proposal_id}
+
+
+def verify_change(command: VerifyChange, uow: UnitOfWork) -> Result:
+    customer = uow.customer(command.customer_id, command.expected_version)
+    proposal = customer.check_pending(command.proposal_id)
+    # The record may have moved on since the proposal: the result must still be valid.
+    validate_changes(customer.profile, proposal["changes"], uow.policy.mandatory_fields)
+    customer.verify_change(command.proposal_id, verified_by=uow.actor)
+    return {"customer_id": str(customer.id), "proposal_id": command.proposal_id,
+            "applied_fields": sorted(proposal["changes"])}
+
+
+def reject_change(command: RejectChange, uow: UnitOfWork) -> Result:
+    customer = uow.customer(command.customer_id, command.expected_version)
+    customer.reject_change(command.proposal_id, rejected_by=uow.actor, reason=command.reason)
+    return {"customer_id": str(customer.id), "proposal_id": command.proposal_id}
+
+
+def record_review(command: RecordReview, uow: UnitOfWork) -> Result:
+    customer = uow.customer(command.customer_id, command.expected_version)
+    today = uow.today()
+    reviewed_on = command.reviewed_on or today
+    customer.record_review(reviewed_on=reviewed_on, outcome=command.outcome,
+                           reviewed_by=uow.actor, today=today)
+    return {"customer_id": str(customer.id), "quarter": quarter_of(reviewed_on)}
+
+
+Handler = Callable[[Any, UnitOfWork], Result]
+
+HANDLERS: dict[type[Command], Handler] = {
+    RegisterCustomer: register_customer,
+    ProposeChange: propose_change,
+    VerifyChange: verify_change,
+    RejectChange: reject_change,
+    RecordReview: record_review,
+}

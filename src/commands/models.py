@@ -1,0 +1,83 @@
+"""Command models: what a caller asks the ledger to do, named in the imperative."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger.domain.customer import ReviewOutcome
+
+
+def new_command_id() -> str:
+    return str(uuid4())
+
+
+class Command(BaseModel):
+    """Base of every command: an id for idempotent retries and optional audit context."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: ClassVar[str]
+
+    command_id: str = Field(default_factory=new_command_id, min_length=1, max_length=100)
+    correlation_id: str | None = Field(default=None, max_length=100)
+    reason: str | None = Field(default=None, max_length=2000)
+
+    def fingerprint_payload(self) -> dict[str, Any]:
+        """The content that identifies a retry: everything but the ids that label it."""
+        return self.model_dump(mode="json", exclude={"command_id", "correlation_id"})
+
+
+class RegisterCustomer(Command):
+    """Register a new customer with a complete profile (CI-1..CI-4)."""
+
+    name = "register-customer"
+    profile: dict[str, Any]
+    customer_id: UUID | None = None
+
+
+class ProposeChange(Command):
+    """Propose new values for any fields of one customer, to be verified (UP-3, UP-4)."""
+
+    name = "propose-change"
+    customer_id: UUID
+    changes: dict[str, Any]
+    happened_on: date
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class VerifyChange(Command):
+    """Accept a pending change proposal; its changes apply atomically."""
+
+    name = "verify-change"
+    customer_id: UUID
+    proposal_id: str = Field(min_length=1, max_length=100)
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class RejectChange(Command):
+    """Reject a pending change proposal, giving the reason."""
+
+    name = "reject-change"
+    customer_id: UUID
+    proposal_id: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=2000)
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class RecordReview(Command):
+    """Record the quarterly review of one customer (UP-1)."""
+
+    name = "record-review"
+    customer_id: UUID
+    outcome: ReviewOutcome = ReviewOutcome.CONFIRMED
+    reviewed_on: date | None = None
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+COMMANDS: dict[str, type[Command]] = {
+    cls.name: cls
+    for cls in (RegisterCustomer, ProposeChange, VerifyChange, RejectChange, RecordReview)
+}

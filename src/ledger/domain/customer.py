@@ -1,0 +1,190 @@
+"""The customer aggregate: registration, the propose/verify change flow, quarterly reviews."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid4
+
+from ledger.domain.errors import ConflictError, NotFoundError, WorkflowViolationError
+from ledger.domain.events import LedgerAggregate
+from ledger.domain.profile import JsonDict, apply_changes, paths_overlap
+
+KEY_FIELD_PATHS = (
+    "basic.legal_representative",
+    "basic.address",
+    "basic.phone",
+    "basic.fax",
+    "basic.email",
+    "basic.business_scope",
+    "contacts",
+)
+"""Fields whose real-world change must be recorded within the policy deadline (UP-2)."""
+
+
+class ReviewOutcome(StrEnum):
+    CONFIRMED = "confirmed"
+    NEEDS_UPDATE = "needs_update"
+
+
+def quarter_of(day: date) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+class Customer(LedgerAggregate):
+    """One customer record: its validated profile and the changes waiting for verification."""
+
+    class Registered(LedgerAggregate.Created):
+        profile: JsonDict
+
+        def apply(self, customer: Customer) -> None:
+            customer.profile = self.profile
+
+    class ChangeProposed(LedgerAggregate.Event):
+        proposal_id: str
+        changes: JsonDict
+        happened_on: str
+        base_version: int
+        proposed_by: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.pending[self.proposal_id] = {
+                "proposal_id": self.proposal_id,
+                "changes": self.changes,
+                "happened_on": self.happened_on,
+                "base_version": self.base_version,
+                "proposed_by": self.proposed_by,
+            }
+
+    class ChangeVerified(LedgerAggregate.Event):
+        proposal_id: str
+        applied: JsonDict
+        verified_by: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.pending.pop(self.proposal_id, None)
+            customer.profile = apply_changes(customer.profile, self.applied)
+            for path in self.applied:
+                customer.changed_at_version[path] = self.originator_version
+
+    class ChangeRejected(LedgerAggregate.Event):
+        proposal_id: str
+        rejected_by: str
+        reason: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.pending.pop(self.proposal_id, None)
+
+    class Reviewed(LedgerAggregate.Event):
+        quarter: str
+        reviewed_on: str
+        outcome: str
+        reviewed_by: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.last_review = {
+                "quarter": self.quarter,
+                "reviewed_on": self.reviewed_on,
+                "outcome": self.outcome,
+                "reviewed_by": self.reviewed_by,
+            }
+
+    def __init__(self) -> None:
+        self.profile: JsonDict = {}
+        self.pending: dict[str, JsonDict] = {}
+        # The aggregate version at which each changeable path last took a new value.
+        self.changed_at_version: dict[str, int] = {}
+        self.last_review: JsonDict | None = None
+
+    # Decisions ---------------------------------------------------------------
+
+    @classmethod
+    def register(cls, profile: JsonDict, *, customer_id: UUID | None = None) -> Customer:
+        """Register a customer from an already validated, normalised profile."""
+        customer: Customer = cls._create(cls.Registered, id=customer_id or uuid4(), profile=profile)
+        return customer
+
+    def propose_change(
+        self, changes: JsonDict, *, happened_on: date, proposed_by: str, today: date
+    ) -> str:
+        """Record a change waiting for verification; return its proposal id."""
+        if happened_on > today:
+            raise WorkflowViolationError("a change cannot have happened in the future")
+        proposal_id = str(uuid4())
+        self.trigger_event(
+            self.ChangeProposed,
+            proposal_id=proposal_id,
+            changes=changes,
+            happened_on=happened_on.isoformat(),
+            base_version=self.version,
+            proposed_by=proposed_by,
+        )
+        return proposal_id
+
+    def verify_change(self, proposal_id: str, *, verified_by: str) -> JsonDict:
+        """Accept a pending proposal; its changes apply together or not at all (UP-4)."""
+        proposal = self.check_pending(proposal_id)
+        if proposal["proposed_by"] == verified_by:
+            raise WorkflowViolationError("a change cannot be verified by the person who proposed it")
+        self.check_no_conflict(proposal)
+        self.trigger_event(
+            self.ChangeVerified,
+            proposal_id=proposal_id,
+            applied=proposal["changes"],
+            verified_by=verified_by,
+        )
+        return dict(proposal)
+
+    def reject_change(self, proposal_id: str, *, rejected_by: str, reason: str) -> None:
+        self.check_pending(proposal_id)
+        self.trigger_event(
+            self.ChangeRejected, proposal_id=proposal_id, rejected_by=rejected_by, reason=reason
+        )
+
+    def record_review(self, *, reviewed_on: date, outcome: ReviewOutcome, reviewed_by: str,
+                      today: date) -> None:
+        if reviewed_on > today:
+            raise WorkflowViolationError("a review cannot be recorded for a future date")
+        self.trigger_event(
+            self.Reviewed,
+            quarter=quarter_of(reviewed_on),
+            reviewed_on=reviewed_on.isoformat(),
+            outcome=outcome.value,
+            reviewed_by=reviewed_by,
+        )
+
+    # Guards ------------------------------------------------------------------
+
+    def check_pending(self, proposal_id: str) -> JsonDict:
+        proposal = self.pending.get(proposal_id)
+        if proposal is None:
+            raise NotFoundError("no pending change proposal with this id for this customer",
+                                details={"proposal_id": proposal_id})
+        return proposal
+
+    def check_no_conflict(self, proposal: JsonDict) -> None:
+        clashes = sorted(
+            path
+            for path in proposal["changes"]
+            for changed, version in self.changed_at_version.items()
+            if version > proposal["base_version"] and paths_overlap(path, changed)
+        )
+        if clashes:
+            raise ConflictError(
+                "the proposal was made against an older version and these fields have "
+                "changed since: " + ", ".join(dict.fromkeys(clashes)),
+                details={"fields": list(dict.fromkeys(clashes)),
+                         "base_version": proposal["base_version"]},
+            )
+
+    # State -------------------------------------------------------------------
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "customer_id": str(self.id),
+            "version": self.version,
+            "profile": self.profile,
+            "pending_proposals": sorted(self.pending),
+            "last_review": self.last_review,
+        }

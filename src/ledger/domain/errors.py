@@ -1,0 +1,92 @@
+"""One error hierarchy for the whole ledger, each error with a stable machine code.
+
+Messages never contain personal data: they name fields and rules, never values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason an input was refused: which field, and what is wrong with it."""
+
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class LedgerError(Exception):
+    """Base of every error the ledger reports to its callers."""
+
+    code: ClassVar[str] = "ledger_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class ValidationFailedError(LedgerError):
+    """The input breaks the entry standard or misses mandatory fields."""
+
+    code = "validation_failed"
+
+    def __init__(self, problems: list[Problem], message: str | None = None) -> None:
+        self.problems = sorted(set(problems), key=lambda p: (p.field, p.message))
+        fields = ", ".join(dict.fromkeys(p.field for p in self.problems))
+        super().__init__(
+            message or f"invalid input in: {fields}",
+            details={"problems": [p.as_dict() for p in self.problems]},
+        )
+
+    @property
+    def fields(self) -> list[str]:
+        return list(dict.fromkeys(p.field for p in self.problems))
+
+
+class NotFoundError(LedgerError):
+    """The named record does not exist."""
+
+    code = "not_found"
+
+
+class ConflictError(LedgerError):
+    """The record changed since the caller read it, or a command id was reused."""
+
+    code = "conflict"
+
+
+class WorkflowViolationError(LedgerError):
+    """The step is not allowed at this point of the workflow, or by this person."""
+
+    code = "workflow_violation"
+
+
+class PermissionDeniedError(LedgerError):
+    """The actor may not perform this operation."""
+
+    code = "permission_denied"
+
+
+class NotReflectedYetError(LedgerError):
+    """A read asked for a position the projections have not reached within the wait."""
+
+    code = "not_reflected_yet"
+
+
+ERROR_CLASSES: tuple[type[LedgerError], ...] = (
+    ValidationFailedError,
+    NotFoundError,
+    ConflictError,
+    WorkflowViolationError,
+    PermissionDeniedError,
+    NotReflectedYetError,
+)

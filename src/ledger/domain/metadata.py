@@ -1,0 +1,46 @@
+"""Who, when, which command and why: the metadata every domain event carries.
+
+The command bus sets the current metadata in a context variable before it lets an
+aggregate decide; aggregates copy it into every event they trigger. Outside the bus
+(for example in unit tests) a system actor is recorded, so no event is anonymous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class EventMetadata:
+    """The audit facts recorded with each event."""
+
+    actor: str
+    command_id: str | None = None
+    correlation_id: str | None = None
+    reason: str | None = None
+    client_address: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return asdict(self)
+
+
+SYSTEM_METADATA = EventMetadata(actor="system")
+
+_current: ContextVar[EventMetadata] = ContextVar("ledger_event_metadata", default=SYSTEM_METADATA)
+
+
+def current_metadata() -> EventMetadata:
+    return _current.get()
+
+
+@contextmanager
+def recording_as(metadata: EventMetadata) -> Iterator[EventMetadata]:
+    """Within this block, every triggered event carries ``metadata``."""
+    token = _current.set(metadata)
+    try:
+        yield metadata
+    finally:
+        _current.reset(token)

@@ -1,0 +1,95 @@
+"""The policy settings: the values the customer-data policy leaves open, loaded from one file."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.profile import CHANGEABLE_PATHS, CustomerProfile
+
+_MANDATORY_CANDIDATES = frozenset(CHANGEABLE_PATHS) | {
+    f"basic.{name}" for name in CustomerProfile.model_fields["basic"].annotation.model_fields  # type: ignore[union-attr]
+}
+
+
+class Policy(BaseModel):
+    """The policy values in force; every field has the default the policy document gives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mandatory_fields: list[list[str]] = Field(min_length=1)
+    key_change_deadline_working_days: int = Field(ge=1, le=60)
+    holiday_calendar: str
+    timezone: str
+    review_period: Literal["quarter"]
+    locale: Literal["en", "zh-CN"]
+
+    @field_validator("mandatory_fields")
+    @classmethod
+    def _known_paths(cls, value: list[list[str]]) -> list[list[str]]:
+        for alternatives in value:
+            if not alternatives:
+                raise ValueError("an entry must list at least one field")
+            unknown = [path for path in alternatives if path not in _MANDATORY_CANDIDATES]
+            if unknown:
+                raise ValueError("unknown field(s): " + ", ".join(unknown))
+        return value
+
+    @field_validator("holiday_calendar")
+    @classmethod
+    def _known_calendar(cls, value: str) -> str:
+        if value not in holidays.list_supported_countries():
+            raise ValueError("not a calendar known to the holidays package")
+        return value
+
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a known IANA time zone") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _defaults() -> dict[str, Any]:
+    text = resources.files("ledger").joinpath("policy_defaults.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Load the defaults, overlaid by the values in ``path``; a bad file is a clear error."""
+    values = _defaults()
+    if path is not None:
+        try:
+            overrides = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValidationFailedError(
+                [Problem("policy_file", "file not found")], f"policy file not found: {path}"
+            ) from None
+        except tomllib.TOMLDecodeError as error:
+            raise ValidationFailedError(
+                [Problem("policy_file", f"not valid TOML: {error}")],
+                f"policy file is not valid TOML: {path}",
+            ) from None
+        values.update(overrides)
+    try:
+        return Policy.model_validate(values)
+    except ValidationError as error:
+        problems = [
+            Problem(".".join(str(p) for p in d["loc"]) or "policy", d["msg"])
+            for d in error.errors(include_url=False, include_input=False)
+        ]
+        raise ValidationFailedError(problems, "the policy file has invalid values") from None

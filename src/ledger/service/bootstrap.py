@@ -1,0 +1,77 @@
+"""The one place that assembles the ledger: store, read models, runner, queries and bus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+
+from commands.bus import Authoriser, MessageBus, utc_now
+from commands.handlers import HANDLERS
+from commands.unit_of_work import Clock
+from ledger.policy import Policy, load_policy
+from ledger.settings import Settings, postgres_params_of, sqlite_path_of
+from ledger.store import LedgerStore, open_store
+from projections.customer_view import CustomerView
+from projections.database import PostgresViews, SQLiteViews, ViewDatabase
+from projections.history import CustomerHistory, customer_history
+from projections.pending_proposals import PendingProposals
+from projections.queries import Queries
+from projections.runner import ProjectionRunner
+
+
+@dataclass
+class Ledger:
+    """A running ledger: what a client, the HTTP app or the CLI talks to."""
+
+    settings: Settings
+    policy: Policy
+    store: LedgerStore
+    views: ViewDatabase
+    runner: ProjectionRunner
+    queries: Queries
+    bus: MessageBus
+
+    def close(self) -> None:
+        self.runner.stop()
+        self.views.close()
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def open_views(settings: Settings) -> ViewDatabase:
+    if settings.backend == "sqlite":
+        return SQLiteViews(sqlite_path_of(settings.database_url))
+    params = postgres_params_of(settings.database_url)
+    conninfo = " ".join(f"{key}={value}" for key, value in params.items() if value)
+    return PostgresViews(conninfo, pool_size=max(2, settings.postgres_pool_size // 2))
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = utc_now,
+    authoriser: Authoriser | None = None,
+    start_projections: bool | None = None,
+) -> Ledger:
+    """Build a ledger from settings; nothing connects to a database before this is called."""
+    settings = settings or Settings()
+    policy = load_policy(settings.policy_file)
+    store = open_store(settings)
+    views = open_views(settings)
+    runner = ProjectionRunner(store, views, [CustomerView(), PendingProposals()])
+    runner.create_tables()
+    queries = Queries(runner, settings.read_wait_timeout)
+    query_handlers = queries.handlers() | {
+        CustomerHistory: lambda query: customer_history(store, query),
+    }
+    bus = MessageBus(store, policy, HANDLERS, query_handlers, authoriser=authoriser,
+                     clock=clock, on_saved=runner.wake)
+    if settings.run_projections if start_projections is None else start_projections:
+        runner.start(settings.projection_poll_interval)
+    return Ledger(settings, policy, store, views, runner, queries, bus)

@@ -1,0 +1,151 @@
+"""The HTTP API: a thin adapter from routes to the bus. The bus owns validation and authorisation."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+import ledger
+from commands.bus import Actor
+from commands.errors import HTTP_STATUS
+from commands.models import COMMANDS, Command
+from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
+from ledger.service.bootstrap import Ledger, bootstrap
+from ledger.settings import Settings
+from projections.history import CustomerHistory
+from projections.queries import FindCustomers, GetCustomer, ListPendingProposals
+
+ACTOR_HEADER = "X-Ledger-Actor"
+
+
+def _ledger(request: Request) -> Ledger:
+    built: Ledger = request.app.state.ledger
+    return built
+
+
+def _actor(request: Request,
+           x_ledger_actor: Annotated[str | None, Header(description="Who is acting.")] = None
+           ) -> Actor:
+    if not x_ledger_actor:
+        raise ValidationFailedError([Problem(ACTOR_HEADER, "header is required")],
+                                    f"the {ACTOR_HEADER} header is required")
+    client = request.client.host if request.client else None
+    return Actor(x_ledger_actor, client_address=client)
+
+
+LedgerDep = Annotated[Ledger, Depends(_ledger)]
+ActorDep = Annotated[Actor, Depends(_actor)]
+MinPosition = Annotated[int | None, Query(ge=0, description="Wait until this event position "
+                                                             "is reflected (read-your-writes).")]
+
+
+def _error_response(error: LedgerError) -> JSONResponse:
+    return JSONResponse(status_code=HTTP_STATUS.get(error.code, 400),
+                        content={"error": error.as_dict()})
+
+
+def _command_route(command_class: type[Command]) -> Callable[..., dict[str, Any]]:
+    def execute(command: Any, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
+        return ledger.bus.execute(command, actor)
+
+    execute.__annotations__["command"] = command_class
+    execute.__doc__ = command_class.__doc__
+    return execute
+
+
+def _commands_router() -> APIRouter:
+    router = APIRouter(prefix="/commands", tags=["commands"])
+    for name, command_class in COMMANDS.items():
+        router.add_api_route(f"/{name}", _command_route(command_class), methods=["POST"],
+                             name=name, summary=(command_class.__doc__ or name).strip())
+    return router
+
+
+def _queries_router() -> APIRouter:
+    router = APIRouter(tags=["queries"])
+
+    @router.get("/customers/{customer_id}")
+    def get_customer(customer_id: UUID, ledger: LedgerDep, actor: ActorDep,
+                     min_position: MinPosition = None) -> dict[str, Any]:
+        """The current view of one customer, with the event position it reflects."""
+        result: dict[str, Any] = ledger.bus.ask(
+            GetCustomer(customer_id=customer_id, min_position=min_position), actor)
+        return result
+
+    @router.get("/customers")
+    def find_customers(ledger: LedgerDep, actor: ActorDep,
+                       name_prefix: Annotated[str, Query(min_length=1, max_length=200)],
+                       limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                       min_position: MinPosition = None) -> dict[str, Any]:
+        """Customers whose name starts with a prefix, ignoring case."""
+        result: dict[str, Any] = ledger.bus.ask(
+            FindCustomers(name_prefix=name_prefix, limit=limit, min_position=min_position), actor)
+        return result
+
+    @router.get("/proposals")
+    def list_pending_proposals(ledger: LedgerDep, actor: ActorDep,
+                               customer_id: UUID | None = None,
+                               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                               min_position: MinPosition = None) -> dict[str, Any]:
+        """Change proposals waiting for verification, oldest first."""
+        result: dict[str, Any] = ledger.bus.ask(
+            ListPendingProposals(customer_id=customer_id, limit=limit,
+                                 min_position=min_position), actor)
+        return result
+
+    @router.get("/customers/{customer_id}/history")
+    def customer_history(customer_id: UUID, ledger: LedgerDep, actor: ActorDep
+                         ) -> dict[str, Any]:
+        """Every event of one customer, in order, with actor, time, command and reason."""
+        result: dict[str, Any] = ledger.bus.ask(CustomerHistory(customer_id=customer_id), actor)
+        return result
+
+    return router
+
+
+def create_app(ledger_instance: Ledger | None = None, settings: Settings | None = None) -> FastAPI:
+    """The ASGI app; it bootstraps its own ledger at start-up unless one is given."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = ledger_instance is None
+        app.state.ledger = ledger_instance or bootstrap(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.ledger.close()
+
+    app = FastAPI(title="Customer ledger", version=ledger.__version__, lifespan=lifespan,
+                  description="Event-sourced customer records under a customer-data policy.")
+
+    @app.exception_handler(LedgerError)
+    async def ledger_error(_: Request, error: LedgerError) -> JSONResponse:
+        return _error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        # Report where and which rule only: echoing the input could leak personal data.
+        problems = [
+            Problem(".".join(str(p) for p in d.get("loc", ()) if p != "body") or "request",
+                    str(d.get("msg", "invalid")))
+            for d in error.errors()
+        ]
+        return _error_response(ValidationFailedError(problems))
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz(ledger: LedgerDep) -> dict[str, Any]:
+        """Liveness and how far the read models lag behind the event store."""
+        head = ledger.store.head_position()
+        positions = ledger.runner.positions()
+        return {"status": "ok", "head_position": head, "projections": positions,
+                "projection_lag": head - min(positions.values(), default=0),
+                "projection_errors": ledger.runner.errors}
+
+    app.include_router(_commands_router())
+    app.include_router(_queries_router())
+    return app

@@ -1,0 +1,60 @@
+"""Typed service settings from the environment (prefix ``LEDGER_``); they fail fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///var/ledger.sqlite3"
+
+
+class Settings(BaseSettings):
+    """Where the store lives, how the service listens, and which policy file is in force."""
+
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore", frozen=True)
+
+    database_url: str = DEFAULT_DATABASE_URL
+    environment: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    policy_file: Path | None = None
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    run_projections: bool = True
+    projection_poll_interval: float = Field(default=0.05, gt=0, le=10)
+    read_wait_timeout: float = Field(default=5.0, ge=0, le=300)
+    postgres_pool_size: int = Field(default=8, ge=1, le=200)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        if scheme == "sqlite" and not sqlite_path_of(value).name:
+            raise ValueError("sqlite URL must name a file, e.g. sqlite:///var/ledger.sqlite3")
+        return value
+
+    @property
+    def backend(self) -> Literal["sqlite", "postgres"]:
+        return "sqlite" if urlsplit(self.database_url).scheme == "sqlite" else "postgres"
+
+
+def sqlite_path_of(url: str) -> Path:
+    """``sqlite:///relative/path`` and ``sqlite:////absolute/path``, as in SQLAlchemy."""
+    return Path(unquote(url[len("sqlite:///"):]))
+
+
+def postgres_params_of(url: str) -> dict[str, str]:
+    parts = urlsplit(url)
+    return {
+        "dbname": unquote(parts.path.lstrip("/")) or "postgres",
+        "host": parts.hostname or "127.0.0.1",
+        "port": str(parts.port or 5432),
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password or ""),
+    }

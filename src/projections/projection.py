@@ -1,0 +1,37 @@
+"""What a read model is: a name, its tables, and how each relevant event changes its rows."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from projections.database import Cursor
+
+
+class Projection(ABC):
+    """One read model. ``apply`` runs inside the transaction that also moves its checkpoint."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]]
+    topics: ClassVar[frozenset[str]]
+
+    @abstractmethod
+    def create_tables(self, cursor: Cursor, dialect: str) -> None: ...
+
+    @abstractmethod
+    def apply(self, cursor: Cursor, event: Any, position: int) -> None: ...
+
+    def clear(self, cursor: Cursor) -> None:
+        for table in self.tables:
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
+
+    def dump(self, cursor: Cursor) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, in a stable order (to compare rebuilds)."""
+        return {
+            table: sorted(cursor.all(f"SELECT * FROM {table}"), key=repr)  # noqa: S608
+            for table in self.tables
+        }
+
+
+def topic_of(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"

@@ -1,0 +1,133 @@
+"""Read queries over the projections. Every answer states the event position it reflects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger.domain.errors import NotFoundError
+from projections.customer_view import name_key
+from projections.database import Cursor
+from projections.runner import ProjectionRunner
+
+
+class Query(BaseModel):
+    """Base of every query; ``min_position`` asks to wait until that write is reflected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: ClassVar[str]
+
+    min_position: int | None = Field(default=None, ge=0)
+
+
+class GetCustomer(Query):
+    """The current view of one customer."""
+
+    name = "get-customer"
+    customer_id: UUID
+
+
+class FindCustomers(Query):
+    """Customers whose name starts with a prefix, ignoring case, in any script."""
+
+    name = "find-customers"
+    name_prefix: str = Field(min_length=1, max_length=200)
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class ListPendingProposals(Query):
+    """Change proposals waiting for verification, oldest first, optionally for one customer."""
+
+    name = "list-pending-proposals"
+    customer_id: UUID | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+QUERIES: dict[str, type[Query]] = {
+    cls.name: cls for cls in (GetCustomer, FindCustomers, ListPendingProposals)
+}
+
+_CUSTOMER_COLUMNS = ("customer_id, version, name, source_channel, profile, last_review, "
+                     "registered_at, updated_at, position")
+
+
+def _customer(row: tuple[Any, ...]) -> dict[str, Any]:
+    return {
+        "customer_id": row[0], "version": row[1], "name": row[2], "source_channel": row[3],
+        "profile": json.loads(row[4]), "last_review": json.loads(row[5]) if row[5] else None,
+        "registered_at": row[6], "updated_at": row[7], "position": row[8],
+    }
+
+
+def _checkpoint(cursor: Cursor, projection: str) -> int:
+    row = cursor.one("SELECT position FROM projection_checkpoints WHERE name = :name",
+                     {"name": projection})
+    return int(row[0]) if row else 0
+
+
+class Queries:
+    """Answers each query from the read models, after waiting for ``min_position`` if asked."""
+
+    def __init__(self, runner: ProjectionRunner, wait_timeout: float) -> None:
+        self.runner = runner
+        self.views = runner.views
+        self.wait_timeout = wait_timeout
+
+    def _wait(self, query: Query) -> None:
+        if query.min_position is not None:
+            self.runner.wait_for(query.min_position, self.wait_timeout)
+
+    def get_customer(self, query: GetCustomer) -> dict[str, Any]:
+        self._wait(query)
+        with self.views.snapshot() as cursor:
+            position = _checkpoint(cursor, "customer_view")
+            row = cursor.one(f"SELECT {_CUSTOMER_COLUMNS} FROM customer_view "  # noqa: S608
+                             "WHERE customer_id = :id", {"id": str(query.customer_id)})
+        if row is None:
+            raise NotFoundError("no customer with this id",
+                                details={"customer_id": str(query.customer_id),
+                                         "reflects_position": position})
+        return {"customer": _customer(row), "reflects_position": position}
+
+    def find_customers(self, query: FindCustomers) -> dict[str, Any]:
+        self._wait(query)
+        prefix = name_key(query.name_prefix)
+        # A range scan on the byte-ordered key: every string starting with the prefix
+        # sorts between the prefix and the prefix followed by the highest code point.
+        bounds = {"low": prefix, "high": prefix + "\U0010ffff", "limit": query.limit}
+        with self.views.snapshot() as cursor:
+            position = _checkpoint(cursor, "customer_view")
+            rows = cursor.all(
+                f"SELECT {_CUSTOMER_COLUMNS} FROM customer_view "  # noqa: S608
+                "WHERE name_key >= :low AND name_key < :high "
+                "ORDER BY name_key, customer_id LIMIT :limit", bounds)
+        return {"customers": [_customer(row) for row in rows], "reflects_position": position}
+
+    def list_pending_proposals(self, query: ListPendingProposals) -> dict[str, Any]:
+        self._wait(query)
+        where, params = "", {"limit": query.limit}
+        if query.customer_id is not None:
+            where, params = "WHERE customer_id = :cid", params | {"cid": str(query.customer_id)}
+        with self.views.snapshot() as cursor:
+            position = _checkpoint(cursor, "pending_proposals")
+            rows = cursor.all(
+                "SELECT proposal_id, customer_id, fields, changes, happened_on, base_version,"
+                f" proposed_by, proposed_at FROM pending_proposals {where} "  # noqa: S608
+                "ORDER BY proposed_at, proposal_id LIMIT :limit", params)
+        proposals = [
+            {"proposal_id": r[0], "customer_id": r[1], "fields": json.loads(r[2]),
+             "changes": json.loads(r[3]), "happened_on": r[4], "base_version": r[5],
+             "proposed_by": r[6], "proposed_at": r[7]}
+            for r in rows
+        ]
+        return {"proposals": proposals, "reflects_position": position}
+
+    def handlers(self) -> dict[type[BaseModel], Any]:
+        return {
+            GetCustomer: self.get_customer,
+            FindCustomers: self.find_customers,
+            ListPendingProposals: self.list_pending_proposals,
+        }

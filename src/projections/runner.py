@@ -1,0 +1,175 @@
+"""The projection runner: follows the global event order and keeps every read model current.
+
+Exactly once: a batch's view rows and the projection's new checkpoint are written in one
+transaction, and the checkpoint only moves from the position the batch was read at. If
+another runner moved it first, the batch rolls back and is read again. The same pull
+loop runs on SQLite and PostgreSQL; an in-process save wakes it at once, and polling
+covers writes from other processes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from ledger.domain.errors import NotReflectedYetError
+from ledger.store import NOTIFICATION_BATCH, LedgerStore
+from projections.database import ViewDatabase
+from projections.projection import Projection
+
+log = structlog.get_logger("ledger.projections")
+
+Progress = Callable[[str, int, int], None]
+
+
+class CheckpointMovedError(Exception):
+    """Another runner applied this batch first."""
+
+
+class ProjectionRunner:
+    """Applies new events to each projection, one checkpointed batch at a time."""
+
+    def __init__(self, store: LedgerStore, views: ViewDatabase,
+                 projections: Sequence[Projection], *, batch_size: int = NOTIFICATION_BATCH) -> None:
+        self.store = store
+        self.views = views
+        self.projections = {projection.name: projection for projection in projections}
+        self.batch_size = batch_size
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.errors = 0
+
+    # Set-up ------------------------------------------------------------------
+
+    def create_tables(self) -> None:
+        with self.views.transaction() as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS projection_checkpoints ("
+                           " name TEXT PRIMARY KEY, position BIGINT NOT NULL)")
+            for projection in self.projections.values():
+                projection.create_tables(cursor, self.views.dialect)
+                cursor.execute("INSERT INTO projection_checkpoints (name, position) "
+                               "VALUES (:name, 0) ON CONFLICT (name) DO NOTHING",
+                               {"name": projection.name})
+
+    # Positions ---------------------------------------------------------------
+
+    def positions(self) -> dict[str, int]:
+        with self.views.snapshot() as cursor:
+            rows = cursor.all("SELECT name, position FROM projection_checkpoints")
+        return {name: int(position) for name, position in rows if name in self.projections}
+
+    def position(self) -> int:
+        """The position every projection has reached (the least of them)."""
+        return min(self.positions().values(), default=0)
+
+    def wait_for(self, position: int, timeout: float) -> int:
+        """Block until every projection reflects ``position``; return the position reached."""
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while True:
+            reached = self.position()
+            if reached >= position:
+                return reached
+            if time.monotonic() >= deadline:
+                raise NotReflectedYetError(
+                    "the read models have not reached the requested position yet",
+                    details={"requested": position, "reflected": reached},
+                )
+            if self._thread is None:
+                self.run_once()
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    # Processing --------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Apply at most one batch to each projection; return how many events were read."""
+        return sum(self._advance(projection) for projection in self.projections.values())
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Apply everything stored so far; return how many events were read."""
+        total = 0
+        while True:
+            done = self.run_once()
+            total += done
+            if progress is not None:
+                progress("catch_up", self.position(), self.store.head_position())
+            if done == 0:
+                return total
+
+    def _advance(self, projection: Projection) -> int:
+        while True:
+            with self.views.snapshot() as cursor:
+                row = cursor.one("SELECT position FROM projection_checkpoints WHERE name = :name",
+                                 {"name": projection.name})
+            start = int(row[0]) if row else 0
+            notifications = self.store.read_log(start, self.batch_size)
+            if not notifications:
+                return 0
+            try:
+                with self.views.transaction() as cursor:
+                    for notification in notifications:
+                        if notification.topic in projection.topics:
+                            event = self.store.mapper.to_domain_event(notification)
+                            projection.apply(cursor, event, notification.id)
+                    moved = cursor.execute(
+                        "UPDATE projection_checkpoints SET position = :new "
+                        "WHERE name = :name AND position = :old",
+                        {"new": notifications[-1].id, "name": projection.name, "old": start},
+                    )
+                    if moved != 1:
+                        raise CheckpointMovedError(projection.name)
+            except CheckpointMovedError:
+                continue
+            return len(notifications)
+
+    def rebuild(self, names: Sequence[str] | None = None, progress: Progress | None = None) -> int:
+        """Empty the named projections (all by default) and apply the whole log again."""
+        chosen = [self.projections[name] for name in (names or list(self.projections))]
+        with self.views.transaction() as cursor:
+            for projection in chosen:
+                projection.clear(cursor)
+                cursor.execute("UPDATE projection_checkpoints SET position = 0 WHERE name = :name",
+                               {"name": projection.name})
+        log.info("projections_rebuild_started", projections=[p.name for p in chosen])
+        return self.catch_up(progress)
+
+    # Background loop ---------------------------------------------------------
+
+    def wake(self, _position: int | None = None) -> None:
+        self._wakeup.set()
+
+    def start(self, poll_interval: float = 0.05) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, args=(poll_interval,),
+                                        name="ledger-projections", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self, poll_interval: float) -> None:
+        while not self._stopping.is_set():
+            try:
+                if self.run_once():
+                    continue
+            except Exception:  # noqa: BLE001 - the loop must survive; errors are counted
+                self.errors += 1
+                log.exception("projection_batch_failed")
+                self._stopping.wait(1.0)
+            self._wakeup.wait(poll_interval)
+            self._wakeup.clear()
