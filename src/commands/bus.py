@@ -155,7 +155,7 @@ class MessageBus:
         record_id = command_record_id(command.command_id)
         if not self.store.app_recorder.select_events(record_id, limit=1):
             return None
-        record = self.store.repository.get(record_id)
+        record: object = self.store.repository.get(record_id)
         if not isinstance(record, CommandRecord) or record.fingerprint != digest:
             raise ConflictError("this command id was already used for a different command",
                                 details={"command_id": command.command_id})

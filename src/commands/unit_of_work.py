@@ -34,12 +34,13 @@ class UnitOfWork:
     def customer(self, customer_id: UUID, expected_version: int | None = None) -> Customer:
         """Load a customer to change it; a stale ``expected_version`` is a conflict (OP-2)."""
         try:
-            customer = self.store.repository.get(customer_id)
+            customer: object = self.store.repository.get(customer_id)
         except AggregateNotFoundError:
             raise NotFoundError("no customer with this id",
                                 details={"customer_id": str(customer_id)}) from None
         if not isinstance(customer, Customer):
-            raise NotFoundError("no customer with this id", details={"customer_id": str(customer_id)})
+            raise NotFoundError("no customer with this id",
+                                details={"customer_id": str(customer_id)})
         if expected_version is not None and customer.version != expected_version:
             raise ConflictError(
                 "the customer has changed since you read it",

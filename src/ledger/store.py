@@ -31,7 +31,8 @@ class LedgerStore(Application):  # type: ignore[type-arg]
 
     def read_log(self, after: int, limit: int = NOTIFICATION_BATCH) -> Sequence[Notification]:
         """Stored events after the global position ``after``, in order."""
-        return self.app_recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+        return self.app_recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False)
 
     def head_position(self) -> int:
         return self.app_recorder.max_notification_id() or 0

@@ -36,7 +36,7 @@ def _facts(event: Any) -> dict[str, Any]:
 
 
 def customer_history(store: LedgerStore, query: CustomerHistory) -> dict[str, Any]:
-    events = list(store.events.get(query.customer_id))
+    events: list[Any] = list(store.events.get(query.customer_id))
     if not events or not isinstance(events[0], Customer.Registered):
         raise NotFoundError("no customer with this id",
                             details={"customer_id": str(query.customer_id)})

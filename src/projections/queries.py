@@ -108,15 +108,16 @@ class Queries:
 
     def list_pending_proposals(self, query: ListPendingProposals) -> dict[str, Any]:
         self._wait(query)
-        where, params = "", {"limit": query.limit}
+        where, params = "", dict[str, Any]({"limit": query.limit})
         if query.customer_id is not None:
             where, params = "WHERE customer_id = :cid", params | {"cid": str(query.customer_id)}
         with self.views.snapshot() as cursor:
             position = _checkpoint(cursor, "pending_proposals")
-            rows = cursor.all(
-                "SELECT proposal_id, customer_id, fields, changes, happened_on, base_version,"
-                f" proposed_by, proposed_at FROM pending_proposals {where} "  # noqa: S608
-                "ORDER BY proposed_at, proposal_id LIMIT :limit", params)
+            # ``where`` is one of two constant strings; values travel as parameters.
+            sql = ("SELECT proposal_id, customer_id, fields, changes, happened_on, base_version,"
+                   " proposed_by, proposed_at FROM pending_proposals " + where +
+                   " ORDER BY proposed_at, proposal_id LIMIT :limit")
+            rows = cursor.all(sql, params)
         proposals = [
             {"proposal_id": r[0], "customer_id": r[1], "fields": json.loads(r[2]),
              "changes": json.loads(r[3]), "happened_on": r[4], "base_version": r[5],

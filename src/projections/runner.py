@@ -32,8 +32,8 @@ class CheckpointMovedError(Exception):
 class ProjectionRunner:
     """Applies new events to each projection, one checkpointed batch at a time."""
 
-    def __init__(self, store: LedgerStore, views: ViewDatabase,
-                 projections: Sequence[Projection], *, batch_size: int = NOTIFICATION_BATCH) -> None:
+    def __init__(self, store: LedgerStore, views: ViewDatabase, projections: Sequence[Projection],
+                 *, batch_size: int = NOTIFICATION_BATCH) -> None:
         self.store = store
         self.views = views
         self.projections = {projection.name: projection for projection in projections}
@@ -167,7 +167,7 @@ class ProjectionRunner:
             try:
                 if self.run_once():
                     continue
-            except Exception:  # noqa: BLE001 - the loop must survive; errors are counted
+            except Exception:
                 self.errors += 1
                 log.exception("projection_batch_failed")
                 self._stopping.wait(1.0)

@@ -126,7 +126,8 @@ class Customer(LedgerAggregate):
         """Accept a pending proposal; its changes apply together or not at all (UP-4)."""
         proposal = self.check_pending(proposal_id)
         if proposal["proposed_by"] == verified_by:
-            raise WorkflowViolationError("a change cannot be verified by the person who proposed it")
+            raise WorkflowViolationError(
+                "a change cannot be verified by the person who proposed it")
         self.check_no_conflict(proposal)
         self.trigger_event(
             self.ChangeVerified,

@@ -22,8 +22,8 @@ class LedgerAggregate(Aggregate):
         pass
 
     @classmethod
-    def _create(  # type: ignore[override]
-        cls, event_class: Any, *, id: UUID | None = None, **kwargs: Any  # noqa: A002
+    def _create(
+        cls, event_class: Any, *, id: UUID | None = None, **kwargs: Any
     ) -> Any:
         kwargs.setdefault("meta", current_metadata().as_dict())
         return super()._create(event_class, id=id, **kwargs)

@@ -107,7 +107,8 @@ def _fail(error: LedgerError) -> None:
                   highlight=False)
         if isinstance(error, ValidationFailedError):
             for problem in error.problems:
-                err.print(f"  - {escape(problem.field)}: {escape(problem.message)}", highlight=False)
+                err.print(f"  - {escape(problem.field)}: {escape(problem.message)}",
+                          highlight=False)
     raise typer.Exit(EXIT_CODES.get(error.code, UNEXPECTED_EXIT_CODE))
 
 

@@ -1,4 +1,4 @@
-"""The HTTP API: a thin adapter from routes to the bus. The bus owns validation and authorisation."""
+"""The HTTP API: a thin adapter from routes to the bus, which owns validation and authorisation."""
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager

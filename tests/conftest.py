@@ -1,0 +1,121 @@
+"""Shared fixtures: a real SQLite file per test, a real PostgreSQL database per test.
+
+PostgreSQL tests skip when no server answers, unless LEDGER_REQUIRE_POSTGRES=1 (set by
+.ci/run), which turns a missing server into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from commands.bus import Actor
+from ledger.service.bootstrap import Ledger, bootstrap
+from ledger.settings import Settings
+
+ADMIN_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL",
+                           "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_POSTGRES = os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1"
+RUN_PREFIX = f"ledger_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+
+def _postgres_available() -> str | None:
+    try:
+        with psycopg.connect(ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as error:
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    problem = _postgres_available()
+    if problem is not None:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required (LEDGER_REQUIRE_POSTGRES=1) but: {problem}")
+        pytest.skip(f"no PostgreSQL server: {problem}")
+    return ADMIN_URL
+
+
+def _with_database(url: str, name: str) -> str:
+    head, _, _ = url.rpartition("/")
+    return f"{head}/{name}"
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"{RUN_PREFIX}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')  # type: ignore[arg-type]
+    try:
+        yield _with_database(postgres_admin_url, name)
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs once on a SQLite file and once on PostgreSQL."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+class FixedClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def make_ledger(clock: FixedClock) -> Iterator[Callable[..., Ledger]]:
+    built: list[Ledger] = []
+
+    def make(database_url: str, **options: Any) -> Ledger:
+        start = options.pop("start_projections", False)
+        ledger = bootstrap(Settings(database_url=database_url, **options), clock=clock,
+                           start_projections=start)
+        built.append(ledger)
+        return ledger
+
+    yield make
+    for ledger in built:
+        ledger.close()
+
+
+@pytest.fixture
+def ledger(make_ledger: Callable[..., Ledger], database_url: str) -> Ledger:
+    """A ledger on each backend, projections driven by the test (no background thread)."""
+    return make_ledger(database_url)
+
+
+@pytest.fixture
+def sqlite_ledger(make_ledger: Callable[..., Ledger], sqlite_url: str) -> Ledger:
+    return make_ledger(sqlite_url)
+
+
+ALICE = Actor("alice")
+BOB = Actor("bob")
