@@ -114,7 +114,7 @@ class Queries:
         with self.views.snapshot() as cursor:
             position = _checkpoint(cursor, "pending_proposals")
             # ``where`` is one of two constant strings; values travel as parameters.
-            sql = ("SELECT proposal_id, customer_id, fields, changes, happened_on, base_version,"
+            sql = ("SELECT proposal_id, customer_id, fields, changes, happened_on, base_version,"  # noqa: S608
                    " proposed_by, proposed_at FROM pending_proposals " + where +
                    " ORDER BY proposed_at, proposal_id LIMIT :limit")
             rows = cursor.all(sql, params)
