@@ -132,7 +132,7 @@ class MessageBus:
         metadata = EventMetadata(actor=actor.id, command_id=command.command_id,
                                  correlation_id=command.correlation_id or command.command_id,
                                  reason=command.reason, client_address=actor.client_address)
-        with recording_as(metadata):
+        with recording_as(metadata, self.clock):
             uow = UnitOfWork(self.store, self.policy, self.clock, actor.id)
             result = handler(command, uow)
             outcome = self._outcome(command, uow, result)

@@ -109,10 +109,11 @@ class SQLiteViews(ViewDatabase):
         connection.execute("BEGIN IMMEDIATE")
         try:
             yield _SQLiteCursor(connection.cursor())
+            connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             raise
-        connection.execute("COMMIT")
 
     @contextmanager
     def snapshot(self) -> Iterator[Cursor]:

@@ -112,10 +112,9 @@ class ProjectionRunner:
                 return 0
             try:
                 with self.views.transaction() as cursor:
-                    for notification in notifications:
-                        if notification.topic in projection.topics:
-                            event = self.store.mapper.to_domain_event(notification)
-                            projection.apply(cursor, event, notification.id)
+                    # Claim the batch before applying it: the row lock makes a racing runner
+                    # wait here and then find the checkpoint moved, instead of applying rows
+                    # twice and failing on a unique key.
                     moved = cursor.execute(
                         "UPDATE projection_checkpoints SET position = :new "
                         "WHERE name = :name AND position = :old",
@@ -123,6 +122,10 @@ class ProjectionRunner:
                     )
                     if moved != 1:
                         raise CheckpointMovedError(projection.name)
+                    for notification in notifications:
+                        if notification.topic in projection.topics:
+                            event = self.store.mapper.to_domain_event(notification)
+                            projection.apply(cursor, event, notification.id)
             except CheckpointMovedError:
                 continue
             return len(notifications)

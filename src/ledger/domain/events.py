@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger.domain.metadata import current_metadata
+from ledger.domain.metadata import current_metadata, current_time
 
 
 class LedgerAggregate(Aggregate):
@@ -26,8 +26,10 @@ class LedgerAggregate(Aggregate):
         cls, event_class: Any, *, id: UUID | None = None, **kwargs: Any
     ) -> Any:
         kwargs.setdefault("meta", current_metadata().as_dict())
+        kwargs.setdefault("timestamp", current_time())
         return super()._create(event_class, id=id, **kwargs)
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         kwargs.setdefault("meta", current_metadata().as_dict())
+        kwargs.setdefault("timestamp", current_time())
         super().trigger_event(event_class, **kwargs)

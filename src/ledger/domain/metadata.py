@@ -7,10 +7,11 @@ aggregate decide; aggregates copy it into every event they trigger. Outside the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -30,17 +31,27 @@ class EventMetadata:
 SYSTEM_METADATA = EventMetadata(actor="system")
 
 _current: ContextVar[EventMetadata] = ContextVar("ledger_event_metadata", default=SYSTEM_METADATA)
+_clock: ContextVar[Callable[[], datetime] | None] = ContextVar("ledger_event_clock", default=None)
 
 
 def current_metadata() -> EventMetadata:
     return _current.get()
 
 
+def current_time() -> datetime | None:
+    """The bus's clock reading, when a clock was given; None lets the library stamp the time."""
+    clock = _clock.get()
+    return clock() if clock is not None else None
+
+
 @contextmanager
-def recording_as(metadata: EventMetadata) -> Iterator[EventMetadata]:
-    """Within this block, every triggered event carries ``metadata``."""
+def recording_as(metadata: EventMetadata, clock: Callable[[], datetime] | None = None
+                 ) -> Iterator[EventMetadata]:
+    """Within this block, every triggered event carries ``metadata`` and the clock's time."""
     token = _current.set(metadata)
+    clock_token = _clock.set(clock)
     try:
         yield metadata
     finally:
+        _clock.reset(clock_token)
         _current.reset(token)

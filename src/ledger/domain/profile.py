@@ -7,6 +7,7 @@ never depends on re-running validation.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date
 from decimal import Decimal
@@ -202,12 +203,18 @@ CHANGEABLE_PATHS: frozenset[str] = frozenset(
 """Every path a change proposal may set: a group's field, or a whole-valued entry."""
 
 
+# A parenthesised detail that quotes something, as email-validator's IDNA and IP-literal
+# reasons do ("... not valid (At least 3 parts expected in 'zhangsan')"): it echoes input.
+_QUOTED_DETAIL = re.compile(r" ?\([^']*'.*\)")
+
+
 def _problems_from(error: ValidationError, prefix: str = "") -> list[Problem]:
     # Only the location and the rule are reported: pydantic's "input" would leak values.
     problems = []
     for detail in error.errors(include_input=False, include_url=False):
         location = ".".join(str(part) for part in detail["loc"])
-        problems.append(Problem(field=f"{prefix}{location}" or "profile", message=detail["msg"]))
+        message = _QUOTED_DETAIL.sub("", detail["msg"])
+        problems.append(Problem(field=f"{prefix}{location}" or "profile", message=message))
     return problems
 
 
