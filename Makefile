@@ -3,8 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-PORT   ?= 8000
-HOST   ?= 127.0.0.1
+PORT   ?= $(or $(LEDGER_PORT),8000)
+HOST   ?= $(or $(LEDGER_HOST),127.0.0.1)
 PYTEST_ARGS ?=
 
 .PHONY: install run test lint typecheck unit bench clean

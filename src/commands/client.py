@@ -65,6 +65,10 @@ def _query_route(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]
         return "/customers", params
     if name == "list-pending-proposals":
         return "/proposals", params
+    if name == "list-reviews-due":
+        return "/reviews/due", params
+    if name == "list-late-key-changes":
+        return "/key-changes/late", params
     raise ValueError(f"unknown query: {name}")
 
 
@@ -195,6 +199,17 @@ class LedgerClient:
         """Change proposals waiting for verification."""
         return self._query("list-pending-proposals", customer_id=customer_id, limit=limit,
                            min_position=min_position)
+
+    def reviews_due(self, quarter: str | None = None, *, limit: int = 100,
+                    min_position: int | None = None) -> dict[str, Any]:
+        """Customers not yet reviewed in ``quarter`` (``2026-Q4``; default the current one)."""
+        return self._query("list-reviews-due", quarter=quarter, limit=limit,
+                           min_position=min_position)
+
+    def late_key_changes(self, *, limit: int = 100, min_position: int | None = None
+                         ) -> dict[str, Any]:
+        """Key-field changes recorded after their working-day deadline (UP-2)."""
+        return self._query("list-late-key-changes", limit=limit, min_position=min_position)
 
     def customer_history(self, customer_id: str) -> dict[str, Any]:
         """Every event of a customer, in order, with actor, time, command and reason."""

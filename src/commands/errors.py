@@ -25,13 +25,15 @@ HTTP_STATUS: dict[str, int] = {
     NotReflectedYetError.code: 503,
 }
 
+# 1 is an unexpected failure and 2 a command-line usage error (Click's own), so the
+# ledger's codes start at 3 and a script can tell every case apart.
 EXIT_CODES: dict[str, int] = {
-    ValidationFailedError.code: 2,
-    NotFoundError.code: 3,
-    ConflictError.code: 4,
-    WorkflowViolationError.code: 5,
-    PermissionDeniedError.code: 6,
-    NotReflectedYetError.code: 7,
+    ValidationFailedError.code: 3,
+    NotFoundError.code: 4,
+    ConflictError.code: 5,
+    WorkflowViolationError.code: 6,
+    PermissionDeniedError.code: 7,
+    NotReflectedYetError.code: 8,
 }
 UNEXPECTED_EXIT_CODE = 1
 

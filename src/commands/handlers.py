@@ -15,6 +15,7 @@ from commands.models import (
 )
 from commands.unit_of_work import UnitOfWork
 from ledger.domain.customer import Customer, quarter_of
+from ledger.domain.deadlines import working_day_deadline
 from ledger.domain.errors import ConflictError
 from ledger.domain.profile import validate_changes, validate_profile
 
@@ -34,8 +35,12 @@ def register_customer(command: RegisterCustomer, uow: UnitOfWork) -> Result:
 def propose_change(command: ProposeChange, uow: UnitOfWork) -> Result:
     customer = uow.customer(command.customer_id, command.expected_version)
     changes = validate_changes(customer.profile, command.changes, uow.policy.mandatory_fields)
+    record_by = working_day_deadline(command.happened_on,
+                                     uow.policy.key_change_deadline_working_days,
+                                     uow.policy.holiday_calendar)
     proposal_id = customer.propose_change(
-        changes, happened_on=command.happened_on, proposed_by=uow.actor, today=uow.today()
+        changes, happened_on=command.happened_on, proposed_by=uow.actor, today=uow.today(),
+        record_by=record_by,
     )
     return {"customer_id": str(customer.id), "proposal_id": proposal_id}
 

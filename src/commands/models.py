@@ -18,7 +18,8 @@ def new_command_id() -> str:
 class Command(BaseModel):
     """Base of every command: an id for idempotent retries and optional audit context."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Stripped, so a reason of only spaces is as missing as no reason.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
     name: ClassVar[str]
 
     command_id: str = Field(default_factory=new_command_id, min_length=1, max_length=100)

@@ -20,6 +20,7 @@ def name_key(name: str) -> str:
 class CustomerView(Projection):
     name = "customer_view"
     tables = ("customer_view",)
+    schema_version = 2
     topics = frozenset(topic_of(cls) for cls in (
         Customer.Registered, Customer.ChangeVerified, Customer.Reviewed,
         Customer.ChangeProposed, Customer.ChangeRejected,
@@ -37,6 +38,7 @@ class CustomerView(Projection):
                 source_channel TEXT,
                 profile TEXT NOT NULL,
                 last_review TEXT,
+                last_review_quarter TEXT,
                 registered_at TEXT NOT NULL,
                 updated_at TEXT NOT NULL,
                 position BIGINT NOT NULL
@@ -58,9 +60,11 @@ class CustomerView(Projection):
             review = {"quarter": event.quarter, "reviewed_on": event.reviewed_on,
                       "outcome": event.outcome, "reviewed_by": event.reviewed_by}
             cursor.execute(
-                "UPDATE customer_view SET last_review = :review, version = :version, "
-                "updated_at = :at, position = :position WHERE customer_id = :id",
-                common | {"review": json.dumps(review, ensure_ascii=False)},
+                "UPDATE customer_view SET last_review = :review, last_review_quarter = :quarter,"
+                " version = :version, updated_at = :at, position = :position"
+                " WHERE customer_id = :id",
+                common | {"review": json.dumps(review, ensure_ascii=False),
+                          "quarter": event.quarter},
             )
         else:
             cursor.execute(
@@ -81,8 +85,9 @@ class CustomerView(Projection):
         if registered:
             cursor.execute(
                 "INSERT INTO customer_view (customer_id, version, name, name_key, source_channel,"
-                " profile, last_review, registered_at, updated_at, position) VALUES (:id, "
-                ":version, :name, :name_key, :channel, :profile, NULL, :at, :at, :position)",
+                " profile, last_review, last_review_quarter, registered_at, updated_at, position)"
+                " VALUES (:id, :version, :name, :name_key, :channel, :profile, NULL, NULL, :at,"
+                " :at, :position)",
                 values,
             )
         else:

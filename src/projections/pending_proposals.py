@@ -13,6 +13,7 @@ from projections.projection import Projection, topic_of
 class PendingProposals(Projection):
     name = "pending_proposals"
     tables = ("pending_proposals",)
+    schema_version = 2
     topics = frozenset(topic_of(cls) for cls in (
         Customer.ChangeProposed, Customer.ChangeVerified, Customer.ChangeRejected,
     ))
@@ -28,6 +29,8 @@ class PendingProposals(Projection):
                 base_version INTEGER NOT NULL,
                 proposed_by TEXT NOT NULL,
                 proposed_at TEXT NOT NULL,
+                record_by TEXT,
+                late INTEGER NOT NULL,
                 position BIGINT NOT NULL
             )""")
         cursor.execute("CREATE INDEX IF NOT EXISTS pending_proposals_customer "
@@ -37,14 +40,15 @@ class PendingProposals(Projection):
         if isinstance(event, Customer.ChangeProposed):
             cursor.execute(
                 "INSERT INTO pending_proposals (proposal_id, customer_id, fields, changes,"
-                " happened_on, base_version, proposed_by, proposed_at, position) VALUES"
-                " (:pid, :cid, :fields, :changes, :happened_on, :base, :by, :at, :position)",
+                " happened_on, base_version, proposed_by, proposed_at, record_by, late, position)"
+                " VALUES (:pid, :cid, :fields, :changes, :happened_on, :base, :by, :at,"
+                " :record_by, :late, :position)",
                 {"pid": event.proposal_id, "cid": str(event.originator_id),
                  "fields": json.dumps(sorted(event.changes)),
                  "changes": json.dumps(event.changes, ensure_ascii=False, sort_keys=True),
                  "happened_on": event.happened_on, "base": event.base_version,
                  "by": event.proposed_by, "at": event.timestamp.isoformat(),
-                 "position": position},
+                 "record_by": event.record_by, "late": int(event.late), "position": position},
             )
         else:
             cursor.execute("DELETE FROM pending_proposals WHERE proposal_id = :pid",

@@ -14,12 +14,18 @@ class Projection(ABC):
     name: ClassVar[str]
     tables: ClassVar[tuple[str, ...]]
     topics: ClassVar[frozenset[str]]
+    # Bump when the tables' shape changes: the runner then drops and rebuilds them.
+    schema_version: ClassVar[int] = 1
 
     @abstractmethod
     def create_tables(self, cursor: Cursor, dialect: str) -> None: ...
 
     @abstractmethod
     def apply(self, cursor: Cursor, event: Any, position: int) -> None: ...
+
+    def drop_tables(self, cursor: Cursor) -> None:
+        for table in self.tables:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
     def clear(self, cursor: Cursor) -> None:
         for table in self.tables:

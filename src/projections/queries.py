@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import date
 from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.domain.customer import quarter_of
 from ledger.domain.errors import NotFoundError
 from projections.customer_view import name_key
 from projections.database import Cursor
@@ -46,8 +49,24 @@ class ListPendingProposals(Query):
     limit: int = Field(default=100, ge=1, le=1000)
 
 
+class ListReviewsDue(Query):
+    """Customers not yet reviewed in a quarter (default: the current one) (UP-1)."""
+
+    name = "list-reviews-due"
+    quarter: str | None = Field(default=None, pattern=r"^\d{4}-Q[1-4]$")
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class ListLateKeyChanges(Query):
+    """Key-field changes recorded after their working-day deadline (UP-2), newest first."""
+
+    name = "list-late-key-changes"
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
 QUERIES: dict[str, type[Query]] = {
-    cls.name: cls for cls in (GetCustomer, FindCustomers, ListPendingProposals)
+    cls.name: cls for cls in (GetCustomer, FindCustomers, ListPendingProposals, ListReviewsDue,
+                              ListLateKeyChanges)
 }
 
 _CUSTOMER_COLUMNS = ("customer_id, version, name, source_channel, profile, last_review, "
@@ -71,10 +90,12 @@ def _checkpoint(cursor: Cursor, projection: str) -> int:
 class Queries:
     """Answers each query from the read models, after waiting for ``min_position`` if asked."""
 
-    def __init__(self, runner: ProjectionRunner, wait_timeout: float) -> None:
+    def __init__(self, runner: ProjectionRunner, wait_timeout: float,
+                 today: Callable[[], date] = date.today) -> None:
         self.runner = runner
         self.views = runner.views
         self.wait_timeout = wait_timeout
+        self.today = today
 
     def _wait(self, query: Query) -> None:
         if query.min_position is not None:
@@ -115,20 +136,50 @@ class Queries:
             position = _checkpoint(cursor, "pending_proposals")
             # ``where`` is one of two constant strings; values travel as parameters.
             sql = ("SELECT proposal_id, customer_id, fields, changes, happened_on, base_version,"  # noqa: S608
-                   " proposed_by, proposed_at FROM pending_proposals " + where +
+                   " proposed_by, proposed_at, record_by, late FROM pending_proposals " + where +
                    " ORDER BY proposed_at, proposal_id LIMIT :limit")
             rows = cursor.all(sql, params)
         proposals = [
             {"proposal_id": r[0], "customer_id": r[1], "fields": json.loads(r[2]),
              "changes": json.loads(r[3]), "happened_on": r[4], "base_version": r[5],
-             "proposed_by": r[6], "proposed_at": r[7]}
+             "proposed_by": r[6], "proposed_at": r[7], "record_by": r[8], "late": bool(r[9])}
             for r in rows
         ]
         return {"proposals": proposals, "reflects_position": position}
+
+    def list_reviews_due(self, query: ListReviewsDue) -> dict[str, Any]:
+        self._wait(query)
+        quarter = query.quarter or quarter_of(self.today())
+        with self.views.snapshot() as cursor:
+            position = _checkpoint(cursor, "customer_view")
+            rows = cursor.all(
+                "SELECT customer_id, name, last_review_quarter, registered_at FROM customer_view"
+                " WHERE last_review_quarter IS NULL OR last_review_quarter < :quarter"
+                " ORDER BY COALESCE(last_review_quarter, ''), registered_at, customer_id"
+                " LIMIT :limit",
+                {"quarter": quarter, "limit": query.limit})
+        due = [{"customer_id": r[0], "name": r[1], "last_reviewed_quarter": r[2],
+                "registered_at": r[3]} for r in rows]
+        return {"quarter": quarter, "customers": due, "reflects_position": position}
+
+    def list_late_key_changes(self, query: ListLateKeyChanges) -> dict[str, Any]:
+        self._wait(query)
+        with self.views.snapshot() as cursor:
+            position = _checkpoint(cursor, "key_changes")
+            rows = cursor.all(
+                "SELECT proposal_id, customer_id, key_fields, happened_on, recorded_at,"
+                " record_by, status, proposed_by FROM key_changes WHERE late = 1"
+                " ORDER BY recorded_at DESC, proposal_id LIMIT :limit", {"limit": query.limit})
+        late = [{"proposal_id": r[0], "customer_id": r[1], "key_fields": json.loads(r[2]),
+                 "happened_on": r[3], "recorded_at": r[4], "record_by": r[5], "status": r[6],
+                 "proposed_by": r[7]} for r in rows]
+        return {"late_changes": late, "reflects_position": position}
 
     def handlers(self) -> dict[type[BaseModel], Any]:
         return {
             GetCustomer: self.get_customer,
             FindCustomers: self.find_customers,
             ListPendingProposals: self.list_pending_proposals,
+            ListReviewsDue: self.list_reviews_due,
+            ListLateKeyChanges: self.list_late_key_changes,
         }

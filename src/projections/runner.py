@@ -46,14 +46,24 @@ class ProjectionRunner:
     # Set-up ------------------------------------------------------------------
 
     def create_tables(self) -> None:
+        """Create missing read-model tables; drop and rebuild any whose shape has changed."""
         with self.views.transaction() as cursor:
             cursor.execute("CREATE TABLE IF NOT EXISTS projection_checkpoints ("
-                           " name TEXT PRIMARY KEY, position BIGINT NOT NULL)")
+                           " name TEXT PRIMARY KEY, position BIGINT NOT NULL,"
+                           " schema_version INTEGER NOT NULL DEFAULT 1)")
             for projection in self.projections.values():
+                row = cursor.one("SELECT schema_version FROM projection_checkpoints "
+                                 "WHERE name = :name", {"name": projection.name})
+                if row is not None and int(row[0]) != projection.schema_version:
+                    log.warning("projection_schema_changed", projection=projection.name,
+                                stored=int(row[0]), current=projection.schema_version)
+                    projection.drop_tables(cursor)
+                    cursor.execute("DELETE FROM projection_checkpoints WHERE name = :name",
+                                   {"name": projection.name})
                 projection.create_tables(cursor, self.views.dialect)
-                cursor.execute("INSERT INTO projection_checkpoints (name, position) "
-                               "VALUES (:name, 0) ON CONFLICT (name) DO NOTHING",
-                               {"name": projection.name})
+                cursor.execute("INSERT INTO projection_checkpoints (name, position, schema_version)"
+                               " VALUES (:name, 0, :version) ON CONFLICT (name) DO NOTHING",
+                               {"name": projection.name, "version": projection.schema_version})
 
     # Positions ---------------------------------------------------------------
 

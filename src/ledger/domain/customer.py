@@ -47,6 +47,11 @@ class Customer(LedgerAggregate):
         happened_on: str
         base_version: int
         proposed_by: str
+        # UP-2: the key fields touched, the last day to record them in time, and whether
+        # this proposal came after it; decided when recorded, under the policy then in force.
+        key_fields: list[str]
+        record_by: str | None
+        late: bool
 
         def apply(self, customer: Customer) -> None:
             customer.pending[self.proposal_id] = {
@@ -55,6 +60,9 @@ class Customer(LedgerAggregate):
                 "happened_on": self.happened_on,
                 "base_version": self.base_version,
                 "proposed_by": self.proposed_by,
+                "key_fields": self.key_fields,
+                "record_by": self.record_by,
+                "late": self.late,
             }
 
     class ChangeVerified(LedgerAggregate.Event):
@@ -106,11 +114,19 @@ class Customer(LedgerAggregate):
         return customer
 
     def propose_change(
-        self, changes: JsonDict, *, happened_on: date, proposed_by: str, today: date
+        self, changes: JsonDict, *, happened_on: date, proposed_by: str, today: date,
+        record_by: date | None = None,
     ) -> str:
-        """Record a change waiting for verification; return its proposal id."""
+        """Record a change waiting for verification; return its proposal id.
+
+        ``record_by`` is the deadline for key-field changes (UP-2); a proposal after it
+        is still accepted, and marked late so the late ones can be listed.
+        """
         if happened_on > today:
             raise WorkflowViolationError("a change cannot have happened in the future")
+        key_fields = sorted(path for path in changes
+                            if any(paths_overlap(path, key) for key in KEY_FIELD_PATHS))
+        deadline = record_by if key_fields else None
         proposal_id = str(uuid4())
         self.trigger_event(
             self.ChangeProposed,
@@ -119,6 +135,9 @@ class Customer(LedgerAggregate):
             happened_on=happened_on.isoformat(),
             base_version=self.version,
             proposed_by=proposed_by,
+            key_fields=key_fields,
+            record_by=deadline.isoformat() if deadline else None,
+            late=bool(deadline and today > deadline),
         )
         return proposal_id
 

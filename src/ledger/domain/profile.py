@@ -14,6 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
+import phonenumbers
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -32,14 +33,43 @@ from ledger.domain.errors import Problem, ValidationFailedError
 JsonDict = dict[str, Any]
 
 
+def _is_invisible(character: str) -> bool:
+    return unicodedata.category(character) == "Cf" or character.isspace()
+
+
 def normalise_text(value: str) -> str:
-    """NFC-normalise, trim and collapse runs of whitespace, in any script."""
-    return " ".join(unicodedata.normalize("NFC", value).split())
+    """NFC-normalise, trim (invisible format characters too) and collapse whitespace runs."""
+    collapsed = " ".join(unicodedata.normalize("NFC", value).split())
+    start, end = 0, len(collapsed)
+    while start < end and _is_invisible(collapsed[start]):
+        start += 1
+    while end > start and _is_invisible(collapsed[end - 1]):
+        end -= 1
+    return collapsed[start:end]
 
 
 def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
+    if isinstance(value, str) and not normalise_text(value):
         return None
+    return value
+
+
+def _no_extension(value: Any) -> Any:
+    # E.164 has no room for an extension; dropping it silently would lose data (P3).
+    if isinstance(value, str):
+        try:
+            parsed = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            return value
+        if parsed.extension:
+            raise ValueError("extensions cannot be stored in E.164; note them separately")
+    return value
+
+
+def _no_float(value: Any) -> Any:
+    # A JSON float may already have lost digits; money must arrive as a string or integer.
+    if isinstance(value, float):
+        raise ValueError("give money amounts as a string or integer, not a float")
     return value
 
 
@@ -54,7 +84,8 @@ Text = Annotated[str, AfterValidator(normalise_text), Field(min_length=1, max_le
 Name = Annotated[str, AfterValidator(normalise_text), Field(min_length=1, max_length=200)]
 OptionalText = Annotated[Text | None, BeforeValidator(_blank_to_none)]
 OptionalName = Annotated[Name | None, BeforeValidator(_blank_to_none)]
-Phone = Annotated[E164Phone | None, BeforeValidator(_blank_to_none)]
+Phone = Annotated[E164Phone | None, BeforeValidator(_no_extension),
+                  BeforeValidator(_blank_to_none)]
 Email = Annotated[EmailStr | None, BeforeValidator(_blank_to_none), AfterValidator(
     lambda value: value.lower() if value else value
 )]
@@ -97,7 +128,7 @@ class _Model(BaseModel):
 class Money(_Model):
     """An amount of money: a decimal with its ISO 4217 currency, never a float."""
 
-    amount: Decimal = Field(max_digits=20, decimal_places=4)
+    amount: Annotated[Decimal, BeforeValidator(_no_float), Field(max_digits=20, decimal_places=4)]
     currency: ISO4217
 
 
@@ -213,7 +244,7 @@ def _problems_from(error: ValidationError, prefix: str = "") -> list[Problem]:
     problems = []
     for detail in error.errors(include_input=False, include_url=False):
         location = ".".join(str(part) for part in detail["loc"])
-        message = _QUOTED_DETAIL.sub("", detail["msg"])
+        message = _QUOTED_DETAIL.sub("", detail["msg"]).removeprefix("Value error, ")
         problems.append(Problem(field=f"{prefix}{location}" or "profile", message=message))
     return problems
 
@@ -231,7 +262,7 @@ def _is_present(value: Any) -> bool:
     if value is None:
         return False
     if isinstance(value, str):
-        return bool(value.strip())
+        return bool(normalise_text(value))
     if isinstance(value, list | dict):
         return bool(value)
     return True
@@ -260,12 +291,7 @@ def validate_profile(data: Any, mandatory: list[list[str]]) -> JsonDict:
         problems.extend(_problems_from(error))
     if problems:
         raise ValidationFailedError(problems)
-    normalised = profile.model_dump(mode="json")
-    # Whitespace-only values pass the raw check but normalise to nothing: check again.
-    late_problems = missing_mandatory_fields(normalised, mandatory)
-    if late_problems:
-        raise ValidationFailedError(late_problems)
-    return normalised
+    return profile.model_dump(mode="json")
 
 
 def check_change_paths(changes: Any) -> list[Problem]:

@@ -5,15 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import TracebackType
 
+import structlog
+
 from commands.bus import Authoriser, MessageBus, utc_now
 from commands.handlers import HANDLERS
 from commands.unit_of_work import Clock
+from ledger.logging import configure_logging
 from ledger.policy import Policy, load_policy
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
 from ledger.store import LedgerStore, open_store
 from projections.customer_view import CustomerView
 from projections.database import PostgresViews, SQLiteViews, ViewDatabase
 from projections.history import CustomerHistory, customer_history
+from projections.key_changes import KeyChanges
 from projections.pending_proposals import PendingProposals
 from projections.queries import Queries
 from projections.runner import ProjectionRunner
@@ -61,12 +65,16 @@ def bootstrap(
 ) -> Ledger:
     """Build a ledger from settings; nothing connects to a database before this is called."""
     settings = settings or Settings()
+    if not structlog.is_configured():
+        # Embedded use: log to stderr, never into the caller's stdout.
+        configure_logging(settings)
     policy = load_policy(settings.policy_file)
     store = open_store(settings)
     views = open_views(settings)
-    runner = ProjectionRunner(store, views, [CustomerView(), PendingProposals()])
+    runner = ProjectionRunner(store, views, [CustomerView(), PendingProposals(), KeyChanges()])
     runner.create_tables()
-    queries = Queries(runner, settings.read_wait_timeout)
+    queries = Queries(runner, settings.read_wait_timeout,
+                      today=lambda: clock().astimezone(policy.zone).date())
     query_handlers = queries.handlers() | {
         CustomerHistory: lambda query: customer_history(store, query),
     }

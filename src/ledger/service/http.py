@@ -17,7 +17,13 @@ from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.service.bootstrap import Ledger, bootstrap
 from ledger.settings import Settings
 from projections.history import CustomerHistory
-from projections.queries import FindCustomers, GetCustomer, ListPendingProposals
+from projections.queries import (
+    FindCustomers,
+    GetCustomer,
+    ListLateKeyChanges,
+    ListPendingProposals,
+    ListReviewsDue,
+)
 
 ACTOR_HEADER = "X-Ledger-Actor"
 
@@ -95,6 +101,25 @@ def _queries_router() -> APIRouter:
         result: dict[str, Any] = ledger.bus.ask(
             ListPendingProposals(customer_id=customer_id, limit=limit,
                                  min_position=min_position), actor)
+        return result
+
+    @router.get("/reviews/due")
+    def list_reviews_due(ledger: LedgerDep, actor: ActorDep,
+                         quarter: Annotated[str | None, Query(pattern=r"^\d{4}-Q[1-4]$")] = None,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                         min_position: MinPosition = None) -> dict[str, Any]:
+        """Customers not yet reviewed in a quarter (default: the current one)."""
+        result: dict[str, Any] = ledger.bus.ask(
+            ListReviewsDue(quarter=quarter, limit=limit, min_position=min_position), actor)
+        return result
+
+    @router.get("/key-changes/late")
+    def list_late_key_changes(ledger: LedgerDep, actor: ActorDep,
+                              limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                              min_position: MinPosition = None) -> dict[str, Any]:
+        """Key-field changes recorded after their working-day deadline, newest first."""
+        result: dict[str, Any] = ledger.bus.ask(
+            ListLateKeyChanges(limit=limit, min_position=min_position), actor)
         return result
 
     @router.get("/customers/{customer_id}/history")

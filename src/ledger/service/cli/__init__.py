@@ -1,0 +1,53 @@
+"""The ``ledger`` command line: the service, local administration, and the same operations as
+the client. Human output by default (Rich tables); ``--json`` for machines."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Annotated
+
+import typer
+
+from ledger.service.cli.changes import change_app, review_app
+from ledger.service.cli.common import options
+from ledger.service.cli.customers import customer_app, history
+from ledger.service.cli.operations import init, policy_app, projections_app, serve
+
+app = typer.Typer(help="The customer ledger: event-sourced customer records under a data policy.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def main_options(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    actor: Annotated[str | None, typer.Option(
+        help="Who is acting (default: $LEDGER_ACTOR, else your login name).")] = None,
+    url: Annotated[str | None, typer.Option(
+        help="Talk to a ledger service at this URL instead of the local database.")] = None,
+    database_url: Annotated[str | None, typer.Option(
+        help="Database to use (default: $LEDGER_DATABASE_URL, else the SQLite file "
+             "under ./var).")] = None,
+) -> None:
+    """Global options go before the sub-command: ``ledger --json customer find acme``."""
+    options.json = json_output
+    options.actor = actor or os.environ.get("LEDGER_ACTOR") or getpass.getuser()
+    options.url = url
+    options.database_url = database_url
+
+
+app.command()(serve)
+app.command()(init)
+app.command()(history)
+app.add_typer(customer_app, name="customer")
+app.add_typer(change_app, name="change")
+app.add_typer(review_app, name="review")
+app.add_typer(projections_app, name="projections")
+app.add_typer(policy_app, name="policy")
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,185 @@
+"""``ledger change ...`` (UP-2..UP-4) and ``ledger review ...`` (UP-1)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.service.cli.common import client, note, out, read_json, run, show, show_outcome, table
+
+change_app = typer.Typer(help="Propose, verify, reject and list changes to customers.",
+                         no_args_is_help=True)
+review_app = typer.Typer(help="Quarterly customer reviews (UP-1).", no_args_is_help=True)
+
+
+def parse_assignments(assignments: list[str], json_assignments: list[str]) -> dict[str, Any]:
+    """``path=text`` and ``path=<JSON>`` options as one change set."""
+    changes: dict[str, Any] = {}
+    problems = []
+    for item in assignments:
+        path, sep, value = item.partition("=")
+        if not sep:
+            problems.append(Problem("--set", "must look like path=value"))
+            continue
+        changes[path.strip()] = value
+    for item in json_assignments:
+        path, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            changes[path.strip()] = json.loads(value)
+        except ValueError:
+            problems.append(Problem("--set-json", "must look like path=<JSON value>"))
+    if problems:
+        raise ValidationFailedError(problems)
+    return changes
+
+
+def _day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailedError([Problem(field, "must be YYYY-MM-DD")]) from None
+
+
+@change_app.command("propose")
+def change_propose(
+    customer_id: str,
+    happened_on: Annotated[str, typer.Option(help="When the change happened (YYYY-MM-DD).")],
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="path=text, e.g. basic.phone=+8613800138000 (repeatable).")] = None,
+    set_json: Annotated[list[str] | None, typer.Option(
+        "--set-json", help='path=JSON, e.g. contacts=\'[{"name": "Li Lei"}]\'.')] = None,
+    changes_file: Annotated[Path | None, typer.Option(
+        "--file", help="JSON object of path: value (or - for stdin).")] = None,
+    expected_version: Annotated[int | None, typer.Option(help="Refuse if changed since.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (recorded with the event).")] = None,
+) -> None:
+    """Propose new values for fields of a customer, for a specialist to verify."""
+    def action() -> dict[str, Any]:
+        changes = read_json(changes_file) if changes_file else {}
+        if not isinstance(changes, dict):
+            raise ValidationFailedError([Problem("file", "must hold a JSON object")])
+        changes |= parse_assignments(set_ or [], set_json or [])
+        day = _day(happened_on, "happened_on")
+        with client() as ledger:
+            return ledger.propose_change(customer_id, changes, day,
+                                         expected_version=expected_version, reason=reason)
+
+    show_outcome(run(action))
+
+
+@change_app.command("verify")
+def change_verify(
+    customer_id: str,
+    proposal_id: str,
+    expected_version: Annotated[int | None, typer.Option(help="Refuse if changed since.")] = None,
+) -> None:
+    """Accept a pending proposal (not your own); its changes apply together."""
+    def action() -> dict[str, Any]:
+        with client() as ledger:
+            return ledger.verify_change(customer_id, proposal_id,
+                                        expected_version=expected_version)
+
+    show_outcome(run(action))
+
+
+@change_app.command("reject")
+def change_reject(
+    customer_id: str,
+    proposal_id: str,
+    reason: Annotated[str, typer.Option(help="Why the proposal is rejected.")],
+) -> None:
+    """Reject a pending proposal with a reason."""
+    def action() -> dict[str, Any]:
+        with client() as ledger:
+            return ledger.reject_change(customer_id, proposal_id, reason)
+
+    show_outcome(run(action))
+
+
+@change_app.command("pending")
+def change_pending(
+    customer_id: Annotated[str | None, typer.Option("--customer", help="Only this one.")] = None,
+) -> None:
+    """List change proposals waiting for verification."""
+    def action() -> dict[str, Any]:
+        with client() as ledger:
+            return ledger.pending_proposals(customer_id)
+
+    def render(result: dict[str, Any]) -> None:
+        rows = table("proposal id", "customer id", "fields", "happened on", "proposed by",
+                     "late")
+        for p in result["proposals"]:
+            rows.add_row(p["proposal_id"], p["customer_id"], ", ".join(p["fields"]),
+                         p["happened_on"], p["proposed_by"], "late" if p["late"] else "")
+        out.print(rows)
+        note(f"reflects event position {result['reflects_position']}")
+
+    show(run(action), render)
+
+
+@change_app.command("late")
+def change_late(
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+) -> None:
+    """List key-field changes recorded after their working-day deadline (UP-2)."""
+    def action() -> dict[str, Any]:
+        with client() as ledger:
+            return ledger.late_key_changes(limit=limit)
+
+    def render(result: dict[str, Any]) -> None:
+        rows = table("proposal id", "customer id", "key fields", "happened on", "due on",
+                     "recorded at", "status")
+        for c in result["late_changes"]:
+            rows.add_row(c["proposal_id"], c["customer_id"], ", ".join(c["key_fields"]),
+                         c["happened_on"], c["record_by"], c["recorded_at"], c["status"])
+        out.print(rows)
+        note(f"{len(result['late_changes'])} late; reflects event position "
+             f"{result['reflects_position']}")
+
+    show(run(action), render)
+
+
+@review_app.command("record")
+def review_record(
+    customer_id: str,
+    outcome: Annotated[str, typer.Option(help="confirmed or needs_update.")] = "confirmed",
+    reviewed_on: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today).")] = None,
+) -> None:
+    """Record the quarterly review of a customer."""
+    def action() -> dict[str, Any]:
+        day = _day(reviewed_on, "reviewed_on") if reviewed_on else None
+        with client() as ledger:
+            return ledger.record_review(customer_id, outcome=outcome, reviewed_on=day)
+
+    show_outcome(run(action))
+
+
+@review_app.command("due")
+def review_due(
+    quarter: Annotated[str | None, typer.Option(help="e.g. 2026-Q4 (default: this one).")
+                       ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+) -> None:
+    """List customers not yet reviewed in a quarter."""
+    def action() -> dict[str, Any]:
+        with client() as ledger:
+            return ledger.reviews_due(quarter, limit=limit)
+
+    def render(result: dict[str, Any]) -> None:
+        rows = table("customer id", "name", "last reviewed", "registered at",
+                     title=f"Not reviewed in {result['quarter']}")
+        for c in result["customers"]:
+            rows.add_row(c["customer_id"], c["name"] or "", c["last_reviewed_quarter"] or "never",
+                         c["registered_at"])
+        out.print(rows)
+        note(f"{len(result['customers'])} due; reflects event position "
+             f"{result['reflects_position']}")
+
+    show(run(action), render)

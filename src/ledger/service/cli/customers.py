@@ -1,0 +1,108 @@
+"""``ledger customer ...`` and ``ledger history``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ledger.service.cli.common import (
+    cell,
+    client,
+    note,
+    out,
+    read_json,
+    run,
+    show,
+    show_outcome,
+    table,
+)
+
+customer_app = typer.Typer(help="Register, show and find customers.", no_args_is_help=True)
+
+
+@customer_app.command("register")
+def customer_register(
+    profile_file: Annotated[Path, typer.Argument(help="JSON profile file, or - for stdin.")],
+    reason: Annotated[str | None, typer.Option(help="Why (recorded with the event).")] = None,
+    command_id: Annotated[str | None, typer.Option(help="Id for a safe retry.")] = None,
+) -> None:
+    """Register a customer from a JSON profile."""
+    def action() -> dict[str, Any]:
+        profile = read_json(profile_file)
+        with client() as ledger:
+            return ledger.register_customer(profile, reason=reason, command_id=command_id)
+
+    show_outcome(run(action))
+
+
+def _render_customer(result: dict[str, Any]) -> None:
+    customer = result["customer"]
+    rows = Table(title=f"Customer {customer['customer_id']}", show_header=False)
+    rows.add_column(no_wrap=True)
+    rows.add_column()
+    rows.add_row("version", str(customer["version"]))
+    for group, values in customer["profile"].items():
+        if isinstance(values, dict):
+            for field, value in values.items():
+                if value not in (None, [], {}):
+                    rows.add_row(f"{group}.{field}", cell(value))
+        elif values not in (None, [], {}):
+            rows.add_row(group, cell(values))
+    rows.add_row("last review", cell(customer["last_review"]))
+    out.print(rows)
+    note(f"reflects event position {result['reflects_position']}")
+
+
+@customer_app.command("show")
+def customer_show(
+    customer_id: str,
+    min_position: Annotated[int | None, typer.Option(help="Wait until this position.")] = None,
+) -> None:
+    """Show the current view of one customer."""
+    def action() -> dict[str, Any]:
+        with client() as ledger:
+            return ledger.get_customer(customer_id, min_position=min_position)
+
+    show(run(action), _render_customer)
+
+
+@customer_app.command("find")
+def customer_find(
+    name_prefix: str,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+) -> None:
+    """Find customers whose name starts with a prefix (case-insensitive)."""
+    def action() -> dict[str, Any]:
+        with client() as ledger:
+            return ledger.find_customers(name_prefix, limit=limit)
+
+    def render(result: dict[str, Any]) -> None:
+        rows = table("customer id", "name", "channel", "version", "updated at")
+        for c in result["customers"]:
+            rows.add_row(c["customer_id"], c["name"], c["source_channel"], str(c["version"]),
+                         c["updated_at"])
+        out.print(rows)
+        note(f"{len(result['customers'])} found; reflects event position "
+             f"{result['reflects_position']}")
+
+    show(run(action), render)
+
+
+def history(customer_id: str) -> None:
+    """Every event of a customer in order, with actor, time, command and reason."""
+    def action() -> dict[str, Any]:
+        with client() as ledger:
+            return ledger.customer_history(customer_id)
+
+    def render(result: dict[str, Any]) -> None:
+        rows = table("v", "event", "recorded at", "actor", "reason", "facts",
+                     title=f"History of customer {result['customer_id']}")
+        for e in result["events"]:
+            rows.add_row(str(e["version"]), e["event"], e["recorded_at"], e["actor"] or "",
+                         e["reason"] or "", cell(e["facts"]))
+        out.print(rows)
+
+    show(run(action), render)

@@ -1,0 +1,125 @@
+"""Running and looking after the ledger: ``serve``, ``init``, ``projections``, ``policy``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn
+
+from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.logging import configure_logging
+from ledger.policy import load_policy
+from ledger.service.cli.common import (
+    cell,
+    err,
+    local_ledger,
+    options,
+    out,
+    redacted,
+    run,
+    settings,
+    show,
+    table,
+)
+
+projections_app = typer.Typer(help="Read models: status and rebuild.", no_args_is_help=True)
+policy_app = typer.Typer(help="The policy values in force.", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Serve the HTTP API (and keep the read models current)."""
+    import uvicorn
+
+    from ledger.service.http import create_app
+
+    overrides: dict[str, Any] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    chosen = run(lambda: settings(**overrides))
+    configure_logging(chosen)
+    out.print(f"Customer ledger listening on http://{chosen.host}:{chosen.port} "
+              f"(store: {redacted(chosen.database_url)}; API docs at /docs)",
+              highlight=False, soft_wrap=True)
+    uvicorn.run(create_app(settings=chosen), host=chosen.host, port=chosen.port,
+                log_level="warning")
+
+
+def init() -> None:
+    """Create the event store and read-model tables if they do not exist yet."""
+    def action() -> dict[str, Any]:
+        with local_ledger() as ledger:
+            return {"database": redacted(ledger.settings.database_url),
+                    "head_position": ledger.store.head_position(),
+                    "projections": ledger.runner.positions()}
+
+    result = run(action)
+    show(result, lambda r: out.print(
+        f"Ledger ready: {r['database']} (head position {r['head_position']})",
+        highlight=False, soft_wrap=True))
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    names: Annotated[list[str] | None, typer.Argument(help="Projections (default: all).")] = None,
+) -> None:
+    """Empty read models and rebuild them from the whole event log."""
+    def action() -> dict[str, Any]:
+        with local_ledger() as ledger:
+            unknown = [n for n in names or [] if n not in ledger.runner.projections]
+            if unknown:
+                raise ValidationFailedError([Problem("names", "unknown projection: " + n)
+                                             for n in unknown])
+            head = ledger.store.head_position()
+            with Progress(TextColumn("rebuilding"), BarColumn(),
+                          TextColumn("{task.completed}/{task.total} events"),
+                          console=err, disable=options.json) as bar:
+                task = bar.add_task("rebuild", total=head)
+                read = ledger.runner.rebuild(
+                    names, progress=lambda _, done, __: bar.update(task, completed=done))
+            return {"rebuilt": names or sorted(ledger.runner.projections),
+                    "events_read": read, "positions": ledger.runner.positions()}
+
+    show(run(action), lambda r: out.print(
+        f"Rebuilt {', '.join(r['rebuilt'])}: positions {r['positions']}", highlight=False,
+        soft_wrap=True))
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """How far each read model has got, against the head of the event log."""
+    def action() -> dict[str, Any]:
+        with local_ledger() as ledger:
+            return {"head_position": ledger.store.head_position(),
+                    "projections": ledger.runner.positions()}
+
+    def render(r: dict[str, Any]) -> None:
+        rows = table("projection", "position", "behind")
+        for name, position in sorted(r["projections"].items()):
+            rows.add_row(name, str(position), str(r["head_position"] - position))
+        out.print(rows)
+
+    show(run(action), render)
+
+
+@policy_app.command("show")
+def policy_show() -> None:
+    """Print the policy values in force (defaults overlaid by LEDGER_POLICY_FILE)."""
+    def action() -> dict[str, Any]:
+        chosen = settings()
+        policy = load_policy(chosen.policy_file)
+        return {"policy_file": str(chosen.policy_file) if chosen.policy_file else None,
+                "values": policy.model_dump(mode="json")}
+
+    def render(r: dict[str, Any]) -> None:
+        rows = table("setting", "value", title=f"Policy ({r['policy_file'] or 'defaults'})")
+        for key, value in r["values"].items():
+            rows.add_row(key, cell(value))
+        out.print(rows)
+
+    show(run(action), render)

@@ -1,0 +1,281 @@
+"""The ``ledger`` command line as a user drives it: the real executable, a SQLite file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from commands.errors import EXIT_CODES
+from ledger.service.cli import app
+from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, RunningServer, ledger_env
+from tests.factories import make_profile
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Cli:
+    """Runs ``ledger`` in a working directory against one SQLite file."""
+
+    workdir: Path
+
+    @property
+    def database(self) -> Path:
+        return self.workdir / "ledger.sqlite3"
+
+    def __call__(self, *args: str, actor: str = "li.na", machine: bool = True,
+                 **env: str) -> subprocess.CompletedProcess[str]:
+        argv = [LEDGER, *(["--json"] if machine else []), *args]
+        return subprocess.run(argv, cwd=self.workdir, capture_output=True, text=True,
+                              timeout=CLI_TIMEOUT, check=False, stdin=subprocess.DEVNULL,
+                              env=ledger_env(f"sqlite:///{self.database}",
+                                             LEDGER_ACTOR=actor, **env))
+
+    def json(self, *args: str, **options: Any) -> Any:
+        done = self(*args, **options)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def write(self, name: str, data: Any) -> str:
+        (self.workdir / name).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        return name
+
+    def stored_events(self) -> int:
+        with closing(sqlite3.connect(self.database)) as db:
+            count: int = db.execute("SELECT count(*) FROM stored_events").fetchone()[0]
+            return count
+
+    def view_rows(self) -> dict[str, list[tuple[Any, ...]]]:
+        with closing(sqlite3.connect(self.database)) as db:
+            return {table: sorted(db.execute(f"SELECT * FROM {table}").fetchall())
+                    for table in ("customer_view", "pending_proposals", "key_changes")}
+
+
+def words(text: str) -> str:
+    """Rich wraps long lines at the terminal width; compare text with whitespace collapsed."""
+    return " ".join(text.split())
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    runner = Cli(tmp_path)
+    assert runner.json("init")["head_position"] == 0
+    return runner
+
+
+def register(cli: Cli, **overrides: Any) -> str:
+    profile = make_profile(seed=7, **overrides)
+    outcome = cli.json("customer", "register", cli.write("profile.json", profile))
+    customer_id: str = outcome["aggregate_id"]
+    return customer_id
+
+
+def propose(cli: Cli, customer_id: str, *sets: str) -> str:
+    outcome = cli.json("change", "propose", customer_id, "--happened-on", "2024-03-01",
+                       *(arg for item in sets for arg in ("--set", item)))
+    proposal_id: str = outcome["result"]["proposal_id"]
+    return proposal_id
+
+
+def test_a_user_registers_a_customer_and_takes_a_change_through_verification(cli: Cli) -> None:
+    profile = make_profile(basic__name="  Ming Yuan   Trading Co. ", basic__email="li@mingyuan.cn")
+    registered = cli.json("customer", "register", cli.write("new.json", profile),
+                          "--reason", "met at trade show")
+    customer_id = registered["aggregate_id"]
+    assert cli.json("customer", "find", "ming yuan")["customers"][0]["name"] == (
+        "Ming Yuan Trading Co.")
+
+    proposed = cli.json("change", "propose", customer_id, "--happened-on", "2024-03-01",
+                        "--set", "basic.email=Sales@MingYuan.CN",
+                        "--set-json", 'contacts=[{"name": "王芳", "phone": "+8613800138000"}]')
+    proposal_id = proposed["result"]["proposal_id"]
+    pending = cli.json("change", "pending", "--customer", customer_id)["proposals"]
+    assert [(p["proposal_id"], p["fields"]) for p in pending] == [
+        (proposal_id, ["basic.email", "contacts"])]
+
+    verified = cli.json("change", "verify", customer_id, proposal_id, actor="wang.fang")
+    assert verified["result"]["applied_fields"] == ["basic.email", "contacts"]
+
+    shown = cli.json("customer", "show", customer_id)["customer"]
+    assert shown["version"] == 3
+    assert shown["profile"]["basic"]["email"] == "sales@mingyuan.cn"
+    assert shown["profile"]["contacts"][0]["name"] == "王芳"
+    assert cli.json("change", "pending")["proposals"] == []
+    events = cli.json("history", customer_id)["events"]
+    assert [(e["event"], e["actor"], e["reason"]) for e in events] == [
+        ("Registered", "li.na", "met at trade show"),
+        ("ChangeProposed", "li.na", None),
+        ("ChangeVerified", "wang.fang", None)]
+
+
+def test_human_output_shows_the_customer_and_the_position_it_reflects(cli: Cli) -> None:
+    customer_id = register(cli, basic__email="li@mingyuan.cn")
+
+    shown = cli("customer", "show", customer_id, machine=False)
+
+    assert shown.returncode == 0, shown.stderr
+    assert "li@mingyuan.cn" in shown.stdout
+    assert "reflects event position 2" in words(shown.stdout)
+
+
+def test_a_quarterly_review_is_recorded_on_the_customer(cli: Cli) -> None:
+    customer_id = register(cli)
+
+    reviewed = cli.json("review", "record", customer_id, "--reviewed-on", "2026-10-15",
+                        actor="wang.fang")
+
+    assert reviewed["result"]["quarter"] == "2026-Q4"
+    review = cli.json("customer", "show", customer_id)["customer"]["last_review"]
+    assert (review["quarter"], review["reviewed_by"]) == ("2026-Q4", "wang.fang")
+
+
+def test_a_rebuild_reproduces_the_read_models(cli: Cli) -> None:
+    customer_id = register(cli)
+    proposal_id = propose(cli, customer_id, "basic.fax=+862112345678")
+    pending = cli.json("change", "pending")["proposals"]  # reading brings the views up to date
+    assert [p["proposal_id"] for p in pending] == [proposal_id]
+    before = cli.view_rows()
+
+    rebuilt = cli.json("projections", "rebuild")
+
+    assert rebuilt["rebuilt"] == ["customer_view", "key_changes", "pending_proposals"]
+    assert before["key_changes"], "the fax is a key field, so its change is in key_changes"
+    assert rebuilt["events_read"] > 0
+    status = cli.json("projections", "status")
+    assert set(status["projections"].values()) == {status["head_position"]}
+    assert cli.view_rows() == before
+
+
+def test_policy_show_prints_the_defaults_and_a_policy_file_overrides_them(cli: Cli) -> None:
+    defaults = cli.json("policy", "show")
+    (cli.workdir / "policy.toml").write_text("key_change_deadline_working_days = 3\n")
+
+    overridden = cli.json("policy", "show", LEDGER_POLICY_FILE="policy.toml")
+
+    assert defaults["values"]["key_change_deadline_working_days"] == 5
+    assert defaults["values"]["locale"] == "en"
+    assert overridden["values"]["key_change_deadline_working_days"] == 3
+    assert overridden["policy_file"] == "policy.toml"
+
+
+def test_the_cli_can_drive_a_running_service(cli: Cli, server: RunningServer) -> None:
+    profile_file = cli.write("remote.json", make_profile(seed=11))
+
+    registered = cli.json("--url", server.base_url, "customer", "register", profile_file)
+    shown = cli.json("--url", server.base_url, "customer", "show", registered["aggregate_id"],
+                     "--min-position", str(registered["position"]))
+
+    assert shown["customer"]["customer_id"] == registered["aggregate_id"]
+    assert cli.stored_events() == 0  # it went to the service's database, not the local one
+
+
+# Refusals ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A customer with a pending proposal by li.na, shared by the refusal scenarios."""
+    cli = Cli(tmp_path_factory.mktemp("refusals"))
+    customer_id = register(cli)
+    proposal_id = propose(cli, customer_id, "basic.fax=+862112345678")
+    bad_profile = make_profile(basic__email="not-an-email", source_channel="carrier pigeon")
+    del bad_profile["basic"]["legal_representative"]
+    cli.write("bad.json", bad_profile)
+    (cli.workdir / "broken.json").write_text("{not json", encoding="utf-8")
+    return {"cli": cli, "customer": customer_id, "proposal": proposal_id}
+
+
+REFUSALS = {
+    "invalid profile": (["customer", "register", "bad.json"], "validation_failed",
+                        ["basic.email", "basic.legal_representative", "source_channel"]),
+    "missing file": (["customer", "register", "nowhere.json"], "validation_failed",
+                     ["no such file: nowhere.json"]),
+    "not JSON": (["customer", "register", "broken.json"], "validation_failed",
+                 ["not valid JSON"]),
+    "unknown change path": (["change", "propose", "{customer}", "--happened-on", "2024-03-01",
+                             "--set", "basic.shoe_size=42"], "validation_failed",
+                            ["basic.shoe_size", "is not a field that can be changed"]),
+    "bad date": (["change", "propose", "{customer}", "--happened-on", "1 March",
+                  "--set", "basic.fax=+862112345678"], "validation_failed",
+                 ["happened_on", "YYYY-MM-DD"]),
+    "unknown customer": (["customer", "show", "00000000-0000-4000-8000-000000000000"],
+                         "not_found", ["no customer with this id"]),
+    "stale version": (["change", "propose", "{customer}", "--happened-on", "2024-03-01",
+                       "--set", "basic.fax=+862187654321", "--expected-version", "1"],
+                      "conflict", ["changed since"]),
+    "own proposal": (["change", "verify", "{customer}", "{proposal}"], "workflow_violation",
+                     ["cannot be verified by the person who proposed it"]),
+    "unknown projection": (["projections", "rebuild", "nope"], "validation_failed",
+                           ["unknown projection: nope"]),
+}
+
+
+@pytest.mark.parametrize(("args", "code", "mentions"), REFUSALS.values(), ids=REFUSALS.keys())
+def test_bad_input_exits_with_its_code_and_a_clear_message_and_writes_nothing(
+        workspace: dict[str, Any], args: list[str], code: str, mentions: list[str]) -> None:
+    cli: Cli = workspace["cli"]
+    argv = [arg.format(**workspace) for arg in args]
+    before = cli.stored_events()
+
+    refused = cli(*argv, machine=False)
+
+    assert refused.returncode == EXIT_CODES[code], refused.stderr
+    message = words(refused.stderr)
+    assert f"error [{code}]" in message
+    assert all(mention in message for mention in mentions), message
+    assert "Traceback" not in refused.stderr
+    assert cli.stored_events() == before
+
+
+def test_a_refusal_in_json_mode_is_a_parseable_error_on_stderr(
+        workspace: dict[str, Any]) -> None:
+    cli: Cli = workspace["cli"]
+
+    refused = cli("customer", "register", "bad.json")
+
+    assert refused.returncode == EXIT_CODES["validation_failed"]
+    assert refused.stdout == ""
+    error = json.loads(refused.stderr)["error"]
+    assert error["code"] == "validation_failed"
+    assert {p["field"] for p in error["details"]["problems"]} == {
+        "basic.email", "basic.legal_representative", "source_channel"}
+
+
+# Help -------------------------------------------------------------------------
+
+# Typer vendors its own click: recognise groups by their sub-commands, not by class.
+COMMAND_TREE: Any = typer.main.get_command(app)
+GROUPS: dict[str, Any] = {"ledger": COMMAND_TREE} | {
+    name: command for name, command in COMMAND_TREE.commands.items()
+    if getattr(command, "commands", None)}
+
+
+@pytest.mark.parametrize("group", GROUPS, ids=GROUPS.keys())
+def test_help_lists_every_command_of_each_group(tmp_path: Path, group: str) -> None:
+    argv = [LEDGER, *([] if group == "ledger" else [group]), "--help"]
+
+    shown = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, check=False,
+                           timeout=CLI_TIMEOUT, env=ledger_env("sqlite:///unused.sqlite3"))
+
+    assert shown.returncode == 0, shown.stderr
+    commands = GROUPS[group].commands
+    assert all(f" {name} " in shown.stdout for name in commands), shown.stdout
+    assert not (tmp_path / "unused.sqlite3").exists()
+
+
+def test_every_command_has_help_text() -> None:
+    runner = CliRunner()
+    for group, command in GROUPS.items():
+        prefix = [] if group == "ledger" else [group]
+        for name in command.commands:
+            shown = runner.invoke(app, [*prefix, name, "--help"])
+            assert shown.exit_code == 0, (group, name, shown.output)
+            assert "Usage:" in shown.output

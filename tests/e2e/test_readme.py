@@ -1,0 +1,124 @@
+"""The README never lies: its Python runs, and every setting, route, error code, command and
+option it names exists in the code."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+
+from commands import errors
+from ledger.service.cli import app
+from ledger.service.http import create_app
+from ledger.settings import Settings
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+TEXT = README.read_text(encoding="utf-8")
+FENCED = re.compile(r"^```(\w*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
+CLI: Any = typer.main.get_command(app)
+
+
+def fenced(*languages: str) -> list[str]:
+    return [body for language, body in FENCED.findall(TEXT) if language in languages]
+
+
+def shell_code() -> list[str]:
+    """Shell blocks, plain blocks and inline code: where commands and options appear."""
+    return fenced("sh", "") + re.findall(r"`([^`\n]+)`", FENCED.sub("", TEXT))
+
+
+def test_the_readme_starts_with_make_run_and_make_test() -> None:
+    first = FENCED.search(TEXT)
+    assert first is not None
+    assert TEXT[:first.start()].strip().startswith("# ")
+    assert "\n" not in TEXT[:first.start()].strip()  # nothing but the title comes before
+    commands = [line.split("#")[0].strip() for line in first.group(2).splitlines()]
+    assert commands == ["make run", "make test"]
+
+
+def test_the_python_snippets_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                          ) -> None:
+    snippets = fenced("python")
+    assert snippets, "the README shows no Python"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for name in [key for key in os.environ if key.startswith("LEDGER_")]:
+        monkeypatch.delenv(name)
+    namespace: dict[str, Any] = {"__name__": "readme"}
+    for number, code in enumerate(snippets, 1):
+        exec(compile(code, f"README.md, python block {number}", "exec"), namespace)  # noqa: S102
+
+
+def test_the_settings_table_lists_every_setting_with_its_default() -> None:
+    rows = dict(re.findall(r"^\| `(LEDGER_[A-Z_]+)` \| `?([^|`]*?)`? \|", TEXT, re.MULTILINE))
+    defaults = {f"LEDGER_{name.upper()}": field.default
+                for name, field in Settings.model_fields.items()}
+
+    assert set(rows) == set(defaults)
+    for name, documented in rows.items():
+        assert documented.lower() == str(defaults[name]).lower(), name
+
+
+def test_the_error_table_matches_the_one_mapping() -> None:
+    rows = re.findall(r"^\| `([a-z_]+)` \| `(\w+Error)` \| (\d+) \| (\d+) \|", TEXT,
+                      re.MULTILINE)
+
+    assert {code for code, *_ in rows} == set(errors.EXIT_CODES) == set(errors.HTTP_STATUS)
+    for code, exception, status, exit_code in rows:
+        assert getattr(errors, exception).code == code
+        assert (int(status), int(exit_code)) == (errors.HTTP_STATUS[code],
+                                                 errors.EXIT_CODES[code])
+
+
+def test_every_route_the_readme_names_is_served() -> None:
+    served = create_app().openapi()["paths"]
+    named = re.findall(r"`(GET|POST) (/[^`?\s]*)", TEXT)
+
+    assert len(named) >= len(served)
+    for method, path in named:
+        assert method.lower() in served.get(path, {}), f"{method} {path}"
+
+
+def _options(command: Any) -> set[str]:
+    names = {opt for param in command.params for opt in getattr(param, "opts", ())
+             if opt.startswith("--")}
+    for sub in getattr(command, "commands", {}).values():
+        names |= _options(sub)
+    return names
+
+
+def test_every_cli_option_the_readme_names_exists() -> None:
+    named = {opt for code in shell_code() for opt in re.findall(r"(?<![\w-])--[a-z][a-z-]*",
+                                                                code)}
+
+    assert named, "the README names no options"
+    assert named <= _options(CLI) | {"--help"}
+
+
+def test_every_cli_command_the_readme_names_exists() -> None:
+    mentions = [m for code in shell_code()
+                for m in re.findall(r"(?:^|[\s/])ledger ([^\n]*)", code, re.MULTILINE)]
+    assert len(mentions) > 10
+
+    for mention in mentions:
+        command, words = CLI, mention.split()
+        while words and (words[0].startswith("-") or words[0] in getattr(command, "commands",
+                                                                         {})):
+            word = words.pop(0)
+            if word.startswith("-"):
+                if _takes_value(command, word) and words:
+                    words.pop(0)
+                continue
+            command = command.commands[word]
+        if hasattr(command, "commands") and words:
+            assert not re.fullmatch(r"[a-z][a-z-]*", words[0]), f"unknown command: {mention}"
+
+
+def _takes_value(command: Any, option: str) -> bool:
+    return any(option in getattr(param, "opts", ()) and not getattr(param, "is_flag", False)
+               for param in command.params)

@@ -1,0 +1,377 @@
+"""The command bus: idempotent retries, stale writes, the authorisation hook, raw payloads,
+audit metadata on every event, and the one mapping of errors to HTTP and exit codes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from pydantic import BaseModel
+
+import ledger.domain.errors as errors_module
+from commands.bus import Actor, MessageBus
+from commands.errors import EXIT_CODES, HTTP_STATUS, UNEXPECTED_EXIT_CODE, error_from_dict
+from commands.handlers import HANDLERS, Handler
+from commands.models import (
+    Command,
+    ProposeChange,
+    RecordReview,
+    RegisterCustomer,
+    RejectChange,
+    VerifyChange,
+)
+from commands.unit_of_work import UnitOfWork
+from ledger.domain.customer import Customer
+from ledger.domain.errors import (
+    ERROR_CLASSES,
+    ConflictError,
+    LedgerError,
+    PermissionDeniedError,
+    Problem,
+    ValidationFailedError,
+)
+from ledger.service.bootstrap import Ledger, bootstrap
+from ledger.settings import Settings
+from projections.history import CustomerHistory
+from projections.queries import FindCustomers, GetCustomer, ListPendingProposals
+from tests.conftest import ALICE, BOB, FixedClock
+from tests.factories import make_profile
+from tests.unit.commands.store_snapshot import snapshot_store, store_unchanged
+
+TODAY = date(2026, 11, 27)
+NEW_EMAIL = {"basic.email": "new.contact@example.com"}
+
+
+def a_customer(ledger: Ledger) -> UUID:
+    return UUID(ledger.bus.execute(RegisterCustomer(profile=make_profile()), ALICE)
+                ["aggregate_id"])
+
+
+def propose(customer_id: UUID, **fields: Any) -> ProposeChange:
+    fields.setdefault("changes", NEW_EMAIL)
+    fields.setdefault("happened_on", TODAY)
+    return ProposeChange(customer_id=customer_id, **fields)
+
+
+def added_topics(ledger: Ledger, since: Any) -> list[str]:
+    return [r.topic.rsplit(":", 1)[1] for r in snapshot_store(ledger.store).added_since(since)]
+
+
+def labels_removed(outcome: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in outcome.items() if key not in ("replayed", "position")}
+
+
+# Idempotency ----------------------------------------------------------------------------
+
+def test_a_retried_command_returns_the_first_outcome_and_writes_nothing(ledger: Ledger
+                                                                        ) -> None:
+    command = RegisterCustomer(profile=make_profile())
+    first = ledger.bus.execute(command, ALICE)
+    with store_unchanged(ledger.store):
+        again = ledger.bus.execute(command, ALICE)
+    assert (first["replayed"], again["replayed"]) == (False, True)
+    assert labels_removed(again) == labels_removed(first)
+    assert again["position"] >= first["position"]
+
+
+def test_a_retry_returns_the_first_outcome_even_after_the_record_moved_on(ledger: Ledger
+                                                                          ) -> None:
+    customer_id = a_customer(ledger)
+    proposing = propose(customer_id)
+    first = ledger.bus.execute(proposing, ALICE)
+    ledger.bus.execute(VerifyChange(customer_id=customer_id,
+                                    proposal_id=first["result"]["proposal_id"]), BOB)
+    with store_unchanged(ledger.store):
+        again = ledger.bus.execute(proposing, ALICE)
+    assert again["result"] == first["result"]
+    assert again["version"] == 2
+    customer: object = ledger.store.repository.get(customer_id)
+    assert isinstance(customer, Customer)
+    assert customer.pending == {}
+
+
+def test_a_retried_decision_replays_although_the_proposal_is_no_longer_pending(
+        ledger: Ledger) -> None:
+    customer_id = a_customer(ledger)
+    proposal_id = ledger.bus.execute(propose(customer_id), ALICE)["result"]["proposal_id"]
+    verifying = VerifyChange(customer_id=customer_id, proposal_id=proposal_id)
+    first = ledger.bus.execute(verifying, BOB)
+    with store_unchanged(ledger.store):
+        again = ledger.bus.execute(verifying, BOB)
+    assert labels_removed(again) == labels_removed(first)
+
+
+@pytest.mark.parametrize("reuse", ["other payload", "other actor", "other command"])
+def test_a_command_id_reused_for_something_else_is_a_conflict(ledger: Ledger, reuse: str
+                                                              ) -> None:
+    customer_id = a_customer(ledger)
+    first = propose(customer_id, command_id="cmd-7")
+    ledger.bus.execute(first, ALICE)
+    second, actor = {
+        "other payload": (propose(customer_id, command_id="cmd-7",
+                                  changes={"basic.email": "other@example.com"}), ALICE),
+        "other actor": (first, BOB),
+        "other command": (RecordReview(customer_id=customer_id, command_id="cmd-7"), ALICE),
+    }[reuse]
+    with store_unchanged(ledger.store), pytest.raises(ConflictError) as caught:
+        ledger.bus.execute(second, actor)
+    assert caught.value.details == {"command_id": "cmd-7"}
+
+
+def test_the_id_of_a_refused_command_is_still_free(ledger: Ledger) -> None:
+    customer_id = a_customer(ledger)
+    with pytest.raises(ConflictError):
+        ledger.bus.execute(propose(customer_id, command_id="cmd-8", expected_version=5), ALICE)
+    outcome = ledger.bus.execute(propose(customer_id, command_id="cmd-8", expected_version=1),
+                                 ALICE)
+    assert (outcome["status"], outcome["replayed"]) == ("accepted", False)
+
+
+# Races: both callers decide before either saves ------------------------------------------
+
+def held_at_barrier(handler: Handler, barrier: threading.Barrier) -> Handler:
+    def decide_then_wait(command: Any, uow: UnitOfWork) -> dict[str, Any]:
+        result = handler(command, uow)
+        barrier.wait()
+        return result
+    return decide_then_wait
+
+
+def racing_bus(ledger: Ledger, command_type: type[Command]) -> MessageBus:
+    """The real bus, except that two callers of ``command_type`` save only once both decided."""
+    barrier = threading.Barrier(2, timeout=60)
+    handlers = HANDLERS | {command_type: held_at_barrier(HANDLERS[command_type], barrier)}
+    return MessageBus(ledger.store, ledger.policy, handlers, clock=ledger.bus.clock)
+
+
+def in_parallel(*calls: Callable[[], dict[str, Any]]) -> list[Any]:
+    """Each call's outcome, or the error it raised."""
+    with ThreadPoolExecutor(len(calls)) as pool:
+        futures = [pool.submit(call) for call in calls]
+        return [future.exception() or future.result() for future in futures]
+
+
+def test_concurrent_duplicates_get_one_outcome_and_one_set_of_events(ledger: Ledger) -> None:
+    bus = racing_bus(ledger, RegisterCustomer)
+    command = RegisterCustomer(profile=make_profile())
+    before = snapshot_store(ledger.store)
+    first, second = in_parallel(lambda: bus.execute(command, ALICE),
+                                lambda: bus.execute(command, ALICE))
+    assert isinstance(first, dict) and isinstance(second, dict), (first, second)
+    assert labels_removed(first) == labels_removed(second)
+    assert sorted([first["replayed"], second["replayed"]]) == [False, True]
+    assert added_topics(ledger, before) == ["Customer.Registered", "CommandRecord.Processed"]
+
+
+def test_concurrent_writers_to_one_customer_one_wins_one_conflicts(ledger: Ledger) -> None:
+    customer_id = a_customer(ledger)
+    bus = racing_bus(ledger, ProposeChange)
+    before = snapshot_store(ledger.store)
+    results = in_parallel(lambda: bus.execute(propose(customer_id), ALICE),
+                          lambda: bus.execute(propose(customer_id), BOB))
+    assert sorted(type(result).__name__ for result in results) == ["ConflictError", "dict"]
+    assert added_topics(ledger, before) == ["Customer.ChangeProposed",
+                                            "CommandRecord.Processed"]
+
+
+def test_naming_the_current_version_succeeds_and_a_stale_one_conflicts(ledger: Ledger
+                                                                       ) -> None:
+    customer_id = a_customer(ledger)
+    ledger.bus.execute(propose(customer_id, expected_version=1), ALICE)
+    with store_unchanged(ledger.store), pytest.raises(ConflictError) as caught:
+        ledger.bus.execute(propose(customer_id, expected_version=1), BOB)
+    assert caught.value.details == {"expected_version": 1, "current_version": 2}
+
+
+# Authorisation --------------------------------------------------------------------------
+
+class RecordingAuthoriser:
+    """Remembers every question, and refuses the operations it was told to deny."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str | None]] = []
+        self.denied: set[str] = set()
+
+    def authorise(self, actor: Actor, operation: str, target: str | None) -> None:
+        self.calls.append((actor.id, operation, target))
+        if operation in self.denied:
+            raise PermissionDeniedError(f"{operation} is not allowed for this actor")
+
+
+@pytest.fixture
+def authoriser() -> RecordingAuthoriser:
+    return RecordingAuthoriser()
+
+
+@pytest.fixture
+def guarded(database_url: str, clock: FixedClock, authoriser: RecordingAuthoriser
+            ) -> Iterator[Ledger]:
+    """A ledger on each backend whose bus asks ``authoriser`` about everything."""
+    with bootstrap(Settings(database_url=database_url), clock=clock, authoriser=authoriser,
+                   start_projections=False) as ledger:
+        yield ledger
+
+
+def test_every_command_is_put_to_the_authoriser(guarded: Ledger,
+                                                authoriser: RecordingAuthoriser) -> None:
+    customer_id = a_customer(guarded)
+    target = str(customer_id)
+    verified = guarded.bus.execute(propose(customer_id), ALICE)["result"]["proposal_id"]
+    guarded.bus.execute(VerifyChange(customer_id=customer_id, proposal_id=verified), BOB)
+    rejected = guarded.bus.execute(propose(customer_id), ALICE)["result"]["proposal_id"]
+    guarded.bus.execute(RejectChange(customer_id=customer_id, proposal_id=rejected,
+                                     reason="x"), BOB)
+    guarded.bus.execute(RecordReview(customer_id=customer_id), BOB)
+    chosen = uuid4()
+    guarded.bus.execute(RegisterCustomer(profile=make_profile(), customer_id=chosen), BOB)
+    assert authoriser.calls == [
+        ("alice", "register-customer", None), ("alice", "propose-change", target),
+        ("bob", "verify-change", target), ("alice", "propose-change", target),
+        ("bob", "reject-change", target), ("bob", "record-review", target),
+        ("bob", "register-customer", str(chosen))]
+
+
+def test_every_query_is_put_to_the_authoriser(guarded: Ledger,
+                                              authoriser: RecordingAuthoriser) -> None:
+    customer_id = a_customer(guarded)
+    guarded.runner.catch_up()
+    authoriser.calls.clear()
+    queries: list[BaseModel] = [GetCustomer(customer_id=customer_id),
+                                FindCustomers(name_prefix="a"),
+                                ListPendingProposals(customer_id=customer_id),
+                                CustomerHistory(customer_id=customer_id)]
+    for query in queries:
+        guarded.bus.ask(query, BOB)
+    target = str(customer_id)
+    assert authoriser.calls == [
+        ("bob", "get-customer", target), ("bob", "find-customers", None),
+        ("bob", "list-pending-proposals", target), ("bob", "customer-history", target)]
+
+
+def test_a_denied_command_writes_nothing(guarded: Ledger,
+                                         authoriser: RecordingAuthoriser) -> None:
+    customer_id = a_customer(guarded)
+    authoriser.denied.add("propose-change")
+    with store_unchanged(guarded.store), pytest.raises(PermissionDeniedError):
+        guarded.bus.execute(propose(customer_id), ALICE)
+
+
+def test_a_denied_actor_gets_no_replay_of_an_earlier_outcome(
+        guarded: Ledger, authoriser: RecordingAuthoriser) -> None:
+    command = RegisterCustomer(profile=make_profile())
+    guarded.bus.execute(command, ALICE)
+    authoriser.denied.add("register-customer")
+    with store_unchanged(guarded.store), pytest.raises(PermissionDeniedError):
+        guarded.bus.execute(command, ALICE)
+
+
+def test_a_denied_query_is_not_answered(guarded: Ledger,
+                                        authoriser: RecordingAuthoriser) -> None:
+    customer_id = a_customer(guarded)
+    authoriser.denied.add("customer-history")
+    with pytest.raises(PermissionDeniedError):
+        guarded.bus.ask(CustomerHistory(customer_id=customer_id), BOB)
+
+
+# Raw payloads (HTTP and CLI) -------------------------------------------------------------
+
+def test_a_raw_payload_is_validated_and_executed(ledger: Ledger) -> None:
+    outcome = ledger.bus.execute_named(
+        "register-customer", {"profile": make_profile("en_US"), "command_id": "cmd-raw"}, ALICE)
+    assert (outcome["command"], outcome["command_id"]) == ("register-customer", "cmd-raw")
+
+
+def test_an_unknown_command_name_is_refused(ledger: Ledger) -> None:
+    with store_unchanged(ledger.store), pytest.raises(ValidationFailedError) as caught:
+        ledger.bus.execute_named("delete-everything", {}, ALICE)
+    assert caught.value.fields == ["command"]
+    assert "delete-everything" in caught.value.message
+
+
+@pytest.mark.parametrize(("name", "payload", "named"), [
+    ("propose-change", {"customer_id": "not-a-uuid", "changes": {}, "happened_on": "soon",
+                        "colour": "red"}, ["colour", "customer_id", "happened_on"]),
+    ("propose-change", {}, ["changes", "customer_id", "happened_on"]),
+    ("verify-change", {"customer_id": str(uuid4()), "proposal_id": "",
+                       "expected_version": 0}, ["expected_version", "proposal_id"]),
+    ("reject-change", {"customer_id": str(uuid4()), "proposal_id": "p"}, ["reason"]),
+    ("record-review", {"customer_id": str(uuid4()), "outcome": "fine"}, ["outcome"]),
+    ("register-customer", {"profile": "Zhang San", "command_id": ""},
+     ["command_id", "profile"]),
+])
+def test_a_malformed_payload_is_refused_naming_every_bad_field(
+        ledger: Ledger, name: str, payload: dict[str, Any], named: list[str]) -> None:
+    with store_unchanged(ledger.store), pytest.raises(ValidationFailedError) as caught:
+        ledger.bus.execute_named(name, payload, ALICE)
+    assert caught.value.fields == named
+    assert "Zhang San" not in str(caught.value.as_dict())
+
+
+@pytest.mark.parametrize("bad_id", ["", "x" * 101, "alice\nadmin"])
+def test_an_actor_needs_a_short_printable_id(bad_id: str) -> None:
+    with pytest.raises(ValidationFailedError):
+        Actor(bad_id)
+
+
+# Audit metadata --------------------------------------------------------------------------
+
+def test_every_stored_event_records_actor_command_reason_and_address(ledger: Ledger) -> None:
+    actor = Actor("alice", client_address="203.0.113.9")
+    before = snapshot_store(ledger.store)
+    ledger.bus.execute(RegisterCustomer(profile=make_profile(), command_id="cmd-42",
+                                        reason="新客户建档"), actor)
+    added = snapshot_store(ledger.store).added_since(before)
+    metas = [record.decode(ledger.store).meta for record in added]
+    assert len(metas) == 2
+    assert all(meta == {"actor": "alice", "command_id": "cmd-42", "correlation_id": "cmd-42",
+                        "reason": "新客户建档", "client_address": "203.0.113.9"}
+               for meta in metas)
+
+
+def test_a_given_correlation_id_is_recorded_instead_of_the_command_id(ledger: Ledger
+                                                                      ) -> None:
+    customer_id = a_customer(ledger)
+    ledger.bus.execute(propose(customer_id, command_id="cmd-43", correlation_id="ticket-9"),
+                       BOB)
+    last: Any = list(ledger.store.events.get(customer_id))[-1]
+    assert (last.meta["actor"], last.meta["command_id"], last.meta["correlation_id"]) == (
+        "bob", "cmd-43", "ticket-9")
+
+
+# Error codes -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("error_class", ERROR_CLASSES, ids=lambda cls: cls.code)
+def test_every_error_code_maps_to_an_http_status_and_an_exit_code(
+        error_class: type[LedgerError]) -> None:
+    assert 400 <= HTTP_STATUS[error_class.code] < 600
+    assert EXIT_CODES[error_class.code] not in (0, UNEXPECTED_EXIT_CODE)
+
+
+def test_error_codes_and_exit_codes_are_each_distinct() -> None:
+    codes = [cls.code for cls in ERROR_CLASSES]
+    assert len(set(codes)) == len(codes)
+    assert len(set(EXIT_CODES.values())) == len(EXIT_CODES)
+    assert set(HTTP_STATUS) == set(EXIT_CODES) == set(codes)
+
+
+def test_every_ledger_error_class_is_listed() -> None:
+    defined = {value for value in vars(errors_module).values()
+               if isinstance(value, type) and issubclass(value, LedgerError)
+               and value is not LedgerError}
+    assert defined == set(ERROR_CLASSES)
+
+
+@pytest.mark.parametrize("error", [
+    ValidationFailedError([Problem("basic.phone", "is required")]),
+    *[cls("went wrong", details={"k": 1}) for cls in ERROR_CLASSES
+      if cls is not ValidationFailedError],
+], ids=lambda error: error.code)
+def test_an_error_survives_the_trip_over_the_wire(error: LedgerError) -> None:
+    rebuilt = error_from_dict(error.as_dict())
+    assert type(rebuilt) is type(error)
+    assert rebuilt.as_dict() == error.as_dict()
