@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from commands.client import LedgerClient
+from commands.models import RegisterCustomer
 from commands.errors import NotReflectedYetError
 from ledger.service.bootstrap import Ledger
 from projections.customer_view import CustomerView
@@ -251,3 +252,22 @@ def test_pending_proposals_appear_and_disappear_on_verify_and_reject(ledger: Led
     bob.reject_change(customer_id, second_id, "no evidence")
     assert pending(customer_id) == []
     assert pending() == [third_id]
+
+
+def test_a_projection_whose_schema_changed_is_dropped_and_rebuilt(
+        make_ledger: Any, database_url: str) -> None:
+    first = make_ledger(database_url)
+    first.bus.execute(RegisterCustomer(profile=make_profile(seed=11)), ALICE)
+    first.runner.catch_up()
+    with first.views.snapshot() as cursor:
+        before = CustomerView().dump(cursor)
+    with first.views.transaction() as cursor:
+        cursor.execute("UPDATE projection_checkpoints SET schema_version = 0 "
+                       "WHERE name = 'customer_view'")
+
+    upgraded = make_ledger(database_url)
+
+    assert upgraded.runner.positions()["customer_view"] == 0
+    upgraded.runner.catch_up()
+    with upgraded.views.snapshot() as cursor:
+        assert CustomerView().dump(cursor) == before

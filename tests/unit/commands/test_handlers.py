@@ -318,3 +318,14 @@ def test_record_review_on_a_stale_version_is_a_conflict(ledger: Ledger) -> None:
     run(ledger, RecordReview(customer_id=customer_id), BOB)
     refused(ledger, RecordReview(customer_id=customer_id, expected_version=1), ConflictError,
             BOB)
+
+
+def test_reject_change_with_a_reason_of_only_spaces_is_refused(ledger: Ledger) -> None:
+    customer_id = a_customer(ledger)
+    proposal_id = a_proposal(ledger, customer_id)
+
+    with store_unchanged(ledger.store), pytest.raises(ValidationFailedError) as refused:
+        ledger.bus.execute_named("reject-change", {"customer_id": str(customer_id),
+                                                   "proposal_id": proposal_id,
+                                                   "reason": "   "}, BOB)
+    assert refused.value.fields == ["reason"]

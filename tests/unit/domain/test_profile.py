@@ -389,3 +389,15 @@ def test_a_refused_change_never_repeats_the_refused_value(profile: dict[str, Any
     reported = str(caught.value) + json.dumps(caught.value.as_dict(), ensure_ascii=False)
     assert caught.value.fields == ["basic.email", "basic.name"]
     assert SECRET not in reported
+
+
+def test_a_phone_with_an_extension_is_refused_rather_than_cut() -> None:
+    error = refusal(make_profile(basic__phone="+86 21 6234 5678 ext. 801"))
+    assert error.fields == ["basic.phone"]
+    assert "extension" in error.problems[0].message
+
+
+def test_a_name_of_only_invisible_characters_is_missing() -> None:
+    error = refusal(make_profile(basic__name="\u200b\u200b \u2060"))
+    assert error.fields == ["basic.name"]
+    assert error.problems[0].message == "is required"
