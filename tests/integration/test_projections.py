@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from commands.client import LedgerClient
-from commands.models import RegisterCustomer
 from commands.errors import NotReflectedYetError
+from commands.models import RegisterCustomer
 from ledger.service.bootstrap import Ledger
 from projections.customer_view import CustomerView
 from projections.database import Cursor
