@@ -1,0 +1,155 @@
+"""Baselines: the database driven directly, with rows shaped like the ledger's stored events.
+
+The scratch table has the shape of the library's ``stored_events`` (id, version, topic,
+state; the same primary key; on PostgreSQL the same ``bigserial`` notification id and its
+unique index) and each row's state is a ~1 KB JSON document made from the same profile
+the ledger registers, with event-like metadata around it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from bench.harness import Stopwatch
+
+RAW_TOPIC = "bench.raw:CustomerRegistered"
+Row = tuple[uuid.UUID, bytes]
+
+SQLITE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS raw_events (originator_id TEXT, originator_version INTEGER, "
+    "topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
+)
+POSTGRES_TABLE = (
+    "CREATE TABLE IF NOT EXISTS raw_events (originator_id uuid NOT NULL, "
+    "originator_version bigint NOT NULL, topic text, state bytea, "
+    "notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"
+)
+POSTGRES_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS raw_events_notification_id_idx "
+    "ON raw_events (notification_id ASC)"
+)
+INSERT_SQLITE = "INSERT INTO raw_events VALUES (?, 1, ?, ?)"
+INSERT_POSTGRES = ("INSERT INTO raw_events (originator_id, originator_version, topic, state) "
+                   "VALUES (%s, 1, %s, %s)")
+
+
+def raw_rows(profiles: Sequence[dict[str, Any]]) -> list[Row]:
+    """One row per profile, built before timing: a new id and an event-like JSON state."""
+    now = datetime.now(UTC).isoformat()
+    rows = []
+    for profile in profiles:
+        originator = uuid.uuid4()
+        state = {
+            "originator_id": str(originator), "originator_version": 1, "timestamp": now,
+            "profile": profile,
+            "metadata": {"actor": "bench-clerk", "command_id": str(uuid.uuid4()),
+                         "correlation_id": str(uuid.uuid4()), "recorded_at": now},
+        }
+        rows.append((originator, json.dumps(state, ensure_ascii=False).encode()))
+    return rows
+
+
+def mean_bytes(rows: Sequence[Row]) -> float:
+    return sum(len(state) for _, state in rows) / len(rows)
+
+
+# SQLite ---------------------------------------------------------------------------------
+
+def sqlite_connect(path: str) -> sqlite3.Connection:
+    """Connected as the library connects: autocommit mode, WAL journal, default sync."""
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                 timeout=10)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute(SQLITE_TABLE)
+    return connection
+
+
+def sqlite_insert_each(path: str, rows: Sequence[Row], warmup: Sequence[Row]) -> float:
+    """Seconds for one INSERT + COMMIT per row (the warm-up rows are not timed)."""
+    connection = sqlite_connect(path)
+    try:
+        def insert(row: Row) -> None:
+            connection.execute("BEGIN")
+            connection.execute(INSERT_SQLITE, (row[0].hex, RAW_TOPIC, row[1]))
+            connection.execute("COMMIT")
+
+        for row in warmup:
+            insert(row)
+        with Stopwatch() as watch:
+            for row in rows:
+                insert(row)
+        return watch.seconds
+    finally:
+        connection.close()
+
+
+# PostgreSQL -----------------------------------------------------------------------------
+
+def postgres_prepare(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(POSTGRES_TABLE)
+        connection.execute(POSTGRES_INDEX)
+
+
+def postgres_insert_each(url: str, rows: Sequence[Row], warmup: Sequence[Row]) -> float:
+    """Seconds for one single-row INSERT per transaction (autocommit) on one connection."""
+    postgres_prepare(url)
+    with psycopg.connect(url, autocommit=True) as connection:
+        for row in warmup:
+            connection.execute(INSERT_POSTGRES, (row[0], RAW_TOPIC, row[1]))
+        with Stopwatch() as watch:
+            for row in rows:
+                connection.execute(INSERT_POSTGRES, (row[0], RAW_TOPIC, row[1]))
+        return watch.seconds
+
+
+def postgres_insert_threads(url: str, rows: Sequence[Row], warmup: Sequence[Row],
+                            threads: int) -> tuple[float, list[float]]:
+    """Seconds for ``threads`` connections, each inserting single rows per transaction
+    from one shared queue of rows until it is empty; and each insert's latency in ms."""
+    postgres_prepare(url)
+    connections = [psycopg.connect(url, autocommit=True) for _ in range(threads)]
+    try:
+        for index, row in enumerate(warmup):
+            connections[index % threads].execute(INSERT_POSTGRES, (row[0], RAW_TOPIC, row[1]))
+        next_index = itertools.count()
+        latencies: list[list[float]] = [[] for _ in range(threads)]
+        barrier = threading.Barrier(threads + 1)
+        failures: list[BaseException] = []
+
+        def work(number: int) -> None:
+            connection, found = connections[number], latencies[number]
+            clock = time.perf_counter
+            barrier.wait()
+            try:
+                while (index := next(next_index)) < len(rows):
+                    originator, state = rows[index]
+                    started = clock()
+                    connection.execute(INSERT_POSTGRES, (originator, RAW_TOPIC, state))
+                    found.append((clock() - started) * 1000)
+            except BaseException as error:
+                failures.append(error)
+
+        workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+        for worker in workers:
+            worker.start()
+        barrier.wait()
+        with Stopwatch() as watch:
+            for worker in workers:
+                worker.join()
+        if failures:
+            raise failures[0]
+        return watch.seconds, [ms for found in latencies for ms in found]
+    finally:
+        for connection in connections:
+            connection.close()
