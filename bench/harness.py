@@ -6,7 +6,9 @@ alternating which goes first, so slow drift on a noisy machine hits both alike.
 
 from __future__ import annotations
 
+import itertools
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -146,6 +148,40 @@ def latencies_ms(call: Callable[[object], object], items: Iterable[object]) -> l
 
 HEADERS = ("Benchmark", "Backend", "Figure", "Unit", "Min-max", "Baseline", "Baseline min-max",
            "Ratio", "Runs")
+
+
+def timed_threads(workers: Sequence[Callable[[int], object]], count: int
+                  ) -> tuple[float, list[float]]:
+    """Seconds for the workers to take items 0..count-1 from one shared queue, each worker
+    calling its function per item, all starting together; and each call's latency in ms."""
+    next_index = itertools.count()
+    latencies: list[list[float]] = [[] for _ in workers]
+    barrier = threading.Barrier(len(workers) + 1)
+    failures: list[BaseException] = []
+
+    def work(number: int) -> None:
+        call, found = workers[number], latencies[number]
+        clock = time.perf_counter
+        barrier.wait()
+        try:
+            while (index := next(next_index)) < count:
+                started = clock()
+                call(index)
+                found.append((clock() - started) * 1000)
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,), name=f"bench-worker-{n}")
+               for n in range(len(workers))]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    with Stopwatch() as watch:
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
+    return watch.seconds, [ms for found in latencies for ms in found]
 
 
 def table_rows(results: Sequence[Result]) -> list[tuple[str, ...]]:

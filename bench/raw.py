@@ -8,19 +8,16 @@ the ledger registers, with event-like metadata around it.
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
-import threading
-import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
-from bench.harness import Stopwatch
+from bench.harness import Stopwatch, timed_threads
 
 RAW_TOPIC = "bench.raw:CustomerRegistered"
 Row = tuple[uuid.UUID, bytes]
@@ -122,34 +119,11 @@ def postgres_insert_threads(url: str, rows: Sequence[Row], warmup: Sequence[Row]
     try:
         for index, row in enumerate(warmup):
             connections[index % threads].execute(INSERT_POSTGRES, (row[0], RAW_TOPIC, row[1]))
-        next_index = itertools.count()
-        latencies: list[list[float]] = [[] for _ in range(threads)]
-        barrier = threading.Barrier(threads + 1)
-        failures: list[BaseException] = []
+        def inserter(connection: psycopg.Connection[Any]) -> Callable[[int], object]:
+            return lambda index: connection.execute(
+                INSERT_POSTGRES, (rows[index][0], RAW_TOPIC, rows[index][1]))
 
-        def work(number: int) -> None:
-            connection, found = connections[number], latencies[number]
-            clock = time.perf_counter
-            barrier.wait()
-            try:
-                while (index := next(next_index)) < len(rows):
-                    originator, state = rows[index]
-                    started = clock()
-                    connection.execute(INSERT_POSTGRES, (originator, RAW_TOPIC, state))
-                    found.append((clock() - started) * 1000)
-            except BaseException as error:
-                failures.append(error)
-
-        workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-        for worker in workers:
-            worker.start()
-        barrier.wait()
-        with Stopwatch() as watch:
-            for worker in workers:
-                worker.join()
-        if failures:
-            raise failures[0]
-        return watch.seconds, [ms for found in latencies for ms in found]
+        return timed_threads([inserter(c) for c in connections], len(rows))
     finally:
         for connection in connections:
             connection.close()

@@ -8,15 +8,12 @@ one connection is measured too, because that is what issue 6's target is stated 
 
 from __future__ import annotations
 
-import itertools
 import statistics
-import threading
-import time
 from typing import Any
 
 from bench import raw
 from bench.context import CLERK, BenchContext
-from bench.harness import Result, Stats, Stopwatch, fmt, interleave, percentile, rate
+from bench.harness import Result, Stats, fmt, interleave, percentile, rate, timed_threads
 from commands.client import LedgerClient
 
 NAME = "register-16"
@@ -29,34 +26,10 @@ def register_concurrently(ledger: Any, profiles: list[dict[str, Any]],
     clients = [LedgerClient.in_process(ledger, actor=f"{CLERK}-{n}") for n in range(threads)]
     for index, profile in enumerate(warmup):
         clients[index % threads].register_customer(profile)
-    next_index = itertools.count()
-    latencies: list[list[float]] = [[] for _ in range(threads)]
-    barrier = threading.Barrier(threads + 1)
-    failures: list[BaseException] = []
-
-    def work(number: int) -> None:
-        client, found = clients[number], latencies[number]
-        clock = time.perf_counter
-        barrier.wait()
-        try:
-            while (index := next(next_index)) < len(profiles):
-                started = clock()
-                client.register_customer(profiles[index])
-                found.append((clock() - started) * 1000)
-        except BaseException as error:
-            failures.append(error)
-
-    workers = [threading.Thread(target=work, args=(n,), name=f"bench-client-{n}")
-               for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    with Stopwatch() as watch:
-        for worker in workers:
-            worker.join()
-    if failures:
-        raise failures[0]
-    return watch.seconds, [ms for found in latencies for ms in found]
+    return timed_threads(
+        [lambda index, client=client: client.register_customer(profiles[index])
+         for client in clients],
+        len(profiles))
 
 
 def benchmark(ctx: BenchContext, progress: Any) -> list[Result]:

@@ -10,7 +10,7 @@ import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -62,13 +62,17 @@ class ViewDatabase(ABC):
     def close(self) -> None: ...
 
 
-class _SQLiteCursor(Cursor):
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+class _DbApiCursor(Cursor):
+    """A DB-API cursor of either driver; ``translate`` turns ``:name`` into its own style."""
+
+    def __init__(self, cursor: Any, translate: Callable[[str], str | bytes]) -> None:
         self._cursor = cursor
+        self._translate = translate
 
     def execute(self, sql: str, params: Params = None) -> int:
-        self._cursor.execute(sql, dict(params or {}))
-        return self._cursor.rowcount
+        self._cursor.execute(self._translate(sql), dict(params or {}))
+        rowcount: int = self._cursor.rowcount
+        return rowcount
 
     def fetchone(self) -> Row | None:
         row: Row | None = self._cursor.fetchone()
@@ -76,6 +80,14 @@ class _SQLiteCursor(Cursor):
 
     def fetchall(self) -> list[Row]:
         return list(self._cursor.fetchall())
+
+
+def _sqlite_style(sql: str) -> str:
+    return sql
+
+
+def _postgres_style(sql: str) -> bytes:
+    return _NAMED.sub(r"%(\1)s", sql).encode()
 
 
 class SQLiteViews(ViewDatabase):
@@ -108,7 +120,7 @@ class SQLiteViews(ViewDatabase):
         # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
         connection.execute("BEGIN IMMEDIATE")
         try:
-            yield _SQLiteCursor(connection.cursor())
+            yield _DbApiCursor(connection.cursor(), _sqlite_style)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -120,7 +132,7 @@ class SQLiteViews(ViewDatabase):
         connection = self._connection()
         connection.execute("BEGIN")
         try:
-            yield _SQLiteCursor(connection.cursor())
+            yield _DbApiCursor(connection.cursor(), _sqlite_style)
         finally:
             connection.execute("ROLLBACK")
 
@@ -130,22 +142,6 @@ class SQLiteViews(ViewDatabase):
                 connection.close()
             self._all.clear()
         self._local = threading.local()
-
-
-class _PostgresCursor(Cursor):
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
-        self._cursor = cursor
-
-    def execute(self, sql: str, params: Params = None) -> int:
-        self._cursor.execute(_NAMED.sub(r"%(\1)s", sql).encode(), dict(params or {}))
-        return self._cursor.rowcount
-
-    def fetchone(self) -> Row | None:
-        row: Row | None = self._cursor.fetchone()
-        return row
-
-    def fetchall(self) -> list[Row]:
-        return list(self._cursor.fetchall())
 
 
 class PostgresViews(ViewDatabase):
@@ -162,13 +158,13 @@ class PostgresViews(ViewDatabase):
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         with self.pool.connection() as connection, connection.transaction():
-            yield _PostgresCursor(connection.cursor())
+            yield _DbApiCursor(connection.cursor(), _postgres_style)
 
     @contextmanager
     def snapshot(self) -> Iterator[Cursor]:
         with self.pool.connection() as connection, connection.transaction():
             connection.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            yield _PostgresCursor(connection.cursor())
+            yield _DbApiCursor(connection.cursor(), _postgres_style)
 
     def close(self) -> None:
         self.pool.close()
