@@ -147,6 +147,8 @@ class MessageBus:
             raise ConflictError("the record was changed by someone else meanwhile; read it "
                                 "again and retry") from None
         position = max(r.notification.id for r in recordings if r.notification.id is not None)
+        for action in uow.after_commit:
+            action()
         if self.on_saved is not None:
             self.on_saved(position)
         return outcome | {"position": position}

@@ -26,6 +26,7 @@ class UnitOfWork:
         self.clock = clock
         self.actor = actor
         self.changed: list[LedgerAggregate] = []
+        self.after_commit: list[Callable[[], None]] = []
 
     def today(self) -> date:
         """The business date now, in the policy's time zone."""
@@ -51,6 +52,10 @@ class UnitOfWork:
 
     def customer_exists(self, customer_id: UUID) -> bool:
         return bool(self.store.app_recorder.select_events(customer_id, limit=1))
+
+    def on_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the events are durable (never if the save fails)."""
+        self.after_commit.append(action)
 
     def add(self, aggregate: LedgerAggregate) -> None:
         if aggregate not in self.changed:

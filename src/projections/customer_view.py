@@ -8,7 +8,7 @@ from typing import Any
 
 from ledger.domain.customer import Customer
 from ledger.domain.profile import apply_changes
-from projections.database import Cursor
+from ledger.sql import Cursor
 from projections.projection import Projection, topic_of
 
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ledger.domain.customer import Customer
-from projections.database import Cursor
+from ledger.sql import Cursor
 from projections.projection import Projection, topic_of
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from projections.database import Cursor
+from ledger.sql import Cursor
 
 
 class Projection(ABC):

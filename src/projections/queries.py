@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.domain.customer import quarter_of
 from ledger.domain.errors import NotFoundError
+from ledger.sql import Cursor
 from projections.customer_view import name_key
-from projections.database import Cursor
 from projections.runner import ProjectionRunner
 
 

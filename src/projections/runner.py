@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from ledger.domain.errors import NotReflectedYetError
+from ledger.sql import SqlDatabase
 from ledger.store import NOTIFICATION_BATCH, LedgerStore
-from projections.database import ViewDatabase
 from projections.projection import Projection
 
 log = structlog.get_logger("ledger.projections")
@@ -32,7 +32,7 @@ class CheckpointMovedError(Exception):
 class ProjectionRunner:
     """Applies new events to each projection, one checkpointed batch at a time."""
 
-    def __init__(self, store: LedgerStore, views: ViewDatabase, projections: Sequence[Projection],
+    def __init__(self, store: LedgerStore, views: SqlDatabase, projections: Sequence[Projection],
                  *, batch_size: int = NOTIFICATION_BATCH) -> None:
         self.store = store
         self.views = views

@@ -12,8 +12,8 @@ from commands.client import LedgerClient
 from commands.errors import NotReflectedYetError
 from commands.models import RegisterCustomer
 from ledger.service.bootstrap import Ledger
+from ledger.sql import Cursor
 from projections.customer_view import CustomerView
-from projections.database import Cursor
 from projections.pending_proposals import PendingProposals
 from projections.projection import Projection
 from projections.runner import ProjectionRunner

@@ -13,9 +13,9 @@ from commands.unit_of_work import Clock
 from ledger.logging import configure_logging
 from ledger.policy import Policy, load_policy
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
+from ledger.sql import PostgresDatabase, SqlDatabase, SQLiteDatabase
 from ledger.store import LedgerStore, open_store
 from projections.customer_view import CustomerView
-from projections.database import PostgresViews, SQLiteViews, ViewDatabase
 from projections.history import CustomerHistory, customer_history
 from projections.key_changes import KeyChanges
 from projections.pending_proposals import PendingProposals
@@ -30,7 +30,7 @@ class Ledger:
     settings: Settings
     policy: Policy
     store: LedgerStore
-    views: ViewDatabase
+    views: SqlDatabase
     runner: ProjectionRunner
     queries: Queries
     bus: MessageBus
@@ -48,12 +48,12 @@ class Ledger:
         self.close()
 
 
-def open_views(settings: Settings) -> ViewDatabase:
+def open_views(settings: Settings) -> SqlDatabase:
     if settings.backend == "sqlite":
-        return SQLiteViews(sqlite_path_of(settings.database_url))
+        return SQLiteDatabase(sqlite_path_of(settings.database_url))
     params = postgres_params_of(settings.database_url)
     conninfo = " ".join(f"{key}={value}" for key, value in params.items() if value)
-    return PostgresViews(conninfo, pool_size=max(2, settings.postgres_pool_size // 2))
+    return PostgresDatabase(conninfo, pool_size=max(2, settings.postgres_pool_size // 2))
 
 
 def bootstrap(

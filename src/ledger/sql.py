@@ -1,7 +1,7 @@
-"""The read-model database: the same database as the event store, reached directly with SQL.
+"""SQL on the ledger's databases (read models, key store), beside the event store's recorder.
 
-One small interface over sqlite3 and psycopg, so each projection and query is written
-once. SQL uses ``:name`` parameters; PostgreSQL's ``%(name)s`` form is derived from it.
+One small interface over sqlite3 and psycopg, so each projection, query and store is
+written once. SQL uses ``:name`` parameters; PostgreSQL's ``%(name)s`` form is derived.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ class Cursor(ABC):
         return self.fetchall()
 
 
-class ViewDatabase(ABC):
-    """Transactions on the database that holds the read models."""
+class SqlDatabase(ABC):
+    """Transactions on one SQLite file or PostgreSQL database."""
 
     dialect: Literal["sqlite", "postgres"]
 
@@ -90,8 +90,8 @@ def _postgres_style(sql: str) -> bytes:
     return _NAMED.sub(r"%(\1)s", sql).encode()
 
 
-class SQLiteViews(ViewDatabase):
-    """Read models in the SQLite file of the event store; one connection per thread."""
+class SQLiteDatabase(SqlDatabase):
+    """A SQLite file, one connection per thread."""
 
     dialect: Literal["sqlite", "postgres"] = "sqlite"
 
@@ -144,14 +144,14 @@ class SQLiteViews(ViewDatabase):
         self._local = threading.local()
 
 
-class PostgresViews(ViewDatabase):
-    """Read models in the PostgreSQL database of the event store, through a connection pool."""
+class PostgresDatabase(SqlDatabase):
+    """A PostgreSQL database, through a connection pool."""
 
     dialect: Literal["sqlite", "postgres"] = "postgres"
 
-    def __init__(self, conninfo: str, *, pool_size: int = 4) -> None:
+    def __init__(self, conninfo: str, *, pool_size: int = 4, name: str = "ledger-sql") -> None:
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            conninfo, min_size=1, max_size=pool_size, open=True, name="ledger-views",
+            conninfo, min_size=1, max_size=pool_size, open=True, name=name,
             kwargs={"autocommit": True},
         )
 
