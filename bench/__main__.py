@@ -23,7 +23,16 @@ import structlog
 from rich.console import Console
 from rich.markup import escape
 
-from bench import REPO_ROOT, catch_up, read_customer, register, register_concurrent
+from bench import (
+    REPO_ROOT,
+    catch_up,
+    login,
+    read_customer,
+    read_protected,
+    register,
+    register_concurrent,
+    verify,
+)
 from bench.context import POSTGRES_POOL_SIZE, BenchContext, Sizes
 from bench.environment import (
     describe_load,
@@ -47,7 +56,8 @@ from ledger.logging import configure_logging
 from ledger.settings import Settings
 
 BENCHMARKS: dict[str, ModuleType] = {
-    module.NAME: module for module in (register, register_concurrent, read_customer, catch_up)
+    module.NAME: module for module in (register, register_concurrent, read_customer,
+                                       read_protected, catch_up, verify, login)
 }
 POSTGRES_ONLY = {register_concurrent.NAME}
 RESULTS = REPO_ROOT / "bench" / "RESULTS.md"

@@ -33,6 +33,8 @@ Backend = Literal["sqlite", "postgres"]
 ADMIN_URL = os.environ.get("LEDGER_BENCH_POSTGRES_URL",
                            "postgresql://postgres@127.0.0.1:5432/postgres")
 CLERK = "bench-clerk"
+# The clerk acts in-process with fixed roles, as an embedding application would.
+CLERK_ROLES = ["sales", "info_specialist"]
 # As many store connections as the 16-client benchmark has clients (the library adds
 # POSTGRES_MAX_OVERFLOW=4 on top), so the ledger is not starved next to raw 16 connections.
 POSTGRES_POOL_SIZE = 16
@@ -191,7 +193,7 @@ class BenchContext:
             location = (str(self.sqlite_path("populated")) if backend == "sqlite"
                         else self.postgres.create())
             ledger = self.open_ledger(backend, location)
-            client = LedgerClient.in_process(ledger, actor=CLERK)
+            client = LedgerClient.in_process(ledger, actor=CLERK, roles=CLERK_ROLES)
             ids = [uuid.UUID(client.register_customer(profile)["aggregate_id"])
                    for profile in self.profiles(self.sizes.catch_up_customers)]
             ledger.runner.catch_up()

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from bench.context import CLERK, Backend, BenchContext, events_table
+from bench.context import CLERK, CLERK_ROLES, Backend, BenchContext, events_table
 from bench.harness import Result, fmt, interleave, latencies_ms, percentile
 from commands.bus import Actor
 from ledger.settings import sqlite_path_of
@@ -70,7 +70,7 @@ def run(ctx: BenchContext, backend: Backend, progress: Any) -> list[Result]:
     warm = [rng.choice(ids) for _ in range(ctx.sizes.warmup)]
     queries = [GetCustomer(customer_id=customer_id) for customer_id in chosen]
     warm_queries = [GetCustomer(customer_id=customer_id) for customer_id in warm]
-    actor = Actor(CLERK)
+    actor = Actor(CLERK, frozenset(CLERK_ROLES))
     read_view, read_events, connection = raw_readers(
         backend, ledger.settings.database_url, events_table(ledger))
     p99: dict[str, list[float]] = {}

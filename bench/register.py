@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench import raw
-from bench.context import CLERK, Backend, BenchContext, events_table
+from bench.context import CLERK, CLERK_ROLES, Backend, BenchContext, events_table
 from bench.harness import Result, Stopwatch, fmt, interleave, rate
 from commands.client import LedgerClient
 from ledger.service.bootstrap import Ledger
@@ -30,7 +30,7 @@ def stored_bytes(ledger: Ledger) -> tuple[int, float]:
 
 def register_all(ledger: Ledger, profiles: list[dict[str, Any]],
                  warmup: list[dict[str, Any]]) -> float:
-    client = LedgerClient.in_process(ledger, actor=CLERK)
+    client = LedgerClient.in_process(ledger, actor=CLERK, roles=CLERK_ROLES)
     for profile in warmup:
         client.register_customer(profile)
     with Stopwatch() as watch:

@@ -12,7 +12,7 @@ import statistics
 from typing import Any
 
 from bench import raw
-from bench.context import CLERK, BenchContext
+from bench.context import CLERK, CLERK_ROLES, BenchContext
 from bench.harness import Result, Stats, fmt, interleave, percentile, rate, timed_threads
 from commands.client import LedgerClient
 
@@ -23,7 +23,8 @@ TITLE = "register, 16 clients"
 def register_concurrently(ledger: Any, profiles: list[dict[str, Any]],
                           warmup: list[dict[str, Any]], threads: int
                           ) -> tuple[float, list[float]]:
-    clients = [LedgerClient.in_process(ledger, actor=f"{CLERK}-{n}") for n in range(threads)]
+    clients = [LedgerClient.in_process(ledger, actor=f"{CLERK}-{n}", roles=CLERK_ROLES)
+               for n in range(threads)]
     for index, profile in enumerate(warmup):
         clients[index % threads].register_customer(profile)
     return timed_threads(

@@ -24,6 +24,7 @@ ADMIN_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL",
                            "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1"
 RUN_PREFIX = f"ledger_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+FAST_HASHING_POLICY = Path(__file__).with_name("fast_hashing_policy.toml")
 
 
 def _postgres_available() -> str | None:
@@ -90,12 +91,20 @@ def clock() -> FixedClock:
     return FixedClock()
 
 
+@pytest.fixture(scope="session")
+def development_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where development key files go: a temporary folder, never the checkout's ./var."""
+    return tmp_path_factory.mktemp("development-keys")
+
+
 @pytest.fixture
-def make_ledger(clock: FixedClock) -> Iterator[Callable[..., Ledger]]:
+def make_ledger(clock: FixedClock, development_keys: Path) -> Iterator[Callable[..., Ledger]]:
     built: list[Ledger] = []
 
     def make(database_url: str, **options: Any) -> Ledger:
         start = options.pop("start_projections", False)
+        options.setdefault("policy_file", FAST_HASHING_POLICY)
+        options.setdefault("data_dir", development_keys)
         ledger = bootstrap(Settings(database_url=database_url, **options), clock=clock,
                            start_projections=start)
         built.append(ledger)
@@ -117,5 +126,9 @@ def sqlite_ledger(make_ledger: Callable[..., Ledger], sqlite_url: str) -> Ledger
     return make_ledger(sqlite_url)
 
 
-ALICE = Actor("alice")
-BOB = Actor("bob")
+# Trusted in-process actors with every customer-record permission (the authoriser applies
+# the policy's permission table to them like to anyone); tests of access control build
+# actors with the roles they examine.
+SPECIALIST = frozenset({"info_specialist"})
+ALICE = Actor("alice", SPECIALIST, department="sales")
+BOB = Actor("bob", SPECIALIST, department="sales")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from commands.handlers import Handler, Result
 from commands.idempotency import CommandRecord, command_record_id, fingerprint
-from commands.models import COMMANDS, Command
+from commands.models import Command
 from commands.unit_of_work import Clock, UnitOfWork
 from ledger.domain.errors import (
     ConflictError,
@@ -23,7 +23,9 @@ from ledger.domain.errors import (
     ValidationFailedError,
 )
 from ledger.domain.metadata import EventMetadata, recording_as
+from ledger.domain.sensitivity import FULL_CLEARANCE, reading_with
 from ledger.policy import Policy
+from ledger.protection import ProfileProtector
 from ledger.store import LedgerStore
 
 log = structlog.get_logger("ledger.bus")
@@ -36,6 +38,7 @@ class Actor:
     id: str
     roles: frozenset[str] = field(default_factory=frozenset)
     client_address: str | None = None
+    department: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id or len(self.id) > 100 or not self.id.isprintable():
@@ -43,13 +46,15 @@ class Actor:
 
 
 class Authoriser(Protocol):
-    """The one authorisation hook: raise PermissionDeniedError to refuse."""
+    """The one authorisation hook: raise PermissionDeniedError to refuse. An authoriser may
+    also offer ``clearance_for(actor)``, the fields a query must mask for that reader."""
 
     def authorise(self, actor: Actor, operation: str, target: str | None) -> None: ...
 
 
 class AllowAll:
-    """The default policy until roles exist: every actor may do everything."""
+    """Every actor may do everything: for tests and benchmarks of the bus itself only
+    (``bootstrap()`` installs the policy's authoriser)."""
 
     def authorise(self, actor: Actor, operation: str, target: str | None) -> None:
         return None
@@ -83,20 +88,23 @@ class MessageBus:
         authoriser: Authoriser | None = None,
         clock: Clock = utc_now,
         on_saved: Callable[[int], None] | None = None,
+        protector: ProfileProtector | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
         self.handlers = dict(handlers)
+        self.commands_by_name = {cls.name: cls for cls in self.handlers}
         self.query_handlers = dict(query_handlers or {})
         self.authoriser = authoriser or AllowAll()
         self.clock = clock
         self.on_saved = on_saved
+        self.protector = protector
 
     # Commands ----------------------------------------------------------------
 
     def execute_named(self, name: str, payload: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
         """Validate a raw command (as it comes over HTTP or from the CLI) and execute it."""
-        command_class = COMMANDS.get(name)
+        command_class = self.commands_by_name.get(name)
         if command_class is None:
             raise ValidationFailedError([Problem("command", "unknown command")],
                                         f"unknown command: {name}")
@@ -108,7 +116,7 @@ class MessageBus:
 
     def execute(self, command: Command, actor: Actor) -> dict[str, Any]:
         started = time.perf_counter()
-        target = str(getattr(command, "customer_id", None) or "") or None
+        target = target_of(command)
         try:
             self.authoriser.authorise(actor, command.name, target)
             outcome = self._execute_once(command, actor)
@@ -122,7 +130,9 @@ class MessageBus:
         return outcome
 
     def _execute_once(self, command: Command, actor: Actor) -> dict[str, Any]:
-        digest = fingerprint(command.name, actor.id, command.fingerprint_payload())
+        # Keyed when keys exist: a stored fingerprint must not confirm a guessed payload.
+        keyed = self.protector.index.keyed_hash if self.protector is not None else None
+        digest = fingerprint(command.name, actor.id, command.fingerprint_payload(), keyed)
         earlier = self._earlier_outcome(command, digest)
         if earlier is not None:
             return earlier
@@ -133,7 +143,9 @@ class MessageBus:
                                  correlation_id=command.correlation_id or command.command_id,
                                  reason=command.reason, client_address=actor.client_address)
         with recording_as(metadata, self.clock):
-            uow = UnitOfWork(self.store, self.policy, self.clock, actor.id)
+            uow = UnitOfWork(self.store, self.policy, self.clock, actor.id,
+                             protector=self.protector, roles=actor.roles,
+                             department=actor.department)
             result = handler(command, uow)
             outcome = self._outcome(command, uow, result)
             record = CommandRecord.processed(command.command_id, command.name, digest, outcome)
@@ -167,7 +179,9 @@ class MessageBus:
 
     @staticmethod
     def _outcome(command: Command, uow: UnitOfWork, result: Result) -> dict[str, Any]:
-        main = uow.changed[0] if uow.changed else None
+        # The aggregate the command decided on: the first one with new events.
+        main = next((a for a in uow.changed if a.pending_events), None) or (
+            uow.changed[0] if uow.changed else None)
         return {
             "command_id": command.command_id,
             "command": command.name,
@@ -183,16 +197,28 @@ class MessageBus:
     def ask(self, query: BaseModel, actor: Actor) -> Any:
         """Authorise and answer one query from the read models."""
         name = str(getattr(query, "name", type(query).__name__))
-        target = str(getattr(query, "customer_id", None) or "") or None
+        target = target_of(query)
         try:
             self.authoriser.authorise(actor, name, target)
             handler = self.query_handlers.get(type(query))
             if handler is None:
                 raise ValidationFailedError([Problem("query", "unknown query")])
-            return handler(query)
+            # Sensitive fields are masked for a reader without clearance (ST-4, P5).
+            clearance_for = getattr(self.authoriser, "clearance_for", None)
+            with reading_with(clearance_for(actor) if clearance_for else FULL_CLEARANCE):
+                return handler(query)
         except LedgerError as error:
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
             raise
+
+
+def target_of(message: object) -> str | None:
+    """What an operation is aimed at, for the authoriser and the audit trail."""
+    for attribute in ("audit_target", "customer_id"):
+        value = getattr(message, attribute, None)
+        if value:
+            return str(value)
+    return None
 
 
 def _fields_of(error: LedgerError) -> list[str] | None:

@@ -1,13 +1,16 @@
 """LedgerClient: the same plain-typed methods in-process and over HTTP.
 
-    client = LedgerClient.in_process(ledger, actor="alice")
-    client = LedgerClient.over_http("http://127.0.0.1:8000", actor="alice")
+    client = LedgerClient.in_process(ledger, actor="li.na")  # trusted: the account's roles
+    client = LedgerClient.over_http("https://ledger.example:8443", username="li.na",
+                                    password="...")  # logs in, carries the bearer token
 
 Errors arrive as the typed errors of ``commands.errors`` on both transports.
 """
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Callable
 from datetime import date
 from types import TracebackType
 from typing import Any, Protocol
@@ -18,11 +21,16 @@ import httpx
 from pydantic import ValidationError
 
 from commands.bus import Actor, MessageBus, problems_of
+from commands.client_accounts import AccountMethods
 from commands.errors import LedgerError, ValidationFailedError, error_from_dict
+from ledger.domain.errors import Problem
+from projections.account_queries import ACCOUNT_QUERIES
 from projections.history import CustomerHistory
+from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
 
-QUERY_CLASSES = QUERIES | {CustomerHistory.name: CustomerHistory}
+QUERY_CLASSES = QUERIES | PRIVACY_QUERIES | ACCOUNT_QUERIES | {
+    CustomerHistory.name: CustomerHistory}
 
 
 class Transport(Protocol):
@@ -34,11 +42,16 @@ class Transport(Protocol):
 
 
 class InProcessTransport:
-    """Talks to a ledger in this process, through its bus."""
+    """Talks to a ledger in this process, through its bus; ``actor`` may be resolved anew
+    for every call, so a revoked role or a lock takes effect at once."""
 
-    def __init__(self, bus: MessageBus, actor: Actor) -> None:
+    def __init__(self, bus: MessageBus, actor: Actor | Callable[[], Actor]) -> None:
         self.bus = bus
-        self.actor = actor
+        self._actor = actor
+
+    @property
+    def actor(self) -> Actor:
+        return self._actor if isinstance(self._actor, Actor) else self._actor()
 
     def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         return self.bus.execute_named(name, payload, self.actor)
@@ -57,6 +70,12 @@ class InProcessTransport:
 
 def _query_route(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     params = {key: value for key, value in params.items() if value is not None}
+    if name == "list-accounts":
+        return "/accounts", params
+    if name == "get-account":
+        return f"/accounts/{quote(str(params.pop('username')))}", params
+    if name == "access-review":
+        return "/access-review", params
     if name == "get-customer":
         return f"/customers/{quote(str(params.pop('customer_id')))}", params
     if name == "customer-history":
@@ -69,16 +88,40 @@ def _query_route(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]
         return "/reviews/due", params
     if name == "list-late-key-changes":
         return "/key-changes/late", params
+    if name == "find-customers-by":
+        return "/search/customers", params
+    if name == "list-duplicates":
+        return "/duplicates", params
+    if name == "list-deletions":
+        return "/deletions", params
+    if name == "erasure-certificate":
+        return f"/deletions/{quote(str(params.pop('request_id')))}/certificate", params
     raise ValueError(f"unknown query: {name}")
 
 
 class HttpTransport:
-    """Talks to a ledger service over HTTP; the actor travels in a header."""
+    """Talks to a ledger service over HTTP; logs in and sends its bearer token."""
 
-    def __init__(self, base_url: str, actor: str, *, timeout: float = 30.0,
+    def __init__(self, base_url: str, *, username: str, password: str, totp: str | None = None,
+                 timeout: float = 30.0, verify: str | bool = True,
                  client: httpx.Client | None = None) -> None:
-        self.http = client or httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
-        self.headers = {"X-Ledger-Actor": actor}
+        # A CA bundle path (a private certificate) becomes an SSL context, as httpx wants.
+        trust = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        self.http = client or httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
+                                           verify=trust)
+        self.headers: dict[str, str] = {}
+        try:
+            self.session = self._unwrap(self.http.post("/auth/login", json={
+                "username": username, "password": password, "totp": totp}))
+        except BaseException:
+            self.http.close()
+            raise
+        self.headers = {"Authorization": f"Bearer {self.session['token']}"}
+
+    def auth(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST to one of the ``/auth`` routes with this session's token."""
+        return self._unwrap(self.http.post(f"/auth/{path}", json=body or {},
+                                           headers=self.headers))
 
     def _unwrap(self, response: httpx.Response) -> dict[str, Any]:
         try:
@@ -103,7 +146,14 @@ class HttpTransport:
         return self._unwrap(self.http.get("/healthz"))
 
     def close(self) -> None:
-        self.http.close()
+        try:
+            if self.headers:
+                self.auth("logout")
+        except (LedgerError, httpx.HTTPError):
+            pass  # the session expires on its own
+        finally:
+            self.headers = {}
+            self.http.close()
 
 
 def _plain(value: Any) -> Any:
@@ -112,22 +162,57 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class LedgerClient:
+class LedgerClient(AccountMethods):
     """The ledger for Python callers: commands and queries with plain types in and out."""
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
     @classmethod
-    def in_process(cls, ledger: Any, actor: str, *, client_address: str | None = None
+    def in_process(cls, ledger: Any, actor: str, *, roles: list[str] | None = None,
+                   department: str | None = None, client_address: str | None = None
                    ) -> LedgerClient:
-        """A client for a ledger built by ``bootstrap()`` in this process."""
-        return cls(InProcessTransport(ledger.bus, Actor(actor, client_address=client_address)))
+        """A trusted client for a ledger built by ``bootstrap()`` in this process, acting as
+        the account ``actor`` with its current roles; or, given ``roles``, as exactly those
+        (for embedding and tests: whoever holds the process holds the database anyway)."""
+        if roles is not None:
+            fixed = Actor(actor, frozenset(roles), client_address, department)
+            return cls(InProcessTransport(ledger.bus, fixed))
+        identity = ledger.access.identity
+        return cls(InProcessTransport(
+            ledger.bus, lambda: identity.actor_for(actor, client_address)))
 
     @classmethod
-    def over_http(cls, base_url: str, actor: str, *, timeout: float = 30.0) -> LedgerClient:
-        """A client for a ledger service at ``base_url``."""
-        return cls(HttpTransport(base_url, actor, timeout=timeout))
+    def over_http(cls, base_url: str, *, username: str, password: str,
+                  totp: str | None = None, timeout: float = 30.0, verify: str | bool = True
+                  ) -> LedgerClient:
+        """A client for a ledger service at ``base_url``, logged in as ``username``.
+
+        ``verify`` is passed to httpx: a CA bundle path for a private certificate.
+        ``client.session`` holds the login answer (its notices, whether the one-time
+        password must be changed first); ``close()`` logs out.
+        """
+        return cls(HttpTransport(base_url, username=username, password=password, totp=totp,
+                                 timeout=timeout, verify=verify))
+
+    @property
+    def session(self) -> dict[str, Any] | None:
+        """The login answer, over HTTP (without its token)."""
+        session = getattr(self.transport, "session", None)
+        return {k: v for k, v in session.items() if k != "token"} if session else None
+
+    def enrol_totp(self) -> dict[str, Any]:
+        """Start enrolling an authenticator app for your own account (over HTTP)."""
+        return self._auth("totp/enrol")
+
+    def confirm_totp(self, code: str) -> dict[str, Any]:
+        """Finish the enrolment with a current code; later logins need a code."""
+        return self._auth("totp/confirm", {"code": code})
+
+    def _auth(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        if not isinstance(self.transport, HttpTransport):
+            raise ValidationFailedError([Problem("transport", "needs a login over HTTP")])
+        return self.transport.auth(path, body)
 
     def _command(self, name: str, **fields: Any) -> dict[str, Any]:
         fields.setdefault("command_id", None)
@@ -210,6 +295,53 @@ class LedgerClient:
                          ) -> dict[str, Any]:
         """Key-field changes recorded after their working-day deadline (UP-2)."""
         return self._query("list-late-key-changes", limit=limit, min_position=min_position)
+
+    # Personal data and deletion -------------------------------------------------
+
+    def find_customers_by(self, *, phone: str | None = None, email: str | None = None,
+                          person: str | None = None, limit: int = 50) -> dict[str, Any]:
+        """Customers with exactly this phone, email or person's name (blind-index match)."""
+        return self._query("find-customers-by", phone=phone, email=email, person=person,
+                           limit=limit)
+
+    def duplicates(self, *, limit: int = 100) -> dict[str, Any]:
+        """Groups of likely duplicates: same phone, email, or name and address (DL-4)."""
+        return self._query("list-duplicates", limit=limit)
+
+    def request_deletion(self, customer_id: str, ground: str, details: str, department: str,
+                         *, command_id: str | None = None) -> dict[str, Any]:
+        """File a deletion request; the outcome's ``result`` holds the ``request_id``."""
+        return self._command("request-deletion", customer_id=customer_id, ground=ground,
+                             details=details, department=department, command_id=command_id)
+
+    def review_deletion(self, request_id: str, *, command_id: str | None = None
+                        ) -> dict[str, Any]:
+        """As head of the requesting department, agree the request should go ahead."""
+        return self._command("review-deletion", request_id=request_id, command_id=command_id)
+
+    def approve_deletion(self, request_id: str, *, command_id: str | None = None
+                         ) -> dict[str, Any]:
+        """As head of customer-information management, approve a reviewed request."""
+        return self._command("approve-deletion", request_id=request_id, command_id=command_id)
+
+    def execute_deletion(self, request_id: str, *, command_id: str | None = None
+                         ) -> dict[str, Any]:
+        """As system administrator, erase the customer: its data key is destroyed."""
+        return self._command("execute-deletion", request_id=request_id, command_id=command_id)
+
+    def reject_deletion(self, request_id: str, step: str, reason: str, *,
+                        command_id: str | None = None) -> dict[str, Any]:
+        """Stop a request at your step (review, approve or execute), with a reason."""
+        return self._command("reject-deletion", request_id=request_id, step=step,
+                             reason=reason, command_id=command_id)
+
+    def deletions(self, *, stage: str = "open", limit: int = 100) -> dict[str, Any]:
+        """Deletion requests (open ones by default)."""
+        return self._query("list-deletions", stage=stage, limit=limit)
+
+    def erasure_certificate(self, request_id: str) -> dict[str, Any]:
+        """The certificate of an executed deletion, as JSON-ready data."""
+        return self._query("erasure-certificate", request_id=request_id)
 
     def customer_history(self, customer_id: str) -> dict[str, Any]:
         """Every event of a customer, in order, with actor, time, command and reason."""

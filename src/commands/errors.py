@@ -6,7 +6,10 @@ from typing import Any
 
 from ledger.domain.errors import (
     ERROR_CLASSES,
+    AuthenticationError,
     ConflictError,
+    IntegrityViolationError,
+    KeyMaterialError,
     LedgerError,
     NotFoundError,
     NotReflectedYetError,
@@ -23,6 +26,9 @@ HTTP_STATUS: dict[str, int] = {
     WorkflowViolationError.code: 409,
     PermissionDeniedError.code: 403,
     NotReflectedYetError.code: 503,
+    AuthenticationError.code: 401,
+    KeyMaterialError.code: 500,
+    IntegrityViolationError.code: 500,
 }
 
 # 1 is an unexpected failure and 2 a command-line usage error (Click's own), so the
@@ -34,6 +40,9 @@ EXIT_CODES: dict[str, int] = {
     WorkflowViolationError.code: 6,
     PermissionDeniedError.code: 7,
     NotReflectedYetError.code: 8,
+    AuthenticationError.code: 9,
+    KeyMaterialError.code: 10,
+    IntegrityViolationError.code: 11,
 }
 UNEXPECTED_EXIT_CODE = 1
 
@@ -56,7 +65,9 @@ __all__ = [
     "EXIT_CODES",
     "HTTP_STATUS",
     "UNEXPECTED_EXIT_CODE",
+    "AuthenticationError",
     "ConflictError",
+    "IntegrityViolationError",
     "LedgerError",
     "NotFoundError",
     "NotReflectedYetError",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -21,9 +22,11 @@ def command_record_id(command_id: str) -> UUID:
     return uuid5(_NAMESPACE, command_id)
 
 
-def fingerprint(command_name: str, actor: str, payload: dict[str, Any]) -> str:
-    canonical = json.dumps([command_name, actor, payload], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def fingerprint(command_name: str, actor: str, payload: dict[str, Any],
+                keyed_hash: Callable[[bytes], str] | None = None) -> str:
+    canonical = json.dumps([command_name, actor, payload], sort_keys=True,
+                           separators=(",", ":")).encode()
+    return keyed_hash(canonical) if keyed_hash else hashlib.sha256(canonical).hexdigest()
 
 
 class CommandRecord(LedgerAggregate):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.domain.profile import CHANGEABLE_PATHS, CustomerProfile
+from ledger.policy_access import AccessPolicy, LoginPolicy, PasswordPolicy, merge_tables
 
 _MANDATORY_CANDIDATES = frozenset(CHANGEABLE_PATHS) | {
     f"basic.{name}" for name in CustomerProfile.model_fields["basic"].annotation.model_fields  # type: ignore[union-attr]
@@ -25,11 +26,17 @@ class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mandatory_fields: list[list[str]] = Field(min_length=1)
+    personal_fields: list[str]
     key_change_deadline_working_days: int = Field(ge=1, le=60)
     holiday_calendar: str
     timezone: str
     review_period: Literal["quarter"]
     locale: Literal["en", "zh-CN"]
+    checkpoint_every_events: int = Field(ge=1, le=1_000_000)
+    checkpoint_every_seconds: float = Field(gt=0, le=86_400)
+    passwords: PasswordPolicy
+    login: LoginPolicy
+    access: AccessPolicy
 
     @field_validator("mandatory_fields")
     @classmethod
@@ -40,6 +47,14 @@ class Policy(BaseModel):
             unknown = [path for path in alternatives if path not in _MANDATORY_CANDIDATES]
             if unknown:
                 raise ValueError("unknown field(s): " + ", ".join(unknown))
+        return value
+
+    @field_validator("personal_fields")
+    @classmethod
+    def _changeable_paths(cls, value: list[str]) -> list[str]:
+        unknown = [path for path in value if path not in CHANGEABLE_PATHS]
+        if unknown:
+            raise ValueError("not a field path: " + ", ".join(unknown))
         return value
 
     @field_validator("holiday_calendar")
@@ -84,7 +99,7 @@ def load_policy(path: Path | None = None) -> Policy:
                 [Problem("policy_file", f"not valid TOML: {error}")],
                 f"policy file is not valid TOML: {path}",
             ) from None
-        values.update(overrides)
+        values = merge_tables(values, overrides)
     try:
         return Policy.model_validate(values)
     except ValidationError as error:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/ledger.sqlite3"
@@ -28,6 +28,17 @@ class Settings(BaseSettings):
     projection_poll_interval: float = Field(default=0.05, gt=0, le=10)
     read_wait_timeout: float = Field(default=5.0, ge=0, le=300)
     postgres_pool_size: int = Field(default=8, ge=1, le=200)
+    # Keys live outside the database (ST-3, DP-2). In development, missing key files are
+    # created under ``data_dir`` with a warning; in production they must be configured.
+    data_dir: Path = Path("var")
+    kek_file: Path | None = None
+    kek: SecretStr | None = None
+    index_key_file: Path | None = None
+    index_key: SecretStr | None = None
+    keystore_url: str | None = None
+    # The Ed25519 key that signs integrity checkpoints (ledger.integrity), kept outside the
+    # database like the keys above: required in production, created on first use otherwise.
+    signing_key_file: Path | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -39,9 +50,25 @@ class Settings(BaseSettings):
             raise ValueError("sqlite URL must name a file, e.g. sqlite:///var/ledger.sqlite3")
         return value
 
+    @field_validator("keystore_url")
+    @classmethod
+    def _supported_keystore_url(cls, value: str | None) -> str | None:
+        return None if value is None else cls._supported_url(value)
+
     @property
     def backend(self) -> Literal["sqlite", "postgres"]:
         return "sqlite" if urlsplit(self.database_url).scheme == "sqlite" else "postgres"
+
+    @property
+    def effective_keystore_url(self) -> str:
+        """Where data keys live: configured, else a file beside a SQLite store, else (on
+        PostgreSQL, development only) the same database."""
+        if self.keystore_url:
+            return self.keystore_url
+        if self.backend == "sqlite":
+            store = sqlite_path_of(self.database_url)
+            return f"sqlite:///{store.with_name(store.stem + '.keys' + store.suffix)}"
+        return self.database_url
 
 
 def sqlite_path_of(url: str) -> Path:

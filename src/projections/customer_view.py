@@ -8,6 +8,7 @@ from typing import Any
 
 from ledger.domain.customer import Customer
 from ledger.domain.profile import apply_changes
+from ledger.protection import ProfileProtector
 from ledger.sql import Cursor
 from projections.projection import Projection, topic_of
 
@@ -18,13 +19,19 @@ def name_key(name: str) -> str:
 
 
 class CustomerView(Projection):
+    """Profiles as the events hold them: personal values stay sealed here and are opened
+    per read, so the view holds no plaintext that erasure would have to chase."""
+
     name = "customer_view"
     tables = ("customer_view",)
-    schema_version = 2
+    schema_version = 3
     topics = frozenset(topic_of(cls) for cls in (
         Customer.Registered, Customer.ChangeVerified, Customer.Reviewed,
-        Customer.ChangeProposed, Customer.ChangeRejected,
+        Customer.ChangeProposed, Customer.ChangeRejected, Customer.Erased,
     ))
+
+    def __init__(self, protector: ProfileProtector | None = None) -> None:
+        self.protector = protector
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None:
         # Byte-order collation, so a prefix range scan means the same on both backends.
@@ -41,6 +48,7 @@ class CustomerView(Projection):
                 last_review_quarter TEXT,
                 registered_at TEXT NOT NULL,
                 updated_at TEXT NOT NULL,
+                erased_at TEXT,
                 position BIGINT NOT NULL
             )""")
         cursor.execute(
@@ -56,6 +64,16 @@ class CustomerView(Projection):
             row = cursor.one("SELECT profile FROM customer_view WHERE customer_id = :id", common)
             profile = apply_changes(json.loads(row[0]) if row else {}, event.applied)
             self._upsert_profile(cursor, common, profile, registered=False)
+        elif isinstance(event, Customer.Erased):
+            # A tombstone: the row says that and when, and nothing else of the customer.
+            cursor.execute(
+                "UPDATE customer_view SET name = NULL, name_key = NULL, source_channel = NULL,"
+                " profile = '{}', last_review = NULL, version = :version, updated_at = :at,"
+                " erased_at = :at, position = :position WHERE customer_id = :id", common)
+            if self.protector is not None:
+                # Re-applied on every replay: a key store restored from an older backup
+                # loses the key again as soon as the log is followed.
+                self.protector.keys.destroy(common["id"])
         elif isinstance(event, Customer.Reviewed):
             review = {"quarter": event.quarter, "reviewed_on": event.reviewed_on,
                       "outcome": event.outcome, "reviewed_by": event.reviewed_by}
@@ -72,10 +90,11 @@ class CustomerView(Projection):
                 "position = :position WHERE customer_id = :id", common,
             )
 
-    @staticmethod
-    def _upsert_profile(cursor: Cursor, common: dict[str, Any], profile: dict[str, Any],
+    def _upsert_profile(self, cursor: Cursor, common: dict[str, Any], profile: dict[str, Any],
                         *, registered: bool) -> None:
         name = (profile.get("basic") or {}).get("name")
+        if not isinstance(name, str):
+            name = None  # sealed: the policy made the customer's name personal
         values = common | {
             "name": name,
             "name_key": name_key(name) if name else None,
@@ -85,9 +104,9 @@ class CustomerView(Projection):
         if registered:
             cursor.execute(
                 "INSERT INTO customer_view (customer_id, version, name, name_key, source_channel,"
-                " profile, last_review, last_review_quarter, registered_at, updated_at, position)"
-                " VALUES (:id, :version, :name, :name_key, :channel, :profile, NULL, NULL, :at,"
-                " :at, :position)",
+                " profile, last_review, last_review_quarter, registered_at, updated_at, erased_at,"
+                " position) VALUES (:id, :version, :name, :name_key, :channel, :profile, NULL,"
+                " NULL, :at, :at, NULL, :position)",
                 values,
             )
         else:

@@ -16,6 +16,7 @@ class PendingProposals(Projection):
     schema_version = 2
     topics = frozenset(topic_of(cls) for cls in (
         Customer.ChangeProposed, Customer.ChangeVerified, Customer.ChangeRejected,
+        Customer.Erased,
     ))
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None:
@@ -50,6 +51,9 @@ class PendingProposals(Projection):
                  "by": event.proposed_by, "at": event.timestamp.isoformat(),
                  "record_by": event.record_by, "late": int(event.late), "position": position},
             )
+        elif isinstance(event, Customer.Erased):
+            cursor.execute("DELETE FROM pending_proposals WHERE customer_id = :cid",
+                           {"cid": str(event.originator_id)})
         else:
             cursor.execute("DELETE FROM pending_proposals WHERE proposal_id = :pid",
                            {"pid": event.proposal_id})

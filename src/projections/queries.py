@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.domain.customer import quarter_of
 from ledger.domain.errors import NotFoundError
+from ledger.protection import ProfileProtector
 from ledger.sql import Cursor
 from projections.customer_view import name_key
 from projections.runner import ProjectionRunner
@@ -69,19 +70,25 @@ QUERIES: dict[str, type[Query]] = {
                               ListLateKeyChanges)
 }
 
-_CUSTOMER_COLUMNS = ("customer_id, version, name, source_channel, profile, last_review, "
-                     "registered_at, updated_at, position")
+CUSTOMER_COLUMNS = ("customer_id, version, name, source_channel, profile, last_review, "
+                    "registered_at, updated_at, position, erased_at")
 
 
-def _customer(row: tuple[Any, ...]) -> dict[str, Any]:
+def customer_from_row(row: tuple[Any, ...], protector: ProfileProtector | None
+                      ) -> dict[str, Any]:
+    """A customer view row as a reader sees it: personal values opened with its key."""
+    profile = json.loads(row[4])
+    if protector is not None and row[9] is None:
+        profile = protector.open_profile(row[0], profile)
     return {
         "customer_id": row[0], "version": row[1], "name": row[2], "source_channel": row[3],
-        "profile": json.loads(row[4]), "last_review": json.loads(row[5]) if row[5] else None,
+        "profile": profile, "last_review": json.loads(row[5]) if row[5] else None,
         "registered_at": row[6], "updated_at": row[7], "position": row[8],
+        "erased": row[9] is not None, "erased_at": row[9],
     }
 
 
-def _checkpoint(cursor: Cursor, projection: str) -> int:
+def checkpoint(cursor: Cursor, projection: str) -> int:
     row = cursor.one("SELECT position FROM projection_checkpoints WHERE name = :name",
                      {"name": projection})
     return int(row[0]) if row else 0
@@ -91,49 +98,52 @@ class Queries:
     """Answers each query from the read models, after waiting for ``min_position`` if asked."""
 
     def __init__(self, runner: ProjectionRunner, wait_timeout: float,
-                 today: Callable[[], date] = date.today) -> None:
+                 today: Callable[[], date] = date.today,
+                 protector: ProfileProtector | None = None) -> None:
         self.runner = runner
         self.views = runner.views
         self.wait_timeout = wait_timeout
         self.today = today
+        self.protector = protector
 
-    def _wait(self, query: Query) -> None:
+    def wait(self, query: Query) -> None:
         if query.min_position is not None:
             self.runner.wait_for(query.min_position, self.wait_timeout)
 
     def get_customer(self, query: GetCustomer) -> dict[str, Any]:
-        self._wait(query)
+        self.wait(query)
         with self.views.snapshot() as cursor:
-            position = _checkpoint(cursor, "customer_view")
-            row = cursor.one(f"SELECT {_CUSTOMER_COLUMNS} FROM customer_view "  # noqa: S608
+            position = checkpoint(cursor, "customer_view")
+            row = cursor.one(f"SELECT {CUSTOMER_COLUMNS} FROM customer_view "  # noqa: S608
                              "WHERE customer_id = :id", {"id": str(query.customer_id)})
         if row is None:
             raise NotFoundError("no customer with this id",
                                 details={"customer_id": str(query.customer_id),
                                          "reflects_position": position})
-        return {"customer": _customer(row), "reflects_position": position}
+        return {"customer": customer_from_row(row, self.protector), "reflects_position": position}
 
     def find_customers(self, query: FindCustomers) -> dict[str, Any]:
-        self._wait(query)
+        self.wait(query)
         prefix = name_key(query.name_prefix)
         # A range scan on the byte-ordered key: every string starting with the prefix
         # sorts between the prefix and the prefix followed by the highest code point.
         bounds = {"low": prefix, "high": prefix + "\U0010ffff", "limit": query.limit}
         with self.views.snapshot() as cursor:
-            position = _checkpoint(cursor, "customer_view")
+            position = checkpoint(cursor, "customer_view")
             rows = cursor.all(
-                f"SELECT {_CUSTOMER_COLUMNS} FROM customer_view "  # noqa: S608
+                f"SELECT {CUSTOMER_COLUMNS} FROM customer_view "  # noqa: S608
                 "WHERE name_key >= :low AND name_key < :high "
                 "ORDER BY name_key, customer_id LIMIT :limit", bounds)
-        return {"customers": [_customer(row) for row in rows], "reflects_position": position}
+        return {"customers": [customer_from_row(row, self.protector) for row in rows],
+                "reflects_position": position}
 
     def list_pending_proposals(self, query: ListPendingProposals) -> dict[str, Any]:
-        self._wait(query)
+        self.wait(query)
         where, params = "", dict[str, Any]({"limit": query.limit})
         if query.customer_id is not None:
             where, params = "WHERE customer_id = :cid", params | {"cid": str(query.customer_id)}
         with self.views.snapshot() as cursor:
-            position = _checkpoint(cursor, "pending_proposals")
+            position = checkpoint(cursor, "pending_proposals")
             # ``where`` is one of two constant strings; values travel as parameters.
             sql = ("SELECT proposal_id, customer_id, fields, changes, happened_on, base_version,"  # noqa: S608
                    " proposed_by, proposed_at, record_by, late FROM pending_proposals " + where +
@@ -141,20 +151,28 @@ class Queries:
             rows = cursor.all(sql, params)
         proposals = [
             {"proposal_id": r[0], "customer_id": r[1], "fields": json.loads(r[2]),
-             "changes": json.loads(r[3]), "happened_on": r[4], "base_version": r[5],
+             "changes": self._opened_changes(r[1], json.loads(r[3])),
+             "happened_on": r[4], "base_version": r[5],
              "proposed_by": r[6], "proposed_at": r[7], "record_by": r[8], "late": bool(r[9])}
             for r in rows
         ]
         return {"proposals": proposals, "reflects_position": position}
 
+    def _opened_changes(self, customer_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        # The verifier must see what was proposed; the row keeps it sealed.
+        if self.protector is None:
+            return changes
+        return self.protector.open_changes(customer_id, changes)
+
     def list_reviews_due(self, query: ListReviewsDue) -> dict[str, Any]:
-        self._wait(query)
+        self.wait(query)
         quarter = query.quarter or quarter_of(self.today())
         with self.views.snapshot() as cursor:
-            position = _checkpoint(cursor, "customer_view")
+            position = checkpoint(cursor, "customer_view")
             rows = cursor.all(
                 "SELECT customer_id, name, last_review_quarter, registered_at FROM customer_view"
-                " WHERE last_review_quarter IS NULL OR last_review_quarter < :quarter"
+                " WHERE erased_at IS NULL"
+                " AND (last_review_quarter IS NULL OR last_review_quarter < :quarter)"
                 " ORDER BY COALESCE(last_review_quarter, ''), registered_at, customer_id"
                 " LIMIT :limit",
                 {"quarter": quarter, "limit": query.limit})
@@ -163,9 +181,9 @@ class Queries:
         return {"quarter": quarter, "customers": due, "reflects_position": position}
 
     def list_late_key_changes(self, query: ListLateKeyChanges) -> dict[str, Any]:
-        self._wait(query)
+        self.wait(query)
         with self.views.snapshot() as cursor:
-            position = _checkpoint(cursor, "key_changes")
+            position = checkpoint(cursor, "key_changes")
             rows = cursor.all(
                 "SELECT proposal_id, customer_id, key_fields, happened_on, recorded_at,"
                 " record_by, status, proposed_by FROM key_changes WHERE late = 1"

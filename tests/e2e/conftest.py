@@ -37,6 +37,45 @@ def free_port() -> int:
         return port
 
 
+ONE_TIME = "Initial-Pass#2041"
+PASSWORD = "Quiet-Harbour#5512"
+# Who the HTTP scenarios log in as: department, roles.
+STAFF = {
+    "li.na": ("sales", ["sales"]),
+    "zhao.lei": ("customer_service", ["customer_service"]),
+    "wang.fang": ("information_management", ["info_specialist"]),
+    "qian.hui": ("finance", ["finance"]),
+}
+
+
+def provision(workdir: Path, database_url: str, staff: dict[str, tuple[str, list[str]]]
+              ) -> None:
+    """``ledger init`` and ``ledger account create`` as an administrator would run them."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = ledger_env(database_url)
+    commands = [["init"]] + [
+        ["account", "create", username, "--employee-id", f"E-{username}", "--department",
+         department, "--password", ONE_TIME, *(arg for role in roles for arg in ("--role", role))]
+        for username, (department, roles) in staff.items()]
+    for command in commands:
+        done = subprocess.run([LEDGER, "--json", *command], cwd=workdir, env=env, text=True,
+                              capture_output=True, timeout=CLI_TIMEOUT, check=False,
+                              stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, done.stderr
+
+
+def first_login(base_url: str, username: str, *, verify: str | bool = True) -> None:
+    """Log in with the one-time password and replace it, as the owner must (LG-1)."""
+    with httpx.Client(base_url=base_url, timeout=30, verify=verify) as http:
+        login = http.post("/auth/login", json={"username": username, "password": ONE_TIME})
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        changed = http.post("/commands/change-password", headers=headers, json={
+            "username": username, "current_password": ONE_TIME, "new_password": PASSWORD})
+        assert changed.status_code == 200, changed.text
+        http.post("/auth/logout", headers=headers)
+
+
 @dataclass
 class RunningServer:
     """A ``ledger serve`` process and where it listens."""
@@ -44,6 +83,7 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     base_url: str
     log: Path
+    verify: str | bool = True
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -55,7 +95,8 @@ class RunningServer:
                 pytest.fail(f"ledger serve exited with {self.process.returncode}:\n"
                             f"{self.output()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.base_url}/healthz", timeout=2,
+                             verify=self.verify).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -72,17 +113,19 @@ class RunningServer:
                 self.process.wait(timeout=STOP_TIMEOUT)
 
 
-def start_server(workdir: Path, database_url: str, **env: str) -> RunningServer:
+def start_server(workdir: Path, database_url: str, *args: str, verify: str | bool = True,
+                 **env: str) -> RunningServer:
     """Start ``ledger serve`` on a free port and return once /healthz answers."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = workdir / f"server-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [LEDGER, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [LEDGER, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             cwd=workdir, env=ledger_env(database_url, **env),
             stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
-    server = RunningServer(process, f"http://127.0.0.1:{port}", log)
+    scheme = "https" if "--tls-cert" in args else "http"
+    server = RunningServer(process, f"{scheme}://127.0.0.1:{port}", log, verify)
     try:
         server.wait_until_healthy()
     except BaseException:
@@ -93,22 +136,30 @@ def start_server(workdir: Path, database_url: str, **env: str) -> RunningServer:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """One real server on a fresh SQLite file, shared by a module's scenarios."""
+    """One real server on a fresh SQLite file, shared by a module's scenarios; the STAFF
+    accounts exist and have replaced their one-time passwords with PASSWORD."""
     workdir = tmp_path_factory.mktemp("server")
-    running = start_server(workdir, f"sqlite:///{workdir / 'ledger.sqlite3'}",
-                           LEDGER_READ_WAIT_TIMEOUT="2")
+    database_url = f"sqlite:///{workdir / 'ledger.sqlite3'}"
+    provision(workdir, database_url, STAFF)
+    running = start_server(workdir, database_url, LEDGER_READ_WAIT_TIMEOUT="2")
+    for username in STAFF:
+        first_login(running.base_url, username)
     yield running
     running.stop()
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[[str], RunningServer]]:
+def serve(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     """Start servers on a given database for one test; all are stopped afterwards."""
     started: list[RunningServer] = []
 
-    def start(database_url: str) -> RunningServer:
-        running = start_server(tmp_path / f"server{len(started)}", database_url)
+    def start(database_url: str, *args: str, verify: str | bool = True) -> RunningServer:
+        workdir = tmp_path / f"server{len(started)}"
+        provision(workdir, database_url, STAFF)
+        running = start_server(workdir, database_url, *args, verify=verify)
         started.append(running)
+        for username in STAFF:
+            first_login(running.base_url, username, verify=verify)
         return running
 
     yield start

@@ -13,11 +13,12 @@ from commands.client import LedgerClient
 from commands.errors import (
     ConflictError,
     NotFoundError,
+    PermissionDeniedError,
     ValidationFailedError,
     WorkflowViolationError,
 )
 from commands.models import COMMANDS
-from tests.e2e.conftest import RunningServer
+from tests.e2e.conftest import PASSWORD, RunningServer
 from tests.factories import make_profile
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +36,8 @@ def client(server: RunningServer) -> Iterator[Callable[[str], LedgerClient]]:
     opened: list[LedgerClient] = []
 
     def open_as(actor: str) -> LedgerClient:
-        opened.append(LedgerClient.over_http(server.base_url, actor=actor, timeout=30))
+        opened.append(LedgerClient.over_http(server.base_url, username=actor,
+                                             password=PASSWORD, timeout=30))
         return opened[-1]
 
     yield open_as
@@ -43,10 +45,18 @@ def client(server: RunningServer) -> Iterator[Callable[[str], LedgerClient]]:
         one.close()
 
 
+def bearer(server: RunningServer, username: str) -> dict[str, str]:
+    login = httpx.post(f"{server.base_url}/auth/login", timeout=30,
+                       json={"username": username, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['token']}"}
+
+
 @pytest.fixture
 def http(server: RunningServer) -> Iterator[httpx.Client]:
+    """Raw HTTP, logged in as li.na (sales)."""
     with httpx.Client(base_url=server.base_url, timeout=30,
-                      headers={"X-Ledger-Actor": "raw.http"}) as raw:
+                      headers=bearer(server, "li.na")) as raw:
         yield raw
 
 
@@ -85,7 +95,9 @@ def test_a_proposed_change_applies_once_another_person_verifies_it(
     assert specialist.pending_proposals(
         customer_id, min_position=verified["position"])["proposals"] == []
 
-    history = sales.customer_history(customer_id)["events"]
+    with pytest.raises(PermissionDeniedError):
+        sales.customer_history(customer_id)  # the audit trail is for specialists and auditors
+    history = specialist.customer_history(customer_id)["events"]
     assert [(e["event"], e["actor"]) for e in history] == [
         ("Registered", "li.na"), ("ChangeProposed", "li.na"), ("ChangeVerified", "wang.fang")]
     assert history[0]["reason"] == "met at trade show"
@@ -111,11 +123,12 @@ def test_an_invalid_registration_is_refused_with_every_bad_field_and_writes_noth
     profile = unique_profile(basic__email="not-an-email", basic__phone=None,
                              source_channel="carrier pigeon")
     del profile["basic"]["legal_representative"]
+    sales = client("li.na")  # logging in is audited: before the count starts
     before = head_position(http)
 
     response = http.post("/commands/register-customer", json={"profile": profile})
     with pytest.raises(ValidationFailedError) as refused:
-        client("li.na").register_customer(profile)
+        sales.register_customer(profile)
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_failed"
@@ -129,7 +142,8 @@ def test_an_invalid_registration_is_refused_with_every_bad_field_and_writes_noth
 def test_an_unknown_customer_is_not_found(client: Callable[[str], LedgerClient],
                                           http: httpx.Client) -> None:
     assert http.get(f"/customers/{UNKNOWN_ID}").status_code == 404
-    assert http.get(f"/customers/{UNKNOWN_ID}/history").status_code == 404
+    with pytest.raises(NotFoundError):
+        client("wang.fang").customer_history(UNKNOWN_ID)
     with pytest.raises(NotFoundError):
         client("li.na").propose_change(UNKNOWN_ID, {"basic.fax": "+862112345678"},
                                        happened_on="2024-03-01")
@@ -169,36 +183,40 @@ def test_a_proposal_overtaken_by_a_verified_change_to_the_same_field_is_a_confli
 
 
 def test_the_proposer_cannot_verify_their_own_proposal(
-        client: Callable[[str], LedgerClient], http: httpx.Client) -> None:
-    sales = client("li.na")
-    customer_id = registered(sales)
-    proposed = sales.propose_change(customer_id, {"basic.fax": "+862112345678"},
-                                    happened_on="2024-03-01")
+        client: Callable[[str], LedgerClient], server: RunningServer) -> None:
+    specialist = client("wang.fang")
+    customer_id = registered(specialist)
+    proposed = specialist.propose_change(customer_id, {"basic.fax": "+862112345678"},
+                                         happened_on="2024-03-01")
     proposal_id = proposed["result"]["proposal_id"]
 
     with pytest.raises(WorkflowViolationError, match="proposed it"):
-        sales.verify_change(customer_id, proposal_id)
-    response = http.post("/commands/verify-change",
-                         json={"customer_id": customer_id, "proposal_id": proposal_id},
-                         headers={"X-Ledger-Actor": "li.na"})
+        specialist.verify_change(customer_id, proposal_id)
+    response = httpx.post(f"{server.base_url}/commands/verify-change", timeout=30,
+                          json={"customer_id": customer_id, "proposal_id": proposal_id},
+                          headers=bearer(server, "wang.fang"))
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "workflow_violation"
-    still_pending = sales.pending_proposals(customer_id, min_position=proposed["position"])
+    still_pending = specialist.pending_proposals(customer_id,
+                                                 min_position=proposed["position"])
     assert [p["proposal_id"] for p in still_pending["proposals"]] == [proposal_id]
 
 
-def test_a_request_without_an_actor_is_refused(server: RunningServer,
-                                               http: httpx.Client) -> None:
+def test_a_request_without_a_token_is_refused(server: RunningServer,
+                                             http: httpx.Client) -> None:
     before = head_position(http)
     with httpx.Client(base_url=server.base_url, timeout=30) as anonymous:
         write = anonymous.post("/commands/register-customer",
                                json={"profile": unique_profile()})
         read = anonymous.get("/customers", params={"name_prefix": "E2E"})
+        legacy = anonymous.get("/customers", params={"name_prefix": "E2E"},
+                               headers={"X-Ledger-Actor": "li.na"})
 
-    for response in (write, read):
-        assert response.status_code == 422
-        assert response.json()["error"]["details"]["problems"][0]["field"] == "X-Ledger-Actor"
+    for response in (write, read, legacy):
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert response.json()["error"]["code"] == "unauthenticated"
     assert head_position(http) == before
 
 
@@ -249,26 +267,30 @@ def test_healthz_reports_the_head_and_each_projection_position(
 
     assert health["status"] == "ok"
     assert health["head_position"] >= outcome["position"]
-    assert set(health["projections"]) == {"customer_view", "pending_proposals", "key_changes"}
+    assert {"customer_view", "pending_proposals", "key_changes", "accounts"} <= set(
+        health["projections"])
     assert all(p >= outcome["position"] for p in health["projections"].values())
     assert health["projection_errors"] == 0
 
 
 @pytest.mark.postgres
 def test_the_server_runs_the_same_flow_on_postgresql(
-        serve: Callable[[str], RunningServer], postgres_url: str) -> None:
+        serve: Callable[..., RunningServer], postgres_url: str) -> None:
     server = serve(postgres_url)
-    with LedgerClient.over_http(server.base_url, "li.na") as sales, \
-            LedgerClient.over_http(server.base_url, "wang.fang") as specialist:
+    with LedgerClient.over_http(server.base_url, username="li.na", password=PASSWORD
+                                ) as sales, \
+            LedgerClient.over_http(server.base_url, username="wang.fang",
+                                   password=PASSWORD) as specialist:
         customer_id = registered(sales)
         proposal_id = sales.propose_change(customer_id, {"basic.fax": "+862112345678"},
                                            happened_on="2024-03-01")["result"]["proposal_id"]
-        with pytest.raises(WorkflowViolationError):
-            sales.verify_change(customer_id, proposal_id)
+        with pytest.raises(PermissionDeniedError):
+            sales.verify_change(customer_id, proposal_id)  # sales may not verify
         verified = specialist.verify_change(customer_id, proposal_id)
 
         view = sales.get_customer(customer_id, min_position=verified["position"])
 
     assert view["customer"]["profile"]["basic"]["fax"] == "+862112345678"
     health = httpx.get(f"{server.base_url}/healthz", timeout=30).json()
-    assert health["head_position"] == verified["position"]
+    # Then the two logouts were audited, after the verification.
+    assert health["head_position"] == verified["position"] + 2

@@ -84,8 +84,8 @@ def test_accepted_and_refused_commands_log_no_personal_data(
 ) -> None:
     # Configured inside the test, so the logger writes to the stream capsys captures.
     configure_logging(Settings(log_format=log_format, log_level="debug"))
-    alice = LedgerClient.in_process(ledger, "alice")
-    bob = LedgerClient.in_process(ledger, "bob")
+    alice = LedgerClient.in_process(ledger, "alice", roles=["info_specialist"])
+    bob = LedgerClient.in_process(ledger, "bob", roles=["info_specialist"])
     customer_id = alice.register_customer(profile())["aggregate_id"]
     renamed = alice.propose_change(customer_id, {"basic.name": PERSONAL["new_name"]},
                                    "2026-11-20")["result"]["proposal_id"]

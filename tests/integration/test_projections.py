@@ -39,7 +39,7 @@ class AppliedPositions(Projection):
 
 
 def client(ledger: Ledger, actor: str = ALICE.id) -> LedgerClient:
-    return LedgerClient.in_process(ledger, actor)
+    return LedgerClient.in_process(ledger, actor, roles=sorted(ALICE.roles))
 
 
 def register(ledger: Ledger, name: str | None = None, seed: int = 1) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from ledger.domain.profile import CHANGEABLE_PATHS
 from ledger.service.bootstrap import Ledger
 from ledger.store import LedgerStore
 from projections.queries import GetCustomer
+from tests.conftest import SPECIALIST
 from tests.factories import make_profile
 
 TODAY = date(2026, 11, 27)  # the business date of the shared FixedClock
@@ -73,7 +74,7 @@ outcomes = st.sampled_from(["confirmed", "needs_update"])
 
 
 def run(ledger: Ledger, name: str, actor: str, **payload: Any) -> dict[str, Any]:
-    return ledger.bus.execute_named(name, payload, Actor(actor))
+    return ledger.bus.execute_named(name, payload, Actor(actor, SPECIALIST))
 
 
 def capturing_live_aggregates(ledger: Ledger, live: dict[str, Customer]) -> None:
@@ -174,8 +175,9 @@ def valid_history(ledger: Ledger) -> type[RuleBasedStateMachine]:
             assert dump(ledger) == incremental
             for customer_id, customer in live.items():
                 row = ledger.queries.get_customer(GetCustomer(customer_id=customer_id))
+                opened = ledger.protector.open_profile(str(customer_id), customer.profile)
                 assert (row["customer"]["version"], row["customer"]["profile"]) == (
-                    customer.version, customer.profile)
+                    customer.version, opened)
 
     return ValidHistory
 
@@ -287,7 +289,7 @@ def invalid_commands(customer_id: str, proposal_id: str, version: int,
 
 
 def test_an_invalid_command_leaves_every_stored_record_unchanged(ledger: Ledger) -> None:
-    alice = Actor("alice")
+    alice = Actor("alice", SPECIALIST)
     registered = ledger.bus.execute_named(
         "register-customer", {"profile": make_profile(seed=7), "command_id": "first"}, alice)
     customer_id = registered["aggregate_id"]
@@ -302,7 +304,7 @@ def test_an_invalid_command_leaves_every_stored_record_unchanged(ledger: Ledger)
     def check(command: tuple[str, str, dict[str, Any]]) -> None:
         name, actor, payload = command
         try:
-            outcome = ledger.bus.execute_named(name, payload, Actor(actor))
+            outcome = ledger.bus.execute_named(name, payload, Actor(actor, SPECIALIST))
         except LedgerError:
             pass
         else:

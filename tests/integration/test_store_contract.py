@@ -184,7 +184,8 @@ def test_a_customer_replayed_from_the_store_equals_the_live_aggregate(
 
 
 def test_a_stored_event_holds_who_when_which_command_and_why(ledger: Ledger) -> None:
-    client = LedgerClient.in_process(ledger, "alice", client_address="10.1.2.3")
+    client = LedgerClient.in_process(ledger, "alice", roles=["info_specialist"],
+                                    client_address="10.1.2.3")
     outcome = client.register_customer(make_profile(seed=3), command_id="cmd-42",
                                        reason="met at the Canton fair")
 

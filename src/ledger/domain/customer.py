@@ -98,7 +98,18 @@ class Customer(LedgerAggregate):
                 "reviewed_by": self.reviewed_by,
             }
 
+    class Erased(LedgerAggregate.Event):
+        """The customer's personal data was destroyed (DL-3); the facts of it remain."""
+
+        request_id: str
+        ground: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.erased = True
+            customer.pending.clear()
+
     def __init__(self) -> None:
+        self.erased = False
         self.profile: JsonDict = {}
         self.pending: dict[str, JsonDict] = {}
         # The aggregate version at which each changeable path last took a new value.
@@ -122,6 +133,7 @@ class Customer(LedgerAggregate):
         ``record_by`` is the deadline for key-field changes (UP-2); a proposal after it
         is still accepted, and marked late so the late ones can be listed.
         """
+        self.check_not_erased()
         if happened_on > today:
             raise WorkflowViolationError("a change cannot have happened in the future")
         key_fields = sorted(path for path in changes
@@ -164,6 +176,7 @@ class Customer(LedgerAggregate):
 
     def record_review(self, *, reviewed_on: date, outcome: ReviewOutcome, reviewed_by: str,
                       today: date) -> None:
+        self.check_not_erased()
         if reviewed_on > today:
             raise WorkflowViolationError("a review cannot be recorded for a future date")
         self.trigger_event(
@@ -176,7 +189,17 @@ class Customer(LedgerAggregate):
 
     # Guards ------------------------------------------------------------------
 
+    def erase(self, *, request_id: str, ground: str) -> None:
+        """Record that this customer's personal data is destroyed by an approved request."""
+        self.check_not_erased()
+        self.trigger_event(self.Erased, request_id=request_id, ground=ground)
+
+    def check_not_erased(self) -> None:
+        if self.erased:
+            raise WorkflowViolationError("this customer's data has been erased")
+
     def check_pending(self, proposal_id: str) -> JsonDict:
+        self.check_not_erased()
         proposal = self.pending.get(proposal_id)
         if proposal is None:
             raise NotFoundError("no pending change proposal with this id for this customer",
@@ -204,6 +227,7 @@ class Customer(LedgerAggregate):
         return {
             "customer_id": str(self.id),
             "version": self.version,
+            "erased": self.erased,
             "profile": self.profile,
             "pending_proposals": sorted(self.pending),
             "last_review": self.last_review,

@@ -76,6 +76,24 @@ class PermissionDeniedError(LedgerError):
     code = "permission_denied"
 
 
+class AuthenticationError(LedgerError):
+    """No valid session: no token, an expired or revoked one, or a failed login."""
+
+    code = "unauthenticated"
+
+
+class KeyMaterialError(LedgerError):
+    """A key is missing, malformed, or not the one the key store was made with."""
+
+    code = "key_material"
+
+
+class IntegrityViolationError(LedgerError):
+    """Verification found the stored history altered, or a checkpoint that does not hold."""
+
+    code = "integrity_violation"
+
+
 class NotReflectedYetError(LedgerError):
     """A read asked for a position the projections have not reached within the wait."""
 
@@ -89,4 +107,7 @@ ERROR_CLASSES: tuple[type[LedgerError], ...] = (
     WorkflowViolationError,
     PermissionDeniedError,
     NotReflectedYetError,
+    AuthenticationError,
+    KeyMaterialError,
+    IntegrityViolationError,
 )

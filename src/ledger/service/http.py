@@ -5,16 +5,18 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import ledger
-from commands.bus import Actor
 from commands.errors import HTTP_STATUS
-from commands.models import COMMANDS, Command
+from commands.models import Command
+from commands.registry import ALL_COMMANDS
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.service.bootstrap import Ledger, bootstrap
+from ledger.service.http_auth import ActorDep, LedgerDep, accounts_router, auth_router
+from ledger.service.http_privacy import privacy_router
 from ledger.settings import Settings
 from projections.history import CustomerHistory
 from projections.queries import (
@@ -25,33 +27,15 @@ from projections.queries import (
     ListReviewsDue,
 )
 
-ACTOR_HEADER = "X-Ledger-Actor"
-
-
-def _ledger(request: Request) -> Ledger:
-    built: Ledger = request.app.state.ledger
-    return built
-
-
-def _actor(request: Request,
-           x_ledger_actor: Annotated[str | None, Header(description="Who is acting.")] = None
-           ) -> Actor:
-    if not x_ledger_actor:
-        raise ValidationFailedError([Problem(ACTOR_HEADER, "header is required")],
-                                    f"the {ACTOR_HEADER} header is required")
-    client = request.client.host if request.client else None
-    return Actor(x_ledger_actor, client_address=client)
-
-
-LedgerDep = Annotated[Ledger, Depends(_ledger)]
-ActorDep = Annotated[Actor, Depends(_actor)]
 MinPosition = Annotated[int | None, Query(ge=0, description="Wait until this event position "
                                                              "is reflected (read-your-writes).")]
 
 
 def _error_response(error: LedgerError) -> JSONResponse:
+    # A 401 names the scheme to use (RFC 9110): a bearer token from POST /auth/login.
+    headers = {"WWW-Authenticate": "Bearer"} if error.code == "unauthenticated" else None
     return JSONResponse(status_code=HTTP_STATUS.get(error.code, 400),
-                        content={"error": error.as_dict()})
+                        content={"error": error.as_dict()}, headers=headers)
 
 
 def _command_route(command_class: type[Command]) -> Callable[..., dict[str, Any]]:
@@ -65,7 +49,7 @@ def _command_route(command_class: type[Command]) -> Callable[..., dict[str, Any]
 
 def _commands_router() -> APIRouter:
     router = APIRouter(prefix="/commands", tags=["commands"])
-    for name, command_class in COMMANDS.items():
+    for name, command_class in ALL_COMMANDS.items():
         router.add_api_route(f"/{name}", _command_route(command_class), methods=["POST"],
                              name=name, summary=(command_class.__doc__ or name).strip())
     return router
@@ -164,13 +148,21 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
 
     @app.get("/healthz", tags=["operations"])
     def healthz(ledger: LedgerDep) -> dict[str, Any]:
-        """Liveness and how far the read models lag behind the event store."""
+        """Liveness, and how far the read models and the integrity sealer lag behind."""
         head = ledger.store.head_position()
         positions = ledger.runner.positions()
+        sealing = ledger.sealer.status()
         return {"status": "ok", "head_position": head, "projections": positions,
                 "projection_lag": head - min(positions.values(), default=0),
-                "projection_errors": ledger.runner.errors}
+                "projection_errors": ledger.runner.errors,
+                "sealed_position": sealing.sealed_position,
+                "sealing_lag": sealing.unsealed_records, "sealer_errors": sealing.errors,
+                "last_checkpoint_position": sealing.last_checkpoint.position
+                if sealing.last_checkpoint else None}
 
+    app.include_router(auth_router())
     app.include_router(_commands_router())
+    app.include_router(accounts_router())
     app.include_router(_queries_router())
+    app.include_router(privacy_router())
     return app

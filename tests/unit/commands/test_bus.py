@@ -146,7 +146,8 @@ def racing_bus(ledger: Ledger, command_type: type[Command]) -> MessageBus:
     """The real bus, except that two callers of ``command_type`` save only once both decided."""
     barrier = threading.Barrier(2, timeout=60)
     handlers = HANDLERS | {command_type: held_at_barrier(HANDLERS[command_type], barrier)}
-    return MessageBus(ledger.store, ledger.policy, handlers, clock=ledger.bus.clock)
+    return MessageBus(ledger.store, ledger.policy, handlers, clock=ledger.bus.clock,
+                      protector=ledger.protector)
 
 
 def in_parallel(*calls: Callable[[], dict[str, Any]]) -> list[Any]:
@@ -321,7 +322,7 @@ def test_an_actor_needs_a_short_printable_id(bad_id: str) -> None:
 # Audit metadata --------------------------------------------------------------------------
 
 def test_every_stored_event_records_actor_command_reason_and_address(ledger: Ledger) -> None:
-    actor = Actor("alice", client_address="203.0.113.9")
+    actor = Actor("alice", ALICE.roles, client_address="203.0.113.9")
     before = snapshot_store(ledger.store)
     ledger.bus.execute(RegisterCustomer(profile=make_profile(), command_id="cmd-42",
                                         reason="新客户建档"), actor)

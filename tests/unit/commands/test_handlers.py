@@ -54,6 +54,11 @@ def a_proposal(ledger: Ledger, customer_id: UUID, changes: dict[str, Any] | None
     return str(outcome["result"]["proposal_id"])
 
 
+def opened(ledger: Ledger, customer: Customer) -> dict[str, Any]:
+    """The stored profile as a reader with the customer's key sees it."""
+    return ledger.protector.open_profile(str(customer.id), customer.profile)
+
+
 def stored(ledger: Ledger, customer_id: UUID) -> Customer:
     customer: object = ledger.store.repository.get(customer_id)
     assert isinstance(customer, Customer)
@@ -86,8 +91,9 @@ def test_register_customer_stores_the_normalised_profile(ledger: Ledger, locale:
     customer = stored(ledger, UUID(outcome["aggregate_id"]))
     assert (outcome["status"], outcome["version"], outcome["replayed"]) == ("accepted", 1, False)
     assert outcome["result"] == {"customer_id": str(customer.id)}
-    assert customer.profile == validate_profile(profile, ledger.policy.mandatory_fields)
-    assert customer.profile["basic"]["phone"] == "+8613800001234"
+    assert opened(ledger, customer) == validate_profile(profile, ledger.policy.mandatory_fields)
+    assert opened(ledger, customer)["basic"]["phone"] == "+8613800001234"
+    assert "+8613800001234" not in str(customer.profile), "personal values are sealed"
 
 
 def test_register_customer_under_a_chosen_id(ledger: Ledger) -> None:
@@ -120,7 +126,8 @@ def test_propose_change_records_a_pending_proposal(ledger: Ledger) -> None:
     customer = stored(ledger, customer_id)
     proposal = customer.pending[outcome["result"]["proposal_id"]]
     assert outcome["version"] == 2
-    assert proposal["changes"] == {"basic.phone": "+8613900001111"}
+    assert ledger.protector.open_changes(str(customer_id), proposal["changes"]) == {
+        "basic.phone": "+8613900001111"}
     assert (proposal["proposed_by"], proposal["happened_on"]) == (ALICE.id, "2026-11-25")
     assert customer.profile["basic"]["phone"] != "+8613900001111"
 
@@ -173,10 +180,11 @@ def test_verify_change_applies_the_whole_proposal(ledger: Ledger) -> None:
     outcome = run(ledger, VerifyChange(customer_id=customer_id, proposal_id=proposal_id,
                                        expected_version=2), BOB)
     customer = stored(ledger, customer_id)
-    assert outcome["result"]["applied_fields"] == sorted(changes)
-    assert customer.profile["basic"]["email"] == "a@example.com"
-    assert customer.profile["business"]["scale"] == "large"
-    assert customer.profile["credit"]["rating"] == "A"
+    # ``credit`` is personal and sealed whole, so a change inside it applies to all of it.
+    assert outcome["result"]["applied_fields"] == ["basic.email", "business.scale", "credit"]
+    assert opened(ledger, customer)["basic"]["email"] == "a@example.com"
+    assert opened(ledger, customer)["business"]["scale"] == "large"
+    assert opened(ledger, customer)["credit"]["rating"] == "A"
     assert customer.pending == {}
     last = list(ledger.store.events.get(customer_id))[-1]
     assert isinstance(last, Customer.ChangeVerified)

@@ -9,10 +9,13 @@ from typing import Annotated
 
 import typer
 
+from ledger.service.cli.accounts import access_app, account_app
+from ledger.service.cli.audit import audit_app
 from ledger.service.cli.changes import change_app, review_app
 from ledger.service.cli.common import options
 from ledger.service.cli.customers import customer_app, history
 from ledger.service.cli.operations import init, policy_app, projections_app, serve
+from ledger.service.cli.privacy import deletion_app, duplicates, find_by, keys_app
 
 app = typer.Typer(help="The customer ledger: event-sourced customer records under a data policy.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -44,6 +47,13 @@ app.add_typer(change_app, name="change")
 app.add_typer(review_app, name="review")
 app.add_typer(projections_app, name="projections")
 app.add_typer(policy_app, name="policy")
+app.add_typer(account_app, name="account")
+app.add_typer(access_app, name="access")
+app.add_typer(deletion_app, name="deletion")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+customer_app.command("find-by")(find_by)
+customer_app.command("duplicates")(duplicates)
 
 
 def main() -> None:

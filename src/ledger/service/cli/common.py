@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +41,11 @@ class Options:
 
 
 options = Options()
+
+LOCAL_ADMINISTRATOR = "local-admin"
+# Whoever runs the command line on the server holds the database anyway: trusted as an
+# administrator, and recorded as such in every event it writes.
+LOCAL_ADMINISTRATOR_ROLES = ("sysadmin",)
 
 
 def settings(**overrides: Any) -> Settings:
@@ -94,17 +101,50 @@ def local_ledger() -> Iterator[Ledger]:
         ledger.close()
 
 
+def local_administrator() -> str:
+    """The actor the administration commands record: the local administrator, by login."""
+    return f"{LOCAL_ADMINISTRATOR}:{getpass.getuser()}"
+
+
+@contextmanager
+def _remote() -> Iterator[LedgerClient]:
+    """A client logged in to the service at ``--url`` as ``--actor`` ($LEDGER_PASSWORD,
+    else a prompt; $LEDGER_TOTP for the second factor)."""
+    password = os.environ.get("LEDGER_PASSWORD") or typer.prompt(
+        f"Password for {options.actor}", hide_input=True, err=True)
+    with LedgerClient.over_http(options.url or "", username=options.actor, password=password,
+                                totp=os.environ.get("LEDGER_TOTP"),
+                                verify=os.environ.get("LEDGER_CA_BUNDLE") or True) as remote:
+        yield remote
+
+
 @contextmanager
 def client() -> Iterator[LedgerClient]:
-    """A client over HTTP when ``--url`` is given, else on the local database."""
+    """A client over HTTP when ``--url`` is given, else on the local database acting as the
+    ``--actor`` account, with its roles (the local machine is trusted with the database)."""
     if options.url:
-        with LedgerClient.over_http(options.url, options.actor) as remote:
+        with _remote() as remote:
             yield remote
         return
     with local_ledger() as ledger:
         # No service may be running: bring the read models up to date before reading.
         ledger.runner.catch_up()
         yield LedgerClient.in_process(ledger, options.actor, client_address="cli")
+
+
+@contextmanager
+def admin_client() -> Iterator[LedgerClient]:
+    """For administration: the local administrator on the local database (audited as
+    ``local-admin:<login>``), or the ``--actor`` account over HTTP with ``--url``."""
+    if options.url:
+        with _remote() as remote:
+            yield remote
+        return
+    with local_ledger() as ledger:
+        ledger.runner.catch_up()
+        yield LedgerClient.in_process(ledger, local_administrator(),
+                                      roles=list(LOCAL_ADMINISTRATOR_ROLES),
+                                      client_address="cli")
 
 
 def read_json(source: Path) -> Any:

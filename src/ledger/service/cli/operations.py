@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
+from commands.bus import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.logging import configure_logging
 from ledger.policy import load_policy
+from ledger.service.bootstrap import bootstrap
 from ledger.service.cli.common import (
+    LOCAL_ADMINISTRATOR_ROLES,
     cell,
     err,
+    local_administrator,
     local_ledger,
     options,
     out,
@@ -22,6 +28,7 @@ from ledger.service.cli.common import (
     show,
     table,
 )
+from ledger.service.first_admin import check_listening, ensure_first_administrator
 
 projections_app = typer.Typer(help="Read models: status and rebuild.", no_args_is_help=True)
 policy_app = typer.Typer(help="The policy values in force.", no_args_is_help=True)
@@ -30,8 +37,15 @@ policy_app = typer.Typer(help="The policy values in force.", no_args_is_help=Tru
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate: serve HTTPS.")
+                        ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")
+                       ] = None,
+    insecure: Annotated[bool, typer.Option(
+        "--insecure", help="Allow plain HTTP on a non-loopback address (not advised).")
+                        ] = False,
 ) -> None:
-    """Serve the HTTP API (and keep the read models current)."""
+    """Serve the HTTP API (and keep the read models current); HTTPS with --tls-cert."""
     import uvicorn
 
     from ledger.service.http import create_app
@@ -42,26 +56,54 @@ def serve(
     if port:
         overrides["port"] = port
     chosen = run(lambda: settings(**overrides))
+    if (tls_cert is None) != (tls_key is None):
+        run(lambda: fail_usage("give both --tls-cert and --tls-key"))
+    warning = run(lambda: check_listening(chosen.host, tls_cert is not None, insecure))
+    if warning:
+        err.print(warning, style="bold yellow", highlight=False, soft_wrap=True)
     configure_logging(chosen)
-    out.print(f"Customer ledger listening on http://{chosen.host}:{chosen.port} "
+    # Built before listening, so a missing key or a wrong KEK is a clear error and an exit
+    # code, not a server start-up traceback after a "listening" line.
+    ledger = run(lambda: bootstrap(chosen))
+    scheme = "https" if tls_cert else "http"
+    out.print(f"Customer ledger listening on {scheme}://{chosen.host}:{chosen.port} "
               f"(store: {redacted(chosen.database_url)}; API docs at /docs)",
               highlight=False, soft_wrap=True)
-    uvicorn.run(create_app(settings=chosen), host=chosen.host, port=chosen.port,
-                log_level="warning")
+    try:
+        uvicorn.run(create_app(ledger), host=chosen.host, port=chosen.port,
+                    log_level="warning",
+                    ssl_certfile=str(tls_cert) if tls_cert else None,
+                    ssl_keyfile=str(tls_key) if tls_key else None)
+    finally:
+        ledger.close()
+
+
+def fail_usage(message: str) -> None:
+    raise ValidationFailedError([Problem("tls", message)], message)
 
 
 def init() -> None:
-    """Create the event store and read-model tables if they do not exist yet."""
+    """Create the tables if they do not exist yet, and the first administrator if none."""
     def action() -> dict[str, Any]:
         with local_ledger() as ledger:
+            actor = Actor(local_administrator(), frozenset(LOCAL_ADMINISTRATOR_ROLES), "cli")
+            created = ensure_first_administrator(ledger, actor, ledger.settings.data_dir)
             return {"database": redacted(ledger.settings.database_url),
                     "head_position": ledger.store.head_position(),
-                    "projections": ledger.runner.positions()}
+                    "projections": ledger.runner.positions(),
+                    "first_administrator": created}
 
-    result = run(action)
-    show(result, lambda r: out.print(
-        f"Ledger ready: {r['database']} (head position {r['head_position']})",
-        highlight=False, soft_wrap=True))
+    def render(r: dict[str, Any]) -> None:
+        out.print(f"Ledger ready: {r['database']} (head position {r['head_position']})",
+                  highlight=False, soft_wrap=True)
+        admin = r["first_administrator"]
+        if admin:
+            out.print(f"First administrator: [bold]{admin['username']}[/], one-time password "
+                      f"[bold]{escape(admin['one_time_password'])}[/] (shown once; also in "
+                      f"{admin['written_to']}, readable by you only). Log in and change it.",
+                      highlight=False, soft_wrap=True)
+
+    show(run(action), render)
 
 
 @projections_app.command("rebuild")

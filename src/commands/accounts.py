@@ -1,0 +1,306 @@
+"""Account commands (LG-1, LG-3, AC-2, AC-4, IR-1) and their handlers, one per command.
+
+Passwords travel as ``SecretStr``: they never reach a log, an error message, a command's
+fingerprint or its stored outcome; only their argon2id hash enters an event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from eventsourcing.application import AggregateNotFoundError
+from pydantic import AfterValidator, Field, SecretStr
+
+from commands.models import Command
+from commands.unit_of_work import UnitOfWork
+from ledger.domain.account import (
+    REGISTRY_ID,
+    Account,
+    AccountRegistry,
+    AccountStatus,
+    LockReason,
+    account_id,
+)
+from ledger.domain.errors import ConflictError, NotFoundError, Problem, ValidationFailedError
+from ledger.passwords import check_password, passwords_for
+from ledger.policy_access import ROLES
+
+Result = dict[str, Any]
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$")
+
+
+def _username(value: str) -> str:
+    if not _USERNAME.match(value):
+        raise ValueError("3-64 lower-case letters, digits, '.', '_' or '-'")
+    return value
+
+
+def _role(value: str) -> str:
+    if value not in ROLES:
+        raise ValueError("unknown role; one of " + ", ".join(ROLES))
+    return value
+
+
+Username = Annotated[str, AfterValidator(_username)]
+Role = Annotated[str, AfterValidator(_role)]
+Password = Annotated[SecretStr, Field(min_length=1, max_length=1024)]
+
+
+class AccountCommand(Command):
+    """A command on one account; the account is its audited target."""
+
+    username: Username
+
+    @property
+    def audit_target(self) -> str:
+        return self.username
+
+
+class CreateAccount(AccountCommand):
+    """Open an account for an employee, with a one-time password to change at first login."""
+
+    name = "create-account"
+    employee_id: str = Field(min_length=1, max_length=50)
+    department: str = Field(min_length=1, max_length=100)
+    initial_password: Password
+
+
+class CreateFirstAdministrator(CreateAccount):
+    """Open the first administrator account (``ledger init``), if no administrator exists."""
+
+    name = "create-first-administrator"
+
+
+class ChangePassword(AccountCommand):
+    """Change your own password, giving the current one."""
+
+    name = "change-password"
+    current_password: Password
+    new_password: Password
+
+
+class ResetPassword(AccountCommand):
+    """Set a new one-time password for an account (an administrator's step)."""
+
+    name = "reset-password"
+    one_time_password: Password
+
+
+class LockAccount(AccountCommand):
+    """Lock an account at once (IR-1)."""
+
+    name = "lock-account"
+
+
+class UnlockAccount(AccountCommand):
+    """Unlock a locked account and clear its failed-login count (LG-3)."""
+
+    name = "unlock-account"
+
+
+class ReportCompromise(AccountCommand):
+    """Report that an account's credentials are compromised: it is locked at once (LG-3)."""
+
+    name = "report-compromise"
+
+
+class DisableAccount(AccountCommand):
+    """Disable an account for good (the employee left)."""
+
+    name = "disable-account"
+
+
+class GrantRole(AccountCommand):
+    """Grant a role; a high-privilege role waits for a second person's approval (AC-2)."""
+
+    name = "grant-role"
+    role: Role
+
+
+class ApproveGrant(AccountCommand):
+    """Approve a waiting grant of a high-privilege role (not your own request)."""
+
+    name = "approve-grant"
+    role: Role
+
+
+class RevokeRole(AccountCommand):
+    """Revoke one role, active or awaiting approval."""
+
+    name = "revoke-role"
+    role: Role
+
+
+class RevokeAllRoles(AccountCommand):
+    """Revoke every role of an account in one step, e.g. on a change of job (AC-4)."""
+
+    name = "revoke-all-roles"
+
+
+class LockRole(Command):
+    """Lock every account holding a role, in one audited step (IR-1)."""
+
+    name = "lock-role"
+    role: Role
+
+    @property
+    def audit_target(self) -> str:
+        return f"role:{self.role}"
+
+
+# Loading ---------------------------------------------------------------------
+
+def load_account(uow: UnitOfWork, username: str) -> Account:
+    try:
+        account: object = uow.store.repository.get(account_id(username))
+    except AggregateNotFoundError:
+        account = None
+    if not isinstance(account, Account):
+        raise NotFoundError("no account with this username", details={"username": username})
+    uow.add(account)
+    return account
+
+
+def _registry(uow: UnitOfWork) -> AccountRegistry:
+    try:
+        registry: object = uow.store.repository.get(REGISTRY_ID)
+    except AggregateNotFoundError:
+        registry = AccountRegistry.start()
+    if not isinstance(registry, AccountRegistry):  # pragma: no cover - fixed id
+        raise TypeError("the account registry id holds something else")
+    return registry
+
+
+# Handlers --------------------------------------------------------------------
+
+def _open_account(command: CreateAccount, uow: UnitOfWork) -> Account:
+    password = command.initial_password.get_secret_value()
+    check_password(password, command.username, uow.policy.passwords, "initial_password")
+    registry = _registry(uow)
+    registry.add(command.username, command.employee_id)
+    account = Account.create(username=command.username, employee_id=command.employee_id,
+                             department=command.department,
+                             password_hash=passwords_for(uow.policy.passwords).hash(password))
+    uow.add(account)
+    uow.add(registry)
+    return account
+
+
+def create_account(command: CreateAccount, uow: UnitOfWork) -> Result:
+    _open_account(command, uow)
+    return {"username": command.username, "must_change_password": True}
+
+
+def create_first_administrator(command: CreateFirstAdministrator, uow: UnitOfWork) -> Result:
+    registry = _registry(uow)
+    for username in registry.usernames:
+        other: object = uow.store.repository.get(account_id(username))
+        if (isinstance(other, Account) and "sysadmin" in other.active_roles
+                and other.status is not AccountStatus.DISABLED):
+            raise ConflictError("an administrator account exists already",
+                                details={"username": username})
+    account = _open_account(command, uow)
+    # No second administrator exists to approve this one grant: the trusted local
+    # administrator's act is its own approval, and is audited as such.
+    account.grant("sysadmin", by=uow.actor, needs_approval=False)
+    return {"username": command.username, "must_change_password": True, "roles": ["sysadmin"]}
+
+
+def change_password(command: ChangePassword, uow: UnitOfWork) -> Result:
+    account = load_account(uow, command.username)
+    passwords = passwords_for(uow.policy.passwords)
+    if not passwords.verify(account.password_hash, command.current_password.get_secret_value()):
+        raise ValidationFailedError([Problem("current_password", "is not correct")])
+    new = command.new_password.get_secret_value()
+    check_password(new, command.username, uow.policy.passwords)
+    if passwords.verify(account.password_hash, new):
+        raise ValidationFailedError([Problem("new_password", "must differ from the current")])
+    account.change_password(passwords.hash(new))
+    return {"username": command.username}
+
+
+def reset_password(command: ResetPassword, uow: UnitOfWork) -> Result:
+    password = command.one_time_password.get_secret_value()
+    check_password(password, command.username, uow.policy.passwords, "one_time_password")
+    account = load_account(uow, command.username)
+    account.change_password(passwords_for(uow.policy.passwords).hash(password), one_time=True)
+    return {"username": command.username, "must_change_password": True}
+
+
+def lock_account(command: LockAccount, uow: UnitOfWork) -> Result:
+    load_account(uow, command.username).lock(reason=LockReason.ADMINISTRATOR, by=uow.actor)
+    return {"username": command.username, "status": AccountStatus.LOCKED.value}
+
+
+def unlock_account(command: UnlockAccount, uow: UnitOfWork) -> Result:
+    load_account(uow, command.username).unlock(by=uow.actor)
+    return {"username": command.username, "status": AccountStatus.ACTIVE.value}
+
+
+def report_compromise(command: ReportCompromise, uow: UnitOfWork) -> Result:
+    load_account(uow, command.username).lock(reason=LockReason.COMPROMISE_REPORTED,
+                                             by=uow.actor)
+    return {"username": command.username, "status": AccountStatus.LOCKED.value}
+
+
+def disable_account(command: DisableAccount, uow: UnitOfWork) -> Result:
+    load_account(uow, command.username).disable(by=uow.actor)
+    return {"username": command.username, "status": AccountStatus.DISABLED.value}
+
+
+def grant_role(command: GrantRole, uow: UnitOfWork) -> Result:
+    needs_approval = command.role in uow.policy.access.high_privilege_roles
+    grant_id = load_account(uow, command.username).grant(command.role, by=uow.actor,
+                                                         needs_approval=needs_approval)
+    return {"username": command.username, "role": command.role, "grant_id": grant_id,
+            "active": not needs_approval}
+
+
+def approve_grant(command: ApproveGrant, uow: UnitOfWork) -> Result:
+    load_account(uow, command.username).approve_grant(command.role, by=uow.actor)
+    return {"username": command.username, "role": command.role, "active": True}
+
+
+def revoke_role(command: RevokeRole, uow: UnitOfWork) -> Result:
+    revoked = load_account(uow, command.username).revoke([command.role], by=uow.actor)
+    if not revoked:
+        raise NotFoundError("the account holds no such role", details={"role": command.role})
+    return {"username": command.username, "revoked": revoked}
+
+
+def revoke_all_roles(command: RevokeAllRoles, uow: UnitOfWork) -> Result:
+    account = load_account(uow, command.username)
+    return {"username": command.username,
+            "revoked": account.revoke(sorted(account.grants), by=uow.actor)}
+
+
+def lock_role(command: LockRole, uow: UnitOfWork) -> Result:
+    locked = []
+    for username in _registry(uow).usernames:
+        if username == uow.actor:
+            continue  # the responder keeps their own access to finish the response
+        account = load_account(uow, username)
+        if command.role in account.active_roles and account.status is AccountStatus.ACTIVE:
+            account.lock(reason=LockReason.INCIDENT, by=uow.actor)
+            locked.append(username)
+    return {"role": command.role, "locked": locked}
+
+
+ACCOUNT_HANDLERS: dict[type[Command], Callable[[Any, UnitOfWork], Result]] = {
+    CreateAccount: create_account,
+    CreateFirstAdministrator: create_first_administrator,
+    ChangePassword: change_password,
+    ResetPassword: reset_password,
+    LockAccount: lock_account,
+    UnlockAccount: unlock_account,
+    ReportCompromise: report_compromise,
+    DisableAccount: disable_account,
+    GrantRole: grant_role,
+    ApproveGrant: approve_grant,
+    RevokeRole: revoke_role,
+    RevokeAllRoles: revoke_all_roles,
+    LockRole: lock_role,
+}
+ACCOUNT_COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in ACCOUNT_HANDLERS}

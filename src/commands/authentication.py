@@ -1,0 +1,259 @@
+"""Who is acting (LG-1..LG-6): logins, bearer-token sessions, the second factor, and the
+trusted resolution of an in-process caller's account.
+
+Authentication only establishes the actor and its roles; what the actor may do is decided
+by the bus's authoriser alone. A session whose account must still change its one-time
+password, or enrol a required second factor, acts with no roles: only the self-service
+operations pass until that is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from commands.access_log import AccessLog
+from commands.authorisation import PolicyAuthoriser
+from commands.bus import Actor
+from commands.unit_of_work import Clock
+from ledger import totp
+from ledger.credentials import CredentialStore, token_digest
+from ledger.domain.access import AccessRecord
+from ledger.domain.account import Account, AccountStatus, LockReason, account_id
+from ledger.domain.errors import (
+    AuthenticationError,
+    ConflictError,
+    PermissionDeniedError,
+    Problem,
+    ValidationFailedError,
+)
+from ledger.domain.metadata import EventMetadata, recording_as
+from ledger.passwords import passwords_for
+from ledger.policy import Policy
+from ledger.store import LedgerStore
+
+log = structlog.get_logger("ledger.auth")
+
+LOGIN_FAILED = "wrong username or password"
+LOGIN_SYSTEM_ACTOR = "system:login"
+# Refresh a session's last-seen time at most this often: idle timeouts are in minutes.
+TOUCH_INTERVAL = timedelta(seconds=15)
+
+
+class Identity:
+    """Logs accounts in and out, and turns a bearer token or a username into an ``Actor``."""
+
+    def __init__(self, store: LedgerStore, credentials: CredentialStore, policy: Policy,
+                 authoriser: PolicyAuthoriser, access_log: AccessLog, clock: Clock,
+                 on_saved: Callable[[int], None] | None = None) -> None:
+        self.store = store
+        self.credentials = credentials
+        self.policy = policy
+        self.login_policy = policy.login
+        self.passwords = passwords_for(policy.passwords)
+        self.authoriser = authoriser
+        self.access_log = access_log
+        self.clock = clock
+        self.on_saved = on_saved
+
+    def account(self, username: str) -> Account | None:
+        try:
+            found: object = self.store.repository.get(account_id(username))
+        except (AggregateNotFoundError, ValueError):
+            return None
+        return found if isinstance(found, Account) else None
+
+    # Logging in --------------------------------------------------------------
+
+    def login(self, username: str, password: str, totp_code: str | None = None,
+              client_address: str | None = None) -> dict[str, Any]:
+        """Check the credentials and open a session; every outcome is audited (AU-1)."""
+        def refuse(reason: str, message: str = LOGIN_FAILED, failures: int = 0,
+                   error: type[Exception] = AuthenticationError) -> Exception:
+            self.access_log.record(AccessRecord.LoginFailed, actor=username[:100] or "-",
+                                   client_address=client_address, username=username[:100],
+                                   reason=reason, failures=failures)
+            return error(message)
+
+        if not self.login_policy.allows_address(client_address):
+            raise refuse("network", "logins are not allowed from this network",
+                         error=PermissionDeniedError)
+        account = self.account(username)
+        # The hash runs whether or not the account exists: the time taken tells nothing.
+        matches = self.passwords.verify(account.password_hash if account else None, password)
+        if account is None:
+            raise refuse("unknown_user")
+        if account.status is AccountStatus.DISABLED:
+            raise refuse("disabled")
+        if not matches:
+            raise refuse("wrong_password", failures=self._count_failure(account, client_address))
+        if self.is_locked(account):
+            raise refuse("locked", "the account is locked; an administrator can unlock it")
+        self._check_second_factor(account, totp_code, refuse, client_address)
+        self.credentials.clear_failures(username)
+        return self._open_session(account, client_address)
+
+    def _check_second_factor(self, account: Account, code: str | None,
+                             refuse: Callable[..., Exception], client_address: str | None
+                             ) -> None:
+        enrolled = self.credentials.totp_secret(account.username)
+        if enrolled is None or not enrolled[1]:
+            return
+        if not code:
+            raise refuse("totp_missing", "this account needs a TOTP code to log in")
+        now = self.clock()
+        step = totp.matching_step(enrolled[0], code, now.timestamp())
+        if step is None:
+            raise refuse("wrong_totp", "wrong TOTP code",
+                         failures=self._count_failure(account, client_address))
+        if not self.credentials.use_totp_step(account.username, step, now):
+            raise refuse("totp_replayed", "this TOTP code was used already; wait for the next")
+
+    def _open_session(self, account: Account, client_address: str | None) -> dict[str, Any]:
+        now = self.clock()
+        lifetime = timedelta(minutes=self.login_policy.session_lifetime_minutes)
+        token, session = self.credentials.open_session(account.username, now, lifetime,
+                                                       client_address)
+        changed = account.password_changed_at
+        rotation_due = bool(changed and now - changed > timedelta(
+            days=self.policy.passwords.rotation_days))
+        self.access_log.record(AccessRecord.LoginSucceeded, actor=account.username,
+                               client_address=client_address, username=account.username,
+                               password_rotation_due=rotation_due)
+        notices = []
+        if account.must_change_password:
+            notices.append("change your one-time password now (change-password)")
+        if self._totp_enrolment_required(account):
+            notices.append("your role needs a second factor: enrol a TOTP authenticator")
+        if rotation_due:
+            notices.append(f"your password is older than {self.policy.passwords.rotation_days}"
+                           " days: please change it")
+        return {"token": token, "token_type": "bearer",
+                "expires_at": session.expires_at.isoformat(),
+                "idle_timeout_minutes": self.login_policy.session_idle_minutes,
+                "username": account.username, "roles": sorted(account.active_roles),
+                "password_change_required": account.must_change_password,
+                "totp_enrolment_required": self._totp_enrolment_required(account),
+                "password_rotation_due": rotation_due, "notices": notices}
+
+    def _count_failure(self, account: Account, client_address: str | None) -> int:
+        """One more consecutive failure; the one that reaches the limit locks the account."""
+        username = account.username
+        _, last = self.credentials.failures(username)
+        if last is not None and account.unlocked_at is not None and last <= account.unlocked_at:
+            self.credentials.clear_failures(username)  # counted before an unlock
+        failures = self.credentials.record_failure(username, self.clock())
+        if failures >= self.login_policy.max_failed_attempts and (
+                account.status is AccountStatus.ACTIVE):
+            self._lock(account, client_address)
+        return failures
+
+    def _lock(self, account: Account, client_address: str | None) -> None:
+        metadata = EventMetadata(actor=LOGIN_SYSTEM_ACTOR, client_address=client_address,
+                                 reason="too many failed logins")
+        with recording_as(metadata, self.clock):
+            account.lock(reason=LockReason.FAILED_LOGINS, by=LOGIN_SYSTEM_ACTOR)
+        try:
+            recordings = self.store.save(account)
+        except IntegrityError:
+            return  # another instance locked it (or changed it) first; the counter holds
+        log.warning("account_locked_after_failed_logins", username=account.username)
+        if self.on_saved is not None and recordings and recordings[-1].notification.id:
+            self.on_saved(recordings[-1].notification.id)
+
+    def is_locked(self, account: Account) -> bool:
+        if account.status is AccountStatus.LOCKED:
+            return True
+        failures, last = self.credentials.failures(account.username)
+        stale = last is not None and account.unlocked_at is not None and (
+            last <= account.unlocked_at)
+        return failures >= self.login_policy.max_failed_attempts and not stale
+
+    def _totp_enrolment_required(self, account: Account) -> bool:
+        required = set(self.login_policy.totp_required_roles) & account.active_roles
+        if not required:
+            return False
+        enrolled = self.credentials.totp_secret(account.username)
+        return enrolled is None or not enrolled[1]
+
+    def logout(self, token: str, client_address: str | None = None) -> None:
+        session = self.credentials.session(token)
+        if session is None or not self.credentials.close_session(token_digest(token)):
+            raise AuthenticationError("the session is not valid; nothing to log out of")
+        self.access_log.record(AccessRecord.LoggedOut, actor=session.username,
+                               client_address=client_address, username=session.username)
+
+    # Every request -----------------------------------------------------------
+
+    def authenticate(self, token: str | None, client_address: str | None) -> Actor:
+        """The actor behind a bearer token, or ``AuthenticationError`` (HTTP 401)."""
+        if not token:
+            raise AuthenticationError("log in first: this request needs an "
+                                      "'Authorization: Bearer <token>' header")
+        session = self.credentials.session(token)
+        if session is None:
+            raise AuthenticationError("the session is not valid (logged out or unknown); "
+                                      "log in again")
+        now = self.clock()
+        idle = timedelta(minutes=self.login_policy.session_idle_minutes)
+        if now >= session.expires_at or now - session.last_seen_at > idle:
+            self.credentials.close_session(session.digest)
+            raise AuthenticationError("the session has expired; log in again")
+        if not self.login_policy.allows_address(client_address):
+            raise PermissionDeniedError("requests are not allowed from this network")
+        account = self.account(session.username)
+        if account is None or account.status is not AccountStatus.ACTIVE or self.is_locked(
+                account):
+            self.credentials.close_session(session.digest)
+            raise AuthenticationError("the account is locked or disabled")
+        if now - session.last_seen_at > TOUCH_INTERVAL:
+            self.credentials.touch(session, now)
+        restricted = account.must_change_password or self._totp_enrolment_required(account)
+        return self._actor(account, client_address, restricted=restricted)
+
+    def actor_for(self, username: str, client_address: str | None = None) -> Actor:
+        """A trusted in-process caller acting as ``username``: the account's current roles,
+        none if it is unknown, locked or disabled (so the bus refuses and audits)."""
+        account = self.account(username)
+        if account is None or account.status is not AccountStatus.ACTIVE:
+            return Actor(username, client_address=client_address)
+        return self._actor(account, client_address, restricted=False)
+
+    @staticmethod
+    def _actor(account: Account, client_address: str | None, *, restricted: bool) -> Actor:
+        return Actor(account.username, frozenset() if restricted else account.active_roles,
+                     client_address=client_address, department=account.department)
+
+    # Second factor enrolment (LG-4) ------------------------------------------
+
+    def begin_totp_enrolment(self, actor: Actor) -> dict[str, Any]:
+        """A new TOTP secret for the actor's own account, to confirm with a first code."""
+        self.authoriser.authorise(actor, "enrol-totp", actor.id)
+        enrolled = self.credentials.totp_secret(actor.id)
+        if enrolled is not None and enrolled[1]:
+            raise ConflictError("a TOTP authenticator is enrolled already")
+        secret = totp.new_secret()
+        self.credentials.store_totp_secret(actor.id, secret, self.clock())
+        return {"secret": totp.secret_text(secret),
+                "otpauth_uri": totp.provisioning_uri(secret, actor.id,
+                                                     self.login_policy.totp_issuer)}
+
+    def confirm_totp_enrolment(self, actor: Actor, code: str) -> dict[str, Any]:
+        """Activate the enrolled secret with a current code from the authenticator."""
+        self.authoriser.authorise(actor, "enrol-totp", actor.id)
+        enrolled = self.credentials.totp_secret(actor.id)
+        if enrolled is None or enrolled[1]:
+            raise ConflictError("no TOTP enrolment is waiting for confirmation")
+        now = self.clock()
+        step = totp.matching_step(enrolled[0], code, now.timestamp())
+        if step is None or not self.credentials.use_totp_step(actor.id, step, now):
+            raise ValidationFailedError([Problem("code", "is not a current, unused code")])
+        self.credentials.confirm_totp(actor.id)
+        self.access_log.record(AccessRecord.TotpEnrolled, actor=actor.id,
+                               client_address=actor.client_address, username=actor.id)
+        return {"username": actor.id, "totp_enrolled": True}

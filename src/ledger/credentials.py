@@ -1,0 +1,166 @@
+"""Operational login state in the ledger's database: failure counters (LG-3), sessions,
+second-factor secrets and used codes (LG-4), and when each role was last used (AC-3).
+
+This is state, not history: it changes on every login and is shared by every service
+instance through the database, where unique keys (not process locks) make it hold: a
+TOTP code can be used once across all instances, and a failure counter is one row.
+Tokens are stored only as SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from ledger.sql import SqlDatabase
+
+TABLES = ("login_failures", "sessions", "totp_secrets", "totp_used_codes", "role_usage")
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Session:
+    """A live bearer-token session."""
+
+    digest: str
+    username: str
+    created_at: datetime
+    expires_at: datetime
+    last_seen_at: datetime
+
+
+class CredentialStore:
+    """Counters, sessions and TOTP records, one small statement each."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self.db = db
+
+    def create_tables(self) -> None:
+        blob = "BYTEA" if self.db.dialect == "postgres" else "BLOB"
+        with self.db.transaction() as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS login_failures (username TEXT PRIMARY"
+                           " KEY, failures INTEGER NOT NULL, last_failure_at TEXT NOT NULL)")
+            cursor.execute("CREATE TABLE IF NOT EXISTS sessions (digest TEXT PRIMARY KEY,"
+                           " username TEXT NOT NULL, created_at TEXT NOT NULL,"
+                           " expires_at TEXT NOT NULL, last_seen_at TEXT NOT NULL,"
+                           " client_address TEXT)")
+            cursor.execute("CREATE INDEX IF NOT EXISTS sessions_username ON sessions (username)")
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS totp_secrets (username TEXT PRIMARY KEY,"
+                           f" secret {blob} NOT NULL, confirmed INTEGER NOT NULL,"
+                           f" created_at TEXT NOT NULL)")
+            cursor.execute("CREATE TABLE IF NOT EXISTS totp_used_codes (username TEXT NOT NULL,"
+                           " step BIGINT NOT NULL, used_at TEXT NOT NULL,"
+                           " PRIMARY KEY (username, step))")
+            cursor.execute("CREATE TABLE IF NOT EXISTS role_usage (username TEXT NOT NULL,"
+                           " role TEXT NOT NULL, last_used_on TEXT NOT NULL,"
+                           " PRIMARY KEY (username, role))")
+
+    # Failed logins (LG-3) ----------------------------------------------------
+
+    def record_failure(self, username: str, now: datetime) -> int:
+        """Count one more consecutive failure; return the count (atomic across instances)."""
+        with self.db.transaction() as cursor:
+            row = cursor.one(
+                "INSERT INTO login_failures (username, failures, last_failure_at)"
+                " VALUES (:user, 1, :now) ON CONFLICT (username) DO UPDATE"
+                " SET failures = login_failures.failures + 1, last_failure_at = :now"
+                " RETURNING failures", {"user": username, "now": now.isoformat()})
+        return int(row[0]) if row else 1
+
+    def failures(self, username: str) -> tuple[int, datetime | None]:
+        with self.db.snapshot() as cursor:
+            row = cursor.one("SELECT failures, last_failure_at FROM login_failures"
+                             " WHERE username = :user", {"user": username})
+        return (int(row[0]), datetime.fromisoformat(row[1])) if row else (0, None)
+
+    def clear_failures(self, username: str) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute("DELETE FROM login_failures WHERE username = :user",
+                           {"user": username})
+
+    # Sessions ----------------------------------------------------------------
+
+    def open_session(self, username: str, now: datetime, lifetime: timedelta,
+                     client_address: str | None) -> tuple[str, Session]:
+        token = secrets.token_urlsafe(32)
+        session = Session(token_digest(token), username, now, now + lifetime, now)
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO sessions (digest, username, created_at, expires_at, last_seen_at,"
+                " client_address) VALUES (:digest, :user, :now, :expires, :now, :address)",
+                {"digest": session.digest, "user": username, "now": now.isoformat(),
+                 "expires": session.expires_at.isoformat(), "address": client_address})
+        return token, session
+
+    def session(self, token: str) -> Session | None:
+        with self.db.snapshot() as cursor:
+            row = cursor.one("SELECT digest, username, created_at, expires_at, last_seen_at"
+                             " FROM sessions WHERE digest = :digest",
+                             {"digest": token_digest(token)})
+        if row is None:
+            return None
+        return Session(row[0], row[1], *(datetime.fromisoformat(v) for v in row[2:5]))
+
+    def touch(self, session: Session, now: datetime) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute("UPDATE sessions SET last_seen_at = :now WHERE digest = :digest",
+                           {"now": now.isoformat(), "digest": session.digest})
+
+    def close_session(self, digest: str) -> bool:
+        with self.db.transaction() as cursor:
+            deleted: int = cursor.execute("DELETE FROM sessions WHERE digest = :digest",
+                                          {"digest": digest})
+        return deleted > 0
+
+    def close_sessions_of(self, username: str) -> int:
+        with self.db.transaction() as cursor:
+            deleted: int = cursor.execute("DELETE FROM sessions WHERE username = :user",
+                                          {"user": username})
+        return deleted
+
+    # Second factor (LG-4) ----------------------------------------------------
+
+    def store_totp_secret(self, username: str, secret: bytes, now: datetime) -> None:
+        """Keep a new, unconfirmed secret (replacing an unconfirmed earlier one)."""
+        with self.db.transaction() as cursor:
+            cursor.execute("DELETE FROM totp_secrets WHERE username = :user AND confirmed = 0",
+                           {"user": username})
+            cursor.execute("INSERT INTO totp_secrets (username, secret, confirmed, created_at)"
+                           " VALUES (:user, :secret, 0, :now) ON CONFLICT (username) DO NOTHING",
+                           {"user": username, "secret": secret, "now": now.isoformat()})
+
+    def totp_secret(self, username: str) -> tuple[bytes, bool] | None:
+        with self.db.snapshot() as cursor:
+            row = cursor.one("SELECT secret, confirmed FROM totp_secrets WHERE username = :user",
+                             {"user": username})
+        return (bytes(row[0]), bool(row[1])) if row else None
+
+    def confirm_totp(self, username: str) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute("UPDATE totp_secrets SET confirmed = 1 WHERE username = :user",
+                           {"user": username})
+
+    def use_totp_step(self, username: str, step: int, now: datetime) -> bool:
+        """Claim a code's time step; False if it was used before (on any instance)."""
+        with self.db.transaction() as cursor:
+            claimed: int = cursor.execute(
+                "INSERT INTO totp_used_codes (username, step, used_at) VALUES (:user, :step,"
+                " :now) ON CONFLICT (username, step) DO NOTHING",
+                {"user": username, "step": step, "now": now.isoformat()})
+        return claimed == 1
+
+    # Role usage (AC-3) -------------------------------------------------------
+
+    def record_role_use(self, username: str, roles: list[str], day: date) -> None:
+        with self.db.transaction() as cursor:
+            for role in roles:
+                cursor.execute(
+                    "INSERT INTO role_usage (username, role, last_used_on) VALUES (:user, :role,"
+                    " :day) ON CONFLICT (username, role) DO UPDATE SET last_used_on = :day"
+                    " WHERE role_usage.last_used_on < :day",
+                    {"user": username, "role": role, "day": day.isoformat()})

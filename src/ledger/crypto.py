@@ -1,0 +1,149 @@
+"""Envelope encryption of personal fields, and blind indexes for searching them.
+
+Each customer has a data key (AES-256-GCM). Data keys are stored only wrapped (AES key
+wrap, RFC 3394) under the key-encryption key (KEK), which lives outside the database.
+A personal value is stored as an envelope ``{"$enc": 1 or 2, "kid": key id, "ct": base64}``
+whose associated data binds it to its customer and field path, so a ciphertext moved to
+another customer or field does not decrypt. Blind indexes are keyed HMACs of normalised
+values, under a key separate from the KEK, so equality search works on ciphertext.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import stat
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+
+from ledger.domain.errors import KeyMaterialError as KeyMaterialError  # re-exported
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+ENVELOPE_MARK = "$enc"
+JSON_ENVELOPE = 1
+TEXT_ENVELOPE = 2
+ERASED = "[erased]"
+
+
+def key_id_of(key: bytes, purpose: str) -> str:
+    """A short public identifier of a secret key: safe to store and print."""
+    return hmac.new(key, f"ledger-key-id:{purpose}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def read_key_file(path: Path, purpose: str) -> bytes:
+    """A 32-byte key stored as base64 in a file; refuse a missing or malformed one."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise KeyMaterialError(f"the {purpose} file does not exist: {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise KeyMaterialError(f"the {purpose} file cannot be read: {path} ({error})") from None
+    return decode_key(text, purpose)
+
+
+def decode_key(text: str, purpose: str) -> bytes:
+    try:
+        key = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise KeyMaterialError(f"the {purpose} is not valid base64") from None
+    if len(key) != KEY_BYTES:
+        raise KeyMaterialError(f"the {purpose} must be {KEY_BYTES} bytes, not {len(key)}")
+    return key
+
+
+def create_key_file(path: Path) -> bytes:
+    """Write a new random key readable only by its owner; never overwrite an existing one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(KEY_BYTES)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(base64.b64encode(key).decode() + "\n")
+    return key
+
+
+def new_data_key() -> bytes:
+    return secrets.token_bytes(KEY_BYTES)
+
+
+def wrap(kek: bytes, data_key: bytes) -> bytes:
+    return aes_key_wrap(kek, data_key)
+
+
+def unwrap(kek: bytes, wrapped: bytes) -> bytes:
+    try:
+        return aes_key_unwrap(kek, wrapped)
+    except InvalidUnwrap:
+        raise KeyMaterialError("a data key does not unwrap under the configured KEK") from None
+
+
+def is_envelope(value: Any) -> bool:
+    return isinstance(value, dict) and ENVELOPE_MARK in value
+
+
+def _associated_data(customer_id: str, path: str) -> bytes:
+    return f"{customer_id}|{path}".encode()
+
+
+def seal(value: Any, *, key: bytes | AESGCM, key_id: str, customer_id: str, path: str
+         ) -> dict[str, Any]:
+    """Encrypt one JSON value into an envelope bound to its customer and path."""
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    # Text (most personal values) is sealed as its UTF-8 bytes, anything else as JSON;
+    # the envelope's version says which, so opening a string needs no JSON parse.
+    if isinstance(value, str):
+        version, plaintext = TEXT_ENVELOPE, value.encode()
+    else:
+        version = JSON_ENVELOPE
+        plaintext = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
+    ciphertext = aead.encrypt(nonce, plaintext, _associated_data(customer_id, path))
+    return {ENVELOPE_MARK: version, "kid": key_id,
+            "ct": binascii.b2a_base64(nonce + ciphertext, newline=False).decode("ascii")}
+
+
+def open_envelope(envelope: dict[str, Any], *, key: bytes | AESGCM, customer_id: str,
+                  path: str) -> Any:
+    raw = binascii.a2b_base64(envelope["ct"])
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
+    try:
+        plaintext = aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:],
+                                 _associated_data(customer_id, path))
+    except InvalidTag:
+        raise KeyMaterialError("a personal field does not decrypt for this customer and "
+                               "field (tampered, moved, or the wrong key)") from None
+    text = plaintext.decode()
+    return text if envelope[ENVELOPE_MARK] == TEXT_ENVELOPE else json.loads(text)
+
+
+def normalise_for_index(value: str) -> str:
+    """The form a value is compared in: NFKC, case-folded, without spaces or punctuation
+    that people type differently (``+86 138-0013-8000`` equals ``+8613800138000``)."""
+    folded = unicodedata.normalize("NFKC", value).casefold()
+    return "".join(ch for ch in folded if ch.isalnum() or ch in "@+.")
+
+
+class BlindIndex:
+    """Keyed digests of normalised values: equal inputs give equal digests, nothing else."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def digest(self, kind: str, value: str) -> str:
+        message = f"{kind}:{normalise_for_index(value)}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+
+    def keyed_hash(self, data: bytes) -> str:
+        """A keyed hash of arbitrary bytes (e.g. a command fingerprint), never reversible
+        by guessing without the key."""
+        return hmac.new(self._key, data, hashlib.sha256).hexdigest()

@@ -1,0 +1,44 @@
+"""Access events (AU-1, OP-1): denials, logins and second-factor enrolments.
+
+Each is one event on a fresh, single-event aggregate: recording it loads nothing and
+conflicts with nothing, so it is cheap enough to write on every denial and login. A
+permission denial is the one refusal that writes to the store: the refused command itself
+leaves no trace but this audit record.
+"""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from ledger.domain.events import LedgerAggregate
+
+
+class AccessRecord(LedgerAggregate):
+    """One audited access fact; the actor, time and client address are in the metadata."""
+
+    class PermissionDenied(LedgerAggregate.Created):
+        operation: str
+        target: str | None
+        roles: list[str]
+
+    class LoginSucceeded(LedgerAggregate.Created):
+        username: str
+        password_rotation_due: bool
+
+    class LoginFailed(LedgerAggregate.Created):
+        username: str
+        # unknown_user, wrong_password, wrong_totp, locked, disabled, network
+        reason: str
+        failures: int
+
+    class LoggedOut(LedgerAggregate.Created):
+        username: str
+
+    class TotpEnrolled(LedgerAggregate.Created):
+        username: str
+
+    @classmethod
+    def record(cls, event_class: type[LedgerAggregate.Created], **facts: object
+               ) -> AccessRecord:
+        record: AccessRecord = cls._create(event_class, id=uuid4(), **facts)
+        return record

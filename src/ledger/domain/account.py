@@ -1,0 +1,245 @@
+"""Employee accounts (LG-1, LG-3) and their role grants (AC-2, AC-4), as events.
+
+An account's id derives from its username, so the event store's unique key makes usernames
+unique on every backend. The registry lists every account (and employee id) so that one
+employee has one account and an incident can reach every holder of a role (IR-1).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from ledger.domain.errors import ConflictError, WorkflowViolationError
+from ledger.domain.events import LedgerAggregate
+
+_NAMESPACE = uuid5(NAMESPACE_URL, "urn:customer-ledger:account")
+REGISTRY_ID = uuid5(_NAMESPACE, "registry")
+
+
+def account_id(username: str) -> UUID:
+    return uuid5(_NAMESPACE, username)
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    LOCKED = "locked"
+    DISABLED = "disabled"
+
+
+class LockReason(StrEnum):
+    ADMINISTRATOR = "administrator"
+    FAILED_LOGINS = "failed_logins"
+    COMPROMISE_REPORTED = "compromise_reported"
+    INCIDENT = "incident"
+
+
+class Account(LedgerAggregate):
+    """One employee's account: credentials state, status and role grants."""
+
+    class Created(LedgerAggregate.Created):
+        username: str
+        employee_id: str
+        department: str
+        password_hash: str
+
+        def apply(self, account: Account) -> None:
+            account.username = self.username
+            account.employee_id = self.employee_id
+            account.department = self.department
+            account.password_hash = self.password_hash
+            account.must_change_password = True
+            account.password_changed_at = self.timestamp
+
+    class PasswordChanged(LedgerAggregate.Event):
+        password_hash: str
+        one_time: bool
+
+        def apply(self, account: Account) -> None:
+            account.password_hash = self.password_hash
+            account.must_change_password = self.one_time
+            account.password_changed_at = self.timestamp
+
+    class Locked(LedgerAggregate.Event):
+        reason: str
+        locked_by: str
+
+        def apply(self, account: Account) -> None:
+            account.status = AccountStatus.LOCKED
+            account.lock_reason = self.reason
+
+    class Unlocked(LedgerAggregate.Event):
+        unlocked_by: str
+
+        def apply(self, account: Account) -> None:
+            account.status = AccountStatus.ACTIVE
+            account.lock_reason = None
+            account.unlocked_at = self.timestamp
+
+    class Disabled(LedgerAggregate.Event):
+        disabled_by: str
+
+        def apply(self, account: Account) -> None:
+            account.status = AccountStatus.DISABLED
+
+    class RoleGrantRequested(LedgerAggregate.Event):
+        grant_id: str
+        role: str
+        requested_by: str
+        needs_approval: bool
+
+        def apply(self, account: Account) -> None:
+            account.grants[self.role] = {
+                "grant_id": self.grant_id, "role": self.role, "requested_by": self.requested_by,
+                "requested_at": self.timestamp.isoformat(), "approved_by": None,
+                "active": not self.needs_approval,
+                "active_since": None if self.needs_approval else self.timestamp.isoformat(),
+            }
+
+    class RoleGrantApproved(LedgerAggregate.Event):
+        grant_id: str
+        role: str
+        approved_by: str
+
+        def apply(self, account: Account) -> None:
+            grant = account.grants[self.role]
+            grant |= {"approved_by": self.approved_by, "active": True,
+                      "active_since": self.timestamp.isoformat()}
+
+    class RoleRevoked(LedgerAggregate.Event):
+        roles: list[str]
+        revoked_by: str
+
+        def apply(self, account: Account) -> None:
+            for role in self.roles:
+                account.grants.pop(role, None)
+
+    def __init__(self) -> None:
+        self.username = ""
+        self.employee_id = ""
+        self.department = ""
+        self.password_hash = ""
+        self.must_change_password = True
+        self.password_changed_at: datetime | None = None
+        self.status = AccountStatus.ACTIVE
+        self.lock_reason: str | None = None
+        self.unlocked_at: datetime | None = None
+        self.grants: dict[str, dict[str, Any]] = {}
+
+    # Decisions ---------------------------------------------------------------
+
+    @classmethod
+    def create(cls, *, username: str, employee_id: str, department: str,
+               password_hash: str) -> Account:
+        """Open an account whose first password is a one-time password (LG-1)."""
+        account: Account = cls._create(cls.Created, id=account_id(username), username=username,
+                                       employee_id=employee_id, department=department,
+                                       password_hash=password_hash)
+        return account
+
+    def change_password(self, password_hash: str, *, one_time: bool = False) -> None:
+        self.check_not_disabled()
+        self.trigger_event(self.PasswordChanged, password_hash=password_hash, one_time=one_time)
+
+    def lock(self, *, reason: LockReason, by: str) -> None:
+        self.check_not_disabled()
+        if self.status is AccountStatus.LOCKED:
+            return
+        self.trigger_event(self.Locked, reason=reason.value, locked_by=by)
+
+    def unlock(self, *, by: str) -> None:
+        self.check_not_disabled()
+        if self.status is not AccountStatus.LOCKED:
+            raise WorkflowViolationError("the account is not locked")
+        self.trigger_event(self.Unlocked, unlocked_by=by)
+
+    def disable(self, *, by: str) -> None:
+        self.check_not_disabled()
+        self.trigger_event(self.Disabled, disabled_by=by)
+
+    def grant(self, role: str, *, by: str, needs_approval: bool) -> str:
+        """Grant a role; a high-privilege one stays inactive until approved (AC-2)."""
+        self.check_not_disabled()
+        if by == self.username:
+            raise WorkflowViolationError("no one may grant a role to themselves")
+        if role in self.grants:
+            state = "holds" if self.grants[role]["active"] else "awaits approval of"
+            raise ConflictError(f"the account already {state} this role",
+                                details={"role": role})
+        grant_id = str(uuid4())
+        self.trigger_event(self.RoleGrantRequested, grant_id=grant_id, role=role,
+                           requested_by=by, needs_approval=needs_approval)
+        return grant_id
+
+    def approve_grant(self, role: str, *, by: str) -> None:
+        """The second person's approval: never the requester, never the grantee."""
+        grant = self.grants.get(role)
+        if grant is None or grant["active"]:
+            raise WorkflowViolationError("no grant of this role awaits approval",
+                                         details={"role": role})
+        if by in (grant["requested_by"], self.username):
+            raise WorkflowViolationError(
+                "a grant must be approved by a second person, not its requester or grantee")
+        self.check_not_disabled()
+        self.trigger_event(self.RoleGrantApproved, grant_id=grant["grant_id"], role=role,
+                           approved_by=by)
+
+    def revoke(self, roles: list[str], *, by: str) -> list[str]:
+        """Revoke the named roles (active or awaiting approval); return those revoked."""
+        held = sorted(role for role in roles if role in self.grants)
+        if held:
+            self.trigger_event(self.RoleRevoked, roles=held, revoked_by=by)
+        return held
+
+    # Guards and state --------------------------------------------------------
+
+    def check_not_disabled(self) -> None:
+        if self.status is AccountStatus.DISABLED:
+            raise WorkflowViolationError("the account is disabled")
+
+    @property
+    def active_roles(self) -> frozenset[str]:
+        return frozenset(role for role, grant in self.grants.items() if grant["active"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"username": self.username, "employee_id": self.employee_id,
+                "department": self.department, "status": self.status.value,
+                "lock_reason": self.lock_reason,
+                "must_change_password": self.must_change_password,
+                "roles": sorted(self.active_roles),
+                "grants": [dict(grant) for _, grant in sorted(self.grants.items())]}
+
+
+class AccountRegistry(LedgerAggregate):
+    """Every account's username and employee id: one account per employee (LG-1)."""
+
+    class Started(LedgerAggregate.Created):
+        pass
+
+    class AccountAdded(LedgerAggregate.Event):
+        username: str
+        employee_id: str
+
+        def apply(self, registry: AccountRegistry) -> None:
+            registry.usernames.append(self.username)
+            registry.employee_ids[self.employee_id] = self.username
+
+    def __init__(self) -> None:
+        self.usernames: list[str] = []
+        self.employee_ids: dict[str, str] = {}
+
+    @classmethod
+    def start(cls) -> AccountRegistry:
+        registry: AccountRegistry = cls._create(cls.Started, id=REGISTRY_ID)
+        return registry
+
+    def add(self, username: str, employee_id: str) -> None:
+        if username in self.usernames:
+            raise ConflictError("an account with this username already exists",
+                                details={"username": username})
+        if employee_id in self.employee_ids:
+            raise ConflictError("this employee already has an account",
+                                details={"employee_id": employee_id})
+        self.trigger_event(self.AccountAdded, username=username, employee_id=employee_id)

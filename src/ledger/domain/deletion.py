@@ -1,0 +1,150 @@
+"""A deletion request (DL-1, DL-2): requested, reviewed by the requesting department's
+head, approved by the head of customer-information management, executed by a system
+administrator. Each step may reject instead, with a reason. No person fills two roles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid4
+
+from ledger.domain.errors import PermissionDeniedError, WorkflowViolationError
+from ledger.domain.events import LedgerAggregate
+
+
+class Ground(StrEnum):
+    """Why a customer's data may be deleted (DL-1)."""
+
+    RELATIONSHIP_ENDED = "relationship_ended"
+    ERRONEOUS_OR_DUPLICATE = "erroneous_or_duplicate"
+    LEGAL_OBLIGATION = "legal_obligation"
+
+
+class Stage(StrEnum):
+    REQUESTED = "requested"
+    REVIEWED = "reviewed"
+    APPROVED = "approved"
+    EXECUTED = "executed"
+    REJECTED = "rejected"
+
+
+DEPARTMENT_HEAD = "department_head"
+INFO_MGMT_HEAD = "info_mgmt_head"
+SYSADMIN = "sysadmin"
+
+# Which stage each step needs, and which role may take it.
+_STEPS: dict[str, tuple[Stage, str]] = {
+    "review": (Stage.REQUESTED, DEPARTMENT_HEAD),
+    "approve": (Stage.REVIEWED, INFO_MGMT_HEAD),
+    "execute": (Stage.APPROVED, SYSADMIN),
+}
+
+
+class DeletionRequest(LedgerAggregate):
+    """One request to erase one customer's personal data, and who decided what."""
+
+    class Requested(LedgerAggregate.Created):
+        customer_id: str
+        ground: str
+        details: str
+        department: str
+        requested_by: str
+
+        def apply(self, request: DeletionRequest) -> None:
+            request.customer_id = self.customer_id
+            request.ground = self.ground
+            request.department = self.department
+            request.participants = {self.requested_by: "requested"}
+
+    class Reviewed(LedgerAggregate.Event):
+        reviewed_by: str
+
+        def apply(self, request: DeletionRequest) -> None:
+            request.stage = Stage.REVIEWED
+            request.participants[self.reviewed_by] = "reviewed"
+
+    class Approved(LedgerAggregate.Event):
+        approved_by: str
+
+        def apply(self, request: DeletionRequest) -> None:
+            request.stage = Stage.APPROVED
+            request.participants[self.approved_by] = "approved"
+
+    class Executed(LedgerAggregate.Event):
+        executed_by: str
+        key_id: str | None
+
+        def apply(self, request: DeletionRequest) -> None:
+            request.stage = Stage.EXECUTED
+            request.participants[self.executed_by] = "executed"
+
+    class Rejected(LedgerAggregate.Event):
+        step: str
+        rejected_by: str
+        reason: str
+
+        def apply(self, request: DeletionRequest) -> None:
+            request.stage = Stage.REJECTED
+            request.participants[self.rejected_by] = f"rejected at {self.step}"
+
+    def __init__(self) -> None:
+        self.customer_id = ""
+        self.ground = ""
+        self.department = ""
+        self.stage = Stage.REQUESTED
+        self.participants: dict[str, str] = {}
+
+    @classmethod
+    def request(cls, *, customer_id: UUID, ground: Ground, details: str, department: str,
+                requested_by: str) -> DeletionRequest:
+        request: DeletionRequest = cls._create(
+            cls.Requested, id=uuid4(), customer_id=str(customer_id), ground=ground.value,
+            details=details, department=department, requested_by=requested_by)
+        return request
+
+    def review(self, *, actor: str, roles: frozenset[str], department: str | None) -> None:
+        self.check_step("review", actor, roles)
+        if department != self.department:
+            raise PermissionDeniedError(
+                "only the head of the requesting department may review this request",
+                details={"department": self.department})
+        self.trigger_event(self.Reviewed, reviewed_by=actor)
+
+    def approve(self, *, actor: str, roles: frozenset[str]) -> None:
+        self.check_step("approve", actor, roles)
+        self.trigger_event(self.Approved, approved_by=actor)
+
+    def execute(self, *, actor: str, roles: frozenset[str], key_id: str | None) -> None:
+        self.check_step("execute", actor, roles)
+        self.trigger_event(self.Executed, executed_by=actor, key_id=key_id)
+
+    def reject(self, *, step: str, actor: str, roles: frozenset[str], reason: str) -> None:
+        """Stop the request at ``step`` (review, approve or execute), giving the reason."""
+        if step not in _STEPS:
+            raise WorkflowViolationError(f"unknown step: {step}")
+        self.check_step(step, actor, roles)
+        self.trigger_event(self.Rejected, step=step, rejected_by=actor, reason=reason)
+
+    def check_step(self, step: str, actor: str, roles: frozenset[str]) -> None:
+        stage, role = _STEPS[step]
+        if role not in roles:
+            raise PermissionDeniedError(f"the {step} step needs the {role} role",
+                                        details={"step": step, "role": role})
+        if self.stage != stage:
+            raise WorkflowViolationError(
+                f"the request is {self.stage.value}; {step} needs it {stage.value}",
+                details={"stage": self.stage.value, "step": step})
+        if actor in self.participants:
+            raise WorkflowViolationError(
+                "no person may act in two roles on one deletion request",
+                details={"already": self.participants[actor]})
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage not in (Stage.EXECUTED, Stage.REJECTED)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"request_id": str(self.id), "customer_id": self.customer_id,
+                "ground": self.ground, "department": self.department,
+                "stage": self.stage.value, "participants": dict(self.participants),
+                "version": self.version}

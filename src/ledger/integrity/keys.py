@@ -1,0 +1,141 @@
+"""The checkpoint signing key: an Ed25519 key in a file, kept outside the database.
+
+In development a missing key file is created (mode 0600) the first time a checkpoint is
+signed, with a warning; in production the file must be configured and readable before
+the ledger starts, so a misconfigured service refuses to start instead of writing
+checkpoints nobody can trust.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from hashlib import sha256
+from pathlib import Path
+
+import structlog
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.settings import Settings
+
+log = structlog.get_logger("ledger.integrity")
+
+DEFAULT_KEY_FILE_NAME = "signing_key.pem"
+
+
+def key_id_of(public_key: bytes) -> str:
+    """A short, stable name for a public key: the start of its SHA-256."""
+    return sha256(public_key).hexdigest()[:16]
+
+
+def signature_valid(public_key: bytes, signature: bytes, data: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, data)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+class SigningKey:
+    """An Ed25519 private key that signs checkpoints, and its public half."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._private_key = private_key
+        self.public_key = private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.key_id = key_id_of(self.public_key)
+
+    def sign(self, data: bytes) -> bytes:
+        return self._private_key.sign(data)
+
+
+def _problem(path: Path, message: str) -> ValidationFailedError:
+    return ValidationFailedError([Problem("signing_key_file", message)],
+                                 f"signing key {path}: {message}")
+
+
+def read_key_file(path: Path) -> SigningKey:
+    """The key in a PEM (PKCS#8) file; a missing or malformed file is a clear error."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise _problem(path, "file does not exist") from None
+    except OSError as error:
+        raise _problem(path, f"cannot be read ({error.strerror})") from None
+    try:
+        private_key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise _problem(path, "not an unencrypted PEM private key") from None
+    if not isinstance(private_key, Ed25519PrivateKey):
+        raise _problem(path, "not an Ed25519 key")
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("signing_key_file_not_private", path=str(path),
+                    advice="chmod 600: only the ledger's account should read it")
+    return SigningKey(private_key)
+
+
+def create_key_file(path: Path) -> SigningKey:
+    """Write a new key readable only by its owner; never overwrite an existing file."""
+    private_key = Ed25519PrivateKey.generate()
+    pem = private_key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             stat.S_IRUSR | stat.S_IWUSR)
+    except FileExistsError:
+        raise _problem(path, "already exists; refusing to overwrite a signing key") from None
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+    return SigningKey(private_key)
+
+
+class SigningKeySource:
+    """Where the signing key lives; it is read (or, in development, created) on first use."""
+
+    def __init__(self, path: Path, *, create_if_missing: bool) -> None:
+        self.path = path
+        self.create_if_missing = create_if_missing
+        self._key: SigningKey | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SigningKeySource:
+        """The configured key; in production it must exist now, or nothing starts."""
+        if settings.environment == "production":
+            if settings.signing_key_file is None:
+                raise ValidationFailedError(
+                    [Problem("signing_key_file", "required in production")],
+                    "production needs LEDGER_SIGNING_KEY_FILE: an Ed25519 key file kept "
+                    "outside the database (create one with `ledger audit create-signing-key "
+                    "FILE`)")
+            source = cls(settings.signing_key_file, create_if_missing=False)
+            source.key()
+            return source
+        path = settings.signing_key_file or settings.data_dir / DEFAULT_KEY_FILE_NAME
+        return cls(path, create_if_missing=True)
+
+    def key(self) -> SigningKey:
+        with self._lock:
+            if self._key is None:
+                self._key = self._load()
+            return self._key
+
+    def _load(self) -> SigningKey:
+        if self.create_if_missing and not self.path.exists():
+            log.warning("development_signing_key_created", path=str(self.path),
+                        advice="for development only; configure LEDGER_SIGNING_KEY_FILE "
+                               "in production")
+            return create_key_file(self.path)
+        return read_key_file(self.path)
+
+    def public_key_if_present(self) -> bytes | None:
+        """The public key, if the key file exists; never creates one (verify is read-only)."""
+        if self._key is None and not self.path.exists():
+            return None
+        return self.key().public_key

@@ -1,0 +1,263 @@
+"""Verify: recompute the chain over the stored records and compare it with the seals and the
+signed checkpoints; report the first bad position and what is wrong there.
+
+Records and seals are read in one read-only snapshot, in position order, as two streams
+merged by position. After a finding the walk continues from the stored seal, so one
+tampered record is reported once and later, independent findings are still counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from hashlib import sha256
+from typing import Any
+
+from ledger.integrity.chain import GENESIS, link, record_digest
+from ledger.integrity.checkpoints import SignedCheckpoint
+from ledger.integrity.claims import SignedClaims
+from ledger.integrity.report import (
+    INSERTED,
+    MISSING,
+    MODIFIED,
+    REORDERED,
+    REWRITTEN,
+    SEAL_ALTERED,
+    Finding,
+    VerifyReport,
+)
+from ledger.integrity.storage import (
+    CHAIN_PAGE,
+    EMPTY_HEAD,
+    ChainRow,
+    EventLog,
+    SealHead,
+    identity_of,
+    read_chain_row,
+    read_checkpoints,
+    read_head,
+    sealed_position_of,
+    tables_exist,
+)
+from ledger.sql import Cursor
+
+PAGE = 5000
+NO_POSITION = 2**63
+Progress = Callable[[int, int], None]
+
+
+def verify_chain(cursor: Cursor, events: EventLog, *,
+                 trusted_keys: Mapping[bytes, str] | None = None,
+                 exported: SignedCheckpoint | None = None, from_exported: bool = False,
+                 progress: Progress | None = None) -> VerifyReport:
+    """Verify everything the cursor's snapshot holds; ``trusted_keys`` maps public keys to
+    where they came from. With ``from_exported``, trust the history up to ``exported``."""
+    return _Verification(cursor, events, dict(trusted_keys or {}), exported, from_exported,
+                         progress).run()
+
+
+class _Verification:
+    def __init__(self, cursor: Cursor, events: EventLog, trusted_keys: dict[bytes, str],
+                 exported: SignedCheckpoint | None, from_exported: bool,
+                 progress: Progress | None) -> None:
+        self.cursor = cursor
+        self.events = events
+        self.trusted_keys = trusted_keys
+        self.exported = exported
+        self.from_exported = from_exported and exported is not None
+        self.progress = progress
+        self.report = VerifyReport()
+        self.claims = SignedClaims(self.report, trusted_keys)
+        self.running = GENESIS
+        self.sealed_count = 0
+        self.last_chain_position = 0
+
+    def run(self) -> VerifyReport:
+        report = self.report
+        if self.exported is not None:
+            self.trusted_keys.setdefault(self.exported.public_key, "the exported checkpoint")
+        report.trust = (", ".join(sorted(set(self.trusted_keys.values())))
+                        or "the public keys stored with the checkpoints (pass --checkpoint "
+                           "to check them against a key kept elsewhere)")
+        sealing = tables_exist(self.cursor, self.events.dialect)
+        head = read_head(self.cursor) if sealing else EMPTY_HEAD
+        report.head_position = self.events.head_position(self.cursor)
+        report.sealed_position = head.position
+        if sealing:
+            self.claims.check_stored(read_checkpoints(self.cursor), head)
+        if self.exported is not None and not self.claims.check_exported(self.exported):
+            self.from_exported = False
+        start = self._start()
+        self._walk(start, head)
+        self._check_head(head)
+        return report
+
+    def _start(self) -> int:
+        """Where the walk begins: the start of the log, or a trusted exported checkpoint."""
+        if not self.from_exported or self.exported is None:
+            self.claims.ready()
+            return 0
+        checkpoint = self.exported.checkpoint
+        self.running = bytes.fromhex(checkpoint.chain_head)
+        self.sealed_count = checkpoint.records
+        self.last_chain_position = checkpoint.position
+        self.report.started_after = checkpoint.position
+        self.claims.ready(trusted_up_to=checkpoint.position)
+        row = read_chain_row(self.cursor, checkpoint.position)
+        if row is None or row.chain_hash != self.running:
+            self._found(checkpoint.position, REWRITTEN, "the seal at the exported checkpoint's "
+                        "position is not the one it signed: history up to it was rewritten",
+                        since=1)
+        return checkpoint.position
+
+    def _meet_claims(self, up_to: int) -> None:
+        self.claims.meet(up_to, self.last_chain_position, self.running, self.sealed_count)
+
+    # The walk ----------------------------------------------------------------
+
+    def _walk(self, start: int, head: SealHead) -> None:
+        report = self.report
+        chain = self._chain_rows(start)
+        event_pages = self._event_pages(start)
+        sealed_up_to = head.position
+        chain_row = next(chain, None)
+        for page in event_pages:
+            for event in page:
+                position = event[0]
+                while chain_row is not None and chain_row[0] < position:
+                    self._seal_without_record(chain_row)
+                    chain_row = next(chain, None)
+                report.records += 1
+                if chain_row is None or chain_row[0] != position:
+                    if position <= sealed_up_to:
+                        self._record_without_seal(event)
+                    else:
+                        report.unsealed += 1
+                    continue
+                digest = record_digest(event[1], event[2], event[3], event[4])
+                linked = sha256(self.running + position.to_bytes(8, "big", signed=True)
+                                + digest).digest()
+                if linked == chain_row[5]:
+                    self.running = linked
+                    self.sealed_count += 1
+                    self.last_chain_position = position
+                    report.sealed += 1
+                else:
+                    self._diagnose(ChainRow(*chain_row), event, digest)
+                next_claim = self.claims.next_position
+                if next_claim is not None and next_claim <= position:
+                    self._meet_claims(position)
+                chain_row = next(chain, None)
+            if self.progress is not None and page:
+                self.progress(page[-1][0], report.head_position)
+        while chain_row is not None:
+            self._seal_without_record(chain_row)
+            chain_row = next(chain, None)
+        self._meet_claims(NO_POSITION)
+
+    def _event_pages(self, after: int) -> Iterator[list[tuple[Any, ...]]]:
+        # From the lowest possible position: a record moved below 1 is still seen.
+        after = after if after > 0 else -NO_POSITION
+        while page := self.events.read_page(self.cursor, after, PAGE):
+            yield page
+            after = page[-1][0]
+
+    def _chain_rows(self, after: int) -> Iterator[tuple[Any, ...]]:
+        if not tables_exist(self.cursor, self.events.dialect):
+            return
+        while page := self.cursor.all(CHAIN_PAGE, {"after": after, "limit": PAGE}):
+            # Both drivers return int and bytes for these columns: no conversion per row.
+            yield from page
+            after = int(page[-1][0])
+
+    # Diagnosis ---------------------------------------------------------------
+
+    def _advance_past(self, row: ChainRow, chain_value: bytes) -> None:
+        self.running = chain_value
+        self.sealed_count += 1
+        self.last_chain_position = row.position
+        self._meet_claims(row.position)
+
+    def _seal_without_record(self, raw: tuple[Any, ...]) -> None:
+        row = ChainRow(*raw)
+        self._gap_in_seals(row)
+        moved_to = self.events.position_of(self.cursor, row.originator_id,
+                                           row.originator_version)
+        if moved_to is not None:
+            self._found(row.position, REORDERED, f"the record sealed at position "
+                                                 f"{row.position} is now at position {moved_to}")
+        else:
+            self._found(row.position, MISSING,
+                        f"the record sealed at position {row.position} is gone")
+        self._advance_past(row, row.chain_hash)
+
+    def _record_without_seal(self, event: tuple[Any, ...]) -> None:
+        position, identity, version = event[0], identity_of(event[1]), event[2]
+        sealed_at = sealed_position_of(self.cursor, identity, version)
+        if sealed_at is not None and sealed_at != position:
+            self._found(position, REORDERED, f"the record sealed at position {sealed_at} is "
+                                             f"now at position {position}")
+        else:
+            self._found(position, INSERTED, f"a record that was never sealed is at position "
+                                            f"{position}, inside the sealed history")
+
+    def _diagnose(self, row: ChainRow, event: tuple[Any, ...], digest: bytes) -> None:
+        """The record at ``row.position`` does not extend the chain as sealed: say why."""
+        position = row.position
+        if self._gap_in_seals(row):
+            self._advance_past(row, row.chain_hash)
+            return
+        seal_consistent = link(self.running, position, row.record_digest) == row.chain_hash
+        if digest == row.record_digest:
+            # The record is as sealed; the chain row's value was changed.
+            self._found(position, SEAL_ALTERED, f"the chain value stored for position "
+                                                f"{position} was changed")
+            self._advance_past(row, link(self.running, position, digest))
+            return
+        same_identity = (identity_of(event[1]), event[2]) == (row.originator_id,
+                                                             row.originator_version)
+        if not seal_consistent or same_identity:
+            also = "" if seal_consistent else " (and its seal was altered to match)"
+            self._found(position, MODIFIED, f"the record at position {position} is not the "
+                                            f"one sealed there: its stored bytes changed{also}")
+        else:
+            self._classify_stranger(row, event)
+        self._advance_past(row, row.chain_hash)
+
+    def _classify_stranger(self, row: ChainRow, event: tuple[Any, ...]) -> None:
+        """Another record than the sealed one sits at ``row.position``."""
+        position = row.position
+        sealed_at = sealed_position_of(self.cursor, identity_of(event[1]), event[2])
+        if sealed_at is not None:
+            self._found(position, REORDERED, f"the record sealed at position {sealed_at} is "
+                                             f"now at position {position}")
+            return
+        moved_to = self.events.position_of(self.cursor, row.originator_id,
+                                           row.originator_version)
+        if moved_to is not None and moved_to > position:
+            self._found(position, INSERTED, f"a record that was never sealed was inserted at "
+                                            f"position {position}; the record sealed there "
+                                            f"is now at {moved_to}")
+        elif moved_to is not None:
+            self._found(position, REORDERED, f"the record sealed at position {position} is "
+                                             f"now at position {moved_to}")
+        else:
+            self._found(position, MODIFIED, f"the record sealed at position {position} was "
+                                            "replaced by one that was never sealed")
+
+    def _gap_in_seals(self, row: ChainRow) -> bool:
+        """Seals (and their records) removed just before this one: report it once."""
+        if row.previous_position == self.last_chain_position:
+            return False
+        self._found(row.previous_position, MISSING,
+                    f"the record sealed at position {row.previous_position} and its seal are "
+                    "gone", since=self.last_chain_position + 1)
+        return True
+
+    def _found(self, position: int, kind: str, detail: str, since: int | None = None) -> None:
+        self.report.add(Finding(position, kind, detail, since))
+
+    def _check_head(self, head: SealHead) -> None:
+        if head.position != max(self.last_chain_position, self.report.started_after):
+            self._found(head.position, SEAL_ALTERED,
+                        f"the seal head says position {head.position}, the chain ends at "
+                        f"position {self.last_chain_position}")

@@ -1,0 +1,224 @@
+"""The key store: each customer's data key, wrapped under the KEK, in its own database.
+
+Keys never leave this store unwrapped (they are unwrapped into memory for use, and cached
+briefly). Erasure deletes the wrapped key and leaves a tombstone; the customer's
+``Erased`` event in the event log records it as well, and ``reconcile`` re-applies every
+erasure found in the log, so a key store restored from an older backup cannot bring an
+erased key back into use. The key store is kept apart from the event store so that data
+backups never contain keys (DP-2); see README, "Personal data and erasure".
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger.crypto import KeyMaterialError, key_id_of, new_data_key, unwrap, wrap
+from ledger.sql import Cursor, SqlDatabase
+
+log = structlog.get_logger("ledger.keystore")
+
+CACHE_SECONDS = 30.0
+
+
+class KeyStore:
+    """Creates, unwraps, destroys and re-wraps customers' data keys."""
+
+    def __init__(self, db: SqlDatabase, kek: bytes, *, cache_seconds: float = CACHE_SECONDS
+                 ) -> None:
+        self.db = db
+        self._kek = kek
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, str, bytes, AESGCM]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def kek_id(self) -> str:
+        return key_id_of(self._kek, "kek")
+
+    # Set-up ------------------------------------------------------------------
+
+    def create_tables(self, index_key_id: str | None = None) -> None:
+        """Create the tables, and refuse a KEK (or blind-index key) other than the one the
+        store was made with: a changed index key would silently break every search."""
+        blob = "BYTEA" if self.db.dialect == "postgres" else "BLOB"
+        with self.db.transaction() as cursor:
+            cursor.execute(f"""CREATE TABLE IF NOT EXISTS data_keys (
+                customer_id TEXT PRIMARY KEY, key_id TEXT NOT NULL UNIQUE,
+                wrapped {blob} NOT NULL, kek_id TEXT NOT NULL, created_at TEXT NOT NULL)""")
+            cursor.execute("""CREATE TABLE IF NOT EXISTS erased_keys (
+                customer_id TEXT PRIMARY KEY, key_id TEXT, erased_at TEXT NOT NULL)""")
+            cursor.execute("""CREATE TABLE IF NOT EXISTS keystore_meta (
+                name TEXT PRIMARY KEY, value TEXT NOT NULL)""")
+            row = cursor.one("SELECT value FROM keystore_meta WHERE name = 'kek_id'")
+            if row is None:
+                cursor.execute("INSERT INTO keystore_meta (name, value) VALUES ('kek_id', :id)",
+                               {"id": self.kek_id})
+            elif row[0] != self.kek_id:
+                raise KeyMaterialError(
+                    "the configured KEK is not the one this key store was made with "
+                    f"(store expects KEK id {row[0]}, configured KEK id {self.kek_id})")
+            if index_key_id is not None:
+                row = cursor.one("SELECT value FROM keystore_meta WHERE name = 'index_key_id'")
+                if row is None:
+                    cursor.execute("INSERT INTO keystore_meta (name, value) VALUES"
+                                   " ('index_key_id', :id)", {"id": index_key_id})
+                elif row[0] != index_key_id:
+                    raise KeyMaterialError(
+                        "the configured blind-index key is not the one this ledger's search "
+                        f"indexes were made with (expected key id {row[0]}, configured "
+                        f"{index_key_id})")
+
+    # Keys ------------------------------------------------------------------------
+
+    def create(self, customer_id: str) -> str:
+        """A new data key for a customer (or the existing one: retries are safe)."""
+        existing = self._stored(customer_id)
+        if existing is not None:
+            return existing[0]
+        if self.is_erased(customer_id):
+            raise KeyMaterialError("this customer id belongs to an erased customer")
+        key = new_data_key()
+        key_id = key_id_of(key, "data")
+        with self.db.transaction() as cursor:
+            self._check_kek_current(cursor)
+            cursor.execute(
+                "INSERT INTO data_keys (customer_id, key_id, wrapped, kek_id, created_at)"
+                " VALUES (:cid, :kid, :wrapped, :kek, :at) ON CONFLICT (customer_id) DO NOTHING",
+                {"cid": customer_id, "kid": key_id, "wrapped": wrap(self._kek, key),
+                 "kek": self.kek_id, "at": _now()})
+        stored = self._stored(customer_id)
+        if stored is None:  # pragma: no cover - the row was just written
+            raise KeyMaterialError("the new data key was not stored")
+        return stored[0]
+
+    def _check_kek_current(self, cursor: Cursor) -> None:
+        # Another process may have rotated the KEK since this one started: a key wrapped
+        # under the old KEK now would be lost with it. (FOR SHARE waits for a rotation
+        # in progress; SQLite's write transaction already excludes one.)
+        select = "SELECT value FROM keystore_meta WHERE name = 'kek_id'"
+        row = cursor.one(select + " FOR SHARE" if self.db.dialect == "postgres" else select)
+        if row is None or row[0] != self.kek_id:
+            raise KeyMaterialError("the KEK was rotated since this process started; "
+                                   "restart it with the new KEK")
+
+    def data_key(self, customer_id: str) -> tuple[str, bytes] | None:
+        """The customer's (key id, key), or None once erased."""
+        found = self._cached(customer_id)
+        return (found[1], found[2]) if found else None
+
+    def cipher(self, customer_id: str) -> tuple[str, AESGCM] | None:
+        """The customer's (key id, ready AES-GCM cipher), or None once erased."""
+        found = self._cached(customer_id)
+        return (found[1], found[3]) if found else None
+
+    def _cached(self, customer_id: str) -> tuple[float, str, bytes, AESGCM] | None:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(customer_id)
+        if cached is not None and cached[0] > now:
+            return cached
+        stored = self._stored(customer_id)
+        if stored is None:
+            return None
+        key_id, wrapped = stored
+        key = unwrap(self._kek, wrapped)
+        entry = (now + self.cache_seconds, key_id, key, AESGCM(key))
+        with self._lock:
+            self._cache[customer_id] = entry
+        return entry
+
+    def destroy(self, customer_id: str) -> str | None:
+        """Destroy a customer's data key for good; return its id (None if already gone)."""
+        with self._lock:
+            self._cache.pop(customer_id, None)
+        with self.db.transaction() as cursor:
+            if self.db.dialect == "sqlite":
+                # Overwrite the deleted row in the file: SQLite keeps freed bytes unless
+                # built or told otherwise, and the wrapped key must not survive there.
+                cursor.execute("PRAGMA secure_delete = ON")
+            row = cursor.one("SELECT key_id FROM data_keys WHERE customer_id = :cid",
+                             {"cid": customer_id})
+            cursor.execute("DELETE FROM data_keys WHERE customer_id = :cid", {"cid": customer_id})
+            cursor.execute(
+                "INSERT INTO erased_keys (customer_id, key_id, erased_at) VALUES (:cid, :kid, :at)"
+                " ON CONFLICT (customer_id) DO NOTHING",
+                {"cid": customer_id, "kid": row[0] if row else None, "at": _now()})
+        if row is not None:
+            log.info("data_key_destroyed", key_id=row[0])
+        return str(row[0]) if row else None
+
+    def reconcile(self, erased_customer_ids: Iterable[str]) -> int:
+        """Destroy any key still present for a customer the event log says is erased."""
+        destroyed = 0
+        for customer_id in erased_customer_ids:
+            if self._stored(customer_id) is not None or not self.is_erased(customer_id):
+                self.destroy(customer_id)
+                destroyed += 1
+        if destroyed:
+            log.warning("erasures_reapplied", count=destroyed)
+        return destroyed
+
+    def is_erased(self, customer_id: str) -> bool:
+        with self.db.snapshot() as cursor:
+            return cursor.one("SELECT 1 FROM erased_keys WHERE customer_id = :cid",
+                              {"cid": customer_id}) is not None
+
+    def erased_customers(self) -> list[str]:
+        """Every customer whose key this store has destroyed."""
+        with self.db.snapshot() as cursor:
+            return [str(row[0]) for row in cursor.all("SELECT customer_id FROM erased_keys")]
+
+    def erased_key_id(self, customer_id: str) -> str | None:
+        with self.db.snapshot() as cursor:
+            row = cursor.one("SELECT key_id FROM erased_keys WHERE customer_id = :cid",
+                             {"cid": customer_id})
+        return str(row[0]) if row and row[0] else None
+
+    # Rotation and status ----------------------------------------------------------
+
+    def rotate_kek(self, new_kek: bytes) -> int:
+        """Re-wrap every data key under ``new_kek`` in one transaction; events are untouched."""
+        new_id = key_id_of(new_kek, "kek")
+        with self.db.transaction() as cursor:
+            # The marker first: a key being created meanwhile is either refused or seen.
+            cursor.execute("UPDATE keystore_meta SET value = :id WHERE name = 'kek_id'",
+                           {"id": new_id})
+            rows = cursor.all("SELECT customer_id, wrapped FROM data_keys")
+            for customer_id, wrapped in rows:
+                rewrapped = wrap(new_kek, unwrap(self._kek, bytes(wrapped)))
+                cursor.execute("UPDATE data_keys SET wrapped = :w, kek_id = :kek "
+                               "WHERE customer_id = :cid",
+                               {"w": rewrapped, "kek": new_id, "cid": customer_id})
+        self._kek = new_kek
+        log.info("kek_rotated", keys=len(rows), kek_id=new_id)
+        return len(rows)
+
+    def status(self) -> dict[str, Any]:
+        with self.db.snapshot() as cursor:
+            active = cursor.one("SELECT COUNT(*) FROM data_keys")
+            destroyed = cursor.one("SELECT COUNT(*) FROM erased_keys")
+        return {"active_keys": int(active[0]) if active else 0,
+                "destroyed_keys": int(destroyed[0]) if destroyed else 0,
+                "kek_id": self.kek_id}
+
+    def _stored(self, customer_id: str) -> tuple[str, bytes] | None:
+        with self.db.snapshot() as cursor:
+            row = cursor.one("SELECT key_id, wrapped FROM data_keys WHERE customer_id = :cid",
+                             {"cid": customer_id})
+        return (str(row[0]), bytes(row[1])) if row else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def encode_key(key: bytes) -> str:
+    return base64.b64encode(key).decode("ascii")

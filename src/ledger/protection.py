@@ -1,0 +1,178 @@
+"""Personal data in and out of events: sealing the policy's personal fields with the
+customer's data key, opening them for readers, and blind-index digests for search."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger.crypto import ENVELOPE_MARK, ERASED, BlindIndex, is_envelope, open_envelope, seal
+from ledger.domain.errors import WorkflowViolationError
+from ledger.domain.profile import JsonDict, apply_changes, paths_overlap
+from ledger.keystore import KeyStore
+
+BUNDLE = "$sealed"
+"""Where a registration's personal values live together, sealed as one envelope."""
+IN_BUNDLE = {ENVELOPE_MARK: 0}
+"""The marker left in a personal field whose value is in the bundle."""
+
+# What each searchable kind is drawn from: (kind, path in the profile, field in list items).
+_SEARCHABLE: tuple[tuple[str, str, str | None], ...] = (
+    ("phone", "basic.phone", None),
+    ("phone", "basic.fax", None),
+    ("email", "basic.email", None),
+    ("name", "basic.name", None),
+    ("person", "basic.legal_representative", None),
+    ("address", "basic.address", None),
+    ("phone", "contacts", "phone"),
+    ("email", "contacts", "email"),
+    ("person", "contacts", "name"),
+)
+
+
+def _at(profile: JsonDict, path: str) -> Any:
+    value: Any = profile
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _open_value(value: Any, cipher: AESGCM | None, customer_id: str, path: str) -> Any:
+    if not is_envelope(value):
+        return value
+    if cipher is None:
+        return ERASED
+    return open_envelope(value, key=cipher, customer_id=customer_id, path=path)
+
+
+def _address_text(address: Any) -> str:
+    if not isinstance(address, dict):
+        return str(address)
+    parts = ("country", "region", "city", "street", "postal_code")
+    return "|".join(str(address.get(part) or "") for part in parts)
+
+
+class ProfileProtector:
+    """Seals and opens personal fields; computes search digests from plaintext."""
+
+    def __init__(self, keys: KeyStore, index: BlindIndex, personal_paths: list[str]) -> None:
+        self.keys = keys
+        self.index = index
+        self.personal_paths = tuple(personal_paths)
+
+    def is_personal(self, path: str) -> bool:
+        return any(paths_overlap(path, personal) for personal in self.personal_paths)
+
+    # Sealing (write side) ------------------------------------------------------
+
+    def _cipher(self, customer_id: str) -> tuple[str, AESGCM]:
+        found = self.keys.cipher(customer_id)
+        if found is None:
+            raise WorkflowViolationError("this customer's data key has been destroyed")
+        return found
+
+    def seal_profile(self, customer_id: str, profile: JsonDict) -> JsonDict:
+        """The profile with every personal value replaced by an envelope (a new customer's
+        key is created here)."""
+        self.keys.create(customer_id)
+        key_id, cipher = self._cipher(customer_id)
+        sealed = {name: dict(value) if isinstance(value, dict) else value
+                  for name, value in profile.items()}
+        # One envelope holds every personal value of the registration, so a read opens
+        # one ciphertext, not one per field; each place keeps a marker pointing there.
+        bundle: JsonDict = {}
+        for path in self.personal_paths:
+            group, _, field = path.partition(".")
+            holder = sealed.get(group) if field else sealed
+            name = field or group
+            if isinstance(holder, dict) and holder.get(name) is not None:
+                bundle[path] = holder[name]
+                holder[name] = dict(IN_BUNDLE)
+        if bundle:
+            sealed[BUNDLE] = seal(bundle, key=cipher, key_id=key_id, customer_id=customer_id,
+                                  path=BUNDLE)
+        return sealed
+
+    def seal_changes(self, customer_id: str, changes: JsonDict, current: JsonDict) -> JsonDict:
+        """Changes keyed by path, the personal ones sealed under their own path.
+
+        A change inside a field that is sealed whole (``credit.rating`` when ``credit`` is
+        personal) becomes a change of that whole field, or it could not be applied to
+        the sealed value; ``current`` is the plaintext profile it applies to."""
+        key_id, cipher = self._cipher(customer_id)
+        candidate = apply_changes(current, changes)
+        lifted: JsonDict = {}
+        for path, value in changes.items():
+            whole = next((p for p in self.personal_paths if path.startswith(p + ".")), None)
+            if whole is not None:
+                lifted[whole] = _at(candidate, whole)
+            else:
+                lifted[path] = value
+        return {
+            path: seal(value, key=cipher, key_id=key_id, customer_id=customer_id, path=path)
+            if value is not None and self.is_personal(path) else value
+            for path, value in lifted.items()
+        }
+
+    # Opening (read side) -------------------------------------------------------
+
+    def open_profile(self, customer_id: str, profile: JsonDict) -> JsonDict:
+        """The profile with envelopes opened, or ``[erased]`` where the key is gone.
+
+        Envelopes sit where changes put them: a top-level entry or a group's field."""
+        cipher = self._cipher_or_none(customer_id)
+        sealed_bundle = profile.get(BUNDLE)
+        bundle = _open_value(sealed_bundle, cipher, customer_id, BUNDLE) if sealed_bundle else {}
+
+        def opened_at(value: Any, path: str) -> Any:
+            if value.get(ENVELOPE_MARK) == IN_BUNDLE[ENVELOPE_MARK]:
+                return bundle.get(path) if isinstance(bundle, dict) else ERASED
+            return _open_value(value, cipher, customer_id, path)
+
+        opened: JsonDict = {}
+        for name, value in profile.items():
+            if name == BUNDLE:
+                continue
+            if not isinstance(value, dict):
+                opened[name] = value
+            elif ENVELOPE_MARK in value:
+                opened[name] = opened_at(value, name)
+            else:
+                group = opened[name] = dict(value)
+                for field, item in value.items():
+                    if isinstance(item, dict) and ENVELOPE_MARK in item:
+                        group[field] = opened_at(item, f"{name}.{field}")
+        return opened
+
+    def open_changes(self, customer_id: str, changes: JsonDict) -> JsonDict:
+        cipher = self._cipher_or_none(customer_id)
+        return {path: _open_value(value, cipher, customer_id, path)
+                for path, value in changes.items()}
+
+    def _cipher_or_none(self, customer_id: str) -> AESGCM | None:
+        found = self.keys.cipher(customer_id)
+        return found[1] if found else None
+
+    # Search --------------------------------------------------------------------
+
+    def digests(self, path: str, value: Any) -> Iterator[tuple[str, str]]:
+        """(kind, digest) for a plaintext value set at ``path``."""
+        if value is None or value == ERASED:
+            return
+        for kind, source, item_field in _SEARCHABLE:
+            if source != path:
+                continue
+            items = value if item_field else [value]
+            for item in items if isinstance(items, list) else []:
+                found = item.get(item_field) if item_field and isinstance(item, dict) else item
+                if found:
+                    text = _address_text(found) if kind == "address" else str(found)
+                    yield kind, self.index.digest(kind, text)
+
+    def search_paths(self) -> frozenset[str]:
+        return frozenset(source for _, source, _ in _SEARCHABLE)
+
+    def query_digest(self, kind: str, value: str) -> str:
+        return self.index.digest(kind, value)

@@ -1,0 +1,47 @@
+"""Assembles access control for ``bootstrap()``: credentials, the access log, the policy's
+authoriser, the identity service and the account queries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from commands.access_log import AccessLog
+from commands.authentication import Identity
+from commands.authorisation import PolicyAuthoriser, RoleUsage
+from commands.unit_of_work import Clock
+from ledger.credentials import CredentialStore
+from ledger.policy import Policy
+from ledger.sql import SqlDatabase
+from ledger.store import LedgerStore
+from projections.account_queries import AccountQueries
+from projections.runner import ProjectionRunner
+
+
+@dataclass
+class AccessControl:
+    """Everything that decides who is acting and what they may do."""
+
+    credentials: CredentialStore
+    access_log: AccessLog
+    authoriser: PolicyAuthoriser
+    identity: Identity
+    queries: AccountQueries
+
+
+def build_access_control(store: LedgerStore, views: SqlDatabase, runner: ProjectionRunner,
+                         policy: Policy, clock: Clock, wait_timeout: float,
+                         on_saved: Callable[[int], None] | None = None) -> AccessControl:
+    """Create the credential tables and wire the pieces; the caller installs the authoriser."""
+    credentials = CredentialStore(views)
+    credentials.create_tables()
+
+    def today() -> date:
+        return clock().astimezone(policy.zone).date()
+
+    access_log = AccessLog(store, clock, on_saved)
+    authoriser = PolicyAuthoriser(policy.access, access_log, RoleUsage(credentials, today))
+    identity = Identity(store, credentials, policy, authoriser, access_log, clock, on_saved)
+    queries = AccountQueries(runner, wait_timeout, policy.access.grant_unused_days, today)
+    return AccessControl(credentials, access_log, authoriser, identity, queries)

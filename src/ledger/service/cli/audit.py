@@ -1,0 +1,204 @@
+"""``ledger audit ...``: tamper evidence. Verify the hash chain, export a signed checkpoint to
+keep elsewhere, see how far sealing has got, seal now, and create a signing key.
+
+Verification, status and export read the database over a read-only connection, so they
+can run against a live store or a restored copy without changing it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ledger.domain.errors import NotFoundError, Problem, ValidationFailedError
+from ledger.integrity.checkpoints import SignedCheckpoint
+from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, create_key_file, read_key_file
+from ledger.integrity.readonly import open_read_only, verify_database
+from ledger.integrity.report import IntegrityViolationError, VerifyReport
+from ledger.integrity.sealer import seal_status
+from ledger.integrity.storage import EventLog, read_checkpoints, tables_exist
+from ledger.service.cli.common import (
+    err,
+    fail,
+    local_ledger,
+    note,
+    options,
+    out,
+    read_json,
+    run,
+    settings,
+    show,
+    table,
+)
+from ledger.settings import Settings
+
+audit_app = typer.Typer(help="Tamper evidence: verify the event history, export checkpoints.",
+                        no_args_is_help=True)
+
+
+def _local_only() -> None:
+    if options.url:
+        raise ValidationFailedError([Problem("url", "not supported by audit commands")],
+                                    "audit commands read the database directly; drop --url "
+                                    "and set --database-url")
+
+
+def _trusted_local_key(chosen: Settings) -> dict[bytes, str]:
+    """The configured signing key's public half, when this machine has the key file."""
+    path = chosen.signing_key_file or chosen.data_dir / DEFAULT_KEY_FILE_NAME
+    if not path.exists():
+        return {}
+    return {read_key_file(path).public_key: f"the signing key file {path}"}
+
+
+def _read_exported(path: Path) -> SignedCheckpoint:
+    return SignedCheckpoint.from_export(read_json(path))
+
+
+def _render_report(report: dict[str, Any]) -> None:
+    verdict = "[bold green]OK[/]" if report["ok"] else "[bold red]TAMPERING DETECTED[/]"
+    out.print(f"Integrity: {verdict}", highlight=False)
+    rows = table("check", "result")
+    rows.add_row("records read", str(report["records"]))
+    rows.add_row("sealed and verified", str(report["sealed"]))
+    rows.add_row("not sealed yet", str(report["unsealed"]))
+    rows.add_row("head / sealed position",
+                 f"{report['head_position']} / {report['sealed_position']}")
+    rows.add_row("signed checkpoints verified",
+                 f"{report['checkpoints_verified']} of {report['checkpoints_stored']} stored")
+    exported = report["exported_checkpoint"]
+    if exported is not None:
+        rows.add_row("exported checkpoint", f"#{exported['sequence']} at position "
+                     f"{exported['position']}: " + ("matches" if exported["matches"]
+                                                    else "does NOT match"))
+    if report["started_after"]:
+        rows.add_row("trusted history up to", str(report["started_after"]))
+    rows.add_row("keys trusted", report["trust"])
+    out.print(rows)
+    if report["findings"]:
+        found = table("position", "kind", "what is wrong",
+                      title=f"Findings (first {len(report['findings'])} of "
+                            f"{report['findings_total']})")
+        for finding in report["findings"]:
+            since = f" (from position {finding['since']})" if "since" in finding else ""
+            found.add_row(str(finding["position"]), finding["kind"],
+                          escape(finding["detail"] + since))
+        out.print(found)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoint: Annotated[Path | None, typer.Option(
+        "--checkpoint", help="An exported checkpoint (JSON) to check the history against.")
+    ] = None,
+    from_checkpoint: Annotated[bool, typer.Option(
+        "--from-checkpoint", help="Trust the history up to --checkpoint; verify only "
+                                  "what follows it.")] = False,
+) -> None:
+    """Recompute the hash chain over every stored record (read-only); exit 11 on tampering."""
+    def action() -> VerifyReport:
+        _local_only()
+        if from_checkpoint and checkpoint is None:
+            raise ValidationFailedError([Problem("from_checkpoint", "needs --checkpoint")])
+        chosen = settings()
+        exported = _read_exported(checkpoint) if checkpoint is not None else None
+        trusted = _trusted_local_key(chosen)
+        with Progress(TextColumn("verifying"), BarColumn(),
+                      TextColumn("position {task.completed:.0f}"),
+                      TimeRemainingColumn(), console=err, disable=options.json,
+                      transient=True) as bar:
+            task = bar.add_task("verify", total=None)
+            return verify_database(
+                chosen, trusted_keys=trusted, exported=exported, from_exported=from_checkpoint,
+                progress=lambda done, head: bar.update(task, completed=done, total=head))
+
+    report = run(action)
+    show(report.as_dict(), _render_report)
+    first = report.first
+    if first is not None:
+        fail(IntegrityViolationError(
+            f"the stored history was altered: first bad position {first.position} "
+            f"({first.kind}); {report.findings_total} finding(s)", details=first.as_dict()))
+
+
+@audit_app.command("export-checkpoint")
+def audit_export_checkpoint() -> None:
+    """Print the latest signed checkpoint as JSON, with its public key, to keep elsewhere."""
+    def action() -> dict[str, Any]:
+        _local_only()
+        database = open_read_only(settings())
+        try:
+            with database.snapshot() as cursor:
+                found = (read_checkpoints(cursor, latest_only=True)
+                         if tables_exist(cursor, database.dialect) else [])
+        finally:
+            database.close()
+        if not found or found[0].signed is None:
+            raise NotFoundError("no signed checkpoint yet: `ledger audit seal` signs one "
+                                "(a running service signs them by policy)")
+        return found[0].signed.export()
+
+    out.print_json(json.dumps(run(action)))
+
+
+@audit_app.command("status")
+def audit_status() -> None:
+    """How far sealing has got against the head of the log, and the last checkpoint."""
+    def action() -> dict[str, Any]:
+        _local_only()
+        database = open_read_only(settings())
+        try:
+            with database.snapshot() as cursor:
+                return seal_status(cursor, EventLog.of(database.dialect)).as_dict()
+        finally:
+            database.close()
+
+    def render(status: dict[str, Any]) -> None:
+        rows = table("sealing", "value")
+        rows.add_row("head position", str(status["head_position"]))
+        rows.add_row("sealed position", str(status["sealed_position"]))
+        rows.add_row("records not sealed yet (lag)", str(status["sealing_lag"]))
+        last = status["last_checkpoint"]
+        rows.add_row("last signed checkpoint", "none" if last is None else
+                     f"#{last['sequence']} at position {last['position']}, {last['created_at']}")
+        out.print(rows)
+
+    show(run(action), render)
+
+
+@audit_app.command("seal")
+def audit_seal() -> None:
+    """Seal every stored record now and sign a checkpoint of the sealed head."""
+    def action() -> dict[str, Any]:
+        _local_only()
+        with local_ledger() as ledger:
+            sealed = ledger.sealer.seal_all(force_checkpoint=True)
+            return {"sealed_now": sealed} | ledger.sealer.status().as_dict()
+
+    def render(result: dict[str, Any]) -> None:
+        last = result["last_checkpoint"]
+        out.print(f"Sealed {result['sealed_now']} record(s); sealed up to position "
+                  f"{result['sealed_position']}", highlight=False)
+        if last is not None:
+            note(f"last signed checkpoint #{last['sequence']} at position {last['position']}")
+
+    show(run(action), render)
+
+
+@audit_app.command("create-signing-key")
+def audit_create_signing_key(
+    path: Annotated[Path, typer.Argument(help="Where to write the new key (must not exist).")],
+) -> None:
+    """Create an Ed25519 checkpoint signing key file (mode 0600) for LEDGER_SIGNING_KEY_FILE."""
+    def action() -> dict[str, Any]:
+        key = create_key_file(path)
+        return {"path": str(path), "key_id": key.key_id, "public_key": key.public_key.hex()}
+
+    show(run(action), lambda r: out.print(
+        f"Signing key {r['key_id']} written to {r['path']}; keep it outside the database and "
+        "its backups, and set LEDGER_SIGNING_KEY_FILE to it", highlight=False, soft_wrap=True))

@@ -1,0 +1,63 @@
+"""The first administrator (LG-1, issue 4 point 11), and the rule for where the service may
+listen without TLS (LG-5, DP-1)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any
+
+from commands.bus import Actor
+from commands.client import LedgerClient
+from ledger.domain.errors import ConflictError, Problem, ValidationFailedError
+from ledger.passwords import generate_password
+from ledger.service.bootstrap import Ledger
+
+FIRST_ADMIN_USERNAME = "admin"
+ONE_TIME_PASSWORD_FILE = "initial-admin-password.txt"  # noqa: S105 - a file name
+
+
+def ensure_first_administrator(ledger: Ledger, actor: Actor, var_dir: Path,
+                               username: str = FIRST_ADMIN_USERNAME) -> dict[str, Any] | None:
+    """Create the first administrator unless one exists; its generated one-time password is
+    returned once and written to ``var_dir`` readable by the owner only."""
+    password = generate_password(ledger.policy.passwords)
+    client = LedgerClient.in_process(ledger, actor.id, roles=sorted(actor.roles),
+                                     client_address=actor.client_address)
+    try:
+        client._command("create-first-administrator", username=username,
+                        employee_id=f"{username}-0", department="administration",
+                        initial_password=password,
+                        reason="first administrator, created by ledger init")
+    except ConflictError:
+        return None
+    var_dir.mkdir(parents=True, exist_ok=True)
+    path = var_dir / ONE_TIME_PASSWORD_FILE
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as secret:
+        secret.write(f"{username}\n{password}\n")
+    return {"username": username, "one_time_password": password, "written_to": str(path)}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_listening(host: str, tls: bool, insecure: bool) -> str | None:
+    """Refuse plain HTTP beyond this machine unless ``insecure``; return a warning if any."""
+    if tls or is_loopback(host):
+        return None
+    if not insecure:
+        raise ValidationFailedError(
+            [Problem("host", "listening beyond loopback needs --tls-cert and --tls-key")],
+            f"refusing to serve plain HTTP on {host}: give --tls-cert and --tls-key, "
+            "or --insecure to accept the risk")
+    return (f"WARNING: serving plain HTTP on {host}: passwords and tokens cross the network "
+            "unencrypted (--insecure)")

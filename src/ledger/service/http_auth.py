@@ -1,0 +1,114 @@
+"""HTTP authentication (LG-1..LG-5): the bearer-token dependency every route uses, the
+``/auth`` routes, and the account queries. Routes only authenticate; the bus authorises."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from commands.bus import Actor
+from ledger.service.bootstrap import Ledger
+from projections.account_queries import AccessReview, GetAccount, ListAccounts
+
+bearer = HTTPBearer(auto_error=False, description="The token returned by POST /auth/login.")
+
+
+def _ledger(request: Request) -> Ledger:
+    built: Ledger = request.app.state.ledger
+    return built
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+LedgerDep = Annotated[Ledger, Depends(_ledger)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor:
+    token = credentials.credentials if credentials else None
+    return ledger.access.identity.authenticate(token, client_address(request))
+
+
+ActorDep = Annotated[Actor, Depends(_actor)]
+
+
+class LoginRequest(BaseModel):
+    """A username and password, and a TOTP code when the account has a second factor."""
+
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=100)
+    password: SecretStr = Field(min_length=1, max_length=1024)
+    totp: str | None = Field(default=None, max_length=10)
+
+
+class TotpCode(BaseModel):
+    """A current code from the authenticator app."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=6, max_length=10)
+
+
+def auth_router() -> APIRouter:
+    router = APIRouter(prefix="/auth", tags=["authentication"])
+
+    @router.post("/login")
+    def login(body: LoginRequest, request: Request, ledger: LedgerDep) -> dict[str, Any]:
+        """Log in; answers a short-lived bearer token for the Authorization header."""
+        return ledger.access.identity.login(body.username, body.password.get_secret_value(),
+                                            body.totp, client_address(request))
+
+    @router.post("/logout")
+    def logout(request: Request, ledger: LedgerDep, credentials: BearerDep) -> dict[str, Any]:
+        """Revoke the bearer token of this request."""
+        token = credentials.credentials if credentials else ""
+        ledger.access.identity.logout(token, client_address(request))
+        return {"logged_out": True}
+
+    @router.post("/totp/enrol")
+    def totp_enrol(ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
+        """Start enrolling a TOTP authenticator for your own account (LG-4)."""
+        return ledger.access.identity.begin_totp_enrolment(actor)
+
+    @router.post("/totp/confirm")
+    def totp_confirm(body: TotpCode, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
+        """Confirm the enrolment with a current code; later logins then need a code."""
+        return ledger.access.identity.confirm_totp_enrolment(actor, body.code)
+
+    return router
+
+
+def accounts_router() -> APIRouter:
+    router = APIRouter(tags=["accounts"])
+
+    @router.get("/accounts")
+    def list_accounts(ledger: LedgerDep, actor: ActorDep,
+                      role: Annotated[str | None, Query(max_length=50)] = None,
+                      min_position: Annotated[int | None, Query(ge=0)] = None
+                      ) -> dict[str, Any]:
+        """Every account with its state and active roles."""
+        result: dict[str, Any] = ledger.bus.ask(
+            ListAccounts(role=role, min_position=min_position), actor)
+        return result
+
+    @router.get("/accounts/{username}")
+    def get_account(username: str, ledger: LedgerDep, actor: ActorDep,
+                    min_position: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+        """One account with every grant (your own, or any with the permission)."""
+        result: dict[str, Any] = ledger.bus.ask(
+            GetAccount(username=username, min_position=min_position), actor)
+        return result
+
+    @router.get("/access-review")
+    def access_review(ledger: LedgerDep, actor: ActorDep,
+                      min_position: Annotated[int | None, Query(ge=0)] = None
+                      ) -> dict[str, Any]:
+        """Every account's roles, grant dates, last use, and grants unused too long (AC-3)."""
+        result: dict[str, Any] = ledger.bus.ask(AccessReview(min_position=min_position), actor)
+        return result
+
+    return router

@@ -1,0 +1,51 @@
+"""Where the KEK and the blind-index key come from: settings, key files, or (in development
+only) files created under the data directory with a warning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import structlog
+from pydantic import SecretStr
+
+from ledger.crypto import KeyMaterialError, create_key_file, decode_key, read_key_file
+from ledger.settings import Settings
+
+log = structlog.get_logger("ledger.keys")
+
+
+def _load(settings: Settings, purpose: str, inline: SecretStr | None, file: Path | None,
+          default_name: str) -> bytes:
+    if inline is not None:
+        return decode_key(inline.get_secret_value(), purpose)
+    if file is not None:
+        return read_key_file(file, purpose)
+    if settings.environment == "production":
+        raise KeyMaterialError(
+            f"production needs a configured {purpose}: set LEDGER_{default_name.upper()} "
+            f"or LEDGER_{default_name.upper()}_FILE (kept outside the database)")
+    path = settings.data_dir / f"{default_name}.key"
+    if path.exists():
+        return read_key_file(path, purpose)
+    log.warning("development_key_created", purpose=purpose, path=str(path),
+                advice="for development only; configure a managed key in production")
+    return create_key_file(path)
+
+
+def load_kek(settings: Settings) -> bytes:
+    """The key-encryption key that wraps every customer's data key."""
+    return _load(settings, "KEK", settings.kek, settings.kek_file, "kek")
+
+
+def load_index_key(settings: Settings) -> bytes:
+    """The key of the blind indexes (separate from the KEK)."""
+    return _load(settings, "blind-index key", settings.index_key, settings.index_key_file,
+                 "index_key")
+
+
+def check_keystore_location(settings: Settings) -> None:
+    """In production, data keys must not live in the database that data backups copy."""
+    if settings.environment == "production" and (
+            settings.effective_keystore_url == settings.database_url):
+        raise KeyMaterialError("production needs LEDGER_KEYSTORE_URL pointing to a database "
+                               "other than the event store's, so data backups hold no keys")

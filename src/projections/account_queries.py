@@ -1,0 +1,150 @@
+"""Queries over accounts: the list, one account, and the periodic access review (AC-3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ledger.domain.errors import NotFoundError
+from ledger.sql import Cursor
+from projections.queries import Query
+from projections.runner import ProjectionRunner
+
+_ACCOUNT_COLUMNS = ("username, employee_id, department, status, lock_reason, "
+                    "must_change_password, created_at, password_changed_at, last_login_at")
+
+
+class ListAccounts(Query):
+    """Every account with its state and active roles, optionally only holders of a role."""
+
+    name = "list-accounts"
+    role: str | None = Field(default=None, max_length=50)
+    limit: int = Field(default=500, ge=1, le=5000)
+
+
+class GetAccount(Query):
+    """One account: its state and every grant, active or awaiting approval."""
+
+    name = "get-account"
+    username: str = Field(min_length=1, max_length=100)
+
+    @property
+    def audit_target(self) -> str:
+        return self.username
+
+
+class AccessReview(Query):
+    """Every account's roles, grant dates and last use; grants unused for the policy's days."""
+
+    name = "access-review"
+    as_of: date | None = None
+
+
+ACCOUNT_QUERIES: dict[str, type[Query]] = {
+    cls.name: cls for cls in (ListAccounts, GetAccount, AccessReview)
+}
+
+
+def _account(row: tuple[Any, ...]) -> dict[str, Any]:
+    keys = _ACCOUNT_COLUMNS.split(", ")
+    account = dict(zip(keys, row, strict=True))
+    account["must_change_password"] = bool(account["must_change_password"])
+    return account
+
+
+def _position(cursor: Cursor) -> int:
+    row = cursor.one("SELECT position FROM projection_checkpoints WHERE name = 'accounts'")
+    return int(row[0]) if row else 0
+
+
+class AccountQueries:
+    """Answers the account queries from the ``accounts`` read model and the usage table."""
+
+    def __init__(self, runner: ProjectionRunner, wait_timeout: float, unused_days: int,
+                 today: Callable[[], date] = date.today) -> None:
+        self.runner = runner
+        self.views = runner.views
+        self.wait_timeout = wait_timeout
+        self.unused_days = unused_days
+        self.today = today
+
+    def _wait(self, query: Query) -> None:
+        if query.min_position is not None:
+            self.runner.wait_for(query.min_position, self.wait_timeout)
+
+    def _grants(self, cursor: Cursor, username: str | None = None) -> dict[str, list[Any]]:
+        where = "WHERE g.username = :user " if username else ""
+        rows = cursor.all(
+            "SELECT g.username, g.role, g.active, g.requested_by, g.requested_at,"  # noqa: S608
+            " g.approved_by, g.active_since, u.last_used_on FROM account_grants g"
+            " LEFT JOIN role_usage u ON u.username = g.username AND u.role = g.role "
+            + where + "ORDER BY g.username, g.role", {"user": username})
+        grants: dict[str, list[Any]] = {}
+        for row in rows:
+            grants.setdefault(row[0], []).append(
+                {"role": row[1], "active": bool(row[2]), "requested_by": row[3],
+                 "requested_at": row[4], "approved_by": row[5], "active_since": row[6],
+                 "last_used_on": row[7]})
+        return grants
+
+    def list_accounts(self, query: ListAccounts) -> dict[str, Any]:
+        self._wait(query)
+        with self.views.snapshot() as cursor:
+            position = _position(cursor)
+            rows = cursor.all(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts "  # noqa: S608
+                              "ORDER BY username LIMIT :limit", {"limit": query.limit})
+            grants = self._grants(cursor)
+        accounts = []
+        for row in rows:
+            account = _account(row)
+            account["roles"] = [g["role"] for g in grants.get(account["username"], [])
+                                if g["active"]]
+            if query.role is None or query.role in account["roles"]:
+                accounts.append(account)
+        return {"accounts": accounts, "reflects_position": position}
+
+    def get_account(self, query: GetAccount) -> dict[str, Any]:
+        self._wait(query)
+        with self.views.snapshot() as cursor:
+            position = _position(cursor)
+            row = cursor.one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts "  # noqa: S608
+                             "WHERE username = :user", {"user": query.username})
+            grants = self._grants(cursor, query.username)
+        if row is None:
+            raise NotFoundError("no account with this username",
+                                details={"username": query.username})
+        account = _account(row) | {"grants": grants.get(query.username, [])}
+        return {"account": account, "reflects_position": position}
+
+    def access_review(self, query: AccessReview) -> dict[str, Any]:
+        self._wait(query)
+        as_of = query.as_of or self.today()
+        cutoff = (as_of - timedelta(days=self.unused_days)).isoformat()
+        with self.views.snapshot() as cursor:
+            position = _position(cursor)
+            rows = cursor.all(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts "  # noqa: S608
+                              "ORDER BY username")
+            grants = self._grants(cursor)
+        accounts, unused = [], []
+        for row in rows:
+            account = _account(row)
+            held = grants.get(account["username"], [])
+            for grant in held:
+                since = (grant["last_used_on"] or (grant["active_since"] or "")[:10])
+                grant["unused"] = bool(grant["active"] and since and since < cutoff)
+                if grant["unused"]:
+                    unused.append({"username": account["username"], "role": grant["role"],
+                                   "last_used_on": grant["last_used_on"],
+                                   "active_since": grant["active_since"]})
+            used = [g["last_used_on"] for g in held if g["last_used_on"]]
+            account["last_used_on"] = max(used, default=None)
+            accounts.append(account | {"grants": held})
+        return {"as_of": as_of.isoformat(), "unused_days": self.unused_days,
+                "accounts": accounts, "unused_grants": unused, "reflects_position": position}
+
+    def handlers(self) -> dict[type[BaseModel], Any]:
+        return {ListAccounts: self.list_accounts, GetAccount: self.get_account,
+                AccessReview: self.access_review}

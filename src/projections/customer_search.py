@@ -1,0 +1,73 @@
+"""Blind-index rows for search and duplicate detection (DL-4): keyed digests, no plaintext.
+
+Digests are computed here, from values opened with the customer's key in memory; the
+events themselves carry only ciphertext, so once a key is destroyed and these rows are
+deleted, nothing derived from the personal values remains in the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.domain.customer import Customer
+from ledger.domain.profile import paths_overlap
+from ledger.protection import ProfileProtector
+from ledger.sql import Cursor
+from projections.projection import Projection, topic_of
+
+
+class CustomerSearch(Projection):
+    name = "customer_search"
+    tables = ("customer_search",)
+    topics = frozenset(topic_of(cls) for cls in (
+        Customer.Registered, Customer.ChangeVerified, Customer.Erased,
+    ))
+
+    def __init__(self, protector: ProfileProtector) -> None:
+        self.protector = protector
+
+    def create_tables(self, cursor: Cursor, dialect: str) -> None:
+        cursor.execute("""
+            CREATE TABLE IF NOT EXISTS customer_search (
+                customer_id TEXT NOT NULL,
+                source TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                PRIMARY KEY (customer_id, source, kind, digest)
+            )""")
+        cursor.execute("CREATE INDEX IF NOT EXISTS customer_search_digest "
+                       "ON customer_search (kind, digest)")
+
+    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
+        customer_id = str(event.originator_id)
+        if isinstance(event, Customer.Erased):
+            cursor.execute("DELETE FROM customer_search WHERE customer_id = :cid",
+                           {"cid": customer_id})
+            return
+        if isinstance(event, Customer.Registered):
+            profile = self.protector.open_profile(customer_id, event.profile)
+            values = {path: _at(profile, path) for path in self.protector.search_paths()}
+        else:
+            values = self.protector.open_changes(customer_id, event.applied)
+        for path, value in values.items():
+            self._replace(cursor, customer_id, path, value)
+
+    def _replace(self, cursor: Cursor, customer_id: str, path: str, value: Any) -> None:
+        for source in self.protector.search_paths():
+            if not paths_overlap(path, source):
+                continue
+            cursor.execute("DELETE FROM customer_search WHERE customer_id = :cid "
+                           "AND source = :source", {"cid": customer_id, "source": source})
+            plain = value if path == source else _at({path.split(".")[0]: value}, source)
+            for kind, digest in set(self.protector.digests(source, plain)):
+                cursor.execute(
+                    "INSERT INTO customer_search (customer_id, source, kind, digest) "
+                    "VALUES (:cid, :source, :kind, :digest) ON CONFLICT DO NOTHING",
+                    {"cid": customer_id, "source": source, "kind": kind, "digest": digest})
+
+
+def _at(profile: dict[str, Any], path: str) -> Any:
+    value: Any = profile
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value

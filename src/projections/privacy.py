@@ -1,0 +1,183 @@
+"""Queries for personal-data work: search on ciphertext (blind indexes), likely duplicates
+(DL-4), the deletion queue (DL-2) and erasure certificates (DL-3)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, model_validator
+
+from ledger.domain.errors import NotFoundError, WorkflowViolationError
+from ledger.sql import in_list
+from projections.queries import CUSTOMER_COLUMNS, Queries, Query, checkpoint, customer_from_row
+
+_SEARCHABLE = ("phone", "email", "person", "name")
+
+
+class FindCustomersBy(Query):
+    """Customers with exactly this phone, email or person's name (matched on digests)."""
+
+    name = "find-customers-by"
+    phone: str | None = Field(default=None, max_length=50)
+    email: str | None = Field(default=None, max_length=320)
+    person: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=500)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> FindCustomersBy:
+        if sum(v is not None for v in (self.phone, self.email, self.person)) != 1:
+            raise ValueError("give exactly one of phone, email or person")
+        return self
+
+
+class ListDuplicates(Query):
+    """Groups of customers that share a phone, an email, or both name and address."""
+
+    name = "list-duplicates"
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class ListDeletions(Query):
+    """Deletion requests, open ones by default, oldest first."""
+
+    name = "list-deletions"
+    stage: Literal["open", "requested", "reviewed", "approved", "executed", "rejected", "all"
+                   ] = "open"
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class ErasureCertificate(Query):
+    """The certificate of an executed deletion: who decided what, when, at which positions,
+    and which key was destroyed."""
+
+    name = "erasure-certificate"
+    request_id: UUID
+
+
+PRIVACY_QUERIES: dict[str, type[Query]] = {
+    cls.name: cls for cls in (FindCustomersBy, ListDuplicates, ListDeletions, ErasureCertificate)
+}
+
+_STEPS = ("requested", "reviewed", "approved", "executed", "rejected")
+_DELETION_COLUMNS = ("request_id, customer_id, ground, department, stage, rejected_step, "
+                     "rejected_reason, key_id, " + ", ".join(
+                         f"{s}_by, {s}_at, {s}_position" for s in _STEPS))
+
+
+def _deletion(row: tuple[Any, ...]) -> dict[str, Any]:
+    record: dict[str, Any] = dict(zip(
+        ("request_id", "customer_id", "ground", "department", "stage", "rejected_step",
+         "rejected_reason", "key_id"), row[:8], strict=True))
+    for index, step in enumerate(_STEPS):
+        by, at, position = row[8 + 3 * index: 11 + 3 * index]
+        record[step] = {"by": by, "at": at, "position": position} if by else None
+    return record
+
+
+class PrivacyQueries:
+    """Answers the personal-data queries from the read models."""
+
+    def __init__(self, queries: Queries) -> None:
+        self.queries = queries
+        self.views = queries.views
+        self.protector = queries.protector
+
+    def find_customers_by(self, query: FindCustomersBy) -> dict[str, Any]:
+        self.queries.wait(query)
+        if self.protector is None:
+            raise WorkflowViolationError("search on personal fields needs the blind-index key")
+        kind, value = next((k, v) for k, v in (("phone", query.phone), ("email", query.email),
+                                                ("person", query.person)) if v is not None)
+        digest = self.protector.query_digest(kind, value)
+        with self.views.snapshot() as cursor:
+            position = checkpoint(cursor, "customer_search")
+            rows = cursor.all(
+                f"SELECT {CUSTOMER_COLUMNS} FROM customer_view WHERE customer_id IN ("  # noqa: S608
+                " SELECT customer_id FROM customer_search WHERE kind = :kind"
+                " AND digest = :digest) ORDER BY customer_id LIMIT :limit",
+                {"kind": kind, "digest": digest, "limit": query.limit})
+        return {"customers": [customer_from_row(r, self.protector) for r in rows],
+                "reflects_position": position}
+
+    def list_duplicates(self, query: ListDuplicates) -> dict[str, Any]:
+        self.queries.wait(query)
+        with self.views.snapshot() as cursor:
+            position = checkpoint(cursor, "customer_search")
+            shared = cursor.all(
+                "SELECT kind, digest, customer_id FROM customer_search WHERE (kind, digest) IN ("
+                " SELECT kind, digest FROM customer_search WHERE kind IN ('phone', 'email')"
+                " GROUP BY kind, digest HAVING COUNT(DISTINCT customer_id) > 1)"
+                " ORDER BY kind, digest, customer_id")
+            pairs = cursor.all(
+                "SELECT DISTINCT a.customer_id, b.customer_id FROM customer_search a"
+                " JOIN customer_search b ON a.kind = 'name' AND b.kind = 'name'"
+                " AND a.digest = b.digest AND a.customer_id < b.customer_id"
+                " JOIN customer_search aa ON aa.customer_id = a.customer_id"
+                " AND aa.kind = 'address'"
+                " JOIN customer_search ba ON ba.customer_id = b.customer_id"
+                " AND ba.kind = 'address' AND ba.digest = aa.digest"
+                " ORDER BY a.customer_id, b.customer_id")
+        groups: dict[tuple[str, str], list[str]] = {}
+        for kind, digest, customer_id in shared:
+            groups.setdefault((f"same {kind}", digest), []).append(customer_id)
+        found: list[dict[str, Any]] = []
+        for (reason, _), ids in groups.items():
+            group = {"reason": reason, "customer_ids": sorted(set(ids))}
+            if group not in found:  # a phone shared as main number and as a contact's
+                found.append(group)
+        found += [{"reason": "same name and address", "customer_ids": [a, b]} for a, b in pairs]
+        return {"groups": found[: query.limit], "reflects_position": position}
+
+    def list_deletions(self, query: ListDeletions) -> dict[str, Any]:
+        self.queries.wait(query)
+        stages = {"open": ("requested", "reviewed", "approved"), "all": _STEPS}.get(
+            query.stage, (query.stage,))
+        clause, params = in_list("stage", stages)
+        with self.views.snapshot() as cursor:
+            position = checkpoint(cursor, "deletions")
+            rows = cursor.all(
+                f"SELECT {_DELETION_COLUMNS} FROM deletion_requests WHERE stage IN {clause}"  # noqa: S608
+                " ORDER BY requested_at, request_id LIMIT :limit", params | {"limit": query.limit})
+        return {"deletions": [_deletion(r) for r in rows], "reflects_position": position}
+
+    def erasure_certificate(self, query: ErasureCertificate) -> dict[str, Any]:
+        self.queries.wait(query)
+        with self.views.snapshot() as cursor:
+            row = cursor.one(f"SELECT {_DELETION_COLUMNS} FROM deletion_requests "  # noqa: S608
+                             "WHERE request_id = :id", {"id": str(query.request_id)})
+            erased = cursor.one(
+                "SELECT position, erased_at FROM customer_view WHERE customer_id ="
+                " (SELECT customer_id FROM deletion_requests WHERE request_id = :id)"
+                " AND erased_at IS NOT NULL", {"id": str(query.request_id)})
+        if row is None:
+            raise NotFoundError("no deletion request with this id",
+                                details={"request_id": str(query.request_id)})
+        request = _deletion(row)
+        if request["stage"] != "executed":
+            raise WorkflowViolationError("a certificate exists only for an executed deletion",
+                                         details={"stage": request["stage"]})
+        destroyed = (self.protector.keys.is_erased(request["customer_id"])
+                     if self.protector is not None else None)
+        return {
+            "certificate": "erasure",
+            "customer_id": request["customer_id"],
+            "request_id": request["request_id"],
+            "ground": request["ground"],
+            "department": request["department"],
+            "steps": {step: request[step] for step in _STEPS[:4]},
+            "approvers": [request[step]["by"] for step in ("reviewed", "approved")],
+            "customer_erased": {"position": erased[0], "at": erased[1]} if erased else None,
+            "key_id_destroyed": request["key_id"],
+            "key_destroyed": destroyed,
+            "issued_at": datetime.now(UTC).isoformat(),
+        }
+
+    def handlers(self) -> dict[type[BaseModel], Any]:
+        return {
+            FindCustomersBy: self.find_customers_by,
+            ListDuplicates: self.list_duplicates,
+            ListDeletions: self.list_deletions,
+            ErasureCertificate: self.erasure_certificate,
+        }

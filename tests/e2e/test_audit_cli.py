@@ -1,0 +1,160 @@
+"""``ledger audit`` as an operator and an auditor drive it: the real executable on a SQLite
+file, tampered with by hand between the commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from commands.errors import EXIT_CODES
+from tests.e2e.test_cli import Cli, register, staffed, words
+from tests.integration.tampering import RawEvents
+
+pytestmark = pytest.mark.e2e
+
+TAMPERED = EXIT_CODES["integrity_violation"]
+
+
+@pytest.fixture(scope="module")
+def sealed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two customers registered through the CLI, sealed, and a checkpoint exported."""
+    cli = staffed(Cli(tmp_path_factory.mktemp("sealed")))
+    register(cli)
+    register(cli, basic__name="第二家公司")
+    assert cli.json("audit", "status")["sealing_lag"] == cli.stored_events()
+    sealed = cli.json("audit", "seal")
+    assert sealed["sealing_lag"] == 0
+    assert sealed["last_checkpoint"]["position"] == cli.stored_events()
+    exported = cli("audit", "export-checkpoint", machine=False)
+    assert exported.returncode == 0, exported.stderr
+    (cli.workdir / "witness.json").write_text(exported.stdout, encoding="utf-8")
+    return cli.workdir
+
+
+@pytest.fixture
+def sealed_cli(sealed_template: Path, tmp_path: Path) -> Cli:
+    """A copy of the sealed store (and its signing key) for one test to tamper with."""
+    workdir = tmp_path / "ledger"
+    shutil.copytree(sealed_template, workdir)
+    return Cli(workdir)
+
+
+def tamper(cli: Cli) -> RawEvents:
+    return RawEvents(f"sqlite:///{cli.database}")
+
+
+def test_verify_passes_on_an_untouched_store_and_counts_what_it_checked(
+        sealed_cli: Cli) -> None:
+    sealed = sealed_cli.stored_events()
+    register(sealed_cli, basic__name="第三家公司")  # written after the seal
+
+    report = sealed_cli.json("audit", "verify", "--checkpoint", "witness.json")
+
+    assert report["ok"] and report["findings"] == []
+    assert report["records"] == sealed_cli.stored_events()
+    assert (report["sealed"], report["unsealed"]) == (sealed, report["records"] - sealed)
+    assert report["unsealed"] > 0
+    assert report["exported_checkpoint"]["matches"]
+    assert report["checkpoints_verified"] == report["checkpoints_stored"] == 1
+
+
+def test_a_changed_byte_makes_verify_fail_with_its_own_exit_code(sealed_cli: Cli) -> None:
+    raw = tamper(sealed_cli)
+    raw.flip_byte(3, index=10)
+    raw.close()
+
+    done = sealed_cli("audit", "verify")
+    human = sealed_cli("audit", "verify", machine=False)
+
+    assert done.returncode == TAMPERED == 11
+    report = json.loads(done.stdout)
+    assert (report["ok"], report["first_bad_position"]) == (False, 3)
+    assert json.loads(done.stderr)["error"]["code"] == "integrity_violation"
+    assert human.returncode == TAMPERED
+    assert "TAMPERING DETECTED" in human.stdout
+    assert "first bad position 3 (modified)" in words(human.stderr)
+
+
+def test_a_consistent_rewrite_is_caught_only_by_the_exported_checkpoint(sealed_cli: Cli) -> None:
+    raw = tamper(sealed_cli)
+    raw.flip_byte(1)
+    raw.rewrite_chain()
+    raw.close()
+
+    assert sealed_cli("audit", "verify").returncode == 0
+    done = sealed_cli("audit", "verify", "--checkpoint", "witness.json")
+
+    assert done.returncode == TAMPERED
+    report = json.loads(done.stdout)
+    assert report["findings"][0]["kind"] == "rewritten"
+    assert report["first_bad_position"] == sealed_cli.stored_events()
+
+
+def test_verify_from_a_trusted_checkpoint_reads_only_what_follows(sealed_cli: Cli) -> None:
+    sealed = sealed_cli.stored_events()
+    register(sealed_cli, basic__name="之后的公司")
+
+    report = sealed_cli.json("audit", "verify", "--checkpoint", "witness.json",
+                             "--from-checkpoint")
+
+    assert report["ok"]
+    assert report["started_after"] == sealed
+    assert report["records"] == report["unsealed"] == sealed_cli.stored_events() - sealed
+
+
+def test_verify_never_writes_to_the_store(sealed_cli: Cli) -> None:
+    sealed_cli.database.chmod(stat.S_IRUSR)
+    try:
+        assert sealed_cli("audit", "verify").returncode == 0
+    finally:
+        sealed_cli.database.chmod(stat.S_IRUSR | stat.S_IWUSR)
+
+
+def test_export_without_any_checkpoint_is_not_found(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli.json("init")
+    done = cli("audit", "export-checkpoint")
+    assert done.returncode == EXIT_CODES["not_found"]
+    assert "ledger audit seal" in done.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("audit", "verify", "--checkpoint", "nowhere.json"),
+    ("audit", "verify", "--from-checkpoint"),
+    ("audit", "verify", "--checkpoint", "profile.json"),
+])
+def test_a_bad_checkpoint_argument_is_a_validation_error(sealed_cli: Cli,
+                                                         args: tuple[str, ...]) -> None:
+    assert sealed_cli(*args).returncode == EXIT_CODES["validation_failed"]
+
+
+def test_production_refuses_to_start_without_a_signing_key_and_writes_nothing(
+        tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    done = cli("init", LEDGER_ENVIRONMENT="production")
+
+    assert done.returncode == EXIT_CODES["validation_failed"]
+    assert "LEDGER_SIGNING_KEY_FILE" in json.loads(done.stderr)["error"]["message"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_created_signing_key_is_private_and_signs_the_checkpoints(tmp_path: Path) -> None:
+    cli = Cli(tmp_path / "ledger")
+    cli.workdir.mkdir()
+    key = tmp_path / "secrets" / "signing.pem"
+    created = cli.json("audit", "create-signing-key", str(key))
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    assert cli("audit", "create-signing-key", str(key)).returncode == (
+        EXIT_CODES["validation_failed"])
+
+    register(staffed(cli))
+    cli.json("audit", "seal", LEDGER_SIGNING_KEY_FILE=str(key))
+    exported = cli.json("audit", "export-checkpoint")
+
+    assert exported["checkpoint"]["key_id"] == created["key_id"]
+    assert not (cli.workdir / "var" / "signing_key.pem").exists()

@@ -1,0 +1,100 @@
+"""Administration on the command line (LG-1, AC-2..AC-4, IR-1, LG-5): the real executable, as
+the local administrator."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from commands.errors import EXIT_CODES
+from tests.e2e.test_cli import Cli
+
+pytestmark = pytest.mark.e2e
+
+
+def test_init_creates_the_first_administrator_once_with_a_private_one_time_password(
+        tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    shown = cli("init", machine=False)
+    assert shown.returncode == 0, shown.stderr
+    secret = tmp_path / "var" / "initial-admin-password.txt"
+    username, password = secret.read_text(encoding="utf-8").split()
+
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert username == "admin" and password in shown.stdout
+    assert "change it" in " ".join(shown.stdout.split())
+    assert cli.json("init")["first_administrator"] is None  # never a second time
+    listed = cli.json("account", "list")["accounts"]
+    assert [(a["username"], a["roles"], a["must_change_password"]) for a in listed] == [
+        ("admin", ["sysadmin"], True)]
+
+
+def test_administration_is_audited_as_the_local_administrator(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli.json("init")
+    created = cli.json("account", "create", "li.na", "--employee-id", "E1", "--department",
+                       "sales", "--role", "sales", LOGNAME="ops.chen")
+
+    assert created["result"]["one_time_password"]
+    assert created["result"]["grants"][0]["active"] is True
+    with closing(sqlite3.connect(cli.database)) as db:
+        rows = db.execute("SELECT state FROM stored_events ORDER BY rowid DESC LIMIT 2")
+        metas = [json.loads(row[0])["meta"] for row in rows]
+    assert {(m["actor"], m["client_address"]) for m in metas} == {("local-admin:ops.chen",
+                                                                   "cli")}
+
+
+def test_a_high_privilege_grant_needs_a_second_administrator(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli.json("init")
+    cli.json("account", "create", "zhao.lei", "--employee-id", "E2", "--department", "audit",
+             "--password", "Initial-Pass#2041", LOGNAME="ops.chen")
+    granted = cli.json("account", "grant", "zhao.lei", "auditor", LOGNAME="ops.chen")
+    assert granted["result"]["active"] is False
+
+    same = cli("account", "approve-grant", "zhao.lei", "auditor", LOGNAME="ops.chen")
+    other = cli.json("account", "approve-grant", "zhao.lei", "auditor", LOGNAME="ops.li")
+
+    assert same.returncode == EXIT_CODES["workflow_violation"], same.stderr
+    assert other["result"]["active"] is True
+    review = cli.json("access", "review")
+    grants = {(a["username"], g["role"]): g for a in review["accounts"] for g in a["grants"]}
+    assert grants[("zhao.lei", "auditor")]["approved_by"] == "local-admin:ops.li"
+
+
+def test_an_incident_locks_a_role_and_a_job_change_revokes_all(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli.json("init")
+    for name, employee in (("li.na", "E1"), ("zhao.lei", "E2")):
+        cli.json("account", "create", name, "--employee-id", employee, "--department",
+                 "sales", "--role", "sales", "--role", "finance")
+
+    locked = cli.json("account", "lock-role", "sales", "--reason", "phishing")
+    revoked = cli.json("account", "revoke-all", "zhao.lei")
+
+    assert locked["result"]["locked"] == ["li.na", "zhao.lei"]
+    assert revoked["result"]["revoked"] == ["finance", "sales"]
+    accounts = {a["username"]: a for a in cli.json("account", "list")["accounts"]}
+    assert accounts["li.na"]["status"] == "locked" and accounts["zhao.lei"]["roles"] == []
+    assert cli.json("account", "unlock", "li.na")["result"]["status"] == "active"
+
+
+def test_an_actor_without_an_account_is_refused(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli.json("init")
+    refused = cli("customer", "find", "a", actor="nobody", machine=False)
+    assert refused.returncode == EXIT_CODES["permission_denied"], refused.stderr
+    assert "not allowed" in " ".join(refused.stderr.split())
+
+
+def test_serve_refuses_plain_http_beyond_loopback(tmp_path: Path) -> None:
+    refused = Cli(tmp_path)("serve", "--host", "0.0.0.0", "--port", "1", machine=False)  # noqa: S104
+    assert refused.returncode == EXIT_CODES["validation_failed"]
+    assert "--tls-cert" in refused.stderr
+    half = Cli(tmp_path)("serve", "--tls-cert", "cert.pem", "--port", "1", machine=False)
+    assert half.returncode == EXIT_CODES["validation_failed"]

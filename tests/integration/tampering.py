@@ -1,0 +1,123 @@
+"""Tampering as someone with write access to the database would do it: direct SQL on the
+events table (and, for a consistent rewrite, on the chain's own tables), on either backend.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from typing import Any
+
+import psycopg
+
+from ledger.integrity.chain import GENESIS, link, record_digest
+from ledger.integrity.storage import identity_of
+from ledger.settings import sqlite_path_of
+
+# A record as stored: originator id, version, topic, state.
+Record = tuple[Any, int, str, bytes]
+
+
+class RawEvents:
+    """The events table of one database, driven with plain SQL outside the ledger."""
+
+    def __init__(self, database_url: str) -> None:
+        self.sqlite = database_url.startswith("sqlite")
+        if self.sqlite:
+            self.connection: Any = sqlite3.connect(sqlite_path_of(database_url),
+                                                   isolation_level=None)
+            self.table, self.position, self.mark = "stored_events", "rowid", "?"
+        else:
+            self.connection = psycopg.connect(database_url, autocommit=True)
+            self.table, self.position, self.mark = "ledger_events", "notification_id", "%s"
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def sql(self, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+        cursor = self.connection.execute(statement.replace("?", self.mark), params)
+        return list(cursor.fetchall()) if cursor.description else []
+
+    # Reading -----------------------------------------------------------------
+
+    def positions(self) -> list[int]:
+        return [row[0] for row in self.sql(
+            f"SELECT {self.position} FROM {self.table} ORDER BY {self.position}")]
+
+    def record(self, position: int) -> Record:
+        rows = self.sql(f"SELECT originator_id, originator_version, topic, state "
+                        f"FROM {self.table} WHERE {self.position} = ?", position)
+        originator_id, version, topic, state = rows[0]
+        return originator_id, int(version), str(topic), bytes(state)
+
+    # Tampering ---------------------------------------------------------------
+
+    def flip_byte(self, position: int, index: int = 0) -> None:
+        """Change one byte of the record's stored state."""
+        state = bytearray(self.record(position)[3])
+        if state:
+            state[index % len(state)] ^= 0x01
+        else:
+            state.append(0)
+        self.sql(f"UPDATE {self.table} SET state = ? WHERE {self.position} = ?",
+                 bytes(state), position)
+
+    def set_column(self, position: int, column: str, value: Any) -> None:
+        self.sql(f"UPDATE {self.table} SET {column} = ? WHERE {self.position} = ?",
+                 value, position)
+
+    def delete(self, position: int) -> None:
+        self.sql(f"DELETE FROM {self.table} WHERE {self.position} = ?", position)
+
+    def move(self, position: int, to: int) -> None:
+        self.sql(f"UPDATE {self.table} SET {self.position} = ? WHERE {self.position} = ?",
+                 to, position)
+
+    def swap(self, first: int, second: int) -> None:
+        self.move(first, -1)
+        self.move(second, first)
+        self.move(-1, second)
+
+    def insert_forged(self, position: int, like: Record) -> None:
+        """Slip a forged record in at ``position``, moving every later record up by one."""
+        # Through negative positions, so no two rows ever share one on the way.
+        self.sql(f"UPDATE {self.table} SET {self.position} = -{self.position} "
+                 f"WHERE {self.position} >= ?", position)
+        self.sql(f"UPDATE {self.table} SET {self.position} = 1 - {self.position} "
+                 f"WHERE {self.position} < 0")
+        self.insert(position, forged_like(like, self.sqlite))
+
+    def insert(self, position: int, record: Record) -> None:
+        self.sql(f"INSERT INTO {self.table} ({self.position}, originator_id, originator_version,"
+                 f" topic, state) VALUES (?, ?, ?, ?, ?)", position, *record)
+
+    # A consistent rewrite ----------------------------------------------------
+
+    def rewrite_chain(self, *, keep_checkpoints: bool = False) -> None:
+        """Recompute every seal from the records as they are now (the formula is public),
+        as an attacker covering their tracks would; they cannot sign, so by default they
+        remove the signed checkpoints too."""
+        self.sql("DELETE FROM integrity_chain")
+        previous_position, chain = 0, GENESIS
+        rows = self.sql(f"SELECT {self.position}, originator_id, originator_version, topic, "
+                        f"state FROM {self.table} ORDER BY {self.position}")
+        for position, originator_id, version, topic, state in rows:
+            digest = record_digest(originator_id, version, topic, bytes(state))
+            chain = link(chain, position, digest)
+            self.sql("INSERT INTO integrity_chain (position, previous_position, originator_id, "
+                     "originator_version, record_digest, chain_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                     position, previous_position, identity_of(originator_id), version, digest,
+                     chain)
+            previous_position = position
+        sequence = self.sql("SELECT checkpoint_sequence FROM integrity_seal")[0][0]
+        if not keep_checkpoints:
+            self.sql("DELETE FROM integrity_checkpoints")
+            sequence = 0
+        self.sql("UPDATE integrity_seal SET position = ?, records = ?, chain_hash = ?, "
+                 "checkpoint_sequence = ?", previous_position, len(rows), chain, sequence)
+
+
+def forged_like(record: Record, sqlite: bool) -> Record:
+    """A plausible record: the same kind of event as ``record``, for a new originator."""
+    originator = uuid.uuid4()
+    return (originator.hex if sqlite else originator, 1, record[2], record[3])

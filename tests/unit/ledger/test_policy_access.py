@@ -1,0 +1,60 @@
+"""The access parts of the policy file: validated, and overridden table by table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from commands.registry import ALL_COMMANDS
+from ledger.domain.errors import ValidationFailedError
+from ledger.policy import load_policy
+from ledger.policy_access import ROLES
+from projections.account_queries import ACCOUNT_QUERIES
+from projections.privacy import PRIVACY_QUERIES
+from projections.queries import QUERIES
+
+OPERATIONS = (set(ALL_COMMANDS) | set(QUERIES) | set(PRIVACY_QUERIES) | set(ACCOUNT_QUERIES)
+              | {"customer-history", "enrol-totp"})
+
+
+def test_the_permission_table_names_only_known_roles_and_operations() -> None:
+    access = load_policy().access
+    assert set(access.permissions) == set(ROLES)
+    assert access.operations() <= OPERATIONS, access.operations() - OPERATIONS
+
+
+def test_every_operation_is_allowed_to_someone() -> None:
+    assert load_policy().access.operations() == OPERATIONS
+
+
+def test_a_policy_file_overrides_one_role_and_keeps_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[access.permissions]\nsales = ["get-customer"]\n'
+                    '[login]\nmax_failed_attempts = 3\n', encoding="utf-8")
+    policy = load_policy(path)
+    assert policy.access.permissions["sales"] == ["get-customer"]
+    assert "verify-change" in policy.access.permissions["info_specialist"]
+    assert (policy.login.max_failed_attempts, policy.login.session_idle_minutes) == (3, 30)
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ('[access.permissions]\nintern = ["get-customer"]\n', "access.permissions"),
+    ('[access.clearance]\nsales = ["top_secret"]\n', "access"),
+    ('[access.sensitive_fields]\ncontact = ["basic.shoe_size"]\n', "access.sensitive_fields"),
+    ('[login]\nallowed_networks = ["10.0.0.0/33"]\n', "login.allowed_networks"),
+    ('[passwords]\nmin_length = 4\n', "passwords.min_length"),
+])
+def test_a_bad_access_value_is_refused(tmp_path: Path, text: str, field: str) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValidationFailedError) as refused:
+        load_policy(path)
+    assert any(f.startswith(field) for f in refused.value.fields), refused.value.fields
+
+
+def test_allowed_networks_default_to_loopback() -> None:
+    login = load_policy().login
+    assert login.allows_address("127.0.0.1") and login.allows_address("::1")
+    assert not login.allows_address("203.0.113.5")
+    assert not login.allows_address("cli")
