@@ -12,7 +12,7 @@ from typing import Any
 from ledger.domain.customer import Customer
 from ledger.domain.profile import paths_overlap
 from ledger.protection import ProfileProtector
-from ledger.sql import Cursor
+from ledger.sql import Cursor, in_list
 from projections.projection import Projection, topic_of
 
 
@@ -47,23 +47,31 @@ class CustomerSearch(Projection):
         if isinstance(event, Customer.Registered):
             profile = self.protector.open_profile(customer_id, event.profile)
             values = {path: _at(profile, path) for path in self.protector.search_paths()}
+            replaced: set[str] = set()  # a new customer has no rows to replace
         else:
             values = self.protector.open_changes(customer_id, event.applied)
-        for path, value in values.items():
-            self._replace(cursor, customer_id, path, value)
-
-    def _replace(self, cursor: Cursor, customer_id: str, path: str, value: Any) -> None:
-        for source in self.protector.search_paths():
-            if not paths_overlap(path, source):
-                continue
-            cursor.execute("DELETE FROM customer_search WHERE customer_id = :cid "
-                           "AND source = :source", {"cid": customer_id, "source": source})
-            plain = value if path == source else _at({path.split(".")[0]: value}, source)
-            for kind, digest in set(self.protector.digests(source, plain)):
-                cursor.execute(
-                    "INSERT INTO customer_search (customer_id, source, kind, digest) "
-                    "VALUES (:cid, :source, :kind, :digest) ON CONFLICT DO NOTHING",
-                    {"cid": customer_id, "source": source, "kind": kind, "digest": digest})
+            replaced = {source for path in values for source in self.protector.search_paths()
+                        if paths_overlap(path, source)}
+        rows = {(source, kind, digest)
+                for path, value in values.items()
+                for source in self.protector.search_paths() if paths_overlap(path, source)
+                for kind, digest in self.protector.digests(
+                    source, value if path == source else _at({path.split(".")[0]: value},
+                                                             source))}
+        # One statement each for the deletions and the insertions: catch-up on PostgreSQL
+        # pays a round trip per statement, not per row.
+        if replaced:
+            clause, params = in_list("source", sorted(replaced))
+            cursor.execute("DELETE FROM customer_search WHERE customer_id = :cid "  # noqa: S608
+                           f"AND source IN {clause}", params | {"cid": customer_id})
+        if rows:
+            ordered = sorted(rows)
+            placeholders = ", ".join(f"(:cid, :s{i}, :k{i}, :d{i})" for i in range(len(ordered)))
+            params = {"cid": customer_id}
+            for i, (source, kind, digest) in enumerate(ordered):
+                params |= {f"s{i}": source, f"k{i}": kind, f"d{i}": digest}
+            cursor.execute("INSERT INTO customer_search (customer_id, source, kind, digest) "  # noqa: S608
+                           f"VALUES {placeholders} ON CONFLICT DO NOTHING", params)
 
 
 def _at(profile: dict[str, Any], path: str) -> Any:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import structlog
+from eventsourcing.persistence import Notification
 
 from ledger.domain.errors import NotReflectedYetError
 from ledger.sql import SqlDatabase
@@ -97,8 +99,24 @@ class ProjectionRunner:
     # Processing --------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Apply at most one batch to each projection; return how many events were read."""
-        return sum(self._advance(projection) for projection in self.projections.values())
+        """Apply at most one batch to each projection; return how many events were read.
+
+        The log is read once for all projections, from the least advanced one, and each
+        event is decoded at most once; each projection then applies its own part in its
+        own transaction, with its own checkpoint."""
+        positions = self.positions()
+        if not positions:
+            return 0
+        notifications = self.store.read_log(min(positions.values()), self.batch_size)
+        if not notifications:
+            return 0
+        decoded: dict[int, Any] = {}
+        for name, projection in self.projections.items():
+            mine = [n for n in notifications if n.id > positions.get(name, 0)]
+            if mine and not self._apply(projection, positions.get(name, 0), mine, decoded):
+                # Another runner moved this checkpoint meanwhile: read from where it is now.
+                self._advance(projection)
+        return len(notifications)
 
     def catch_up(self, progress: Progress | None = None) -> int:
         """Apply everything stored so far; return how many events were read."""
@@ -112,6 +130,7 @@ class ProjectionRunner:
                 return total
 
     def _advance(self, projection: Projection) -> int:
+        """One batch for one projection, read from its own checkpoint."""
         while True:
             with self.views.snapshot() as cursor:
                 row = cursor.one("SELECT position FROM projection_checkpoints WHERE name = :name",
@@ -120,25 +139,35 @@ class ProjectionRunner:
             notifications = self.store.read_log(start, self.batch_size)
             if not notifications:
                 return 0
-            try:
-                with self.views.transaction() as cursor:
-                    # Claim the batch before applying it: the row lock makes a racing runner
-                    # wait here and then find the checkpoint moved, instead of applying rows
-                    # twice and failing on a unique key.
-                    moved = cursor.execute(
-                        "UPDATE projection_checkpoints SET position = :new "
-                        "WHERE name = :name AND position = :old",
-                        {"new": notifications[-1].id, "name": projection.name, "old": start},
-                    )
-                    if moved != 1:
-                        raise CheckpointMovedError(projection.name)
-                    for notification in notifications:
-                        if notification.topic in projection.topics:
-                            event = self.store.mapper.to_domain_event(notification)
-                            projection.apply(cursor, event, notification.id)
-            except CheckpointMovedError:
-                continue
-            return len(notifications)
+            if self._apply(projection, start, notifications, {}):
+                return len(notifications)
+
+    def _apply(self, projection: Projection, start: int, notifications: Sequence[Notification],
+               decoded: dict[int, Any]) -> bool:
+        """Apply ``notifications`` (all after ``start``) and move the checkpoint from
+        ``start`` to the last of them, in one transaction; False if it had moved."""
+        try:
+            with self.views.transaction() as cursor:
+                # Claim the batch before applying it: the row lock makes a racing runner
+                # wait here and then find the checkpoint moved, instead of applying rows
+                # twice and failing on a unique key.
+                moved = cursor.execute(
+                    "UPDATE projection_checkpoints SET position = :new "
+                    "WHERE name = :name AND position = :old",
+                    {"new": notifications[-1].id, "name": projection.name, "old": start},
+                )
+                if moved != 1:
+                    raise CheckpointMovedError(projection.name)
+                for notification in notifications:
+                    if notification.topic in projection.topics:
+                        event = decoded.get(notification.id)
+                        if event is None:
+                            event = decoded[notification.id] = (
+                                self.store.mapper.to_domain_event(notification))
+                        projection.apply(cursor, event, notification.id)
+        except CheckpointMovedError:
+            return False
+        return True
 
     def rebuild(self, names: Sequence[str] | None = None, progress: Progress | None = None) -> int:
         """Empty the named projections (all by default) and apply the whole log again."""
