@@ -1,0 +1,59 @@
+"""Key management and search on ciphertext from the command line (DP-2, DL-4)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from commands.errors import EXIT_CODES
+from tests.e2e.test_cli import Cli, register, staffed
+from tests.factories import make_profile
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return staffed(Cli(tmp_path))
+
+
+def test_a_customer_is_found_by_a_phone_typed_another_way(cli: Cli) -> None:
+    customer_id = register(cli, basic__phone="+8613800138000")
+
+    found = cli.json("customer", "find-by", "--phone", "+86 138-0013-8000")
+
+    assert [c["customer_id"] for c in found["customers"]] == [customer_id]
+
+
+def test_the_kek_is_rotated_without_touching_events_and_the_old_one_is_no_longer_needed(
+        cli: Cli) -> None:
+    customer_id = register(cli, basic__phone="+8613900139000")
+    events_before = cli.stored_events()
+    old_kek = cli.workdir / "old-kek.key"
+    shutil.copy(cli.workdir / "var" / "kek.key", old_kek)
+    assert cli.json("keys", "status")["active_keys"] == 1
+
+    rotated = cli.json("keys", "rotate-kek")
+
+    assert rotated["rewrapped_keys"] == 1
+    assert cli.stored_events() == events_before
+    shown = cli.json("customer", "show", customer_id)["customer"]["profile"]["basic"]
+    assert shown["phone"] == "+8613900139000"
+    refused = cli("keys", "status", LEDGER_KEK_FILE=str(old_kek))
+    assert refused.returncode == EXIT_CODES["key_material"]
+    assert "KEK" in refused.stderr
+
+
+def test_a_wrong_kek_is_refused_before_anything_is_written(cli: Cli) -> None:
+    register(cli)
+    events_before = cli.stored_events()
+    wrong = cli.workdir / "wrong.key"
+    wrong.write_text("QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=\n")
+
+    refused = cli("customer", "register", cli.write("p.json", make_profile(seed=9)),
+                  LEDGER_KEK_FILE=str(wrong))
+
+    assert refused.returncode == EXIT_CODES["key_material"]
+    assert cli.stored_events() == events_before
