@@ -23,7 +23,7 @@ from ledger.domain.errors import (
     ValidationFailedError,
 )
 from ledger.domain.metadata import EventMetadata, recording_as
-from ledger.domain.sensitivity import FULL_CLEARANCE, reading_with
+from ledger.domain.sensitivity import FULL_CLEARANCE, Clearance, reading_with
 from ledger.policy import Policy
 from ledger.protection import ProfileProtector
 from ledger.store import LedgerStore
@@ -89,6 +89,7 @@ class MessageBus:
         clock: Clock = utc_now,
         on_saved: Callable[[int], None] | None = None,
         protector: ProfileProtector | None = None,
+        read_audit: ReadAuditor | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -99,6 +100,7 @@ class MessageBus:
         self.clock = clock
         self.on_saved = on_saved
         self.protector = protector
+        self.read_audit = read_audit
 
     # Commands ----------------------------------------------------------------
 
@@ -195,21 +197,44 @@ class MessageBus:
     # Queries -----------------------------------------------------------------
 
     def ask(self, query: BaseModel, actor: Actor) -> Any:
-        """Authorise and answer one query from the read models."""
+        """Authorise and answer one query from the read models; a read of customer data is
+        recorded in the audit trail (AU-1), whether it succeeds or fails."""
         name = str(getattr(query, "name", type(query).__name__))
         target = target_of(query)
         try:
             self.authoriser.authorise(actor, name, target)
-            handler = self.query_handlers.get(type(query))
-            if handler is None:
-                raise ValidationFailedError([Problem("query", "unknown query")])
-            # Sensitive fields are masked for a reader without clearance (ST-4, P5).
-            clearance_for = getattr(self.authoriser, "clearance_for", None)
-            with reading_with(clearance_for(actor) if clearance_for else FULL_CLEARANCE):
-                return handler(query)
         except LedgerError as error:
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
             raise
+        # Sensitive fields are masked for a reader without clearance (ST-4, P5).
+        clearance_for = getattr(self.authoriser, "clearance_for", None)
+        clearance = clearance_for(actor) if clearance_for else FULL_CLEARANCE
+        try:
+            handler = self.query_handlers.get(type(query))
+            if handler is None:
+                raise ValidationFailedError([Problem("query", "unknown query")])
+            with reading_with(clearance):
+                answer = handler(query)
+        except LedgerError as error:
+            log.info("query_refused", query=name, actor=actor.id, code=error.code)
+            self._audit_read(actor, name, target, None, clearance, error.code)
+            raise
+        self._audit_read(actor, name, target, answer, clearance, "ok")
+        return answer
+
+    def _audit_read(self, actor: Actor, operation: str, target: str | None, answer: Any,
+                    clearance: Clearance, outcome: str) -> None:
+        if self.read_audit is not None:
+            self.read_audit.record(actor=actor.id, client_address=actor.client_address,
+                                   operation=operation, target=target, answer=answer,
+                                   clearance=clearance, outcome=outcome)
+
+
+class ReadAuditor(Protocol):
+    """Records a read of customer data in the audit trail (``commands.read_audit``)."""
+
+    def record(self, *, actor: str, client_address: str | None, operation: str,
+               target: str | None, answer: Any, clearance: Clearance, outcome: str) -> None: ...
 
 
 def target_of(message: object) -> str | None:

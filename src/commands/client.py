@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -25,11 +25,12 @@ from commands.client_accounts import AccountMethods
 from commands.errors import LedgerError, ValidationFailedError, error_from_dict
 from ledger.domain.errors import Problem
 from projections.account_queries import ACCOUNT_QUERIES
+from projections.audit import AUDIT_QUERIES
 from projections.history import CustomerHistory
 from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
 
-QUERY_CLASSES = QUERIES | PRIVACY_QUERIES | ACCOUNT_QUERIES | {
+QUERY_CLASSES = QUERIES | PRIVACY_QUERIES | ACCOUNT_QUERIES | AUDIT_QUERIES | {
     CustomerHistory.name: CustomerHistory}
 
 
@@ -80,6 +81,12 @@ def _query_route(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]
         return f"/customers/{quote(str(params.pop('customer_id')))}", params
     if name == "customer-history":
         return f"/customers/{quote(str(params.pop('customer_id')))}/history", params
+    if name == "customer-as-of":
+        return f"/customers/{quote(str(params.pop('customer_id')))}/as-of", params
+    if name == "audit-trail":
+        return "/audit/trail", params
+    if name == "audit-anomalies":
+        return "/audit/anomalies", params
     if name == "find-customers":
         return "/customers", params
     if name == "list-pending-proposals":
@@ -346,6 +353,24 @@ class LedgerClient(AccountMethods):
     def customer_history(self, customer_id: str) -> dict[str, Any]:
         """Every event of a customer, in order, with actor, time, command and reason."""
         return self._query("customer-history", customer_id=customer_id)
+
+    # The auditor's replay tool (AU-5) ------------------------------------------
+
+    def customer_as_of(self, customer_id: str, at: datetime | str) -> dict[str, Any]:
+        """A customer's state as it was at ``at`` (ISO 8601 with offset), from its events."""
+        return self._query("customer-as-of", customer_id=customer_id, at=at)
+
+    def audit_trail(self, *, actor: str | None = None, operation: str | None = None,
+                    customer: str | None = None, since: datetime | str | None = None,
+                    until: datetime | str | None = None, limit: int = 1000
+                    ) -> dict[str, Any]:
+        """Commands, events and access records, filtered; ``entries`` in log order."""
+        return self._query("audit-trail", actor=actor, operation=operation, customer=customer,
+                           since=since, until=until, limit=limit)
+
+    def audit_anomalies(self, since: datetime | str, until: datetime | str) -> dict[str, Any]:
+        """Failed-login bursts, heavy readers, off-hours access, grants and incident locks."""
+        return self._query("audit-anomalies", since=since, until=until)
 
     # Lifetime ----------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.domain.profile import CHANGEABLE_PATHS, CustomerProfile
 from ledger.policy_access import AccessPolicy, LoginPolicy, PasswordPolicy, merge_tables
+from ledger.policy_audit import AuditPolicy
 
 _MANDATORY_CANDIDATES = frozenset(CHANGEABLE_PATHS) | {
     f"basic.{name}" for name in CustomerProfile.model_fields["basic"].annotation.model_fields  # type: ignore[union-attr]
@@ -37,6 +38,7 @@ class Policy(BaseModel):
     passwords: PasswordPolicy
     login: LoginPolicy
     access: AccessPolicy
+    audit: AuditPolicy = AuditPolicy()
 
     @field_validator("mandatory_fields")
     @classmethod

@@ -1,7 +1,9 @@
-"""A customer's history, read straight from the event store: the audit trail itself.
+"""A customer's history, read straight from the event store: the audit trail itself (AU-5).
 
-Personal values are never shown here: ``[protected]`` while the customer's key exists,
-``[erased]`` once it is destroyed. Non-personal values and every workflow fact are shown.
+Personal values are opened with the customer's key for a reader whose clearance covers the
+field, masked for one whose clearance does not, and ``[erased]`` once the key is destroyed.
+Without the key store (``protector`` None) they stay ``[protected]``. Non-personal values
+and every workflow fact are shown.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from uuid import UUID
 from ledger.crypto import ERASED, is_envelope
 from ledger.domain.customer import Customer
 from ledger.domain.errors import NotFoundError
+from ledger.domain.sensitivity import current_clearance, mask_changes
 from ledger.protection import ProfileProtector
 from ledger.store import LedgerStore
 from projections.queries import Query
@@ -26,20 +29,34 @@ class CustomerHistory(Query):
     customer_id: UUID
 
 
-def _shown(values: dict[str, Any], hidden: str) -> dict[str, Any]:
-    return {path: hidden if is_envelope(value) else value for path, value in values.items()}
+class _Values:
+    """How one history shows the personal values in its change sets."""
+
+    def __init__(self, customer_id: str, protector: ProfileProtector | None, erased: bool
+                 ) -> None:
+        self.customer_id = customer_id
+        self.protector = None if erased else protector
+        self.hidden = ERASED if erased else PROTECTED
+
+    def __call__(self, values: dict[str, Any]) -> dict[str, Any]:
+        if self.protector is None:
+            return {path: self.hidden if is_envelope(value) else value
+                    for path, value in values.items()}
+        opened = self.protector.open_changes(self.customer_id, values)
+        clearance = current_clearance()
+        return opened if clearance is None else mask_changes(opened, clearance)
 
 
-def _facts(event: Any, hidden: str) -> dict[str, Any]:
+def _facts(event: Any, shown: _Values) -> dict[str, Any]:
     if isinstance(event, Customer.Registered):
         return {"source_channel": event.profile.get("source_channel")}
     if isinstance(event, Customer.ChangeProposed):
         return {"proposal_id": event.proposal_id, "fields": sorted(event.changes),
-                "values": _shown(event.changes, hidden), "happened_on": event.happened_on,
+                "values": shown(event.changes), "happened_on": event.happened_on,
                 "base_version": event.base_version, "late": event.late}
     if isinstance(event, Customer.ChangeVerified):
         return {"proposal_id": event.proposal_id, "fields": sorted(event.applied),
-                "values": _shown(event.applied, hidden)}
+                "values": shown(event.applied)}
     if isinstance(event, Customer.ChangeRejected):
         return {"proposal_id": event.proposal_id, "reason": event.reason}
     if isinstance(event, Customer.Reviewed):
@@ -58,7 +75,7 @@ def customer_history(store: LedgerStore, query: CustomerHistory,
                             details={"customer_id": str(query.customer_id)})
     erased = any(isinstance(event, Customer.Erased) for event in events) or (
         protector is not None and protector.keys.is_erased(str(query.customer_id)))
-    hidden = ERASED if erased else PROTECTED
+    shown = _Values(str(query.customer_id), protector, erased)
     return {
         "customer_id": str(query.customer_id),
         "erased": erased,
@@ -71,7 +88,7 @@ def customer_history(store: LedgerStore, query: CustomerHistory,
                 "command_id": event.meta.get("command_id"),
                 "correlation_id": event.meta.get("correlation_id"),
                 "reason": event.meta.get("reason"),
-                "facts": _facts(event, hidden),
+                "facts": _facts(event, shown),
             }
             for event in events
         ],

@@ -137,7 +137,8 @@ def test_human_output_shows_the_customer_and_the_position_it_reflects(cli: Cli) 
 
     assert shown.returncode == 0, shown.stderr
     assert "li@mingyuan.cn" in shown.stdout
-    assert f"reflects event position {cli.stored_events()}" in words(shown.stdout)
+    # The read is recorded after it is answered (AU-1): the last stored event is its record.
+    assert f"reflects event position {cli.stored_events() - 1}" in words(shown.stdout)
 
 
 def test_a_quarterly_review_is_recorded_on_the_customer(cli: Cli) -> None:
@@ -252,7 +253,9 @@ def test_bad_input_exits_with_its_code_and_a_clear_message_and_writes_nothing(
     assert f"error [{code}]" in message
     assert all(mention in message for mention in mentions), message
     assert "Traceback" not in refused.stderr
-    assert cli.stored_events() == before
+    # A refused read of a customer is itself audited (AU-1): one access record, nothing else.
+    audited_read = argv[:2] == ["customer", "show"]
+    assert cli.stored_events() == before + audited_read
 
 
 def test_a_refusal_in_json_mode_is_a_parseable_error_on_stderr(

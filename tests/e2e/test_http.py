@@ -292,5 +292,5 @@ def test_the_server_runs_the_same_flow_on_postgresql(
 
     assert view["customer"]["profile"]["basic"]["fax"] == "+862112345678"
     health = httpx.get(f"{server.base_url}/healthz", timeout=30).json()
-    # Then the two logouts were audited, after the verification.
-    assert health["head_position"] == verified["position"] + 2
+    # Then the read and the two logouts were audited, after the verification.
+    assert health["head_position"] == verified["position"] + 3

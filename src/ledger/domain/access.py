@@ -1,4 +1,5 @@
-"""Access events (AU-1, OP-1): denials, logins and second-factor enrolments.
+"""Access events (AU-1, OP-1): reads of customer data, denials, logins and second-factor
+enrolments.
 
 Each is one event on a fresh, single-event aggregate: recording it loads nothing and
 conflicts with nothing, so it is cheap enough to write on every denial and login. A
@@ -36,6 +37,16 @@ class AccessRecord(LedgerAggregate):
 
     class TotpEnrolled(LedgerAggregate.Created):
         username: str
+
+    class CustomerDataRead(LedgerAggregate.Created):
+        """A query answered with customer data: which customers, and which sensitive fields
+        the reader saw unmasked. Never the values themselves."""
+
+        operation: str
+        customer_ids: list[str]
+        revealed_fields: list[str]
+        # "ok", or the error code the query ended with (e.g. "not_found")
+        outcome: str
 
     @classmethod
     def record(cls, event_class: type[LedgerAggregate.Created], **facts: object

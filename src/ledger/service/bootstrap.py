@@ -8,6 +8,7 @@ from types import TracebackType
 import structlog
 
 from commands.bus import Authoriser, MessageBus, utc_now
+from commands.read_audit import ReadAudit
 from commands.registry import ALL_HANDLERS
 from commands.unit_of_work import Clock
 from ledger.crypto import BlindIndex, key_id_of
@@ -25,6 +26,8 @@ from ledger.settings import Settings, postgres_params_of, sqlite_path_of
 from ledger.sql import PostgresDatabase, SqlDatabase, SQLiteDatabase
 from ledger.store import NOTIFICATION_BATCH, LedgerStore, open_store
 from projections.accounts import AccountsView
+from projections.audit import AuditQueries
+from projections.audit_trail import AuditTrail
 from projections.customer_search import CustomerSearch
 from projections.customer_view import CustomerView
 from projections.deletions import Deletions
@@ -131,6 +134,11 @@ def _forget_erased_in_search(views: SqlDatabase, keys: KeyStore) -> None:
                                {"cid": customer_id})
 
 
+def sensitive_fields(policy: Policy) -> set[str]:
+    """Every field path of every sensitivity level: what an access record may name."""
+    return {path for paths in policy.access.sensitive_fields.values() for path in paths}
+
+
 def bootstrap(
     settings: Settings | None = None,
     *,
@@ -157,7 +165,7 @@ def bootstrap(
     store = open_store(settings)
     runner = ProjectionRunner(store, views, [
         CustomerView(protector), PendingProposals(), KeyChanges(), CustomerSearch(protector),
-        Deletions(), AccountsView(),
+        Deletions(), AccountsView(), AuditTrail(),
     ])
     runner.create_tables()
     # The integrity sealer follows the log like the runner (README, "Tamper evidence").
@@ -175,7 +183,8 @@ def bootstrap(
                       today=lambda: clock().astimezone(policy.zone).date(), protector=protector)
     query_handlers = queries.handlers() | PrivacyQueries(queries).handlers() | {
         CustomerHistory: lambda query: customer_history(store, query, protector),
-    } | access.queries.handlers()
+    } | access.queries.handlers() | AuditQueries(
+        queries, store, policy).handlers()
     # Answers are masked for the reader's clearance, which the bus sets (ST-4, P5).
     query_handlers = {kind: masked(handler) for kind, handler in query_handlers.items()}
 
@@ -185,7 +194,8 @@ def bootstrap(
 
     bus = MessageBus(store, policy, ALL_HANDLERS, query_handlers,
                      authoriser=authoriser or access.authoriser,
-                     clock=clock, on_saved=wake_followers, protector=protector)
+                     clock=clock, on_saved=wake_followers, protector=protector,
+                     read_audit=ReadAudit(access.access_log, sensitive_fields(policy)))
     if settings.run_projections if start_projections is None else start_projections:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)

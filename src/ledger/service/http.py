@@ -15,6 +15,7 @@ from commands.models import Command
 from commands.registry import ALL_COMMANDS
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.service.bootstrap import Ledger, bootstrap
+from ledger.service.http_audit import audit_router
 from ledger.service.http_auth import ActorDep, LedgerDep, accounts_router, auth_router
 from ledger.service.http_privacy import privacy_router
 from ledger.settings import Settings
@@ -165,4 +166,5 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
     app.include_router(accounts_router())
     app.include_router(_queries_router())
     app.include_router(privacy_router())
+    app.include_router(audit_router())
     return app

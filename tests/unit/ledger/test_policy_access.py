@@ -11,11 +11,12 @@ from ledger.domain.errors import ValidationFailedError
 from ledger.policy import load_policy
 from ledger.policy_access import ROLES
 from projections.account_queries import ACCOUNT_QUERIES
+from projections.audit import AUDIT_QUERIES
 from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
 
 OPERATIONS = (set(ALL_COMMANDS) | set(QUERIES) | set(PRIVACY_QUERIES) | set(ACCOUNT_QUERIES)
-              | {"customer-history", "enrol-totp"})
+              | set(AUDIT_QUERIES) | {"customer-history", "enrol-totp"})
 
 
 def test_the_permission_table_names_only_known_roles_and_operations() -> None:

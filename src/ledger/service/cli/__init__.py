@@ -16,6 +16,7 @@ from ledger.service.cli.common import options
 from ledger.service.cli.customers import customer_app, history
 from ledger.service.cli.operations import init, policy_app, projections_app, serve
 from ledger.service.cli.privacy import deletion_app, duplicates, find_by, keys_app
+from ledger.service.cli.replay import audit_history
 
 app = typer.Typer(help="The customer ledger: event-sourced customer records under a data policy.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -60,4 +61,5 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "main"]
+# Importing the replay module registers its commands on ``audit_app``.
+__all__ = ["app", "audit_history", "main"]

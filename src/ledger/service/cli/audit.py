@@ -1,5 +1,6 @@
 """``ledger audit ...``: tamper evidence. Verify the hash chain, export a signed checkpoint to
-keep elsewhere, see how far sealing has got, seal now, and create a signing key.
+keep elsewhere, see how far sealing has got, seal now, and create a signing key. The replay
+tool (``history``, ``as-of``, ``trail``, ``anomalies``) lives in ``cli/replay.py``.
 
 Verification, status and export read the database over a read-only connection, so they
 can run against a live store or a restored copy without changing it.

@@ -1,0 +1,134 @@
+"""The audit index (AU-5): one row per stored event, for filtering the trail by actor,
+operation, target and time without replaying the log.
+
+Commands (their command records), customer and deletion events, account changes and access
+records (reads, logins, denials) each become one row: position, time, actor, client address,
+kind, operation, outcome, and small non-personal facts. The targets (customer ids, account
+ids, usernames of logins) sit in a second table so a filter by target uses an index.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.domain.access import AccessRecord
+from ledger.domain.account import Account
+from ledger.domain.customer import Customer
+from ledger.domain.deletion import DeletionRequest
+from ledger.domain.events import LedgerAggregate
+from ledger.sql import Cursor
+from projections.projection import Projection, topic_of
+
+# The command bus's records (commands.idempotency): named, since projections sit inwards.
+COMMAND_RECORD_TOPIC = "commands.idempotency:CommandRecord.Processed"
+
+_ACCESS_KINDS: dict[type, tuple[str, str]] = {
+    AccessRecord.CustomerDataRead: ("read", ""),
+    AccessRecord.PermissionDenied: ("denial", ""),
+    AccessRecord.LoginSucceeded: ("login", "login"),
+    AccessRecord.LoginFailed: ("login", "login-failed"),
+    AccessRecord.LoggedOut: ("login", "logout"),
+    AccessRecord.TotpEnrolled: ("login", "enrol-totp"),
+}
+
+
+def trail_time(moment: datetime) -> str:
+    """A fixed-width UTC form, so times compare correctly as text on both backends."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _events_of(*aggregates: type[LedgerAggregate]) -> list[type]:
+    return [value for aggregate in aggregates for value in vars(aggregate).values()
+            if isinstance(value, type) and issubclass(value, LedgerAggregate.Event)]
+
+
+_ACCOUNT_EVENTS = frozenset(_events_of(Account))
+_RECORD_EVENTS = frozenset(_events_of(Customer, DeletionRequest))
+
+
+def _row(event: Any) -> tuple[str, str, list[str], str, dict[str, Any]]:
+    """(kind, operation, targets, outcome, facts) of one event."""
+    if type(event) in _ACCESS_KINDS:
+        return _access_row(event)
+    owner = type(event).__qualname__
+    origin = str(event.originator_id)
+    if type(event) in _ACCOUNT_EVENTS:
+        facts = {key: getattr(event, key) for key in ("username", "role", "roles", "reason",
+                                                       "needs_approval")
+                 if hasattr(event, key)}
+        return "event", owner, [origin], "ok", facts
+    if type(event) in _RECORD_EVENTS:
+        customer = getattr(event, "customer_id", None)
+        return "event", owner, [origin, *([str(customer)] if customer else [])], "ok", {}
+    outcome = getattr(event, "outcome", {}) or {}
+    aggregate = outcome.get("aggregate_id")
+    return ("command", str(getattr(event, "command", "")), [aggregate] if aggregate else [],
+            str(outcome.get("status", "accepted")), {})
+
+
+def _access_row(event: Any) -> tuple[str, str, list[str], str, dict[str, Any]]:
+    kind, operation = _ACCESS_KINDS[type(event)]
+    if isinstance(event, AccessRecord.CustomerDataRead):
+        return (kind, event.operation, list(event.customer_ids), event.outcome,
+                {"revealed_fields": list(event.revealed_fields)})
+    if isinstance(event, AccessRecord.PermissionDenied):
+        return (kind, event.operation, [event.target] if event.target else [],
+                "permission_denied", {"roles": list(event.roles)})
+    facts: dict[str, Any] = {"username": event.username}
+    outcome = "ok"
+    if isinstance(event, AccessRecord.LoginFailed):
+        outcome, facts = "failed", facts | {"reason": event.reason}
+    return kind, operation, [event.username], outcome, facts
+
+
+class AuditTrail(Projection):
+    """Every command, domain event and access record, indexed for the auditor's trail."""
+
+    name = "audit_trail"
+    tables = ("audit_trail", "audit_trail_targets")
+    topics = frozenset([COMMAND_RECORD_TOPIC] + [topic_of(cls) for cls in _events_of(
+        Customer, DeletionRequest, Account, AccessRecord)])
+
+    def create_tables(self, cursor: Cursor, dialect: str) -> None:
+        cursor.execute("""
+            CREATE TABLE IF NOT EXISTS audit_trail (
+                position BIGINT PRIMARY KEY,
+                recorded_at TEXT NOT NULL,
+                actor TEXT,
+                client_address TEXT,
+                kind TEXT NOT NULL,
+                operation TEXT NOT NULL,
+                command_id TEXT,
+                reason TEXT,
+                outcome TEXT NOT NULL,
+                targets TEXT NOT NULL,
+                facts TEXT NOT NULL
+            )""")
+        cursor.execute("""
+            CREATE TABLE IF NOT EXISTS audit_trail_targets (
+                target TEXT NOT NULL,
+                position BIGINT NOT NULL,
+                PRIMARY KEY (target, position)
+            )""")
+        cursor.execute("CREATE INDEX IF NOT EXISTS audit_trail_time "
+                       "ON audit_trail (recorded_at)")
+        cursor.execute("CREATE INDEX IF NOT EXISTS audit_trail_actor "
+                       "ON audit_trail (actor, recorded_at)")
+
+    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
+        kind, operation, targets, outcome, facts = _row(event)
+        meta = getattr(event, "meta", {}) or {}
+        cursor.execute(
+            "INSERT INTO audit_trail (position, recorded_at, actor, client_address, kind,"
+            " operation, command_id, reason, outcome, targets, facts) VALUES (:position, :at,"
+            " :actor, :address, :kind, :operation, :command_id, :reason, :outcome, :targets,"
+            " :facts)",
+            {"position": position, "at": trail_time(event.timestamp), "actor": meta.get("actor"),
+             "address": meta.get("client_address"), "kind": kind, "operation": operation,
+             "command_id": meta.get("command_id"), "reason": meta.get("reason"),
+             "outcome": outcome, "targets": json.dumps(targets), "facts": json.dumps(facts)})
+        for target in dict.fromkeys(targets):
+            cursor.execute("INSERT INTO audit_trail_targets (target, position) "
+                           "VALUES (:target, :position)", {"target": target, "position": position})
