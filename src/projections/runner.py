@@ -9,7 +9,6 @@ covers writes from other processes.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,6 +17,7 @@ import structlog
 from eventsourcing.persistence import Notification
 
 from ledger.domain.errors import NotReflectedYetError
+from ledger.follower import BackgroundFollower
 from ledger.sql import SqlDatabase
 from ledger.store import NOTIFICATION_BATCH, LedgerStore
 from projections.projection import Projection
@@ -31,8 +31,11 @@ class CheckpointMovedError(Exception):
     """Another runner applied this batch first."""
 
 
-class ProjectionRunner:
+class ProjectionRunner(BackgroundFollower):
     """Applies new events to each projection, one checkpointed batch at a time."""
+
+    thread_name = "ledger-projections"
+    failure_event = "projection_batch_failed"
 
     def __init__(self, store: LedgerStore, views: SqlDatabase, projections: Sequence[Projection],
                  *, batch_size: int = NOTIFICATION_BATCH) -> None:
@@ -40,10 +43,7 @@ class ProjectionRunner:
         self.views = views
         self.projections = {projection.name: projection for projection in projections}
         self.batch_size = batch_size
-        self._wakeup = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.errors = 0
+        super().__init__()
 
     # Set-up ------------------------------------------------------------------
 
@@ -91,7 +91,7 @@ class ProjectionRunner:
                     "the read models have not reached the requested position yet",
                     details={"requested": position, "reflected": reached},
                 )
-            if self._thread is None:
+            if not self.running:
                 self.run_once()
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
@@ -179,39 +179,3 @@ class ProjectionRunner:
                                {"name": projection.name})
         log.info("projections_rebuild_started", projections=[p.name for p in chosen])
         return self.catch_up(progress)
-
-    # Background loop ---------------------------------------------------------
-
-    def wake(self, _position: int | None = None) -> None:
-        self._wakeup.set()
-
-    def start(self, poll_interval: float = 0.05) -> None:
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._loop, args=(poll_interval,),
-                                        name="ledger-projections", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wakeup.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _loop(self, poll_interval: float) -> None:
-        while not self._stopping.is_set():
-            try:
-                if self.run_once():
-                    continue
-            except Exception:
-                self.errors += 1
-                log.exception("projection_batch_failed")
-                self._stopping.wait(1.0)
-            self._wakeup.wait(poll_interval)
-            self._wakeup.clear()

@@ -11,7 +11,6 @@ transaction adds a checkpoint signed with the key kept outside the database.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from ledger.follower import BackgroundFollower
 from ledger.integrity.chain import link, record_digest
 from ledger.integrity.checkpoints import Checkpoint, SignedCheckpoint, sign
 from ledger.integrity.keys import SigningKeySource
@@ -85,8 +85,11 @@ class _Batch:
     last_checkpoint: Checkpoint | None
 
 
-class Sealer:
+class Sealer(BackgroundFollower):
     """Extends the hash chain over newly stored records and signs checkpoints."""
+
+    thread_name = "ledger-sealer"
+    failure_event = "integrity_seal_failed"
 
     def __init__(self, database: SqlDatabase, events: EventLog, policy: CheckpointPolicy,
                  keys: SigningKeySource, clock: Clock, *, batch_size: int = SEAL_BATCH) -> None:
@@ -96,12 +99,9 @@ class Sealer:
         self.keys = keys
         self.clock = clock
         self.batch_size = batch_size
-        self.errors = 0
         # Without a checkpoint yet, the time interval counts from when this sealer began.
         self._began = clock()
-        self._wakeup = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     def create_tables(self) -> None:
         with self.database.transaction() as cursor:
@@ -199,42 +199,6 @@ class Sealer:
         with self.database.snapshot() as cursor:
             found = read_checkpoints(cursor, latest_only=True)
         return found[0].signed if found else None
-
-    # Background loop ---------------------------------------------------------
-
-    def wake(self, _position: int | None = None) -> None:
-        self._wakeup.set()
-
-    def start(self, poll_interval: float = 0.05) -> None:
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._loop, args=(poll_interval,),
-                                        name="ledger-sealer", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wakeup.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _loop(self, poll_interval: float) -> None:
-        while not self._stopping.is_set():
-            try:
-                if self.run_once():
-                    continue
-            except Exception:
-                self.errors += 1
-                log.exception("integrity_seal_failed")
-                self._stopping.wait(1.0)
-            self._wakeup.wait(poll_interval)
-            self._wakeup.clear()
 
 
 def seal_status(cursor: Cursor, events: EventLog, *, errors: int = 0) -> SealStatus:

@@ -1,0 +1,63 @@
+"""A log follower's background loop: run a batch, sleep until woken or the poll interval
+passes, count failures and keep going. The projection runner and the sealer share it."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+
+import structlog
+
+log = structlog.get_logger("ledger.follower")
+
+
+class BackgroundFollower(ABC):
+    """Runs ``run_once`` in a thread until stopped; an in-process write wakes it at once."""
+
+    thread_name = "ledger-follower"
+    failure_event = "follower_batch_failed"
+
+    def __init__(self) -> None:
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.errors = 0
+
+    @abstractmethod
+    def run_once(self) -> int:
+        """Process one batch; return how much was processed (0 when idle)."""
+
+    def wake(self, _position: int | None = None) -> None:
+        self._wakeup.set()
+
+    def start(self, poll_interval: float = 0.05) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, args=(poll_interval,),
+                                        name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self, poll_interval: float) -> None:
+        while not self._stopping.is_set():
+            try:
+                if self.run_once():
+                    continue
+            except Exception:
+                # The loop must outlive a bad batch; failures are counted and reported.
+                self.errors += 1
+                log.exception(self.failure_event)
+                self._stopping.wait(1.0)
+            self._wakeup.wait(poll_interval)
+            self._wakeup.clear()
