@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -210,11 +211,11 @@ def authoriser() -> RecordingAuthoriser:
 
 
 @pytest.fixture
-def guarded(database_url: str, clock: FixedClock, authoriser: RecordingAuthoriser
-            ) -> Iterator[Ledger]:
+def guarded(database_url: str, clock: FixedClock, authoriser: RecordingAuthoriser,
+            development_keys: Path) -> Iterator[Ledger]:
     """A ledger on each backend whose bus asks ``authoriser`` about everything."""
-    with bootstrap(Settings(database_url=database_url), clock=clock, authoriser=authoriser,
-                   start_projections=False) as ledger:
+    with bootstrap(Settings(database_url=database_url, data_dir=development_keys), clock=clock,
+                   authoriser=authoriser, start_projections=False) as ledger:
         yield ledger
 
 
