@@ -83,17 +83,25 @@ class KeyStore:
         existing = self._stored(customer_id)
         if existing is not None:
             return existing[0]
-        if self.is_erased(customer_id):
-            raise KeyMaterialError("this customer id belongs to an erased customer")
         key = new_data_key()
         key_id = key_id_of(key, "data")
         with self.db.transaction() as cursor:
             self._check_kek_current(cursor)
-            cursor.execute(
+            if cursor.one("SELECT 1 FROM erased_keys WHERE customer_id = :cid",
+                          {"cid": customer_id}) is not None:
+                raise KeyMaterialError("this customer id belongs to an erased customer")
+            inserted = cursor.execute(
                 "INSERT INTO data_keys (customer_id, key_id, wrapped, kek_id, created_at)"
                 " VALUES (:cid, :kid, :wrapped, :kek, :at) ON CONFLICT (customer_id) DO NOTHING",
                 {"cid": customer_id, "kid": key_id, "wrapped": wrap(self._kek, key),
                  "kek": self.kek_id, "at": _now()})
+        if inserted == 1:
+            # The new key is used at once to seal the registration: keep it, unwrapped,
+            # rather than read it back and unwrap it again.
+            with self._lock:
+                self._cache[customer_id] = (time.monotonic() + self.cache_seconds, key_id, key,
+                                            AESGCM(key))
+            return key_id
         stored = self._stored(customer_id)
         if stored is None:  # pragma: no cover - the row was just written
             raise KeyMaterialError("the new data key was not stored")
