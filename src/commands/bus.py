@@ -168,16 +168,18 @@ class MessageBus:
         return outcome | {"position": position}
 
     def _earlier_outcome(self, command: Command, digest: str) -> dict[str, Any] | None:
-        record_id = command_record_id(command.command_id)
-        if not self.store.app_recorder.select_events(record_id, limit=1):
+        # One read of the record's only event (no snapshot lookup, no aggregate rebuilt):
+        # this runs before every command.
+        found = list(self.store.events.get(command_record_id(command.command_id), limit=1))
+        if not found:
             return None
-        record: object = self.store.repository.get(record_id)
-        if not isinstance(record, CommandRecord) or record.fingerprint != digest:
+        processed = found[0]
+        if not isinstance(processed, CommandRecord.Processed) or processed.fingerprint != digest:
             raise ConflictError("this command id was already used for a different command",
                                 details={"command_id": command.command_id})
         # The original position is not kept; the head is at or after it, which is what
         # a read-your-writes wait needs.
-        return record.outcome | {"replayed": True, "position": self.store.head_position()}
+        return processed.outcome | {"replayed": True, "position": self.store.head_position()}
 
     @staticmethod
     def _outcome(command: Command, uow: UnitOfWork, result: Result) -> dict[str, Any]:

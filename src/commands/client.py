@@ -9,6 +9,7 @@ Errors arrive as the typed errors of ``commands.errors`` on both transports.
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Callable
 from datetime import date, datetime
@@ -69,41 +70,36 @@ class InProcessTransport:
         return None
 
 
+# Each query's route; ``{name}`` parts are taken from the query's parameters.
+_QUERY_ROUTES = {
+    "list-accounts": "/accounts",
+    "get-account": "/accounts/{username}",
+    "access-review": "/access-review",
+    "get-customer": "/customers/{customer_id}",
+    "customer-history": "/customers/{customer_id}/history",
+    "customer-as-of": "/customers/{customer_id}/as-of",
+    "audit-trail": "/audit/trail",
+    "audit-anomalies": "/audit/anomalies",
+    "find-customers": "/customers",
+    "list-pending-proposals": "/proposals",
+    "list-reviews-due": "/reviews/due",
+    "list-late-key-changes": "/key-changes/late",
+    "find-customers-by": "/search/customers",
+    "list-duplicates": "/duplicates",
+    "list-deletions": "/deletions",
+    "erasure-certificate": "/deletions/{request_id}/certificate",
+}
+_PATH_PARAMETER = re.compile(r"{(\w+)}")
+
+
 def _query_route(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The route of a query, and the parameters left for its query string."""
+    template = _QUERY_ROUTES.get(name)
+    if template is None:
+        raise ValueError(f"unknown query: {name}")
     params = {key: value for key, value in params.items() if value is not None}
-    if name == "list-accounts":
-        return "/accounts", params
-    if name == "get-account":
-        return f"/accounts/{quote(str(params.pop('username')))}", params
-    if name == "access-review":
-        return "/access-review", params
-    if name == "get-customer":
-        return f"/customers/{quote(str(params.pop('customer_id')))}", params
-    if name == "customer-history":
-        return f"/customers/{quote(str(params.pop('customer_id')))}/history", params
-    if name == "customer-as-of":
-        return f"/customers/{quote(str(params.pop('customer_id')))}/as-of", params
-    if name == "audit-trail":
-        return "/audit/trail", params
-    if name == "audit-anomalies":
-        return "/audit/anomalies", params
-    if name == "find-customers":
-        return "/customers", params
-    if name == "list-pending-proposals":
-        return "/proposals", params
-    if name == "list-reviews-due":
-        return "/reviews/due", params
-    if name == "list-late-key-changes":
-        return "/key-changes/late", params
-    if name == "find-customers-by":
-        return "/search/customers", params
-    if name == "list-duplicates":
-        return "/duplicates", params
-    if name == "list-deletions":
-        return "/deletions", params
-    if name == "erasure-certificate":
-        return f"/deletions/{quote(str(params.pop('request_id')))}/certificate", params
-    raise ValueError(f"unknown query: {name}")
+    path = _PATH_PARAMETER.sub(lambda found: quote(str(params.pop(found.group(1)))), template)
+    return path, params
 
 
 class HttpTransport:

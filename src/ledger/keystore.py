@@ -165,11 +165,14 @@ class KeyStore:
 
     def reconcile(self, erased_customer_ids: Iterable[str]) -> int:
         """Destroy any key still present for a customer the event log says is erased."""
+        # A key and its tombstone never coexist (destroy swaps one for the other in one
+        # transaction), so a missing tombstone is all it takes to spot a revived key.
+        with self.db.snapshot() as cursor:
+            tombstones = {str(row[0]) for row in cursor.all("SELECT customer_id FROM erased_keys")}
         destroyed = 0
-        for customer_id in erased_customer_ids:
-            if self._stored(customer_id) is not None or not self.is_erased(customer_id):
-                self.destroy(customer_id)
-                destroyed += 1
+        for customer_id in set(erased_customer_ids) - tombstones:
+            self.destroy(customer_id)
+            destroyed += 1
         if destroyed:
             log.warning("erasures_reapplied", count=destroyed)
         return destroyed
