@@ -135,22 +135,30 @@ class MessageBus:
         # Keyed when keys exist: a stored fingerprint must not confirm a guessed payload.
         keyed = self.protector.index.keyed_hash if self.protector is not None else None
         digest = fingerprint(command.name, actor.id, command.fingerprint_payload(), keyed)
-        earlier = self._earlier_outcome(command, digest)
-        if earlier is not None:
-            return earlier
         handler = self.handlers.get(type(command))
         if handler is None:
             raise ValidationFailedError([Problem("command", "no handler registered")])
         metadata = EventMetadata(actor=actor.id, command_id=command.command_id,
                                  correlation_id=command.correlation_id or command.command_id,
                                  reason=command.reason, client_address=actor.client_address)
-        with recording_as(metadata, self.clock):
-            uow = UnitOfWork(self.store, self.policy, self.clock, actor.id,
-                             protector=self.protector, roles=actor.roles,
-                             department=actor.department)
-            result = handler(command, uow)
-            outcome = self._outcome(command, uow, result)
-            record = CommandRecord.processed(command.command_id, command.name, digest, outcome)
+        # No read for an earlier outcome up front (it would cost every command a round
+        # trip): a repeated command id is caught by the command record's unique key when
+        # saving, and a retry whose handler now refuses (say, the proposal it verified is
+        # no longer pending) is checked for an earlier outcome before the refusal stands.
+        try:
+            with recording_as(metadata, self.clock):
+                uow = UnitOfWork(self.store, self.policy, self.clock, actor.id,
+                                 protector=self.protector, roles=actor.roles,
+                                 department=actor.department)
+                result = handler(command, uow)
+                outcome = self._outcome(command, uow, result)
+                record = CommandRecord.processed(command.command_id, command.name, digest,
+                                                 outcome)
+        except LedgerError:
+            earlier = self._earlier_outcome(command, digest)
+            if earlier is not None:
+                return earlier
+            raise
         try:
             recordings = self.store.save(*uow.changed, record)
         except IntegrityError:
@@ -168,8 +176,7 @@ class MessageBus:
         return outcome | {"position": position}
 
     def _earlier_outcome(self, command: Command, digest: str) -> dict[str, Any] | None:
-        # One read of the record's only event (no snapshot lookup, no aggregate rebuilt):
-        # this runs before every command.
+        # One read of the record's only event (no snapshot lookup, no aggregate rebuilt).
         found = list(self.store.events.get(command_record_id(command.command_id), limit=1))
         if not found:
             return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from uuid import uuid4
 
 from commands.models import (
     Command,
@@ -25,7 +24,7 @@ Result = dict[str, Any]
 
 def register_customer(command: RegisterCustomer, uow: UnitOfWork) -> Result:
     profile = validate_profile(command.profile, uow.policy.mandatory_fields)
-    customer_id = command.customer_id or uuid4()
+    customer_id = command.customer_id or uow.protector.new_customer_id()
     if command.customer_id is not None and uow.customer_exists(command.customer_id):
         raise ConflictError("a customer with this id already exists",
                             details={"customer_id": str(command.customer_id)})

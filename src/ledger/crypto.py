@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import stat
 import unicodedata
@@ -130,7 +131,11 @@ def normalise_for_index(value: str) -> str:
     """The form a value is compared in: NFKC, case-folded, without spaces or punctuation
     that people type differently (``+86 138-0013-8000`` equals ``+8613800138000``)."""
     folded = unicodedata.normalize("NFKC", value).casefold()
-    return "".join(ch for ch in folded if ch.isalnum() or ch in "@+.")
+    # \w is exactly str.isalnum() plus "_": one C-level pass instead of a Python loop.
+    return _NOT_INDEXED.sub("", folded)
+
+
+_NOT_INDEXED = re.compile(r"[^\w@+.]|_")
 
 
 class BlindIndex:
@@ -141,9 +146,9 @@ class BlindIndex:
 
     def digest(self, kind: str, value: str) -> str:
         message = f"{kind}:{normalise_for_index(value)}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+        return hmac.digest(self._key, message, "sha256").hex()[:32]
 
     def keyed_hash(self, data: bytes) -> str:
         """A keyed hash of arbitrary bytes (e.g. a command fingerprint), never reversible
         by guessing without the key."""
-        return hmac.new(self._key, data, hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, data, "sha256").hex()

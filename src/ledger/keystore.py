@@ -16,16 +16,20 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.crypto import KeyMaterialError, key_id_of, new_data_key, unwrap, wrap
-from ledger.sql import Cursor, SqlDatabase
+from ledger.sql import SqlDatabase
 
 log = structlog.get_logger("ledger.keystore")
 
 CACHE_SECONDS = 30.0
+# Keys made ahead for new customers, in one transaction: a registration then writes no
+# key-store row of its own (README, "Performance").
+RESERVE_BATCH = 64
 
 
 class KeyStore:
@@ -38,6 +42,11 @@ class KeyStore:
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, str, bytes, AESGCM]] = {}
         self._lock = threading.Lock()
+        # Customer ids whose keys are stored but not yet handed out, and those handed out
+        # whose registration may not be saved yet (their keys must not expire from memory).
+        self._reserved: list[tuple[str, str, bytes, AESGCM]] = []
+        self._fresh: dict[str, tuple[str, bytes, AESGCM]] = {}
+        self._reserve_lock = threading.Lock()
 
     @property
     def kek_id(self) -> str:
@@ -80,21 +89,18 @@ class KeyStore:
 
     def create(self, customer_id: str) -> str:
         """A new data key for a customer (or the existing one: retries are safe)."""
-        existing = self._stored(customer_id)
-        if existing is not None:
-            return existing[0]
+        with self._reserve_lock:
+            fresh = self._fresh.get(customer_id)
+        if fresh is not None:
+            return fresh[0]
         key = new_data_key()
         key_id = key_id_of(key, "data")
-        with self.db.transaction() as cursor:
-            self._check_kek_current(cursor)
-            if cursor.one("SELECT 1 FROM erased_keys WHERE customer_id = :cid",
-                          {"cid": customer_id}) is not None:
-                raise KeyMaterialError("this customer id belongs to an erased customer")
-            inserted = cursor.execute(
-                "INSERT INTO data_keys (customer_id, key_id, wrapped, kek_id, created_at)"
-                " VALUES (:cid, :kid, :wrapped, :kek, :at) ON CONFLICT (customer_id) DO NOTHING",
-                {"cid": customer_id, "kid": key_id, "wrapped": wrap(self._kek, key),
-                 "kek": self.kek_id, "at": _now()})
+        # One statement, one round trip, on the hot path of every registration: it writes
+        # the key only while the KEK is still the one this process wraps with, and never
+        # for an erased customer id; the reasons for writing nothing are sorted out after.
+        inserted = self.db.statement(self._insert_key, {
+            "cid": customer_id, "kid": key_id, "wrapped": wrap(self._kek, key),
+            "kek": self.kek_id, "at": _now()})
         if inserted == 1:
             # The new key is used at once to seal the registration: keep it, unwrapped,
             # rather than read it back and unwrap it again.
@@ -103,19 +109,73 @@ class KeyStore:
                                             AESGCM(key))
             return key_id
         stored = self._stored(customer_id)
-        if stored is None:  # pragma: no cover - the row was just written
-            raise KeyMaterialError("the new data key was not stored")
-        return stored[0]
+        if stored is not None:
+            return stored[0]
+        if self.is_erased(customer_id):
+            raise KeyMaterialError("this customer id belongs to an erased customer")
+        raise KeyMaterialError("the KEK was rotated since this process started; "
+                               "restart it with the new KEK")
 
-    def _check_kek_current(self, cursor: Cursor) -> None:
-        # Another process may have rotated the KEK since this one started: a key wrapped
-        # under the old KEK now would be lost with it. (FOR SHARE waits for a rotation
-        # in progress; SQLite's write transaction already excludes one.)
-        select = "SELECT value FROM keystore_meta WHERE name = 'kek_id'"
-        row = cursor.one(select + " FOR SHARE" if self.db.dialect == "postgres" else select)
-        if row is None or row[0] != self.kek_id:
-            raise KeyMaterialError("the KEK was rotated since this process started; "
-                                   "restart it with the new KEK")
+    @property
+    def _insert_key(self) -> str:
+        # Another process may be rotating the KEK: a key wrapped under the old KEK now
+        # would be lost with it. On PostgreSQL, FOR SHARE waits for a rotation in progress
+        # and then sees the new KEK id; SQLite's write lock already excludes one.
+        lock = " FOR SHARE" if self.db.dialect == "postgres" else ""
+        return ("INSERT INTO data_keys (customer_id, key_id, wrapped, kek_id, created_at)"  # noqa: S608
+                " SELECT :cid, :kid, :wrapped, :kek, :at"
+                " WHERE EXISTS (SELECT 1 FROM keystore_meta"
+                f"  WHERE name = 'kek_id' AND value = :kek{lock})"
+                " AND NOT EXISTS (SELECT 1 FROM erased_keys WHERE customer_id = :cid)"
+                " ON CONFLICT (customer_id) DO NOTHING")
+
+    def new_customer_id(self) -> str:
+        """A fresh customer id whose data key is already stored (durably, before the id is
+        handed out, so no event can ever name a customer without a key). Keys are made
+        ``RESERVE_BATCH`` at a time; the ones not handed out are released at ``close``."""
+        with self._reserve_lock:
+            if not self._reserved:
+                self._reserved = self._reserve(RESERVE_BATCH)
+            customer_id, key_id, key, cipher = self._reserved.pop()
+            self._fresh[customer_id] = (key_id, key, cipher)
+        return customer_id
+
+    def _reserve(self, count: int) -> list[tuple[str, str, bytes, AESGCM]]:
+        made = []
+        for _ in range(count):
+            key = new_data_key()
+            made.append((str(uuid4()), key_id_of(key, "data"), key, AESGCM(key)))
+        rows = [{"cid": customer_id, "kid": key_id, "wrapped": wrap(self._kek, key),
+                 "kek": self.kek_id, "at": _now()} for customer_id, key_id, key, _ in made]
+        with self.db.transaction() as cursor:
+            # FOR SHARE waits for a KEK rotation in progress (see _insert_key).
+            select = "SELECT value FROM keystore_meta WHERE name = 'kek_id'"
+            row = cursor.one(select + " FOR SHARE" if self.db.dialect == "postgres" else select)
+            if row is None or row[0] != self.kek_id:
+                raise KeyMaterialError("the KEK was rotated since this process started; "
+                                       "restart it with the new KEK")
+            values = ", ".join(f"(:cid{i}, :kid{i}, :wrapped{i}, :kek, :at)"
+                               for i in range(len(rows)))
+            params: dict[str, Any] = {"kek": self.kek_id, "at": _now()}
+            for i, row_params in enumerate(rows):
+                params |= {f"cid{i}": row_params["cid"], f"kid{i}": row_params["kid"],
+                           f"wrapped{i}": row_params["wrapped"]}
+            cursor.execute("INSERT INTO data_keys (customer_id, key_id, wrapped, kek_id, "  # noqa: S608
+                           f"created_at) VALUES {values}", params)
+        return made
+
+    def release_reserved(self) -> int:
+        """Delete the keys made ahead and never handed out (at shutdown): they protect
+        nothing. A crash leaves at most ``RESERVE_BATCH`` such keys, equally harmless."""
+        with self._reserve_lock:
+            unused, self._reserved = self._reserved, []
+        if not unused:
+            return 0
+        with self.db.transaction() as cursor:
+            for customer_id, *_ in unused:
+                cursor.execute("DELETE FROM data_keys WHERE customer_id = :cid",
+                               {"cid": customer_id})
+        return len(unused)
 
     def data_key(self, customer_id: str) -> tuple[str, bytes] | None:
         """The customer's (key id, key), or None once erased."""
@@ -129,6 +189,12 @@ class KeyStore:
 
     def _cached(self, customer_id: str) -> tuple[float, str, bytes, AESGCM] | None:
         now = time.monotonic()
+        with self._reserve_lock:
+            fresh = self._fresh.pop(customer_id, None)
+        if fresh is not None:
+            # First use of a reserved key: from now on it lives in the ordinary cache.
+            with self._lock:
+                self._cache[customer_id] = (now + self.cache_seconds, *fresh)
         with self._lock:
             cached = self._cache.get(customer_id)
         if cached is not None and cached[0] > now:
@@ -145,6 +211,8 @@ class KeyStore:
 
     def destroy(self, customer_id: str) -> str | None:
         """Destroy a customer's data key for good; return its id (None if already gone)."""
+        with self._reserve_lock:
+            self._fresh.pop(customer_id, None)
         with self._lock:
             self._cache.pop(customer_id, None)
         with self.db.transaction() as cursor:
@@ -178,9 +246,8 @@ class KeyStore:
         return destroyed
 
     def is_erased(self, customer_id: str) -> bool:
-        with self.db.snapshot() as cursor:
-            return cursor.one("SELECT 1 FROM erased_keys WHERE customer_id = :cid",
-                              {"cid": customer_id}) is not None
+        return self.db.read_row("SELECT 1 FROM erased_keys WHERE customer_id = :cid",
+                                {"cid": customer_id}) is not None
 
     def erased_customers(self) -> list[str]:
         """Every customer whose key this store has destroyed."""
@@ -198,6 +265,8 @@ class KeyStore:
     def rotate_kek(self, new_kek: bytes) -> int:
         """Re-wrap every data key under ``new_kek`` in one transaction; events are untouched."""
         new_id = key_id_of(new_kek, "kek")
+        # Spare keys made ahead are simply dropped; new ones are made under the new KEK.
+        self.release_reserved()
         with self.db.transaction() as cursor:
             # The marker first: a key being created meanwhile is either refused or seen.
             cursor.execute("UPDATE keystore_meta SET value = :id WHERE name = 'kek_id'",
@@ -216,14 +285,19 @@ class KeyStore:
         with self.db.snapshot() as cursor:
             active = cursor.one("SELECT COUNT(*) FROM data_keys")
             destroyed = cursor.one("SELECT COUNT(*) FROM erased_keys")
-        return {"active_keys": int(active[0]) if active else 0,
+        # This process's spare keys belong to no customer yet (another running instance's
+        # spares, at most RESERVE_BATCH each, are counted as active: see README).
+        with self._reserve_lock:
+            spare = len(self._reserved)
+        return {"active_keys": (int(active[0]) if active else 0) - spare,
+                "reserved_keys": spare,
                 "destroyed_keys": int(destroyed[0]) if destroyed else 0,
                 "kek_id": self.kek_id}
 
     def _stored(self, customer_id: str) -> tuple[str, bytes] | None:
-        with self.db.snapshot() as cursor:
-            row = cursor.one("SELECT key_id, wrapped FROM data_keys WHERE customer_id = :cid",
-                             {"cid": customer_id})
+        # One statement needs no explicit transaction: one round trip, not four.
+        row = self.db.read_row("SELECT key_id, wrapped FROM data_keys WHERE customer_id = :cid",
+                               {"cid": customer_id})
         return (str(row[0]), bytes(row[1])) if row else None
 
 

@@ -10,6 +10,7 @@ ids, usernames of logins) sit in a second table so a filter by target uses an in
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -118,17 +119,22 @@ class AuditTrail(Projection):
                        "ON audit_trail (actor, recorded_at)")
 
     def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        kind, operation, targets, outcome, facts = _row(event)
-        meta = getattr(event, "meta", {}) or {}
-        cursor.execute(
-            "INSERT INTO audit_trail (position, recorded_at, actor, client_address, kind,"
-            " operation, command_id, reason, outcome, targets, facts) VALUES (:position, :at,"
-            " :actor, :address, :kind, :operation, :command_id, :reason, :outcome, :targets,"
-            " :facts)",
-            {"position": position, "at": trail_time(event.timestamp), "actor": meta.get("actor"),
-             "address": meta.get("client_address"), "kind": kind, "operation": operation,
-             "command_id": meta.get("command_id"), "reason": meta.get("reason"),
-             "outcome": outcome, "targets": json.dumps(targets), "facts": json.dumps(facts)})
-        for target in dict.fromkeys(targets):
-            cursor.execute("INSERT INTO audit_trail_targets (target, position) "
-                           "VALUES (:target, :position)", {"target": target, "position": position})
+        self.apply_batch(cursor, [(event, position)])
+
+    def apply_batch(self, cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
+        # Every event only adds rows, so a batch is two bulk inserts.
+        rows: list[tuple[Any, ...]] = []
+        target_rows: list[tuple[Any, ...]] = []
+        for event, position in events:
+            kind, operation, targets, outcome, facts = _row(event)
+            meta = getattr(event, "meta", {}) or {}
+            rows.append((position, trail_time(event.timestamp), meta.get("actor"),
+                         meta.get("client_address"), kind, operation, meta.get("command_id"),
+                         meta.get("reason"), outcome, json.dumps(targets), json.dumps(facts)))
+            target_rows.extend((target, position) for target in dict.fromkeys(targets))
+        cursor.insert_rows("audit_trail", _TRAIL_COLUMNS, rows)
+        cursor.insert_rows("audit_trail_targets", ("target", "position"), target_rows)
+
+
+_TRAIL_COLUMNS = ("position", "recorded_at", "actor", "client_address", "kind", "operation",
+                  "command_id", "reason", "outcome", "targets", "facts")

@@ -7,12 +7,13 @@ deleted, nothing derived from the personal values remains in the database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ledger.domain.customer import Customer
 from ledger.domain.profile import paths_overlap
 from ledger.protection import ProfileProtector
-from ledger.sql import Cursor, in_list
+from ledger.sql import Cursor
 from projections.projection import Projection, topic_of
 
 
@@ -39,39 +40,69 @@ class CustomerSearch(Projection):
                        "ON customer_search (kind, digest)")
 
     def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        customer_id = str(event.originator_id)
-        if isinstance(event, Customer.Erased):
-            cursor.execute("DELETE FROM customer_search WHERE customer_id = :cid",
-                           {"cid": customer_id})
-            return
+        self.apply_batch(cursor, [(event, position)])
+
+    def apply_batch(self, cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
+        # Folded in memory first: the stored rows to delete (all of an erased customer's,
+        # or the sources a change replaces) and the rows left to insert, so a batch costs
+        # two pipelined DELETEs and one bulk insert, whatever its size.
+        last_erasure = {str(e.originator_id): i for i, (e, _) in enumerate(events)
+                        if isinstance(e, Customer.Erased)}
+        paths = sorted(self.protector.search_paths())
+        # Which search path a registration's value at each path feeds, worked out once.
+        pairs = [(path, source) for path in paths for source in paths
+                 if paths_overlap(path, source)]
+        erased: set[str] = set()
+        replaced: set[tuple[str, str]] = set()
+        pending: dict[str, dict[str, set[tuple[str, str]]]] = {}
+        for index, (event, _) in enumerate(events):
+            customer_id = str(event.originator_id)
+            if isinstance(event, Customer.Erased):
+                erased.add(customer_id)
+                pending.pop(customer_id, None)
+            elif index > last_erasure.get(customer_id, -1):
+                # Rows of an event before the customer's erasure would be deleted anyway:
+                # skip opening and digesting values only to drop them.
+                rows = pending.setdefault(customer_id, {})
+                for source in self._replaced(event, paths):
+                    replaced.add((customer_id, source))
+                    rows.pop(source, None)
+                for source, kind, digest in self._rows(customer_id, event, paths, pairs):
+                    rows.setdefault(source, set()).add((kind, digest))
+        cursor.executemany("DELETE FROM customer_search WHERE customer_id = :cid",
+                           [{"cid": customer_id} for customer_id in sorted(erased)])
+        cursor.executemany("DELETE FROM customer_search WHERE customer_id = :cid"
+                           " AND source = :source",
+                           [{"cid": cid, "source": source} for cid, source in sorted(replaced)
+                            if cid not in erased])
+        cursor.insert_rows("customer_search", ("customer_id", "source", "kind", "digest"), [
+            (customer_id, source, kind, digest)
+            for customer_id, by_source in pending.items()
+            for source, found in by_source.items() for kind, digest in sorted(found)
+        ], skip_existing=True)
+
+    def _replaced(self, event: Any, paths: list[str]) -> set[str]:
+        """The sources whose stored rows ``event`` replaces (a new customer has none)."""
+        if isinstance(event, Customer.Registered):
+            return set()
+        return {source for path in event.applied for source in paths
+                if paths_overlap(path, source)}
+
+    def _rows(self, customer_id: str, event: Any, paths: list[str],
+              pairs: list[tuple[str, str]]) -> set[tuple[str, str, str]]:
+        """(source, kind, digest) of the searchable values ``event`` sets."""
         if isinstance(event, Customer.Registered):
             profile = self.protector.open_profile(customer_id, event.profile)
-            values = {path: _at(profile, path) for path in self.protector.search_paths()}
-            replaced: set[str] = set()  # a new customer has no rows to replace
+            values = {path: _at(profile, path) for path in paths}
         else:
             values = self.protector.open_changes(customer_id, event.applied)
-            replaced = {source for path in values for source in self.protector.search_paths()
-                        if paths_overlap(path, source)}
-        rows = {(source, kind, digest)
-                for path, value in values.items()
-                for source in self.protector.search_paths() if paths_overlap(path, source)
+            pairs = [(path, source) for path in values for source in paths
+                     if paths_overlap(path, source)]
+        return {(source, kind, digest)
+                for path, source in pairs
                 for kind, digest in self.protector.digests(
-                    source, value if path == source else _at({path.split(".")[0]: value},
-                                                             source))}
-        # One statement each for the deletions and the insertions: catch-up on PostgreSQL
-        # pays a round trip per statement, not per row.
-        if replaced:
-            clause, params = in_list("source", sorted(replaced))
-            cursor.execute("DELETE FROM customer_search WHERE customer_id = :cid "  # noqa: S608
-                           f"AND source IN {clause}", params | {"cid": customer_id})
-        if rows:
-            ordered = sorted(rows)
-            placeholders = ", ".join(f"(:cid, :s{i}, :k{i}, :d{i})" for i in range(len(ordered)))
-            params = {"cid": customer_id}
-            for i, (source, kind, digest) in enumerate(ordered):
-                params |= {f"s{i}": source, f"k{i}": kind, f"d{i}": digest}
-            cursor.execute("INSERT INTO customer_search (customer_id, source, kind, digest) "  # noqa: S608
-                           f"VALUES {placeholders} ON CONFLICT DO NOTHING", params)
+                    source, values[path] if path == source else _at(
+                        {path.split(".")[0]: values[path]}, source))}
 
 
 def _at(profile: dict[str, Any], path: str) -> Any:

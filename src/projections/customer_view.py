@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 from ledger.domain.customer import Customer
 from ledger.domain.profile import apply_changes
 from ledger.protection import ProfileProtector
-from ledger.sql import Cursor
+from ledger.sql import Cursor, in_list
 from projections.projection import Projection, topic_of
 
 
@@ -56,63 +57,83 @@ class CustomerView(Projection):
         )
 
     def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        common = {"id": str(event.originator_id), "version": event.originator_version,
-                  "at": event.timestamp.isoformat(), "position": position}
-        if isinstance(event, Customer.Registered):
-            self._upsert_profile(cursor, common, event.profile, registered=True)
-        elif isinstance(event, Customer.ChangeVerified):
-            row = cursor.one("SELECT profile FROM customer_view WHERE customer_id = :id", common)
-            profile = apply_changes(json.loads(row[0]) if row else {}, event.applied)
-            self._upsert_profile(cursor, common, profile, registered=False)
+        self.apply_batch(cursor, [(event, position)])
+
+    def apply_batch(self, cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
+        # Each touched row is read at most once, changed in memory event by event, and
+        # written once: new rows in one bulk insert, changed ones in one pipelined UPDATE.
+        registered = {str(e.originator_id) for e, _ in events
+                      if isinstance(e, Customer.Registered)}
+        rows = _load(cursor, {str(e.originator_id) for e, _ in events} - registered)
+        fresh: list[dict[str, Any]] = []
+        for event, position in events:
+            customer_id = str(event.originator_id)
+            if isinstance(event, Customer.Registered):
+                rows[customer_id] = row = _row_of(event, position)
+                fresh.append(row)
+            else:
+                self._change(rows.get(customer_id), event, position)
+        cursor.insert_rows("customer_view", COLUMNS,
+                           [tuple(row[column] for column in COLUMNS) for row in fresh])
+        cursor.executemany(_UPDATE, [row for customer_id, row in rows.items()
+                                     if row is not None and customer_id not in registered])
+
+    def _change(self, row: dict[str, Any] | None, event: Any, position: int) -> None:
+        """One later event on a row (None: the customer has no row, and keeps none)."""
+        if isinstance(event, Customer.Erased) and self.protector is not None:
+            # Re-applied on every replay: a key store restored from an older backup
+            # loses the key again as soon as the log is followed.
+            self.protector.keys.destroy(str(event.originator_id))
+        if row is None:
+            return
+        row |= {"version": event.originator_version, "updated_at": event.timestamp.isoformat(),
+                "position": position}
+        if isinstance(event, Customer.ChangeVerified):
+            row |= _profile_columns(apply_changes(json.loads(row["profile"]), event.applied))
         elif isinstance(event, Customer.Erased):
             # A tombstone: the row says that and when, and nothing else of the customer.
-            cursor.execute(
-                "UPDATE customer_view SET name = NULL, name_key = NULL, source_channel = NULL,"
-                " profile = '{}', last_review = NULL, version = :version, updated_at = :at,"
-                " erased_at = :at, position = :position WHERE customer_id = :id", common)
-            if self.protector is not None:
-                # Re-applied on every replay: a key store restored from an older backup
-                # loses the key again as soon as the log is followed.
-                self.protector.keys.destroy(common["id"])
+            row |= {"name": None, "name_key": None, "source_channel": None, "profile": "{}",
+                    "last_review": None, "erased_at": row["updated_at"]}
         elif isinstance(event, Customer.Reviewed):
             review = {"quarter": event.quarter, "reviewed_on": event.reviewed_on,
                       "outcome": event.outcome, "reviewed_by": event.reviewed_by}
-            cursor.execute(
-                "UPDATE customer_view SET last_review = :review, last_review_quarter = :quarter,"
-                " version = :version, updated_at = :at, position = :position"
-                " WHERE customer_id = :id",
-                common | {"review": json.dumps(review, ensure_ascii=False),
-                          "quarter": event.quarter},
-            )
-        else:
-            cursor.execute(
-                "UPDATE customer_view SET version = :version, updated_at = :at, "
-                "position = :position WHERE customer_id = :id", common,
-            )
+            row |= {"last_review": json.dumps(review, ensure_ascii=False),
+                    "last_review_quarter": event.quarter}
 
-    def _upsert_profile(self, cursor: Cursor, common: dict[str, Any], profile: dict[str, Any],
-                        *, registered: bool) -> None:
-        name = (profile.get("basic") or {}).get("name")
-        if not isinstance(name, str):
-            name = None  # sealed: the policy made the customer's name personal
-        values = common | {
-            "name": name,
-            "name_key": name_key(name) if name else None,
-            "channel": profile.get("source_channel"),
-            "profile": json.dumps(profile, ensure_ascii=False, sort_keys=True),
-        }
-        if registered:
-            cursor.execute(
-                "INSERT INTO customer_view (customer_id, version, name, name_key, source_channel,"
-                " profile, last_review, last_review_quarter, registered_at, updated_at, erased_at,"
-                " position) VALUES (:id, :version, :name, :name_key, :channel, :profile, NULL,"
-                " NULL, :at, :at, NULL, :position)",
-                values,
-            )
-        else:
-            cursor.execute(
-                "UPDATE customer_view SET version = :version, name = :name, name_key = :name_key,"
-                " source_channel = :channel, profile = :profile, updated_at = :at,"
-                " position = :position WHERE customer_id = :id",
-                values,
-            )
+
+COLUMNS = ("customer_id", "version", "name", "name_key", "source_channel", "profile",
+           "last_review", "last_review_quarter", "registered_at", "updated_at", "erased_at",
+           "position")
+_UPDATE = ("UPDATE customer_view SET " + ", ".join(f"{c} = :{c}" for c in COLUMNS[1:])  # noqa: S608
+           + " WHERE customer_id = :customer_id")
+# Few enough parameters per statement for either backend's limit.
+_LOAD_CHUNK = 500
+
+
+def _load(cursor: Cursor, customer_ids: set[str]) -> dict[str, dict[str, Any] | None]:
+    """The stored rows of ``customer_ids`` (None for a customer without a row)."""
+    found: dict[str, dict[str, Any] | None] = dict.fromkeys(customer_ids)
+    ordered = sorted(customer_ids)
+    for start in range(0, len(ordered), _LOAD_CHUNK):
+        clause, params = in_list("cid", ordered[start:start + _LOAD_CHUNK])
+        for values in cursor.all(f"SELECT {', '.join(COLUMNS)} FROM customer_view "  # noqa: S608
+                                 f"WHERE customer_id IN {clause}", params):
+            found[str(values[0])] = dict(zip(COLUMNS, values, strict=True))
+    return found
+
+
+def _row_of(event: Any, position: int) -> dict[str, Any]:
+    at = event.timestamp.isoformat()
+    return {"customer_id": str(event.originator_id), "version": event.originator_version,
+            "last_review": None, "last_review_quarter": None, "registered_at": at,
+            "updated_at": at, "erased_at": None, "position": position,
+            } | _profile_columns(event.profile)
+
+
+def _profile_columns(profile: dict[str, Any]) -> dict[str, Any]:
+    name = (profile.get("basic") or {}).get("name")
+    if not isinstance(name, str):
+        name = None  # sealed: the policy made the customer's name personal
+    return {"name": name, "name_key": name_key(name) if name else None,
+            "source_channel": profile.get("source_channel"),
+            "profile": json.dumps(profile, ensure_ascii=False, sort_keys=True)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ledger.domain.customer import Customer
@@ -37,20 +38,37 @@ class KeyChanges(Projection):
                        "ON key_changes (late, recorded_at)")
 
     def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        if isinstance(event, Customer.ChangeProposed):
-            if not event.key_fields or event.record_by is None:
-                return
-            cursor.execute(
-                "INSERT INTO key_changes (proposal_id, customer_id, key_fields, happened_on,"
-                " recorded_at, record_by, late, status, proposed_by, position) VALUES (:pid,"
-                " :cid, :fields, :happened_on, :at, :record_by, :late, 'pending', :by, :position)",
-                {"pid": event.proposal_id, "cid": str(event.originator_id),
-                 "fields": json.dumps(event.key_fields), "happened_on": event.happened_on,
-                 "at": event.timestamp.isoformat(), "record_by": event.record_by,
-                 "late": int(event.late), "by": event.proposed_by, "position": position},
-            )
-        else:
+        self.apply_batch(cursor, [(event, position)])
+
+    def apply_batch(self, cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
+        # New rows take their final status in memory; stored rows get their last one.
+        added: dict[str, list[Any]] = {}
+        settled: dict[str, dict[str, Any]] = {}
+        for event, position in events:
+            if isinstance(event, Customer.ChangeProposed):
+                if event.key_fields and event.record_by is not None:
+                    # A settlement logged before its proposal changed no stored row.
+                    settled.pop(event.proposal_id, None)
+                    added[event.proposal_id] = _row_of(event, position)
+                continue
             status = "verified" if isinstance(event, Customer.ChangeVerified) else "rejected"
-            cursor.execute("UPDATE key_changes SET status = :status, position = :position "
-                           "WHERE proposal_id = :pid",
-                           {"status": status, "position": position, "pid": event.proposal_id})
+            row = added.get(event.proposal_id)
+            if row is not None:
+                row[_STATUS], row[-1] = status, position
+            else:
+                settled[event.proposal_id] = {"status": status, "position": position,
+                                              "pid": event.proposal_id}
+        cursor.insert_rows("key_changes", _COLUMNS, [tuple(row) for row in added.values()])
+        cursor.executemany("UPDATE key_changes SET status = :status, position = :position "
+                           "WHERE proposal_id = :pid", list(settled.values()))
+
+
+_COLUMNS = ("proposal_id", "customer_id", "key_fields", "happened_on", "recorded_at",
+            "record_by", "late", "status", "proposed_by", "position")
+_STATUS = _COLUMNS.index("status")
+
+
+def _row_of(event: Any, position: int) -> list[Any]:
+    return [event.proposal_id, str(event.originator_id), json.dumps(event.key_fields),
+            event.happened_on, event.timestamp.isoformat(), event.record_by, int(event.late),
+            "pending", event.proposed_by, position]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ledger.domain.customer import Customer
@@ -38,22 +39,36 @@ class PendingProposals(Projection):
                        "ON pending_proposals (customer_id, proposed_at)")
 
     def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        if isinstance(event, Customer.ChangeProposed):
-            cursor.execute(
-                "INSERT INTO pending_proposals (proposal_id, customer_id, fields, changes,"
-                " happened_on, base_version, proposed_by, proposed_at, record_by, late, position)"
-                " VALUES (:pid, :cid, :fields, :changes, :happened_on, :base, :by, :at,"
-                " :record_by, :late, :position)",
-                {"pid": event.proposal_id, "cid": str(event.originator_id),
-                 "fields": json.dumps(sorted(event.changes)),
-                 "changes": json.dumps(event.changes, ensure_ascii=False, sort_keys=True),
-                 "happened_on": event.happened_on, "base": event.base_version,
-                 "by": event.proposed_by, "at": event.timestamp.isoformat(),
-                 "record_by": event.record_by, "late": int(event.late), "position": position},
-            )
-        elif isinstance(event, Customer.Erased):
-            cursor.execute("DELETE FROM pending_proposals WHERE customer_id = :cid",
-                           {"cid": str(event.originator_id)})
-        else:
-            cursor.execute("DELETE FROM pending_proposals WHERE proposal_id = :pid",
-                           {"pid": event.proposal_id})
+        self.apply_batch(cursor, [(event, position)])
+
+    def apply_batch(self, cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
+        # A proposal settled within the batch never reaches the table; stored ones that
+        # are settled, and erased customers' ones, are deleted before the new rows go in.
+        added: dict[str, tuple[Any, ...]] = {}
+        settled: set[str] = set()
+        erased: set[str] = set()
+        for event, position in events:
+            customer_id = str(event.originator_id)
+            if isinstance(event, Customer.ChangeProposed):
+                added[event.proposal_id] = _row_of(event, position)
+            elif isinstance(event, Customer.Erased):
+                erased.add(customer_id)
+                added = {pid: row for pid, row in added.items() if row[1] != customer_id}
+            elif added.pop(event.proposal_id, None) is None:
+                settled.add(event.proposal_id)
+        cursor.executemany("DELETE FROM pending_proposals WHERE customer_id = :cid",
+                           [{"cid": customer_id} for customer_id in sorted(erased)])
+        cursor.executemany("DELETE FROM pending_proposals WHERE proposal_id = :pid",
+                           [{"pid": proposal_id} for proposal_id in sorted(settled)])
+        cursor.insert_rows("pending_proposals", _COLUMNS, list(added.values()))
+
+
+_COLUMNS = ("proposal_id", "customer_id", "fields", "changes", "happened_on", "base_version",
+            "proposed_by", "proposed_at", "record_by", "late", "position")
+
+
+def _row_of(event: Any, position: int) -> tuple[Any, ...]:
+    return (event.proposal_id, str(event.originator_id), json.dumps(sorted(event.changes)),
+            json.dumps(event.changes, ensure_ascii=False, sort_keys=True), event.happened_on,
+            event.base_version, event.proposed_by, event.timestamp.isoformat(),
+            event.record_by, int(event.late), position)

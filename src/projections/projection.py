@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ledger.sql import Cursor
@@ -22,6 +23,15 @@ class Projection(ABC):
 
     @abstractmethod
     def apply(self, cursor: Cursor, event: Any, position: int) -> None: ...
+
+    def apply_batch(self, cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
+        """Apply ``(event, position)`` pairs in log order, in the checkpoint's transaction.
+
+        An override may fold the batch in memory and write it in a few statements (on
+        PostgreSQL each statement is a round trip), but must leave exactly the rows that
+        applying the events one at a time would."""
+        for event, position in events:
+            self.apply(cursor, event, position)
 
     def drop_tables(self, cursor: Cursor) -> None:
         for table in self.tables:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.crypto import ERASED, KeyMaterialError, key_id_of
-from ledger.keystore import KeyStore
+from ledger.keystore import RESERVE_BATCH, KeyStore
 from ledger.service.bootstrap import Ledger, bootstrap, open_database
 from ledger.settings import Settings
 from projections.queries import GetCustomer
@@ -192,9 +192,11 @@ def test_rotating_the_kek_rewraps_every_key_and_touches_no_event(
     assert ledger.keys.rotate_kek(base64.b64decode(new)) == 2
     assert snapshot_store(ledger.store) == events
     rewrapped = wrapped_keys(ledger)
-    assert rewrapped.keys() == wrapped.keys() == set(kept)
+    assert set(kept) <= wrapped.keys()  # with the spare keys made ahead, dropped now
+    assert rewrapped.keys() == set(kept)
     assert all(rewrapped[c] != wrapped[c] for c in kept)
-    assert ledger.keys.status() == {"active_keys": 2, "destroyed_keys": 1,
+    # Rotation dropped the spare keys made ahead for new customers.
+    assert ledger.keys.status() == {"active_keys": 2, "destroyed_keys": 1, "reserved_keys": 0,
                                     "kek_id": key_id_of(base64.b64decode(new), "kek")}
     ledger.close()
     with pytest.raises(KeyMaterialError, match="not the one this key store was made with"):
@@ -318,6 +320,50 @@ def test_the_key_cache_forgets_a_destroyed_key_at_once(
     assert ledger.keys.data_key(customer_id) is None
 
 
+def test_a_new_customer_id_comes_with_its_key_already_stored(
+        open_ledger: Callable[..., Ledger], database_url: str) -> None:
+    """Keys are made ahead in batches, each stored before its id is handed out: no event
+    can name a customer whose key was never stored, and a registration writes no key."""
+    ledger = open_ledger(database_url, new_key())
+    handed_out = [ledger.keys.new_customer_id() for _ in range(RESERVE_BATCH + 1)]
+    stored = wrapped_keys(ledger)
+    assert set(handed_out) <= stored.keys()
+    assert len(set(handed_out)) == len(handed_out)
+    assert len(stored) == 2 * RESERVE_BATCH  # two batches, one transaction each
+    assert all(ledger.keys.data_key(customer_id) for customer_id in handed_out)
+
+
+def test_a_customer_registered_with_a_spare_key_opens_after_a_restart(
+        open_ledger: Callable[..., Ledger], database_url: str) -> None:
+    kek = new_key()
+    ledger = open_ledger(database_url, kek)
+    customer_id = register(ledger, distinctive_profile("en_US"))
+    ledger.close()
+    reopened = open_ledger(database_url, kek)
+    email = profile_of(reopened, customer_id)["basic"]["email"]
+    assert email == "z.quillfeather@larkspur-mills.com"
+
+
+def test_spare_keys_never_handed_out_are_deleted_at_close(
+        open_ledger: Callable[..., Ledger], database_url: str) -> None:
+    kek = new_key()
+    ledger = open_ledger(database_url, kek)
+    customers = [register(ledger, distinctive_profile("zh_CN")) for _ in range(2)]
+    ledger.close()
+    reopened = open_ledger(database_url, kek)
+    assert wrapped_keys(reopened).keys() == set(customers)
+
+
+def test_creating_a_key_again_returns_the_stored_one(
+        open_ledger: Callable[..., Ledger], database_url: str) -> None:
+    """A retried registration with its own customer id must not replace the key."""
+    ledger = open_ledger(database_url, new_key())
+    customer_id = "8c5a3b6e-7f11-4a2b-9d0e-2f6b1c3d4e5f"
+    first = ledger.keys.create(customer_id)
+    assert ledger.keys.create(customer_id) == first
+    assert wrapped_keys(ledger).keys() == {customer_id}
+
+
 def test_status_counts_active_and_destroyed_keys(
         open_ledger: Callable[..., Ledger], database_url: str) -> None:
     kek = new_key()
@@ -325,6 +371,7 @@ def test_status_counts_active_and_destroyed_keys(
     customers = [register(ledger, distinctive_profile("en_US")) for _ in range(3)]
     erase(ledger, customers[0])
     assert ledger.keys.status() == {"active_keys": 2, "destroyed_keys": 1,
+                                    "reserved_keys": RESERVE_BATCH - 3,
                                     "kek_id": key_id_of(base64.b64decode(kek), "kek")}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -82,22 +82,20 @@ def test_a_failing_apply_moves_neither_rows_nor_checkpoint(
 ) -> None:
     some_history(ledger, customers=2)
     view = ledger.runner.projections["customer_view"]
-    real_apply, calls = view.apply, []
+    real_apply_batch = view.apply_batch
 
-    def apply_then_fail(cursor: Cursor, event: Any, position: int) -> None:
-        calls.append(position)
-        if len(calls) == 3:
-            raise RuntimeError("projection bug")
-        real_apply(cursor, event, position)
+    def apply_then_fail(cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
+        real_apply_batch(cursor, events[:2])  # rows written, then the batch fails
+        raise RuntimeError("projection bug")
 
-    monkeypatch.setattr(view, "apply", apply_then_fail)
+    monkeypatch.setattr(view, "apply_batch", apply_then_fail)
     with pytest.raises(RuntimeError, match="projection bug"):
         ledger.runner.run_once()
 
     assert ledger.runner.positions()["customer_view"] == 0
     assert dump(ledger.runner)["customer_view"] == {"customer_view": []}
 
-    monkeypatch.setattr(view, "apply", real_apply)
+    monkeypatch.setattr(view, "apply_batch", real_apply_batch)
     ledger.runner.catch_up()
     assert ledger.runner.position() == ledger.store.head_position()
     assert len(dump(ledger.runner)["customer_view"]["customer_view"]) == 2

@@ -7,11 +7,14 @@ import base64
 import json
 import secrets
 import stat
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.crypto import (
     ERASED,
@@ -20,6 +23,7 @@ from ledger.crypto import (
     create_key_file,
     is_envelope,
     key_id_of,
+    normalise_for_index,
     open_envelope,
     read_key_file,
     seal,
@@ -193,3 +197,16 @@ def test_a_sealed_change_reads_back_as_the_change_made(protector: ProfileProtect
     stored = apply_changes(protector.seal_profile("c1", profile),
                            protector.seal_changes("c1", plain, profile))
     assert protector.open_profile("c1", stored) == apply_changes(profile, plain)
+
+
+@given(st.text(max_size=40))
+def test_the_index_form_keeps_exactly_letters_digits_and_at_plus_dot(value: str) -> None:
+    folded = unicodedata.normalize("NFKC", value).casefold()
+    assert normalise_for_index(value) == "".join(
+        ch for ch in folded if ch.isalnum() or ch in "@+.")
+
+
+def test_the_index_form_drops_underscores_and_the_punctuation_people_type() -> None:
+    assert normalise_for_index(" +86 (138) 0013-8000 ") == "+8613800138000"
+    assert normalise_for_index("Li_Na@Example.COM") == "lina@example.com"
+    assert normalise_for_index("王 芳") == "王芳"

@@ -54,9 +54,15 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
+# Digits and the punctuation people type between them: a number written with nothing else
+# cannot carry an extension (every extension form needs a letter or a mark such as "#", ";"
+# or ","), so it skips the second parse (the E164Phone type parses it anyway).
+_PLAIN_NUMBER = frozenset("+0123456789 -().")
+
+
 def _no_extension(value: Any) -> Any:
     # E.164 has no room for an extension; dropping it silently would lose data (P3).
-    if isinstance(value, str):
+    if isinstance(value, str) and not _PLAIN_NUMBER.issuperset(value):
         try:
             parsed = phonenumbers.parse(value, None)
         except phonenumbers.NumberParseException:

@@ -60,6 +60,11 @@ class Ledger:
     def close(self) -> None:
         self.runner.stop()
         self.sealer.stop()
+        try:
+            self.keys.release_reserved()
+        except Exception as error:
+            structlog.get_logger("ledger").warning("spare_keys_not_released",
+                                                   error=type(error).__name__)
         self.views.close()
         if self.keys.db is not self.views:
             self.keys.db.close()

@@ -391,10 +391,18 @@ def test_a_refused_change_never_repeats_the_refused_value(profile: dict[str, Any
     assert SECRET not in reported
 
 
-def test_a_phone_with_an_extension_is_refused_rather_than_cut() -> None:
-    error = refusal(make_profile(basic__phone="+86 21 6234 5678 ext. 801"))
+@pytest.mark.parametrize("written", ["+86 21 6234 5678 ext. 801", "+862162345678#801",
+                                     "+86 21-6234-5678 x801", "+86(21)62345678,,801",
+                                     "+86 21 6234 5678;ext=801"])
+def test_a_phone_with_an_extension_is_refused_rather_than_cut(written: str) -> None:
+    error = refusal(make_profile(basic__phone=written))
     assert error.fields == ["basic.phone"]
     assert "extension" in error.problems[0].message
+
+
+def test_a_phone_written_with_spaces_dashes_dots_and_brackets_is_stored_in_e164() -> None:
+    profile = validate_profile(make_profile(basic__phone="+86 (21) 6234-5678"), MANDATORY)
+    assert profile["basic"]["phone"] == "+862162345678"
 
 
 def test_a_name_of_only_invisible_characters_is_missing() -> None:
