@@ -26,11 +26,14 @@ from rich.markup import escape
 from bench import (
     REPO_ROOT,
     catch_up,
+    growth,
     login,
+    pairs,
     read_customer,
     read_protected,
     register,
     register_concurrent,
+    register_http,
     verify,
 )
 from bench.context import POSTGRES_POOL_SIZE, BenchContext, Sizes
@@ -56,10 +59,11 @@ from ledger.logging import configure_logging
 from ledger.settings import Settings
 
 BENCHMARKS: dict[str, ModuleType] = {
-    module.NAME: module for module in (register, register_concurrent, read_customer,
-                                       read_protected, catch_up, verify, login)
+    module.NAME: module for module in (register, register_concurrent, register_http,
+                                       read_customer, read_protected, pairs, catch_up, verify,
+                                       login, growth)
 }
-POSTGRES_ONLY = {register_concurrent.NAME}
+POSTGRES_ONLY: set[str] = set()
 RESULTS = REPO_ROOT / "bench" / "RESULTS.md"
 WORK = REPO_ROOT / "bench" / ".work"
 
@@ -149,15 +153,23 @@ def describe(ctx: BenchContext, sizes: Sizes, started: datetime, seconds: float,
     lines.append("- SQLite (as the library connects): " + ", ".join(
         f"{key}={value}" for key, value in sqlite_settings().items()))
     lines += [
-        f"- Ledger: in-process `LedgerClient` through the real bus; projections not running "
-        f"during writes; PostgreSQL store pool {POSTGRES_POOL_SIZE} (+4 overflow); service "
-        "logging on (JSON, info) into /dev/null",
-        f"- Sizes: {sizes.customers} commands per register run, {sizes.reads} reads per "
-        f"read run, {sizes.catch_up_customers} customers behind the read and catch-up "
-        f"benchmarks, {sizes.warmup} untimed warm-up operations per run, "
-        f"{sizes.threads} threads for the concurrent benchmark, {sizes.runs} runs each",
+        f"- Ledger: in-process `LedgerClient` through the real bus (over HTTP: `ledger serve` "
+        f"in its own process, plain HTTP on 127.0.0.1); projections not running during "
+        f"writes; PostgreSQL store pool {POSTGRES_POOL_SIZE} (+4 overflow); service "
+        "logging on (JSON, info) into /dev/null (over HTTP: into a file)",
+        f"- Sizes: {sizes.customers} commands per register run ({sizes.http_customers} over "
+        f"HTTP), {sizes.pairs} propose + verify pairs per run, {sizes.reads} reads per "
+        f"read run, {sizes.catch_up_customers} customers registered through the bus behind "
+        f"the read, pairs and verify benchmarks, {sizes.catch_up_events:,} events (bulk-built) "
+        f"behind the catch-up, cost growth over stores of "
+        f"{', '.join(f'{n:,}' for n in sizes.growth_events)} events "
+        f"({sizes.growth_operations} operations per measurement), {sizes.warmup} untimed "
+        f"warm-up operations per run, {sizes.threads} threads for the concurrent benchmarks, "
+        f"{sizes.runs} runs each (cut to 3 when a benchmark's runs pass {sizes.budget:.0f} s)",
         "- Every run of a figure or a baseline that writes uses a new, empty database "
-        "(a SQLite file or a PostgreSQL database created for this run and dropped after)",
+        "(a SQLite file or a PostgreSQL database created for this run and dropped after), "
+        "except the pairs (on the customers registered for the reads) and the cost growth "
+        "(stores built once per size)",
         "",
         "## Results",
         "",

@@ -49,11 +49,17 @@ class Sizes:
     warmup: int = 50             # untimed commands/reads before each timed run
     threads: int = 16            # concurrent clients
     budget: float = 40.0         # seconds per measurement group before runs are cut to 3
+    http_customers: int = 500    # commands per register-over-HTTP run
+    pairs: int = 300             # propose + verify pairs per run
+    catch_up_events: int = 100_000  # events in the store the catch-up rebuilds from zero
+    growth_events: tuple[int, ...] = (10_000, 100_000, 1_000_000)  # cost-growth store sizes
+    growth_operations: int = 100  # timed operations per cost-growth measurement
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(customers=100, reads=100, catch_up_customers=200, runs=3, warmup=10,
-                   budget=10.0)
+                   budget=10.0, http_customers=50, pairs=30, catch_up_events=2_000,
+                   growth_events=(2_000, 6_000, 20_000), growth_operations=20)
 
 
 def events_table(ledger: Ledger) -> str:
@@ -170,11 +176,22 @@ class BenchContext:
             finally:
                 self.postgres.drop(url)
 
-    def open_ledger(self, backend: Backend, location: str) -> Ledger:
+    @property
+    def keys_dir(self) -> Path:
+        """Development key files (KEK, blind-index and signing keys) for every ledger of
+        this run, here rather than in the checkout's ./var."""
+        return self.workdir / "keys"
+
+    def settings_for(self, backend: Backend, location: str, **overrides: Any) -> Settings:
         database_url = f"sqlite:///{location}" if backend == "sqlite" else location
-        settings = Settings(database_url=database_url, run_projections=False,
-                            postgres_pool_size=POSTGRES_POOL_SIZE)
-        return bootstrap(settings, start_projections=False)
+        chosen: dict[str, Any] = {"database_url": database_url, "run_projections": False,
+                                  "postgres_pool_size": POSTGRES_POOL_SIZE,
+                                  "data_dir": self.keys_dir}
+        return Settings(**(chosen | overrides))
+
+    def open_ledger(self, backend: Backend, location: str, **overrides: Any) -> Ledger:
+        return bootstrap(self.settings_for(backend, location, **overrides),
+                         start_projections=False)
 
     @contextlib.contextmanager
     def fresh_ledger(self, backend: Backend) -> Iterator[Ledger]:
