@@ -7,9 +7,12 @@ from typing import Any
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import ApplicationRecorder, Notification, Recording, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from ledger.domain.customer import Customer
+from ledger.domain.events import LedgerAggregate
 from ledger.group_commit import GroupCommit
+from ledger.pg_append import PostgresAppend
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
 
 NOTIFICATION_BATCH = 1000
@@ -25,9 +28,30 @@ class LedgerStore(Application):  # type: ignore[type-arg]
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
+        self._append: PostgresAppend | None = None
+        if isinstance(self.recorder, PostgresApplicationRecorder):
+            self._append = PostgresAppend(self.recorder)
+            self._append.install()
         # Commands saved at the same moment share one transaction (README, "Performance").
         self.group_commit: GroupCommit[Sequence[StoredEvent], Sequence[int]] = GroupCommit(
             self._insert_batch, self._insert_one)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[Any]]:
+        """Save aggregates' pending events in one transaction (shared with concurrent saves).
+
+        The library's ``collect_events`` checks every object against two runtime protocols,
+        about 20 us each on Python 3.11, on every command; the ledger's own aggregates are
+        known to collect their events, so they skip those checks."""
+        if kwargs or not all(isinstance(obj, LedgerAggregate) for obj in objs):
+            return super().save(*objs, **kwargs)
+        processing_event: ProcessingEvent[Any] = ProcessingEvent()
+        for aggregate in objs:
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
 
     def _record(self, processing_event: ProcessingEvent[Any]) -> list[Recording[Any]]:
         """Record one save's events through the group commit; each save still gets exactly
@@ -60,6 +84,8 @@ class LedgerStore(Application):  # type: ignore[type-arg]
         return answers
 
     def _insert_one(self, rows: Sequence[StoredEvent]) -> Sequence[int]:
+        if self._append is not None:
+            return self._append(rows)
         ids = self.app_recorder.insert_events(rows)
         if ids is None or len(ids) != len(rows):  # pragma: no cover - library contract
             raise TypeError("the configured recorder does not return notification ids")

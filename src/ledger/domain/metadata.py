@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -25,7 +25,10 @@ class EventMetadata:
     client_address: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
-        return asdict(self)
+        # Spelled out: dataclasses.asdict deep-copies each field, on every event written.
+        return {"actor": self.actor, "command_id": self.command_id,
+                "correlation_id": self.correlation_id, "reason": self.reason,
+                "client_address": self.client_address}
 
 
 SYSTEM_METADATA = EventMetadata(actor="system")

@@ -39,6 +39,16 @@ def _is_invisible(character: str) -> bool:
 
 def normalise_text(value: str) -> str:
     """NFC-normalise, trim (invisible format characters too) and collapse whitespace runs."""
+    # Most values arrive clean: printable (so the only whitespace is " " and there is no
+    # format character), single-spaced, trimmed and already NFC. They are returned as
+    # they are, without the character-by-character work below (27 fields a command).
+    if (value.isprintable() and value[:1] != " " and value[-1:] != " "
+            and "  " not in value and unicodedata.is_normalized("NFC", value)):
+        return value
+    return _normalise_text_fully(value)
+
+
+def _normalise_text_fully(value: str) -> str:
     collapsed = " ".join(unicodedata.normalize("NFC", value).split())
     start, end = 0, len(collapsed)
     while start < end and _is_invisible(collapsed[start]):

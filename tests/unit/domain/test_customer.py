@@ -3,6 +3,7 @@ new events or an error (UP-1, UP-3, UP-4, OP-2)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from typing import Any
 from uuid import uuid4
@@ -322,3 +323,9 @@ def test_replay_reproduces_state_after_any_sequence_of_decisions(steps: list[str
             customer.record_review(reviewed_on=TODAY, outcome=ReviewOutcome.CONFIRMED,
                                    reviewed_by=BOB, today=TODAY)
     assert state_of(replay(new_events(customer))) == state_of(customer)
+
+
+def test_event_metadata_carries_every_audit_fact_it_holds() -> None:
+    metadata = EventMetadata(actor="wang.fang", command_id="c-1", correlation_id="r-1",
+                             reason="customer called", client_address="10.0.0.7")
+    assert metadata.as_dict() == dataclasses.asdict(metadata)

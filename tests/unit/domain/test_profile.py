@@ -11,11 +11,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from ledger.domain.errors import ValidationFailedError
 from ledger.domain.profile import (
     CHANGEABLE_PATHS,
+    _normalise_text_fully,
     apply_changes,
+    normalise_text,
     paths_overlap,
     validate_changes,
     validate_profile,
@@ -409,3 +413,16 @@ def test_a_name_of_only_invisible_characters_is_missing() -> None:
     error = refusal(make_profile(basic__name="\u200b\u200b \u2060"))
     assert error.fields == ["basic.name"]
     assert error.problems[0].message == "is required"
+
+
+@given(st.text(max_size=30))
+@example("Li Na")
+@example("王芳")
+@example("e\u0301t\u00e9")  # not NFC
+@example("\u200bLi Na\u200d")  # invisible format characters at the ends
+@example("Li\u3000Na")  # an ideographic space
+@example(" Li  Na\t")
+@settings(max_examples=500)
+def test_the_quick_path_for_clean_text_gives_what_the_full_normalisation_gives(value: str
+                                                                               ) -> None:
+    assert normalise_text(value) == _normalise_text_fully(value)
