@@ -31,9 +31,15 @@ class _Waiting(Generic[Item, Answer]):
     done: bool = False
     answer: Answer | None = None
     error: BaseException | None = field(default=None, repr=False)
+    wake: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def settle(self, answer: Answer | None = None, error: BaseException | None = None) -> None:
         self.answer, self.error, self.done = answer, error, True
+
+    def outcome(self) -> Answer:
+        if self.error is not None:
+            raise self.error
+        return self.answer  # type: ignore[return-value]  # settled with an answer
 
 
 class GroupCommitInterruptedError(RuntimeError):
@@ -65,7 +71,7 @@ class GroupCommit(Generic[Item, Answer]):
         self._write_batch = write_batch
         self._write_one = write_one
         self._max_batch = max_batch
-        self._condition = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: list[_Waiting[Item, Answer]] = []
         self._leading = False
         self._batches = self._items = self._largest = self._retried = 0
@@ -73,31 +79,39 @@ class GroupCommit(Generic[Item, Answer]):
     def write(self, item: Item) -> Answer:
         """Write ``item`` (with whatever else is waiting); return its answer once durable."""
         mine: _Waiting[Item, Answer] = _Waiting(item)
-        with self._condition:
+        with self._lock:
             self._queue.append(mine)
-            while self._leading and not mine.done:
-                self._condition.wait()
-            if not mine.done:
-                self._leading = True
-                batch = self._take(mine)
-        if not mine.done:
-            try:
-                self._settle(batch)
-            finally:
-                # Whatever happened, no member of the batch may wait for ever, nor lead
-                # again and write its item a second time.
-                for waiting in batch:
-                    if not waiting.done:
-                        waiting.settle(error=GroupCommitInterruptedError())
-                with self._condition:
+            leads = not self._leading
+            self._leading = True
+        if not leads:
+            # Woken exactly once: settled by a leader, or handed the lead (never both, as
+            # an item leaves the queue when a batch takes it). One wake-up per writer, not
+            # a broadcast per batch: sixteen threads woken to find nothing to do cost the
+            # GIL more than the write itself.
+            mine.wake.wait()
+            if mine.done:
+                return mine.outcome()
+        with self._lock:
+            batch = self._take(mine)
+        try:
+            self._settle(batch)
+        finally:
+            # Whatever happened, no member of the batch may wait for ever, nor lead
+            # again and write its item a second time.
+            for waiting in batch:
+                if not waiting.done:
+                    waiting.settle(error=GroupCommitInterruptedError())
+                if waiting is not mine:
+                    waiting.wake.set()
+            with self._lock:
+                if self._queue:
+                    self._queue[0].wake.set()  # the lead passes to the longest waiting
+                else:
                     self._leading = False
-                    self._condition.notify_all()
-        if mine.error is not None:
-            raise mine.error
-        return mine.answer  # type: ignore[return-value]  # settled with an answer
+        return mine.outcome()
 
     def stats(self) -> GroupCommitStats:
-        with self._condition:
+        with self._lock:
             return GroupCommitStats(self._batches, self._items, self._largest, self._retried)
 
     def _take(self, mine: _Waiting[Item, Answer]) -> list[_Waiting[Item, Answer]]:
