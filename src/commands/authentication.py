@@ -9,8 +9,9 @@ operations pass until that is done.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -22,7 +23,7 @@ from commands.authorisation import PolicyAuthoriser
 from commands.bus import Actor
 from commands.unit_of_work import Clock
 from ledger import totp
-from ledger.credentials import CredentialStore, token_digest
+from ledger.credentials import CredentialStore, SessionState, token_digest
 from ledger.domain.access import AccessRecord
 from ledger.domain.account import Account, AccountStatus, LockReason, account_id
 from ledger.domain.errors import (
@@ -42,7 +43,53 @@ log = structlog.get_logger("ledger.auth")
 LOGIN_FAILED = "wrong username or password"
 LOGIN_SYSTEM_ACTOR = "system:login"
 # Refresh a session's last-seen time at most this often: idle timeouts are in minutes.
+# A request therefore writes nothing in the common case; the idle timeout is measured from
+# a last-seen time up to this much too early, so a session may idle out up to this much
+# sooner than the policy's minutes, never later.
 TOUCH_INTERVAL = timedelta(seconds=15)
+# Accounts kept loaded for authentication (each checked against the store before use).
+ACCOUNT_CACHE_SIZE = 1024
+
+
+class AccountCache:
+    """Accounts as last loaded from their events, for the per-request checks.
+
+    Nothing is trusted stale: every lookup first reads the account's current version from
+    the event store (one indexed read of one row), and an account whose version moved on
+    (a lock, a revoked role, a new password, on any instance) is loaded afresh at exactly
+    that version. What is saved is replaying the account's events on every request. The
+    cached aggregates are only read, never changed or saved.
+    """
+
+    def __init__(self, store: LedgerStore, size: int = ACCOUNT_CACHE_SIZE) -> None:
+        self.store = store
+        self.size = size
+        self._accounts: dict[str, Account] = {}
+        self._lock = threading.Lock()
+
+    def current(self, username: str) -> Account | None:
+        """The account as it is now in the store, or None if there is none."""
+        identifier = account_id(username)
+        latest = self.store.app_recorder.select_events(identifier, desc=True, limit=1)
+        if not latest:
+            return None
+        version = latest[0].originator_version
+        with self._lock:
+            cached = self._accounts.get(username)
+        if cached is not None and cached.version == version:
+            return cached
+        try:
+            found: object = self.store.repository.get(identifier, version=version)
+        except (AggregateNotFoundError, ValueError):
+            return None
+        if not isinstance(found, Account):
+            return None
+        with self._lock:
+            self._accounts.pop(username, None)
+            while len(self._accounts) >= self.size:
+                del self._accounts[next(iter(self._accounts))]
+            self._accounts[username] = found
+        return found
 
 
 class Identity:
@@ -60,8 +107,10 @@ class Identity:
         self.access_log = access_log
         self.clock = clock
         self.on_saved = on_saved
+        self.accounts = AccountCache(store)
 
     def account(self, username: str) -> Account | None:
+        """The account loaded afresh from its events: for callers that change it."""
         try:
             found: object = self.store.repository.get(account_id(username))
         except (AggregateNotFoundError, ValueError):
@@ -167,19 +216,23 @@ class Identity:
             self.on_saved(recordings[-1].notification.id)
 
     def is_locked(self, account: Account) -> bool:
+        return self._locked(account, *self.credentials.failures(account.username))
+
+    def _locked(self, account: Account, failures: int, last: datetime | None) -> bool:
         if account.status is AccountStatus.LOCKED:
             return True
-        failures, last = self.credentials.failures(account.username)
         stale = last is not None and account.unlocked_at is not None and (
             last <= account.unlocked_at)
         return failures >= self.login_policy.max_failed_attempts and not stale
 
     def _totp_enrolment_required(self, account: Account) -> bool:
-        required = set(self.login_policy.totp_required_roles) & account.active_roles
-        if not required:
+        if not self._needs_second_factor(account):
             return False
         enrolled = self.credentials.totp_secret(account.username)
         return enrolled is None or not enrolled[1]
+
+    def _needs_second_factor(self, account: Account) -> bool:
+        return bool(set(self.login_policy.totp_required_roles) & account.active_roles)
 
     def logout(self, token: str, client_address: str | None = None) -> None:
         session = self.credentials.session(token)
@@ -195,10 +248,13 @@ class Identity:
         if not token:
             raise AuthenticationError("log in first: this request needs an "
                                       "'Authorization: Bearer <token>' header")
-        session = self.credentials.session(token)
-        if session is None:
+        # The session, the failure counter and the second factor in one read; the account
+        # from the cache, checked against its current version in the store.
+        state = self.credentials.session_state(token)
+        if state is None:
             raise AuthenticationError("the session is not valid (logged out or unknown); "
                                       "log in again")
+        session = state.session
         now = self.clock()
         idle = timedelta(minutes=self.login_policy.session_idle_minutes)
         if now >= session.expires_at or now - session.last_seen_at > idle:
@@ -206,20 +262,24 @@ class Identity:
             raise AuthenticationError("the session has expired; log in again")
         if not self.login_policy.allows_address(client_address):
             raise PermissionDeniedError("requests are not allowed from this network")
-        account = self.account(session.username)
-        if account is None or account.status is not AccountStatus.ACTIVE or self.is_locked(
-                account):
+        account = self.accounts.current(session.username)
+        if account is None or account.status is not AccountStatus.ACTIVE or self._locked(
+                account, state.failures, state.last_failure_at):
             self.credentials.close_session(session.digest)
             raise AuthenticationError("the account is locked or disabled")
         if now - session.last_seen_at > TOUCH_INTERVAL:
             self.credentials.touch(session, now)
-        restricted = account.must_change_password or self._totp_enrolment_required(account)
+        restricted = account.must_change_password or self._enrolment_pending(account, state)
         return self._actor(account, client_address, restricted=restricted)
+
+    def _enrolment_pending(self, account: Account, state: SessionState) -> bool:
+        """As ``_totp_enrolment_required``, from the state read with the session."""
+        return self._needs_second_factor(account) and not state.totp_confirmed
 
     def actor_for(self, username: str, client_address: str | None = None) -> Actor:
         """A trusted in-process caller acting as ``username``: the account's current roles,
         none if it is unknown, locked or disabled (so the bus refuses and audits)."""
-        account = self.account(username)
+        account = self.accounts.current(username)
         if account is None or account.status is not AccountStatus.ACTIVE:
             return Actor(username, client_address=client_address)
         return self._actor(account, client_address, restricted=False)

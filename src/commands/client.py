@@ -31,6 +31,9 @@ from projections.history import CustomerHistory
 from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
 
+# Seconds the HTTP transport keeps an idle connection (``ledger serve`` keeps it 30).
+KEEP_ALIVE_SECONDS = 20.0
+
 QUERY_CLASSES = QUERIES | PRIVACY_QUERIES | ACCOUNT_QUERIES | AUDIT_QUERIES | {
     CustomerHistory.name: CustomerHistory}
 
@@ -110,8 +113,12 @@ class HttpTransport:
                  client: httpx.Client | None = None) -> None:
         # A CA bundle path (a private certificate) becomes an SSL context, as httpx wants.
         trust = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-        self.http = client or httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
-                                           verify=trust)
+        # One keep-alive connection for every call; dropped when idle a little shorter
+        # than ``ledger serve`` keeps it, so a request never races the server's close.
+        self.http = client or httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, verify=trust,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20,
+                                keepalive_expiry=KEEP_ALIVE_SECONDS))  # httpx's defaults
         self.headers: dict[str, str] = {}
         try:
             self.session = self._unwrap(self.http.post("/auth/login", json={

@@ -34,6 +34,18 @@ class Session:
     last_seen_at: datetime
 
 
+@dataclass(frozen=True)
+class SessionState:
+    """A session as authentication sees it: the session, its account's consecutive login
+    failures (LG-3), and whether a TOTP secret is enrolled (None: none; False: awaiting
+    confirmation; True: confirmed)."""
+
+    session: Session
+    failures: int
+    last_failure_at: datetime | None
+    totp_confirmed: bool | None
+
+
 class CredentialStore:
     """Counters, sessions and TOTP records, one small statement each."""
 
@@ -98,13 +110,29 @@ class CredentialStore:
         return token, session
 
     def session(self, token: str) -> Session | None:
-        with self.db.snapshot() as cursor:
-            row = cursor.one("SELECT digest, username, created_at, expires_at, last_seen_at"
-                             " FROM sessions WHERE digest = :digest",
-                             {"digest": token_digest(token)})
+        # One statement, one round trip: it needs no explicit read-only transaction.
+        row = self.db.read_row("SELECT digest, username, created_at, expires_at, last_seen_at"
+                               " FROM sessions WHERE digest = :digest",
+                               {"digest": token_digest(token)})
         if row is None:
             return None
         return Session(row[0], row[1], *(datetime.fromisoformat(v) for v in row[2:5]))
+
+    def session_state(self, token: str) -> SessionState | None:
+        """A session with its account's failure counter and second-factor state, as one
+        statement (one round trip): what every authenticated request checks."""
+        row = self.db.read_row(
+            "SELECT s.digest, s.username, s.created_at, s.expires_at, s.last_seen_at,"
+            " f.failures, f.last_failure_at, t.confirmed FROM sessions s"
+            " LEFT JOIN login_failures f ON f.username = s.username"
+            " LEFT JOIN totp_secrets t ON t.username = s.username"
+            " WHERE s.digest = :digest", {"digest": token_digest(token)})
+        if row is None:
+            return None
+        session = Session(row[0], row[1], *(datetime.fromisoformat(v) for v in row[2:5]))
+        return SessionState(session, int(row[5] or 0),
+                            datetime.fromisoformat(row[6]) if row[6] else None,
+                            None if row[7] is None else bool(row[7]))
 
     def touch(self, session: Session, now: datetime) -> None:
         with self.db.transaction() as cursor:

@@ -30,6 +30,9 @@ from ledger.service.cli.common import (
 )
 from ledger.service.first_admin import check_listening, ensure_first_administrator
 
+# Seconds an idle HTTP connection stays open (above ``commands.client``'s keep-alive).
+KEEP_ALIVE_SECONDS = 30
+
 projections_app = typer.Typer(help="Read models: status and rebuild.", no_args_is_help=True)
 policy_app = typer.Typer(help="The policy values in force.", no_args_is_help=True)
 
@@ -70,8 +73,14 @@ def serve(
               f"(store: {redacted(chosen.database_url)}; API docs at /docs)",
               highlight=False, soft_wrap=True)
     try:
+        # No access log: at this level it was never written, yet uvicorn still gathered
+        # each request's fields for it; the ledger audits what matters itself.
+        # Idle connections are kept longer than uvicorn's 5 s, and longer than the client's
+        # keep-alive, so a clerk's next command seconds later reuses its connection (no new
+        # TCP and TLS handshake) rather than racing the server's close.
         uvicorn.run(create_app(ledger), host=chosen.host, port=chosen.port,
-                    log_level="warning",
+                    log_level="warning", access_log=False,
+                    timeout_keep_alive=KEEP_ALIVE_SECONDS,
                     ssl_certfile=str(tls_cert) if tls_cert else None,
                     ssl_keyfile=str(tls_key) if tls_key else None)
     finally:
