@@ -1,10 +1,11 @@
 """(d) Projection catch-up from zero: rebuild every read model over the stored events.
 
 Figure: events/s of ``ledger.runner.rebuild()`` (empty the views, reset the checkpoints,
-apply the whole log again in checkpointed batches of 1,000), counting each event in the
-log once, although each projection reads the whole log. Baseline, same run: the same
-log read raw in pages of 1,000 by notification id, each customer event's state inserted
-as a row into a scratch table, one transaction per page.
+apply the whole log again in checkpointed pages of 5,000, each projection writing a page
+in bulk statements), counting each event in the log once, although each projection reads
+the whole log. Baseline, same run: the same log read raw in pages of 1,000 by notification
+id, each customer event's state inserted as a row into a scratch table, one transaction per
+page.
 
 The log (100,000 events at full size) is built once per backend, untimed, by
 ``bench.bulk``: customers registered with their sealed profiles and command records as
