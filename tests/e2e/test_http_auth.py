@@ -161,3 +161,13 @@ def test_the_service_serves_https_with_a_given_certificate(
         httpx.get(f"{server.base_url}/healthz", timeout=5)  # an unknown certificate
     with pytest.raises(httpx.HTTPError):
         httpx.get(server.base_url.replace("https://", "http://") + "/healthz", timeout=5)
+
+
+def test_a_forwarded_for_header_does_not_change_the_address_the_service_checks(
+        server: RunningServer) -> None:
+    """Only loopback may log in (the default allowed networks); a local process claiming
+    to forward for an outside address is still judged by the socket's own address."""
+    answer = httpx.post(f"{server.base_url}/auth/login",
+                        json={"username": "li.na", "password": PASSWORD},
+                        headers={"X-Forwarded-For": "203.0.113.9"})
+    assert answer.status_code == 200, answer.text

@@ -42,3 +42,4 @@ def test_a_connection_is_reused_after_a_pause_longer_than_uvicorns_default(
 
     assert first.status_code == second.status_code == 200
     assert before == after
+

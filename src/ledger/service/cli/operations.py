@@ -80,6 +80,10 @@ def serve(
         # TCP and TLS handshake) rather than racing the server's close.
         uvicorn.run(create_app(ledger), host=chosen.host, port=chosen.port,
                     log_level="warning", access_log=False,
+                    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local
+                    # process could then pose as another address to the allowed-networks
+                    # check and the audit trail. The ledger takes the socket's address.
+                    proxy_headers=False,
                     timeout_keep_alive=KEEP_ALIVE_SECONDS,
                     ssl_certfile=str(tls_cert) if tls_cert else None,
                     ssl_keyfile=str(tls_key) if tls_key else None)
