@@ -22,7 +22,7 @@ import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.crypto import KeyMaterialError, key_id_of, new_data_key, unwrap, wrap
-from ledger.sql import SqlDatabase
+from ledger.sql import SqlDatabase, in_list
 
 log = structlog.get_logger("ledger.keystore")
 
@@ -30,6 +30,8 @@ CACHE_SECONDS = 30.0
 # Keys made ahead for new customers, in one transaction: a registration then writes no
 # key-store row of its own (README, "Performance").
 RESERVE_BATCH = 64
+PREFETCH_CHUNK = 500
+CACHE_SWEEP_SIZE = 20_000
 
 
 class KeyStore:
@@ -186,6 +188,35 @@ class KeyStore:
         """The customer's (key id, ready AES-GCM cipher), or None once erased."""
         found = self._cached(customer_id)
         return (found[1], found[3]) if found else None
+
+    def prefetch(self, customer_ids: Iterable[str]) -> int:
+        """Unwrap many customers' keys into the cache with one query per ``PREFETCH_CHUNK``
+        ids: a catch-up opens thousands of customers, one lookup each would dominate it.
+        Returns how many keys were read; erased customers simply have none."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._cache) > CACHE_SWEEP_SIZE:
+                # Entries are otherwise dropped only when read after expiry.
+                self._cache = {cid: entry for cid, entry in self._cache.items()
+                               if entry[0] > now}
+            wanted = sorted({customer_id for customer_id in customer_ids
+                             if customer_id not in self._cache
+                             or self._cache[customer_id][0] <= now})
+        read = 0
+        for start in range(0, len(wanted), PREFETCH_CHUNK):
+            clause, params = in_list("c", wanted[start:start + PREFETCH_CHUNK])
+            with self.db.snapshot() as cursor:
+                rows = cursor.all("SELECT customer_id, key_id, wrapped FROM data_keys "  # noqa: S608
+                                  f"WHERE customer_id IN {clause}", params)
+            entries = {}
+            for customer_id, key_id, wrapped in rows:
+                key = unwrap(self._kek, bytes(wrapped))
+                entries[str(customer_id)] = (now + self.cache_seconds, str(key_id), key,
+                                             AESGCM(key))
+            with self._lock:
+                self._cache.update(entries)
+            read += len(entries)
+        return read
 
     def _cached(self, customer_id: str) -> tuple[float, str, bytes, AESGCM] | None:
         now = time.monotonic()

@@ -3,7 +3,7 @@ customer's data key, opening them for readers, and blind-index digests for searc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -155,6 +155,10 @@ class ProfileProtector:
         cipher = self._cipher_or_none(customer_id)
         return {path: _open_value(value, cipher, customer_id, path)
                 for path, value in changes.items()}
+
+    def prefetch_keys(self, customer_ids: Iterable[str]) -> None:
+        """Load many customers' keys at once, before opening their values one by one."""
+        self.keys.prefetch(customer_ids)
 
     def _cipher_or_none(self, customer_id: str) -> AESGCM | None:
         found = self.keys.cipher(customer_id)

@@ -52,6 +52,12 @@ class CustomerSearch(Projection):
         # Which search path a registration's value at each path feeds, worked out once.
         pairs = [(path, source) for path in paths for source in paths
                  if paths_overlap(path, source)]
+        # One key-store query per few hundred customers, not one each (a rebuild in a
+        # fresh process finds no key cached).
+        self.protector.prefetch_keys({
+            str(e.originator_id) for i, (e, _) in enumerate(events)
+            if not isinstance(e, Customer.Erased)
+            and i > last_erasure.get(str(e.originator_id), -1)})
         erased: set[str] = set()
         replaced: set[tuple[str, str]] = set()
         pending: dict[str, dict[str, set[tuple[str, str]]]] = {}

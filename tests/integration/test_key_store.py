@@ -383,3 +383,31 @@ def test_a_key_store_opened_directly_refuses_another_kek(tmp_path: Path) -> None
             KeyStore(db, secrets.token_bytes(32)).create_tables()
     finally:
         db.close()
+
+
+def test_many_keys_are_loaded_at_once_and_an_erased_customer_has_none(
+        open_ledger: Callable[..., Ledger], database_url: str) -> None:
+    kek = new_key()
+    ledger = open_ledger(database_url, kek)
+    customers = [register(ledger, distinctive_profile("zh_CN")) for _ in range(3)]
+    erase(ledger, customers[0])
+    ledger.close()
+    # A fresh process (nothing cached) catching up: one query for every customer.
+    fresh = open_ledger(database_url, kek)
+    assert fresh.keys.prefetch(customers) == 2
+    assert fresh.keys.prefetch(customers[1:]) == 0  # already cached
+    assert fresh.keys.data_key(customers[0]) is None
+    assert all(fresh.keys.data_key(customer_id) for customer_id in customers[1:])
+
+
+def test_expired_keys_are_swept_from_memory_when_the_cache_grows(
+        open_ledger: Callable[..., Ledger], sqlite_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = open_ledger(sqlite_url, new_key())
+    ledger.keys.cache_seconds = -1.0  # everything cached from now on is already stale
+    customers = [register(ledger, distinctive_profile("en_US")) for _ in range(3)]
+    assert ledger.keys.prefetch(customers) == 3
+    assert ledger.keys._cache
+    monkeypatch.setattr("ledger.keystore.CACHE_SWEEP_SIZE", 1)
+    ledger.keys.prefetch([])
+    assert ledger.keys._cache == {}
