@@ -28,7 +28,7 @@ log = structlog.get_logger("ledger.keystore")
 
 CACHE_SECONDS = 30.0
 # Keys made ahead for new customers, in one transaction: a registration then writes no
-# key-store row of its own (README, "Performance").
+# key-store row of its own (README, "Benchmarks").
 RESERVE_BATCH = 64
 PREFETCH_CHUNK = 500
 CACHE_SWEEP_SIZE = 20_000

@@ -32,7 +32,7 @@ class LedgerStore(Application):  # type: ignore[type-arg]
         if isinstance(self.recorder, PostgresApplicationRecorder):
             self._append = PostgresAppend(self.recorder)
             self._append.install()
-        # Commands saved at the same moment share one transaction (README, "Performance").
+        # Commands saved at the same moment share one transaction (README, "Benchmarks").
         self.group_commit: GroupCommit[Sequence[StoredEvent], Sequence[int]] = GroupCommit(
             self._insert_batch, self._insert_one)
 
