@@ -22,7 +22,7 @@ import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.crypto import KeyMaterialError, key_id_of, new_data_key, unwrap, wrap
-from ledger.sql import SqlDatabase, in_list
+from ledger.sql import Cursor, SqlDatabase, in_list
 
 log = structlog.get_logger("ledger.keystore")
 
@@ -44,10 +44,8 @@ class KeyStore:
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, str, bytes, AESGCM]] = {}
         self._lock = threading.Lock()
-        # Customer ids whose keys are stored but not yet handed out, and those handed out
-        # whose registration may not be saved yet (their keys must not expire from memory).
-        self._reserved: list[tuple[str, str, bytes, AESGCM]] = []
-        self._fresh: dict[str, tuple[str, bytes, AESGCM]] = {}
+        # Customer ids whose keys are stored but not yet handed out: (id, key id, key).
+        self._reserved: list[tuple[str, str, bytes]] = []
         self._reserve_lock = threading.Lock()
 
     @property
@@ -91,10 +89,12 @@ class KeyStore:
 
     def create(self, customer_id: str) -> str:
         """A new data key for a customer (or the existing one: retries are safe)."""
-        with self._reserve_lock:
-            fresh = self._fresh.get(customer_id)
-        if fresh is not None:
-            return fresh[0]
+        # A key in memory is a stored key (a reserved id's, or one just made): nothing to do.
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(customer_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         key = new_data_key()
         key_id = key_id_of(key, "data")
         # One statement, one round trip, on the hot path of every registration: it writes
@@ -138,45 +138,44 @@ class KeyStore:
         with self._reserve_lock:
             if not self._reserved:
                 self._reserved = self._reserve(RESERVE_BATCH)
-            customer_id, key_id, key, cipher = self._reserved.pop()
-            self._fresh[customer_id] = (key_id, key, cipher)
+            customer_id, key_id, key = self._reserved.pop()
+        # Cached like any key: should it expire before use, it is read back from the store.
+        with self._lock:
+            self._cache[customer_id] = (time.monotonic() + self.cache_seconds, key_id, key,
+                                        AESGCM(key))
         return customer_id
 
-    def _reserve(self, count: int) -> list[tuple[str, str, bytes, AESGCM]]:
+    def _reserve(self, count: int) -> list[tuple[str, str, bytes]]:
         made = []
         for _ in range(count):
             key = new_data_key()
-            made.append((str(uuid4()), key_id_of(key, "data"), key, AESGCM(key)))
-        rows = [{"cid": customer_id, "kid": key_id, "wrapped": wrap(self._kek, key),
-                 "kek": self.kek_id, "at": _now()} for customer_id, key_id, key, _ in made]
+            made.append((str(uuid4()), key_id_of(key, "data"), key))
+        at = _now()
         with self.db.transaction() as cursor:
-            # FOR SHARE waits for a KEK rotation in progress (see _insert_key).
-            select = "SELECT value FROM keystore_meta WHERE name = 'kek_id'"
-            row = cursor.one(select + " FOR SHARE" if self.db.dialect == "postgres" else select)
-            if row is None or row[0] != self.kek_id:
-                raise KeyMaterialError("the KEK was rotated since this process started; "
-                                       "restart it with the new KEK")
-            values = ", ".join(f"(:cid{i}, :kid{i}, :wrapped{i}, :kek, :at)"
-                               for i in range(len(rows)))
-            params: dict[str, Any] = {"kek": self.kek_id, "at": _now()}
-            for i, row_params in enumerate(rows):
-                params |= {f"cid{i}": row_params["cid"], f"kid{i}": row_params["kid"],
-                           f"wrapped{i}": row_params["wrapped"]}
-            cursor.execute("INSERT INTO data_keys (customer_id, key_id, wrapped, kek_id, "  # noqa: S608
-                           f"created_at) VALUES {values}", params)
+            self._check_kek_current(cursor)
+            cursor.insert_rows(
+                "data_keys", ("customer_id", "key_id", "wrapped", "kek_id", "created_at"),
+                [(customer_id, key_id, wrap(self._kek, key), self.kek_id, at)
+                 for customer_id, key_id, key in made])
         return made
+
+    def _check_kek_current(self, cursor: Cursor) -> None:
+        # FOR SHARE waits for a KEK rotation in progress (see _insert_key).
+        select = "SELECT value FROM keystore_meta WHERE name = 'kek_id'"
+        row = cursor.one(select + " FOR SHARE" if self.db.dialect == "postgres" else select)
+        if row is None or row[0] != self.kek_id:
+            raise KeyMaterialError("the KEK was rotated since this process started; "
+                                   "restart it with the new KEK")
 
     def release_reserved(self) -> int:
         """Delete the keys made ahead and never handed out (at shutdown): they protect
         nothing. A crash leaves at most ``RESERVE_BATCH`` such keys, equally harmless."""
         with self._reserve_lock:
             unused, self._reserved = self._reserved, []
-        if not unused:
-            return 0
-        with self.db.transaction() as cursor:
-            for customer_id, *_ in unused:
-                cursor.execute("DELETE FROM data_keys WHERE customer_id = :cid",
-                               {"cid": customer_id})
+        if unused:
+            with self.db.transaction() as cursor:
+                cursor.executemany("DELETE FROM data_keys WHERE customer_id = :cid",
+                                   [{"cid": customer_id} for customer_id, _, _ in unused])
         return len(unused)
 
     def data_key(self, customer_id: str) -> tuple[str, bytes] | None:
@@ -220,12 +219,6 @@ class KeyStore:
 
     def _cached(self, customer_id: str) -> tuple[float, str, bytes, AESGCM] | None:
         now = time.monotonic()
-        with self._reserve_lock:
-            fresh = self._fresh.pop(customer_id, None)
-        if fresh is not None:
-            # First use of a reserved key: from now on it lives in the ordinary cache.
-            with self._lock:
-                self._cache[customer_id] = (now + self.cache_seconds, *fresh)
         with self._lock:
             cached = self._cache.get(customer_id)
         if cached is not None and cached[0] > now:
@@ -242,8 +235,6 @@ class KeyStore:
 
     def destroy(self, customer_id: str) -> str | None:
         """Destroy a customer's data key for good; return its id (None if already gone)."""
-        with self._reserve_lock:
-            self._fresh.pop(customer_id, None)
         with self._lock:
             self._cache.pop(customer_id, None)
         with self.db.transaction() as cursor:

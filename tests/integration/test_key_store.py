@@ -214,6 +214,9 @@ def test_an_instance_still_on_the_old_kek_makes_no_key_after_a_rotation(
     rotating.keys.rotate_kek(base64.b64decode(new))
     with store_unchanged(running.store), pytest.raises(KeyMaterialError, match="rotated"):
         register(running, distinctive_profile("en_US"))
+    # A customer id given by the caller takes the one-statement path: refused alike.
+    with pytest.raises(KeyMaterialError, match="rotated"):
+        running.keys.create("5b0c9a0e-1d2f-4e3a-8b7c-6d5e4f3a2b1c")
     assert running.keys.status()["active_keys"] == 0
 
 
