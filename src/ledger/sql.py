@@ -45,22 +45,17 @@ class Cursor(ABC):
         self.execute(sql, params)
         return self.fetchall()
 
+    @abstractmethod
     def executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run one statement once per parameter set (pipelined where the driver can)."""
-        for params in rows:
-            self.execute(sql, params)
 
+    @abstractmethod
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row], *,
                     skip_existing: bool = False) -> None:
         """Insert many rows in as few round trips as the backend allows.
 
         Without ``skip_existing`` a duplicate key fails the statement, as one INSERT would;
         with it, rows whose key exists already are left out (ON CONFLICT DO NOTHING)."""
-        names = ", ".join(columns)
-        values = ", ".join(f":c{i}" for i in range(len(columns)))
-        conflict = " ON CONFLICT DO NOTHING" if skip_existing else ""
-        self.executemany(f"INSERT INTO {table} ({names}) VALUES ({values}){conflict}",  # noqa: S608
-                         [{f"c{i}": value for i, value in enumerate(row)} for row in rows])
 
 
 class SqlDatabase(ABC):
@@ -89,7 +84,7 @@ class SqlDatabase(ABC):
     def close(self) -> None: ...
 
 
-class _DbApiCursor(Cursor):
+class _DbApiCursor(Cursor, ABC):
     """A DB-API cursor of either driver; ``translate`` turns ``:name`` into its own style."""
 
     def __init__(self, cursor: Any, translate: Callable[[str], str | bytes]) -> None:

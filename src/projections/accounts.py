@@ -7,10 +7,10 @@ from typing import Any
 from ledger.domain.access import AccessRecord
 from ledger.domain.account import Account
 from ledger.sql import Cursor
-from projections.projection import Projection, topic_of
+from projections.projection import EventByEventProjection, topic_of
 
 
-class AccountsView(Projection):
+class AccountsView(EventByEventProjection):
     """Who has an account, in which state, holding which roles since when."""
 
     name = "accounts"

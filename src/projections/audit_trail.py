@@ -118,9 +118,6 @@ class AuditTrail(Projection):
         cursor.execute("CREATE INDEX IF NOT EXISTS audit_trail_actor "
                        "ON audit_trail (actor, recorded_at)")
 
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        self.apply_batch(cursor, [(event, position)])
-
     def apply_batch(self, cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
         # Every event only adds rows, so a batch is two bulk inserts.
         rows: list[tuple[Any, ...]] = []

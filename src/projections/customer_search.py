@@ -39,9 +39,6 @@ class CustomerSearch(Projection):
         cursor.execute("CREATE INDEX IF NOT EXISTS customer_search_digest "
                        "ON customer_search (kind, digest)")
 
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        self.apply_batch(cursor, [(event, position)])
-
     def apply_batch(self, cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
         # Folded in memory first: the stored rows to delete (all of an erased customer's,
         # or the sources a change replaces) and the rows left to insert, so a batch costs

@@ -56,9 +56,6 @@ class CustomerView(Projection):
             "CREATE INDEX IF NOT EXISTS customer_view_name_key ON customer_view (name_key)"
         )
 
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        self.apply_batch(cursor, [(event, position)])
-
     def apply_batch(self, cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
         # Each touched row is read at most once, changed in memory event by event, and
         # written once: new rows in one bulk insert, changed ones in one pipelined UPDATE.

@@ -6,7 +6,7 @@ from typing import Any
 
 from ledger.domain.deletion import DeletionRequest
 from ledger.sql import Cursor
-from projections.projection import Projection, topic_of
+from projections.projection import EventByEventProjection, topic_of
 
 _STEP_OF = {
     DeletionRequest.Reviewed: ("reviewed", "reviewed_by"),
@@ -15,7 +15,7 @@ _STEP_OF = {
 }
 
 
-class Deletions(Projection):
+class Deletions(EventByEventProjection):
     name = "deletions"
     tables = ("deletion_requests",)
     topics = frozenset(topic_of(cls) for cls in (

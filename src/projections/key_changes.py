@@ -37,9 +37,6 @@ class KeyChanges(Projection):
         cursor.execute("CREATE INDEX IF NOT EXISTS key_changes_late "
                        "ON key_changes (late, recorded_at)")
 
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        self.apply_batch(cursor, [(event, position)])
-
     def apply_batch(self, cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
         # New rows take their final status in memory; stored rows get their last one.
         added: dict[str, list[Any]] = {}

@@ -38,9 +38,6 @@ class PendingProposals(Projection):
         cursor.execute("CREATE INDEX IF NOT EXISTS pending_proposals_customer "
                        "ON pending_proposals (customer_id, proposed_at)")
 
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None:
-        self.apply_batch(cursor, [(event, position)])
-
     def apply_batch(self, cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
         # A proposal settled within the batch never reaches the table; stored ones that
         # are settled, and erased customers' ones, are deleted before the new rows go in.

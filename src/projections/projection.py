@@ -10,7 +10,8 @@ from ledger.sql import Cursor
 
 
 class Projection(ABC):
-    """One read model. ``apply`` runs inside the transaction that also moves its checkpoint."""
+    """One read model. ``apply_batch`` runs inside the transaction that also moves its
+    checkpoint."""
 
     name: ClassVar[str]
     tables: ClassVar[tuple[str, ...]]
@@ -22,16 +23,12 @@ class Projection(ABC):
     def create_tables(self, cursor: Cursor, dialect: str) -> None: ...
 
     @abstractmethod
-    def apply(self, cursor: Cursor, event: Any, position: int) -> None: ...
-
     def apply_batch(self, cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
         """Apply ``(event, position)`` pairs in log order, in the checkpoint's transaction.
 
-        An override may fold the batch in memory and write it in a few statements (on
-        PostgreSQL each statement is a round trip), but must leave exactly the rows that
-        applying the events one at a time would."""
-        for event, position in events:
-            self.apply(cursor, event, position)
+        It may fold the batch in memory and write it in a few statements (on PostgreSQL
+        each statement is a round trip), but must leave exactly the rows that applying the
+        events one at a time would."""
 
     def drop_tables(self, cursor: Cursor) -> None:
         for table in self.tables:
@@ -51,3 +48,14 @@ class Projection(ABC):
 
 def topic_of(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
+
+
+class EventByEventProjection(Projection):
+    """A read model whose events are rare enough to apply one statement at a time."""
+
+    @abstractmethod
+    def apply(self, cursor: Cursor, event: Any, position: int) -> None: ...
+
+    def apply_batch(self, cursor: Cursor, events: Sequence[tuple[Any, int]]) -> None:
+        for event, position in events:
+            self.apply(cursor, event, position)

@@ -15,7 +15,7 @@ from ledger.service.bootstrap import Ledger
 from ledger.sql import Cursor
 from projections.customer_view import CustomerView
 from projections.pending_proposals import PendingProposals
-from projections.projection import Projection
+from projections.projection import EventByEventProjection
 from projections.runner import ProjectionRunner
 from tests.conftest import ALICE, BOB
 from tests.factories import make_profile
@@ -23,7 +23,7 @@ from tests.factories import make_profile
 HAPPENED_ON = "2026-11-20"
 
 
-class AppliedPositions(Projection):
+class AppliedPositions(EventByEventProjection):
     """Records every position it applies, without a unique key, so a double apply shows."""
 
     name = "applied_positions"
