@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from ledger.sql import SqlDatabase
+from ledger.sql import Row, SqlDatabase
 
 TABLES = ("login_failures", "sessions", "totp_secrets", "totp_used_codes", "role_usage")
 
@@ -114,9 +114,7 @@ class CredentialStore:
         row = self.db.read_row("SELECT digest, username, created_at, expires_at, last_seen_at"
                                " FROM sessions WHERE digest = :digest",
                                {"digest": token_digest(token)})
-        if row is None:
-            return None
-        return Session(row[0], row[1], *(datetime.fromisoformat(v) for v in row[2:5]))
+        return None if row is None else _session_of(row)
 
     def session_state(self, token: str) -> SessionState | None:
         """A session with its account's failure counter and second-factor state, as one
@@ -129,8 +127,7 @@ class CredentialStore:
             " WHERE s.digest = :digest", {"digest": token_digest(token)})
         if row is None:
             return None
-        session = Session(row[0], row[1], *(datetime.fromisoformat(v) for v in row[2:5]))
-        return SessionState(session, int(row[5] or 0),
+        return SessionState(_session_of(row), int(row[5] or 0),
                             datetime.fromisoformat(row[6]) if row[6] else None,
                             None if row[7] is None else bool(row[7]))
 
@@ -192,3 +189,8 @@ class CredentialStore:
                     " :day) ON CONFLICT (username, role) DO UPDATE SET last_used_on = :day"
                     " WHERE role_usage.last_used_on < :day",
                     {"user": username, "role": role, "day": day.isoformat()})
+
+
+def _session_of(row: Row) -> Session:
+    """digest, username, created_at, expires_at, last_seen_at (the rest ignored)."""
+    return Session(row[0], row[1], *(datetime.fromisoformat(v) for v in row[2:5]))
