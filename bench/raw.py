@@ -14,11 +14,14 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from bench.harness import Stopwatch, timed_threads
+from bench.harness import Stopwatch, rate, timed_threads
+
+if TYPE_CHECKING:
+    from bench.context import Backend, BenchContext
 
 RAW_TOPIC = "bench.raw:CustomerRegistered"
 Row = tuple[uuid.UUID, bytes]
@@ -195,3 +198,22 @@ def postgres_insert_threads(url: str, rows: Sequence[Row], warmup: Sequence[Row]
     finally:
         for connection in connections:
             connection.close()
+
+
+def single_connection_rate(ctx: BenchContext, backend: Backend, rows: Sequence[Row],
+                           warmup: Sequence[Row]) -> float:
+    """rows/s of one raw single-row INSERT per transaction on one connection, on a fresh
+    database of ``backend``: the baseline the register benchmarks share."""
+    with ctx.fresh_database(backend) as location:
+        insert_each = sqlite_insert_each if backend == "sqlite" else postgres_insert_each
+        return rate(len(rows), insert_each(location, rows, warmup))
+
+
+def threaded_run(ctx: BenchContext, backend: Backend, rows: Sequence[Row],
+                 warmup: Sequence[Row], threads: int) -> tuple[float, list[float]]:
+    """(rows/s, per-insert latencies) of raw single-row INSERTs from ``threads`` threads,
+    a connection each, on a fresh database of ``backend``."""
+    with ctx.fresh_database(backend) as location:
+        insert = sqlite_insert_threads if backend == "sqlite" else postgres_insert_threads
+        seconds, latencies = insert(location, rows, warmup, threads)
+    return rate(len(rows), seconds), latencies

@@ -55,12 +55,7 @@ def run(ctx: BenchContext, backend: Backend, progress: Any) -> Result:
         return rate(len(profiles), seconds)
 
     def raw_run() -> float:
-        with ctx.fresh_database(backend) as location:
-            if backend == "sqlite":
-                seconds = raw.sqlite_insert_each(location, rows, warm_rows)
-            else:
-                seconds = raw.postgres_insert_each(location, rows, warm_rows)
-        return rate(len(rows), seconds)
+        return raw.single_connection_rate(ctx, backend, rows, warm_rows)
 
     stats = interleave(ctx.sizes.runs, {"ledger": ledger_run, "raw": raw_run}, progress,
                        budget=ctx.sizes.budget)

@@ -62,19 +62,12 @@ def run(ctx: BenchContext, backend: Backend, progress: Any) -> list[Result]:
         return rate(len(profiles), seconds)
 
     def raw_threads_run() -> float:
-        with ctx.fresh_database(backend) as location:
-            seconds, latencies = (
-                raw.sqlite_insert_threads(location, rows, warm_rows, threads)
-                if backend == "sqlite"
-                else raw.postgres_insert_threads(location, rows, warm_rows, threads))
+        per_second, latencies = raw.threaded_run(ctx, backend, rows, warm_rows, threads)
         keep("raw", latencies)
-        return rate(len(rows), seconds)
+        return per_second
 
     def raw_single_run() -> float:
-        with ctx.fresh_database(backend) as location:
-            insert_each = raw.sqlite_insert_each if backend == "sqlite" else \
-                raw.postgres_insert_each
-            return rate(len(rows), insert_each(location, rows, warm_rows))
+        return raw.single_connection_rate(ctx, backend, rows, warm_rows)
 
     def raw_bulk_run() -> float:
         with ctx.fresh_database(backend) as location:

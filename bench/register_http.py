@@ -133,16 +133,10 @@ def run(ctx: BenchContext, backend: Backend, progress: Any) -> list[Result]:
         return rate(len(profiles), seconds)
 
     def raw_single_run() -> float:
-        with ctx.fresh_database(backend) as location:
-            insert_each = raw.sqlite_insert_each if backend == "sqlite" else \
-                raw.postgres_insert_each
-            return rate(len(rows), insert_each(location, rows, warm_rows))
+        return raw.single_connection_rate(ctx, backend, rows, warm_rows)
 
     def raw_threads_run() -> float:
-        with ctx.fresh_database(backend) as location:
-            insert = raw.sqlite_insert_threads if backend == "sqlite" else \
-                raw.postgres_insert_threads
-            return rate(len(rows), insert(location, rows, warm_rows, threads)[0])
+        return raw.threaded_run(ctx, backend, rows, warm_rows, threads)[0]
 
     stats = interleave(ctx.sizes.runs, {
         "http-1": lambda: http_run(1), "raw-1": raw_single_run,
