@@ -2,20 +2,30 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+LOCK   := requirements.lock
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 PORT   ?= $(or $(LEDGER_PORT),8000)
 HOST   ?= $(or $(LEDGER_HOST),127.0.0.1)
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint typecheck unit bench clean
+.PHONY: install lock run test lint typecheck unit bench clean
 
-$(STAMP): pyproject.toml
+# Every package, build tools included, comes from the lock file with its hashes; the
+# project itself is installed without resolving anything.
+$(STAMP): pyproject.toml $(LOCK)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
+
+## Refresh requirements.lock from pyproject.toml (pinned versions with hashes).
+lock: install
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps \
+	    --extra dev --strip-extras --no-emit-index-url --no-emit-find-links \
+	    -o $(LOCK) pyproject.toml
 
 ## Start the service on the embedded default (SQLite file under ./var).
 run: install
