@@ -184,9 +184,10 @@ class MessageBus:
         if not isinstance(processed, CommandRecord.Processed) or processed.fingerprint != digest:
             raise ConflictError("this command id was already used for a different command",
                                 details={"command_id": command.command_id})
-        # The original position is not kept; the head is at or after it, which is what
-        # a read-your-writes wait needs.
-        return processed.outcome | {"replayed": True, "position": self.store.head_position()}
+        # The record is saved last in its command's transaction, so its position is the
+        # command's own (the head may have moved on since).
+        position = self.store.position_of(processed.originator_id, processed.originator_version)
+        return processed.outcome | {"replayed": True, "position": position}
 
     @staticmethod
     def _outcome(command: Command, uow: UnitOfWork, result: Result) -> dict[str, Any]:

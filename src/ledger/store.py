@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import ApplicationRecorder, Notification, Recording, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.domain.customer import Customer
 from ledger.domain.events import LedgerAggregate
@@ -105,6 +107,25 @@ class LedgerStore(Application):  # type: ignore[type-arg]
 
     def head_position(self) -> int:
         return self.app_recorder.max_notification_id() or 0
+
+    def position_of(self, originator_id: UUID, version: int = 1) -> int | None:
+        """The global position of one stored event, or None when there is no such event."""
+        recorder = self.app_recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            column, mark = "notification_id", "%s"
+        elif isinstance(recorder, SQLiteApplicationRecorder):
+            column, mark = "rowid", "?"
+        else:  # pragma: no cover - the ledger configures only these two
+            raise TypeError("the configured recorder has no global positions")
+        sql = (f"SELECT {column} FROM {recorder.events_table_name} "  # noqa: S608 - library names
+               f"WHERE originator_id = {mark} AND originator_version = {mark}")
+        identifier: Any = originator_id if column == "notification_id" else originator_id.hex
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql, (identifier, version))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return int(row[column] if isinstance(row, dict) else row[0])
 
 
 def store_environment(settings: Settings, *, create_tables: bool = True) -> dict[str, str]:

@@ -65,6 +65,25 @@ def test_head_position_is_the_last_recorded_position(ledger: Ledger) -> None:
     assert whole_log(ledger.store)[-1].id == ledger.store.head_position()
 
 
+def test_position_of_names_each_stored_event_and_nothing_else(ledger: Ledger) -> None:
+    customer = new_customer(ledger)
+    review(customer)
+    recordings = ledger.store.save(customer)
+    assert [ledger.store.position_of(customer.id, version) for version in (1, 2)] == [
+        r.notification.id for r in recordings]
+    assert ledger.store.position_of(customer.id, 3) is None
+    assert ledger.store.position_of(uuid4()) is None
+
+
+def test_a_replayed_command_reports_its_own_position_not_the_head(ledger: Ledger) -> None:
+    client = LedgerClient.in_process(ledger, actor="li.na", roles=["sales"])
+    first = client.register_customer(make_profile(seed=1), command_id="register-once")
+    client.register_customer(make_profile(seed=2))
+    again = client.register_customer(make_profile(seed=1), command_id="register-once")
+    assert again["replayed"] is True
+    assert again["position"] == first["position"] < ledger.store.head_position()
+
+
 def test_global_positions_strictly_increase_across_saves(ledger: Ledger) -> None:
     saved: list[int] = []
     for seed in range(5):
