@@ -13,6 +13,8 @@ import pytest
 import typer.main
 
 from commands import errors
+from ledger.policy import load_policy
+from ledger.policy_access import ROLES
 from ledger.service.cli import app
 from ledger.service.http import create_app
 from ledger.settings import Settings
@@ -73,6 +75,27 @@ def test_the_error_table_matches_the_one_mapping() -> None:
         assert getattr(errors, exception).code == code
         assert (int(status), int(exit_code)) == (errors.HTTP_STATUS[code],
                                                  errors.EXIT_CODES[code])
+
+
+def test_the_masking_tables_state_the_default_policy() -> None:
+    section = TEXT[TEXT.index("**Masking**"):TEXT.index("**Grants**")]
+    access = load_policy().access
+    levels = {level: re.findall(r"`([a-z_.]+)`", fields) for level, fields in
+              re.findall(r"^\| `([a-z_]+)` \| (`.*`) \|$", section, re.MULTILINE)}
+    header = re.search(r"^\| Role \|(.*)\|$", section, re.MULTILINE)
+    assert header is not None
+    columns = [cell.strip() for cell in header.group(1).split("|")]
+    rows = {role: [cell.strip() for cell in cells.split("|")[:-1]] for role, cells in
+            re.findall(r"^\| `([a-z_]+)` \|((?: (?:clear|masked) \|)+)$", section,
+                       re.MULTILINE)}
+
+    assert {level: set(paths) for level, paths in levels.items()} == {
+        level: set(paths) for level, paths in access.sensitive_fields.items()}
+    assert set(columns) == set(access.sensitive_fields)
+    assert set(rows) == set(ROLES)
+    for role, cells in rows.items():
+        cleared = {level for level, cell in zip(columns, cells, strict=True) if cell == "clear"}
+        assert cleared == set(access.clearance.get(role, [])), role
 
 
 def test_every_route_the_readme_names_is_served() -> None:

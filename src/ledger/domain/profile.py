@@ -33,15 +33,26 @@ from ledger.domain.errors import Problem, ValidationFailedError
 JsonDict = dict[str, Any]
 
 
-def _is_invisible(character: str) -> bool:
-    return unicodedata.category(character) == "Cf" or character.isspace()
+# Whitespace a person types or pastes (a tab, a line break in a copied address): collapsed
+# to one space like any other run of spaces. Every other control character (NUL, ESC, DEL,
+# C1 controls, ...) has no place in text a person entered and is refused.
+_TYPED_CONTROLS = frozenset("\t\n\r")
 
 
 def normalise_text(value: str) -> str:
-    """NFC-normalise, trim (invisible format characters too) and collapse whitespace runs."""
+    """The one entry rule for free text (CI-4), applied to every text field of a profile.
+
+    A control character other than tab, line feed or carriage return is refused
+    (``ValueError``). Invisible format characters (Unicode category Cf: zero-width space,
+    joiner and non-joiner, BOM, soft hyphen, bidi controls, ...) are removed wherever they
+    are, so two names that look the same are stored, searched and compared the same. Then
+    whitespace runs become one space, the ends are trimmed, and the text is NFC-normalised.
+    Letters, marks and punctuation of any script are kept as they are.
+    """
     # Most values arrive clean: printable (so the only whitespace is " " and there is no
-    # format character), single-spaced, trimmed and already NFC. They are returned as
-    # they are, without the character-by-character work below (27 fields a command).
+    # control or format character), single-spaced, trimmed and already NFC. They are
+    # returned as they are, without the character-by-character work below (27 fields a
+    # command).
     if (value.isprintable() and value[:1] != " " and value[-1:] != " "
             and "  " not in value and unicodedata.is_normalized("NFC", value)):
         return value
@@ -49,13 +60,16 @@ def normalise_text(value: str) -> str:
 
 
 def _normalise_text_fully(value: str) -> str:
-    collapsed = " ".join(unicodedata.normalize("NFC", value).split())
-    start, end = 0, len(collapsed)
-    while start < end and _is_invisible(collapsed[start]):
-        start += 1
-    while end > start and _is_invisible(collapsed[end - 1]):
-        end -= 1
-    return collapsed[start:end]
+    visible = []
+    for character in value:
+        category = unicodedata.category(character)
+        if category == "Cc" and character not in _TYPED_CONTROLS:
+            raise ValueError("must not contain control characters")
+        if category != "Cf":
+            visible.append(character)
+    # Removed before NFC, so characters a format character kept apart compose; the space
+    # that joins the words is a boundary NFC never composes across.
+    return unicodedata.normalize("NFC", " ".join("".join(visible).split()))
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -154,7 +168,8 @@ class Address(_Model):
     city: OptionalName = None
     street: OptionalText = None
     postal_code: Annotated[
-        Annotated[str, Field(max_length=20)] | None, BeforeValidator(_blank_to_none)
+        Annotated[str, AfterValidator(normalise_text), Field(max_length=20)] | None,
+        BeforeValidator(_blank_to_none),
     ] = None
 
 
@@ -278,7 +293,10 @@ def _is_present(value: Any) -> bool:
     if value is None:
         return False
     if isinstance(value, str):
-        return bool(normalise_text(value))
+        try:
+            return bool(normalise_text(value))
+        except ValueError:
+            return True  # present, and refused by validation for what it holds
     if isinstance(value, list | dict):
         return bool(value)
     return True

@@ -139,7 +139,8 @@ def test_sales_and_finance_see_the_same_customer_masked_differently(ledger: Ledg
         return {path for level, paths in POLICY.sensitive_fields.items()
                 if level not in POLICY.clearance.get(role, []) for path in paths}
     present = {"basic.phone", "basic.email", "contacts", "credit", "needs.price_expectation",
-               "needs.functional_needs", "other.special_requirements"}
+               "needs.functional_needs", "other.special_requirements",
+               "basic.legal_representative", "basic.address"}
     assert set(as_sales["masked_fields"]) == hidden_for("sales") & present
     assert set(as_finance["masked_fields"]) == hidden_for("finance") & present
     phone = as_sales["profile"]["basic"]["phone"]
@@ -148,6 +149,13 @@ def test_sales_and_finance_see_the_same_customer_masked_differently(ledger: Ledg
     assert as_finance["profile"]["credit"]["rating"] == profile["credit"]["rating"]
     assert as_sales["profile"]["credit"]["rating"] == "***"
     assert as_sales["profile"]["basic"]["name"] == as_finance["profile"]["basic"]["name"]
+    # A natural person's data: sales, who deal with the customer, read it; finance does not.
+    assert as_sales["profile"]["basic"]["legal_representative"] == (
+        profile["basic"]["legal_representative"])
+    assert as_sales["profile"]["basic"]["address"]["street"] == (
+        profile["basic"]["address"]["street"])
+    assert as_finance["profile"]["basic"]["legal_representative"] == "***"
+    assert set(as_finance["profile"]["basic"]["address"].values()) <= {"***", None}
 
 
 def test_a_specialist_reads_everything_unmasked(ledger: Ledger) -> None:

@@ -7,10 +7,12 @@ one normalised form or refused with every bad field named, and never its value.
 from __future__ import annotations
 
 import json
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from faker import Faker
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -415,7 +417,12 @@ def test_a_name_of_only_invisible_characters_is_missing() -> None:
     assert error.problems[0].message == "is required"
 
 
-@given(st.text(max_size=30))
+# Text as people send it, control characters aside (those are refused, tested below).
+sent_text = st.text(alphabet=st.characters(exclude_categories=["Cc"]) | st.sampled_from(
+    "\t\n\r"), max_size=30)
+
+
+@given(sent_text)
 @example("Li Na")
 @example("王芳")
 @example("e\u0301t\u00e9")  # not NFC
@@ -426,3 +433,103 @@ def test_a_name_of_only_invisible_characters_is_missing() -> None:
 def test_the_quick_path_for_clean_text_gives_what_the_full_normalisation_gives(value: str
                                                                                ) -> None:
     assert normalise_text(value) == _normalise_text_fully(value)
+
+
+# CI-4 control and invisible characters: one rule for every free-text field --------------
+
+# Each free-text field of a profile, as the overrides that put a text there.
+FREE_TEXT_FIELDS: dict[str, Any] = {
+    "basic.name": lambda text: {"basic__name": text},
+    "basic.legal_representative": lambda text: {"basic__legal_representative": text},
+    "basic.business_scope": lambda text: {"basic__business_scope": text},
+    "basic.address.street": lambda text: {"basic__address": {"country": "CN", "street": text}},
+    "basic.address.postal_code": lambda text: {
+        "basic__address": {"country": "CN", "postal_code": text}},
+    "contacts.0.name": lambda text: {"contacts": [{"name": text}]},
+    "needs.functional_needs": lambda text: {"needs": {"functional_needs": text}},
+    "other.special_requirements": lambda text: {"other__special_requirements": text},
+}
+
+
+def with_text(field: str, text: str) -> dict[str, Any]:
+    overrides: dict[str, Any] = FREE_TEXT_FIELDS[field](text)
+    return make_profile(**overrides)
+
+
+@pytest.mark.parametrize("field", FREE_TEXT_FIELDS)
+@pytest.mark.parametrize("control", ["\x00", "\x1b", "\x7f", "\x85", "\x0b", "\x1f"],
+                         ids=["NUL", "ESC", "DEL", "NEL", "VT", "US"])
+def test_a_control_character_in_any_text_field_is_refused_naming_the_field(
+        field: str, control: str) -> None:
+    error = refusal(with_text(field, f"Ming{control}Yuan 8"))
+
+    assert error.fields == [field]
+    assert error.problems[0].message == "must not contain control characters"
+    assert "Ming" not in json.dumps(error.as_dict())
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("Ming\u200bYuan", "MingYuan"),              # zero-width space
+    ("明\u200d远\u200c贸易", "明远贸易"),        # zero-width joiner and non-joiner
+    ("\ufeffACME Trading", "ACME Trading"),     # a byte-order mark pasted from a file
+    ("\u202eACME\u202c Ltd", "ACME Ltd"),       # bidi override and pop
+    ("Bei\u00adjing \u2066Tech\u2069", "Beijing Tech"),  # soft hyphen, bidi isolate
+    ("Cafe\u200b\u0301", "Café"),               # removed before NFC composes the accent
+])
+def test_invisible_format_characters_in_a_name_are_removed(typed: str, stored: str) -> None:
+    result = valid(make_profile(basic__name=typed, contacts=[{"name": typed}]))
+    assert result["basic"]["name"] == stored
+    assert result["contacts"][0]["name"] == stored
+
+
+def test_names_that_look_the_same_are_stored_the_same() -> None:
+    plain = valid(make_profile(seed=3, basic__name="明远贸易"))
+    disguised = valid(make_profile(seed=3, basic__name="\u200b明\u2060远\ufeff贸易\u200d"))
+    assert disguised == plain
+
+
+def test_line_breaks_and_tabs_in_pasted_text_become_single_spaces() -> None:
+    address = {"country": "CN", "street": "南京西路100号\r\n3楼\t301室"}
+    result = valid(make_profile(basic__address=address))
+    assert result["basic"]["address"]["street"] == "南京西路100号 3楼 301室"
+
+
+@given(sent_text)
+@example("\u200b\u200d")
+@example("a\u200b \u200bb")
+@settings(max_examples=500)
+def test_normalised_text_is_visible_single_spaced_nfc_and_a_fixed_point(value: str) -> None:
+    normalised = normalise_text(value)
+
+    assert not any(unicodedata.category(c) in ("Cc", "Cf") for c in normalised)
+    assert normalised == normalised.strip() and "  " not in normalised
+    assert all(c == " " or not c.isspace() for c in normalised)
+    assert unicodedata.is_normalized("NFC", normalised)
+    assert normalise_text(normalised) == normalised
+
+
+@given(sent_text, st.characters(categories=["Cc"]).filter(lambda c: c not in "\t\n\r"),
+       sent_text)
+def test_text_holding_any_other_control_character_is_refused(before: str, control: str,
+                                                             after: str) -> None:
+    with pytest.raises(ValueError, match="control characters"):
+        normalise_text(before + control + after)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_chinese_names_and_addresses_are_kept_intact(seed: int) -> None:
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    values = [fake.name(), fake.company(), fake.address(), fake.street_address(),
+              fake.city(), fake.province(), fake.postcode()]
+    assert [normalise_text(v) for v in values] == [" ".join(v.split()) for v in values]
+
+    address = {"country": "CN", "region": fake.province(), "city": fake.city(),
+               "street": fake.street_address(), "postal_code": fake.postcode()}
+    profile = make_profile("zh_CN", seed=seed, basic__legal_representative=fake.name(),
+                           basic__address=address, contacts=[{"name": fake.name()}])
+    stored = valid(profile)
+    for path in ("name", "legal_representative"):
+        assert stored["basic"][path] == profile["basic"][path]
+    assert stored["basic"]["address"] == address
+    assert stored["contacts"][0]["name"] == profile["contacts"][0]["name"]

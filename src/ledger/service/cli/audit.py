@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ledger.domain.errors import NotFoundError, Problem, ValidationFailedError
@@ -26,6 +25,7 @@ from ledger.integrity.storage import EventLog, read_checkpoints, tables_exist
 from ledger.service.cli.common import (
     err,
     fail,
+    literal,
     local_ledger,
     note,
     options,
@@ -88,7 +88,7 @@ def _render_report(report: dict[str, Any]) -> None:
         for finding in report["findings"]:
             since = f" (from position {finding['since']})" if "since" in finding else ""
             found.add_row(str(finding["position"]), finding["kind"],
-                          escape(finding["detail"] + since))
+                          finding["detail"] + since)
         out.print(found)
 
 
@@ -200,6 +200,6 @@ def audit_create_signing_key(
         key = create_key_file(path)
         return {"path": str(path), "key_id": key.key_id, "public_key": key.public_key.hex()}
 
-    show(run(action), lambda r: out.print(
+    show(run(action), lambda r: out.print(literal(
         f"Signing key {r['key_id']} written to {r['path']}; keep it outside the database and "
-        "its backups, and set LEDGER_SIGNING_KEY_FILE to it", highlight=False, soft_wrap=True))
+        "its backups, and set LEDGER_SIGNING_KEY_FILE to it"), highlight=False, soft_wrap=True))

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
+from rich.console import Console, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from commands.client import LedgerClient
 from commands.errors import EXIT_CODES, UNEXPECTED_EXIT_CODE
@@ -25,9 +25,21 @@ from ledger.logging import configure_logging
 from ledger.service.bootstrap import Ledger, bootstrap
 from ledger.settings import Settings
 
+# Piped or redirected output has no width to fit: Rich would assume 80 columns and cut a
+# table's unwrappable columns (ids, times) there. Scripts and logs get every value whole.
+WIDTH_WITHOUT_TERMINAL = 1_000_000
+
+
+def _console(**options: Any) -> Console:
+    console = Console(**options)
+    if not console.is_terminal:
+        console.width = WIDTH_WITHOUT_TERMINAL
+    return console
+
+
 # soft_wrap: a message is one line however narrow the terminal, so scripts and logs can grep it.
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
+out = _console()
+err = _console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
@@ -72,12 +84,11 @@ def fail(error: LedgerError) -> None:
     if options.json:
         err.print_json(json.dumps({"error": error.as_dict()}, ensure_ascii=False))
     else:
-        err.print(f"[bold red]error[/] {escape(f'[{error.code}]')}: {escape(error.message)}",
-                  highlight=False)
+        err.print(Text.assemble(("error", "bold red"), f" [{error.code}]: ",
+                                literal(error.message)), highlight=False)
         if isinstance(error, ValidationFailedError):
             for problem in error.problems:
-                err.print(f"  - {escape(problem.field)}: {escape(problem.message)}",
-                          highlight=False)
+                err.print(literal(f"  - {problem.field}: {problem.message}"), highlight=False)
     raise typer.Exit(EXIT_CODES.get(error.code, UNEXPECTED_EXIT_CODE))
 
 
@@ -170,9 +181,32 @@ def cell(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
 
 
-def table(*columns: str, title: str | None = None) -> Table:
-    """A table whose ids and times are never cut, so they can be copied into the next command."""
-    result = Table(title=title)
+def literal(value: Any) -> Text:
+    """A value from the data (or a generated secret) as printed: exactly its characters.
+
+    A plain string given to Rich is markup: ``[erased]`` or ``ACME [international]`` would
+    vanish as an unknown tag, and a password holding ``[/]`` would raise. Text is never
+    parsed; Text the caller styled on purpose passes as it is.
+    """
+    if isinstance(value, Text):
+        return value
+    return Text(value if isinstance(value, str) else cell(value))
+
+
+class DataTable(Table):
+    """A table of values from the data: every cell is printed literally, never as markup."""
+
+    def add_row(self, *renderables: RenderableType | None, style: Any = None,
+                end_section: bool = False) -> None:
+        super().add_row(*(None if r is None else literal(r) for r in renderables),
+                        style=style, end_section=end_section)
+
+
+def table(*columns: str, title: str | None = None, show_header: bool = True) -> DataTable:
+    """A table of data whose ids and times are never cut, so they can be copied into the
+    next command; its title (which often names an id the user typed) is literal too."""
+    result = DataTable(title=None if title is None else literal(title),
+                       show_header=show_header)
     for column in columns:
         whole = column.endswith((" id", " at", " on"))
         result.add_column(column, no_wrap=whole, min_width=len(column), overflow="fold")
@@ -180,7 +214,8 @@ def table(*columns: str, title: str | None = None) -> Table:
 
 
 def note(text: str) -> None:
-    out.print(text, style="dim", highlight=False, soft_wrap=True)
+    """A remark under the output; it often quotes values (a path, a count), so it is literal."""
+    out.print(Text(text, style="dim"), highlight=False, soft_wrap=True)
 
 
 def show_outcome(outcome: dict[str, Any]) -> None:
@@ -188,9 +223,9 @@ def show_outcome(outcome: dict[str, Any]) -> None:
         replayed = " (already processed: first outcome returned)" if o.get("replayed") else ""
         out.print(f"[green]{o['command']}[/] accepted{replayed}", highlight=False,
                   soft_wrap=True)
-        rows = Table(show_header=False, box=None)
+        rows = DataTable(show_header=False, box=None)
         rows.add_column(no_wrap=True)
-        rows.add_column(no_wrap=True)
+        rows.add_column(overflow="fold")
         for key in ("aggregate_id", "version", "position", "command_id"):
             rows.add_row(key, str(o.get(key)))
         for key, value in (o.get("result") or {}).items():

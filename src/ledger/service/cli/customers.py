@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from ledger.service.cli.common import (
     cell,
@@ -40,9 +39,8 @@ def customer_register(
 
 def _render_customer(result: dict[str, Any]) -> None:
     customer = result["customer"]
-    rows = Table(title=f"Customer {customer['customer_id']}", show_header=False)
-    rows.add_column(no_wrap=True)
-    rows.add_column()
+    rows = table("field", "value", title=f"Customer {customer['customer_id']}",
+                 show_header=False)
     rows.add_row("version", str(customer["version"]))
     for group, values in customer["profile"].items():
         if isinstance(values, dict):

@@ -1,0 +1,103 @@
+"""What the command line prints is the data, character for character: values holding square
+brackets are not read as Rich markup, and piped output is never cut at 80 columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ledger.service.bootstrap import bootstrap
+from ledger.service.cli import accounts, app
+from ledger.settings import Settings
+from tests.e2e.test_cli import Cli, propose, register, staffed
+
+pytestmark = pytest.mark.e2e
+
+BRACKETED_NAME = "ACME [international] Trading"
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return staffed(Cli(tmp_path))
+
+
+def table_rows(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("│")]
+
+
+def test_a_company_name_with_brackets_is_printed_as_registered(cli: Cli) -> None:
+    customer_id = register(cli, basic__name=BRACKETED_NAME)
+
+    found = cli("customer", "find", "acme", machine=False)
+    shown = cli("customer", "show", customer_id, machine=False)
+
+    assert found.returncode == 0, found.stderr
+    assert BRACKETED_NAME in found.stdout
+    assert shown.returncode == 0, shown.stderr
+    assert BRACKETED_NAME in shown.stdout
+
+
+def test_piped_tables_keep_every_id_and_time_whole_however_wide(cli: Cli) -> None:
+    customer_id = register(cli, basic__name="Shanghai Mingyuan International Trading and "
+                                            "Logistics Company Limited")
+    updated_at = cli.json("customer", "find", "shanghai")["customers"][0]["updated_at"]
+
+    found = cli("customer", "find", "shanghai", machine=False)
+
+    assert found.returncode == 0, found.stderr
+    [row] = table_rows(found.stdout)
+    assert customer_id in row and updated_at in row
+    assert "Logistics Company Limited" in row  # one line: nothing folded at 80 columns
+    assert len(row) > 80
+    assert "…" not in found.stdout
+
+
+def test_the_history_of_an_erased_customer_shows_erased_for_its_personal_values(
+        tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli.json("init")
+    staff = {"li.na": ("sales", "sales"), "zhou.min": ("sales", "department_head"),
+             "sun.li": ("info", "info_mgmt_head"), "ops.wu": ("it", "sysadmin")}
+    for username, (department, role) in staff.items():
+        cli.json("account", "create", username, "--employee-id", f"E-{username}",
+                 "--department", department, "--role", role, "--password", "Initial-Pass#2041")
+    for username in ("sun.li", "ops.wu"):  # high-privilege grants need a second person
+        cli.json("account", "approve-grant", username, staff[username][1], LOGNAME="ops.li")
+    customer_id = register(cli)
+    propose(cli, customer_id, "basic.phone=+8613911112222")
+    request_id = cli.json("deletion", "request", customer_id, "--ground", "relationship_ended",
+                          "--details", "contract ended", "--department", "sales"
+                          )["aggregate_id"]
+    for actor, step in (("zhou.min", "review"), ("sun.li", "approve"), ("ops.wu", "execute")):
+        cli.json("deletion", step, request_id, actor=actor)
+
+    history = cli("history", customer_id, actor="sun.li", machine=False)
+
+    assert history.returncode == 0, history.stderr
+    [proposed] = [row for row in table_rows(history.stdout) if "ChangeProposed" in row]
+    assert '{"basic.phone": "[erased]"}' in proposed
+    assert "+8613911112222" not in history.stdout
+
+
+@pytest.mark.parametrize("generated", ["Kq7[bold]x[/]9#Zt-mW2", "Vr4#[/]Lp8[/]Qz2:Hx",
+                                       "Tn5[/]Wd9[red]Bq#3\\"])
+def test_a_generated_one_time_password_with_markup_is_shown_in_full_and_opens_the_account(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, generated: str) -> None:
+    database_url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    Cli(tmp_path).json("init")
+    monkeypatch.chdir(tmp_path)
+    # The one thing not left to chance: which password the generator draws.
+    monkeypatch.setattr(accounts, "generate_password", lambda _policy: generated)
+
+    created = CliRunner().invoke(app, ["account", "create", "li.na", "--employee-id", "E1",
+                                       "--department", "sales"],
+                                 env={"LEDGER_DATABASE_URL": database_url})
+
+    assert created.exit_code == 0, created.output
+    [row] = [line for line in created.stdout.splitlines() if "one_time_password" in line]
+    assert row.split() == ["one_time_password", generated]
+    with bootstrap(Settings(database_url=database_url), start_projections=False) as ledger:
+        session = ledger.access.identity.login("li.na", generated, client_address="127.0.0.1")
+    assert session["password_change_required"]
