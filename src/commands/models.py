@@ -6,9 +6,10 @@ from datetime import date
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger.domain.customer import ReviewOutcome
+from ledger.domain.profile import without_invisible
 
 
 def new_command_id() -> str:
@@ -25,6 +26,12 @@ class Command(BaseModel):
     command_id: str = Field(default_factory=new_command_id, min_length=1, max_length=100)
     correlation_id: str | None = Field(default=None, max_length=100)
     reason: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def check_visible_text(cls, value: Any) -> Any:
+        """Every text a command carries follows the entry rule's character part (CI-4)."""
+        return without_invisible(value) if isinstance(value, str) else value
 
     def fingerprint_payload(self) -> dict[str, Any]:
         """The content that identifies a retry: everything but the ids that label it."""

@@ -4,6 +4,8 @@ see the name a person sees."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 
 from commands.bus import Actor
@@ -55,3 +57,36 @@ def test_a_name_with_zero_width_characters_is_found_and_seen_as_a_duplicate(
     assert len(found) == 2
     assert {first["aggregate_id"], second["aggregate_id"]} in [
         set(group["customer_ids"]) for group in groups]
+
+
+@pytest.mark.parametrize(("command", "payload", "field"), [
+    ("register-customer", {"reason": "imported\x00"}, "reason"),
+    ("reject-change", {"proposal_id": "p-1", "reason": "wrong\x07number"}, "reason"),
+    ("request-deletion", {"ground": "erroneous_or_duplicate", "details": "typo\x1b[31m",
+                          "department": "sales"}, "details"),
+    ("request-deletion", {"ground": "erroneous_or_duplicate", "details": "duplicate entry",
+                          "department": "sa\x00les"}, "department"),
+], ids=["reason", "rejection", "deletion-details", "department"])
+def test_every_text_a_command_carries_refuses_control_characters_and_writes_nothing(
+        ledger: Ledger, command: str, payload: dict[str, object], field: str) -> None:
+    registered = ledger.bus.execute_named(
+        "register-customer", {"profile": make_profile(seed=7)}, CLERK)
+    target = {} if command == "register-customer" else {
+        "customer_id": registered["aggregate_id"]}
+    profile = {"profile": make_profile(seed=9)} if command == "register-customer" else {}
+    before = stored_records(ledger)
+
+    with pytest.raises(ValidationFailedError) as refused:
+        ledger.bus.execute_named(command, payload | target | profile, CLERK)
+
+    assert refused.value.fields == [field]
+    assert stored_records(ledger) == before
+
+
+def test_a_reason_keeps_its_line_breaks_and_loses_its_invisible_characters(
+        ledger: Ledger) -> None:
+    outcome = ledger.bus.execute_named("register-customer", {
+        "profile": make_profile(seed=7), "reason": "row 17\u200b of\nthe import"}, CLERK)
+
+    stored = list(ledger.store.events.get(UUID(outcome["aggregate_id"])))
+    assert stored[0].meta["reason"] == "row 17 of\nthe import"

@@ -59,7 +59,14 @@ def normalise_text(value: str) -> str:
     return _normalise_text_fully(value)
 
 
-def _normalise_text_fully(value: str) -> str:
+def without_invisible(value: str) -> str:
+    """``value`` with its invisible format characters (Cf) removed; a control character
+    other than tab, line feed or carriage return is refused (``ValueError``).
+
+    The part of the entry rule that every text a command carries follows (reasons and
+    deletion details keep their line breaks); profile fields also get ``normalise_text``."""
+    if value.isprintable():
+        return value
     visible = []
     for character in value:
         category = unicodedata.category(character)
@@ -67,9 +74,13 @@ def _normalise_text_fully(value: str) -> str:
             raise ValueError("must not contain control characters")
         if category != "Cf":
             visible.append(character)
+    return "".join(visible)
+
+
+def _normalise_text_fully(value: str) -> str:
     # Removed before NFC, so characters a format character kept apart compose; the space
     # that joins the words is a boundary NFC never composes across.
-    return unicodedata.normalize("NFC", " ".join("".join(visible).split()))
+    return unicodedata.normalize("NFC", " ".join(without_invisible(value).split()))
 
 
 def _blank_to_none(value: Any) -> Any:
