@@ -56,11 +56,23 @@ def keys_of(ledger: Ledger) -> RawTables:
     return RawTables(ledger.settings.effective_keystore_url)
 
 
+def live_tables(ledger: Ledger) -> dict[str, object]:
+    with ledger.views.snapshot() as cursor:
+        dumps = {p.name: p.dump(cursor) for p in ledger.runner.projections.values()}
+        if ledger.views.dialect == "postgres":
+            dumps["schemas"] = cursor.all("SELECT nspname FROM pg_namespace WHERE nspname"
+                                          " LIKE :prefix", {"prefix": "ledger_verify_%"})
+    return dumps
+
+
 def test_a_ledger_that_only_followed_its_log_verifies_clean(ledger: Ledger) -> None:
     customers(ledger)
+    before = live_tables(ledger)
 
     checks = read_models(ledger)
     keys = verify_keys(ledger.store, ledger.keys)
+
+    assert live_tables(ledger) == before, "the live read models are only read"
 
     assert set(checks) == set(ledger.runner.projections)
     assert [c.as_dict() for c in checks.values() if not c.ok] == []
@@ -145,7 +157,7 @@ def test_every_key_that_does_not_follow_from_the_log_is_named_by_customer_id(
 
 def test_a_live_customer_whose_key_was_deleted_fails_to_read_instead_of_reading_erased(
         ledger: Ledger, make_ledger: Callable[..., Ledger], database_url: str) -> None:
-    kept, _, _ = customers(ledger)
+    kept, other, _ = customers(ledger)
     open_account(ledger, "wang.fang", "info_specialist", department="sales")
     with keys_of(ledger) as raw:
         raw.sql("DELETE FROM data_keys WHERE customer_id = ?", kept)
@@ -165,3 +177,11 @@ def test_a_live_customer_whose_key_was_deleted_fails_to_read_instead_of_reading_
     assert answer.status_code == 500
     assert answer.json()["error"]["code"] == "key_material"
     assert ERASED not in answer.text
+    # A rebuild goes past the customer: no search entries for it, every read model current.
+    restarted.runner.rebuild()
+    assert set(restarted.runner.positions().values()) == {restarted.store.head_position()}
+    with restarted.views.snapshot() as cursor:
+        assert cursor.all("SELECT 1 FROM customer_search WHERE customer_id = :cid",
+                          {"cid": kept}) == []
+        assert cursor.all("SELECT 1 FROM customer_search WHERE customer_id = :cid",
+                          {"cid": other}) != []

@@ -47,6 +47,11 @@ def _cell(value: Any) -> str:
     return escape(str(value))
 
 
+def _row_id(key: dict[str, Any]) -> str:
+    """A row's primary key as ``column=value`` pairs, in a column that is never cut."""
+    return escape(" ".join(f"{column}={value}" for column, value in key.items()))
+
+
 def _render_read_models(result: dict[str, Any]) -> None:
     verdict = "[bold green]OK[/]" if result["ok"] else "[bold red]DIFFERS FROM THE LOG[/]"
     out.print(f"Read models and snapshots: {verdict}", highlight=False)
@@ -60,15 +65,15 @@ def _render_read_models(result: dict[str, Any]) -> None:
                  f"{snapshots['findings_total']} of {snapshots['checked']} differ",
                  f"{snapshots['checked']} checked")
     out.print(rows)
-    found = table("read model", "table", "key", "problem")
+    found = table("read model", "table", "row id", "problem")
     for check in result["read_models"]:
         for difference in check["differences"]:
             columns = f" ({', '.join(difference['columns'])})" if difference["columns"] else ""
             found.add_row(check["read_model"], difference["table"],
-                          _cell(difference["key"]), _cell(difference["problem"] + columns))
+                          _row_id(difference["key"]), _cell(difference["problem"] + columns))
     for finding in snapshots["findings"]:
-        found.add_row("snapshots", "-", _cell({"aggregate_id": finding["aggregate_id"],
-                                                "version": finding["version"]}),
+        found.add_row("snapshots", "-", _row_id({"aggregate_id": finding["aggregate_id"],
+                                                 "version": finding["version"]}),
                       _cell(finding["problem"]))
     if found.row_count:
         out.print(found)
