@@ -64,6 +64,10 @@ class KeyStore:
                 wrapped {blob} NOT NULL, kek_id TEXT NOT NULL, created_at TEXT NOT NULL)""")
             cursor.execute("""CREATE TABLE IF NOT EXISTS erased_keys (
                 customer_id TEXT PRIMARY KEY, key_id TEXT, erased_at TEXT NOT NULL)""")
+            # Which ids were made ahead (``new_customer_id``): a spare key among them belongs
+            # to no customer yet, legitimately; any other key must belong to one.
+            cursor.execute("""CREATE TABLE IF NOT EXISTS reserved_keys (
+                customer_id TEXT PRIMARY KEY, reserved_at TEXT NOT NULL)""")
             cursor.execute("""CREATE TABLE IF NOT EXISTS keystore_meta (
                 name TEXT PRIMARY KEY, value TEXT NOT NULL)""")
             row = cursor.one("SELECT value FROM keystore_meta WHERE name = 'kek_id'")
@@ -157,6 +161,8 @@ class KeyStore:
                 "data_keys", ("customer_id", "key_id", "wrapped", "kek_id", "created_at"),
                 [(customer_id, key_id, wrap(self._kek, key), self.kek_id, at)
                  for customer_id, key_id, key in made])
+            cursor.insert_rows("reserved_keys", ("customer_id", "reserved_at"),
+                               [(customer_id, at) for customer_id, _, _ in made])
         return made
 
     def _check_kek_current(self, cursor: Cursor) -> None:
@@ -174,8 +180,9 @@ class KeyStore:
             unused, self._reserved = self._reserved, []
         if unused:
             with self.db.transaction() as cursor:
-                cursor.executemany("DELETE FROM data_keys WHERE customer_id = :cid",
-                                   [{"cid": customer_id} for customer_id, _, _ in unused])
+                for table in ("data_keys", "reserved_keys"):
+                    cursor.executemany(f"DELETE FROM {table} WHERE customer_id = :cid",  # noqa: S608
+                                       [{"cid": customer_id} for customer_id, _, _ in unused])
         return len(unused)
 
     def data_key(self, customer_id: str) -> tuple[str, bytes] | None:
@@ -275,6 +282,13 @@ class KeyStore:
         """Every customer whose key this store has destroyed."""
         with self.db.snapshot() as cursor:
             return [str(row[0]) for row in cursor.all("SELECT customer_id FROM erased_keys")]
+
+    def names_its_key(self, key_id: str, wrapped: bytes) -> bool:
+        """Whether a stored wrapped key unwraps under the KEK to the key its id names."""
+        try:
+            return key_id_of(unwrap(self._kek, wrapped), "data") == key_id
+        except KeyMaterialError:
+            return False
 
     def erased_key_id(self, customer_id: str) -> str | None:
         with self.db.snapshot() as cursor:

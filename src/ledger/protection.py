@@ -10,7 +10,7 @@ from uuid import UUID
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.crypto import ENVELOPE_MARK, ERASED, BlindIndex, is_envelope, open_envelope, seal
-from ledger.domain.errors import WorkflowViolationError
+from ledger.domain.errors import KeyMaterialError, WorkflowViolationError
 from ledger.domain.profile import JsonDict, apply_changes, paths_overlap
 from ledger.keystore import KeyStore
 
@@ -31,6 +31,17 @@ _SEARCHABLE: tuple[tuple[str, str, str | None], ...] = (
     ("email", "contacts", "email"),
     ("person", "contacts", "name"),
 )
+
+
+class MissingDataKeyError(KeyMaterialError):
+    """A customer the key store does not record as erased has no data key: the key store
+    was edited or restored from an older backup, and ``[erased]`` would be a lie."""
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(
+            "this customer's data key is missing from the key store, yet the customer is not "
+            "erased; `ledger keys verify` lists every such customer",
+            details={"customer_id": customer_id})
 
 
 def _at(profile: JsonDict, path: str) -> Any:
@@ -71,8 +82,14 @@ class ProfileProtector:
     def _cipher(self, customer_id: str) -> tuple[str, AESGCM]:
         found = self.keys.cipher(customer_id)
         if found is None:
+            self._check_erased(customer_id)
             raise WorkflowViolationError("this customer's data key has been destroyed")
         return found
+
+    def _check_erased(self, customer_id: str) -> None:
+        """A key is gone legitimately only with the erasure tombstone that replaces it."""
+        if not self.keys.is_erased(customer_id):
+            raise MissingDataKeyError(customer_id)
 
     def new_customer_id(self) -> UUID:
         """An id for a new customer, its key already stored (no key-store write per command)."""
@@ -124,7 +141,8 @@ class ProfileProtector:
     # Opening (read side) -------------------------------------------------------
 
     def open_profile(self, customer_id: str, profile: JsonDict) -> JsonDict:
-        """The profile with envelopes opened, or ``[erased]`` where the key is gone.
+        """The profile with envelopes opened, or ``[erased]`` where the key was destroyed
+        (``MissingDataKeyError`` where it is missing without an erasure).
 
         Envelopes sit where changes put them: a top-level entry or a group's field."""
         cipher = self._cipher_or_none(customer_id)
@@ -161,8 +179,12 @@ class ProfileProtector:
         self.keys.prefetch(customer_ids)
 
     def _cipher_or_none(self, customer_id: str) -> AESGCM | None:
+        """The customer's cipher, None once erased; a missing key is an error otherwise."""
         found = self.keys.cipher(customer_id)
-        return found[1] if found else None
+        if found is None:
+            self._check_erased(customer_id)
+            return None
+        return found[1]
 
     # Search --------------------------------------------------------------------
 

@@ -63,7 +63,7 @@ def trail_entry(row: tuple[Any, ...]) -> dict[str, Any]:
 
 def customer_as_of(store: LedgerStore, query: CustomerAsOf,
                    protector: ProfileProtector | None) -> dict[str, Any]:
-    """Fold the customer's events recorded at or before ``query.at``."""
+    """Fold the customer's events recorded at or before ``query.at``, from the first one."""
     events: list[Any] = list(store.events.get(query.customer_id))
     if not events or not isinstance(events[0], Customer.Registered):
         raise NotFoundError("no customer with this id",
@@ -73,8 +73,12 @@ def customer_as_of(store: LedgerStore, query: CustomerAsOf,
         raise NotFoundError("the customer was not registered yet at that moment",
                             details={"customer_id": str(query.customer_id),
                                      "registered_at": events[0].timestamp.isoformat()})
-    customer: Customer = store.repository.get(query.customer_id,
-                                              version=upto[-1].originator_version)
+    # Folded here rather than through the repository, which would start from a stored
+    # snapshot: snapshots are outside the hash chain, so an edited one could change the
+    # answer (AU-5). ``ledger projections verify`` checks the snapshots themselves.
+    customer: Any = None
+    for event in upto:
+        customer = event.mutate(customer)
     state = customer.as_dict()
     if protector is not None:
         state["profile"] = protector.open_profile(state["customer_id"], state["profile"])

@@ -10,11 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import structlog
+
 from ledger.domain.customer import Customer
 from ledger.domain.profile import paths_overlap
-from ledger.protection import ProfileProtector
+from ledger.protection import MissingDataKeyError, ProfileProtector
 from ledger.sql import Cursor
 from projections.projection import Projection, topic_of
+
+log = structlog.get_logger("ledger.projections")
 
 
 class CustomerSearch(Projection):
@@ -94,11 +98,19 @@ class CustomerSearch(Projection):
     def _rows(self, customer_id: str, event: Any, paths: list[str],
               pairs: list[tuple[str, str]]) -> set[tuple[str, str, str]]:
         """(source, kind, digest) of the searchable values ``event`` sets."""
-        if isinstance(event, Customer.Registered):
-            profile = self.protector.open_profile(customer_id, event.profile)
-            values = {path: _at(profile, path) for path in paths}
-        else:
-            values = self.protector.open_changes(customer_id, event.applied)
+        try:
+            if isinstance(event, Customer.Registered):
+                profile = self.protector.open_profile(customer_id, event.profile)
+                values = {path: _at(profile, path) for path in paths}
+            else:
+                values = self.protector.open_changes(customer_id, event.applied)
+        except MissingDataKeyError:
+            # One customer's missing key must not stop every read model behind this one:
+            # the customer is not findable (reading it fails on its own), and
+            # ``ledger keys verify`` names it.
+            log.warning("search_digests_skipped_key_missing", customer_id=customer_id)
+            return set()
+        if not isinstance(event, Customer.Registered):
             pairs = [(path, source) for path in values for source in paths
                      if paths_overlap(path, source)]
         return {(source, kind, digest)

@@ -23,6 +23,7 @@ from projections.projection import topic_of
 from projections.queries import GetCustomer
 from tests.accounts import PASSWORD, open_account
 from tests.conftest import FixedClock
+from tests.integration.raw_tables import RawTables
 from tests.privacy_support import AUDITOR, CHECKER, CLERK, ask, change, distinctive_profile, erase
 from tests.privacy_support import register as register_customer
 
@@ -177,3 +178,23 @@ def test_the_trail_filters_by_actor_operation_customer_and_time(
         (CHECKER.id, "command", "register-customer"), ("chen.jie", "read", "get-customer")]
     assert trail(until=start + timedelta(hours=1), operation="register-customer") == [
         (CLERK.id, "command", "register-customer")]
+
+
+def test_an_edited_snapshot_does_not_change_the_state_an_auditor_is_shown(
+        ledger: Ledger, database_url: str, clock: FixedClock) -> None:
+    customer_id = register_customer(ledger, distinctive_profile("en_US"))
+    clock.now += timedelta(hours=1)
+    change(ledger, customer_id, {"basic.phone": NEW_PHONE})
+    ledger.store.take_snapshot(UUID(customer_id))
+    as_of = CustomerAsOf(customer_id=UUID(customer_id), at=clock.now)
+    before = ask(ledger, as_of, AUDITOR)
+
+    with RawTables(database_url) as raw:
+        raw.replace_in_snapshot(customer_id, "Larkspur Textile Mills", "Forged Holdings")
+    # The forgery took: anything that starts from the snapshot now sees the forged name.
+    from_snapshot: Any = ledger.store.repository.get(UUID(customer_id), version=3)
+    assert from_snapshot.profile["basic"]["name"] == "Forged Holdings Ltd"
+
+    after = ask(ledger, as_of, AUDITOR)
+    assert after == before
+    assert after["customer"]["profile"]["basic"]["name"] == "Larkspur Textile Mills Ltd"

@@ -304,14 +304,16 @@ def test_a_key_store_restored_without_the_erasure_opens_the_old_event_copy_as_er
 
 def test_a_second_key_store_for_the_same_events_shares_no_key(
         open_ledger: Callable[..., Ledger], database_url: str, keystore_url: str) -> None:
-    """Keys are never copied between stores: a fresh key store cannot open old events."""
+    """Keys are never copied between stores: a fresh key store cannot open old events,
+    and says so (a key missing without an erasure is an error, never ``[erased]``)."""
     kek = new_key()
     ledger = open_ledger(database_url, kek)
     customer_id = register(ledger, distinctive_profile("zh_CN"))
     ledger.close()
     elsewhere = open_ledger(database_url, kek, keystore_url=keystore_url)
     assert elsewhere.keys.data_key(customer_id) is None
-    assert profile_of(elsewhere, customer_id)["basic"]["phone"] == ERASED
+    with pytest.raises(KeyMaterialError, match="missing from the key store"):
+        profile_of(elsewhere, customer_id)
 
 
 def test_the_key_cache_forgets_a_destroyed_key_at_once(

@@ -17,6 +17,7 @@ from ledger.service.cli.customers import customer_app, history
 from ledger.service.cli.operations import init, policy_app, projections_app, serve
 from ledger.service.cli.privacy import deletion_app, duplicates, find_by, keys_app
 from ledger.service.cli.replay import audit_history
+from ledger.service.cli.verification import keys_verify
 
 app = typer.Typer(help="The customer ledger: event-sourced customer records under a data policy.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -61,5 +62,5 @@ def main() -> None:
     app()
 
 
-# Importing the replay module registers its commands on ``audit_app``.
-__all__ = ["app", "audit_history", "main"]
+# Importing the replay and verification modules registers their commands on their apps.
+__all__ = ["app", "audit_history", "keys_verify", "main"]
