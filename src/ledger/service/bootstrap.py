@@ -179,7 +179,7 @@ def bootstrap(
                                      policy.checkpoint_every_seconds),
                     signing_keys, clock)
     sealer.create_tables()
-    access = build_access_control(store, views, runner, policy, clock,
+    access = build_access_control(store, views, keys, runner, policy, clock,
                                   settings.read_wait_timeout, runner.wake)
     # Erasures the log records are applied again to the key store, before any read.
     keys.reconcile(_erased_customers(views, store))
