@@ -4,7 +4,7 @@ second-factor secrets and used codes (LG-4), and when each role was last used (A
 This is state, not history: it changes on every login and is shared by every service
 instance through the database, where unique keys (not process locks) make it hold: a
 TOTP code can be used once across all instances, and a failure counter is one row.
-Tokens are stored only as SHA-256 digests.
+Tokens are stored only as SHA-256 digests; TOTP secrets only sealed (``sealed_secrets``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from ledger.sealed_secrets import SecretSealer
 from ledger.sql import Row, SqlDatabase
+
+TOTP = "totp"
 
 TABLES = ("login_failures", "sessions", "totp_secrets", "totp_used_codes", "role_usage")
 
@@ -49,8 +52,9 @@ class SessionState:
 class CredentialStore:
     """Counters, sessions and TOTP records, one small statement each."""
 
-    def __init__(self, db: SqlDatabase) -> None:
+    def __init__(self, db: SqlDatabase, sealer: SecretSealer) -> None:
         self.db = db
+        self.sealer = sealer
 
     def create_tables(self) -> None:
         blob = "BYTEA" if self.db.dialect == "postgres" else "BLOB"
@@ -157,13 +161,41 @@ class CredentialStore:
                            {"user": username})
             cursor.execute("INSERT INTO totp_secrets (username, secret, confirmed, created_at)"
                            " VALUES (:user, :secret, 0, :now) ON CONFLICT (username) DO NOTHING",
-                           {"user": username, "secret": secret, "now": now.isoformat()})
+                           {"user": username, "now": now.isoformat(),
+                            "secret": self.sealer.seal(secret, TOTP, username)})
 
     def totp_secret(self, username: str) -> tuple[bytes, bool] | None:
+        """The account's TOTP secret, opened, and whether it is confirmed."""
         with self.db.snapshot() as cursor:
             row = cursor.one("SELECT secret, confirmed FROM totp_secrets WHERE username = :user",
                              {"user": username})
-        return (bytes(row[0]), bool(row[1])) if row else None
+        if row is None:
+            return None
+        return self.sealer.open(bytes(row[0]), TOTP, username), bool(row[1])
+
+    def seal_bare_totp_secrets(self) -> int:
+        """Seal the secrets a release before sealing stored bare (at start-up; README,
+        "Accounts, login and roles"); return how many. On SQLite the bare bytes are
+        overwritten in the file; PostgreSQL keeps the old row versions until VACUUM."""
+        with self.db.snapshot() as cursor:
+            rows = cursor.all("SELECT username, secret FROM totp_secrets")
+        bare = [(str(username), bytes(secret)) for username, secret in rows
+                if not self.sealer.is_sealed(bytes(secret))]
+        if not bare:
+            return 0
+        with self.db.transaction() as cursor:
+            if self.db.dialect == "sqlite":
+                cursor.execute("PRAGMA secure_delete = ON")
+            for username, secret in bare:
+                # Compare-and-set: another instance may be sealing the same row.
+                cursor.execute("UPDATE totp_secrets SET secret = :sealed"
+                               " WHERE username = :user AND secret = :bare",
+                               {"sealed": self.sealer.seal(secret, TOTP, username),
+                                "user": username, "bare": secret})
+        if self.db.dialect == "sqlite":
+            # The bare bytes may still sit in write-ahead-log frames: fold them in now.
+            self.db.statement("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(bare)
 
     def confirm_totp(self, username: str) -> None:
         with self.db.transaction() as cursor:

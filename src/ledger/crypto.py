@@ -18,7 +18,6 @@ import json
 import os
 import re
 import secrets
-import stat
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from ledger.domain.errors import KeyMaterialError as KeyMaterialError  # re-exported
+from ledger.private_files import create_private_file
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -65,9 +65,8 @@ def decode_key(text: str, purpose: str) -> bytes:
 
 def create_key_file(path: Path) -> bytes:
     """Write a new random key readable only by its owner; never overwrite an existing one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(KEY_BYTES)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    descriptor = create_private_file(path)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(base64.b64encode(key).decode() + "\n")
     return key

@@ -21,6 +21,7 @@ from uuid import uuid4
 import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ledger import sealed_secrets
 from ledger.crypto import KeyMaterialError, key_id_of, new_data_key, unwrap, wrap
 from ledger.sql import Cursor, SqlDatabase, in_list
 
@@ -70,6 +71,7 @@ class KeyStore:
                 customer_id TEXT PRIMARY KEY, reserved_at TEXT NOT NULL)""")
             cursor.execute("""CREATE TABLE IF NOT EXISTS keystore_meta (
                 name TEXT PRIMARY KEY, value TEXT NOT NULL)""")
+            sealed_secrets.create_table(cursor, self.db.dialect)
             row = cursor.one("SELECT value FROM keystore_meta WHERE name = 'kek_id'")
             if row is None:
                 cursor.execute("INSERT INTO keystore_meta (name, value) VALUES ('kek_id', :id)",
@@ -296,10 +298,17 @@ class KeyStore:
                              {"cid": customer_id})
         return str(row[0]) if row and row[0] else None
 
+    def credential_key(self, name: str) -> bytes:
+        """The key that seals login secrets of one kind (``sealed_secrets``), wrapped under
+        the KEK beside the data keys; made on first use."""
+        return sealed_secrets.credential_key(self.db, self._kek, name)
+
     # Rotation and status ----------------------------------------------------------
 
     def rotate_kek(self, new_kek: bytes) -> int:
-        """Re-wrap every data key under ``new_kek`` in one transaction; events are untouched."""
+        """Re-wrap every data key (and the credential keys) under ``new_kek`` in one
+        transaction; events and the sealed secrets are untouched. Returns the data keys'
+        count."""
         new_id = key_id_of(new_kek, "kek")
         # Spare keys made ahead are simply dropped; new ones are made under the new KEK.
         self.release_reserved()
@@ -313,8 +322,9 @@ class KeyStore:
                 cursor.execute("UPDATE data_keys SET wrapped = :w, kek_id = :kek "
                                "WHERE customer_id = :cid",
                                {"w": rewrapped, "kek": new_id, "cid": customer_id})
+            credential_keys = sealed_secrets.rewrap_all(cursor, self._kek, new_kek, new_id)
         self._kek = new_kek
-        log.info("kek_rotated", keys=len(rows), kek_id=new_id)
+        log.info("kek_rotated", keys=len(rows), credential_keys=credential_keys, kek_id=new_id)
         return len(rows)
 
     def status(self) -> dict[str, Any]:

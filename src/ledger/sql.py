@@ -19,6 +19,8 @@ import psycopg
 from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool
 
+from ledger.private_files import ensure_private_file
+
 Params = Mapping[str, Any] | None
 Row = tuple[Any, ...]
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -202,6 +204,9 @@ class SQLiteDatabase(SqlDatabase):
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
+            if not self.read_only:
+                # Made here, on first use, owner-only: SQLite would make it world-readable.
+                ensure_private_file(self.path)
             target = f"file:{self.path}?mode=ro" if self.read_only else f"file:{self.path}"
             connection = sqlite3.connect(target, uri=True, isolation_level=None,
                                          check_same_thread=False, timeout=10)

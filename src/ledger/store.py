@@ -15,6 +15,7 @@ from ledger.domain.customer import Customer
 from ledger.domain.events import LedgerAggregate
 from ledger.group_commit import GroupCommit
 from ledger.pg_append import PostgresAppend
+from ledger.private_files import ensure_private_file
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
 
 NOTIFICATION_BATCH = 1000
@@ -133,7 +134,7 @@ def store_environment(settings: Settings, *, create_tables: bool = True) -> dict
     env: dict[str, Any] = {"CREATE_TABLE": "y" if create_tables else "n"}
     if settings.backend == "sqlite":
         path = sqlite_path_of(settings.database_url)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_file(path)
         env |= {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.private_files import create_private_file
 from ledger.settings import Settings
 
 log = structlog.get_logger("ledger.integrity")
@@ -84,10 +85,8 @@ def create_key_file(path: Path) -> SigningKey:
     pem = private_key.private_bytes(serialization.Encoding.PEM,
                                     serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                             stat.S_IRUSR | stat.S_IWUSR)
+        descriptor = create_private_file(path)
     except FileExistsError:
         raise _problem(path, "already exists; refusing to overwrite a signing key") from None
     with os.fdopen(descriptor, "wb") as handle:

@@ -12,7 +12,9 @@ from commands.authentication import Identity
 from commands.authorisation import PolicyAuthoriser, RoleUsage
 from commands.unit_of_work import Clock
 from ledger.credentials import CredentialStore
+from ledger.keystore import KeyStore
 from ledger.policy import Policy
+from ledger.sealed_secrets import TOTP_CREDENTIAL_KEY, SecretSealer
 from ledger.sql import SqlDatabase
 from ledger.store import LedgerStore
 from projections.account_queries import AccountQueries
@@ -30,12 +32,15 @@ class AccessControl:
     queries: AccountQueries
 
 
-def build_access_control(store: LedgerStore, views: SqlDatabase, runner: ProjectionRunner,
-                         policy: Policy, clock: Clock, wait_timeout: float,
-                         on_saved: Callable[[int], None] | None = None) -> AccessControl:
-    """Create the credential tables and wire the pieces; the caller installs the authoriser."""
-    credentials = CredentialStore(views)
+def build_access_control(store: LedgerStore, views: SqlDatabase, keys: KeyStore,
+                         runner: ProjectionRunner, policy: Policy, clock: Clock,
+                         wait_timeout: float, on_saved: Callable[[int], None] | None = None
+                         ) -> AccessControl:
+    """Create the credential tables and wire the pieces; the caller installs the authoriser.
+    TOTP secrets are sealed under a credential key from the key store."""
+    credentials = CredentialStore(views, SecretSealer(keys.credential_key(TOTP_CREDENTIAL_KEY)))
     credentials.create_tables()
+    credentials.seal_bare_totp_secrets()
 
     def today() -> date:
         return clock().astimezone(policy.zone).date()

@@ -22,6 +22,7 @@ from ledger.policy import Policy, load_policy
 from ledger.protection import ProfileProtector
 from ledger.service.access import AccessControl, build_access_control
 from ledger.service.key_material import check_keystore_location, load_index_key, load_kek
+from ledger.service.one_time_password import OneTimePasswordFile
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
 from ledger.sql import PostgresDatabase, SqlDatabase, SQLiteDatabase
 from ledger.store import NOTIFICATION_BATCH, LedgerStore, open_store
@@ -56,6 +57,7 @@ class Ledger:
     protector: ProfileProtector
     access: AccessControl
     sealer: Sealer
+    one_time_password: OneTimePasswordFile
 
     def close(self) -> None:
         self.runner.stop()
@@ -80,9 +82,7 @@ class Ledger:
 
 def open_database(url: str, settings: Settings, name: str = "ledger-sql") -> SqlDatabase:
     if url.startswith("sqlite"):
-        path = sqlite_path_of(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return SQLiteDatabase(path)
+        return SQLiteDatabase(sqlite_path_of(url))
     params = postgres_params_of(url)
     conninfo = " ".join(f"{key}={value}" for key, value in params.items() if value)
     return PostgresDatabase(conninfo, pool_size=max(2, settings.postgres_pool_size // 2),
@@ -179,7 +179,7 @@ def bootstrap(
                                      policy.checkpoint_every_seconds),
                     signing_keys, clock)
     sealer.create_tables()
-    access = build_access_control(store, views, runner, policy, clock,
+    access = build_access_control(store, views, keys, runner, policy, clock,
                                   settings.read_wait_timeout, runner.wake)
     # Erasures the log records are applied again to the key store, before any read.
     keys.reconcile(_erased_customers(views, store))
@@ -193,9 +193,18 @@ def bootstrap(
     # Answers are masked for the reader's clearance, which the bus sets (ST-4, P5).
     query_handlers = {kind: masked(handler) for kind, handler in query_handlers.items()}
 
+    # The first administrator's one-time password file goes once it opens nothing.
+    one_time_password = OneTimePasswordFile(settings.data_dir)
+    one_time_password.discard_if_used(access.identity.accounts.current)
+
     def wake_followers(position: int) -> None:
         runner.wake(position)
         sealer.wake(position)
+        try:
+            one_time_password.discard_if_used(access.identity.accounts.current)
+        except Exception as error:  # the command is saved: its outcome must still be told
+            structlog.get_logger("ledger").warning("one_time_password_file_not_checked",
+                                                   error=type(error).__name__)
 
     bus = MessageBus(store, policy, ALL_HANDLERS, query_handlers,
                      authoriser=authoriser or access.authoriser,
@@ -205,4 +214,4 @@ def bootstrap(
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)
     return Ledger(settings, policy, store, views, runner, queries, bus, keys, protector, access,
-                  sealer)
+                  sealer, one_time_password)

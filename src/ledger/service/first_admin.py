@@ -4,8 +4,6 @@ listen without TLS (LG-5, DP-1)."""
 from __future__ import annotations
 
 import ipaddress
-import os
-from pathlib import Path
 from typing import Any
 
 from commands.bus import Actor
@@ -15,13 +13,13 @@ from ledger.passwords import generate_password
 from ledger.service.bootstrap import Ledger
 
 FIRST_ADMIN_USERNAME = "admin"
-ONE_TIME_PASSWORD_FILE = "initial-admin-password.txt"  # noqa: S105 - a file name
 
 
-def ensure_first_administrator(ledger: Ledger, actor: Actor, var_dir: Path,
+def ensure_first_administrator(ledger: Ledger, actor: Actor,
                                username: str = FIRST_ADMIN_USERNAME) -> dict[str, Any] | None:
     """Create the first administrator unless one exists; its generated one-time password is
-    returned once and written to ``var_dir`` readable by the owner only."""
+    returned once and written under the data directory, readable by the owner only, until
+    it is changed (``one_time_password``)."""
     password = generate_password(ledger.policy.passwords)
     client = LedgerClient.in_process(ledger, actor.id, roles=sorted(actor.roles),
                                      client_address=actor.client_address)
@@ -32,12 +30,7 @@ def ensure_first_administrator(ledger: Ledger, actor: Actor, var_dir: Path,
                         reason="first administrator, created by ledger init")
     except ConflictError:
         return None
-    var_dir.mkdir(parents=True, exist_ok=True)
-    path = var_dir / ONE_TIME_PASSWORD_FILE
-    path.unlink(missing_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as secret:
-        secret.write(f"{username}\n{password}\n")
+    path = ledger.one_time_password.write(username, password)
     return {"username": username, "one_time_password": password, "written_to": str(path)}
 
 

@@ -100,7 +100,7 @@ def init() -> None:
     def action() -> dict[str, Any]:
         with local_ledger() as ledger:
             actor = Actor(local_administrator(), frozenset(LOCAL_ADMINISTRATOR_ROLES), "cli")
-            created = ensure_first_administrator(ledger, actor, ledger.settings.data_dir)
+            created = ensure_first_administrator(ledger, actor)
             return {"database": redacted(ledger.settings.database_url),
                     "head_position": ledger.store.head_position(),
                     "projections": ledger.runner.positions(),
