@@ -17,7 +17,7 @@ from ledger.integrity.chain import GENESIS
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.keys import SigningKeySource
 from ledger.integrity.readonly import open_read_only, verify_database
-from ledger.integrity.report import VerifyReport
+from ledger.integrity.report import MAX_FINDINGS, VerifyReport
 from ledger.integrity.sealer import Sealer
 from ledger.integrity.storage import EventLog, read_checkpoints
 from ledger.service.bootstrap import Ledger
@@ -247,6 +247,53 @@ def test_a_record_and_its_seal_deleted_together_are_found(sealed: Ledger,
 def test_a_changed_seal_is_found(sealed: Ledger, raw: RawEvents) -> None:
     raw.sql("UPDATE integrity_chain SET chain_hash = ? WHERE position = ?", b"\0" * 32, 10)
     assert_first_finding(verify(sealed), 10, "seal_altered")
+
+
+@pytest.mark.parametrize("where", ["between checkpoints", "at a checkpoint", "at the head"])
+def test_a_record_changed_together_with_its_own_seal_is_one_finding_at_its_position(
+        sealed: Ledger, raw: RawEvents, where: str) -> None:
+    client(sealed, ALICE).register_customer(make_profile(seed=90))
+    sealed.sealer.seal_all()
+    head = sealed.store.head_position()
+    assert head % CHECKPOINT_EVERY  # no checkpoint at the head: only the seal head knows it
+    position = {"between checkpoints": 7, "at a checkpoint": 2 * CHECKPOINT_EVERY,
+                "at the head": head}[where]
+    raw.flip_byte(position, index=30)
+    raw.reseal(position)  # its digest and chain value recomputed; later seals left alone
+
+    report = verify(sealed)
+
+    # At a checkpoint's position the signed head is the first thing it no longer matches.
+    kind = "rewritten" if where == "at a checkpoint" else "modified"
+    assert [(f.position, f.kind) for f in report.findings] == [(position, kind)]
+    assert report.findings_total == 1
+
+
+def test_after_a_record_changed_with_its_seal_the_walk_is_in_step_again(
+        sealed: Ledger, raw: RawEvents) -> None:
+    raw.flip_byte(5)
+    raw.reseal(5)
+    raw.flip_byte(11)
+
+    report = verify(sealed)
+
+    assert [(f.position, f.kind) for f in report.findings] == [(5, "modified"),
+                                                                (11, "modified")]
+    assert report.findings_total == 2
+
+
+def test_the_first_bad_position_is_the_lowest_whatever_the_cap_on_findings(
+        sealed: Ledger, raw: RawEvents) -> None:
+    # Checkpoint rows are checked before the walk: junk ones must not crowd out the flip.
+    raw.add_junk_checkpoints(MAX_FINDINGS, from_sequence=1000, at_position=10_000)
+    raw.flip_byte(7)
+
+    report = verify(sealed)
+
+    assert report.findings_total == MAX_FINDINGS + 1
+    assert len(report.findings) == MAX_FINDINGS
+    assert_first_finding(report, 7, "modified")
+    assert report.as_dict()["first_bad_position"] == 7
 
 
 def test_a_record_appended_past_the_seal_is_unsealed_not_a_finding(sealed: Ledger,

@@ -115,9 +115,12 @@ class SignedClaims:
     def next_position(self) -> int | None:
         return self.pending[0].position if self.pending else None
 
-    def meet(self, up_to: int, chain_position: int, chain_head: bytes, records: int) -> None:
+    def meet(self, up_to: int, chain_position: int, chain_head: bytes, records: int
+             ) -> int | None:
         """Hold the chain (reached ``chain_position`` with ``records`` sealed records and
-        head ``chain_head``) to every claim at or before ``up_to``."""
+        head ``chain_head``) to every claim at or before ``up_to``; return the position of
+        the last one that does not hold, if any."""
+        failed: int | None = None
         while self.pending and self.pending[0].position <= up_to:
             claim = self.pending.pop(0)
             checkpoint = claim.checkpoint
@@ -137,3 +140,5 @@ class SignedClaims:
                 f"{claim.label} does not match: {why} ({checkpoint.records} records signed, "
                 f"{records} found); history after position {self.last_good} and up to "
                 f"{checkpoint.position} was rewritten", since=self.last_good + 1))
+            failed = checkpoint.position
+        return failed

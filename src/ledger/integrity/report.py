@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.domain.errors import IntegrityViolationError as IntegrityViolationError  # re-exported
 
 MAX_FINDINGS = 20
-
-
 
 # What can be wrong, as reported in ``Finding.kind``.
 MODIFIED = "modified"            # a sealed record's stored bytes changed
@@ -66,12 +65,16 @@ class VerifyReport:
 
     @property
     def first(self) -> Finding | None:
-        return min(self.findings, key=_order) if self.findings else None
+        return self.findings[0] if self.findings else None
 
     def add(self, finding: Finding) -> None:
+        """Count every finding, keep the lowest ``MAX_FINDINGS``: findings arrive out of
+        position order (checkpoints are checked before the walk), and whatever is added
+        first must not push the true first bad position out."""
         self.findings_total += 1
-        if len(self.findings) < MAX_FINDINGS:
-            self.findings.append(finding)
+        insort(self.findings, finding, key=_order)
+        if len(self.findings) > MAX_FINDINGS:
+            self.findings.pop()
 
     def as_dict(self) -> dict[str, Any]:
         first = self.first
@@ -83,7 +86,7 @@ class VerifyReport:
             "checkpoints_verified": self.checkpoints_verified,
             "exported_checkpoint": self.exported_checkpoint, "trust": self.trust,
             "first_bad_position": first.position if first else None,
-            "findings": [f.as_dict() for f in sorted(self.findings, key=_order)],
+            "findings": [f.as_dict() for f in self.findings],
             "findings_total": self.findings_total,
         }
 

@@ -32,6 +32,7 @@ from ledger.integrity.storage import (
     EventLog,
     SealHead,
     identity_of,
+    read_chain_page,
     read_chain_row,
     read_checkpoints,
     read_head,
@@ -70,6 +71,8 @@ class _Verification:
         self.running = GENESIS
         self.sealed_count = 0
         self.last_chain_position = 0
+        self.last_flagged: int | None = None
+        self.head = EMPTY_HEAD
 
     def run(self) -> VerifyReport:
         report = self.report
@@ -79,7 +82,7 @@ class _Verification:
                         or "the public keys stored with the checkpoints (pass --checkpoint "
                            "to check them against a key kept elsewhere)")
         sealing = tables_exist(self.cursor, self.events.dialect)
-        head = read_head(self.cursor) if sealing else EMPTY_HEAD
+        head = self.head = read_head(self.cursor) if sealing else EMPTY_HEAD
         report.head_position = self.events.head_position(self.cursor)
         report.sealed_position = head.position
         if sealing:
@@ -110,7 +113,10 @@ class _Verification:
         return checkpoint.position
 
     def _meet_claims(self, up_to: int) -> None:
-        self.claims.meet(up_to, self.last_chain_position, self.running, self.sealed_count)
+        failed = self.claims.meet(up_to, self.last_chain_position, self.running,
+                                  self.sealed_count)
+        if failed is not None:
+            self.last_flagged = failed
 
     # The walk ----------------------------------------------------------------
 
@@ -208,10 +214,7 @@ class _Verification:
             return
         seal_consistent = link(self.running, position, row.record_digest) == row.chain_hash
         if digest == row.record_digest:
-            # The record is as sealed; the chain row's value was changed.
-            self._found(position, SEAL_ALTERED, f"the chain value stored for position "
-                                                f"{position} was changed")
-            self._advance_past(row, link(self.running, position, digest))
+            self._diagnose_broken_link(row, digest)
             return
         same_identity = (identity_of(event[1]), event[2]) == (row.originator_id,
                                                              row.originator_version)
@@ -222,6 +225,36 @@ class _Verification:
         else:
             self._classify_stranger(row, event)
         self._advance_past(row, row.chain_hash)
+
+    def _diagnose_broken_link(self, row: ChainRow, digest: bytes) -> None:
+        """The record is as sealed, but its seal does not extend the chain the walk holds.
+        Either this seal's chain value was changed, or the record before it was changed
+        and its seal recomputed to match (the formula is public): then this seal, made over
+        the original chain value, is the first that no longer fits. What follows tells them
+        apart: a seal that the next one (or the seal head) extends is the original."""
+        position, before = row.position, self.last_chain_position
+        if not self._confirmed_by_what_follows(row) or before <= self.report.started_after:
+            self._found(position, SEAL_ALTERED, f"the chain value stored for position "
+                                                f"{position} was changed")
+            self._advance_past(row, link(self.running, position, digest))
+            return
+        if self.last_flagged != before:
+            self._found(before, MODIFIED, f"the record at position {before} is not the one "
+                                          f"sealed there: its stored bytes and its seal were "
+                                          f"changed together (the seal at position {position} "
+                                          "still extends the original; or the digest stored "
+                                          f"at {position} was changed with its record)")
+        # In step with the stored chain again: one altered record, one finding.
+        self._advance_past(row, row.chain_hash)
+
+    def _confirmed_by_what_follows(self, row: ChainRow) -> bool:
+        following = read_chain_page(self.cursor, row.position, 1)
+        if following:
+            after = following[0]
+            return (after.previous_position == row.position
+                    and link(row.chain_hash, after.position, after.record_digest)
+                    == after.chain_hash)
+        return (self.head.position, self.head.chain_hash) == (row.position, row.chain_hash)
 
     def _classify_stranger(self, row: ChainRow, event: tuple[Any, ...]) -> None:
         """Another record than the sealed one sits at ``row.position``."""
@@ -254,6 +287,7 @@ class _Verification:
         return True
 
     def _found(self, position: int, kind: str, detail: str, since: int | None = None) -> None:
+        self.last_flagged = position
         self.report.add(Finding(position, kind, detail, since))
 
     def _check_head(self, head: SealHead) -> None:
@@ -261,3 +295,10 @@ class _Verification:
             self._found(head.position, SEAL_ALTERED,
                         f"the seal head says position {head.position}, the chain ends at "
                         f"position {self.last_chain_position}")
+        elif (head.position > self.report.started_after and head.chain_hash != self.running
+              and self.last_flagged != head.position):
+            # The last record and its seal changed together leave only the head to disagree.
+            self._found(head.position, MODIFIED,
+                        f"the record at position {head.position} is not the one sealed there: "
+                        "its stored bytes and its seal were changed together (the seal head "
+                        "still names the original chain value; or the head was changed)")
