@@ -111,6 +111,18 @@ class RawEvents:
                      "public_key) VALUES (?, ?, ?, ?, ?)", from_sequence + index,
                      at_position + index, "{}", b"\0" * 64, b"\0" * 32)
 
+    def reset_seal(self) -> None:
+        """Empty the chain and the checkpoint table and put the seal back at the start, as
+        if nothing had ever been sealed."""
+        self.sql("DELETE FROM integrity_chain")
+        self.sql("DELETE FROM integrity_checkpoints")
+        self.sql("UPDATE integrity_seal SET position = 0, records = 0, chain_hash = ?, "
+                 "checkpoint_sequence = 0", GENESIS)
+
+    def drop_integrity_tables(self) -> None:
+        for table in ("integrity_chain", "integrity_seal", "integrity_checkpoints"):
+            self.sql(f"DROP TABLE {table}")
+
     # A consistent rewrite ----------------------------------------------------
 
     def rewrite_chain(self, *, keep_checkpoints: bool = False) -> None:

@@ -24,6 +24,9 @@ class Claim:
     label: str
     checkpoint: Checkpoint
     exported: bool = False
+    # Signed by a key configured outside the database; an untrusted claim is still held
+    # to the chain (a mismatch is evidence) but vouches for nothing.
+    trusted: bool = True
 
     @property
     def position(self) -> int:
@@ -39,6 +42,7 @@ class SignedClaims:
         self.pending: list[Claim] = []
         self.stored: dict[int, Checkpoint] = {}
         self.last_good = 0
+        self.covered_up_to = 0
 
     def check_stored(self, rows: list[StoredCheckpoint], head: SealHead) -> None:
         """Signatures, an unbroken sequence, and trusted keys; valid ones become claims."""
@@ -60,7 +64,7 @@ class SignedClaims:
                                    f"{label} is signed by key {checkpoint.key_id}, which is "
                                    "not a trusted key"))
             else:
-                self.pending.append(Claim(label, checkpoint))
+                self.pending.append(Claim(label, checkpoint, trusted=bool(self.trusted_keys)))
         last = previous.sequence if previous else 0
         if head.checkpoint_sequence > last:
             report.add(Finding(head.position, CHECKPOINT_MISSING,
@@ -109,7 +113,7 @@ class SignedClaims:
         """Order the claims; with a trusted start, drop the ones it already covers."""
         self.pending = sorted((c for c in self.pending if c.position > trusted_up_to),
                               key=lambda c: c.position)
-        self.last_good = trusted_up_to
+        self.last_good = self.covered_up_to = trusted_up_to
 
     @property
     def next_position(self) -> int | None:
@@ -129,8 +133,10 @@ class SignedClaims:
                     and records == checkpoint.records):
                 if claim.exported and self.report.exported_checkpoint is not None:
                     self.report.exported_checkpoint["matches"] = True
-                else:
+                elif claim.trusted:
                     self.report.checkpoints_verified += 1
+                if claim.trusted:
+                    self.covered_up_to = max(self.covered_up_to, checkpoint.position)
                 self.last_good = checkpoint.position
                 continue
             why = ("the chain head there differs from the one it signed" if reached

@@ -9,12 +9,14 @@ tampered record is reported once and later, independent findings are still count
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import Any
 
 from ledger.integrity.chain import GENESIS, link, record_digest
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.claims import SignedClaims
+from ledger.integrity.coverage import unverified_records
 from ledger.integrity.report import (
     INSERTED,
     MISSING,
@@ -42,6 +44,8 @@ from ledger.integrity.storage import (
 from ledger.sql import Cursor
 
 PAGE = 5000
+# The policy's default ``checkpoint_every_seconds``, for callers that name no policy.
+DEFAULT_INTERVAL = timedelta(seconds=300)
 NO_POSITION = 2**63
 Progress = Callable[[int, int], None]
 
@@ -49,23 +53,28 @@ Progress = Callable[[int, int], None]
 def verify_chain(cursor: Cursor, events: EventLog, *,
                  trusted_keys: Mapping[bytes, str] | None = None,
                  exported: SignedCheckpoint | None = None, from_exported: bool = False,
-                 progress: Progress | None = None) -> VerifyReport:
-    """Verify everything the cursor's snapshot holds; ``trusted_keys`` maps public keys to
-    where they came from. With ``from_exported``, trust the history up to ``exported``."""
+                 progress: Progress | None = None, now: datetime | None = None,
+                 interval: timedelta = DEFAULT_INTERVAL) -> VerifyReport:
+    """Verify everything the cursor's snapshot holds; ``trusted_keys`` maps the public keys
+    configured outside the database to where they came from (stored checkpoints vouch for
+    nothing without one). With ``from_exported``, trust the history up to ``exported``.
+    Records that no trusted checkpoint covers and older than ``interval`` at ``now`` are
+    unverified."""
     return _Verification(cursor, events, dict(trusted_keys or {}), exported, from_exported,
-                         progress).run()
+                         progress, (now or datetime.now(UTC), interval)).run()
 
 
 class _Verification:
     def __init__(self, cursor: Cursor, events: EventLog, trusted_keys: dict[bytes, str],
                  exported: SignedCheckpoint | None, from_exported: bool,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, age_limit: tuple[datetime, timedelta]) -> None:
         self.cursor = cursor
         self.events = events
         self.trusted_keys = trusted_keys
         self.exported = exported
         self.from_exported = from_exported and exported is not None
         self.progress = progress
+        self.age_limit = age_limit
         self.report = VerifyReport()
         self.claims = SignedClaims(self.report, trusted_keys)
         self.running = GENESIS
@@ -79,8 +88,9 @@ class _Verification:
         if self.exported is not None:
             self.trusted_keys.setdefault(self.exported.public_key, "the exported checkpoint")
         report.trust = (", ".join(sorted(set(self.trusted_keys.values())))
-                        or "the public keys stored with the checkpoints (pass --checkpoint "
-                           "to check them against a key kept elsewhere)")
+                        or "none: no public key is configured outside the database, so the "
+                           "stored checkpoints vouch for nothing (configure "
+                           "LEDGER_SIGNING_PUBLIC_KEY_FILE or pass --public-key)")
         sealing = tables_exist(self.cursor, self.events.dialect)
         head = self.head = read_head(self.cursor) if sealing else EMPTY_HEAD
         report.head_position = self.events.head_position(self.cursor)
@@ -92,7 +102,16 @@ class _Verification:
         start = self._start()
         self._walk(start, head)
         self._check_head(head)
+        self._judge_uncovered()
         return report
+
+    def _judge_uncovered(self) -> None:
+        """Read again what no trusted checkpoint covers (normally the last few records)
+        and count the ones too old to be still waiting for a checkpoint."""
+        covered = self.report.covered_up_to = self.claims.covered_up_to
+        now, interval = self.age_limit
+        self.report.unverified, self.report.first_unverified_position = unverified_records(
+            self._event_pages(covered), now, interval)
 
     def _start(self) -> int:
         """Where the walk begins: the start of the log, or a trusted exported checkpoint."""
