@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # The Ed25519 key that signs integrity checkpoints (ledger.integrity), kept outside the
     # database like the keys above: required in production, created on first use otherwise.
     signing_key_file: Path | None = None
+    # The public half verify trusts, for machines without the private key (an auditor's):
+    # checkpoints are judged against it, never against a key read from the database.
+    signing_public_key_file: Path | None = None
 
     @field_validator("database_url")
     @classmethod

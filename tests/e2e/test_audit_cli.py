@@ -7,11 +7,15 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from commands.errors import EXIT_CODES
+from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, ledger_env
 from tests.e2e.test_cli import Cli, register, staffed, words
 from tests.integration.tampering import RawEvents
 
@@ -158,3 +162,118 @@ def test_a_created_signing_key_is_private_and_signs_the_checkpoints(tmp_path: Pa
 
     assert exported["checkpoint"]["key_id"] == created["key_id"]
     assert not (cli.workdir / "var" / "signing_key.pem").exists()
+
+
+# When the evidence is gone: exit 12, never 0, on both backends ------------------------------
+
+UNVERIFIED = EXIT_CODES["integrity_unverified"]
+
+
+@dataclass
+class Store:
+    """A ledger on either backend, driven with the real executable in ``workdir``."""
+
+    workdir: Path
+    database_url: str
+
+    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([LEDGER, "--json", *args], cwd=self.workdir, capture_output=True,
+                              text=True, timeout=CLI_TIMEOUT, check=False,
+                              stdin=subprocess.DEVNULL, env=ledger_env(self.database_url, **env))
+
+    def verify(self, *args: str, **env: str) -> tuple[int, dict[str, Any]]:
+        """``ledger audit verify`` once every record is older than the checkpoint interval."""
+        done = self("audit", "verify", *args, LEDGER_POLICY_FILE=str(self.quick_policy), **env)
+        return done.returncode, json.loads(done.stdout) if done.stdout else {}
+
+    @property
+    def quick_policy(self) -> Path:
+        return self.workdir / "quick-checkpoints.toml"
+
+    def write_something(self, username: str) -> None:
+        done = self("account", "create", username, "--employee-id", f"E-{username}",
+                    "--department", "sales", "--role", "sales")
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def store(database_url: str, tmp_path: Path) -> Store:
+    """A store set up and sealed through the CLI (the development signing key under var/),
+    and a policy whose checkpoint interval every record is older than by the next command."""
+    chosen = Store(tmp_path / "ledger", database_url)
+    chosen.workdir.mkdir()
+    chosen.quick_policy.write_text("checkpoint_every_seconds = 0.001\n", encoding="utf-8")
+    for args in (("init",), ("audit", "seal")):
+        done = chosen(*args)
+        assert done.returncode == 0, done.stderr
+    chosen.write_something("chen.yu")
+    assert chosen("audit", "seal").returncode == 0
+    public = chosen("audit", "public-key")
+    assert public.returncode == 0, public.stderr
+    (chosen.workdir / "signing.pub").write_text(json.loads(public.stdout)["public_key_pem"],
+                                                encoding="utf-8")
+    return chosen
+
+
+def test_a_sealed_store_verifies_ok_under_its_public_key_however_old(store: Store) -> None:
+    assert store.verify()[0] == 0
+    code, report = store.verify("--public-key", "signing.pub")
+    assert (code, report["status"]) == (0, "ok")
+    assert report["covered_up_to"] == report["head_position"]
+
+
+def test_records_no_checkpoint_covers_are_unverified_once_older_than_the_interval(
+        store: Store) -> None:
+    store.write_something("xu.ming")  # after the last seal
+
+    assert store("audit", "verify").returncode == 0  # within the default 300 s
+    done = store("audit", "verify", LEDGER_POLICY_FILE=str(store.quick_policy))
+
+    assert done.returncode == UNVERIFIED == 12
+    report = json.loads(done.stdout)
+    assert (report["status"], report["ok"], report["findings"]) == ("unverified", False, [])
+    assert report["first_unverified_position"] == report["covered_up_to"] + 1
+    assert json.loads(done.stderr)["error"]["code"] == "integrity_unverified"
+
+
+@pytest.mark.parametrize("gone", ["checkpoints emptied and seal reset", "tables dropped"])
+def test_verify_is_not_ok_when_the_evidence_is_gone(store: Store, gone: str) -> None:
+    raw = RawEvents(store.database_url)
+    raw.flip_byte(2)
+    if gone == "tables dropped":
+        raw.drop_integrity_tables()
+    else:
+        raw.reset_seal()
+    raw.close()
+
+    code, report = store.verify()
+
+    assert (code, report["status"], report["covered_up_to"]) == (UNVERIFIED, "unverified", 0)
+    assert report["unverified"] == report["records"]
+
+
+def test_checkpoints_re_signed_with_another_key_are_caught_by_the_public_key_alone(
+        store: Store) -> None:
+    raw = RawEvents(store.database_url)
+    raw.flip_byte(2)
+    raw.reset_seal()
+    raw.close()
+    forged = store("audit", "seal", LEDGER_SIGNING_KEY_FILE=str(store.workdir / "forger.pem"))
+    assert forged.returncode == 0, forged.stderr
+    (store.workdir / "var" / "signing_key.pem").unlink()  # no key file on this machine
+
+    assert store.verify()[0] == UNVERIFIED  # the stored keys are the forger's: no trust
+    by_option = store.verify("--public-key", "signing.pub")
+    by_setting = store.verify(LEDGER_SIGNING_PUBLIC_KEY_FILE="signing.pub")
+
+    for code, report in (by_option, by_setting):
+        assert (code, report["status"]) == (TAMPERED, "tampered")
+        assert report["findings"][0]["kind"] == "bad_signature"
+        assert report["checkpoints_verified"] == 0
+
+
+def test_a_public_key_file_that_is_not_one_is_a_validation_error(store: Store) -> None:
+    assert store("audit", "verify", "--public-key", "nowhere.pub").returncode == (
+        EXIT_CODES["validation_failed"])
+    assert store("audit", "verify", LEDGER_SIGNING_PUBLIC_KEY_FILE="var/signing_key.pem"
+                 ).returncode == EXIT_CODES["validation_failed"]

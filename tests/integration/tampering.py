@@ -91,6 +91,38 @@ class RawEvents:
         self.sql(f"INSERT INTO {self.table} ({self.position}, originator_id, originator_version,"
                  f" topic, state) VALUES (?, ?, ?, ?, ?)", position, *record)
 
+    # Covering tracks in the chain's tables ---------------------------------------
+
+    def reseal(self, position: int) -> None:
+        """Recompute the seal of the record at ``position`` from the record as it is now and
+        the seal before it, as someone covering one edit would (later seals are left)."""
+        before = self.sql("SELECT chain_hash FROM integrity_chain WHERE position < ? "
+                          "ORDER BY position DESC LIMIT 1", position)
+        previous = bytes(before[0][0]) if before else GENESIS
+        originator_id, version, topic, state = self.record(position)
+        digest = record_digest(originator_id, version, topic, state)
+        self.sql("UPDATE integrity_chain SET record_digest = ?, chain_hash = ? "
+                 "WHERE position = ?", digest, link(previous, position, digest), position)
+
+    def add_junk_checkpoints(self, count: int, *, from_sequence: int, at_position: int) -> None:
+        """Rows in the checkpoint table that are no signed checkpoint at all."""
+        for index in range(count):
+            self.sql("INSERT INTO integrity_checkpoints (sequence, position, payload, signature, "
+                     "public_key) VALUES (?, ?, ?, ?, ?)", from_sequence + index,
+                     at_position + index, "{}", b"\0" * 64, b"\0" * 32)
+
+    def reset_seal(self) -> None:
+        """Empty the chain and the checkpoint table and put the seal back at the start, as
+        if nothing had ever been sealed."""
+        self.sql("DELETE FROM integrity_chain")
+        self.sql("DELETE FROM integrity_checkpoints")
+        self.sql("UPDATE integrity_seal SET position = 0, records = 0, chain_hash = ?, "
+                 "checkpoint_sequence = 0", GENESIS)
+
+    def drop_integrity_tables(self) -> None:
+        for table in ("integrity_chain", "integrity_seal", "integrity_checkpoints"):
+            self.sql(f"DROP TABLE {table}")
+
     # A consistent rewrite ----------------------------------------------------
 
     def rewrite_chain(self, *, keep_checkpoints: bool = False) -> None:

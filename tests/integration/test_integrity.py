@@ -6,22 +6,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from commands.bus import Actor
 from commands.client import LedgerClient
-from ledger.integrity.chain import GENESIS
+from ledger.domain.errors import ValidationFailedError
 from ledger.integrity.checkpoints import SignedCheckpoint
-from ledger.integrity.keys import SigningKeySource
+from ledger.integrity.keys import SigningKeySource, public_key_pem
 from ledger.integrity.readonly import open_read_only, verify_database
-from ledger.integrity.report import VerifyReport
+from ledger.integrity.report import MAX_FINDINGS, VerifyReport
 from ledger.integrity.sealer import Sealer
 from ledger.integrity.storage import EventLog, read_checkpoints
 from ledger.service.bootstrap import Ledger
 from ledger.service.http import create_app
+from ledger.settings import Settings
 from tests.conftest import ALICE, BOB, FixedClock
 from tests.factories import make_profile
 from tests.integration.tampering import RawEvents
@@ -75,8 +76,12 @@ def write_history(ledger: Ledger, customers: int = 3, seed: int = 0) -> None:
         bob.record_review(customer_id)
 
 
-def verify(ledger: Ledger, **options: object) -> VerifyReport:
-    return verify_database(ledger.settings, **options)  # type: ignore[arg-type]
+def verify(ledger: Ledger, *, settings: Settings | None = None, **options: object
+           ) -> VerifyReport:
+    """Verify as of the ledger's clock (the time its events are stamped with) unless told,
+    with the ledger's settings unless told."""
+    options.setdefault("now", ledger.sealer.clock())
+    return verify_database(settings or ledger.settings, **options)  # type: ignore[arg-type]
 
 
 def assert_first_finding(report: VerifyReport, position: int, kind: str) -> None:
@@ -249,6 +254,53 @@ def test_a_changed_seal_is_found(sealed: Ledger, raw: RawEvents) -> None:
     assert_first_finding(verify(sealed), 10, "seal_altered")
 
 
+@pytest.mark.parametrize("where", ["between checkpoints", "at a checkpoint", "at the head"])
+def test_a_record_changed_together_with_its_own_seal_is_one_finding_at_its_position(
+        sealed: Ledger, raw: RawEvents, where: str) -> None:
+    client(sealed, ALICE).register_customer(make_profile(seed=90))
+    sealed.sealer.seal_all()
+    head = sealed.store.head_position()
+    assert head % CHECKPOINT_EVERY  # no checkpoint at the head: only the seal head knows it
+    position = {"between checkpoints": 7, "at a checkpoint": 2 * CHECKPOINT_EVERY,
+                "at the head": head}[where]
+    raw.flip_byte(position, index=30)
+    raw.reseal(position)  # its digest and chain value recomputed; later seals left alone
+
+    report = verify(sealed)
+
+    # At a checkpoint's position the signed head is the first thing it no longer matches.
+    kind = "rewritten" if where == "at a checkpoint" else "modified"
+    assert [(f.position, f.kind) for f in report.findings] == [(position, kind)]
+    assert report.findings_total == 1
+
+
+def test_after_a_record_changed_with_its_seal_the_walk_is_in_step_again(
+        sealed: Ledger, raw: RawEvents) -> None:
+    raw.flip_byte(5)
+    raw.reseal(5)
+    raw.flip_byte(11)
+
+    report = verify(sealed)
+
+    assert [(f.position, f.kind) for f in report.findings] == [(5, "modified"),
+                                                                (11, "modified")]
+    assert report.findings_total == 2
+
+
+def test_the_first_bad_position_is_the_lowest_whatever_the_cap_on_findings(
+        sealed: Ledger, raw: RawEvents) -> None:
+    # Checkpoint rows are checked before the walk: junk ones must not crowd out the flip.
+    raw.add_junk_checkpoints(MAX_FINDINGS, from_sequence=1000, at_position=10_000)
+    raw.flip_byte(7)
+
+    report = verify(sealed)
+
+    assert report.findings_total == MAX_FINDINGS + 1
+    assert len(report.findings) == MAX_FINDINGS
+    assert_first_finding(report, 7, "modified")
+    assert report.as_dict()["first_bad_position"] == 7
+
+
 def test_a_record_appended_past_the_seal_is_unsealed_not_a_finding(sealed: Ledger,
                                                                     raw: RawEvents) -> None:
     # What no chain can tell: a row added after the seal looks like a write not sealed yet.
@@ -274,7 +326,9 @@ def test_a_consistent_rewrite_is_found_against_an_exported_checkpoint(
     raw.flip_byte(6)
     raw.rewrite_chain()
 
-    assert verify(sealed).ok  # without a witness, a careful rewrite looks like the truth
+    # Without a witness, a careful rewrite looks like the truth until the checkpoint
+    # interval has passed (below, "When the evidence is gone").
+    assert verify(sealed).ok
     report = verify(sealed, exported=witness)
 
     assert_first_finding(report, witness.checkpoint.position, "rewritten")
@@ -305,25 +359,6 @@ def test_a_removed_checkpoint_is_found(sealed: Ledger, raw: RawEvents) -> None:
     assert_first_finding(verify(sealed), 3 * CHECKPOINT_EVERY, "checkpoint_missing")
 
 
-def test_checkpoints_re_signed_with_another_key_are_caught_by_the_trusted_one(
-        sealed: Ledger, raw: RawEvents, tmp_path: Path) -> None:
-    raw.flip_byte(6)
-    raw.rewrite_chain()
-    forger = Sealer(sealed.views, EventLog.of(sealed.views.dialect), sealed.sealer.policy,
-                    SigningKeySource(tmp_path / "forger.pem", create_if_missing=True),
-                    sealed.sealer.clock)
-    raw.sql("UPDATE integrity_seal SET position = 0, records = 0, chain_hash = ?", GENESIS)
-    raw.sql("DELETE FROM integrity_chain")
-    forger.seal_all()
-
-    assert verify(sealed).ok  # each checkpoint verifies under the key stored with it
-    real_key = sealed.sealer.keys.key().public_key
-    report = verify(sealed, trusted_keys={real_key: "the signing key file"})
-
-    assert_first_finding(report, CHECKPOINT_EVERY, "bad_signature")
-    assert report.checkpoints_verified == 0
-
-
 def test_a_forged_exported_checkpoint_does_not_verify(sealed: Ledger) -> None:
     document = exported(sealed).export()
     document["checkpoint"]["chain_head"] = "00" * 32
@@ -344,3 +379,185 @@ def test_from_a_trusted_checkpoint_only_what_follows_is_verified(
     assert report.started_after == witness.checkpoint.position
     assert report.records == sealed.store.head_position() - witness.checkpoint.position
     assert_first_finding(report, after, "modified")
+
+
+# When the evidence is gone (issue 10, item 3) ---------------------------------------------
+# Stored checkpoints are judged against a public key configured outside the database, never
+# one read from it; records older than the checkpoint interval that no trusted checkpoint
+# covers are "unverified", never OK.
+
+# The policy's default checkpoint_every_seconds, which the sealed ledger keeps.
+INTERVAL = timedelta(seconds=300)
+
+
+def later(ledger: Ledger, by: timedelta = INTERVAL + timedelta(seconds=1)) -> datetime:
+    """A moment at which every record written so far is older than the interval."""
+    return ledger.sealer.clock() + by
+
+
+def assert_unverified(sealed: Ledger, **options: object) -> None:
+    head = sealed.store.head_position()
+    report = verify(sealed, now=later(sealed), **options)
+    assert (report.status, report.ok, report.findings_total) == ("unverified", False, 0)
+    assert (report.unverified, report.first_unverified_position) == (head, 1)
+    assert report.covered_up_to == 0
+
+
+def remove_key_file(ledger: Ledger, tmp_path: Path) -> Path:
+    """Take the signing key off this machine; return its public half, saved to a file."""
+    key_file = ledger.settings.signing_key_file
+    assert key_file is not None and key_file.exists()
+    public = tmp_path / "signing.pub"
+    public.write_text(public_key_pem(ledger.sealer.keys.key().public_key), encoding="utf-8")
+    key_file.rename(tmp_path / "kept-elsewhere.pem")
+    return public
+
+
+def with_public_key(ledger: Ledger, public: Path) -> Settings:
+    """The ledger's settings as a verifier has them with LEDGER_SIGNING_PUBLIC_KEY_FILE."""
+    return ledger.settings.model_copy(update={"signing_public_key_file": public})
+
+
+# Covered, recent and old.
+
+
+def test_a_history_every_record_of_which_a_trusted_checkpoint_covers_stays_ok(
+        sealed: Ledger) -> None:
+    report = verify(sealed, now=later(sealed, by=timedelta(days=30)))
+
+    assert report.ok and report.status == "ok"
+    assert report.covered_up_to == sealed.store.head_position()
+    assert report.unverified == 0
+
+
+def test_records_after_the_last_checkpoint_are_unverified_once_older_than_the_interval(
+        sealed: Ledger) -> None:
+    covered = sealed.store.head_position()
+    client(sealed, ALICE).register_customer(make_profile(seed=80))
+    sealed.sealer.seal_all()  # sealed, but fewer records than a checkpoint needs
+    head = sealed.store.head_position()
+    assert head % CHECKPOINT_EVERY
+
+    fresh = verify(sealed, now=later(sealed, by=INTERVAL))
+    old = verify(sealed, now=later(sealed))
+
+    assert fresh.ok and fresh.covered_up_to == covered
+    assert (old.status, old.findings_total) == ("unverified", 0)
+    assert (old.unverified, old.first_unverified_position) == (head - covered, covered + 1)
+
+
+# The evidence removed.
+
+
+def test_an_emptied_checkpoint_table_and_a_reset_seal_are_unverified_not_ok(
+        sealed: Ledger, raw: RawEvents) -> None:
+    raw.flip_byte(6)  # what the evidence would have shown
+    raw.reset_seal()
+    assert_unverified(sealed)
+
+
+def test_dropped_integrity_tables_are_unverified_not_ok(sealed: Ledger, raw: RawEvents) -> None:
+    raw.flip_byte(6)
+    raw.drop_integrity_tables()
+    assert_unverified(sealed)
+
+
+def test_a_rewritten_chain_without_its_checkpoints_is_unverified_not_ok(
+        sealed: Ledger, raw: RawEvents) -> None:
+    raw.flip_byte(6)
+    raw.rewrite_chain()
+    report = verify(sealed, now=later(sealed))
+    assert (report.status, report.sealed, report.covered_up_to) == (
+        "unverified", sealed.store.head_position(), 0)
+
+
+# Which keys are trusted.
+
+
+def re_sign_with_another_key(sealed: Ledger, raw: RawEvents, tmp_path: Path) -> None:
+    """Rewrite the history and seal it again under a key of the forger's own."""
+    raw.flip_byte(6)
+    raw.reset_seal()
+    forger = Sealer(sealed.views, EventLog.of(sealed.views.dialect), sealed.sealer.policy,
+                    SigningKeySource(tmp_path / "forger.pem", create_if_missing=True),
+                    sealed.sealer.clock)
+    forger.seal_all()
+
+
+def test_checkpoints_re_signed_with_another_key_are_unverified_without_a_configured_key(
+        sealed: Ledger, raw: RawEvents, tmp_path: Path) -> None:
+    remove_key_file(sealed, tmp_path)
+    re_sign_with_another_key(sealed, raw, tmp_path)
+
+    report = verify(sealed, now=later(sealed))
+
+    # Each checkpoint verifies under the key stored beside it; that key is the forger's.
+    assert report.status == "unverified"
+    assert report.checkpoints_verified == 0 < report.checkpoints_stored
+    assert report.trust.startswith("none")
+
+
+def test_checkpoints_re_signed_with_another_key_are_tampering_under_the_configured_public_key(
+        sealed: Ledger, raw: RawEvents, tmp_path: Path) -> None:
+    public = remove_key_file(sealed, tmp_path)
+    re_sign_with_another_key(sealed, raw, tmp_path)
+    report = verify(sealed, settings=with_public_key(sealed, public))
+
+    assert report.status == "tampered"
+    assert report.first is not None
+    assert (report.first.position, report.first.kind) == (CHECKPOINT_EVERY, "bad_signature")
+    assert report.checkpoints_verified == 0
+    assert str(public) in report.trust
+
+
+def test_the_configured_public_key_vouches_for_the_genuine_checkpoints(
+        sealed: Ledger, tmp_path: Path) -> None:
+    auditor = with_public_key(sealed, remove_key_file(sealed, tmp_path))
+
+    report = verify(sealed, settings=auditor, now=later(sealed, by=timedelta(days=30)))
+
+    assert report.ok
+    assert report.checkpoints_verified == report.checkpoints_stored > 0
+    assert report.covered_up_to == sealed.store.head_position()
+
+
+def test_without_any_configured_key_the_genuine_checkpoints_vouch_for_nothing(
+        sealed: Ledger, tmp_path: Path) -> None:
+    remove_key_file(sealed, tmp_path)
+
+    assert verify(sealed).ok  # nothing is older than the interval yet
+    assert_unverified(sealed)
+
+
+@pytest.mark.parametrize("content", [None, "not a key", "ed25519 private key"])
+def test_a_configured_public_key_that_cannot_be_read_is_an_error_not_no_key(
+        sealed: Ledger, tmp_path: Path, content: str | None) -> None:
+    public = tmp_path / "signing.pub"
+    if content == "ed25519 private key":
+        public.write_bytes(Path(str(sealed.settings.signing_key_file)).read_bytes())
+    elif content is not None:
+        public.write_text(content, encoding="utf-8")
+
+    with pytest.raises(ValidationFailedError, match="public key"):
+        verify(sealed, settings=with_public_key(sealed, public))
+
+
+
+
+def test_a_tail_cut_back_to_an_earlier_checkpoint_is_caught_only_by_an_exported_one(
+        sealed: Ledger, raw: RawEvents) -> None:
+    # README: the public key says who may sign, an export what the history was.
+    witness = exported(sealed)
+    keep = 4 * CHECKPOINT_EVERY
+    kept_hash = raw.sql("SELECT chain_hash FROM integrity_chain WHERE position = ?", keep)[0][0]
+    raw.sql(f"DELETE FROM {raw.table} WHERE {raw.position} > ?", keep)
+    raw.sql("DELETE FROM integrity_chain WHERE position > ?", keep)
+    raw.sql("DELETE FROM integrity_checkpoints WHERE sequence > 4")
+    raw.sql("UPDATE integrity_seal SET position = ?, records = ?, chain_hash = ?, "
+            "checkpoint_sequence = 4", keep, keep, kept_hash)
+
+    assert verify(sealed, now=later(sealed, by=timedelta(days=30))).ok
+    report = verify(sealed, exported=witness)
+    assert report.status == "tampered"
+    assert report.first is not None and (report.first.position, report.first.kind) == (
+        witness.checkpoint.position, "rewritten")

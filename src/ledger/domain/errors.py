@@ -94,6 +94,13 @@ class IntegrityViolationError(LedgerError):
     code = "integrity_violation"
 
 
+class IntegrityUnverifiedError(LedgerError):
+    """Verification found nothing altered, but older records that no trusted signed
+    checkpoint covers: their integrity cannot be shown."""
+
+    code = "integrity_unverified"
+
+
 class NotReflectedYetError(LedgerError):
     """A read asked for a position the projections have not reached within the wait."""
 
@@ -110,4 +117,5 @@ ERROR_CLASSES: tuple[type[LedgerError], ...] = (
     AuthenticationError,
     KeyMaterialError,
     IntegrityViolationError,
+    IntegrityUnverifiedError,
 )

@@ -24,6 +24,9 @@ class Claim:
     label: str
     checkpoint: Checkpoint
     exported: bool = False
+    # Signed by a key configured outside the database; an untrusted claim is still held
+    # to the chain (a mismatch is evidence) but vouches for nothing.
+    trusted: bool = True
 
     @property
     def position(self) -> int:
@@ -39,6 +42,7 @@ class SignedClaims:
         self.pending: list[Claim] = []
         self.stored: dict[int, Checkpoint] = {}
         self.last_good = 0
+        self.covered_up_to = 0
 
     def check_stored(self, rows: list[StoredCheckpoint], head: SealHead) -> None:
         """Signatures, an unbroken sequence, and trusted keys; valid ones become claims."""
@@ -60,7 +64,7 @@ class SignedClaims:
                                    f"{label} is signed by key {checkpoint.key_id}, which is "
                                    "not a trusted key"))
             else:
-                self.pending.append(Claim(label, checkpoint))
+                self.pending.append(Claim(label, checkpoint, trusted=bool(self.trusted_keys)))
         last = previous.sequence if previous else 0
         if head.checkpoint_sequence > last:
             report.add(Finding(head.position, CHECKPOINT_MISSING,
@@ -109,15 +113,18 @@ class SignedClaims:
         """Order the claims; with a trusted start, drop the ones it already covers."""
         self.pending = sorted((c for c in self.pending if c.position > trusted_up_to),
                               key=lambda c: c.position)
-        self.last_good = trusted_up_to
+        self.last_good = self.covered_up_to = trusted_up_to
 
     @property
     def next_position(self) -> int | None:
         return self.pending[0].position if self.pending else None
 
-    def meet(self, up_to: int, chain_position: int, chain_head: bytes, records: int) -> None:
+    def meet(self, up_to: int, chain_position: int, chain_head: bytes, records: int
+             ) -> int | None:
         """Hold the chain (reached ``chain_position`` with ``records`` sealed records and
-        head ``chain_head``) to every claim at or before ``up_to``."""
+        head ``chain_head``) to every claim at or before ``up_to``; return the position of
+        the last one that does not hold, if any."""
+        failed: int | None = None
         while self.pending and self.pending[0].position <= up_to:
             claim = self.pending.pop(0)
             checkpoint = claim.checkpoint
@@ -126,8 +133,10 @@ class SignedClaims:
                     and records == checkpoint.records):
                 if claim.exported and self.report.exported_checkpoint is not None:
                     self.report.exported_checkpoint["matches"] = True
-                else:
+                elif claim.trusted:
                     self.report.checkpoints_verified += 1
+                if claim.trusted:
+                    self.covered_up_to = max(self.covered_up_to, checkpoint.position)
                 self.last_good = checkpoint.position
                 continue
             why = ("the chain head there differs from the one it signed" if reached
@@ -137,3 +146,5 @@ class SignedClaims:
                 f"{claim.label} does not match: {why} ({checkpoint.records} records signed, "
                 f"{records} found); history after position {self.last_good} and up to "
                 f"{checkpoint.position} was rewritten", since=self.last_good + 1))
+            failed = checkpoint.position
+        return failed

@@ -79,6 +79,33 @@ def read_key_file(path: Path) -> SigningKey:
     return SigningKey(private_key)
 
 
+def public_key_pem(public_key: bytes) -> str:
+    """The public half as a PEM file holds it, to hand to whoever verifies."""
+    return Ed25519PublicKey.from_public_bytes(public_key).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def read_public_key_file(path: Path) -> bytes:
+    """A trusted Ed25519 public key from a PEM file (as ``ledger audit public-key`` prints
+    it); a missing or malformed file is a clear error, never "no key"."""
+    def problem(message: str) -> ValidationFailedError:
+        return ValidationFailedError([Problem("public_key_file", message)],
+                                     f"public key {path}: {message}")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise problem("file does not exist") from None
+    except OSError as error:
+        raise problem(f"cannot be read ({error.strerror})") from None
+    try:
+        public_key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError):
+        raise problem("not a PEM public key") from None
+    if not isinstance(public_key, Ed25519PublicKey):
+        raise problem("not an Ed25519 key")
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
 def create_key_file(path: Path) -> SigningKey:
     """Write a new key readable only by its owner; never overwrite an existing file."""
     private_key = Ed25519PrivateKey.generate()

@@ -4,12 +4,15 @@ a live store or on a restored copy."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from ledger.domain.errors import NotFoundError
 from ledger.integrity.checkpoints import SignedCheckpoint
+from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, read_key_file, read_public_key_file
 from ledger.integrity.report import VerifyReport
 from ledger.integrity.storage import EventLog
 from ledger.integrity.verify import Progress, verify_chain
+from ledger.policy import load_policy
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
 from ledger.sql import PostgresDatabase, SqlDatabase, SQLiteDatabase
 
@@ -28,15 +31,34 @@ def open_read_only(settings: Settings) -> SqlDatabase:
                             pool_size=1, name="ledger-verify")
 
 
+def configured_public_keys(settings: Settings) -> dict[bytes, str]:
+    """The public keys verify trusts, each from outside the database: the configured public
+    key file, and the signing key file's public half when this machine has it."""
+    trusted: dict[bytes, str] = {}
+    if settings.signing_public_key_file is not None:
+        path = settings.signing_public_key_file
+        trusted[read_public_key_file(path)] = f"the public key file {path}"
+    path = settings.signing_key_file or settings.data_dir / DEFAULT_KEY_FILE_NAME
+    if path.exists():
+        trusted.setdefault(read_key_file(path).public_key, f"the signing key file {path}")
+    return trusted
+
+
 def verify_database(settings: Settings, *, trusted_keys: Mapping[bytes, str] | None = None,
                     exported: SignedCheckpoint | None = None, from_exported: bool = False,
-                    progress: Progress | None = None) -> VerifyReport:
-    """Verify the configured database over a read-only connection, in one snapshot."""
+                    progress: Progress | None = None, now: datetime | None = None
+                    ) -> VerifyReport:
+    """Verify the configured database over a read-only connection, in one snapshot, against
+    ``trusted_keys`` and the configured public keys; records older than the policy's
+    checkpoint interval must be covered by a checkpoint one of them verifies."""
+    trusted = dict(trusted_keys or {}) | configured_public_keys(settings)
+    interval = timedelta(seconds=load_policy(settings.policy_file).checkpoint_every_seconds)
     database = open_read_only(settings)
     try:
         with database.snapshot() as cursor:
             return verify_chain(cursor, EventLog.of(database.dialect),
-                                trusted_keys=trusted_keys, exported=exported,
-                                from_exported=from_exported, progress=progress)
+                                trusted_keys=trusted, exported=exported,
+                                from_exported=from_exported, progress=progress, now=now,
+                                interval=interval)
     finally:
         database.close()

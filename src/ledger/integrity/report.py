@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.domain.errors import IntegrityViolationError as IntegrityViolationError  # re-exported
+from ledger.domain.errors import (  # re-exported
+    IntegrityUnverifiedError as IntegrityUnverifiedError,
+)
+from ledger.domain.errors import (
+    IntegrityViolationError as IntegrityViolationError,
+)
 
 MAX_FINDINGS = 20
-
-
 
 # What can be wrong, as reported in ``Finding.kind``.
 MODIFIED = "modified"            # a sealed record's stored bytes changed
@@ -59,31 +63,55 @@ class VerifyReport:
     trust: str = ""
     findings: list[Finding] = field(default_factory=list)
     findings_total: int = 0
+    # The last position a trusted signed checkpoint vouches for, and the records after it
+    # older than the checkpoint interval (or of no readable age): what nothing verifies.
+    covered_up_to: int = 0
+    unverified: int = 0
+    first_unverified_position: int | None = None
+
+    @property
+    def tampered(self) -> bool:
+        return self.findings_total > 0
+
+    @property
+    def status(self) -> str:
+        """``tampered`` if anything was found; else ``unverified`` if older records are
+        covered by no trusted checkpoint; else ``ok``."""
+        if self.tampered:
+            return "tampered"
+        return "unverified" if self.unverified else "ok"
 
     @property
     def ok(self) -> bool:
-        return self.findings_total == 0
+        return self.status == "ok"
 
     @property
     def first(self) -> Finding | None:
-        return min(self.findings, key=_order) if self.findings else None
+        return self.findings[0] if self.findings else None
 
     def add(self, finding: Finding) -> None:
+        """Count every finding, keep the lowest ``MAX_FINDINGS``: findings arrive out of
+        position order (checkpoints are checked before the walk), and whatever is added
+        first must not push the true first bad position out."""
         self.findings_total += 1
-        if len(self.findings) < MAX_FINDINGS:
-            self.findings.append(finding)
+        insort(self.findings, finding, key=_order)
+        if len(self.findings) > MAX_FINDINGS:
+            self.findings.pop()
 
     def as_dict(self) -> dict[str, Any]:
         first = self.first
         return {
-            "ok": self.ok, "records": self.records, "sealed": self.sealed,
+            "ok": self.ok, "status": self.status, "records": self.records,
+            "sealed": self.sealed,
             "unsealed": self.unsealed, "head_position": self.head_position,
             "sealed_position": self.sealed_position, "started_after": self.started_after,
             "checkpoints_stored": self.checkpoints_stored,
             "checkpoints_verified": self.checkpoints_verified,
             "exported_checkpoint": self.exported_checkpoint, "trust": self.trust,
+            "covered_up_to": self.covered_up_to, "unverified": self.unverified,
+            "first_unverified_position": self.first_unverified_position,
             "first_bad_position": first.position if first else None,
-            "findings": [f.as_dict() for f in sorted(self.findings, key=_order)],
+            "findings": [f.as_dict() for f in self.findings],
             "findings_total": self.findings_total,
         }
 

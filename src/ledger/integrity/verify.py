@@ -9,12 +9,14 @@ tampered record is reported once and later, independent findings are still count
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import Any
 
 from ledger.integrity.chain import GENESIS, link, record_digest
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.claims import SignedClaims
+from ledger.integrity.coverage import unverified_records
 from ledger.integrity.report import (
     INSERTED,
     MISSING,
@@ -32,6 +34,7 @@ from ledger.integrity.storage import (
     EventLog,
     SealHead,
     identity_of,
+    read_chain_page,
     read_chain_row,
     read_checkpoints,
     read_head,
@@ -41,6 +44,8 @@ from ledger.integrity.storage import (
 from ledger.sql import Cursor
 
 PAGE = 5000
+# The policy's default ``checkpoint_every_seconds``, for callers that name no policy.
+DEFAULT_INTERVAL = timedelta(seconds=300)
 NO_POSITION = 2**63
 Progress = Callable[[int, int], None]
 
@@ -48,38 +53,46 @@ Progress = Callable[[int, int], None]
 def verify_chain(cursor: Cursor, events: EventLog, *,
                  trusted_keys: Mapping[bytes, str] | None = None,
                  exported: SignedCheckpoint | None = None, from_exported: bool = False,
-                 progress: Progress | None = None) -> VerifyReport:
-    """Verify everything the cursor's snapshot holds; ``trusted_keys`` maps public keys to
-    where they came from. With ``from_exported``, trust the history up to ``exported``."""
+                 progress: Progress | None = None, now: datetime | None = None,
+                 interval: timedelta = DEFAULT_INTERVAL) -> VerifyReport:
+    """Verify everything the cursor's snapshot holds; ``trusted_keys`` maps the public keys
+    configured outside the database to where they came from (stored checkpoints vouch for
+    nothing without one). With ``from_exported``, trust the history up to ``exported``.
+    Records that no trusted checkpoint covers and older than ``interval`` at ``now`` are
+    unverified."""
     return _Verification(cursor, events, dict(trusted_keys or {}), exported, from_exported,
-                         progress).run()
+                         progress, (now or datetime.now(UTC), interval)).run()
 
 
 class _Verification:
     def __init__(self, cursor: Cursor, events: EventLog, trusted_keys: dict[bytes, str],
                  exported: SignedCheckpoint | None, from_exported: bool,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, age_limit: tuple[datetime, timedelta]) -> None:
         self.cursor = cursor
         self.events = events
         self.trusted_keys = trusted_keys
         self.exported = exported
         self.from_exported = from_exported and exported is not None
         self.progress = progress
+        self.age_limit = age_limit
         self.report = VerifyReport()
         self.claims = SignedClaims(self.report, trusted_keys)
         self.running = GENESIS
         self.sealed_count = 0
         self.last_chain_position = 0
+        self.last_flagged: int | None = None
+        self.head = EMPTY_HEAD
 
     def run(self) -> VerifyReport:
         report = self.report
         if self.exported is not None:
             self.trusted_keys.setdefault(self.exported.public_key, "the exported checkpoint")
         report.trust = (", ".join(sorted(set(self.trusted_keys.values())))
-                        or "the public keys stored with the checkpoints (pass --checkpoint "
-                           "to check them against a key kept elsewhere)")
+                        or "none: no public key is configured outside the database, so the "
+                           "stored checkpoints vouch for nothing (configure "
+                           "LEDGER_SIGNING_PUBLIC_KEY_FILE or pass --public-key)")
         sealing = tables_exist(self.cursor, self.events.dialect)
-        head = read_head(self.cursor) if sealing else EMPTY_HEAD
+        head = self.head = read_head(self.cursor) if sealing else EMPTY_HEAD
         report.head_position = self.events.head_position(self.cursor)
         report.sealed_position = head.position
         if sealing:
@@ -89,7 +102,16 @@ class _Verification:
         start = self._start()
         self._walk(start, head)
         self._check_head(head)
+        self._judge_uncovered()
         return report
+
+    def _judge_uncovered(self) -> None:
+        """Read again what no trusted checkpoint covers (normally the last few records)
+        and count the ones too old to be still waiting for a checkpoint."""
+        covered = self.report.covered_up_to = self.claims.covered_up_to
+        now, interval = self.age_limit
+        self.report.unverified, self.report.first_unverified_position = unverified_records(
+            self._event_pages(covered), now, interval)
 
     def _start(self) -> int:
         """Where the walk begins: the start of the log, or a trusted exported checkpoint."""
@@ -110,7 +132,10 @@ class _Verification:
         return checkpoint.position
 
     def _meet_claims(self, up_to: int) -> None:
-        self.claims.meet(up_to, self.last_chain_position, self.running, self.sealed_count)
+        failed = self.claims.meet(up_to, self.last_chain_position, self.running,
+                                  self.sealed_count)
+        if failed is not None:
+            self.last_flagged = failed
 
     # The walk ----------------------------------------------------------------
 
@@ -208,10 +233,7 @@ class _Verification:
             return
         seal_consistent = link(self.running, position, row.record_digest) == row.chain_hash
         if digest == row.record_digest:
-            # The record is as sealed; the chain row's value was changed.
-            self._found(position, SEAL_ALTERED, f"the chain value stored for position "
-                                                f"{position} was changed")
-            self._advance_past(row, link(self.running, position, digest))
+            self._diagnose_broken_link(row, digest)
             return
         same_identity = (identity_of(event[1]), event[2]) == (row.originator_id,
                                                              row.originator_version)
@@ -222,6 +244,36 @@ class _Verification:
         else:
             self._classify_stranger(row, event)
         self._advance_past(row, row.chain_hash)
+
+    def _diagnose_broken_link(self, row: ChainRow, digest: bytes) -> None:
+        """The record is as sealed, but its seal does not extend the chain the walk holds.
+        Either this seal's chain value was changed, or the record before it was changed
+        and its seal recomputed to match (the formula is public): then this seal, made over
+        the original chain value, is the first that no longer fits. What follows tells them
+        apart: a seal that the next one (or the seal head) extends is the original."""
+        position, before = row.position, self.last_chain_position
+        if not self._confirmed_by_what_follows(row) or before <= self.report.started_after:
+            self._found(position, SEAL_ALTERED, f"the chain value stored for position "
+                                                f"{position} was changed")
+            self._advance_past(row, link(self.running, position, digest))
+            return
+        if self.last_flagged != before:
+            self._found(before, MODIFIED, f"the record at position {before} is not the one "
+                                          f"sealed there: its stored bytes and its seal were "
+                                          f"changed together (the seal at position {position} "
+                                          "still extends the original; or the digest stored "
+                                          f"at {position} was changed with its record)")
+        # In step with the stored chain again: one altered record, one finding.
+        self._advance_past(row, row.chain_hash)
+
+    def _confirmed_by_what_follows(self, row: ChainRow) -> bool:
+        following = read_chain_page(self.cursor, row.position, 1)
+        if following:
+            after = following[0]
+            return (after.previous_position == row.position
+                    and link(row.chain_hash, after.position, after.record_digest)
+                    == after.chain_hash)
+        return (self.head.position, self.head.chain_hash) == (row.position, row.chain_hash)
 
     def _classify_stranger(self, row: ChainRow, event: tuple[Any, ...]) -> None:
         """Another record than the sealed one sits at ``row.position``."""
@@ -254,6 +306,7 @@ class _Verification:
         return True
 
     def _found(self, position: int, kind: str, detail: str, since: int | None = None) -> None:
+        self.last_flagged = position
         self.report.add(Finding(position, kind, detail, since))
 
     def _check_head(self, head: SealHead) -> None:
@@ -261,3 +314,10 @@ class _Verification:
             self._found(head.position, SEAL_ALTERED,
                         f"the seal head says position {head.position}, the chain ends at "
                         f"position {self.last_chain_position}")
+        elif (head.position > self.report.started_after and head.chain_hash != self.running
+              and self.last_flagged != head.position):
+            # The last record and its seal changed together leave only the head to disagree.
+            self._found(head.position, MODIFIED,
+                        f"the record at position {head.position} is not the one sealed there: "
+                        "its stored bytes and its seal were changed together (the seal head "
+                        "still names the original chain value; or the head was changed)")

@@ -17,9 +17,19 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ledger.domain.errors import NotFoundError, Problem, ValidationFailedError
 from ledger.integrity.checkpoints import SignedCheckpoint
-from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, create_key_file, read_key_file
+from ledger.integrity.keys import (
+    DEFAULT_KEY_FILE_NAME,
+    create_key_file,
+    public_key_pem,
+    read_key_file,
+    read_public_key_file,
+)
 from ledger.integrity.readonly import open_read_only, verify_database
-from ledger.integrity.report import IntegrityViolationError, VerifyReport
+from ledger.integrity.report import (
+    IntegrityUnverifiedError,
+    IntegrityViolationError,
+    VerifyReport,
+)
 from ledger.integrity.sealer import seal_status
 from ledger.integrity.storage import EventLog, read_checkpoints, tables_exist
 from ledger.service.cli.common import (
@@ -36,7 +46,6 @@ from ledger.service.cli.common import (
     show,
     table,
 )
-from ledger.settings import Settings
 
 audit_app = typer.Typer(help="Tamper evidence: verify the event history, export checkpoints.",
                         no_args_is_help=True)
@@ -49,20 +58,13 @@ def _local_only() -> None:
                                     "and set --database-url")
 
 
-def _trusted_local_key(chosen: Settings) -> dict[bytes, str]:
-    """The configured signing key's public half, when this machine has the key file."""
-    path = chosen.signing_key_file or chosen.data_dir / DEFAULT_KEY_FILE_NAME
-    if not path.exists():
-        return {}
-    return {read_key_file(path).public_key: f"the signing key file {path}"}
-
-
 def _read_exported(path: Path) -> SignedCheckpoint:
     return SignedCheckpoint.from_export(read_json(path))
 
 
 def _render_report(report: dict[str, Any]) -> None:
-    verdict = "[bold green]OK[/]" if report["ok"] else "[bold red]TAMPERING DETECTED[/]"
+    verdict = {"ok": "[bold green]OK[/]", "tampered": "[bold red]TAMPERING DETECTED[/]",
+               "unverified": "[bold yellow]UNVERIFIED[/]"}[report["status"]]
     out.print(f"Integrity: {verdict}", highlight=False)
     rows = table("check", "result")
     rows.add_row("records read", str(report["records"]))
@@ -79,7 +81,12 @@ def _render_report(report: dict[str, Any]) -> None:
                                                     else "does NOT match"))
     if report["started_after"]:
         rows.add_row("trusted history up to", str(report["started_after"]))
-    rows.add_row("keys trusted", report["trust"])
+    rows.add_row("covered by a trusted checkpoint up to", str(report["covered_up_to"]))
+    if report["unverified"]:
+        rows.add_row("unverified (older than the checkpoint interval, not covered)",
+                     f"{report['unverified']}, from position "
+                     f"{report['first_unverified_position']}")
+    rows.add_row("keys trusted", escape(report["trust"]))
     out.print(rows)
     if report["findings"]:
         found = table("position", "kind", "what is wrong",
@@ -100,15 +107,21 @@ def audit_verify(
     from_checkpoint: Annotated[bool, typer.Option(
         "--from-checkpoint", help="Trust the history up to --checkpoint; verify only "
                                   "what follows it.")] = False,
+    public_key: Annotated[Path | None, typer.Option(
+        "--public-key", help="The signing key's public half (PEM, from `ledger audit "
+                             "public-key`) to judge the stored checkpoints against.")
+    ] = None,
 ) -> None:
-    """Recompute the hash chain over every stored record (read-only); exit 11 on tampering."""
+    """Recompute the hash chain over every stored record (read-only); exit 11 on tampering,
+    12 if older records are covered by no checkpoint a trusted key verifies."""
     def action() -> VerifyReport:
         _local_only()
         if from_checkpoint and checkpoint is None:
             raise ValidationFailedError([Problem("from_checkpoint", "needs --checkpoint")])
         chosen = settings()
         exported = _read_exported(checkpoint) if checkpoint is not None else None
-        trusted = _trusted_local_key(chosen)
+        trusted = ({} if public_key is None else
+                   {read_public_key_file(public_key): f"--public-key {public_key}"})
         with Progress(TextColumn("verifying"), BarColumn(),
                       TextColumn("position {task.completed:.0f}"),
                       TimeRemainingColumn(), console=err, disable=options.json,
@@ -125,6 +138,14 @@ def audit_verify(
         fail(IntegrityViolationError(
             f"the stored history was altered: first bad position {first.position} "
             f"({first.kind}); {report.findings_total} finding(s)", details=first.as_dict()))
+    if report.unverified:
+        fail(IntegrityUnverifiedError(
+            f"{report.unverified} record(s) from position {report.first_unverified_position} "
+            "are older than the checkpoint interval and covered by no checkpoint a trusted "
+            "key verifies: their integrity cannot be shown (is the sealer running, and is "
+            "the public key configured?)",
+            details={"unverified": report.unverified, "covered_up_to": report.covered_up_to,
+                     "first_unverified_position": report.first_unverified_position}))
 
 
 @audit_app.command("export-checkpoint")
@@ -145,6 +166,20 @@ def audit_export_checkpoint() -> None:
         return found[0].signed.export()
 
     out.print_json(json.dumps(run(action)))
+
+
+@audit_app.command("public-key")
+def audit_public_key() -> None:
+    """Print the signing key's public half (PEM) for verifiers: LEDGER_SIGNING_PUBLIC_KEY_FILE
+    or `ledger audit verify --public-key`."""
+    def action() -> dict[str, Any]:
+        chosen = settings()
+        path = chosen.signing_key_file or chosen.data_dir / DEFAULT_KEY_FILE_NAME
+        key = read_key_file(path)  # never creates one: no key file is an error
+        return {"key_id": key.key_id, "public_key_pem": public_key_pem(key.public_key)}
+
+    show(run(action), lambda r: out.print(r["public_key_pem"], end="", highlight=False,
+                                          markup=False, soft_wrap=True))
 
 
 @audit_app.command("status")
