@@ -86,7 +86,7 @@ def _render_report(report: dict[str, Any]) -> None:
         rows.add_row("unverified (older than the checkpoint interval, not covered)",
                      f"{report['unverified']}, from position "
                      f"{report['first_unverified_position']}")
-    rows.add_row("keys trusted", escape(report["trust"]))
+    rows.add_row("keys trusted", report["trust"])
     out.print(rows)
     if report["findings"]:
         found = table("position", "kind", "what is wrong",
