@@ -8,6 +8,7 @@ from ledger.domain.errors import (
     ERROR_CLASSES,
     AuthenticationError,
     ConflictError,
+    DatabaseUnavailableError,
     IntegrityViolationError,
     KeyMaterialError,
     LedgerError,
@@ -29,6 +30,7 @@ HTTP_STATUS: dict[str, int] = {
     AuthenticationError.code: 401,
     KeyMaterialError.code: 500,
     IntegrityViolationError.code: 500,
+    DatabaseUnavailableError.code: 503,
 }
 
 # 1 is an unexpected failure and 2 a command-line usage error (Click's own), so the
@@ -43,6 +45,8 @@ EXIT_CODES: dict[str, int] = {
     AuthenticationError.code: 9,
     KeyMaterialError.code: 10,
     IntegrityViolationError.code: 11,
+    # sysexits.h's EX_UNAVAILABLE, which service supervisors already read as "try later".
+    DatabaseUnavailableError.code: 69,
 }
 UNEXPECTED_EXIT_CODE = 1
 
@@ -67,6 +71,7 @@ __all__ = [
     "UNEXPECTED_EXIT_CODE",
     "AuthenticationError",
     "ConflictError",
+    "DatabaseUnavailableError",
     "IntegrityViolationError",
     "LedgerError",
     "NotFoundError",

@@ -94,6 +94,12 @@ class IntegrityViolationError(LedgerError):
     code = "integrity_violation"
 
 
+class DatabaseUnavailableError(LedgerError):
+    """A configured database does not answer: unreachable, refusing, or not created."""
+
+    code = "database_unavailable"
+
+
 class NotReflectedYetError(LedgerError):
     """A read asked for a position the projections have not reached within the wait."""
 
@@ -110,4 +116,5 @@ ERROR_CLASSES: tuple[type[LedgerError], ...] = (
     AuthenticationError,
     KeyMaterialError,
     IntegrityViolationError,
+    DatabaseUnavailableError,
 )
