@@ -269,8 +269,9 @@ class Identity:
             raise AuthenticationError("the account is locked or disabled")
         if now - session.last_seen_at > TOUCH_INTERVAL:
             self.credentials.touch(session, now)
-        restricted = account.must_change_password or self._enrolment_pending(account, state)
-        return self._actor(account, client_address, restricted=restricted)
+        pending = (("password_change",) if account.must_change_password else ()) + (
+            ("totp_enrolment",) if self._enrolment_pending(account, state) else ())
+        return self._actor(account, client_address, pending=pending)
 
     def _enrolment_pending(self, account: Account, state: SessionState) -> bool:
         """As ``_totp_enrolment_required``, from the state read with the session."""
@@ -282,12 +283,14 @@ class Identity:
         account = self.accounts.current(username)
         if account is None or account.status is not AccountStatus.ACTIVE:
             return Actor(username, client_address=client_address)
-        return self._actor(account, client_address, restricted=False)
+        return self._actor(account, client_address)
 
     @staticmethod
-    def _actor(account: Account, client_address: str | None, *, restricted: bool) -> Actor:
-        return Actor(account.username, frozenset() if restricted else account.active_roles,
-                     client_address=client_address, department=account.department)
+    def _actor(account: Account, client_address: str | None, *,
+               pending: tuple[str, ...] = ()) -> Actor:
+        return Actor(account.username, frozenset() if pending else account.active_roles,
+                     client_address=client_address, department=account.department,
+                     pending=pending)
 
     # Second factor enrolment (LG-4) ------------------------------------------
 

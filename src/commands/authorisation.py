@@ -20,6 +20,13 @@ from ledger.domain.errors import PermissionDeniedError
 from ledger.domain.sensitivity import Clearance
 from ledger.policy_access import AccessPolicy
 
+# What a session whose roles are withheld must do first (``Actor.pending``).
+PENDING_STEPS = {
+    "password_change": "the one-time password is changed (POST /commands/change-password)",
+    "totp_enrolment": "a second factor is enrolled (POST /auth/totp/enrol, then "
+                      "POST /auth/totp/confirm), as the account's roles require",
+}
+
 
 class RoleUsage:
     """Remembers when each grant was last used (AC-3), writing at most once a day per grant."""
@@ -71,6 +78,14 @@ class PolicyAuthoriser:
             self.access_log.record(AccessRecord.PermissionDenied, actor=actor.id,
                                    client_address=actor.client_address, operation=operation,
                                    target=target, roles=sorted(actor.roles))
+        if actor.pending:
+            # "(roles: none)" alone would read as a missing grant, not a step still to take.
+            steps = " and ".join(PENDING_STEPS.get(step, step) for step in actor.pending)
+            raise PermissionDeniedError(
+                f"{operation} is not allowed yet: this session acts with no roles until "
+                f"{steps}; the same session then acts with the account's roles",
+                details={"operation": operation, "target": target,
+                         "pending": list(actor.pending)})
         raise PermissionDeniedError(
             f"{operation} is not allowed for this account (roles: "
             f"{', '.join(sorted(actor.roles)) or 'none'})",

@@ -39,6 +39,9 @@ class Actor:
     roles: frozenset[str] = field(default_factory=frozenset)
     client_address: str | None = None
     department: str | None = None
+    # What the account's owner must do before this session acts with the account's roles
+    # ("password_change", "totp_enrolment"); until then it has none, and refusals say why.
+    pending: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.id or len(self.id) > 100 or not self.id.isprintable():

@@ -9,6 +9,7 @@ from ledger.domain.errors import (
     AuthenticationError,
     ConflictError,
     IntegrityUnverifiedError,
+    DatabaseUnavailableError,
     IntegrityViolationError,
     KeyMaterialError,
     LedgerError,
@@ -31,6 +32,7 @@ HTTP_STATUS: dict[str, int] = {
     KeyMaterialError.code: 500,
     IntegrityViolationError.code: 500,
     IntegrityUnverifiedError.code: 500,
+    DatabaseUnavailableError.code: 503,
 }
 
 # 1 is an unexpected failure and 2 a command-line usage error (Click's own), so the
@@ -46,6 +48,8 @@ EXIT_CODES: dict[str, int] = {
     KeyMaterialError.code: 10,
     IntegrityViolationError.code: 11,
     IntegrityUnverifiedError.code: 12,
+    # sysexits.h's EX_UNAVAILABLE, which service supervisors already read as "try later".
+    DatabaseUnavailableError.code: 69,
 }
 UNEXPECTED_EXIT_CODE = 1
 
@@ -71,6 +75,7 @@ __all__ = [
     "AuthenticationError",
     "ConflictError",
     "IntegrityUnverifiedError",
+    "DatabaseUnavailableError",
     "IntegrityViolationError",
     "LedgerError",
     "NotFoundError",

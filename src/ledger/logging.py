@@ -10,6 +10,17 @@ import structlog
 from ledger.settings import Settings
 
 
+class _StandardError:
+    """Writes each line to the standard error of the moment: a logger holding on to the
+    stream it was configured with would write into a closed one once that was swapped out
+    (as an in-process CLI run or a test capture does)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
 def configure_logging(settings: Settings) -> None:
     use_json = settings.log_format == "json" or (
         settings.log_format == "auto" and settings.environment == "production"
@@ -28,6 +39,6 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=lambda *_: _StandardError(),
         cache_logger_on_first_use=False,
     )

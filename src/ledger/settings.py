@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     projection_poll_interval: float = Field(default=0.05, gt=0, le=10)
     read_wait_timeout: float = Field(default=5.0, ge=0, le=300)
     postgres_pool_size: int = Field(default=8, ge=1, le=200)
+    # Whole seconds (libpq's unit): an unreachable or missing database is reported this
+    # soon at start-up, not after the connection pool's 30 s wait.
+    connect_timeout: int = Field(default=5, ge=1, le=300)
     # Keys live outside the database (ST-3, DP-2). In development, missing key files are
     # created under ``data_dir`` with a warning; in production they must be configured.
     data_dir: Path = Path("var")
@@ -46,10 +49,16 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _supported_url(cls, value: str) -> str:
-        scheme = urlsplit(value).scheme
-        if scheme not in ("sqlite", "postgresql", "postgres"):
+        parts = urlsplit(value)
+        if parts.scheme not in ("sqlite", "postgresql", "postgres"):
             raise ValueError("must start with sqlite:/// or postgresql://")
-        if scheme == "sqlite" and not sqlite_path_of(value).name:
+        try:
+            parts.port  # noqa: B018 - parsing it is the check
+        except ValueError:
+            # Said without the URL: what urllib took for the port may be part of a password.
+            raise ValueError("the port is not a number (in a password, write # / ? @ : "
+                             "percent-encoded)") from None
+        if parts.scheme == "sqlite" and not sqlite_path_of(value).name:
             raise ValueError("sqlite URL must name a file, e.g. sqlite:///var/ledger.sqlite3")
         return value
 

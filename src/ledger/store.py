@@ -152,6 +152,7 @@ def store_environment(settings: Settings, *, create_tables: bool = True) -> dict
             "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
             "POSTGRES_MAX_OVERFLOW": "4",
             "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_CONNECT_TIMEOUT": str(settings.connect_timeout),
         }
     return env
 

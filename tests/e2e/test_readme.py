@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,8 +21,10 @@ from ledger.policy_access import ROLES
 from ledger.service.cli import app
 from ledger.service.http import create_app
 from ledger.settings import Settings
+from tests.e2e.conftest import CLI_TIMEOUT
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REPOSITORY = Path(__file__).resolve().parents[2]
+README = REPOSITORY / "README.md"
 TEXT = README.read_text(encoding="utf-8")
 FENCED = re.compile(r"^```(\w*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 CLI: Any = typer.main.get_command(app)
@@ -54,6 +59,30 @@ def test_the_python_snippets_run_in_order(tmp_path: Path, monkeypatch: pytest.Mo
     namespace: dict[str, Any] = {"__name__": "readme"}
     for number, code in enumerate(snippets, 1):
         exec(compile(code, f"README.md, python block {number}", "exec"), namespace)  # noqa: S102
+
+
+def test_the_command_line_example_runs_as_written_with_the_profile_the_repository_ships(
+        tmp_path: Path) -> None:
+    (example,) = [code for code in fenced("sh") if "customer register" in code]
+    named = re.search(r"customer register (\S+\.json)", example)
+    assert named, "the example registers a customer from a file"
+    shipped = REPOSITORY / named.group(1)
+    assert shipped.is_file(), f"{named.group(1)} is not in the repository"
+    (tmp_path / shipped.parent.name).mkdir()
+    shutil.copy(shipped, tmp_path / named.group(1))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_")}
+    # The example puts ./.venv/bin first; here the venv running the tests stands in for it.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["COLUMNS"] = "400"  # a wide terminal: no table cell is folded inside a value
+
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", example], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=6 * CLI_TIMEOUT, check=False,
+                          stdin=subprocess.DEVNULL)
+
+    assert done.returncode == 0, done.stderr
+    assert "verify-change accepted" in done.stdout
+    assert "sales@mingyuan.cn" in done.stdout, "customer show has the verified e-mail"
+    assert "ChangeVerified" in done.stdout, "the history shows the verification"
 
 
 def test_the_settings_table_lists_every_setting_with_its_default() -> None:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.crypto import ERASED, KeyMaterialError, key_id_of
+from ledger.domain.errors import ValidationFailedError
 from ledger.keystore import RESERVE_BATCH, KeyStore
 from ledger.service.bootstrap import Ledger, bootstrap, open_database
 from ledger.settings import Settings
@@ -141,7 +142,7 @@ def signing_key_file(directory: Path) -> Path:
 def test_production_without_a_kek_refuses_to_start_and_creates_nothing(tmp_path: Path
                                                                        ) -> None:
     url = f"sqlite:///{tmp_path / 'prod' / 'ledger.sqlite3'}"
-    with pytest.raises(KeyMaterialError, match="LEDGER_KEK"):
+    with pytest.raises(ValidationFailedError, match=r"set right: LEDGER_KEK$"):
         start(url, environment="production", index_key=INDEX_KEY,
               signing_key_file=signing_key_file(tmp_path),
               keystore_url=f"sqlite:///{tmp_path / 'keys.sqlite3'}", data_dir=tmp_path)
@@ -151,7 +152,7 @@ def test_production_without_a_kek_refuses_to_start_and_creates_nothing(tmp_path:
 
 def test_production_refuses_a_key_store_inside_the_event_store(database_url: str,
                                                                tmp_path: Path) -> None:
-    with pytest.raises(KeyMaterialError, match="LEDGER_KEYSTORE_URL"):
+    with pytest.raises(ValidationFailedError, match=r"set right: LEDGER_KEYSTORE_URL$"):
         start(database_url, environment="production", kek=new_key(), index_key=INDEX_KEY,
               signing_key_file=signing_key_file(tmp_path), keystore_url=database_url)
 
@@ -159,7 +160,7 @@ def test_production_refuses_a_key_store_inside_the_event_store(database_url: str
 @pytest.mark.postgres
 def test_production_on_postgresql_needs_its_own_key_store_database(postgres_url: str,
                                                                     tmp_path: Path) -> None:
-    with pytest.raises(KeyMaterialError, match="LEDGER_KEYSTORE_URL"):
+    with pytest.raises(ValidationFailedError, match=r"set right: LEDGER_KEYSTORE_URL$"):
         start(postgres_url, environment="production", kek=new_key(), index_key=INDEX_KEY,
               signing_key_file=signing_key_file(tmp_path))
 

@@ -180,8 +180,15 @@ class Account(LedgerAggregate):
             raise WorkflowViolationError("no grant of this role awaits approval",
                                          details={"role": role})
         if by in (grant["requested_by"], self.username):
+            # On a new installation the one administrator cannot be that second person:
+            # the message names the way out (README, "Grants").
             raise WorkflowViolationError(
-                "a grant must be approved by a second person, not its requester or grantee")
+                "a grant must be approved by a second person, not its requester or grantee; "
+                "while there is only one administrator, the local administrator on the "
+                "server is the other person: `ledger account approve-grant USERNAME ROLE` "
+                "there approves a grant requested over HTTP (and `ledger account grant` "
+                "requests one for an administrator to approve over HTTP)",
+                details={"role": role})
         self.check_not_disabled()
         self.trigger_event(self.RoleGrantApproved, grant_id=grant["grant_id"], role=role,
                            approved_by=by)

@@ -101,6 +101,12 @@ class IntegrityUnverifiedError(LedgerError):
     code = "integrity_unverified"
 
 
+class DatabaseUnavailableError(LedgerError):
+    """A configured database does not answer: unreachable, refusing, or not created."""
+
+    code = "database_unavailable"
+
+
 class NotReflectedYetError(LedgerError):
     """A read asked for a position the projections have not reached within the wait."""
 
@@ -118,4 +124,5 @@ ERROR_CLASSES: tuple[type[LedgerError], ...] = (
     KeyMaterialError,
     IntegrityViolationError,
     IntegrityUnverifiedError,
+    DatabaseUnavailableError,
 )

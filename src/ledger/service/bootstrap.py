@@ -23,6 +23,7 @@ from ledger.protection import ProfileProtector
 from ledger.service.access import AccessControl, build_access_control
 from ledger.service.key_material import check_keystore_location, load_index_key, load_kek
 from ledger.service.one_time_password import OneTimePasswordFile
+from ledger.service.preflight import check_before_start
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
 from ledger.sql import PostgresDatabase, SqlDatabase, SQLiteDatabase
 from ledger.store import NOTIFICATION_BATCH, LedgerStore, open_store
@@ -84,6 +85,7 @@ def open_database(url: str, settings: Settings, name: str = "ledger-sql") -> Sql
     if url.startswith("sqlite"):
         return SQLiteDatabase(sqlite_path_of(url))
     params = postgres_params_of(url)
+    params["connect_timeout"] = str(settings.connect_timeout)
     conninfo = " ".join(f"{key}={value}" for key, value in params.items() if value)
     return PostgresDatabase(conninfo, pool_size=max(2, settings.postgres_pool_size // 2),
                             name=name)
@@ -157,7 +159,9 @@ def bootstrap(
         # Embedded use: log to stderr, never into the caller's stdout.
         configure_logging(settings)
     policy = load_policy(settings.policy_file)
-    # Before anything is written: production refuses to start without its signing key.
+    # Before anything is written (a key file, a directory, a table): production's settings
+    # all present, every database answering.
+    check_before_start(settings)
     signing_keys = SigningKeySource.from_settings(settings)
     index_key = load_index_key(settings)
     views = open_views(settings)

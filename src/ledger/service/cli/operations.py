@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -72,7 +76,7 @@ def serve(
     out.print(f"Customer ledger listening on {scheme}://{chosen.host}:{chosen.port} "
               f"(store: {redacted(chosen.database_url)}; API docs at /docs)",
               highlight=False, soft_wrap=True)
-    try:
+    with signals_stop_the_server(), closing(ledger):
         # No access log: at this level it was never written, yet uvicorn still gathered
         # each request's fields for it; the ledger audits what matters itself.
         # Idle connections are kept longer than uvicorn's 5 s, and longer than the client's
@@ -87,8 +91,27 @@ def serve(
                     timeout_keep_alive=KEEP_ALIVE_SECONDS,
                     ssl_certfile=str(tls_cert) if tls_cert else None,
                     ssl_keyfile=str(tls_key) if tls_key else None)
+    out.print("Customer ledger stopped", highlight=False)
+
+
+@contextmanager
+def signals_stop_the_server() -> Iterator[None]:
+    """SIGTERM and SIGINT end ``serve`` like a normal return: exit code 0, clean-up done.
+
+    uvicorn stops gracefully on either, then raises the signal again on the handler it
+    found installed: by default that kills the process (143) or raises KeyboardInterrupt,
+    both before the ledger's clean-up (spare keys released, pools closed) can run. The
+    handler found is this one, so the signal has done its work once uvicorn has returned."""
+    def already_stopping(signum: int, frame: FrameType | None) -> None:
+        """uvicorn has stopped serving; what remains is the clean-up."""
+
+    previous = {number: signal.signal(number, already_stopping)
+                for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
     finally:
-        ledger.close()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def fail_usage(message: str) -> None:
