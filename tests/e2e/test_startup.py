@@ -25,10 +25,13 @@ CONNECT_TIMEOUT = 2
 # Well under the connection pool's 30 s wait that a start used to sit through.
 START_BOUND = 15.0
 START_COMMANDS = ["init", "serve"]
+# The read-only verifiers open no pool of their own before asking the database either.
+DATABASE_COMMANDS = [*START_COMMANDS, "audit verify", "audit export-checkpoint"]
 
 
 def command_line(command: str) -> tuple[str, ...]:
-    return ("serve", "--port", str(free_port())) if command == "serve" else (command,)
+    return ("serve", "--port", str(free_port())) if command == "serve" else tuple(
+        command.split())
 
 
 def started(workdir: Path, args: tuple[str, ...], database_url: str, **env: str
@@ -63,7 +66,7 @@ def assert_refused_in_one_line(done: subprocess.CompletedProcess[str], seconds: 
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("command", START_COMMANDS)
+@pytest.mark.parametrize("command", DATABASE_COMMANDS)
 def test_a_port_nobody_listens_on_is_reported_at_once_and_nothing_is_written(
         tmp_path: Path, command: str) -> None:
     port = free_port()
@@ -89,7 +92,7 @@ def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout(
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("command", START_COMMANDS)
+@pytest.mark.parametrize("command", DATABASE_COMMANDS)
 def test_a_database_missing_on_the_real_server_is_named_and_not_created(
         tmp_path: Path, postgres_admin_url: str, command: str) -> None:
     missing = f"ledger_missing_{uuid.uuid4().hex[:8]}"

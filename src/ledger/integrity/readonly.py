@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from ledger.connect import check_postgres_answers
 from ledger.domain.errors import NotFoundError
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, read_key_file, read_public_key_file
@@ -25,6 +26,7 @@ def open_read_only(settings: Settings) -> SqlDatabase:
         if not path.is_file():
             raise NotFoundError(f"no ledger database at {path}")
         return SQLiteDatabase(path, read_only=True)
+    check_postgres_answers(settings.database_url, settings.connect_timeout)
     params = postgres_params_of(settings.database_url)
     conninfo = " ".join(f"{key}={value}" for key, value in params.items() if value)
     return PostgresDatabase(conninfo + " options='-c default_transaction_read_only=on'",

@@ -11,18 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import psycopg
-from psycopg.conninfo import make_conninfo
-
-from ledger.domain.errors import (
-    DatabaseUnavailableError,
-    LedgerError,
-    Problem,
-    ValidationFailedError,
-)
+from ledger.connect import check_postgres_answers
+from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.integrity.keys import SigningKeySource
 from ledger.service.key_material import check_keystore_location, load_index_key, load_kek
-from ledger.settings import Settings, postgres_params_of
+from ledger.settings import Settings
 
 
 def check_before_start(settings: Settings) -> None:
@@ -58,27 +51,4 @@ def check_databases_answer(settings: Settings) -> None:
     urls = dict.fromkeys((settings.database_url, settings.effective_keystore_url))
     for url in urls:
         if not url.startswith("sqlite"):
-            _connect_once(url, settings.connect_timeout)
-
-
-def _connect_once(url: str, timeout: int) -> None:
-    params = postgres_params_of(url)
-    try:
-        conninfo = make_conninfo(**{key: value for key, value in params.items() if value})
-        psycopg.connect(conninfo, connect_timeout=timeout).close()
-    except psycopg.Error as error:
-        raise DatabaseUnavailableError(
-            f"cannot connect to PostgreSQL at {params['host']}:{params['port']}, database "
-            f"{params['dbname']!r}: {_reason(error, params['password'])}",
-            details={"host": params["host"], "port": params["port"],
-                     "database": params["dbname"]}) from None
-
-
-def _reason(error: psycopg.Error, password: str) -> str:
-    """libpq's own words, on one line: the last ``failed:`` part, without ``FATAL:``, and
-    never the password (libpq does not echo it; this makes sure)."""
-    first_line = (str(error).splitlines() or [type(error).__name__])[0]
-    reason = first_line.rpartition("failed: ")[2].removeprefix("FATAL:").strip()
-    if password:
-        reason = reason.replace(password, "***")
-    return reason or type(error).__name__
+            check_postgres_answers(url, settings.connect_timeout)

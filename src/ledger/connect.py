@@ -1,0 +1,35 @@
+"""Whether a PostgreSQL database answers, asked once and quickly before a pool is opened: a
+pool would wait 30 s for its first connection and then fail with a long traceback."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from ledger.domain.errors import DatabaseUnavailableError
+from ledger.settings import postgres_params_of
+
+
+def check_postgres_answers(url: str, timeout: int) -> None:
+    """Connect once to a PostgreSQL database, giving up after ``timeout`` seconds with one
+    line naming its host, port and database (never the password)."""
+    params = postgres_params_of(url)
+    try:
+        conninfo = make_conninfo(**{key: value for key, value in params.items() if value})
+        psycopg.connect(conninfo, connect_timeout=timeout).close()
+    except psycopg.Error as error:
+        raise DatabaseUnavailableError(
+            f"cannot connect to PostgreSQL at {params['host']}:{params['port']}, database "
+            f"{params['dbname']!r}: {_reason(error, params['password'])}",
+            details={"host": params["host"], "port": params["port"],
+                     "database": params["dbname"]}) from None
+
+
+def _reason(error: psycopg.Error, password: str) -> str:
+    """libpq's own words, on one line: the last ``failed:`` part, without ``FATAL:``, and
+    never the password (libpq does not echo it; this makes sure)."""
+    first_line = (str(error).splitlines() or [type(error).__name__])[0]
+    reason = first_line.rpartition("failed: ")[2].removeprefix("FATAL:").strip()
+    if password:
+        reason = reason.replace(password, "***")
+    return reason or type(error).__name__
