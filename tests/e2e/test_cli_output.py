@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ledger.service import first_admin
 from ledger.service.bootstrap import bootstrap
 from ledger.service.cli import accounts, app
 from ledger.settings import Settings
@@ -101,3 +102,20 @@ def test_a_generated_one_time_password_with_markup_is_shown_in_full_and_opens_th
     with bootstrap(Settings(database_url=database_url), start_projections=False) as ledger:
         session = ledger.access.identity.login("li.na", generated, client_address="127.0.0.1")
     assert session["password_change_required"]
+
+
+def test_init_shows_the_first_administrators_password_and_the_paths_exactly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    generated = "Pw9[/]x[bold]Zq#4-mW2"
+    data_dir = tmp_path / "var [live]"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(first_admin, "generate_password", lambda _policy: generated)
+
+    initialised = CliRunner().invoke(app, ["init"], env={
+        "LEDGER_DATABASE_URL": f"sqlite:///{data_dir / 'ledger.sqlite3'}",
+        "LEDGER_DATA_DIR": str(data_dir)})
+
+    assert initialised.exit_code == 0, initialised.output
+    output = " ".join(initialised.stdout.split())
+    assert f"one-time password {generated} (shown once" in output
+    assert str(data_dir / "ledger.sqlite3") in output

@@ -10,8 +10,8 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
+from rich.text import Text
 
 from commands.bus import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
@@ -22,6 +22,7 @@ from ledger.service.cli.common import (
     LOCAL_ADMINISTRATOR_ROLES,
     cell,
     err,
+    literal,
     local_administrator,
     local_ledger,
     options,
@@ -73,8 +74,8 @@ def serve(
     # code, not a server start-up traceback after a "listening" line.
     ledger = run(lambda: bootstrap(chosen))
     scheme = "https" if tls_cert else "http"
-    out.print(f"Customer ledger listening on {scheme}://{chosen.host}:{chosen.port} "
-              f"(store: {redacted(chosen.database_url)}; API docs at /docs)",
+    out.print(literal(f"Customer ledger listening on {scheme}://{chosen.host}:{chosen.port} "
+                      f"(store: {redacted(chosen.database_url)}; API docs at /docs)"),
               highlight=False, soft_wrap=True)
     with signals_stop_the_server(), closing(ledger):
         # No access log: at this level it was never written, yet uvicorn still gathered
@@ -130,14 +131,15 @@ def init() -> None:
                     "first_administrator": created}
 
     def render(r: dict[str, Any]) -> None:
-        out.print(f"Ledger ready: {r['database']} (head position {r['head_position']})",
+        out.print(literal(f"Ledger ready: {r['database']} (head position {r['head_position']})"),
                   highlight=False, soft_wrap=True)
         admin = r["first_administrator"]
         if admin:
-            out.print(f"First administrator: [bold]{admin['username']}[/], one-time password "
-                      f"[bold]{escape(admin['one_time_password'])}[/] (shown once; also in "
-                      f"{admin['written_to']}, readable by you only). Log in and change it.",
-                      highlight=False, soft_wrap=True)
+            out.print(Text.assemble(
+                "First administrator: ", (admin["username"], "bold"), ", one-time password ",
+                (admin["one_time_password"], "bold"), f" (shown once; also in "
+                f"{admin['written_to']}, readable by you only). Log in and change it."),
+                highlight=False, soft_wrap=True)
 
     show(run(action), render)
 
@@ -164,8 +166,8 @@ def projections_rebuild(
                     "events_read": read, "positions": ledger.runner.positions()}
 
     show(run(action), lambda r: out.print(
-        f"Rebuilt {', '.join(r['rebuilt'])}: positions {r['positions']}", highlight=False,
-        soft_wrap=True))
+        literal(f"Rebuilt {', '.join(r['rebuilt'])}: positions {r['positions']}"),
+        highlight=False, soft_wrap=True))
 
 
 @projections_app.command("status")
