@@ -1,5 +1,6 @@
-"""Access rules an adversary probes, over HTTP and the HTTP client, on SQLite and PostgreSQL:
-every 403, whichever rule refused, is in the audit trail (OP-1)."""
+"""Access rules an adversary probes, over HTTP, on SQLite and PostgreSQL: a search needs
+clearance for the field searched (AC-1, P5); and every 403, whichever rule refused, is in
+the audit trail (OP-1)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.unit.commands.store_snapshot import snapshot_store
 pytestmark = pytest.mark.e2e
 
 LOOPBACK = ("127.0.0.1", 50000)
+PHONE = "+86 138-0013-8000"
 
 
 @pytest.fixture
@@ -51,6 +53,27 @@ def records_added(ledger: Ledger, action: Callable[[], httpx.Response]
     response = action()
     added = snapshot_store(ledger.store).added_since(before)
     return response, [record.decode(ledger.store) for record in added]
+
+
+def test_finance_may_not_search_by_phone_and_the_refusal_is_audited(
+        app: tuple[FastAPI, Ledger]) -> None:
+    _, ledger = app
+    customer_id = register(ledger, distinctive_profile("zh_CN"))
+    open_account(ledger, "li.na", "sales")
+    open_account(ledger, "qian.hui", "finance", department="finance")
+    ledger.runner.catch_up()
+    sales, finance = token(app, "li.na"), token(app, "qian.hui")
+
+    found = http(app).get("/search/customers", params={"phone": PHONE}, headers=sales)
+    assert [c["customer_id"] for c in found.json()["customers"]] == [customer_id]
+
+    refused, added = records_added(ledger, lambda: http(app).get(
+        "/search/customers", params={"phone": PHONE}, headers=finance))
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "permission_denied"
+    assert PHONE not in refused.text
+    assert [(type(r), r.operation, r.meta["actor"]) for r in added] == [
+        (AccessRecord.PermissionDenied, "find-customers-by", "qian.hui")]
 
 
 def test_a_deletion_request_for_another_department_is_a_403_in_the_audit_trail(

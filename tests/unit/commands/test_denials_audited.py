@@ -1,7 +1,7 @@
 """Every permission denial is in the audit trail (OP-1, AU-1), whichever check raised it: the
-permission table, a workflow rule about who may act, the network rule. Each scenario below
-is one place in the source that refuses with ``permission_denied``; a guard greps the
-source, so a new such place needs its scenario.
+permission table, a workflow rule about who may act, the reader's clearance, the network
+rule. Each scenario below is one place in the source that refuses with
+``permission_denied``; a guard greps the source, so a new such place needs its scenario.
 
 Given the scenario's setting, when the refusal happens, then exactly one audit record is
 appended (never two, though the authoriser and the bus both see the denial) and nothing
@@ -28,6 +28,7 @@ from ledger.domain.deletion import Ground
 from ledger.domain.errors import PermissionDeniedError
 from ledger.service.bootstrap import Ledger
 from projections.audit import AuditTrailQuery
+from projections.privacy import FindCustomersBy
 from tests.accounts import PASSWORD, open_account
 from tests.privacy_support import (
     CLERK,
@@ -43,6 +44,8 @@ SOURCE = Path(bus.__file__).parents[1]  # src/
 HOME = "127.0.0.1"
 OUTSIDE = "203.0.113.5"
 SALES = Actor("li.na", frozenset({"sales"}), client_address=HOME, department="sales")
+FINANCE = Actor("qian.hui", frozenset({"finance"}), client_address=HOME,
+                department="finance")
 
 Refusal = Callable[[], object]
 
@@ -94,6 +97,11 @@ def reject_at_a_step_of_another_role(ledger: Ledger) -> Refusal:
     return lambda: ledger.bus.execute(command, SALES_HEAD)
 
 
+def search_by_phone_as_finance(ledger: Ledger) -> Refusal:
+    a_customer(ledger)
+    return lambda: ledger.bus.ask(FindCustomersBy(phone="+86 138-0013-8000"), FINANCE)
+
+
 def session_used_from_outside(ledger: Ledger) -> Refusal:
     open_account(ledger, "zhou.min", "sales")
     token = ledger.access.identity.login("zhou.min", PASSWORD, client_address=HOME)["token"]
@@ -116,6 +124,8 @@ DENIALS = {
         "ledger/domain/deletion.py", review_by_another_department, "review-deletion"),
     "a step of another role": Denial(
         "ledger/domain/deletion.py", reject_at_a_step_of_another_role, "reject-deletion"),
+    "search without clearance": Denial(
+        "projections/queries.py", search_by_phone_as_finance, "find-customers-by"),
     "a session used from outside the networks": Denial(
         "commands/authentication.py", session_used_from_outside, "authenticate"),
     # A login has its own audit record, which names the reason.
