@@ -142,10 +142,13 @@ class Identity:
             raise refuse("unknown_user")
         if account.status is AccountStatus.DISABLED:
             raise refuse("disabled")
+        # Before the password's verdict is used (LG-3): a locked account answers exactly as
+        # a wrong password does, whatever password was sent, so guessing on after the
+        # lockout confirms nothing. The audit record says "locked"; the caller cannot tell.
+        if self.is_locked(account):
+            raise refuse("locked")
         if not matches:
             raise refuse("wrong_password", failures=self._count_failure(account, client_address))
-        if self.is_locked(account):
-            raise refuse("locked", "the account is locked; an administrator can unlock it")
         self._check_second_factor(account, totp_code, refuse, client_address)
         self.credentials.clear_failures(username)
         return self._open_session(account, client_address)

@@ -1,6 +1,6 @@
-"""Access rules an adversary probes, over HTTP, on SQLite and PostgreSQL: a search needs
-clearance for the field searched (AC-1, P5); and every 403, whichever rule refused, is in
-the audit trail (OP-1)."""
+"""Access rules an adversary probes, over HTTP and the HTTP client, on SQLite and PostgreSQL:
+a locked account answers every password alike (LG-3); a search needs clearance for the field
+searched (AC-1, P5); and every 403, whichever rule refused, is in the audit trail (OP-1)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from commands.client import HttpTransport
+from commands.errors import AuthenticationError
 from ledger.domain.access import AccessRecord
 from ledger.service.bootstrap import Ledger
 from ledger.service.http import create_app
@@ -53,6 +55,29 @@ def records_added(ledger: Ledger, action: Callable[[], httpx.Response]
     response = action()
     added = snapshot_store(ledger.store).added_since(before)
     return response, [record.decode(ledger.store) for record in added]
+
+
+def test_a_locked_account_answers_every_password_alike(app: tuple[FastAPI, Ledger]) -> None:
+    _, ledger = app
+    open_account(ledger, "li.na", "sales")
+    for _ in range(ledger.policy.login.max_failed_attempts):
+        assert login(app, "li.na", "Wrong-Pass#0000").status_code == 401
+
+    right, wrong, unknown = (login(app, "li.na", PASSWORD),
+                             login(app, "li.na", "Other-Guess#4242"),
+                             login(app, "nobody", PASSWORD))
+
+    assert right.status_code == wrong.status_code == unknown.status_code == 401
+    assert right.json() == wrong.json() == unknown.json()
+    assert right.json()["error"]["message"] == "wrong username or password"
+
+    def client_login(password: str) -> tuple[str, str, dict[str, Any]]:
+        with pytest.raises(AuthenticationError) as refused:
+            HttpTransport("http://testserver", username="li.na", password=password,
+                          client=http(app))
+        return refused.value.code, refused.value.message, refused.value.details
+
+    assert client_login(PASSWORD) == client_login("Other-Guess#4242")
 
 
 def test_finance_may_not_search_by_phone_and_the_refusal_is_audited(
