@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.access_log import AccessLog
 from commands.authorisation import PolicyAuthoriser
-from commands.bus import Actor
+from commands.bus import Actor, record_denial
 from commands.unit_of_work import Clock
 from ledger import totp
 from ledger.credentials import CredentialStore, SessionState, token_digest
@@ -127,7 +127,10 @@ class Identity:
             self.access_log.record(AccessRecord.LoginFailed, actor=username[:100] or "-",
                                    client_address=client_address, username=username[:100],
                                    reason=reason, failures=failures)
-            return error(message)
+            refusal = error(message)
+            if isinstance(refusal, PermissionDeniedError):
+                refusal.audited = True  # the LoginFailed record is its audit record
+            return refusal
 
         if not self.login_policy.allows_address(client_address):
             raise refuse("network", "logins are not allowed from this network",
@@ -139,10 +142,13 @@ class Identity:
             raise refuse("unknown_user")
         if account.status is AccountStatus.DISABLED:
             raise refuse("disabled")
+        # Before the password's verdict is used (LG-3): a locked account answers exactly as
+        # a wrong password does, whatever password was sent, so guessing on after the
+        # lockout confirms nothing. The audit record says "locked"; the caller cannot tell.
+        if self.is_locked(account):
+            raise refuse("locked")
         if not matches:
             raise refuse("wrong_password", failures=self._count_failure(account, client_address))
-        if self.is_locked(account):
-            raise refuse("locked", "the account is locked; an administrator can unlock it")
         self._check_second_factor(account, totp_code, refuse, client_address)
         self.credentials.clear_failures(username)
         return self._open_session(account, client_address)
@@ -261,7 +267,11 @@ class Identity:
             self.credentials.close_session(session.digest)
             raise AuthenticationError("the session has expired; log in again")
         if not self.login_policy.allows_address(client_address):
-            raise PermissionDeniedError("requests are not allowed from this network")
+            denial = PermissionDeniedError("requests are not allowed from this network")
+            record_denial(self.access_log, denial, Actor(session.username,
+                                                         client_address=client_address),
+                          "authenticate", None)
+            raise denial
         account = self.accounts.current(session.username)
         if account is None or account.status is not AccountStatus.ACTIVE or self._locked(
                 account, state.failures, state.last_failure_at):

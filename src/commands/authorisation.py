@@ -3,7 +3,8 @@
 Every command and query the bus runs is put to ``authorise``. An operation is allowed when
 one of the actor's roles lists it, or when it is self-service and aimed at the actor's own
 account. A denial appends a ``PermissionDenied`` access event before the caller is told,
-so the refusal is in the audit trail (the refused command itself writes nothing).
+so the refusal is in the audit trail (the refused command itself writes nothing); the bus
+records the denials other checks raise in the same way, and never one of these twice.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from collections.abc import Callable
 from datetime import date
 
 from commands.access_log import AccessLog
-from commands.bus import Actor
+from commands.bus import Actor, record_denial
 from ledger.credentials import CredentialStore
-from ledger.domain.access import AccessRecord
 from ledger.domain.errors import PermissionDeniedError
 from ledger.domain.sensitivity import Clearance
 from ledger.policy_access import AccessPolicy
@@ -74,22 +74,22 @@ class PolicyAuthoriser:
             return
         if operation in self.self_service and target == actor.id:
             return
-        if self.access_log is not None:
-            self.access_log.record(AccessRecord.PermissionDenied, actor=actor.id,
-                                   client_address=actor.client_address, operation=operation,
-                                   target=target, roles=sorted(actor.roles))
         if actor.pending:
             # "(roles: none)" alone would read as a missing grant, not a step still to take.
             steps = " and ".join(PENDING_STEPS.get(step, step) for step in actor.pending)
-            raise PermissionDeniedError(
+            denial = PermissionDeniedError(
                 f"{operation} is not allowed yet: this session acts with no roles until "
                 f"{steps}; the same session then acts with the account's roles",
                 details={"operation": operation, "target": target,
                          "pending": list(actor.pending)})
-        raise PermissionDeniedError(
-            f"{operation} is not allowed for this account (roles: "
-            f"{', '.join(sorted(actor.roles)) or 'none'})",
-            details={"operation": operation, "target": target})
+        else:
+            denial = PermissionDeniedError(
+                f"{operation} is not allowed for this account (roles: "
+                f"{', '.join(sorted(actor.roles)) or 'none'})",
+                details={"operation": operation, "target": target})
+        if self.access_log is not None:
+            record_denial(self.access_log, denial, actor, operation, target)
+        raise denial
 
     def clearance_for(self, actor: Actor) -> Clearance:
         """The sensitive fields ``actor`` may not read unmasked (ST-4, P5)."""

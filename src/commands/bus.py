@@ -12,13 +12,16 @@ import structlog
 from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel, ValidationError
 
+from commands.access_log import AccessLog
 from commands.handlers import Handler, Result
 from commands.idempotency import CommandRecord, command_record_id, fingerprint
 from commands.models import Command
 from commands.unit_of_work import Clock, UnitOfWork
+from ledger.domain.access import AccessRecord
 from ledger.domain.errors import (
     ConflictError,
     LedgerError,
+    PermissionDeniedError,
     Problem,
     ValidationFailedError,
 )
@@ -78,9 +81,22 @@ def problems_of(error: ValidationError) -> list[Problem]:
     ]
 
 
+def record_denial(access_log: AccessLog, error: PermissionDeniedError, actor: Actor,
+                  operation: str, target: str | None) -> None:
+    """Write ``error`` to the audit trail as a ``PermissionDenied`` event, unless it is there
+    already (OP-1): each refusal is recorded once, whichever check raised it."""
+    if error.audited:
+        return
+    access_log.record(AccessRecord.PermissionDenied, actor=actor.id,
+                      client_address=actor.client_address, operation=operation,
+                      target=target, roles=sorted(actor.roles))
+    error.audited = True
+
+
 class MessageBus:
     """Authorises, dispatches to one handler, saves the decision with its outcome, and replays
-    the first outcome for a repeated command id."""
+    the first outcome for a repeated command id. Every permission denial raised on the way,
+    by the authoriser or by a handler's own rule about who may act, is audited."""
 
     def __init__(
         self,
@@ -104,6 +120,8 @@ class MessageBus:
         self.on_saved = on_saved
         self.protector = protector
         self.read_audit = read_audit
+        # The bus's own: a denial is recorded whatever authoriser or handler raised it.
+        self.access_log = AccessLog(store, clock, on_saved)
 
     # Commands ----------------------------------------------------------------
 
@@ -126,6 +144,7 @@ class MessageBus:
             self.authoriser.authorise(actor, command.name, target)
             outcome = self._execute_once(command, actor)
         except LedgerError as error:
+            self._audit_denial(error, actor, command.name, target)
             log.info("command_refused", command=command.name, command_id=command.command_id,
                      actor=actor.id, code=error.code, fields=_fields_of(error))
             raise
@@ -217,6 +236,7 @@ class MessageBus:
         try:
             self.authoriser.authorise(actor, name, target)
         except LedgerError as error:
+            self._audit_denial(error, actor, name, target)
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
             raise
         # Sensitive fields are masked for a reader without clearance (ST-4, P5).
@@ -229,11 +249,17 @@ class MessageBus:
             with reading_with(clearance):
                 answer = handler(query)
         except LedgerError as error:
+            self._audit_denial(error, actor, name, target)
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
             self._audit_read(actor, name, target, None, clearance, error.code)
             raise
         self._audit_read(actor, name, target, answer, clearance, "ok")
         return answer
+
+    def _audit_denial(self, error: LedgerError, actor: Actor, operation: str,
+                      target: str | None) -> None:
+        if isinstance(error, PermissionDeniedError):
+            record_denial(self.access_log, error, actor, operation, target)
 
     def _audit_read(self, actor: Actor, operation: str, target: str | None, answer: Any,
                     clearance: Clearance, outcome: str) -> None:
@@ -252,7 +278,7 @@ class ReadAuditor(Protocol):
 
 def target_of(message: object) -> str | None:
     """What an operation is aimed at, for the authoriser and the audit trail."""
-    for attribute in ("audit_target", "customer_id"):
+    for attribute in ("audit_target", "customer_id", "request_id"):
         value = getattr(message, attribute, None)
         if value:
             return str(value)

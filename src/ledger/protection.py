@@ -31,6 +31,11 @@ _SEARCHABLE: tuple[tuple[str, str, str | None], ...] = (
     ("email", "contacts", "email"),
     ("person", "contacts", "name"),
 )
+SEARCH_SOURCES: dict[str, frozenset[str]] = {
+    kind: frozenset(source for found, source, _ in _SEARCHABLE if found == kind)
+    for kind, _, _ in _SEARCHABLE
+}
+"""The profile paths each searchable kind is matched in (what a searcher must be cleared for)."""
 
 
 class MissingDataKeyError(KeyMaterialError):

@@ -10,8 +10,17 @@ from uuid import UUID
 from pydantic import BaseModel, Field, model_validator
 
 from ledger.domain.errors import NotFoundError, WorkflowViolationError
+from ledger.domain.sensitivity import FULL_CLEARANCE, current_clearance
+from ledger.protection import SEARCH_SOURCES
 from ledger.sql import in_list
-from projections.queries import CUSTOMER_COLUMNS, Queries, Query, checkpoint, customer_from_row
+from projections.queries import (
+    CUSTOMER_COLUMNS,
+    Queries,
+    Query,
+    checkpoint,
+    customer_from_row,
+    searchable_fields,
+)
 
 _SEARCHABLE = ("phone", "email", "person", "name")
 
@@ -85,40 +94,58 @@ class PrivacyQueries:
         self.protector = queries.protector
 
     def find_customers_by(self, query: FindCustomersBy) -> dict[str, Any]:
+        kind, value = next((k, v) for k, v in (("phone", query.phone), ("email", query.email),
+                                                ("person", query.person)) if v is not None)
+        # Only in the fields the reader may read: an exact match elsewhere would confirm a
+        # value they are not cleared to see (finance and a phone number, say).
+        fields = searchable_fields(kind, SEARCH_SOURCES[kind])
         self.queries.wait(query)
         if self.protector is None:
             raise WorkflowViolationError("search on personal fields needs the blind-index key")
-        kind, value = next((k, v) for k, v in (("phone", query.phone), ("email", query.email),
-                                                ("person", query.person)) if v is not None)
         digest = self.protector.query_digest(kind, value)
+        sources, params = in_list("source", fields)
         with self.views.snapshot() as cursor:
             position = checkpoint(cursor, "customer_search")
             rows = cursor.all(
                 f"SELECT {CUSTOMER_COLUMNS} FROM customer_view WHERE customer_id IN ("  # noqa: S608
                 " SELECT customer_id FROM customer_search WHERE kind = :kind"
-                " AND digest = :digest) ORDER BY customer_id LIMIT :limit",
-                {"kind": kind, "digest": digest, "limit": query.limit})
+                f" AND digest = :digest AND source IN {sources})"
+                " ORDER BY customer_id LIMIT :limit",
+                params | {"kind": kind, "digest": digest, "limit": query.limit})
         return {"customers": [customer_from_row(r, self.protector) for r in rows],
-                "reflects_position": position}
+                "searched_fields": fields, "reflects_position": position}
 
     def list_duplicates(self, query: ListDuplicates) -> dict[str, Any]:
         self.queries.wait(query)
+        # Grouped only on fields the reader may read: a group "same phone" tells who shares
+        # one, as good as a search by it.
+        clearance = current_clearance() or FULL_CLEARANCE
+        fields = clearance.readable(SEARCH_SOURCES["phone"] | SEARCH_SOURCES["email"])
+        by_name_and_address = not any(clearance.hides(path) for path in (
+            SEARCH_SOURCES["name"] | SEARCH_SOURCES["address"]))
+        shared: list[tuple[Any, ...]] = []
+        pairs: list[tuple[Any, ...]] = []
         with self.views.snapshot() as cursor:
             position = checkpoint(cursor, "customer_search")
-            shared = cursor.all(
-                "SELECT kind, digest, customer_id FROM customer_search WHERE (kind, digest) IN ("
-                " SELECT kind, digest FROM customer_search WHERE kind IN ('phone', 'email')"
-                " GROUP BY kind, digest HAVING COUNT(DISTINCT customer_id) > 1)"
-                " ORDER BY kind, digest, customer_id")
-            pairs = cursor.all(
-                "SELECT DISTINCT a.customer_id, b.customer_id FROM customer_search a"
-                " JOIN customer_search b ON a.kind = 'name' AND b.kind = 'name'"
-                " AND a.digest = b.digest AND a.customer_id < b.customer_id"
-                " JOIN customer_search aa ON aa.customer_id = a.customer_id"
-                " AND aa.kind = 'address'"
-                " JOIN customer_search ba ON ba.customer_id = b.customer_id"
-                " AND ba.kind = 'address' AND ba.digest = aa.digest"
-                " ORDER BY a.customer_id, b.customer_id")
+            if fields:
+                sources, params = in_list("source", fields)
+                shared = cursor.all(
+                    "SELECT kind, digest, customer_id FROM customer_search"  # noqa: S608
+                    f" WHERE source IN {sources} AND (kind, digest) IN ("
+                    " SELECT kind, digest FROM customer_search WHERE kind IN ('phone', 'email')"
+                    f" AND source IN {sources}"
+                    " GROUP BY kind, digest HAVING COUNT(DISTINCT customer_id) > 1)"
+                    " ORDER BY kind, digest, customer_id", params)
+            if by_name_and_address:
+                pairs = cursor.all(
+                    "SELECT DISTINCT a.customer_id, b.customer_id FROM customer_search a"
+                    " JOIN customer_search b ON a.kind = 'name' AND b.kind = 'name'"
+                    " AND a.digest = b.digest AND a.customer_id < b.customer_id"
+                    " JOIN customer_search aa ON aa.customer_id = a.customer_id"
+                    " AND aa.kind = 'address'"
+                    " JOIN customer_search ba ON ba.customer_id = b.customer_id"
+                    " AND ba.kind = 'address' AND ba.digest = aa.digest"
+                    " ORDER BY a.customer_id, b.customer_id")
         groups: dict[tuple[str, str], list[str]] = {}
         for kind, digest, customer_id in shared:
             groups.setdefault((f"same {kind}", digest), []).append(customer_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any, ClassVar
 from uuid import UUID
@@ -11,7 +11,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.domain.customer import quarter_of
-from ledger.domain.errors import NotFoundError
+from ledger.domain.errors import NotFoundError, PermissionDeniedError
+from ledger.domain.sensitivity import FULL_CLEARANCE, current_clearance
 from ledger.protection import ProfileProtector
 from ledger.sql import Cursor
 from projections.customer_view import name_key
@@ -94,6 +95,18 @@ def checkpoint(cursor: Cursor, projection: str) -> int:
     return int(row[0]) if row else 0
 
 
+def searchable_fields(criterion: str, paths: Iterable[str]) -> list[str]:
+    """The fields among ``paths`` the current reader may search in (AC-1, P5): a match in a
+    field they may not read would tell them its value. None at all is a refusal."""
+    wanted = sorted(paths)
+    readable = (current_clearance() or FULL_CLEARANCE).readable(wanted)
+    if not readable:
+        raise PermissionDeniedError(
+            f"searching by {criterion} needs clearance to read {' or '.join(wanted)}",
+            details={"criterion": criterion, "fields": wanted})
+    return readable
+
+
 class Queries:
     """Answers each query from the read models, after waiting for ``min_position`` if asked."""
 
@@ -123,6 +136,7 @@ class Queries:
         return {"customer": customer_from_row(row, self.protector), "reflects_position": position}
 
     def find_customers(self, query: FindCustomers) -> dict[str, Any]:
+        searchable_fields("name", ["basic.name"])
         self.wait(query)
         prefix = name_key(query.name_prefix)
         # A range scan on the byte-ordered key: every string starting with the prefix

@@ -27,6 +27,20 @@ def test_a_customer_is_found_by_a_phone_typed_another_way(cli: Cli) -> None:
     assert [c["customer_id"] for c in found["customers"]] == [customer_id]
 
 
+def test_finance_may_not_find_by_phone_on_the_command_line(cli: Cli) -> None:
+    """Finance may not read phones, so a search by one must not say whose it is (AC-1)."""
+    register(cli, basic__phone="+8613800138000")
+    cli.json("account", "create", "qian.hui", "--employee-id", "E-qian.hui", "--department",
+             "finance", "--role", "finance")
+    events_before = cli.stored_events()
+
+    refused = cli("customer", "find-by", "--phone", "+86 138-0013-8000", actor="qian.hui")
+
+    assert refused.returncode == EXIT_CODES["permission_denied"], refused.stderr
+    assert "+86" not in refused.stdout + refused.stderr
+    assert cli.stored_events() == events_before + 1  # the denial's audit record
+
+
 def test_the_kek_is_rotated_without_touching_events_and_the_old_one_is_no_longer_needed(
         cli: Cli) -> None:
     customer_id = register(cli, basic__phone="+8613900139000")

@@ -32,7 +32,8 @@ def test_failed_logins_on_two_instances_add_up_to_one_lockout(
             instance.access.identity.login("li.na", "Wrong-Pass#0000", client_address=HOME)
 
     for instance in (first, second):
-        with pytest.raises(AuthenticationError, match="locked"):
+        # Locked: even the right password is answered as a wrong one (LG-3).
+        with pytest.raises(AuthenticationError, match="wrong username or password"):
             instance.access.identity.login("li.na", PASSWORD, client_address=HOME)
         account = instance.access.identity.account("li.na")
         assert account is not None and account.status is AccountStatus.LOCKED

@@ -74,6 +74,9 @@ class PermissionDeniedError(LedgerError):
     """The actor may not perform this operation."""
 
     code = "permission_denied"
+    # Set by whoever writes the refusal to the audit trail: a denial passes several layers
+    # on its way out (the authoriser, the bus), and each must record it exactly once.
+    audited: bool = False
 
 
 class AuthenticationError(LedgerError):

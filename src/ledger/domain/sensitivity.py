@@ -7,7 +7,7 @@ code in the same process) nothing is masked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -28,6 +28,10 @@ class Clearance:
 
     def hides(self, path: str) -> bool:
         return any(paths_overlap(path, hidden) for hidden in self.hidden_paths)
+
+    def readable(self, paths: Iterable[str]) -> list[str]:
+        """Those of ``paths`` this reader may see unmasked, sorted."""
+        return sorted(path for path in paths if not self.hides(path))
 
 
 FULL_CLEARANCE = Clearance(frozenset())

@@ -78,3 +78,16 @@ def store_unchanged(store: LedgerStore) -> Iterator[StoreSnapshot]:
         f"the store changed: {len(after.events) - len(before.events)} event(s) more, "
         f"new topics {sorted({record.topic for record in after.added_since(before)})}"
     )
+
+
+@contextmanager
+def only_a_denial_recorded(store: LedgerStore) -> Iterator[StoreSnapshot]:
+    """Assert that the block appends exactly one ``PermissionDenied`` audit record and adds,
+    alters or removes nothing else: what a refused operation may write."""
+    before = snapshot_store(store)
+    yield before
+    after = snapshot_store(store)
+    assert after.events[: len(before.events)] == before.events
+    assert after.snapshots == before.snapshots
+    assert [r.topic.rsplit(":", 1)[1] for r in after.added_since(before)] == [
+        "AccessRecord.PermissionDenied"]

@@ -88,12 +88,36 @@ def test_five_failures_lock_the_account_until_an_administrator_unlocks_it(
     locked = [e for e in ledger.store.events.get(account_id("li.na"))][-1]
     assert isinstance(locked, Account.Locked) and locked.reason == "failed_logins"
     assert locked.meta["actor"] == "system:login"
-    assert "locked" in refused(lambda: identity.login("li.na", PASSWORD, client_address=HOME))
+    assert refused(lambda: identity.login("li.na", PASSWORD, client_address=HOME)) == (
+        "wrong username or password")
+    assert last_event(ledger).reason == "locked"
 
     ledger.bus.execute(UnlockAccount(username="li.na"), ADMIN)
     assert identity.login("li.na", PASSWORD, client_address=HOME)["token"]
     refused(lambda: identity.login("li.na", "Wrong-Pass#0000", client_address=HOME))
     assert ledger.access.credentials.failures("li.na")[0] == 1  # counted afresh
+
+
+def test_a_locked_account_answers_the_same_whatever_the_password(ledger: Ledger) -> None:
+    """After the lockout, guessing on confirms nothing: the right password, a wrong one and
+    an unknown account all get the same error, message and details (LG-3)."""
+    open_account(ledger, "li.na", "sales")
+    identity = ledger.access.identity
+    for _ in range(5):
+        refused(lambda: identity.login("li.na", "Wrong-Pass#0000", client_address=HOME))
+
+    def answer(username: str, password: str) -> tuple[type[Exception], str, object]:
+        with pytest.raises(AuthenticationError) as caught:
+            identity.login(username, password, client_address=HOME)
+        return type(caught.value), caught.value.message, caught.value.details
+
+    right = answer("li.na", PASSWORD)
+    assert last_event(ledger).reason == "locked"
+    wrong = answer("li.na", "Other-Guess#4242")
+    assert last_event(ledger).reason == "locked"
+    assert right == wrong == answer("nobody", PASSWORD) == (
+        AuthenticationError, "wrong username or password", {})
+    assert ledger.access.credentials.failures("li.na")[0] == 5  # guesses on a lock: not counted
 
 
 def test_a_one_time_password_session_may_only_change_the_password(ledger: Ledger) -> None:

@@ -42,7 +42,11 @@ from projections.history import CustomerHistory
 from projections.queries import FindCustomers, GetCustomer, ListPendingProposals
 from tests.conftest import ALICE, BOB, FixedClock
 from tests.factories import make_profile
-from tests.unit.commands.store_snapshot import snapshot_store, store_unchanged
+from tests.unit.commands.store_snapshot import (
+    only_a_denial_recorded,
+    snapshot_store,
+    store_unchanged,
+)
 
 TODAY = date(2026, 11, 27)
 NEW_EMAIL = {"basic.email": "new.contact@example.com"}
@@ -255,11 +259,13 @@ def test_every_query_is_put_to_the_authoriser(guarded: Ledger,
         ("bob", "list-pending-proposals", target), ("bob", "customer-history", target)]
 
 
-def test_a_denied_command_writes_nothing(guarded: Ledger,
-                                         authoriser: RecordingAuthoriser) -> None:
+def test_a_denied_command_writes_nothing_but_its_denial(
+        guarded: Ledger, authoriser: RecordingAuthoriser) -> None:
+    """An authoriser that does not audit its refusals still leaves one in the trail: the
+    bus records every permission denial that passes through it."""
     customer_id = a_customer(guarded)
     authoriser.denied.add("propose-change")
-    with store_unchanged(guarded.store), pytest.raises(PermissionDeniedError):
+    with only_a_denial_recorded(guarded.store), pytest.raises(PermissionDeniedError):
         guarded.bus.execute(propose(customer_id), ALICE)
 
 
@@ -268,7 +274,7 @@ def test_a_denied_actor_gets_no_replay_of_an_earlier_outcome(
     command = RegisterCustomer(profile=make_profile())
     guarded.bus.execute(command, ALICE)
     authoriser.denied.add("register-customer")
-    with store_unchanged(guarded.store), pytest.raises(PermissionDeniedError):
+    with only_a_denial_recorded(guarded.store), pytest.raises(PermissionDeniedError):
         guarded.bus.execute(command, ALICE)
 
 
