@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import date
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from ledger.domain.customer import quarter_of
 from ledger.domain.errors import NotFoundError
@@ -16,6 +17,20 @@ from ledger.protection import ProfileProtector
 from ledger.sql import Cursor
 from projections.customer_view import name_key
 from projections.runner import ProjectionRunner
+
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _written_as_a_date(value: object) -> object:
+    # Pydantic reads a number as Unix seconds or milliseconds, guessing by its size, so
+    # "253402300799" would silently mean a day in 1978: a moment must be written out.
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("give a moment in ISO 8601 with an offset, "
+                         "e.g. 2026-11-27T09:00:00+08:00, not a number")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_written_as_a_date)]
 
 
 class Query(BaseModel):
