@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
 
 from ledger.domain.customer import quarter_of
 from ledger.domain.errors import NotFoundError
@@ -30,7 +37,17 @@ def _written_as_a_date(value: object) -> object:
     return value
 
 
-Moment = Annotated[AwareDatetime, BeforeValidator(_written_as_a_date)]
+def _within_utc_range(value: datetime) -> datetime:
+    # Moments are compared in UTC: 0001-01-01T00:00+01:00 has no UTC year to be compared in.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the moment is out of range once converted to UTC") from None
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_written_as_a_date),
+                   AfterValidator(_within_utc_range)]
 
 
 class Query(BaseModel):

@@ -53,10 +53,14 @@ def fields_of(error: dict[str, Any]) -> list[str]:
     ("/audit/trail", {"since": "1700000000"}, "query.since"),
     ("/audit/anomalies", {"since": "0", "until": EARLIER}, "query.since"),
     (f"/customers/{UNKNOWN_ID}/as-of", {"at": "253402300799"}, "query.at"),
+    ("/audit/trail", {"since": "0001-01-01T00:00:00+01:00"}, "query.since"),
+    ("/audit/anomalies", {"since": EARLIER, "until": "9999-12-31T23:59:59-14:00"},
+     "query.until"),
     ("/accounts/" + "u" * 101, {}, "path.username"),
 ], ids=["no-criterion", "two-criteria", "trail-since-after-until",
         "anomalies-since-after-until", "trail-number-as-time", "anomalies-number-as-time",
-        "as-of-number-as-time", "username-of-101-characters"])
+        "as-of-number-as-time", "trail-before-year-1-in-utc", "anomalies-after-9999-in-utc",
+        "username-of-101-characters"])
 def test_parameters_that_break_a_rule_are_a_422_naming_the_parameter_and_write_nothing(
         api: TestClient, ledger: Ledger, path: str, params: dict[str, str], field: str) -> None:
     head = ledger.store.head_position()
