@@ -132,6 +132,7 @@ VALUE_FOR = {
     "changes": {"basic.name": PERSONAL["new_name"], "basic.phone": PERSONAL["bad_phone"]},
     # Valid where a rule would refuse anything else, so the call reaches the handlers.
     "happened_on": "2026-11-20", "reviewed_on": "2026-11-20", "expected_version": 1,
+    "totp": None,
 }
 
 
