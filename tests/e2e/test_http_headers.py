@@ -38,6 +38,7 @@ def test_every_data_response_is_uncacheable_unframeable_and_loads_nothing(
     assert answer.headers["Cache-Control"] == "no-store"
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     assert answer.headers["X-Frame-Options"] == "DENY"
+    assert answer.headers["Referrer-Policy"] == "no-referrer"
     policy = policy_of(answer.headers["Content-Security-Policy"])
     assert policy["default-src"] == ["'none'"]
     assert policy["frame-ancestors"] == ["'none'"]
@@ -56,6 +57,8 @@ def test_the_docs_load_only_their_own_assets_and_the_policy_allows_exactly_those
     for link in links:
         asset = http.get(link)
         assert asset.status_code == 200, link
+        assert asset.headers["X-Content-Type-Options"] == "nosniff"
+        assert "Cache-Control" not in asset.headers  # the package's files may be cached
         assert asset.content == (swagger_ui_path / link.rsplit("/", 1)[1]).read_bytes()
     assert len(inline) == 1
     digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
