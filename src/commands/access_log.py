@@ -30,7 +30,10 @@ class AccessLog:
         with recording_as(metadata, self.clock):
             record = AccessRecord.record(event_class, **facts)
         recordings = self.store.save(record)
-        log.info("access_recorded", record=event_class.__name__, actor=actor)
+        # A failed login for no known account names whatever was typed (a password in the
+        # wrong field, a customer's name): the audit record keeps it, the log does not.
+        shown = "-" if facts.get("reason") == "unknown_user" else actor
+        log.info("access_recorded", record=event_class.__name__, actor=shown)
         if self.on_saved is not None and recordings:
             position = recordings[-1].notification.id
             if position is not None:

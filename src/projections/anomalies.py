@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, model_validator
+from pydantic import model_validator
 
 from ledger.domain.deadlines import is_working_day
 from ledger.policy import Policy
 from ledger.policy_audit import AuditPolicy
-from projections.queries import Query
+from projections.queries import Moment, Query
 
 # Kinds of trail entry that are someone using the system (not a background fact).
 _ACCESS_KINDS = ("read", "command", "login", "denial")
@@ -27,8 +27,8 @@ class AuditAnomalies(Query):
     """What the audit trail shows as unusual between two moments, by the policy's thresholds."""
 
     name = "audit-anomalies"
-    since: AwareDatetime
-    until: AwareDatetime
+    since: Moment
+    until: Moment
 
     @model_validator(mode="after")
     def _ordered(self) -> AuditAnomalies:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from ledger.domain.customer import Customer
 from ledger.domain.errors import NotFoundError
@@ -17,7 +17,7 @@ from ledger.protection import ProfileProtector
 from ledger.store import LedgerStore
 from projections.anomalies import AuditAnomalies, find_anomalies
 from projections.audit_trail import trail_time
-from projections.queries import Queries, Query, checkpoint
+from projections.queries import Moment, Queries, Query, checkpoint
 
 
 class CustomerAsOf(Query):
@@ -25,7 +25,7 @@ class CustomerAsOf(Query):
 
     name = "customer-as-of"
     customer_id: UUID
-    at: AwareDatetime
+    at: Moment
 
 
 class AuditTrailQuery(Query):
@@ -35,8 +35,8 @@ class AuditTrailQuery(Query):
     actor: str | None = Field(default=None, max_length=100)
     operation: str | None = Field(default=None, max_length=100)
     customer: str | None = Field(default=None, max_length=100)
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Moment | None = None
+    until: Moment | None = None
     limit: int = Field(default=1000, ge=1, le=100_000)
 
     @model_validator(mode="after")

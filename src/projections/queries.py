@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
-from datetime import date
-from typing import Any, ClassVar
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
 
 from ledger.domain.customer import quarter_of
 from ledger.domain.errors import NotFoundError, PermissionDeniedError
@@ -17,6 +25,30 @@ from ledger.protection import ProfileProtector
 from ledger.sql import Cursor
 from projections.customer_view import name_key
 from projections.runner import ProjectionRunner
+
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _written_as_a_date(value: object) -> object:
+    # Pydantic reads a number as Unix seconds or milliseconds, guessing by its size, so
+    # "253402300799" would silently mean a day in 1978: a moment must be written out.
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("give a moment in ISO 8601 with an offset, "
+                         "e.g. 2026-11-27T09:00:00+08:00, not a number")
+    return value
+
+
+def _within_utc_range(value: datetime) -> datetime:
+    # Moments are compared in UTC: 0001-01-01T00:00+01:00 has no UTC year to be compared in.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the moment is out of range once converted to UTC") from None
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_written_as_a_date),
+                   AfterValidator(_within_utc_range)]
 
 
 class Query(BaseModel):

@@ -273,6 +273,18 @@ def test_healthz_reports_the_head_and_each_projection_position(
     assert health["projection_errors"] == 0
 
 
+def test_the_real_server_does_not_announce_itself_and_serves_the_docs_offline(
+        http: httpx.Client) -> None:
+    data = http.get("/healthz")
+    docs = http.get("/docs")
+    script = http.get("/docs/assets/swagger-ui-bundle.js")
+
+    assert "server" not in data.headers and "server" not in docs.headers
+    assert data.headers["Cache-Control"] == "no-store"
+    assert docs.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in docs.text
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+
+
 @pytest.mark.postgres
 def test_the_server_runs_the_same_flow_on_postgresql(
         serve: Callable[..., RunningServer], postgres_url: str) -> None:

@@ -8,15 +8,24 @@ from uuid import UUID
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import ledger
 from commands.errors import HTTP_STATUS
 from commands.models import Command
 from commands.registry import ALL_COMMANDS
-from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
+from ledger.domain.errors import LedgerError, NotFoundError, Problem, ValidationFailedError
 from ledger.service.bootstrap import Ledger, bootstrap
 from ledger.service.http_audit import audit_router
-from ledger.service.http_auth import ActorDep, LedgerDep, accounts_router, auth_router
+from ledger.service.http_auth import (
+    ActorDep,
+    LedgerDep,
+    accounts_router,
+    auth_router,
+    build_query,
+)
+from ledger.service.http_docs import mount_docs
+from ledger.service.http_guard import ResponseGuard
 from ledger.service.http_privacy import privacy_router
 from ledger.settings import Settings
 from projections.history import CustomerHistory
@@ -37,6 +46,42 @@ def _error_response(error: LedgerError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if error.code == "unauthenticated" else None
     return JSONResponse(status_code=HTTP_STATUS.get(error.code, 400),
                         content={"error": error.as_dict()}, headers=headers)
+
+
+def _problem_of(detail: dict[str, Any]) -> Problem:
+    # Where and which rule only: echoing the input could leak personal data.
+    if detail.get("type") == "json_invalid":  # its location is a character offset
+        return Problem("body", "not valid JSON")
+    location = ".".join(str(p) for p in detail.get("loc", ()) if p != "body")
+    return Problem(location or "request", str(detail.get("msg", "invalid")))
+
+
+def _answer_errors_in_one_shape(app: FastAPI) -> None:
+    """Every error FastAPI or Starlette answer themselves (an unknown route, a wrong method,
+    a body they cannot parse) in the shape of the ledger's own errors."""
+
+    @app.exception_handler(LedgerError)
+    async def ledger_error(_: Request, error: LedgerError) -> JSONResponse:
+        return _error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        return _error_response(ValidationFailedError([_problem_of(d) for d in error.errors()]))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:  # FastAPI could not parse the body
+            return _error_response(ValidationFailedError([Problem("body", "not valid JSON")]))
+        if error.status_code == 404:
+            return _error_response(NotFoundError("no such route"))
+        code, message = _HTTP_ERRORS.get(error.status_code, ("http_error", str(error.detail)))
+        return JSONResponse(status_code=error.status_code, headers=error.headers,
+                            content={"error": {"code": code, "message": message,
+                                               "details": {}}})
+
+
+_HTTP_ERRORS = {405: ("method_not_allowed", "this route does not answer this method "
+                                            "(the Allow header lists those it does)")}
 
 
 def _command_route(command_class: type[Command]) -> Callable[..., dict[str, Any]]:
@@ -64,7 +109,7 @@ def _queries_router() -> APIRouter:
                      min_position: MinPosition = None) -> dict[str, Any]:
         """The current view of one customer, with the event position it reflects."""
         result: dict[str, Any] = ledger.bus.ask(
-            GetCustomer(customer_id=customer_id, min_position=min_position), actor)
+            build_query(GetCustomer, customer_id=customer_id, min_position=min_position), actor)
         return result
 
     @router.get("/customers")
@@ -74,7 +119,8 @@ def _queries_router() -> APIRouter:
                        min_position: MinPosition = None) -> dict[str, Any]:
         """Customers whose name starts with a prefix, ignoring case."""
         result: dict[str, Any] = ledger.bus.ask(
-            FindCustomers(name_prefix=name_prefix, limit=limit, min_position=min_position), actor)
+            build_query(FindCustomers, name_prefix=name_prefix, limit=limit,
+                        min_position=min_position), actor)
         return result
 
     @router.get("/proposals")
@@ -84,7 +130,7 @@ def _queries_router() -> APIRouter:
                                min_position: MinPosition = None) -> dict[str, Any]:
         """Change proposals waiting for verification, oldest first."""
         result: dict[str, Any] = ledger.bus.ask(
-            ListPendingProposals(customer_id=customer_id, limit=limit,
+            build_query(ListPendingProposals, customer_id=customer_id, limit=limit,
                                  min_position=min_position), actor)
         return result
 
@@ -95,7 +141,8 @@ def _queries_router() -> APIRouter:
                          min_position: MinPosition = None) -> dict[str, Any]:
         """Customers not yet reviewed in a quarter (default: the current one)."""
         result: dict[str, Any] = ledger.bus.ask(
-            ListReviewsDue(quarter=quarter, limit=limit, min_position=min_position), actor)
+            build_query(ListReviewsDue, quarter=quarter, limit=limit,
+                        min_position=min_position), actor)
         return result
 
     @router.get("/key-changes/late")
@@ -104,14 +151,15 @@ def _queries_router() -> APIRouter:
                               min_position: MinPosition = None) -> dict[str, Any]:
         """Key-field changes recorded after their working-day deadline, newest first."""
         result: dict[str, Any] = ledger.bus.ask(
-            ListLateKeyChanges(limit=limit, min_position=min_position), actor)
+            build_query(ListLateKeyChanges, limit=limit, min_position=min_position), actor)
         return result
 
     @router.get("/customers/{customer_id}/history")
     def customer_history(customer_id: UUID, ledger: LedgerDep, actor: ActorDep
                          ) -> dict[str, Any]:
         """Every event of one customer, in order, with actor, time, command and reason."""
-        result: dict[str, Any] = ledger.bus.ask(CustomerHistory(customer_id=customer_id), actor)
+        result: dict[str, Any] = ledger.bus.ask(
+            build_query(CustomerHistory, customer_id=customer_id), actor)
         return result
 
     return router
@@ -130,22 +178,12 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
             if owned:
                 app.state.ledger.close()
 
+    # The docs are served by mount_docs from the package's own assets; ReDoc would need a CDN.
     app = FastAPI(title="Customer ledger", version=ledger.__version__, lifespan=lifespan,
-                  description="Event-sourced customer records under a customer-data policy.")
-
-    @app.exception_handler(LedgerError)
-    async def ledger_error(_: Request, error: LedgerError) -> JSONResponse:
-        return _error_response(error)
-
-    @app.exception_handler(RequestValidationError)
-    async def request_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        # Report where and which rule only: echoing the input could leak personal data.
-        problems = [
-            Problem(".".join(str(p) for p in d.get("loc", ()) if p != "body") or "request",
-                    str(d.get("msg", "invalid")))
-            for d in error.errors()
-        ]
-        return _error_response(ValidationFailedError(problems))
+                  description="Event-sourced customer records under a customer-data policy.",
+                  docs_url=None, redoc_url=None)
+    _answer_errors_in_one_shape(app)
+    app.add_middleware(ResponseGuard, headers_for=mount_docs(app))
 
     @app.get("/healthz", tags=["operations"])
     def healthz(ledger: LedgerDep) -> dict[str, Any]:

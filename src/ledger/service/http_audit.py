@@ -6,22 +6,22 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
-from ledger.service.http_auth import ActorDep, LedgerDep
+from ledger.service.http_auth import ActorDep, LedgerDep, build_query
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf
+from projections.queries import Moment
 
 
 def audit_router() -> APIRouter:
     router = APIRouter(tags=["audit"])
 
     @router.get("/customers/{customer_id}/as-of")
-    def customer_as_of(customer_id: UUID, at: AwareDatetime, ledger: LedgerDep,
+    def customer_as_of(customer_id: UUID, at: Moment, ledger: LedgerDep,
                        actor: ActorDep) -> dict[str, Any]:
         """A customer's state as it was at a moment, folded from its events up to then."""
-        result: dict[str, Any] = ledger.bus.ask(CustomerAsOf(customer_id=customer_id, at=at),
-                                                actor)
+        result: dict[str, Any] = ledger.bus.ask(
+            build_query(CustomerAsOf, customer_id=customer_id, at=at), actor)
         return result
 
     @router.get("/audit/trail")
@@ -29,21 +29,22 @@ def audit_router() -> APIRouter:
                     by: Annotated[str | None, Query(alias="actor", max_length=100)] = None,
                     operation: Annotated[str | None, Query(max_length=100)] = None,
                     customer: Annotated[str | None, Query(max_length=100)] = None,
-                    since: AwareDatetime | None = None, until: AwareDatetime | None = None,
+                    since: Moment | None = None, until: Moment | None = None,
                     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> dict[str, Any]:
         """Commands, events and access records, filtered by actor, operation, customer and
         time range, in log order."""
-        result: dict[str, Any] = ledger.bus.ask(AuditTrailQuery(
-            actor=by, operation=operation, customer=customer, since=since, until=until,
-            limit=limit), actor)
+        result: dict[str, Any] = ledger.bus.ask(build_query(
+            AuditTrailQuery, actor=by, operation=operation, customer=customer, since=since,
+            until=until, limit=limit), actor)
         return result
 
     @router.get("/audit/anomalies")
-    def audit_anomalies(since: AwareDatetime, until: AwareDatetime, ledger: LedgerDep,
+    def audit_anomalies(since: Moment, until: Moment, ledger: LedgerDep,
                         actor: ActorDep) -> dict[str, Any]:
         """Failed-login bursts, heavy readers, access outside working hours, privilege grants
         and incident locks between two moments (AU-4)."""
-        result: dict[str, Any] = ledger.bus.ask(AuditAnomalies(since=since, until=until), actor)
+        result: dict[str, Any] = ledger.bus.ask(
+            build_query(AuditAnomalies, since=since, until=until), actor)
         return result
 
     return router

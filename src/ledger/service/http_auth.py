@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from commands.bus import Actor
+from commands.bus import Actor, problems_of
+from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.service.bootstrap import Ledger
 from projections.account_queries import AccessReview, GetAccount, ListAccounts
+
+Q = TypeVar("Q", bound=BaseModel)
 
 bearer = HTTPBearer(auto_error=False, description="The token returned by POST /auth/login.")
 
@@ -37,6 +40,18 @@ def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor
 
 
 ActorDep = Annotated[Actor, Depends(_actor)]
+
+
+def build_query(query_class: type[Q], **parameters: Any) -> Q:
+    """The query a route's parameters ask; a rule across parameters (one search criterion
+    only, ``since`` before ``until``) is a 422 like any single bad parameter."""
+    try:
+        return query_class.model_validate(parameters)
+    except ValidationError as error:
+        # A rule across parameters has no one location: it is the query's.
+        raise ValidationFailedError([
+            Problem("query", p.message) if p.field == "command" else p
+            for p in problems_of(error)]) from None
 
 
 class LoginRequest(BaseModel):
@@ -94,15 +109,16 @@ def accounts_router() -> APIRouter:
                       ) -> dict[str, Any]:
         """Every account with its state and active roles."""
         result: dict[str, Any] = ledger.bus.ask(
-            ListAccounts(role=role, min_position=min_position), actor)
+            build_query(ListAccounts, role=role, min_position=min_position), actor)
         return result
 
     @router.get("/accounts/{username}")
-    def get_account(username: str, ledger: LedgerDep, actor: ActorDep,
+    def get_account(username: Annotated[str, Path(min_length=1, max_length=100)],
+                    ledger: LedgerDep, actor: ActorDep,
                     min_position: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
         """One account with every grant (your own, or any with the permission)."""
         result: dict[str, Any] = ledger.bus.ask(
-            GetAccount(username=username, min_position=min_position), actor)
+            build_query(GetAccount, username=username, min_position=min_position), actor)
         return result
 
     @router.get("/access-review")
@@ -110,7 +126,8 @@ def accounts_router() -> APIRouter:
                       min_position: Annotated[int | None, Query(ge=0)] = None
                       ) -> dict[str, Any]:
         """Every account's roles, grant dates, last use, and grants unused too long (AC-3)."""
-        result: dict[str, Any] = ledger.bus.ask(AccessReview(min_position=min_position), actor)
+        result: dict[str, Any] = ledger.bus.ask(
+            build_query(AccessReview, min_position=min_position), actor)
         return result
 
     return router

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from ledger.service.http_auth import ActorDep, LedgerDep
+from ledger.service.http_auth import ActorDep, LedgerDep, build_query
 from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
 
 
@@ -22,7 +22,8 @@ def privacy_router() -> APIRouter:
         """Customers with exactly this phone, email or person's name, matched on blind
         indexes (the values are never stored in plaintext)."""
         result: dict[str, Any] = ledger.bus.ask(
-            FindCustomersBy(phone=phone, email=email, person=person, limit=limit), actor)
+            build_query(FindCustomersBy, phone=phone, email=email, person=person, limit=limit),
+            actor)
         return result
 
     @router.get("/duplicates")
@@ -30,7 +31,8 @@ def privacy_router() -> APIRouter:
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
         """Groups of likely duplicate customers: same phone, same email, or same name and
         address (DL-4)."""
-        result: dict[str, Any] = ledger.bus.ask(ListDuplicates(limit=limit), actor)
+        result: dict[str, Any] = ledger.bus.ask(build_query(ListDuplicates, limit=limit),
+                                                actor)
         return result
 
     @router.get("/deletions")
@@ -39,15 +41,16 @@ def privacy_router() -> APIRouter:
                                       "rejected", "all"] = "open",
                        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
         """Deletion requests, open ones by default, oldest first (DL-2)."""
-        result: dict[str, Any] = ledger.bus.ask(ListDeletions(stage=stage, limit=limit), actor)
+        result: dict[str, Any] = ledger.bus.ask(
+            build_query(ListDeletions, stage=stage, limit=limit), actor)
         return result
 
     @router.get("/deletions/{request_id}/certificate")
     def erasure_certificate(request_id: UUID, ledger: LedgerDep, actor: ActorDep
                             ) -> dict[str, Any]:
         """The erasure certificate of an executed deletion (DL-3)."""
-        result: dict[str, Any] = ledger.bus.ask(ErasureCertificate(request_id=request_id),
-                                                actor)
+        result: dict[str, Any] = ledger.bus.ask(
+            build_query(ErasureCertificate, request_id=request_id), actor)
         return result
 
     return router

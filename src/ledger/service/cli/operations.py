@@ -89,6 +89,8 @@ def serve(
                     # process could then pose as another address to the allowed-networks
                     # check and the audit trail. The ledger takes the socket's address.
                     proxy_headers=False,
+                    # Naming the server and its version only helps an attacker choose.
+                    server_header=False,
                     timeout_keep_alive=KEEP_ALIVE_SECONDS,
                     ssl_certfile=str(tls_cert) if tls_cert else None,
                     ssl_keyfile=str(tls_key) if tls_key else None)

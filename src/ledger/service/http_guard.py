@@ -1,0 +1,129 @@
+"""What wraps every route: the guard on request bodies, the last-resort 500, and the headers
+every response carries. Each error it answers has the one error shape of the API."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.logging import stack_of
+
+log = structlog.get_logger("ledger.http")
+
+# A customer profile nests four levels deep; parsers and validators recurse per level, so a
+# body nested hundreds deep would exhaust the stack before any rule could refuse it.
+MAX_JSON_DEPTH = 32
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+INTERNAL_ERROR = {"code": "internal_error", "message": "internal error; the request was not "
+                  "completed (the server log has the details)", "details": {}}
+
+HeadersFor = Callable[[str], dict[str, str]]
+
+
+def json_depth(body: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets inside strings aside)."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return 0  # too few brackets to nest too deep: the common case costs two counts
+    depth = deepest = 0
+    for bracket in _BRACKET.finditer(_STRING.sub(b"", body)):
+        depth += 1 if bracket.group() in (b"[", b"{") else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def body_problem(body: bytes) -> str | None:
+    """Why a request body cannot be read as JSON safely, or None."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body must be JSON encoded in UTF-8"
+    if json_depth(body) > MAX_JSON_DEPTH:
+        return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    return None
+
+
+class ResponseGuard:
+    """Pure ASGI middleware inside Starlette's error middleware: whatever a route raises is
+    answered here, so no traceback with its exception text reaches the server's log."""
+
+    def __init__(self, app: ASGIApp, headers_for: HeadersFor) -> None:
+        self.app = app
+        self.headers_for = headers_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = self.headers_for(scope["path"])
+        started = False
+
+        async def send_guarded(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in extra.items():
+                    headers[name] = value
+            await send(message)
+
+        try:
+            if scope["method"] in ("POST", "PUT", "PATCH"):
+                body = await _whole_body(receive)
+                if body is None:
+                    return  # the client went away
+                problem = body_problem(body)
+                if problem is not None:
+                    error = ValidationFailedError([Problem("body", problem)])
+                    await _send_json(send_guarded, 422, {"error": error.as_dict()})
+                    return
+                receive = _replaying(body, receive)
+            await self.app(scope, receive, send_guarded)
+        except Exception as error:  # the last resort: every other error was answered already
+            route = scope.get("route")
+            log.error("request_failed", method=scope["method"],
+                      route=getattr(route, "path", None), error=type(error).__name__,
+                      frames=stack_of(error))
+            if not started:
+                await _send_json(send_guarded, 500, {"error": INTERNAL_ERROR})
+
+
+async def _whole_body(receive: Receive) -> bytes | None:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the app the body already read, then waits on the client."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _send_json(send: Send, status: int, content: dict[str, Any]) -> None:
+    body = json.dumps(content).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
