@@ -35,6 +35,7 @@ run: install
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 ## Lint, type-check and run the whole suite (SQLite and PostgreSQL).
 test: lint

@@ -22,7 +22,7 @@ from commands.models import RegisterCustomer
 from ledger.domain.customer import Customer
 from ledger.domain.metadata import EventMetadata, recording_as
 from ledger.domain.profile import validate_profile
-from ledger.service.bootstrap import Ledger
+from service.bootstrap import Ledger
 
 SAVE_BATCH = 500  # aggregates per store.save: one transaction of ~500 events
 VERIFIER = "bench-verifier"

@@ -24,9 +24,9 @@ import psycopg
 from psycopg import sql
 from tests.factories import make_profile
 
-from commands.client import LedgerClient
-from ledger.service.bootstrap import Ledger, bootstrap
 from ledger.settings import Settings
+from service.bootstrap import Ledger, bootstrap
+from service.client import LedgerClient
 
 Backend = Literal["sqlite", "postgres"]
 

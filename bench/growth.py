@@ -34,10 +34,10 @@ from bench.bulk import lengthen, register_in_bulk
 from bench.context import CLERK, CLERK_ROLES, Backend, BenchContext, events_table
 from bench.harness import Result, Stats, fmt, interleave, latencies_ms
 from commands.bus import Actor
-from commands.client import LedgerClient
-from ledger.service.bootstrap import Ledger
 from ledger.settings import sqlite_path_of
 from projections.queries import GetCustomer
+from service.bootstrap import Ledger
+from service.client import LedgerClient
 
 NAME = "growth"
 READ_CUSTOMERS = 200

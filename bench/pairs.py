@@ -21,7 +21,7 @@ import psycopg
 from bench import raw
 from bench.context import CLERK, CLERK_ROLES, Backend, BenchContext
 from bench.harness import Result, Stopwatch, interleave, rate
-from commands.client import LedgerClient
+from service.client import LedgerClient
 
 NAME = "pairs"
 TITLE = "propose + verify pairs"

@@ -13,8 +13,8 @@ from typing import Any
 from bench import raw
 from bench.context import CLERK, CLERK_ROLES, Backend, BenchContext, events_table
 from bench.harness import Result, Stopwatch, fmt, interleave, rate
-from commands.client import LedgerClient
-from ledger.service.bootstrap import Ledger
+from service.bootstrap import Ledger
+from service.client import LedgerClient
 
 NAME = "register"
 TITLE = "register, 1 client"

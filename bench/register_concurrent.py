@@ -18,7 +18,7 @@ from typing import Any
 from bench import raw
 from bench.context import CLERK, CLERK_ROLES, Backend, BenchContext
 from bench.harness import Result, Stats, fmt, interleave, percentile, rate, timed_threads
-from commands.client import LedgerClient
+from service.client import LedgerClient
 
 NAME = "register-16"
 TITLE = "register, 16 clients"

@@ -28,7 +28,7 @@ from bench import REPO_ROOT, raw
 from bench.context import POSTGRES_POOL_SIZE, Backend, BenchContext
 from bench.harness import Result, Stats, fmt, interleave, percentile, rate, timed_threads
 from bench.register_concurrent import registering
-from commands.client import LedgerClient
+from service.client import LedgerClient
 
 NAME = "register-http"
 LEDGER = str(Path(sys.executable).with_name("ledger"))

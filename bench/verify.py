@@ -22,8 +22,8 @@ from bench.context import Backend, BenchContext, events_table
 from bench.harness import Result, Stopwatch, interleave, rate
 from ledger.integrity.readonly import verify_database
 from ledger.integrity.verify import PAGE
-from ledger.service.bootstrap import bootstrap
 from ledger.settings import Settings, sqlite_path_of
+from service.bootstrap import bootstrap
 
 NAME = "verify"
 TITLE = "verify the hash chain"

@@ -6,7 +6,7 @@ from typing import Any
 
 from commands.accounts import ApproveGrant, ChangePassword, CreateAccount, GrantRole
 from commands.bus import Actor
-from ledger.service.bootstrap import Ledger
+from service.bootstrap import Ledger
 
 ADMIN = Actor("local-admin:test", frozenset({"sysadmin"}), client_address="cli")
 SECOND_ADMIN = Actor("local-admin:second", frozenset({"sysadmin"}), client_address="cli")

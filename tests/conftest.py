@@ -17,8 +17,8 @@ import psycopg
 import pytest
 
 from commands.bus import Actor
-from ledger.service.bootstrap import Ledger, bootstrap
 from ledger.settings import Settings
+from service.bootstrap import Ledger, bootstrap
 
 ADMIN_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL",
                            "postgresql://postgres@127.0.0.1:5432/postgres")

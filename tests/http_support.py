@@ -9,7 +9,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from ledger import totp
-from ledger.service.bootstrap import Ledger
+from service.bootstrap import Ledger
 from tests.accounts import PASSWORD, open_account
 from tests.conftest import FixedClock
 

@@ -22,9 +22,9 @@ from commands.models import Command, ProposeChange, RegisterCustomer, VerifyChan
 from ledger.domain.deletion import Ground
 from ledger.domain.profile import paths_overlap, validate_profile
 from ledger.policy import load_policy
-from ledger.service.bootstrap import Ledger
 from ledger.settings import postgres_params_of, sqlite_path_of
 from projections.privacy import FindCustomersBy, ListDuplicates
+from service.bootstrap import Ledger
 from tests.factories import make_profile
 
 DEFAULT_POLICY = load_policy()

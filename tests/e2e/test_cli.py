@@ -15,7 +15,7 @@ import typer.main
 from typer.testing import CliRunner
 
 from commands.errors import EXIT_CODES
-from ledger.service.cli import app
+from service.cli import app
 from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, PASSWORD, RunningServer, ledger_env
 from tests.factories import make_profile
 

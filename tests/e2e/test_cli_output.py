@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ledger.service import first_admin
-from ledger.service.bootstrap import bootstrap
-from ledger.service.cli import accounts, app
 from ledger.settings import Settings
+from service import first_admin
+from service.bootstrap import bootstrap
+from service.cli import accounts, app
 from tests.e2e.test_cli import Cli, propose, register, staffed
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from commands.client import LedgerClient
 from commands.errors import (
     ConflictError,
     NotFoundError,
@@ -18,6 +17,7 @@ from commands.errors import (
     WorkflowViolationError,
 )
 from commands.models import COMMANDS
+from service.client import LedgerClient
 from tests.e2e.conftest import PASSWORD, RunningServer
 from tests.factories import make_profile
 

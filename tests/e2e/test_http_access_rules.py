@@ -12,11 +12,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from commands.client import HttpTransport
 from commands.errors import AuthenticationError
 from ledger.domain.access import AccessRecord
-from ledger.service.bootstrap import Ledger
-from ledger.service.http import create_app
+from service.bootstrap import Ledger
+from service.client import HttpTransport
+from service.http import create_app
 from tests.accounts import PASSWORD, open_account
 from tests.privacy_support import distinctive_profile, register
 from tests.unit.commands.store_snapshot import snapshot_store

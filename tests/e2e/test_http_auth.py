@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 
-from commands.client import LedgerClient
 from commands.errors import AuthenticationError, PermissionDeniedError
-from ledger.service.bootstrap import Ledger
-from ledger.service.http import create_app
+from service.bootstrap import Ledger
+from service.client import LedgerClient
+from service.http import create_app
 from tests.accounts import PASSWORD as UNIT_PASSWORD
 from tests.accounts import open_account
 from tests.conftest import FixedClock

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.service.bootstrap import Ledger
-from ledger.service.http import create_app
+from service.bootstrap import Ledger
+from service.http import create_app
 from tests.accounts import PASSWORD, open_account
 
 pytestmark = pytest.mark.e2e

@@ -19,8 +19,8 @@ from schemathesis.generation import GenerationMode
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledger.domain.access import AccessRecord
-from ledger.service.bootstrap import Ledger
-from ledger.service.http import create_app
+from service.bootstrap import Ledger
+from service.http import create_app
 from tests.conftest import FixedClock
 from tests.http_support import EveryRoleSession
 

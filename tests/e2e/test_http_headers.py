@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from swagger_ui_bundle import swagger_ui_path
 
-from ledger.service.bootstrap import Ledger
-from ledger.service.http import create_app
+from service.bootstrap import Ledger
+from service.http import create_app
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from commands.client import KEEP_ALIVE_SECONDS, HttpTransport, LedgerClient
-from ledger.service.cli.operations import KEEP_ALIVE_SECONDS as SERVER_KEEP_ALIVE
+from service.cli.operations import KEEP_ALIVE_SECONDS as SERVER_KEEP_ALIVE
+from service.client import KEEP_ALIVE_SECONDS, HttpTransport, LedgerClient
 from tests.e2e.conftest import PASSWORD, RunningServer
 
 pytestmark = pytest.mark.e2e

@@ -18,9 +18,9 @@ import typer.main
 from commands import errors
 from ledger.policy import load_policy
 from ledger.policy_access import ROLES
-from ledger.service.cli import app
-from ledger.service.http import create_app
 from ledger.settings import Settings
+from service.cli import app
+from service.http import create_app
 from tests.e2e.conftest import CLI_TIMEOUT
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from commands.client import LedgerClient
 from ledger.keystore import RESERVE_BATCH
+from service.client import LedgerClient
 from tests.e2e.conftest import (
     CLI_TIMEOUT,
     LEDGER,

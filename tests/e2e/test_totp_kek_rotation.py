@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ledger import totp
-from ledger.service.bootstrap import Ledger, bootstrap
 from ledger.settings import Settings
+from service.bootstrap import Ledger, bootstrap
 from tests.accounts import PASSWORD, open_account
 from tests.conftest import FAST_HASHING_POLICY, FixedClock
 from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, ledger_env

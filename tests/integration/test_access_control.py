@@ -11,9 +11,9 @@ import pytest
 from ledger import totp
 from ledger.domain.account import AccountStatus
 from ledger.domain.errors import AuthenticationError
-from ledger.service.bootstrap import Ledger
 from projections.account_queries import AccessReview
 from projections.queries import FindCustomers
+from service.bootstrap import Ledger
 from tests.accounts import ADMIN, PASSWORD, grant, open_account
 from tests.conftest import FixedClock
 

@@ -13,9 +13,9 @@ import pytest
 
 from commands.accounts import LockRole
 from ledger.domain.errors import AuthenticationError
-from ledger.service.bootstrap import Ledger
 from projections.anomalies import AuditAnomalies
 from projections.queries import GetCustomer
+from service.bootstrap import Ledger
 from tests.accounts import ADMIN, grant, open_account
 from tests.conftest import FixedClock
 from tests.factories import make_profile

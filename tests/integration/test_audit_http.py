@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from commands.client import HttpTransport, LedgerClient
 from commands.errors import PermissionDeniedError
-from ledger.service.bootstrap import Ledger
-from ledger.service.http import create_app
+from service.bootstrap import Ledger
+from service.client import HttpTransport, LedgerClient
+from service.http import create_app
 from tests.accounts import PASSWORD, open_account
 from tests.conftest import FixedClock
 from tests.privacy_support import change, distinctive_profile, register

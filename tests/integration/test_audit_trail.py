@@ -15,12 +15,12 @@ from commands.models import RecordReview
 from ledger.crypto import ERASED
 from ledger.domain.access import AccessRecord
 from ledger.domain.errors import AuthenticationError, NotFoundError, PermissionDeniedError
-from ledger.service.bootstrap import Ledger
 from ledger.store import NOTIFICATION_BATCH
 from projections.audit import AuditTrailQuery, CustomerAsOf, customer_as_of
 from projections.history import CustomerHistory
 from projections.projection import topic_of
 from projections.queries import GetCustomer
+from service.bootstrap import Ledger
 from tests.accounts import PASSWORD, open_account
 from tests.conftest import FixedClock
 from tests.integration.raw_tables import RawTables

@@ -16,12 +16,12 @@ from typing import Any
 from uuid import UUID
 
 from commands.bus import Actor
-from commands.client import LedgerClient
 from commands.idempotency import command_record_id
 from ledger.domain.customer import Customer
 from ledger.domain.errors import ConflictError
-from ledger.service.bootstrap import Ledger
 from projections.queries import GetCustomer
+from service.bootstrap import Ledger
+from service.client import LedgerClient
 from tests.conftest import ALICE, BOB
 from tests.factories import make_profile
 

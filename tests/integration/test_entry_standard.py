@@ -10,9 +10,9 @@ import pytest
 
 from commands.bus import Actor
 from commands.errors import ValidationFailedError
-from ledger.service.bootstrap import Ledger
 from projections.privacy import ListDuplicates
 from projections.queries import FindCustomers
+from service.bootstrap import Ledger
 from tests.conftest import SPECIALIST
 from tests.factories import make_profile
 from tests.integration.test_properties import TODAY, stored_records

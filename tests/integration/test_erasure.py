@@ -19,10 +19,10 @@ import pytest
 from ledger.crypto import ERASED
 from ledger.domain.customer import Customer
 from ledger.domain.errors import WorkflowViolationError
-from ledger.service.bootstrap import Ledger
 from projections.history import CustomerHistory
 from projections.privacy import ErasureCertificate, FindCustomersBy
 from projections.queries import FindCustomers, GetCustomer, ListPendingProposals
+from service.bootstrap import Ledger
 from tests.privacy_support import (
     AUDITOR,
     CHECKER,

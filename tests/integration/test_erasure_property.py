@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from ledger.crypto import ERASED
 from ledger.domain.profile import apply_changes, validate_changes, validate_profile
-from ledger.service.bootstrap import Ledger
 from projections.history import CustomerHistory
 from projections.queries import FindCustomers, GetCustomer, ListPendingProposals
+from service.bootstrap import Ledger
 from tests.factories import make_profile
 from tests.privacy_support import (
     DEFAULT_POLICY,

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from commands.bus import Actor
-from commands.client import LedgerClient
 from ledger.domain.errors import ValidationFailedError
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.keys import SigningKeySource, public_key_pem
@@ -20,9 +19,10 @@ from ledger.integrity.readonly import open_read_only, verify_database
 from ledger.integrity.report import MAX_FINDINGS, VerifyReport
 from ledger.integrity.sealer import Sealer
 from ledger.integrity.storage import EventLog, read_checkpoints
-from ledger.service.bootstrap import Ledger
-from ledger.service.http import create_app
 from ledger.settings import Settings
+from service.bootstrap import Ledger
+from service.client import LedgerClient
+from service.http import create_app
 from tests.conftest import ALICE, BOB, FixedClock
 from tests.factories import make_profile
 from tests.integration.tampering import RawEvents

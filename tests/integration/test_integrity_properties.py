@@ -18,9 +18,9 @@ from ledger.integrity.keys import SigningKeySource
 from ledger.integrity.readonly import verify_database
 from ledger.integrity.sealer import CheckpointPolicy, Sealer
 from ledger.integrity.storage import EventLog
-from ledger.service.bootstrap import open_views
 from ledger.settings import Settings
 from ledger.store import open_store
+from service.bootstrap import open_views
 from tests.integration.tampering import RawEvents, Record
 
 TOPICS = ["ledger.domain.customer:Customer.Registered",

@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger.crypto import ERASED, KeyMaterialError, key_id_of
 from ledger.domain.errors import ValidationFailedError
 from ledger.keystore import RESERVE_BATCH, KeyStore
-from ledger.service.bootstrap import Ledger, bootstrap, open_database
 from ledger.settings import Settings
 from projections.queries import GetCustomer
+from service.bootstrap import Ledger, bootstrap, open_database
 from tests.privacy_support import (
     CLERK,
     Backups,

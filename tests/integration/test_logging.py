@@ -10,12 +10,12 @@ import pytest
 import structlog
 from fastapi.testclient import TestClient
 
-from commands.client import LedgerClient
 from commands.errors import LedgerError
 from ledger.logging import configure_logging
-from ledger.service.bootstrap import Ledger
-from ledger.service.http import create_app
 from ledger.settings import Settings
+from service.bootstrap import Ledger
+from service.client import LedgerClient
+from service.http import create_app
 from tests.conftest import FixedClock
 from tests.factories import make_profile
 from tests.http_support import log_in_with_every_role

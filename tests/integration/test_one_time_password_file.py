@@ -12,9 +12,9 @@ from pathlib import Path
 
 from commands.accounts import ChangePassword
 from commands.bus import Actor
-from ledger.service.bootstrap import Ledger
-from ledger.service.first_admin import ensure_first_administrator
-from ledger.service.one_time_password import ONE_TIME_PASSWORD_FILE
+from service.bootstrap import Ledger
+from service.first_admin import ensure_first_administrator
+from service.one_time_password import ONE_TIME_PASSWORD_FILE
 from tests.accounts import ADMIN, PASSWORD, create
 
 # Both machines hold the same keys; only their data directories differ.

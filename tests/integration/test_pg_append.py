@@ -10,7 +10,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.pg_append import PostgresAppend
-from ledger.service.bootstrap import Ledger
+from service.bootstrap import Ledger
 
 pytestmark = pytest.mark.postgres
 

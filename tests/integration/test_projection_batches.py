@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from commands.models import RecordReview, RejectChange
-from ledger.service.bootstrap import Ledger
 from projections.runner import ProjectionRunner
+from service.bootstrap import Ledger
 from tests.factories import make_profile
 from tests.privacy_support import (
     CHECKER,

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from commands.client import LedgerClient
 from commands.errors import NotReflectedYetError
 from commands.models import RegisterCustomer
-from ledger.service.bootstrap import Ledger
 from ledger.sql import Cursor
 from projections.customer_view import CustomerView
 from projections.pending_proposals import PendingProposals
 from projections.projection import EventByEventProjection
 from projections.runner import ProjectionRunner
+from service.bootstrap import Ledger
+from service.client import LedgerClient
 from tests.conftest import ALICE, BOB
 from tests.factories import make_profile
 

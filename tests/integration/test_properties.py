@@ -30,9 +30,9 @@ from commands.handlers import Handler
 from commands.unit_of_work import UnitOfWork
 from ledger.domain.customer import Customer
 from ledger.domain.profile import CHANGEABLE_PATHS
-from ledger.service.bootstrap import Ledger
 from ledger.store import LedgerStore
 from projections.queries import GetCustomer
+from service.bootstrap import Ledger
 from tests.conftest import SPECIALIST
 from tests.factories import make_profile
 

@@ -8,8 +8,8 @@ from uuid import UUID
 
 from commands.bus import Actor
 from commands.models import ProposeChange, RecordReview, RegisterCustomer, VerifyChange
-from ledger.service.bootstrap import Ledger
 from projections.queries import ListLateKeyChanges, ListPendingProposals, ListReviewsDue
+from service.bootstrap import Ledger
 from tests.conftest import ALICE, BOB, FixedClock
 from tests.factories import make_profile
 

@@ -12,11 +12,11 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from commands.client import LedgerClient
 from ledger.domain.customer import Customer, ReviewOutcome
 from ledger.domain.profile import validate_profile
-from ledger.service.bootstrap import Ledger
 from ledger.store import LedgerStore
+from service.bootstrap import Ledger
+from service.client import LedgerClient
 from tests.factories import make_profile
 
 TODAY = date(2026, 11, 27)

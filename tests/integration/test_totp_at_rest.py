@@ -16,7 +16,7 @@ import pytest
 
 from ledger import totp
 from ledger.crypto import KeyMaterialError
-from ledger.service.bootstrap import Ledger
+from service.bootstrap import Ledger
 from tests.accounts import PASSWORD, open_account
 from tests.conftest import FixedClock
 from tests.privacy_support import database_bytes

@@ -11,7 +11,6 @@ from uuid import UUID, uuid4
 import pytest
 from fastapi.testclient import TestClient
 
-from commands.client import LedgerClient
 from ledger.crypto import ERASED, KeyMaterialError
 from ledger.key_audit import (
     ERASED_IN_KEY_STORE_ONLY,
@@ -21,11 +20,12 @@ from ledger.key_audit import (
     KeyFinding,
     verify_keys,
 )
-from ledger.service.bootstrap import Ledger
-from ledger.service.http import create_app
 from ledger.snapshot_audit import verify_snapshots
 from projections.customer_view import CustomerView
 from projections.verification import ReadModelCheck, verify_read_models
+from service.bootstrap import Ledger
+from service.client import LedgerClient
+from service.http import create_app
 from tests.accounts import PASSWORD, open_account
 from tests.integration.raw_tables import RawTables
 from tests.privacy_support import change, distinctive_profile, erase, register

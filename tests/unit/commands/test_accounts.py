@@ -28,7 +28,7 @@ from ledger.domain.errors import (
     ValidationFailedError,
     WorkflowViolationError,
 )
-from ledger.service.bootstrap import Ledger
+from service.bootstrap import Ledger
 from tests.accounts import ADMIN, ONE_TIME, PASSWORD, SECOND_ADMIN, create, grant, open_account
 from tests.unit.commands.store_snapshot import snapshot_store, store_unchanged
 

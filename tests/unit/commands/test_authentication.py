@@ -14,7 +14,7 @@ from ledger import totp
 from ledger.domain.access import AccessRecord
 from ledger.domain.account import Account, account_id
 from ledger.domain.errors import AuthenticationError, PermissionDeniedError
-from ledger.service.bootstrap import Ledger
+from service.bootstrap import Ledger
 from tests.accounts import ADMIN, ONE_TIME, PASSWORD, create, open_account
 from tests.conftest import FixedClock
 

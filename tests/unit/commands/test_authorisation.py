@@ -10,15 +10,15 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from commands.bus import Actor
-from commands.client import QUERY_CLASSES
 from commands.models import ProposeChange, RegisterCustomer
 from commands.registry import ALL_COMMANDS
 from ledger.domain.access import AccessRecord
 from ledger.domain.errors import PermissionDeniedError
 from ledger.policy import load_policy
 from ledger.policy_access import ROLES
-from ledger.service.bootstrap import Ledger
 from projections.queries import GetCustomer
+from service.bootstrap import Ledger
+from service.client import QUERY_CLASSES
 from tests.accounts import ADMIN, ONE_TIME, PASSWORD, create, open_account
 from tests.conftest import ALICE
 from tests.factories import make_profile

@@ -36,10 +36,10 @@ from ledger.domain.errors import (
     Problem,
     ValidationFailedError,
 )
-from ledger.service.bootstrap import Ledger, bootstrap
 from ledger.settings import Settings
 from projections.history import CustomerHistory
 from projections.queries import FindCustomers, GetCustomer, ListPendingProposals
+from service.bootstrap import Ledger, bootstrap
 from tests.conftest import ALICE, BOB, FixedClock
 from tests.factories import make_profile
 from tests.unit.commands.store_snapshot import (

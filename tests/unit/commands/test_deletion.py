@@ -29,8 +29,8 @@ from ledger.domain.errors import (
     PermissionDeniedError,
     WorkflowViolationError,
 )
-from ledger.service.bootstrap import Ledger
 from projections.privacy import ListDeletions
+from service.bootstrap import Ledger
 from tests.factories import make_profile
 from tests.privacy_support import (
     CHECKER,

@@ -26,9 +26,9 @@ from commands.models import VerifyChange
 from ledger.domain.access import AccessRecord
 from ledger.domain.deletion import Ground
 from ledger.domain.errors import PermissionDeniedError
-from ledger.service.bootstrap import Ledger
 from projections.audit import AuditTrailQuery
 from projections.privacy import FindCustomersBy
+from service.bootstrap import Ledger
 from tests.accounts import PASSWORD, open_account
 from tests.privacy_support import (
     CLERK,

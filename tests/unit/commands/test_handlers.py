@@ -27,7 +27,7 @@ from ledger.domain.errors import (
     WorkflowViolationError,
 )
 from ledger.domain.profile import validate_profile
-from ledger.service.bootstrap import Ledger
+from service.bootstrap import Ledger
 from tests.conftest import ALICE, BOB
 from tests.factories import make_profile
 from tests.unit.commands.store_snapshot import snapshot_store, store_unchanged

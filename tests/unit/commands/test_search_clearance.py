@@ -17,9 +17,9 @@ import pytest
 from commands.bus import Actor
 from ledger.domain.access import AccessRecord
 from ledger.domain.errors import PermissionDeniedError
-from ledger.service.bootstrap import Ledger
 from projections.privacy import FindCustomersBy, ListDuplicates
 from projections.queries import FindCustomers
+from service.bootstrap import Ledger
 from tests.conftest import FAST_HASHING_POLICY
 from tests.privacy_support import ask, distinctive_profile, register
 from tests.unit.commands.store_snapshot import only_a_denial_recorded, snapshot_store

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.service.http import create_app
+from service.http import create_app
 
 SOURCE = Path(__file__).resolve().parents[3] / "src"
 HISTORY = r"(stored_events|ledger_events|integrity_chain|integrity_checkpoints|\{[^}]*\.table\})"

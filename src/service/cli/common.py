@@ -18,12 +18,12 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from commands.client import LedgerClient
 from commands.errors import EXIT_CODES, UNEXPECTED_EXIT_CODE
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.logging import configure_logging
-from ledger.service.bootstrap import Ledger, bootstrap
 from ledger.settings import Settings
+from service.bootstrap import Ledger, bootstrap
+from service.client import LedgerClient
 
 # Piped or redirected output has no width to fit: Rich would assume 80 columns and cut a
 # table's unwrappable columns (ids, times) there. Scripts and logs get every value whole.

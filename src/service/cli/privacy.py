@@ -11,7 +11,7 @@ import typer
 
 from ledger.crypto import create_key_file, key_id_of, read_key_file
 from ledger.domain.errors import Problem, ValidationFailedError
-from ledger.service.cli.common import (
+from service.cli.common import (
     client,
     local_ledger,
     note,

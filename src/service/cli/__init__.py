@@ -9,15 +9,15 @@ from typing import Annotated
 
 import typer
 
-from ledger.service.cli.accounts import access_app, account_app
-from ledger.service.cli.audit import audit_app
-from ledger.service.cli.changes import change_app, review_app
-from ledger.service.cli.common import options
-from ledger.service.cli.customers import customer_app, history
-from ledger.service.cli.operations import init, policy_app, projections_app, serve
-from ledger.service.cli.privacy import deletion_app, duplicates, find_by, keys_app
-from ledger.service.cli.replay import audit_history
-from ledger.service.cli.verification import keys_verify
+from service.cli.accounts import access_app, account_app
+from service.cli.audit import audit_app
+from service.cli.changes import change_app, review_app
+from service.cli.common import options
+from service.cli.customers import customer_app, history
+from service.cli.operations import init, policy_app, projections_app, serve
+from service.cli.privacy import deletion_app, duplicates, find_by, keys_app
+from service.cli.replay import audit_history
+from service.cli.verification import keys_verify
 
 app = typer.Typer(help="The customer ledger: event-sourced customer records under a data policy.",
                   no_args_is_help=True, pretty_exceptions_enable=False)

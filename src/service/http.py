@@ -15,18 +15,6 @@ from commands.errors import HTTP_STATUS
 from commands.models import Command
 from commands.registry import ALL_COMMANDS
 from ledger.domain.errors import LedgerError, NotFoundError, Problem, ValidationFailedError
-from ledger.service.bootstrap import Ledger, bootstrap
-from ledger.service.http_audit import audit_router
-from ledger.service.http_auth import (
-    ActorDep,
-    LedgerDep,
-    accounts_router,
-    auth_router,
-    build_query,
-)
-from ledger.service.http_docs import mount_docs
-from ledger.service.http_guard import ResponseGuard
-from ledger.service.http_privacy import privacy_router
 from ledger.settings import Settings
 from projections.history import CustomerHistory
 from projections.queries import (
@@ -36,6 +24,18 @@ from projections.queries import (
     ListPendingProposals,
     ListReviewsDue,
 )
+from service.bootstrap import Ledger, bootstrap
+from service.http_audit import audit_router
+from service.http_auth import (
+    ActorDep,
+    LedgerDep,
+    accounts_router,
+    auth_router,
+    build_query,
+)
+from service.http_docs import mount_docs
+from service.http_guard import ResponseGuard
+from service.http_privacy import privacy_router
 
 MinPosition = Annotated[int | None, Query(ge=0, description="Wait until this event position "
                                                              "is reflected (read-your-writes).")]

@@ -16,8 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.service.cli.audit import audit_app
-from ledger.service.cli.common import cell, client, note, options, out, run, table
+from service.cli.audit import audit_app
+from service.cli.common import cell, client, note, options, out, run, table
 
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV rows instead of a table.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (as the global --json).")]

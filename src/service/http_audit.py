@@ -7,10 +7,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from ledger.service.http_auth import ActorDep, LedgerDep, build_query
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf
 from projections.queries import Moment
+from service.http_auth import ActorDep, LedgerDep, build_query
 
 
 def audit_router() -> APIRouter:

@@ -6,8 +6,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from ledger.service.http_auth import ActorDep, LedgerDep, build_query
 from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
+from service.http_auth import ActorDep, LedgerDep, build_query
 
 
 def privacy_router() -> APIRouter:

@@ -9,7 +9,7 @@ import typer
 
 from ledger.passwords import generate_password
 from ledger.policy import load_policy
-from ledger.service.cli.common import (
+from service.cli.common import (
     admin_client,
     note,
     options,

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from ledger.service.http_guard import HeadersFor
+from service.http_guard import HeadersFor
 
 DOCS_PATH = "/docs"
 ASSETS_PATH = "/docs/assets"

@@ -19,8 +19,12 @@ from ledger.domain.errors import IntegrityViolationError
 from ledger.key_audit import KeyReport, verify_keys
 from ledger.keystore import KeyStore
 from ledger.logging import configure_logging
-from ledger.service.bootstrap import open_key_store, open_views
-from ledger.service.cli.common import (
+from ledger.snapshot_audit import verify_snapshots
+from ledger.store import LedgerStore, open_store
+from projections.customer_view import CustomerView
+from projections.verification import verify_read_models
+from service.bootstrap import open_key_store, open_views
+from service.cli.common import (
     err,
     fail,
     local_ledger,
@@ -32,13 +36,9 @@ from ledger.service.cli.common import (
     show,
     table,
 )
-from ledger.service.cli.operations import projections_app
-from ledger.service.cli.privacy import keys_app
-from ledger.service.key_material import load_index_key
-from ledger.snapshot_audit import verify_snapshots
-from ledger.store import LedgerStore, open_store
-from projections.customer_view import CustomerView
-from projections.verification import verify_read_models
+from service.cli.operations import projections_app
+from service.cli.privacy import keys_app
+from service.key_material import load_index_key
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (as the global --json).")]
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.service.cli.common import (
+from service.cli.common import (
     cell,
     client,
     note,

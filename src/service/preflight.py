@@ -14,8 +14,8 @@ from collections.abc import Callable
 from ledger.connect import check_postgres_answers
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.integrity.keys import SigningKeySource
-from ledger.service.key_material import check_keystore_location, load_index_key, load_kek
 from ledger.settings import Settings
+from service.key_material import check_keystore_location, load_index_key, load_kek
 
 
 def check_before_start(settings: Settings) -> None:

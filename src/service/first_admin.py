@@ -7,10 +7,10 @@ import ipaddress
 from typing import Any
 
 from commands.bus import Actor
-from commands.client import LedgerClient
 from ledger.domain.errors import ConflictError, Problem, ValidationFailedError
 from ledger.passwords import generate_password
-from ledger.service.bootstrap import Ledger
+from service.bootstrap import Ledger
+from service.client import LedgerClient
 
 FIRST_ADMIN_USERNAME = "admin"
 

@@ -20,10 +20,6 @@ from ledger.keystore import KeyStore
 from ledger.logging import configure_logging
 from ledger.policy import Policy, load_policy
 from ledger.protection import ProfileProtector
-from ledger.service.access import AccessControl, build_access_control
-from ledger.service.key_material import check_keystore_location, load_index_key, load_kek
-from ledger.service.one_time_password import OneTimePasswordFile
-from ledger.service.preflight import check_before_start
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
 from ledger.sql import PostgresDatabase, SqlDatabase, SQLiteDatabase
 from ledger.store import NOTIFICATION_BATCH, LedgerStore, open_store
@@ -41,6 +37,10 @@ from projections.privacy import PrivacyQueries
 from projections.projection import topic_of
 from projections.queries import Queries, checkpoint
 from projections.runner import ProjectionRunner
+from service.access import AccessControl, build_access_control
+from service.key_material import check_keystore_location, load_index_key, load_kek
+from service.one_time_password import OneTimePasswordFile
+from service.preflight import check_before_start
 
 
 @dataclass

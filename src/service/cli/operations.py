@@ -17,8 +17,8 @@ from commands.bus import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.logging import configure_logging
 from ledger.policy import load_policy
-from ledger.service.bootstrap import bootstrap
-from ledger.service.cli.common import (
+from service.bootstrap import bootstrap
+from service.cli.common import (
     LOCAL_ADMINISTRATOR_ROLES,
     cell,
     err,
@@ -33,9 +33,9 @@ from ledger.service.cli.common import (
     show,
     table,
 )
-from ledger.service.first_admin import check_listening, ensure_first_administrator
+from service.first_admin import check_listening, ensure_first_administrator
 
-# Seconds an idle HTTP connection stays open (above ``commands.client``'s keep-alive).
+# Seconds an idle HTTP connection stays open (above ``service.client``'s keep-alive).
 KEEP_ALIVE_SECONDS = 30
 
 projections_app = typer.Typer(help="Read models: status and rebuild.", no_args_is_help=True)
@@ -56,7 +56,7 @@ def serve(
     """Serve the HTTP API (and keep the read models current); HTTPS with --tls-cert."""
     import uvicorn
 
-    from ledger.service.http import create_app
+    from service.http import create_app
 
     overrides: dict[str, Any] = {}
     if host:

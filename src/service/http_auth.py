@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from commands.bus import Actor, problems_of
 from ledger.domain.errors import Problem, ValidationFailedError
-from ledger.service.bootstrap import Ledger
 from projections.account_queries import AccessReview, GetAccount, ListAccounts
+from service.bootstrap import Ledger
 
 Q = TypeVar("Q", bound=BaseModel)
 

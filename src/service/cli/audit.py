@@ -32,7 +32,7 @@ from ledger.integrity.report import (
 )
 from ledger.integrity.sealer import seal_status
 from ledger.integrity.storage import EventLog, read_checkpoints, tables_exist
-from ledger.service.cli.common import (
+from service.cli.common import (
     err,
     fail,
     literal,

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ledger.domain.errors import Problem, ValidationFailedError
-from ledger.service.cli.common import client, note, out, read_json, run, show, show_outcome, table
+from service.cli.common import client, note, out, read_json, run, show, show_outcome, table
 
 change_app = typer.Typer(help="Propose, verify, reject and list changes to customers.",
                          no_args_is_help=True)

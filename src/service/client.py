@@ -22,7 +22,6 @@ import httpx
 from pydantic import ValidationError
 
 from commands.bus import Actor, MessageBus, problems_of
-from commands.client_accounts import AccountMethods
 from commands.errors import LedgerError, ValidationFailedError, error_from_dict
 from ledger.domain.errors import Problem
 from projections.account_queries import ACCOUNT_QUERIES
@@ -30,6 +29,7 @@ from projections.audit import AUDIT_QUERIES
 from projections.history import CustomerHistory
 from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
+from service.client_accounts import AccountMethods
 
 # Seconds the HTTP transport keeps an idle connection (``ledger serve`` keeps it 30).
 KEEP_ALIVE_SECONDS = 20.0

@@ -1,0 +1,1 @@
+"""Command models, the bus, one handler per command, idempotency and the error codes."""
