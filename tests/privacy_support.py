@@ -20,7 +20,8 @@ from commands.bus import Actor
 from commands.deletion import ApproveDeletion, ExecuteDeletion, RequestDeletion, ReviewDeletion
 from commands.models import Command, ProposeChange, RegisterCustomer, VerifyChange
 from ledger.domain.deletion import Ground
-from ledger.domain.profile import paths_overlap, validate_profile
+from ledger.domain.paths import paths_overlap
+from ledger.domain.profile import validate_profile
 from ledger.policy import load_policy
 from ledger.settings import postgres_params_of, sqlite_path_of
 from projections.privacy import FindCustomersBy, ListDuplicates

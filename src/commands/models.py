@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger.domain.customer import ReviewOutcome
-from ledger.domain.profile import without_invisible
+from ledger.domain.values import without_invisible
 
 
 def new_command_id() -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from commands.access_log import AccessLog
 from ledger.crypto import ERASED
 from ledger.domain.access import AccessRecord
-from ledger.domain.profile import paths_overlap
+from ledger.domain.paths import paths_overlap
 from ledger.domain.sensitivity import Clearance
 
 # Placeholders that stand for a value the reader did not see.

@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from ledger.domain.customer import Customer
-from ledger.domain.profile import paths_overlap
+from ledger.domain.paths import paths_overlap
 from ledger.protection import MissingDataKeyError, ProfileProtector
 from ledger.sql import Cursor
 from projections.projection import Projection, topic_of

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ledger.domain.customer import Customer
-from ledger.domain.profile import apply_changes
+from ledger.domain.paths import apply_changes
 from ledger.protection import ProfileProtector
 from ledger.sql import Cursor, in_list
 from projections.projection import Projection, topic_of

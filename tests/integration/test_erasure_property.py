@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.crypto import ERASED
-from ledger.domain.profile import apply_changes, validate_changes, validate_profile
+from ledger.domain.paths import apply_changes
+from ledger.domain.profile import validate_changes, validate_profile
 from projections.history import CustomerHistory
 from projections.queries import FindCustomers, GetCustomer, ListPendingProposals
 from service.bootstrap import Ledger

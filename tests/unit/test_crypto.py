@@ -31,7 +31,8 @@ from ledger.crypto import (
     wrap,
 )
 from ledger.domain.errors import WorkflowViolationError
-from ledger.domain.profile import apply_changes, validate_changes, validate_profile
+from ledger.domain.paths import apply_changes
+from ledger.domain.profile import validate_changes, validate_profile
 from ledger.keystore import KeyStore
 from ledger.policy import load_policy
 from ledger.protection import ProfileProtector

@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 from ledger.domain.errors import ConflictError, NotFoundError, WorkflowViolationError
 from ledger.domain.events import LedgerAggregate
-from ledger.domain.profile import JsonDict, apply_changes, paths_overlap
+from ledger.domain.paths import JsonDict, apply_changes, paths_overlap
 
 KEY_FIELD_PATHS = (
     "basic.legal_representative",

@@ -1,135 +1,35 @@
-"""The customer information model (CI-1, CI-2) and its one entry standard (CI-4).
+"""The customer information model (CI-1, CI-2): the profile's schema, and its validation
+against the entry standard (CI-4) and the mandatory fields (CI-3).
 
 A profile is validated here and then kept, in events and in state, as the plain JSON
 form pydantic dumps (Decimal as string, dates as ISO strings), so replaying history
-never depends on re-running validation.
+never depends on re-running validation. The value types are in ``ledger.domain.values``,
+the path helpers in ``ledger.domain.paths``.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-import phonenumbers
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    EmailStr,
-    Field,
-    ValidationError,
-)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_extra_types.country import CountryAlpha2
-from pydantic_extra_types.currency_code import ISO4217
-from pydantic_extra_types.phone_numbers import PhoneNumber
 
 from ledger.domain.errors import Problem, ValidationFailedError
-
-JsonDict = dict[str, Any]
-
-
-# Whitespace a person types or pastes (a tab, a line break in a copied address): collapsed
-# to one space like any other run of spaces. Every other control character (NUL, ESC, DEL,
-# C1 controls, ...) has no place in text a person entered and is refused.
-_TYPED_CONTROLS = frozenset("\t\n\r")
-
-
-def normalise_text(value: str) -> str:
-    """The one entry rule for free text (CI-4), applied to every text field of a profile.
-
-    A control character other than tab, line feed or carriage return is refused
-    (``ValueError``). Invisible format characters (Unicode category Cf: zero-width space,
-    joiner and non-joiner, BOM, soft hyphen, bidi controls, ...) are removed wherever they
-    are, so two names that look the same are stored, searched and compared the same. Then
-    whitespace runs become one space, the ends are trimmed, and the text is NFC-normalised.
-    Letters, marks and punctuation of any script are kept as they are.
-    """
-    # Most values arrive clean: printable (so the only whitespace is " " and there is no
-    # control or format character), single-spaced, trimmed and already NFC. They are
-    # returned as they are, without the character-by-character work below (27 fields a
-    # command).
-    if (value.isprintable() and value[:1] != " " and value[-1:] != " "
-            and "  " not in value and unicodedata.is_normalized("NFC", value)):
-        return value
-    return _normalise_text_fully(value)
-
-
-def without_invisible(value: str) -> str:
-    """``value`` with its invisible format characters (Cf) removed; a control character
-    other than tab, line feed or carriage return is refused (``ValueError``).
-
-    The part of the entry rule that every text a command carries follows (reasons and
-    deletion details keep their line breaks); profile fields also get ``normalise_text``."""
-    if value.isprintable():
-        return value
-    visible = []
-    for character in value:
-        category = unicodedata.category(character)
-        if category == "Cc" and character not in _TYPED_CONTROLS:
-            raise ValueError("must not contain control characters")
-        if category != "Cf":
-            visible.append(character)
-    return "".join(visible)
-
-
-def _normalise_text_fully(value: str) -> str:
-    # Removed before NFC, so characters a format character kept apart compose; the space
-    # that joins the words is a boundary NFC never composes across.
-    return unicodedata.normalize("NFC", " ".join(without_invisible(value).split()))
-
-
-def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str) and not normalise_text(value):
-        return None
-    return value
-
-
-# Digits and the punctuation people type between them: a number written with nothing else
-# cannot carry an extension (every extension form needs a letter or a mark such as "#", ";"
-# or ","), so it skips the second parse (the E164Phone type parses it anyway).
-_PLAIN_NUMBER = frozenset("+0123456789 -().")
-
-
-def _no_extension(value: Any) -> Any:
-    # E.164 has no room for an extension; dropping it silently would lose data (P3).
-    if isinstance(value, str) and not _PLAIN_NUMBER.issuperset(value):
-        try:
-            parsed = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException:
-            return value
-        if parsed.extension:
-            raise ValueError("extensions cannot be stored in E.164; note them separately")
-    return value
-
-
-def _no_float(value: Any) -> Any:
-    # A JSON float may already have lost digits; money must arrive as a string or integer.
-    if isinstance(value, float):
-        raise ValueError("give money amounts as a string or integer, not a float")
-    return value
-
-
-class E164Phone(PhoneNumber):
-    """A phone number in international form, stored as E.164; no country is guessed."""
-
-    default_region_code = None
-    phone_format = "E164"
-
-
-Text = Annotated[str, AfterValidator(normalise_text), Field(min_length=1, max_length=2000)]
-Name = Annotated[str, AfterValidator(normalise_text), Field(min_length=1, max_length=200)]
-OptionalText = Annotated[Text | None, BeforeValidator(_blank_to_none)]
-OptionalName = Annotated[Name | None, BeforeValidator(_blank_to_none)]
-Phone = Annotated[E164Phone | None, BeforeValidator(_no_extension),
-                  BeforeValidator(_blank_to_none)]
-Email = Annotated[EmailStr | None, BeforeValidator(_blank_to_none), AfterValidator(
-    lambda value: value.lower() if value else value
-)]
+from ledger.domain.paths import JsonDict, apply_changes, value_at
+from ledger.domain.values import (
+    Email,
+    Money,
+    Name,
+    OptionalName,
+    OptionalText,
+    Phone,
+    Text,
+    blank_to_none,
+    normalise_text,
+)
 
 
 class SourceChannel(StrEnum):
@@ -166,13 +66,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-class Money(_Model):
-    """An amount of money: a decimal with its ISO 4217 currency, never a float."""
-
-    amount: Annotated[Decimal, BeforeValidator(_no_float), Field(max_digits=20, decimal_places=4)]
-    currency: ISO4217
-
-
 class Address(_Model):
     country: CountryAlpha2
     region: OptionalName = None
@@ -180,7 +73,7 @@ class Address(_Model):
     street: OptionalText = None
     postal_code: Annotated[
         Annotated[str, AfterValidator(normalise_text), Field(max_length=20)] | None,
-        BeforeValidator(_blank_to_none),
+        BeforeValidator(blank_to_none),
     ] = None
 
 
@@ -291,15 +184,6 @@ def _problems_from(error: ValidationError, prefix: str = "") -> list[Problem]:
     return problems
 
 
-def _value_at(data: JsonDict, path: str) -> Any:
-    value: Any = data
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
 def _is_present(value: Any) -> bool:
     if value is None:
         return False
@@ -317,7 +201,7 @@ def missing_mandatory_fields(data: JsonDict, mandatory: list[list[str]]) -> list
     """Each mandatory entry is a list of alternatives: at least one must be present (CI-3)."""
     problems = []
     for alternatives in mandatory:
-        if not any(_is_present(_value_at(data, path)) for path in alternatives):
+        if not any(_is_present(value_at(data, path)) for path in alternatives):
             message = "is required" if len(alternatives) == 1 else (
                 "at least one of " + ", ".join(alternatives) + " is required"
             )
@@ -349,22 +233,6 @@ def check_change_paths(changes: Any) -> list[Problem]:
     ]
 
 
-def apply_changes(profile: JsonDict, changes: JsonDict) -> JsonDict:
-    """Return a copy of ``profile`` with every path in ``changes`` set (no validation)."""
-    updated: JsonDict = {key: (dict(value) if isinstance(value, dict) else value)
-                         for key, value in profile.items()}
-    for path, value in changes.items():
-        if "." in path:
-            group, field = path.split(".", 1)
-            section = updated.get(group)
-            section = dict(section) if isinstance(section, dict) else {}
-            section[field] = value
-            updated[group] = section
-        else:
-            updated[path] = value
-    return updated
-
-
 def validate_changes(profile: JsonDict, changes: Any, mandatory: list[list[str]]) -> JsonDict:
     """Validate a change set against the profile it would produce; return the normalised changes.
 
@@ -376,9 +244,4 @@ def validate_changes(profile: JsonDict, changes: Any, mandatory: list[list[str]]
         raise ValidationFailedError(problems)
     candidate = apply_changes(profile, changes)
     normalised = validate_profile(candidate, mandatory)
-    return {path: _value_at(normalised, path) for path in changes}
-
-
-def paths_overlap(left: str, right: str) -> bool:
-    """True when setting one path can change the value at the other."""
-    return left == right or left.startswith(right + ".") or right.startswith(left + ".")
+    return {path: value_at(normalised, path) for path in changes}

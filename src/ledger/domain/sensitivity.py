@@ -15,7 +15,7 @@ from typing import Any
 
 import phonenumbers
 
-from ledger.domain.profile import paths_overlap
+from ledger.domain.paths import paths_overlap
 
 MASK = "***"
 

@@ -17,15 +17,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ledger.domain.errors import ValidationFailedError
-from ledger.domain.profile import (
-    CHANGEABLE_PATHS,
-    _normalise_text_fully,
-    apply_changes,
-    normalise_text,
-    paths_overlap,
-    validate_changes,
-    validate_profile,
-)
+from ledger.domain.paths import apply_changes, paths_overlap
+from ledger.domain.profile import CHANGEABLE_PATHS, validate_changes, validate_profile
+from ledger.domain.values import _normalise_text_fully, normalise_text
 from ledger.policy import load_policy
 from tests.factories import make_profile
 
