@@ -21,30 +21,28 @@ from uuid import uuid4
 import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ledger import sealed_secrets
+from ledger import key_rotation, sealed_secrets
 from ledger.crypto import KeyMaterialError, key_id_of, new_data_key, unwrap, wrap
-from ledger.sql import Cursor, SqlDatabase, in_list
+from ledger.key_cache import CACHE_SECONDS, CachedKey, KeyCache
+from ledger.sql import SqlDatabase, in_list
 
 log = structlog.get_logger("ledger.keystore")
 
-CACHE_SECONDS = 30.0
 # Keys made ahead for new customers, in one transaction: a registration then writes no
 # key-store row of its own (README, "Benchmarks").
 RESERVE_BATCH = 64
 PREFETCH_CHUNK = 500
-CACHE_SWEEP_SIZE = 20_000
 
 
 class KeyStore:
-    """Creates, unwraps, destroys and re-wraps customers' data keys."""
+    """Creates, unwraps, destroys and re-wraps customers' data keys (the cache is in
+    ``ledger.key_cache``, the KEK's checks and rotation in ``ledger.key_rotation``)."""
 
     def __init__(self, db: SqlDatabase, kek: bytes, *, cache_seconds: float = CACHE_SECONDS
                  ) -> None:
         self.db = db
         self._kek = kek
-        self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, str, bytes, AESGCM]] = {}
-        self._lock = threading.Lock()
+        self.cache = KeyCache(cache_seconds)
         # Customer ids whose keys are stored but not yet handed out: (id, key id, key).
         self._reserved: list[tuple[str, str, bytes]] = []
         self._reserve_lock = threading.Lock()
@@ -72,70 +70,35 @@ class KeyStore:
             cursor.execute("""CREATE TABLE IF NOT EXISTS keystore_meta (
                 name TEXT PRIMARY KEY, value TEXT NOT NULL)""")
             sealed_secrets.create_table(cursor, self.db.dialect)
-            row = cursor.one("SELECT value FROM keystore_meta WHERE name = 'kek_id'")
-            if row is None:
-                cursor.execute("INSERT INTO keystore_meta (name, value) VALUES ('kek_id', :id)",
-                               {"id": self.kek_id})
-            elif row[0] != self.kek_id:
-                raise KeyMaterialError(
-                    "the configured KEK is not the one this key store was made with "
-                    f"(store expects KEK id {row[0]}, configured KEK id {self.kek_id})")
-            if index_key_id is not None:
-                row = cursor.one("SELECT value FROM keystore_meta WHERE name = 'index_key_id'")
-                if row is None:
-                    cursor.execute("INSERT INTO keystore_meta (name, value) VALUES"
-                                   " ('index_key_id', :id)", {"id": index_key_id})
-                elif row[0] != index_key_id:
-                    raise KeyMaterialError(
-                        "the configured blind-index key is not the one this ledger's search "
-                        f"indexes were made with (expected key id {row[0]}, configured "
-                        f"{index_key_id})")
+            key_rotation.record_key_ids(cursor, self.kek_id, index_key_id)
 
     # Keys ------------------------------------------------------------------------
 
     def create(self, customer_id: str) -> str:
         """A new data key for a customer (or the existing one: retries are safe)."""
         # A key in memory is a stored key (a reserved id's, or one just made): nothing to do.
-        now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(customer_id)
-        if cached is not None and cached[0] > now:
+        cached = self.cache.get(customer_id)
+        if cached is not None:
             return cached[1]
         key = new_data_key()
         key_id = key_id_of(key, "data")
         # One statement, one round trip, on the hot path of every registration: it writes
         # the key only while the KEK is still the one this process wraps with, and never
         # for an erased customer id; the reasons for writing nothing are sorted out after.
-        inserted = self.db.statement(self._insert_key, {
+        inserted = self.db.statement(key_rotation.insert_key_sql(self.db.dialect), {
             "cid": customer_id, "kid": key_id, "wrapped": wrap(self._kek, key),
             "kek": self.kek_id, "at": _now()})
         if inserted == 1:
             # The new key is used at once to seal the registration: keep it, unwrapped,
             # rather than read it back and unwrap it again.
-            with self._lock:
-                self._cache[customer_id] = (time.monotonic() + self.cache_seconds, key_id, key,
-                                            AESGCM(key))
+            self.cache.put(customer_id, self.cache.entry(key_id, key))
             return key_id
         stored = self._stored(customer_id)
         if stored is not None:
             return stored[0]
         if self.is_erased(customer_id):
             raise KeyMaterialError("this customer id belongs to an erased customer")
-        raise KeyMaterialError("the KEK was rotated since this process started; "
-                               "restart it with the new KEK")
-
-    @property
-    def _insert_key(self) -> str:
-        # Another process may be rotating the KEK: a key wrapped under the old KEK now
-        # would be lost with it. On PostgreSQL, FOR SHARE waits for a rotation in progress
-        # and then sees the new KEK id; SQLite's write lock already excludes one.
-        lock = " FOR SHARE" if self.db.dialect == "postgres" else ""
-        return ("INSERT INTO data_keys (customer_id, key_id, wrapped, kek_id, created_at)"  # noqa: S608
-                " SELECT :cid, :kid, :wrapped, :kek, :at"
-                " WHERE EXISTS (SELECT 1 FROM keystore_meta"
-                f"  WHERE name = 'kek_id' AND value = :kek{lock})"
-                " AND NOT EXISTS (SELECT 1 FROM erased_keys WHERE customer_id = :cid)"
-                " ON CONFLICT (customer_id) DO NOTHING")
+        raise KeyMaterialError(key_rotation.ROTATED)
 
     def new_customer_id(self) -> str:
         """A fresh customer id whose data key is already stored (durably, before the id is
@@ -146,9 +109,7 @@ class KeyStore:
                 self._reserved = self._reserve(RESERVE_BATCH)
             customer_id, key_id, key = self._reserved.pop()
         # Cached like any key: should it expire before use, it is read back from the store.
-        with self._lock:
-            self._cache[customer_id] = (time.monotonic() + self.cache_seconds, key_id, key,
-                                        AESGCM(key))
+        self.cache.put(customer_id, self.cache.entry(key_id, key))
         return customer_id
 
     def _reserve(self, count: int) -> list[tuple[str, str, bytes]]:
@@ -158,7 +119,7 @@ class KeyStore:
             made.append((str(uuid4()), key_id_of(key, "data"), key))
         at = _now()
         with self.db.transaction() as cursor:
-            self._check_kek_current(cursor)
+            key_rotation.check_kek_current(cursor, self.db.dialect, self.kek_id)
             cursor.insert_rows(
                 "data_keys", ("customer_id", "key_id", "wrapped", "kek_id", "created_at"),
                 [(customer_id, key_id, wrap(self._kek, key), self.kek_id, at)
@@ -166,14 +127,6 @@ class KeyStore:
             cursor.insert_rows("reserved_keys", ("customer_id", "reserved_at"),
                                [(customer_id, at) for customer_id, _, _ in made])
         return made
-
-    def _check_kek_current(self, cursor: Cursor) -> None:
-        # FOR SHARE waits for a KEK rotation in progress (see _insert_key).
-        select = "SELECT value FROM keystore_meta WHERE name = 'kek_id'"
-        row = cursor.one(select + " FOR SHARE" if self.db.dialect == "postgres" else select)
-        if row is None or row[0] != self.kek_id:
-            raise KeyMaterialError("the KEK was rotated since this process started; "
-                                   "restart it with the new KEK")
 
     def release_reserved(self) -> int:
         """Delete the keys made ahead and never handed out (at shutdown): they protect
@@ -202,14 +155,7 @@ class KeyStore:
         ids: a catch-up opens thousands of customers, one lookup each would dominate it.
         Returns how many keys were read; erased customers simply have none."""
         now = time.monotonic()
-        with self._lock:
-            if len(self._cache) > CACHE_SWEEP_SIZE:
-                # Entries are otherwise dropped only when read after expiry.
-                self._cache = {cid: entry for cid, entry in self._cache.items()
-                               if entry[0] > now}
-            wanted = sorted({customer_id for customer_id in customer_ids
-                             if customer_id not in self._cache
-                             or self._cache[customer_id][0] <= now})
+        wanted = self.cache.missing(customer_ids, now)
         read = 0
         for start in range(0, len(wanted), PREFETCH_CHUNK):
             clause, params = in_list("c", wanted[start:start + PREFETCH_CHUNK])
@@ -219,33 +165,27 @@ class KeyStore:
             entries = {}
             for customer_id, key_id, wrapped in rows:
                 key = unwrap(self._kek, bytes(wrapped))
-                entries[str(customer_id)] = (now + self.cache_seconds, str(key_id), key,
-                                             AESGCM(key))
-            with self._lock:
-                self._cache.update(entries)
+                entries[str(customer_id)] = self.cache.entry(str(key_id), key, now)
+            self.cache.update(entries)
             read += len(entries)
         return read
 
-    def _cached(self, customer_id: str) -> tuple[float, str, bytes, AESGCM] | None:
+    def _cached(self, customer_id: str) -> CachedKey | None:
         now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(customer_id)
-        if cached is not None and cached[0] > now:
+        cached = self.cache.get(customer_id, now)
+        if cached is not None:
             return cached
         stored = self._stored(customer_id)
         if stored is None:
             return None
         key_id, wrapped = stored
-        key = unwrap(self._kek, wrapped)
-        entry = (now + self.cache_seconds, key_id, key, AESGCM(key))
-        with self._lock:
-            self._cache[customer_id] = entry
+        entry = self.cache.entry(key_id, unwrap(self._kek, wrapped), now)
+        self.cache.put(customer_id, entry)
         return entry
 
     def destroy(self, customer_id: str) -> str | None:
         """Destroy a customer's data key for good; return its id (None if already gone)."""
-        with self._lock:
-            self._cache.pop(customer_id, None)
+        self.cache.drop(customer_id)
         with self.db.transaction() as cursor:
             if self.db.dialect == "sqlite":
                 # Overwrite the deleted row in the file: SQLite keeps freed bytes unless
@@ -313,19 +253,10 @@ class KeyStore:
         # Spare keys made ahead are simply dropped; new ones are made under the new KEK.
         self.release_reserved()
         with self.db.transaction() as cursor:
-            # The marker first: a key being created meanwhile is either refused or seen.
-            cursor.execute("UPDATE keystore_meta SET value = :id WHERE name = 'kek_id'",
-                           {"id": new_id})
-            rows = cursor.all("SELECT customer_id, wrapped FROM data_keys")
-            for customer_id, wrapped in rows:
-                rewrapped = wrap(new_kek, unwrap(self._kek, bytes(wrapped)))
-                cursor.execute("UPDATE data_keys SET wrapped = :w, kek_id = :kek "
-                               "WHERE customer_id = :cid",
-                               {"w": rewrapped, "kek": new_id, "cid": customer_id})
-            credential_keys = sealed_secrets.rewrap_all(cursor, self._kek, new_kek, new_id)
+            keys, credential_keys = key_rotation.rewrap_all(cursor, self._kek, new_kek, new_id)
         self._kek = new_kek
-        log.info("kek_rotated", keys=len(rows), credential_keys=credential_keys, kek_id=new_id)
-        return len(rows)
+        log.info("kek_rotated", keys=keys, credential_keys=credential_keys, kek_id=new_id)
+        return keys
 
     def status(self) -> dict[str, Any]:
         with self.db.snapshot() as cursor:

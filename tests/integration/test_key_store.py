@@ -410,10 +410,10 @@ def test_expired_keys_are_swept_from_memory_when_the_cache_grows(
         open_ledger: Callable[..., Ledger], sqlite_url: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
     ledger = open_ledger(sqlite_url, new_key())
-    ledger.keys.cache_seconds = -1.0  # everything cached from now on is already stale
+    ledger.keys.cache.seconds = -1.0  # everything cached from now on is already stale
     customers = [register(ledger, distinctive_profile("en_US")) for _ in range(3)]
     assert ledger.keys.prefetch(customers) == 3
-    assert ledger.keys._cache
-    monkeypatch.setattr("ledger.keystore.CACHE_SWEEP_SIZE", 1)
+    assert len(ledger.keys.cache) > 0
+    monkeypatch.setattr("ledger.key_cache.SWEEP_SIZE", 1)
     ledger.keys.prefetch([])
-    assert ledger.keys._cache == {}
+    assert len(ledger.keys.cache) == 0
