@@ -17,8 +17,8 @@ from datetime import date
 from typing import Any
 
 from bench.context import CLERK
+from commands.customers import RegisterCustomer
 from commands.idempotency import CommandRecord, fingerprint
-from commands.models import RegisterCustomer
 from ledger.domain.customer import Customer
 from ledger.domain.metadata import EventMetadata, recording_as
 from ledger.domain.profile import validate_profile

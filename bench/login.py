@@ -18,8 +18,9 @@ from argon2 import PasswordHasher, Type
 
 from bench.context import Backend, BenchContext
 from bench.harness import Result, fmt, interleave, latencies_ms
-from commands.accounts import ChangePassword, CreateAccount, GrantRole
+from commands.accounts import ChangePassword, CreateAccount
 from commands.bus import Actor, AllowAll
+from commands.roles import GrantRole
 from ledger.domain.errors import AuthenticationError
 
 NAME = "login"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.accounts import ApproveGrant, ChangePassword, CreateAccount, GrantRole
+from commands.accounts import ChangePassword, CreateAccount
 from commands.bus import Actor
+from commands.roles import ApproveGrant, GrantRole
+from commands.totp_enrolment import ConfirmTotpEnrolment, StartTotpEnrolment
 from service.bootstrap import Ledger
 
 ADMIN = Actor("local-admin:test", frozenset({"sysadmin"}), client_address="cli")
@@ -37,3 +39,16 @@ def open_account(ledger: Ledger, username: str, *roles: str, department: str = "
     ledger.bus.execute(ChangePassword(username=username, current_password=ONE_TIME,
                                       new_password=password), Actor(username))
     return ledger.access.identity.actor_for(username)
+
+
+def start_totp_enrolment(ledger: Ledger, actor: Actor, **ids: Any) -> dict[str, Any]:
+    """Start enrolling a second factor through the bus, as POST /auth/totp/enrol does: the
+    secret and its otpauth URI."""
+    ledger.bus.execute(StartTotpEnrolment(username=actor.id, **ids), actor)
+    return ledger.access.totp.provisioning(actor.id)
+
+
+def confirm_totp_enrolment(ledger: Ledger, actor: Actor, code: str, **ids: Any
+                           ) -> dict[str, Any]:
+    """Confirm the enrolment through the bus; the command's outcome."""
+    return ledger.bus.execute(ConfirmTotpEnrolment(username=actor.id, code=code, **ids), actor)

@@ -17,8 +17,9 @@ import psycopg
 from psycopg import sql
 
 from commands.bus import Actor
+from commands.command import Command
+from commands.customers import ProposeChange, RegisterCustomer, VerifyChange
 from commands.deletion import ApproveDeletion, ExecuteDeletion, RequestDeletion, ReviewDeletion
-from commands.models import Command, ProposeChange, RegisterCustomer, VerifyChange
 from ledger.domain.deletion import Ground
 from ledger.domain.paths import paths_overlap
 from ledger.domain.profile import validate_profile

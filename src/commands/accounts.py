@@ -1,4 +1,5 @@
-"""Account commands (LG-1, LG-3, AC-2, AC-4, IR-1) and their handlers, one per command.
+"""Account commands (LG-1, LG-3, IR-1) and their handlers, one per command: open an account,
+change or reset its password, lock, unlock or disable it. Roles are in ``commands.roles``.
 
 Passwords travel as ``SecretStr``: they never reach a log, an error message, a command's
 fingerprint or its stored outcome; only their argon2id hash enters an event.
@@ -7,13 +8,12 @@ fingerprint or its stored outcome; only their argon2id hash enters an event.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from eventsourcing.application import AggregateNotFoundError
 from pydantic import AfterValidator, Field, SecretStr
 
-from commands.models import Command
+from commands.command import Command, Handler, Result
 from commands.unit_of_work import UnitOfWork
 from ledger.domain.account import (
     REGISTRY_ID,
@@ -25,9 +25,7 @@ from ledger.domain.account import (
 )
 from ledger.domain.errors import ConflictError, NotFoundError, Problem, ValidationFailedError
 from ledger.passwords import check_password, passwords_for
-from ledger.policy_access import ROLES
 
-Result = dict[str, Any]
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$")
 
 
@@ -37,14 +35,7 @@ def _username(value: str) -> str:
     return value
 
 
-def _role(value: str) -> str:
-    if value not in ROLES:
-        raise ValueError("unknown role; one of " + ", ".join(ROLES))
-    return value
-
-
 Username = Annotated[str, AfterValidator(_username)]
-Role = Annotated[str, AfterValidator(_role)]
 Password = Annotated[SecretStr, Field(min_length=1, max_length=1024)]
 
 
@@ -112,44 +103,6 @@ class DisableAccount(AccountCommand):
     name = "disable-account"
 
 
-class GrantRole(AccountCommand):
-    """Grant a role; a high-privilege role waits for a second person's approval (AC-2)."""
-
-    name = "grant-role"
-    role: Role
-
-
-class ApproveGrant(AccountCommand):
-    """Approve a waiting grant of a high-privilege role (not your own request)."""
-
-    name = "approve-grant"
-    role: Role
-
-
-class RevokeRole(AccountCommand):
-    """Revoke one role, active or awaiting approval."""
-
-    name = "revoke-role"
-    role: Role
-
-
-class RevokeAllRoles(AccountCommand):
-    """Revoke every role of an account in one step, e.g. on a change of job (AC-4)."""
-
-    name = "revoke-all-roles"
-
-
-class LockRole(Command):
-    """Lock every account holding a role, in one audited step (IR-1)."""
-
-    name = "lock-role"
-    role: Role
-
-    @property
-    def audit_target(self) -> str:
-        return f"role:{self.role}"
-
-
 # Loading ---------------------------------------------------------------------
 
 def load_account(uow: UnitOfWork, username: str) -> Account:
@@ -163,7 +116,7 @@ def load_account(uow: UnitOfWork, username: str) -> Account:
     return account
 
 
-def _registry(uow: UnitOfWork) -> AccountRegistry:
+def load_registry(uow: UnitOfWork) -> AccountRegistry:
     try:
         registry: object = uow.store.repository.get(REGISTRY_ID)
     except AggregateNotFoundError:
@@ -178,7 +131,7 @@ def _registry(uow: UnitOfWork) -> AccountRegistry:
 def _open_account(command: CreateAccount, uow: UnitOfWork) -> Account:
     password = command.initial_password.get_secret_value()
     check_password(password, command.username, uow.policy.passwords, "initial_password")
-    registry = _registry(uow)
+    registry = load_registry(uow)
     registry.add(command.username, command.employee_id)
     account = Account.create(username=command.username, employee_id=command.employee_id,
                              department=command.department,
@@ -194,7 +147,7 @@ def create_account(command: CreateAccount, uow: UnitOfWork) -> Result:
 
 
 def create_first_administrator(command: CreateFirstAdministrator, uow: UnitOfWork) -> Result:
-    registry = _registry(uow)
+    registry = load_registry(uow)
     for username in registry.usernames:
         other: object = uow.store.repository.get(account_id(username))
         if (isinstance(other, Account) and "sysadmin" in other.active_roles
@@ -250,45 +203,7 @@ def disable_account(command: DisableAccount, uow: UnitOfWork) -> Result:
     return {"username": command.username, "status": AccountStatus.DISABLED.value}
 
 
-def grant_role(command: GrantRole, uow: UnitOfWork) -> Result:
-    needs_approval = command.role in uow.policy.access.high_privilege_roles
-    grant_id = load_account(uow, command.username).grant(command.role, by=uow.actor,
-                                                         needs_approval=needs_approval)
-    return {"username": command.username, "role": command.role, "grant_id": grant_id,
-            "active": not needs_approval}
-
-
-def approve_grant(command: ApproveGrant, uow: UnitOfWork) -> Result:
-    load_account(uow, command.username).approve_grant(command.role, by=uow.actor)
-    return {"username": command.username, "role": command.role, "active": True}
-
-
-def revoke_role(command: RevokeRole, uow: UnitOfWork) -> Result:
-    revoked = load_account(uow, command.username).revoke([command.role], by=uow.actor)
-    if not revoked:
-        raise NotFoundError("the account holds no such role", details={"role": command.role})
-    return {"username": command.username, "revoked": revoked}
-
-
-def revoke_all_roles(command: RevokeAllRoles, uow: UnitOfWork) -> Result:
-    account = load_account(uow, command.username)
-    return {"username": command.username,
-            "revoked": account.revoke(sorted(account.grants), by=uow.actor)}
-
-
-def lock_role(command: LockRole, uow: UnitOfWork) -> Result:
-    locked = []
-    for username in _registry(uow).usernames:
-        if username == uow.actor:
-            continue  # the responder keeps their own access to finish the response
-        account = load_account(uow, username)
-        if command.role in account.active_roles and account.status is AccountStatus.ACTIVE:
-            account.lock(reason=LockReason.INCIDENT, by=uow.actor)
-            locked.append(username)
-    return {"role": command.role, "locked": locked}
-
-
-ACCOUNT_HANDLERS: dict[type[Command], Callable[[Any, UnitOfWork], Result]] = {
+HANDLERS: dict[type[Command], Handler] = {
     CreateAccount: create_account,
     CreateFirstAdministrator: create_first_administrator,
     ChangePassword: change_password,
@@ -297,10 +212,4 @@ ACCOUNT_HANDLERS: dict[type[Command], Callable[[Any, UnitOfWork], Result]] = {
     UnlockAccount: unlock_account,
     ReportCompromise: report_compromise,
     DisableAccount: disable_account,
-    GrantRole: grant_role,
-    ApproveGrant: approve_grant,
-    RevokeRole: revoke_role,
-    RevokeAllRoles: revoke_all_roles,
-    LockRole: lock_role,
 }
-ACCOUNT_COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in ACCOUNT_HANDLERS}

@@ -1,15 +1,15 @@
-"""Who is acting (LG-1..LG-6): logins, bearer-token sessions, the second factor, and the
-trusted resolution of an in-process caller's account.
+"""Who is acting (LG-1..LG-6): logins, bearer-token sessions, the second factor's check at
+login, and the trusted resolution of an in-process caller's account.
 
 Authentication only establishes the actor and its roles; what the actor may do is decided
 by the bus's authoriser alone. A session whose account must still change its one-time
 password, or enrol a required second factor, acts with no roles: only the self-service
-operations pass until that is done.
+operations pass until that is done. Enrolling the second factor is a pair of commands
+(``commands.totp_enrolment``); the accounts cache is ``commands.account_cache``.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +19,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from commands.access_log import AccessLog
-from commands.authorisation import PolicyAuthoriser
+from commands.account_cache import AccountCache
 from commands.bus import Actor, record_denial
 from commands.unit_of_work import Clock
 from ledger import totp
@@ -28,10 +28,7 @@ from ledger.domain.access import AccessRecord
 from ledger.domain.account import Account, AccountStatus, LockReason, account_id
 from ledger.domain.errors import (
     AuthenticationError,
-    ConflictError,
     PermissionDeniedError,
-    Problem,
-    ValidationFailedError,
 )
 from ledger.domain.metadata import EventMetadata, recording_as
 from ledger.passwords import passwords_for
@@ -47,63 +44,17 @@ LOGIN_SYSTEM_ACTOR = "system:login"
 # a last-seen time up to this much too early, so a session may idle out up to this much
 # sooner than the policy's minutes, never later.
 TOUCH_INTERVAL = timedelta(seconds=15)
-# Accounts kept loaded for authentication (each checked against the store before use).
-ACCOUNT_CACHE_SIZE = 1024
-
-
-class AccountCache:
-    """Accounts as last loaded from their events, for the per-request checks.
-
-    Nothing is trusted stale: every lookup first reads the account's current version from
-    the event store (one indexed read of one row), and an account whose version moved on
-    (a lock, a revoked role, a new password, on any instance) is loaded afresh at exactly
-    that version. What is saved is replaying the account's events on every request. The
-    cached aggregates are only read, never changed or saved.
-    """
-
-    def __init__(self, store: LedgerStore, size: int = ACCOUNT_CACHE_SIZE) -> None:
-        self.store = store
-        self.size = size
-        self._accounts: dict[str, Account] = {}
-        self._lock = threading.Lock()
-
-    def current(self, username: str) -> Account | None:
-        """The account as it is now in the store, or None if there is none."""
-        identifier = account_id(username)
-        latest = self.store.app_recorder.select_events(identifier, desc=True, limit=1)
-        if not latest:
-            return None
-        version = latest[0].originator_version
-        with self._lock:
-            cached = self._accounts.get(username)
-        if cached is not None and cached.version == version:
-            return cached
-        try:
-            found: object = self.store.repository.get(identifier, version=version)
-        except (AggregateNotFoundError, ValueError):
-            return None
-        if not isinstance(found, Account):
-            return None
-        with self._lock:
-            self._accounts.pop(username, None)
-            while len(self._accounts) >= self.size:
-                del self._accounts[next(iter(self._accounts))]
-            self._accounts[username] = found
-        return found
-
-
 class Identity:
     """Logs accounts in and out, and turns a bearer token or a username into an ``Actor``."""
 
     def __init__(self, store: LedgerStore, credentials: CredentialStore, policy: Policy,
-                 authoriser: PolicyAuthoriser, access_log: AccessLog, clock: Clock,
+                 access_log: AccessLog, clock: Clock,
                  on_saved: Callable[[int], None] | None = None) -> None:
         self.store = store
         self.credentials = credentials
         self.policy = policy
         self.login_policy = policy.login
         self.passwords = passwords_for(policy.passwords)
-        self.authoriser = authoriser
         self.access_log = access_log
         self.clock = clock
         self.on_saved = on_saved
@@ -301,32 +252,3 @@ class Identity:
         return Actor(account.username, frozenset() if pending else account.active_roles,
                      client_address=client_address, department=account.department,
                      pending=pending)
-
-    # Second factor enrolment (LG-4) ------------------------------------------
-
-    def begin_totp_enrolment(self, actor: Actor) -> dict[str, Any]:
-        """A new TOTP secret for the actor's own account, to confirm with a first code."""
-        self.authoriser.authorise(actor, "enrol-totp", actor.id)
-        enrolled = self.credentials.totp_secret(actor.id)
-        if enrolled is not None and enrolled[1]:
-            raise ConflictError("a TOTP authenticator is enrolled already")
-        secret = totp.new_secret()
-        self.credentials.store_totp_secret(actor.id, secret, self.clock())
-        return {"secret": totp.secret_text(secret),
-                "otpauth_uri": totp.provisioning_uri(secret, actor.id,
-                                                     self.login_policy.totp_issuer)}
-
-    def confirm_totp_enrolment(self, actor: Actor, code: str) -> dict[str, Any]:
-        """Activate the enrolled secret with a current code from the authenticator."""
-        self.authoriser.authorise(actor, "enrol-totp", actor.id)
-        enrolled = self.credentials.totp_secret(actor.id)
-        if enrolled is None or enrolled[1]:
-            raise ConflictError("no TOTP enrolment is waiting for confirmation")
-        now = self.clock()
-        step = totp.matching_step(enrolled[0], code, now.timestamp())
-        if step is None or not self.credentials.use_totp_step(actor.id, step, now):
-            raise ValidationFailedError([Problem("code", "is not a current, unused code")])
-        self.credentials.confirm_totp(actor.id)
-        self.access_log.record(AccessRecord.TotpEnrolled, actor=actor.id,
-                               client_address=actor.client_address, username=actor.id)
-        return {"username": actor.id, "totp_enrolled": True}

@@ -14,9 +14,8 @@ from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel, ValidationError
 
 from commands.access_log import AccessLog
-from commands.handlers import Handler, Result
+from commands.command import Command, Handler, Result
 from commands.idempotency import CommandRecord, command_record_id, fingerprint
-from commands.models import Command
 from commands.unit_of_work import Clock, UnitOfWork
 from ledger.domain.access import AccessRecord
 from ledger.domain.errors import (

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 from pydantic import Field
 
-from commands.models import Command
+from commands.command import Command, Handler, Result
 from commands.unit_of_work import UnitOfWork
 from ledger.domain.customer import Customer
 from ledger.domain.deletion import DeletionRequest, Ground
 from ledger.domain.errors import PermissionDeniedError
-
-Result = dict[str, Any]
 
 
 class RequestDeletion(Command):
@@ -107,10 +105,7 @@ def reject_deletion(command: RejectDeletion, uow: UnitOfWork) -> Result:
     return {"request_id": str(request.id), "stage": str(request.stage)}
 
 
-DELETION_COMMANDS: tuple[type[Command], ...] = (
-    RequestDeletion, ReviewDeletion, ApproveDeletion, ExecuteDeletion, RejectDeletion)
-
-DELETION_HANDLERS: dict[type[Command], Any] = {
+HANDLERS: dict[type[Command], Handler] = {
     RequestDeletion: request_deletion,
     ReviewDeletion: review_deletion,
     ApproveDeletion: approve_deletion,

@@ -1,13 +1,17 @@
-"""Every command the ledger knows, with its one handler: the bus and the HTTP routes use this."""
+"""Every command the ledger knows, with its one handler: the bus and the HTTP routes use this.
+
+Each concept's module holds its command models and their handlers (``commands.command``
+states the rule). The second factor's commands need the credential store, so their
+handlers are built with it (``TotpEnrolment.handlers``) and reached over ``/auth/totp/*``,
+whose answer shows the secret that no command outcome may hold.
+"""
 
 from __future__ import annotations
 
-from commands.accounts import ACCOUNT_HANDLERS
-from commands.deletion import DELETION_HANDLERS
-from commands.handlers import HANDLERS as CUSTOMER_HANDLERS
-from commands.handlers import Handler
-from commands.models import Command
+from commands import accounts, customers, deletion, roles
+from commands.command import Command, Handler
 
-ALL_HANDLERS: dict[type[Command], Handler] = {**CUSTOMER_HANDLERS, **DELETION_HANDLERS,
-                                              **ACCOUNT_HANDLERS}
+ALL_HANDLERS: dict[type[Command], Handler] = {
+    **customers.HANDLERS, **deletion.HANDLERS, **accounts.HANDLERS, **roles.HANDLERS}
 ALL_COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in ALL_HANDLERS}
+"""The commands sent by name (``POST /commands/<name>``, the CLI)."""

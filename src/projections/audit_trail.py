@@ -31,6 +31,7 @@ _ACCESS_KINDS: dict[type, tuple[str, str]] = {
     AccessRecord.LoginSucceeded: ("login", "login"),
     AccessRecord.LoginFailed: ("login", "login-failed"),
     AccessRecord.LoggedOut: ("login", "logout"),
+    AccessRecord.TotpEnrolmentStarted: ("login", "start-totp-enrolment"),
     AccessRecord.TotpEnrolled: ("login", "enrol-totp"),
 }
 

@@ -1,5 +1,5 @@
 """Assembles access control for ``bootstrap()``: credentials, the access log, the policy's
-authoriser, the identity service and the account queries."""
+authoriser, the identity service, the second factor's enrolment and the account queries."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import date
 from commands.access_log import AccessLog
 from commands.authentication import Identity
 from commands.authorisation import PolicyAuthoriser, RoleUsage
+from commands.totp_enrolment import TotpEnrolment
 from commands.unit_of_work import Clock
 from ledger.credentials import CredentialStore
 from ledger.keystore import KeyStore
@@ -29,6 +30,7 @@ class AccessControl:
     access_log: AccessLog
     authoriser: PolicyAuthoriser
     identity: Identity
+    totp: TotpEnrolment
     queries: AccountQueries
 
 
@@ -47,6 +49,7 @@ def build_access_control(store: LedgerStore, views: SqlDatabase, keys: KeyStore,
 
     access_log = AccessLog(store, clock, on_saved)
     authoriser = PolicyAuthoriser(policy.access, access_log, RoleUsage(credentials, today))
-    identity = Identity(store, credentials, policy, authoriser, access_log, clock, on_saved)
+    identity = Identity(store, credentials, policy, access_log, clock, on_saved)
     queries = AccountQueries(runner, wait_timeout, policy.access.grant_unused_days, today)
-    return AccessControl(credentials, access_log, authoriser, identity, queries)
+    return AccessControl(credentials, access_log, authoriser, identity,
+                         TotpEnrolment(credentials, policy.login), queries)

@@ -210,7 +210,7 @@ def bootstrap(
             structlog.get_logger("ledger").warning("one_time_password_file_not_checked",
                                                    error=type(error).__name__)
 
-    bus = MessageBus(store, policy, ALL_HANDLERS, query_handlers,
+    bus = MessageBus(store, policy, ALL_HANDLERS | access.totp.handlers(), query_handlers,
                      authoriser=authoriser or access.authoriser,
                      clock=clock, on_saved=wake_followers, protector=protector,
                      read_audit=ReadAudit(access.access_log, sensitive_fields(policy)))

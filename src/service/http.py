@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import ledger
+from commands.command import Command
 from commands.errors import HTTP_STATUS
-from commands.models import Command
 from commands.registry import ALL_COMMANDS
 from ledger.domain.errors import LedgerError, NotFoundError, Problem, ValidationFailedError
 from ledger.settings import Settings

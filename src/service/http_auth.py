@@ -63,11 +63,21 @@ class LoginRequest(BaseModel):
     totp: str | None = Field(default=None, max_length=10)
 
 
-class TotpCode(BaseModel):
-    """A current code from the authenticator app."""
+class TotpStart(BaseModel):
+    """Optionally, the command id that makes a retried start safe."""
 
     model_config = ConfigDict(extra="forbid")
+    command_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class TotpCode(TotpStart):
+    """A current code from the authenticator app."""
+
     code: str = Field(min_length=6, max_length=10)
+
+
+def _ids(body: TotpStart | None) -> dict[str, Any]:
+    return {"command_id": body.command_id} if body is not None and body.command_id else {}
 
 
 def auth_router() -> APIRouter:
@@ -87,14 +97,21 @@ def auth_router() -> APIRouter:
         return {"logged_out": True}
 
     @router.post("/totp/enrol")
-    def totp_enrol(ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
+    def totp_enrol(ledger: LedgerDep, actor: ActorDep,
+                   body: TotpStart | None = None) -> dict[str, Any]:
         """Start enrolling a TOTP authenticator for your own account (LG-4)."""
-        return ledger.access.identity.begin_totp_enrolment(actor)
+        ledger.bus.execute_named("start-totp-enrolment", _ids(body) | {"username": actor.id},
+                                 actor)
+        return ledger.access.totp.provisioning(actor.id)
 
     @router.post("/totp/confirm")
     def totp_confirm(body: TotpCode, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
         """Confirm the enrolment with a current code; later logins then need a code."""
-        return ledger.access.identity.confirm_totp_enrolment(actor, body.code)
+        outcome = ledger.bus.execute_named(
+            "confirm-totp-enrolment",
+            _ids(body) | {"username": actor.id, "code": body.code}, actor)
+        result: dict[str, Any] = outcome["result"]
+        return result
 
     return router
 

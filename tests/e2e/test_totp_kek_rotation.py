@@ -15,7 +15,7 @@ import pytest
 from ledger import totp
 from ledger.settings import Settings
 from service.bootstrap import Ledger, bootstrap
-from tests.accounts import PASSWORD, open_account
+from tests.accounts import PASSWORD, confirm_totp_enrolment, open_account, start_totp_enrolment
 from tests.conftest import FAST_HASHING_POLICY, FixedClock
 from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, ledger_env
 
@@ -34,10 +34,9 @@ def test_second_factor_codes_verify_after_ledger_keys_rotate_kek(tmp_path: Path,
                                                                  clock: FixedClock) -> None:
     with ledger_in(tmp_path, clock) as ledger:
         actor = open_account(ledger, "li.na", "sales")
-        shown = ledger.access.identity.begin_totp_enrolment(actor)["secret"]
+        shown = start_totp_enrolment(ledger, actor)["secret"]
         secret = base64.b32decode(shown + "=" * (-len(shown) % 8))
-        ledger.access.identity.confirm_totp_enrolment(actor, totp.code_at(
-            secret, clock.now.timestamp()))
+        confirm_totp_enrolment(ledger, actor, totp.code_at(secret, clock.now.timestamp()))
         old_kek_id = ledger.keys.kek_id
 
     rotated = subprocess.run(

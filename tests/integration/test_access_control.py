@@ -14,7 +14,14 @@ from ledger.domain.errors import AuthenticationError
 from projections.account_queries import AccessReview
 from projections.queries import FindCustomers
 from service.bootstrap import Ledger
-from tests.accounts import ADMIN, PASSWORD, grant, open_account
+from tests.accounts import (
+    ADMIN,
+    PASSWORD,
+    confirm_totp_enrolment,
+    grant,
+    open_account,
+    start_totp_enrolment,
+)
 from tests.conftest import FixedClock
 
 HOME = "127.0.0.1"
@@ -44,11 +51,10 @@ def test_a_totp_code_used_on_one_instance_is_refused_on_the_other(
         make_ledger: Callable[..., Ledger], postgres_url: str, clock: FixedClock) -> None:
     first, second = make_ledger(postgres_url), make_ledger(postgres_url)
     actor = open_account(first, "li.na", "sales")
-    first.access.identity.begin_totp_enrolment(actor)
+    start_totp_enrolment(first, actor)
     secret = first.access.credentials.totp_secret("li.na")
     assert secret is not None
-    first.access.identity.confirm_totp_enrolment(actor, totp.code_at(secret[0],
-                                                                     clock.now.timestamp()))
+    confirm_totp_enrolment(first, actor, totp.code_at(secret[0], clock.now.timestamp()))
     clock.now += timedelta(seconds=totp.STEP_SECONDS)
     code = totp.code_at(secret[0], clock.now.timestamp())
 

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from commands.accounts import LockRole
+from commands.roles import LockRole
 from ledger.domain.errors import AuthenticationError
 from projections.anomalies import AuditAnomalies
 from projections.queries import GetCustomer

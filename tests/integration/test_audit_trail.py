@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from commands.bus import Actor
-from commands.models import RecordReview
+from commands.customers import RecordReview
 from ledger.crypto import ERASED
 from ledger.domain.access import AccessRecord
 from ledger.domain.errors import AuthenticationError, NotFoundError, PermissionDeniedError

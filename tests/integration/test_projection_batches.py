@@ -15,7 +15,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from commands.models import RecordReview, RejectChange
+from commands.customers import RecordReview, RejectChange
 from projections.runner import ProjectionRunner
 from service.bootstrap import Ledger
 from tests.factories import make_profile

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from commands.customers import RegisterCustomer
 from commands.errors import NotReflectedYetError
-from commands.models import RegisterCustomer
 from ledger.sql import Cursor
 from projections.customer_view import CustomerView
 from projections.pending_proposals import PendingProposals

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from commands.bus import Actor
-from commands.models import ProposeChange, RecordReview, RegisterCustomer, VerifyChange
+from commands.customers import ProposeChange, RecordReview, RegisterCustomer, VerifyChange
 from projections.queries import ListLateKeyChanges, ListPendingProposals, ListReviewsDue
 from service.bootstrap import Ledger
 from tests.conftest import ALICE, BOB, FixedClock

@@ -17,7 +17,7 @@ import pytest
 from ledger import totp
 from ledger.crypto import KeyMaterialError
 from service.bootstrap import Ledger
-from tests.accounts import PASSWORD, open_account
+from tests.accounts import PASSWORD, confirm_totp_enrolment, open_account, start_totp_enrolment
 from tests.conftest import FixedClock
 from tests.privacy_support import database_bytes
 
@@ -42,10 +42,9 @@ def open_ledger(make_ledger: Callable[..., Ledger], tmp_path: Path) -> Callable[
 def enrol(ledger: Ledger, clock: FixedClock, username: str) -> bytes:
     """Enrol an authenticator as its owner would; the secret as the app received it."""
     actor = ledger.access.identity.actor_for(username, HOME)
-    shown = ledger.access.identity.begin_totp_enrolment(actor)["secret"]
+    shown = start_totp_enrolment(ledger, actor)["secret"]
     secret = base64.b32decode(shown + "=" * (-len(shown) % 8))
-    ledger.access.identity.confirm_totp_enrolment(actor, totp.code_at(secret,
-                                                                      clock.now.timestamp()))
+    confirm_totp_enrolment(ledger, actor, totp.code_at(secret, clock.now.timestamp()))
     return secret
 
 

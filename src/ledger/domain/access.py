@@ -35,6 +35,11 @@ class AccessRecord(LedgerAggregate):
     class LoggedOut(LedgerAggregate.Created):
         username: str
 
+    class TotpEnrolmentStarted(LedgerAggregate.Created):
+        """A new second-factor secret was made for the account, to confirm with a code."""
+
+        username: str
+
     class TotpEnrolled(LedgerAggregate.Created):
         username: str
 

@@ -8,19 +8,16 @@ from typing import Any
 import pytest
 
 from commands.accounts import (
-    ApproveGrant,
     ChangePassword,
     CreateFirstAdministrator,
     DisableAccount,
-    GrantRole,
     LockAccount,
-    LockRole,
     ReportCompromise,
     ResetPassword,
-    RevokeAllRoles,
     UnlockAccount,
 )
 from commands.bus import Actor
+from commands.roles import ApproveGrant, GrantRole, LockRole, RevokeAllRoles
 from ledger.domain.account import Account, AccountStatus, account_id
 from ledger.domain.errors import (
     ConflictError,

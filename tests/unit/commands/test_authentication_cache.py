@@ -15,7 +15,13 @@ from commands.authentication import TOUCH_INTERVAL
 from ledger import totp
 from ledger.domain.errors import AuthenticationError
 from service.bootstrap import Ledger
-from tests.accounts import ADMIN, PASSWORD, open_account
+from tests.accounts import (
+    ADMIN,
+    PASSWORD,
+    confirm_totp_enrolment,
+    open_account,
+    start_totp_enrolment,
+)
 from tests.conftest import FixedClock
 
 HOME = "127.0.0.1"
@@ -121,11 +127,11 @@ def test_a_confirmed_second_factor_lifts_the_restriction_of_the_same_session(
     actor = identity.authenticate(token, HOME)
     assert actor.roles == frozenset()
 
-    identity.begin_totp_enrolment(actor)
+    start_totp_enrolment(ledger, actor)
     assert identity.authenticate(token, HOME).roles == frozenset()  # not confirmed yet
     secret = ledger.access.credentials.totp_secret("root.wu")
     assert secret is not None
-    identity.confirm_totp_enrolment(actor, totp.code_at(secret[0], clock.now.timestamp()))
+    confirm_totp_enrolment(ledger, actor, totp.code_at(secret[0], clock.now.timestamp()))
 
     assert identity.authenticate(token, HOME).roles == {"sysadmin"}
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from commands.bus import Actor
-from commands.models import ProposeChange, RegisterCustomer
+from commands.customers import ProposeChange, RegisterCustomer
 from commands.registry import ALL_COMMANDS
 from ledger.domain.access import AccessRecord
 from ledger.domain.errors import PermissionDeniedError

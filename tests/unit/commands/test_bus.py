@@ -16,16 +16,16 @@ from pydantic import BaseModel
 
 import ledger.domain.errors as errors_module
 from commands.bus import Actor, MessageBus
-from commands.errors import EXIT_CODES, HTTP_STATUS, UNEXPECTED_EXIT_CODE, error_from_dict
-from commands.handlers import HANDLERS, Handler
-from commands.models import (
-    Command,
+from commands.command import Command, Handler
+from commands.customers import (
+    HANDLERS,
     ProposeChange,
     RecordReview,
     RegisterCustomer,
     RejectChange,
     VerifyChange,
 )
+from commands.errors import EXIT_CODES, HTTP_STATUS, UNEXPECTED_EXIT_CODE, error_from_dict
 from commands.unit_of_work import UnitOfWork
 from ledger.domain.customer import Customer
 from ledger.domain.errors import (

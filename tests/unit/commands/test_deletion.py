@@ -12,6 +12,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from commands.bus import Actor, AllowAll, MessageBus
+from commands.command import Command
+from commands.customers import ProposeChange, RecordReview, RegisterCustomer, VerifyChange
 from commands.deletion import (
     ApproveDeletion,
     ExecuteDeletion,
@@ -19,7 +21,6 @@ from commands.deletion import (
     RequestDeletion,
     ReviewDeletion,
 )
-from commands.models import Command, ProposeChange, RecordReview, RegisterCustomer, VerifyChange
 from commands.registry import ALL_HANDLERS
 from ledger.domain.customer import Customer
 from ledger.domain.deletion import DeletionRequest, Ground
@@ -305,3 +306,4 @@ def test_the_key_is_kept_when_the_erasure_is_not_saved(ledger: Ledger,
         run(ledger, step("execute", request_id), SYSADMIN)
     assert ledger.keys.data_key(customer_id) is not None
     assert not ledger.keys.is_erased(customer_id)
+

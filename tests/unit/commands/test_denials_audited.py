@@ -21,8 +21,9 @@ import pytest
 
 from commands import bus
 from commands.bus import Actor
+from commands.customers import VerifyChange
 from commands.deletion import RejectDeletion, RequestDeletion, ReviewDeletion
-from commands.models import VerifyChange
+from commands.totp_enrolment import StartTotpEnrolment
 from ledger.domain.access import AccessRecord
 from ledger.domain.deletion import Ground
 from ledger.domain.errors import PermissionDeniedError
@@ -30,6 +31,7 @@ from projections.audit import AuditTrailQuery
 from projections.privacy import FindCustomersBy
 from service.bootstrap import Ledger
 from tests.accounts import PASSWORD, open_account
+from tests.conftest import FAST_HASHING_POLICY
 from tests.privacy_support import (
     CLERK,
     FINANCE_HEAD,
@@ -59,6 +61,8 @@ class Denial:
     arrange: Callable[[Ledger], Refusal]
     operation: str
     record: type[Any] = AccessRecord.PermissionDenied
+    # Policy lines laid over the tests' policy, for a refusal only such a policy reaches.
+    policy: str = ""
 
 
 def a_customer(ledger: Ledger) -> UUID:
@@ -113,6 +117,12 @@ def login_from_outside(ledger: Ledger) -> Refusal:
     return lambda: ledger.access.identity.login("zhou.min", PASSWORD, client_address=OUTSIDE)
 
 
+def enrol_someone_else(ledger: Ledger) -> Refusal:
+    open_account(ledger, "zhou.min", "sales")
+    helpdesk = Actor("root.wu", frozenset({"bulk_export"}), client_address=HOME)
+    return lambda: ledger.bus.execute(StartTotpEnrolment(username="zhou.min"), helpdesk)
+
+
 DENIALS = {
     "permission table, command": Denial(
         "commands/authorisation.py", verify_as_sales, "verify-change"),
@@ -131,11 +141,24 @@ DENIALS = {
     # A login has its own audit record, which names the reason.
     "a login from outside the networks": Denial(
         "commands/authentication.py", login_from_outside, "login", AccessRecord.LoginFailed),
+    # The permission table may let a role start enrolments; never for another's account.
+    "a second factor enrolled for another account": Denial(
+        "commands/totp_enrolment.py", enrol_someone_else, "start-totp-enrolment",
+        policy='[access.permissions]\nbulk_export = ["start-totp-enrolment"]\n'),
 }
 
 
 @pytest.mark.parametrize("denial", DENIALS.values(), ids=DENIALS.keys())
-def test_every_permission_denial_is_recorded_once(ledger: Ledger, denial: Denial) -> None:
+def test_every_permission_denial_is_recorded_once(
+        make_ledger: Callable[..., Ledger], database_url: str, tmp_path: Path,
+        denial: Denial) -> None:
+    options = {}
+    if denial.policy:
+        policy = tmp_path / "policy.toml"
+        policy.write_text(FAST_HASHING_POLICY.read_text(encoding="utf-8") + denial.policy,
+                          encoding="utf-8")
+        options["policy_file"] = policy
+    ledger = make_ledger(database_url, **options)
     refusal = denial.arrange(ledger)
     before = snapshot_store(ledger.store)
 

@@ -10,15 +10,15 @@ from uuid import UUID, uuid4
 import pytest
 
 from commands.bus import Actor
-from commands.idempotency import command_record_id
-from commands.models import (
-    Command,
+from commands.command import Command
+from commands.customers import (
     ProposeChange,
     RecordReview,
     RegisterCustomer,
     RejectChange,
     VerifyChange,
 )
+from commands.idempotency import command_record_id
 from ledger.domain.customer import Customer, ReviewOutcome
 from ledger.domain.errors import (
     ConflictError,

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from commands.registry import ALL_COMMANDS
+from commands.totp_enrolment import ConfirmTotpEnrolment, StartTotpEnrolment
 from ledger.domain.errors import ValidationFailedError
 from ledger.policy import load_policy
 from ledger.policy_access import ROLES
@@ -16,7 +17,8 @@ from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
 
 OPERATIONS = (set(ALL_COMMANDS) | set(QUERIES) | set(PRIVACY_QUERIES) | set(ACCOUNT_QUERIES)
-              | set(AUDIT_QUERIES) | {"customer-history", "enrol-totp"})
+              | set(AUDIT_QUERIES) | {"customer-history"}
+              | {StartTotpEnrolment.name, ConfirmTotpEnrolment.name})
 
 
 def test_the_permission_table_names_only_known_roles_and_operations() -> None:
@@ -59,3 +61,4 @@ def test_allowed_networks_default_to_loopback() -> None:
     assert login.allows_address("127.0.0.1") and login.allows_address("::1")
     assert not login.allows_address("203.0.113.5")
     assert not login.allows_address("cli")
+

@@ -1,26 +1,67 @@
-"""One handler per command, named after it; each decides and returns a plain result."""
+"""Customer commands (CI-1..CI-4, UP-1, UP-3, UP-4) and their handlers, one per command:
+register a customer, propose a change, verify or reject it, record a review."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from datetime import date
 from typing import Any
+from uuid import UUID
 
-from commands.models import (
-    Command,
-    ProposeChange,
-    RecordReview,
-    RegisterCustomer,
-    RejectChange,
-    VerifyChange,
-)
+from pydantic import Field
+
+from commands.command import Command, Handler, Result
 from commands.unit_of_work import UnitOfWork
-from ledger.domain.customer import Customer, quarter_of
+from ledger.domain.customer import Customer, ReviewOutcome, quarter_of
 from ledger.domain.deadlines import working_day_deadline
 from ledger.domain.errors import ConflictError
 from ledger.domain.profile import validate_changes, validate_profile
 
-Result = dict[str, Any]
 
+class RegisterCustomer(Command):
+    """Register a new customer with a complete profile (CI-1..CI-4)."""
+
+    name = "register-customer"
+    profile: dict[str, Any]
+    customer_id: UUID | None = None
+
+
+class ProposeChange(Command):
+    """Propose new values for any fields of one customer, to be verified (UP-3, UP-4)."""
+
+    name = "propose-change"
+    customer_id: UUID
+    changes: dict[str, Any]
+    happened_on: date
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class VerifyChange(Command):
+    """Accept a pending change proposal; its changes apply atomically."""
+
+    name = "verify-change"
+    customer_id: UUID
+    proposal_id: str = Field(min_length=1, max_length=100)
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class RejectChange(Command):
+    """Reject a pending change proposal, giving the reason."""
+
+    name = "reject-change"
+    customer_id: UUID
+    proposal_id: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=2000)
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class RecordReview(Command):
+    """Record the quarterly review of one customer (UP-1)."""
+
+    name = "record-review"
+    customer_id: UUID
+    outcome: ReviewOutcome = ReviewOutcome.CONFIRMED
+    reviewed_on: date | None = None
+    expected_version: int | None = Field(default=None, ge=1)
 
 def register_customer(command: RegisterCustomer, uow: UnitOfWork) -> Result:
     profile = validate_profile(command.profile, uow.policy.mandatory_fields)
@@ -80,8 +121,6 @@ def record_review(command: RecordReview, uow: UnitOfWork) -> Result:
                            reviewed_by=uow.actor, today=today)
     return {"customer_id": str(customer.id), "quarter": quarter_of(reviewed_on)}
 
-
-Handler = Callable[[Any, UnitOfWork], Result]
 
 HANDLERS: dict[type[Command], Handler] = {
     RegisterCustomer: register_customer,

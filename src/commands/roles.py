@@ -1,0 +1,110 @@
+"""Role commands (AC-2, AC-4, IR-1) and their handlers, one per command: grant a role
+(a high-privilege one waits for a second person's approval), approve the grant, revoke one
+role or all, lock every account holding a role."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+from commands.accounts import AccountCommand, load_account, load_registry
+from commands.command import Command, Handler, Result
+from commands.unit_of_work import UnitOfWork
+from ledger.domain.account import AccountStatus, LockReason
+from ledger.domain.errors import NotFoundError
+from ledger.policy_access import ROLES
+
+
+def _role(value: str) -> str:
+    if value not in ROLES:
+        raise ValueError("unknown role; one of " + ", ".join(ROLES))
+    return value
+
+
+Role = Annotated[str, AfterValidator(_role)]
+
+
+class GrantRole(AccountCommand):
+    """Grant a role; a high-privilege role waits for a second person's approval (AC-2)."""
+
+    name = "grant-role"
+    role: Role
+
+
+class ApproveGrant(AccountCommand):
+    """Approve a waiting grant of a high-privilege role (not your own request)."""
+
+    name = "approve-grant"
+    role: Role
+
+
+class RevokeRole(AccountCommand):
+    """Revoke one role, active or awaiting approval."""
+
+    name = "revoke-role"
+    role: Role
+
+
+class RevokeAllRoles(AccountCommand):
+    """Revoke every role of an account in one step, e.g. on a change of job (AC-4)."""
+
+    name = "revoke-all-roles"
+
+
+class LockRole(Command):
+    """Lock every account holding a role, in one audited step (IR-1)."""
+
+    name = "lock-role"
+    role: Role
+
+    @property
+    def audit_target(self) -> str:
+        return f"role:{self.role}"
+
+
+def grant_role(command: GrantRole, uow: UnitOfWork) -> Result:
+    needs_approval = command.role in uow.policy.access.high_privilege_roles
+    grant_id = load_account(uow, command.username).grant(command.role, by=uow.actor,
+                                                         needs_approval=needs_approval)
+    return {"username": command.username, "role": command.role, "grant_id": grant_id,
+            "active": not needs_approval}
+
+
+def approve_grant(command: ApproveGrant, uow: UnitOfWork) -> Result:
+    load_account(uow, command.username).approve_grant(command.role, by=uow.actor)
+    return {"username": command.username, "role": command.role, "active": True}
+
+
+def revoke_role(command: RevokeRole, uow: UnitOfWork) -> Result:
+    revoked = load_account(uow, command.username).revoke([command.role], by=uow.actor)
+    if not revoked:
+        raise NotFoundError("the account holds no such role", details={"role": command.role})
+    return {"username": command.username, "revoked": revoked}
+
+
+def revoke_all_roles(command: RevokeAllRoles, uow: UnitOfWork) -> Result:
+    account = load_account(uow, command.username)
+    return {"username": command.username,
+            "revoked": account.revoke(sorted(account.grants), by=uow.actor)}
+
+
+def lock_role(command: LockRole, uow: UnitOfWork) -> Result:
+    locked = []
+    for username in load_registry(uow).usernames:
+        if username == uow.actor:
+            continue  # the responder keeps their own access to finish the response
+        account = load_account(uow, username)
+        if command.role in account.active_roles and account.status is AccountStatus.ACTIVE:
+            account.lock(reason=LockReason.INCIDENT, by=uow.actor)
+            locked.append(username)
+    return {"role": command.role, "locked": locked}
+
+
+HANDLERS: dict[type[Command], Handler] = {
+    GrantRole: grant_role,
+    ApproveGrant: approve_grant,
+    RevokeRole: revoke_role,
+    RevokeAllRoles: revoke_all_roles,
+    LockRole: lock_role,
+}
