@@ -74,24 +74,26 @@ def request_deletion(command: RequestDeletion, uow: UnitOfWork) -> Result:
 
 def review_deletion(command: ReviewDeletion, uow: UnitOfWork) -> Result:
     request = _request(uow, command.request_id)
-    request.review(actor=uow.actor, roles=uow.roles, department=uow.department)
+    request.review(actor=uow.actor, roles=uow.roles, department=uow.department,
+                   step_roles=uow.policy.deletion.step_roles)
     return {"request_id": str(request.id), "stage": str(request.stage)}
 
 
 def approve_deletion(command: ApproveDeletion, uow: UnitOfWork) -> Result:
     request = _request(uow, command.request_id)
-    request.approve(actor=uow.actor, roles=uow.roles)
+    request.approve(actor=uow.actor, roles=uow.roles, step_roles=uow.policy.deletion.step_roles)
     return {"request_id": str(request.id), "stage": str(request.stage)}
 
 
 def execute_deletion(command: ExecuteDeletion, uow: UnitOfWork) -> Result:
     request = _request(uow, command.request_id)
-    request.check_step("execute", uow.actor, uow.roles)
+    step_roles = uow.policy.deletion.step_roles
+    request.check_step("execute", uow.actor, uow.roles, step_roles)
     customer = uow.load(UUID(request.customer_id), Customer, "customer")
     found = uow.protector.keys.data_key(request.customer_id)
     key_id = found[0] if found else None
     customer.erase(request_id=str(request.id), ground=request.ground)
-    request.execute(actor=uow.actor, roles=uow.roles, key_id=key_id)
+    request.execute(actor=uow.actor, roles=uow.roles, key_id=key_id, step_roles=step_roles)
     # The key goes only once the erasure is durable; if this process dies in between,
     # the key store re-applies erasures recorded in the log at the next start.
     uow.on_commit(lambda: uow.protector.keys.destroy(request.customer_id))
@@ -101,7 +103,8 @@ def execute_deletion(command: ExecuteDeletion, uow: UnitOfWork) -> Result:
 
 def reject_deletion(command: RejectDeletion, uow: UnitOfWork) -> Result:
     request = _request(uow, command.request_id)
-    request.reject(step=command.step, actor=uow.actor, roles=uow.roles, reason=command.reason)
+    request.reject(step=command.step, actor=uow.actor, roles=uow.roles, reason=command.reason,
+                   step_roles=uow.policy.deletion.step_roles)
     return {"request_id": str(request.id), "stage": str(request.stage)}
 
 

@@ -9,11 +9,17 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.domain.profile import CHANGEABLE_PATHS, CustomerProfile
-from ledger.policy_access import AccessPolicy, LoginPolicy, PasswordPolicy, merge_tables
+from ledger.policy_access import (
+    AccessPolicy,
+    DeletionPolicy,
+    LoginPolicy,
+    PasswordPolicy,
+    merge_tables,
+)
 from ledger.policy_audit import AuditPolicy
 
 _MANDATORY_CANDIDATES = frozenset(CHANGEABLE_PATHS) | {
@@ -38,6 +44,7 @@ class Policy(BaseModel):
     passwords: PasswordPolicy
     login: LoginPolicy
     access: AccessPolicy
+    deletion: DeletionPolicy
     audit: AuditPolicy = AuditPolicy()
 
     @field_validator("mandatory_fields")
@@ -75,6 +82,13 @@ class Policy(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("not a known IANA time zone") from None
         return value
+
+    @model_validator(mode="after")
+    def _deletion_steps_permitted(self) -> Policy:
+        unpermitted = self.deletion.unpermitted(self.access)
+        if unpermitted:
+            raise ValueError("deletion: " + "; ".join(unpermitted))
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

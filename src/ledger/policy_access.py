@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ledger.domain.deletion import StepRoles
 from ledger.domain.profile import CHANGEABLE_PATHS
 
 ROLES = ("sales", "customer_service", "technical", "finance", "info_specialist",
@@ -111,6 +112,32 @@ class AccessPolicy(_Section):
     def operations(self) -> set[str]:
         """Every operation the table names."""
         return {op for ops in self.permissions.values() for op in ops} | set(self.self_service)
+
+
+class DeletionPolicy(_Section):
+    """DL-2: the role that takes each step of a deletion request."""
+
+    review_role: str
+    approve_role: str
+    execute_role: str
+
+    @field_validator("review_role", "approve_role", "execute_role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        return _known_roles([value])[0]
+
+    @property
+    def step_roles(self) -> StepRoles:
+        return StepRoles(self.review_role, self.approve_role, self.execute_role)
+
+    def unpermitted(self, access: AccessPolicy) -> list[str]:
+        """The steps whose role may not run the step's command in ``access``: no one could
+        take them."""
+        roles = {"review": self.review_role, "approve": self.approve_role,
+                 "execute": self.execute_role}
+        return [f"{step}_role: {role} may not run {step}-deletion ([access.permissions])"
+                for step, role in roles.items()
+                if f"{step}-deletion" not in access.permissions.get(role, [])]
 
 
 def _known_roles(value: list[str]) -> list[str]:

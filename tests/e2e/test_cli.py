@@ -178,6 +178,9 @@ def test_policy_show_prints_the_defaults_and_a_policy_file_overrides_them(cli: C
 
     assert defaults["values"]["key_change_deadline_working_days"] == 5
     assert defaults["values"]["locale"] == "en"
+    assert defaults["values"]["deletion"] == {"review_role": "department_head",
+                                              "approve_role": "info_mgmt_head",
+                                              "execute_role": "sysadmin"}
     assert overridden["values"]["key_change_deadline_working_days"] == 3
     assert overridden["policy_file"] == "policy.toml"
 

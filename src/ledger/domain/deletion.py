@@ -1,9 +1,13 @@
 """A deletion request (DL-1, DL-2): requested, reviewed by the requesting department's
 head, approved by the head of customer-information management, executed by a system
-administrator. Each step may reject instead, with a reason. No person fills two roles."""
+administrator. Each step may reject instead, with a reason. No person fills two roles.
+
+Which role takes each step is the policy's (``[deletion]``, by default ``department_head``,
+``info_mgmt_head``, ``sysadmin``); each step is given it as ``StepRoles``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
@@ -28,16 +32,25 @@ class Stage(StrEnum):
     REJECTED = "rejected"
 
 
-DEPARTMENT_HEAD = "department_head"
-INFO_MGMT_HEAD = "info_mgmt_head"
-SYSADMIN = "sysadmin"
-
-# Which stage each step needs, and which role may take it.
-_STEPS: dict[str, tuple[Stage, str]] = {
-    "review": (Stage.REQUESTED, DEPARTMENT_HEAD),
-    "approve": (Stage.REVIEWED, INFO_MGMT_HEAD),
-    "execute": (Stage.APPROVED, SYSADMIN),
+# Which stage each step needs.
+_STAGE_BEFORE: dict[str, Stage] = {
+    "review": Stage.REQUESTED,
+    "approve": Stage.REVIEWED,
+    "execute": Stage.APPROVED,
 }
+STEPS = tuple(_STAGE_BEFORE)
+
+
+@dataclass(frozen=True)
+class StepRoles:
+    """The role that may take each step of a deletion request (the policy says which)."""
+
+    review: str
+    approve: str
+    execute: str
+
+    def of(self, step: str) -> str:
+        return {"review": self.review, "approve": self.approve, "execute": self.execute}[step]
 
 
 class DeletionRequest(LedgerAggregate):
@@ -102,31 +115,35 @@ class DeletionRequest(LedgerAggregate):
             details=details, department=department, requested_by=requested_by)
         return request
 
-    def review(self, *, actor: str, roles: frozenset[str], department: str | None) -> None:
-        self.check_step("review", actor, roles)
+    def review(self, *, actor: str, roles: frozenset[str], department: str | None,
+               step_roles: StepRoles) -> None:
+        self.check_step("review", actor, roles, step_roles)
         if department != self.department:
             raise PermissionDeniedError(
                 "only the head of the requesting department may review this request",
                 details={"department": self.department})
         self.trigger_event(self.Reviewed, reviewed_by=actor)
 
-    def approve(self, *, actor: str, roles: frozenset[str]) -> None:
-        self.check_step("approve", actor, roles)
+    def approve(self, *, actor: str, roles: frozenset[str], step_roles: StepRoles) -> None:
+        self.check_step("approve", actor, roles, step_roles)
         self.trigger_event(self.Approved, approved_by=actor)
 
-    def execute(self, *, actor: str, roles: frozenset[str], key_id: str | None) -> None:
-        self.check_step("execute", actor, roles)
+    def execute(self, *, actor: str, roles: frozenset[str], key_id: str | None,
+                step_roles: StepRoles) -> None:
+        self.check_step("execute", actor, roles, step_roles)
         self.trigger_event(self.Executed, executed_by=actor, key_id=key_id)
 
-    def reject(self, *, step: str, actor: str, roles: frozenset[str], reason: str) -> None:
+    def reject(self, *, step: str, actor: str, roles: frozenset[str], reason: str,
+               step_roles: StepRoles) -> None:
         """Stop the request at ``step`` (review, approve or execute), giving the reason."""
-        if step not in _STEPS:
+        if step not in _STAGE_BEFORE:
             raise WorkflowViolationError(f"unknown step: {step}")
-        self.check_step(step, actor, roles)
+        self.check_step(step, actor, roles, step_roles)
         self.trigger_event(self.Rejected, step=step, rejected_by=actor, reason=reason)
 
-    def check_step(self, step: str, actor: str, roles: frozenset[str]) -> None:
-        stage, role = _STEPS[step]
+    def check_step(self, step: str, actor: str, roles: frozenset[str],
+                   step_roles: StepRoles) -> None:
+        stage, role = _STAGE_BEFORE[step], step_roles.of(step)
         if role not in roles:
             raise PermissionDeniedError(f"the {step} step needs the {role} role",
                                         details={"step": step, "role": role})

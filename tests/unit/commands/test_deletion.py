@@ -32,6 +32,7 @@ from ledger.domain.errors import (
 )
 from projections.privacy import ListDeletions
 from service.bootstrap import Ledger
+from tests.conftest import FAST_HASHING_POLICY
 from tests.factories import make_profile
 from tests.privacy_support import (
     CHECKER,
@@ -307,3 +308,24 @@ def test_the_key_is_kept_when_the_erasure_is_not_saved(ledger: Ledger,
     assert ledger.keys.data_key(customer_id) is not None
     assert not ledger.keys.is_erased(customer_id)
 
+
+# Roles from the policy --------------------------------------------------------------------
+
+def test_a_policy_that_has_another_role_approve_changes_who_may_approve(
+        make_ledger: Callable[..., Ledger], database_url: str, tmp_path: Path) -> None:
+    """Given a policy in which auditors approve deletions, the head of customer-information
+    management is refused the step and an auditor takes it."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text(FAST_HASHING_POLICY.read_text(encoding="utf-8")
+                      + '[deletion]\napprove_role = "auditor"\n'
+                      + '[access.permissions]\nauditor = ["approve-deletion"]\n',
+                      encoding="utf-8")
+    ledger = make_ledger(database_url, data_dir=tmp_path / "var", policy_file=policy)
+    auditor = Actor("xu.jing", frozenset({"auditor"}))
+    request_id = at_stage(ledger, "reviewed")
+
+    # The permission table lets the head approve still; the workflow's step role does not.
+    refused(ledger, step("approve", request_id), INFO_HEAD, PermissionDeniedError)
+    outcome = run(ledger, step("approve", request_id), auditor)
+
+    assert outcome["result"]["stage"] == "approved" == stage_of(ledger, request_id)

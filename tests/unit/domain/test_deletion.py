@@ -7,18 +7,13 @@ from uuid import uuid4
 
 import pytest
 
-from ledger.domain.deletion import (
-    DEPARTMENT_HEAD,
-    INFO_MGMT_HEAD,
-    SYSADMIN,
-    DeletionRequest,
-    Ground,
-    Stage,
-)
+from ledger.domain.deletion import DeletionRequest, Ground, Stage, StepRoles
 from ledger.domain.errors import PermissionDeniedError, WorkflowViolationError
 
-HEAD, INFO, ADMIN = frozenset({DEPARTMENT_HEAD}), frozenset({INFO_MGMT_HEAD}), frozenset(
-    {SYSADMIN})
+# The policy's default roles for the three steps.
+STEP_ROLES = StepRoles(review="department_head", approve="info_mgmt_head", execute="sysadmin")
+HEAD, INFO, ADMIN = (frozenset({STEP_ROLES.review}), frozenset({STEP_ROLES.approve}),
+                     frozenset({STEP_ROLES.execute}))
 EVERY_ROLE = HEAD | INFO | ADMIN
 STEP_ARGUMENTS: dict[str, dict[str, object]] = {
     "review": {"department": "sales"}, "approve": {}, "execute": {"key_id": None}}
@@ -35,30 +30,30 @@ def requested() -> DeletionRequest:
 
 def reviewed() -> DeletionRequest:
     request = requested()
-    request.review(actor="head", roles=HEAD, department="sales")
+    request.review(actor="head", roles=HEAD, department="sales", step_roles=STEP_ROLES)
     request.collect_events()
     return request
 
 
 def approved() -> DeletionRequest:
     request = reviewed()
-    request.approve(actor="info", roles=INFO)
+    request.approve(actor="info", roles=INFO, step_roles=STEP_ROLES)
     request.collect_events()
     return request
 
 
 def executed() -> DeletionRequest:
     request = approved()
-    request.execute(actor="admin", roles=ADMIN, key_id="k1")
+    request.execute(actor="admin", roles=ADMIN, key_id="k1", step_roles=STEP_ROLES)
     request.collect_events()
     return request
 
 
-def refused(request: DeletionRequest, error: type[Exception], method: str, **kwargs: object
-            ) -> None:
+def refused(request: DeletionRequest, error: type[Exception], method: str, *,
+            step_roles: StepRoles = STEP_ROLES, **kwargs: object) -> None:
     """When ``method`` is called, then ``error``, and no event is pending."""
     with pytest.raises(error):
-        getattr(request, method)(**kwargs)
+        getattr(request, method)(**kwargs, step_roles=step_roles)
     assert request.collect_events() == []
 
 
@@ -134,7 +129,8 @@ def test_no_person_acts_in_two_roles_on_one_request(given: object, step: str,
 def test_each_step_may_reject_with_a_reason_which_ends_the_request(
         given: object, step: str, roles: frozenset[str]) -> None:
     request = given()  # type: ignore[operator]
-    request.reject(step=step, actor="decider", roles=roles, reason="the contract continues")
+    request.reject(step=step, actor="decider", roles=roles, reason="the contract continues",
+                   step_roles=STEP_ROLES)
     (event,) = request.collect_events()
     assert isinstance(event, DeletionRequest.Rejected)
     assert (event.step, event.reason, request.stage) == (
@@ -151,10 +147,22 @@ def test_an_unknown_step_cannot_be_rejected() -> None:
 def test_replaying_the_events_gives_the_same_request() -> None:
     request = DeletionRequest.request(customer_id=uuid4(), ground=Ground.RELATIONSHIP_ENDED,
                                       details="ended", department="sales", requested_by="c")
-    request.review(actor="h", roles=HEAD, department="sales")
-    request.approve(actor="i", roles=INFO)
-    request.execute(actor="a", roles=ADMIN, key_id="k")
+    request.review(actor="h", roles=HEAD, department="sales", step_roles=STEP_ROLES)
+    request.approve(actor="i", roles=INFO, step_roles=STEP_ROLES)
+    request.execute(actor="a", roles=ADMIN, key_id="k", step_roles=STEP_ROLES)
     replayed = None
     for event in request.collect_events():
         replayed = event.mutate(replayed)
     assert replayed is not None and replayed.as_dict() == request.as_dict()
+
+
+def test_the_roles_given_decide_who_takes_each_step() -> None:
+    """The domain names no role: a policy that has auditors approve makes them the
+    approvers, and the head of customer-information management no longer is one."""
+    audited = StepRoles(review="department_head", approve="auditor", execute="sysadmin")
+    refused(reviewed(), PermissionDeniedError, "approve", actor="info", roles=INFO,
+            step_roles=audited)
+    request = reviewed()
+    request.approve(actor="an.auditor", roles=frozenset({"auditor"}), step_roles=audited)
+    (event,) = request.collect_events()
+    assert isinstance(event, DeletionRequest.Approved) and request.stage is Stage.APPROVED

@@ -62,3 +62,28 @@ def test_allowed_networks_default_to_loopback() -> None:
     assert not login.allows_address("203.0.113.5")
     assert not login.allows_address("cli")
 
+
+def test_the_deletion_steps_default_to_the_roles_the_policy_document_names() -> None:
+    steps = load_policy().deletion.step_roles
+    assert (steps.review, steps.approve, steps.execute) == (
+        "department_head", "info_mgmt_head", "sysadmin")
+
+
+def test_a_deletion_step_given_an_unknown_role_is_refused_at_load(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[deletion]\napprove_role = "chief_officer"\n', encoding="utf-8")
+    with pytest.raises(ValidationFailedError) as refused:
+        load_policy(path)
+    (problem,) = refused.value.problems
+    assert (problem.field, problem.message) == (
+        "deletion.approve_role", "Value error, unknown role(s): chief_officer")
+
+
+def test_a_deletion_step_given_a_role_that_may_not_run_it_is_refused_at_load(
+        tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[deletion]\napprove_role = "auditor"\n', encoding="utf-8")
+    with pytest.raises(ValidationFailedError) as refused:
+        load_policy(path)
+    assert "approve_role: auditor may not run approve-deletion" in str(
+        refused.value.problems[0].message)
