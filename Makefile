@@ -37,6 +37,10 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
+## The unit suite alone: no database (the library's in-memory store, in-memory keys).
+unit: install
+	$(BIN)/pytest tests/unit -n 0 $(PYTEST_ARGS)
+
 ## Lint, type-check and run the whole suite (SQLite and PostgreSQL).
 test: lint
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
