@@ -14,7 +14,7 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from commands.unit_of_work import UnitOfWork
+from commands.ports import UnitOfWork
 from ledger.domain.values import without_invisible
 
 Result = dict[str, Any]

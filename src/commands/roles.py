@@ -10,7 +10,7 @@ from pydantic import AfterValidator
 
 from commands.accounts import AccountCommand, load_account, load_registry
 from commands.command import Command, Handler, Result
-from commands.unit_of_work import UnitOfWork
+from commands.ports import UnitOfWork
 from ledger.domain.account import AccountStatus, LockReason
 from ledger.domain.errors import NotFoundError
 from ledger.policy_access import ROLES

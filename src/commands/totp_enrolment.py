@@ -10,15 +10,15 @@ command id) replays its outcome and leaves the stored secret as it was.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Protocol
 
 from pydantic import Field, SecretStr
 
 from commands.accounts import AccountCommand
 from commands.command import Command, Handler, Result
-from commands.unit_of_work import UnitOfWork
+from commands.ports import UnitOfWork
 from ledger import totp
-from ledger.credentials import CredentialStore
 from ledger.domain.access import AccessRecord
 from ledger.domain.errors import (
     ConflictError,
@@ -42,10 +42,22 @@ class ConfirmTotpEnrolment(AccountCommand):
     code: Annotated[SecretStr, Field(min_length=6, max_length=10)]
 
 
-class TotpEnrolment:
-    """The two commands' handlers, over the credential store that keeps the secrets."""
+class TotpSecrets(Protocol):
+    """Where second-factor secrets are kept, sealed (``ledger.credentials.CredentialStore``)."""
 
-    def __init__(self, credentials: CredentialStore, login: LoginPolicy) -> None:
+    def totp_secret(self, username: str) -> tuple[bytes, bool] | None: ...
+
+    def store_totp_secret(self, username: str, secret: bytes, now: datetime) -> None: ...
+
+    def use_totp_step(self, username: str, step: int, now: datetime) -> bool: ...
+
+    def confirm_totp(self, username: str) -> None: ...
+
+
+class TotpEnrolment:
+    """The two commands' handlers, over the store that keeps the secrets."""
+
+    def __init__(self, credentials: TotpSecrets, login: LoginPolicy) -> None:
         self.credentials = credentials
         self.login = login
 

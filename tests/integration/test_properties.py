@@ -27,7 +27,7 @@ from hypothesis.stateful import (
 from commands.bus import Actor
 from commands.command import Handler
 from commands.errors import ConflictError, LedgerError
-from commands.unit_of_work import UnitOfWork
+from commands.ports import UnitOfWork
 from ledger.domain.customer import Customer
 from ledger.domain.profile import CHANGEABLE_PATHS
 from ledger.store import LedgerStore

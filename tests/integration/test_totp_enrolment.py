@@ -16,7 +16,7 @@ from service.bootstrap import Ledger
 from tests.accounts import confirm_totp_enrolment, open_account, start_totp_enrolment
 from tests.conftest import FixedClock
 from tests.privacy_support import AUDITOR
-from tests.unit.commands.store_snapshot import snapshot_store, store_unchanged
+from tests.store_snapshot import snapshot_store, store_unchanged
 
 
 def current_code(ledger: Ledger, clock: FixedClock, username: str) -> str:
