@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from ledger.sql import Cursor, SqlDatabase, SQLiteDatabase
+from ledger.sql import Cursor, SqlDatabase
+from ledger.sql_sqlite import SQLiteDatabase
 from ledger.store import LedgerStore
 from projections.projection import Projection
 from projections.queries import checkpoint

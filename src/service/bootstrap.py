@@ -24,7 +24,9 @@ from ledger.logging import configure_logging
 from ledger.policy import Policy, load_policy
 from ledger.protection import ProfileProtector
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
-from ledger.sql import PostgresDatabase, SqlDatabase, SQLiteDatabase
+from ledger.sql import SqlDatabase
+from ledger.sql_postgres import PostgresDatabase
+from ledger.sql_sqlite import SQLiteDatabase
 from ledger.store import NOTIFICATION_BATCH, LedgerStore, open_store
 from projections.accounts import AccountsView
 from projections.audit import AuditQueries

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.sql import SQLiteDatabase
+from ledger.sql_sqlite import SQLiteDatabase
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,9 @@ from ledger.integrity.storage import EventLog
 from ledger.integrity.verify import Progress, verify_chain
 from ledger.policy import load_policy
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
-from ledger.sql import PostgresDatabase, SqlDatabase, SQLiteDatabase
+from ledger.sql import SqlDatabase
+from ledger.sql_postgres import PostgresDatabase
+from ledger.sql_sqlite import SQLiteDatabase
 
 
 def open_read_only(settings: Settings) -> SqlDatabase:
