@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
 import structlog
+from pydantic import BaseModel
 
-from commands.bus import Authoriser, MessageBus, utc_now
+from commands.bus import Authoriser, MessageBus, QueryHandler, ReadAuditor, utc_now
+from commands.ports import Clock, PersonalData
 from commands.read_audit import ReadAudit
 from commands.registry import ALL_HANDLERS
-from commands.unit_of_work import Clock
 from ledger.crypto import BlindIndex, key_id_of
 from ledger.domain.customer import Customer
 from ledger.integrity.keys import SigningKeySource
@@ -146,6 +148,19 @@ def sensitive_fields(policy: Policy) -> set[str]:
     return {path for paths in policy.access.sensitive_fields.values() for path in paths}
 
 
+def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
+              authoriser: Authoriser, *, clock: Clock = utc_now,
+              query_handlers: Mapping[type[BaseModel], QueryHandler] | None = None,
+              on_saved: Callable[[int], None] | None = None,
+              read_audit: ReadAuditor | None = None) -> MessageBus:
+    """The bus with every command's handler, on any event store and personal-data port:
+    ``bootstrap()`` gives it the configured database and the key store, handler tests the
+    library's in-memory store and in-memory keys."""
+    return MessageBus(store, policy, ALL_HANDLERS, query_handlers, authoriser=authoriser,
+                      clock=clock, on_saved=on_saved, personal_data=personal_data,
+                      read_audit=read_audit)
+
+
 def bootstrap(
     settings: Settings | None = None,
     *,
@@ -210,10 +225,9 @@ def bootstrap(
             structlog.get_logger("ledger").warning("one_time_password_file_not_checked",
                                                    error=type(error).__name__)
 
-    bus = MessageBus(store, policy, ALL_HANDLERS, query_handlers,
-                     authoriser=authoriser or access.authoriser,
-                     clock=clock, on_saved=wake_followers, protector=protector,
-                     read_audit=ReadAudit(access.access_log, sensitive_fields(policy)))
+    bus = build_bus(store, policy, protector, authoriser or access.authoriser, clock=clock,
+                    query_handlers=query_handlers, on_saved=wake_followers,
+                    read_audit=ReadAudit(access.access_log, sensitive_fields(policy)))
     if settings.run_projections if start_projections is None else start_projections:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)

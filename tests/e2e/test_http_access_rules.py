@@ -19,7 +19,7 @@ from service.client import HttpTransport
 from service.http import create_app
 from tests.accounts import PASSWORD, open_account
 from tests.privacy_support import distinctive_profile, register
-from tests.unit.commands.store_snapshot import snapshot_store
+from tests.store_snapshot import snapshot_store
 
 pytestmark = pytest.mark.e2e
 

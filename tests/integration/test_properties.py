@@ -26,7 +26,7 @@ from hypothesis.stateful import (
 
 from commands.bus import Actor
 from commands.handlers import Handler
-from commands.unit_of_work import UnitOfWork
+from commands.ports import UnitOfWork
 from ledger.domain.customer import Customer
 from ledger.domain.errors import ConflictError, LedgerError
 from ledger.domain.profile import CHANGEABLE_PATHS
