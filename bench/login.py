@@ -21,7 +21,7 @@ from bench.harness import Result, fmt, interleave, latencies_ms
 from commands.accounts import ChangePassword, CreateAccount
 from commands.bus import Actor, AllowAll
 from commands.roles import GrantRole
-from ledger.domain.errors import AuthenticationError
+from ledger.credentials import AuthenticationError
 
 NAME = "login"
 LOGINS = 10

@@ -23,13 +23,10 @@ from commands.account_cache import AccountCache
 from commands.bus import Actor, record_denial
 from commands.ports import Clock
 from ledger import totp
-from ledger.credentials import CredentialStore, SessionState, token_digest
+from ledger.credentials import AuthenticationError, CredentialStore, SessionState, token_digest
 from ledger.domain.access import AccessRecord
 from ledger.domain.account import Account, AccountStatus, LockReason, account_id
-from ledger.domain.errors import (
-    AuthenticationError,
-    PermissionDeniedError,
-)
+from ledger.domain.errors import PermissionDeniedError
 from ledger.domain.metadata import EventMetadata, recording_as
 from ledger.passwords import passwords_for
 from ledger.policy import Policy

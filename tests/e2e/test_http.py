@@ -9,14 +9,14 @@ from typing import Any
 import httpx
 import pytest
 
-from commands.errors import (
+from commands.registry import ALL_COMMANDS
+from ledger.domain.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
     ValidationFailedError,
     WorkflowViolationError,
 )
-from commands.registry import ALL_COMMANDS
 from service.client import LedgerClient
 from tests.e2e.conftest import PASSWORD, RunningServer
 from tests.factories import make_profile

@@ -26,9 +26,9 @@ from hypothesis.stateful import (
 
 from commands.bus import Actor
 from commands.command import Handler
-from commands.errors import ConflictError, LedgerError
 from commands.ports import UnitOfWork
 from ledger.domain.customer import Customer
+from ledger.domain.errors import ConflictError, LedgerError
 from ledger.domain.profile import CHANGEABLE_PATHS
 from ledger.store import LedgerStore
 from projections.queries import GetCustomer
