@@ -4,166 +4,21 @@
     client = LedgerClient.over_http("https://ledger.example:8443", username="li.na",
                                     password="...")  # logs in, carries the bearer token
 
-Errors arrive as the typed errors of ``service.errors`` on both transports.
+Errors arrive as the typed errors of ``service.errors`` on both transports
+(``service.client_transport``).
 """
 
 from __future__ import annotations
 
-import re
-import ssl
-from collections.abc import Callable
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Protocol
-from urllib.parse import quote
+from typing import Any
 from uuid import UUID, uuid4
 
-import httpx
-from pydantic import ValidationError
-
-from commands.bus import Actor, MessageBus, problems_of
-from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
-from projections.account_queries import ACCOUNT_QUERIES
-from projections.audit import AUDIT_QUERIES
-from projections.history import CustomerHistory
-from projections.privacy import PRIVACY_QUERIES
-from projections.queries import QUERIES
+from commands.bus import Actor
+from ledger.domain.errors import Problem, ValidationFailedError
 from service.client_accounts import AccountMethods
-from service.errors import error_from_dict
-
-# Seconds the HTTP transport keeps an idle connection (``ledger serve`` keeps it 30).
-KEEP_ALIVE_SECONDS = 20.0
-
-QUERY_CLASSES = QUERIES | PRIVACY_QUERIES | ACCOUNT_QUERIES | AUDIT_QUERIES | {
-    CustomerHistory.name: CustomerHistory}
-
-
-class Transport(Protocol):
-    def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]: ...
-
-    def query(self, name: str, params: dict[str, Any]) -> dict[str, Any]: ...
-
-    def close(self) -> None: ...
-
-
-class InProcessTransport:
-    """Talks to a ledger in this process, through its bus; ``actor`` may be resolved anew
-    for every call, so a revoked role or a lock takes effect at once."""
-
-    def __init__(self, bus: MessageBus, actor: Actor | Callable[[], Actor]) -> None:
-        self.bus = bus
-        self._actor = actor
-
-    @property
-    def actor(self) -> Actor:
-        return self._actor if isinstance(self._actor, Actor) else self._actor()
-
-    def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return self.bus.execute_named(name, payload, self.actor)
-
-    def query(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            query = QUERY_CLASSES[name].model_validate(params)
-        except ValidationError as error:
-            raise ValidationFailedError(problems_of(error)) from None
-        result: dict[str, Any] = self.bus.ask(query, self.actor)
-        return result
-
-    def close(self) -> None:
-        return None
-
-
-# Each query's route; ``{name}`` parts are taken from the query's parameters.
-_QUERY_ROUTES = {
-    "list-accounts": "/accounts",
-    "get-account": "/accounts/{username}",
-    "access-review": "/access-review",
-    "get-customer": "/customers/{customer_id}",
-    "customer-history": "/customers/{customer_id}/history",
-    "customer-as-of": "/customers/{customer_id}/as-of",
-    "audit-trail": "/audit/trail",
-    "audit-anomalies": "/audit/anomalies",
-    "find-customers": "/customers",
-    "list-pending-proposals": "/proposals",
-    "list-reviews-due": "/reviews/due",
-    "list-late-key-changes": "/key-changes/late",
-    "find-customers-by": "/search/customers",
-    "list-duplicates": "/duplicates",
-    "list-deletions": "/deletions",
-    "erasure-certificate": "/deletions/{request_id}/certificate",
-}
-_PATH_PARAMETER = re.compile(r"{(\w+)}")
-
-
-def _query_route(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The route of a query, and the parameters left for its query string."""
-    template = _QUERY_ROUTES.get(name)
-    if template is None:
-        raise ValueError(f"unknown query: {name}")
-    params = {key: value for key, value in params.items() if value is not None}
-    path = _PATH_PARAMETER.sub(lambda found: quote(str(params.pop(found.group(1)))), template)
-    return path, params
-
-
-class HttpTransport:
-    """Talks to a ledger service over HTTP; logs in and sends its bearer token."""
-
-    def __init__(self, base_url: str, *, username: str, password: str, totp: str | None = None,
-                 timeout: float = 30.0, verify: str | bool = True,
-                 client: httpx.Client | None = None) -> None:
-        # A CA bundle path (a private certificate) becomes an SSL context, as httpx wants.
-        trust = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-        # One keep-alive connection for every call; dropped when idle a little shorter
-        # than ``ledger serve`` keeps it, so a request never races the server's close.
-        self.http = client or httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=timeout, verify=trust,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20,
-                                keepalive_expiry=KEEP_ALIVE_SECONDS))  # httpx's defaults
-        self.headers: dict[str, str] = {}
-        try:
-            self.session = self._unwrap(self.http.post("/auth/login", json={
-                "username": username, "password": password, "totp": totp}))
-        except BaseException:
-            self.http.close()
-            raise
-        self.headers = {"Authorization": f"Bearer {self.session['token']}"}
-
-    def auth(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """POST to one of the ``/auth`` routes with this session's token."""
-        return self._unwrap(self.http.post(f"/auth/{path}", json=body or {},
-                                           headers=self.headers))
-
-    def _unwrap(self, response: httpx.Response) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.is_success and isinstance(body, dict):
-            return body
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            raise error_from_dict(body["error"])
-        raise LedgerError(f"unexpected HTTP {response.status_code} from the ledger service")
-
-    def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return self._unwrap(self.http.post(f"/commands/{name}", json=payload,
-                                           headers=self.headers))
-
-    def query(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
-        path, query_params = _query_route(name, params)
-        return self._unwrap(self.http.get(path, params=query_params, headers=self.headers))
-
-    def health(self) -> dict[str, Any]:
-        return self._unwrap(self.http.get("/healthz"))
-
-    def close(self) -> None:
-        try:
-            if self.headers:
-                self.auth("logout")
-        except (LedgerError, httpx.HTTPError):
-            pass  # the session expires on its own
-        finally:
-            self.headers = {}
-            self.http.close()
+from service.client_transport import HttpTransport, InProcessTransport, Transport
 
 
 def _plain(value: Any) -> Any:

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from ledger.credentials import AuthenticationError
 from ledger.domain.access import AccessRecord
 from service.bootstrap import Ledger
-from service.client import HttpTransport
+from service.client_transport import HttpTransport
 from service.http import create_app
 from tests.accounts import PASSWORD, open_account
 from tests.privacy_support import distinctive_profile, register

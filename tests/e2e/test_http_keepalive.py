@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from service.cli.operations import KEEP_ALIVE_SECONDS as SERVER_KEEP_ALIVE
-from service.client import KEEP_ALIVE_SECONDS, HttpTransport, LedgerClient
+from service.client import LedgerClient
+from service.client_transport import KEEP_ALIVE_SECONDS, HttpTransport
 from tests.e2e.conftest import PASSWORD, RunningServer
 
 pytestmark = pytest.mark.e2e

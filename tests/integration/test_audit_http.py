@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from ledger.domain.errors import PermissionDeniedError
 from service.bootstrap import Ledger
-from service.client import HttpTransport, LedgerClient
+from service.client import LedgerClient
+from service.client_transport import HttpTransport
 from service.http import create_app
 from tests.accounts import PASSWORD, open_account
 from tests.conftest import FixedClock
