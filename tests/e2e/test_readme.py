@@ -52,13 +52,19 @@ def test_the_python_snippets_run_in_order(tmp_path: Path, monkeypatch: pytest.Mo
                                           ) -> None:
     snippets = fenced("python")
     assert snippets, "the README shows no Python"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    working_directory, temporary = tmp_path / "cwd", tmp_path / "tmp"
+    working_directory.mkdir()
+    temporary.mkdir()
+    monkeypatch.chdir(working_directory)
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     for name in [key for key in os.environ if key.startswith("LEDGER_")]:
         monkeypatch.delenv(name)
     namespace: dict[str, Any] = {"__name__": "readme"}
     for number, code in enumerate(snippets, 1):
         exec(compile(code, f"README.md, python block {number}", "exec"), namespace)  # noqa: S102
+
+    # The first snippet keeps everything in its temporary directory: no ./var of key files.
+    assert list(working_directory.iterdir()) == []
 
 
 def test_the_command_line_example_runs_as_written_with_the_profile_the_repository_ships(
