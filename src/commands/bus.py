@@ -16,7 +16,7 @@ from commands.access_log import AccessLog
 from commands.handlers import Handler, Result
 from commands.idempotency import CommandRecord, command_record_id, fingerprint
 from commands.models import Command
-from commands.unit_of_work import Clock, UnitOfWork
+from commands.unit_of_work import Clock, Erasures, UnitOfWork
 from ledger.domain.access import AccessRecord
 from ledger.domain.errors import (
     ConflictError,
@@ -109,6 +109,7 @@ class MessageBus:
         on_saved: Callable[[int], None] | None = None,
         protector: ProfileProtector | None = None,
         read_audit: ReadAuditor | None = None,
+        erasures: Erasures | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -120,6 +121,7 @@ class MessageBus:
         self.on_saved = on_saved
         self.protector = protector
         self.read_audit = read_audit
+        self.erasures = erasures
         # The bus's own: a denial is recorded whatever authoriser or handler raised it.
         self.access_log = AccessLog(store, clock, on_saved)
 
@@ -170,7 +172,8 @@ class MessageBus:
         try:
             with recording_as(metadata, self.clock):
                 uow = UnitOfWork(self.store, self.policy, self.clock, actor.id,
-                                 protector=self.protector, roles=actor.roles,
+                                 protector=self.protector, erasures=self.erasures,
+                                 roles=actor.roles,
                                  department=actor.department)
                 result = handler(command, uow)
                 outcome = self._outcome(command, uow, result)

@@ -94,9 +94,11 @@ def execute_deletion(command: ExecuteDeletion, uow: UnitOfWork) -> Result:
     key_id = found[0] if found else None
     customer.erase(request_id=str(request.id), ground=request.ground)
     request.execute(actor=uow.actor, roles=uow.roles, key_id=key_id)
-    # The key goes only once the erasure is durable; if this process dies in between,
-    # the key store re-applies erasures recorded in the log at the next start.
-    uow.on_commit(lambda: uow.protector.keys.destroy(request.customer_id))
+    # The key goes only once the erasure is durable, and before the command returns, so
+    # the next read finds it gone; if this process dies in between, the erasure follower
+    # applies the logged erasure when it catches up (at the latest, at the next start).
+    erasures = uow.erasures
+    uow.on_commit(lambda: erasures.erase(request.customer_id))
     return {"request_id": str(request.id), "customer_id": request.customer_id,
             "key_id": key_id, "stage": str(request.stage)}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -20,11 +20,17 @@ Clock = Callable[[], datetime]
 T = TypeVar("T", bound=LedgerAggregate)
 
 
+class Erasures(Protocol):
+    """Where an erasure takes effect (``ledger.erasures.ErasureFollower``)."""
+
+    def erase(self, customer_id: str) -> str | None: ...
+
+
 class UnitOfWork:
     """Collects the aggregates a command changed, so the bus saves them in one transaction."""
 
     def __init__(self, store: LedgerStore, policy: Policy, clock: Clock, actor: str, *,
-                 protector: ProfileProtector | None = None,
+                 protector: ProfileProtector | None = None, erasures: Erasures | None = None,
                  roles: frozenset[str] = frozenset(), department: str | None = None) -> None:
         self.store = store
         self.policy = policy
@@ -33,6 +39,7 @@ class UnitOfWork:
         self.roles = roles
         self.department = department
         self._protector = protector
+        self._erasures = erasures
         self.changed: list[LedgerAggregate] = []
         self.after_commit: list[Callable[[], object]] = []
 
@@ -42,6 +49,13 @@ class UnitOfWork:
         if self._protector is None:
             raise RuntimeError("this unit of work was built without key material")
         return self._protector
+
+    @property
+    def erasures(self) -> Erasures:
+        """Destroys an erased customer's key; every ledger built by bootstrap() has one."""
+        if self._erasures is None:
+            raise RuntimeError("this unit of work was built without the erasure follower")
+        return self._erasures
 
     def load(self, aggregate_id: UUID, kind: type[T], what: str) -> T:
         """Load any aggregate of a known kind to change it, or say it is not found."""
