@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import structlog
 
 from commands.bus import Authoriser, MessageBus, utc_now
-from commands.read_audit import ReadAudit
+from commands.read_audit import ReadAudit, reading_in_full
 from commands.registry import ALL_HANDLERS
 from commands.unit_of_work import Clock
 from ledger.crypto import BlindIndex, key_id_of
+from ledger.domain.sensitivity import Clearance
 from ledger.erasures import ErasureFollower
 from ledger.integrity.keys import SigningKeySource
 from ledger.integrity.sealer import CheckpointPolicy, Sealer
@@ -51,7 +54,6 @@ class Ledger:
     store: LedgerStore
     views: SqlDatabase
     runner: ProjectionRunner
-    queries: Queries
     bus: MessageBus
     keys: KeyStore
     protector: ProfileProtector
@@ -59,6 +61,17 @@ class Ledger:
     sealer: Sealer
     erasures: ErasureFollower
     one_time_password: OneTimePasswordFile
+
+    def answer(self, query: Any) -> Any:
+        """Answer ``query`` in this process as the bus would, without an actor: masked for
+        the clearance set around the call, and without one for the narrowest (every
+        sensitive field masked). Read inside ``reading_in_full`` to see every field."""
+        return self.bus.query_handlers[type(query)](query)
+
+    def reading_in_full(self, purpose: str, by: str = "ledger") -> AbstractContextManager[
+            Clearance]:
+        """Read with every field unmasked within the block, for ``purpose``; audited."""
+        return reading_in_full(self.access.access_log, by=by, purpose=purpose)
 
     def close(self) -> None:
         self.runner.stop()
@@ -112,11 +125,6 @@ def open_key_store(settings: Settings, views: SqlDatabase, index_key: bytes) -> 
     return keys
 
 
-def sensitive_fields(policy: Policy) -> set[str]:
-    """Every field path of every sensitivity level: what an access record may name."""
-    return {path for paths in policy.access.sensitive_fields.values() for path in paths}
-
-
 def bootstrap(
     settings: Settings | None = None,
     *,
@@ -168,8 +176,10 @@ def bootstrap(
         CustomerHistory: lambda query: customer_history(store, query, protector),
     } | access.queries.handlers() | AuditQueries(
         queries, store, policy).handlers()
-    # Answers are masked for the reader's clearance, which the bus sets (ST-4, P5).
-    query_handlers = {kind: masked(handler) for kind, handler in query_handlers.items()}
+    # Answers are masked for the reader's clearance, which the bus sets (ST-4, P5); without
+    # one, for the narrowest.
+    narrowest = Clearance.narrowest(policy.access.sensitive_paths())
+    query_handlers = {kind: masked(handler, narrowest) for kind, handler in query_handlers.items()}
 
     # The first administrator's one-time password file goes once it opens nothing.
     one_time_password = OneTimePasswordFile(settings.data_dir)
@@ -188,11 +198,11 @@ def bootstrap(
     bus = MessageBus(store, policy, ALL_HANDLERS, query_handlers,
                      authoriser=authoriser or access.authoriser,
                      clock=clock, on_saved=wake_followers, protector=protector,
-                     read_audit=ReadAudit(access.access_log, sensitive_fields(policy)),
+                     read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()),
                      erasures=erasures)
     if settings.run_projections if start_projections is None else start_projections:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)
         erasures.start(settings.projection_poll_interval)
-    return Ledger(settings, policy, store, views, runner, queries, bus, keys, protector, access,
+    return Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
                   sealer, erasures, one_time_password)

@@ -185,7 +185,8 @@ def valid_history(ledger: Ledger) -> type[RuleBasedStateMachine]:
             ledger.runner.rebuild()
             assert dump(ledger) == incremental
             for customer_id, customer in live.items():
-                row = ledger.queries.get_customer(GetCustomer(customer_id=customer_id))
+                with ledger.reading_in_full("compare the view with the aggregate", by="tests"):
+                    row = ledger.answer(GetCustomer(customer_id=customer_id))
                 opened = ledger.protector.open_profile(str(customer_id), customer.profile)
                 assert (row["customer"]["version"], row["customer"]["profile"]) == (
                     customer.version, opened)
