@@ -8,8 +8,10 @@ moves its checkpoint only from the position the batch was read at; destroying a 
 idempotent, so a crash between the destroys and the checkpoint (or another process
 following the same log) costs a repeated no-op, never a missed erasure.
 
-Execute-deletion calls ``erase`` as soon as its events are durable, so a read after it
-returns finds the key gone; the follower then finds nothing left to do for that customer.
+Both execute-deletion (as soon as its events are durable, so a read after it returns
+finds the key gone) and this follower destroy the key through one function, the
+personal-data port's ``destroy_key``; the follower then finds nothing left to do for that
+customer, unless the key store missed the erasure.
 The search rows are the search projection's own business: it deletes them as it applies
 ``Erased`` (a pure read-model update). Only when the event store is older than the key
 store (restored from before an erasure) does the log lack the erasure; then ``forget``,
@@ -33,6 +35,7 @@ log = structlog.get_logger("ledger.erasures")
 ERASED_TOPIC = f"{Customer.Erased.__module__}:{Customer.Erased.__qualname__}"
 FOLLOWER = "erasures"
 Forget = Callable[[Iterable[str]], int]
+DestroyKey = Callable[[str], str | None]
 
 
 class ErasureFollower(BackgroundFollower):
@@ -41,10 +44,11 @@ class ErasureFollower(BackgroundFollower):
     thread_name = "ledger-erasures"
     failure_event = "erasure_batch_failed"
 
-    def __init__(self, store: LedgerStore, keys: KeyStore, *,
+    def __init__(self, store: LedgerStore, keys: KeyStore, destroy_key: DestroyKey, *,
                  batch_size: int = NOTIFICATION_BATCH) -> None:
         self.store = store
         self.keys = keys
+        self.destroy_key = destroy_key
         self.batch_size = batch_size
         super().__init__()
 
@@ -67,7 +71,7 @@ class ErasureFollower(BackgroundFollower):
     def erase(self, customer_id: str) -> str | None:
         """Destroy the customer's data key (again, harmlessly, if it is gone already);
         return the id of the key destroyed now, or None."""
-        return self.keys.destroy(customer_id)
+        return self.destroy_key(customer_id)
 
     # Following -----------------------------------------------------------------
 

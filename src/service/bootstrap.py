@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import structlog
+from pydantic import BaseModel
 
-from commands.bus import Authoriser, MessageBus, utc_now
+from commands.bus import Authoriser, MessageBus, QueryHandler, ReadAuditor, utc_now
+from commands.ports import Clock, PersonalData
 from commands.read_audit import ReadAudit, reading_in_full
 from commands.registry import ALL_HANDLERS
-from commands.unit_of_work import Clock
 from ledger.crypto import BlindIndex, key_id_of
 from ledger.domain.sensitivity import Clearance
 from ledger.erasures import ErasureFollower
@@ -125,6 +127,19 @@ def open_key_store(settings: Settings, views: SqlDatabase, index_key: bytes) -> 
     return keys
 
 
+def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
+              authoriser: Authoriser, *, clock: Clock = utc_now,
+              query_handlers: Mapping[type[BaseModel], QueryHandler] | None = None,
+              on_saved: Callable[[int], None] | None = None,
+              read_audit: ReadAuditor | None = None) -> MessageBus:
+    """The bus with every command's handler, on any event store and personal-data port:
+    ``bootstrap()`` gives it the configured database and the key store, handler tests the
+    library's in-memory store and in-memory keys."""
+    return MessageBus(store, policy, ALL_HANDLERS, query_handlers, authoriser=authoriser,
+                      clock=clock, on_saved=on_saved, personal_data=personal_data,
+                      read_audit=read_audit)
+
+
 def bootstrap(
     settings: Settings | None = None,
     *,
@@ -166,7 +181,7 @@ def bootstrap(
                                   settings.read_wait_timeout, runner.wake)
     # Before any read, the key store catches up with the erasures the log records, and the
     # search rows go for those the key store records but the log (older) does not.
-    erasures = ErasureFollower(store, keys)
+    erasures = ErasureFollower(store, keys, protector.destroy_key)
     erasures.create_tables()
     erasures.catch_up()
     erasures.forget_register(lambda customer_ids: forget_customers(views, customer_ids))
@@ -195,11 +210,9 @@ def bootstrap(
             structlog.get_logger("ledger").warning("one_time_password_file_not_checked",
                                                    error=type(error).__name__)
 
-    bus = MessageBus(store, policy, ALL_HANDLERS, query_handlers,
-                     authoriser=authoriser or access.authoriser,
-                     clock=clock, on_saved=wake_followers, protector=protector,
-                     read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()),
-                     erasures=erasures)
+    bus = build_bus(store, policy, protector, authoriser or access.authoriser, clock=clock,
+                    query_handlers=query_handlers, on_saved=wake_followers,
+                    read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()))
     if settings.run_projections if start_projections is None else start_projections:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)

@@ -112,7 +112,8 @@ def test_every_query_through_a_bus_that_grants_no_clearance_masks_every_sensitiv
         ledger: Ledger, scenario: tuple[dict[type[BaseModel], BaseModel], set[str]]) -> None:
     queries, values = scenario
     bus = MessageBus(ledger.store, ledger.policy, ALL_HANDLERS, ledger.bus.query_handlers,
-                     authoriser=AllowAll(), clock=ledger.bus.clock, protector=ledger.protector)
+                     authoriser=AllowAll(), clock=ledger.bus.clock,
+                     personal_data=ledger.protector)
     anyone = Actor("tool", frozenset({"sysadmin", "auditor", "info_mgmt_head"}))
     for kind, query in queries.items():
         assert shown(values, answer_text(lambda q: bus.ask(q, anyone), query)) == [], (
