@@ -92,7 +92,8 @@ class ErasureFollower(BackgroundFollower):
                    if self.erase(str(n.originator_id)) is not None]
         if revived:
             # Execute-deletion destroys the key itself: a key found here is one the key
-            # store had missed (a crash right after the commit, or a restored backup).
+            # store had missed (a crash right after the commit, a restored backup), or,
+            # rarely, one this thread reached a moment before the command's own destroy.
             log.warning("erasures_reapplied", count=len(revived))
         with self.keys.db.transaction() as cursor:
             cursor.execute("UPDATE follower_checkpoints SET position = :end"
