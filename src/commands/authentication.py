@@ -42,6 +42,9 @@ log = structlog.get_logger("ledger.auth")
 
 LOGIN_FAILED = "wrong username or password"
 LOGIN_SYSTEM_ACTOR = "system:login"
+# The operation the permission table names for enrolling one's own second factor: no
+# command of the bus, so the policy's known operations include it by this name.
+ENROL_TOTP = "enrol-totp"
 # Refresh a session's last-seen time at most this often: idle timeouts are in minutes.
 # A request therefore writes nothing in the common case; the idle timeout is measured from
 # a last-seen time up to this much too early, so a session may idle out up to this much
@@ -306,7 +309,7 @@ class Identity:
 
     def begin_totp_enrolment(self, actor: Actor) -> dict[str, Any]:
         """A new TOTP secret for the actor's own account, to confirm with a first code."""
-        self.authoriser.authorise(actor, "enrol-totp", actor.id)
+        self.authoriser.authorise(actor, ENROL_TOTP, actor.id)
         enrolled = self.credentials.totp_secret(actor.id)
         if enrolled is not None and enrolled[1]:
             raise ConflictError("a TOTP authenticator is enrolled already")
@@ -318,7 +321,7 @@ class Identity:
 
     def confirm_totp_enrolment(self, actor: Actor, code: str) -> dict[str, Any]:
         """Activate the enrolled secret with a current code from the authenticator."""
-        self.authoriser.authorise(actor, "enrol-totp", actor.id)
+        self.authoriser.authorise(actor, ENROL_TOTP, actor.id)
         enrolled = self.credentials.totp_secret(actor.id)
         if enrolled is None or enrolled[1]:
             raise ConflictError("no TOTP enrolment is waiting for confirmation")

@@ -16,7 +16,6 @@ from rich.text import Text
 from commands.bus import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.logging import configure_logging
-from ledger.policy import load_policy
 from service.bootstrap import bootstrap
 from service.cli.common import (
     LOCAL_ADMINISTRATOR_ROLES,
@@ -34,6 +33,7 @@ from service.cli.common import (
     table,
 )
 from service.first_admin import check_listening, ensure_first_administrator
+from service.policy import load_service_policy
 
 # Seconds an idle HTTP connection stays open (above ``service.client``'s keep-alive).
 KEEP_ALIVE_SECONDS = 30
@@ -194,7 +194,7 @@ def policy_show() -> None:
     """Print the policy values in force (defaults overlaid by LEDGER_POLICY_FILE)."""
     def action() -> dict[str, Any]:
         chosen = settings()
-        policy = load_policy(chosen.policy_file)
+        policy = load_service_policy(chosen.policy_file)
         return {"policy_file": str(chosen.policy_file) if chosen.policy_file else None,
                 "values": policy.model_dump(mode="json")}
 
