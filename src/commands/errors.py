@@ -6,6 +6,7 @@ from typing import Any
 
 from ledger.domain.errors import (
     ERROR_CLASSES,
+    AddressUnusableError,
     AuthenticationError,
     ConflictError,
     DatabaseUnavailableError,
@@ -15,8 +16,10 @@ from ledger.domain.errors import (
     LedgerError,
     NotFoundError,
     NotReflectedYetError,
+    PathUnusableError,
     PermissionDeniedError,
     Problem,
+    ServiceUnavailableError,
     ValidationFailedError,
     WorkflowViolationError,
 )
@@ -33,6 +36,10 @@ HTTP_STATUS: dict[str, int] = {
     IntegrityViolationError.code: 500,
     IntegrityUnverifiedError.code: 500,
     DatabaseUnavailableError.code: 503,
+    PathUnusableError.code: 500,
+    AddressUnusableError.code: 500,
+    # Only a client raises it, for a service that did not answer; a gateway would say 503.
+    ServiceUnavailableError.code: 503,
 }
 
 # 1 is an unexpected failure and 2 a command-line usage error (Click's own), so the
@@ -50,6 +57,12 @@ EXIT_CODES: dict[str, int] = {
     IntegrityUnverifiedError.code: 12,
     # sysexits.h's EX_UNAVAILABLE, which service supervisors already read as "try later".
     DatabaseUnavailableError.code: 69,
+    # sysexits.h's EX_CANTCREAT: a file or directory the settings name cannot be made.
+    PathUnusableError.code: 73,
+    # sysexits.h's EX_OSERR: the operating system refused the listening socket.
+    AddressUnusableError.code: 71,
+    # sysexits.h's EX_TEMPFAIL: the service may answer when tried again.
+    ServiceUnavailableError.code: 75,
 }
 UNEXPECTED_EXIT_CODE = 1
 
@@ -72,6 +85,7 @@ __all__ = [
     "EXIT_CODES",
     "HTTP_STATUS",
     "UNEXPECTED_EXIT_CODE",
+    "AddressUnusableError",
     "AuthenticationError",
     "ConflictError",
     "DatabaseUnavailableError",
@@ -80,7 +94,9 @@ __all__ = [
     "LedgerError",
     "NotFoundError",
     "NotReflectedYetError",
+    "PathUnusableError",
     "PermissionDeniedError",
+    "ServiceUnavailableError",
     "ValidationFailedError",
     "WorkflowViolationError",
     "error_from_dict",

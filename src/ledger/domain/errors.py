@@ -110,6 +110,27 @@ class DatabaseUnavailableError(LedgerError):
     code = "database_unavailable"
 
 
+class PathUnusableError(LedgerError):
+    """A configured file or directory cannot be created or opened: its parent is a file,
+    it lies on a file system that holds none (``/proc``), or its owner may not write it."""
+
+    code = "path_unusable"
+
+
+class AddressUnusableError(LedgerError):
+    """The server cannot listen where it was told: the port is taken, or the address is
+    not this machine's, or binding it needs privileges the process lacks."""
+
+    code = "address_unusable"
+
+
+class ServiceUnavailableError(LedgerError):
+    """The ledger service a client was pointed at does not answer (refused, unreachable,
+    timed out, or not speaking HTTP)."""
+
+    code = "service_unavailable"
+
+
 class NotReflectedYetError(LedgerError):
     """A read asked for a position the projections have not reached within the wait."""
 
@@ -128,4 +149,7 @@ ERROR_CLASSES: tuple[type[LedgerError], ...] = (
     IntegrityViolationError,
     IntegrityUnverifiedError,
     DatabaseUnavailableError,
+    PathUnusableError,
+    AddressUnusableError,
+    ServiceUnavailableError,
 )
