@@ -17,10 +17,20 @@ from pathlib import Path
 
 from ledger.connect import check_postgres_answers
 from ledger.crypto import decode_key, read_key_file
-from ledger.domain.errors import LedgerError, PathUnusableError, Problem, ValidationFailedError
+from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, SigningKeySource
 from ledger.settings import Settings, sqlite_path_of
 from service.key_material import check_keystore_location, load_index_key, load_kek
+
+
+class PathUnusableError(LedgerError):
+    """A file or directory the settings or arguments name cannot be made or read: its
+    parent is a file, it lies where no file can be (``/proc``), or it may not be written."""
+
+    code = "path_unusable"
+    http_status = 500
+    # sysexits.h's EX_CANTCREAT: a (user specified) file cannot be created.
+    exit_code = 73
 
 
 def check_before_start(settings: Settings) -> None:

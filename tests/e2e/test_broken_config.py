@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from commands.errors import EXIT_CODES, ServiceUnavailableError
 from service.client import LedgerClient
+from service.errors import ServiceUnavailableError, ValidationFailedError, error_class
 from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, free_port, ledger_env
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,7 @@ def ledger(workdir: Path, *args: str, database_url: str | None = None, **env: st
 
 
 def refused_in_one_line(done: subprocess.CompletedProcess[str], code: str) -> str:
-    assert done.returncode == EXIT_CODES[code], done.stderr
+    assert done.returncode == error_class(code).exit_code, done.stderr
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -46,7 +46,7 @@ def test_a_misspelt_operation_in_the_policy_is_refused_naming_the_entry(
 
     done = ledger(tmp_path, *command, LEDGER_POLICY_FILE="p.toml")
 
-    assert done.returncode == EXIT_CODES["validation_failed"], done.stderr
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
     assert "access.permissions.sales" in done.stderr
     assert "get-custmer" in done.stderr
     assert "command or query name" in done.stderr
@@ -79,7 +79,7 @@ def test_a_profile_file_that_is_not_utf8_is_refused_naming_it(tmp_path: Path) ->
 
     done = ledger(tmp_path, "customer", "register", "f.json", LEDGER_ACTOR="local-admin")
 
-    assert done.returncode == EXIT_CODES["validation_failed"], done.stderr
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
     assert "Traceback" not in done.stderr
     assert "f.json" in done.stderr.splitlines()[0]
     assert "not UTF-8" in done.stderr
@@ -122,7 +122,7 @@ def test_a_malformed_signing_key_file_is_refused_before_any_key_is_made(tmp_path
 
     done = ledger(tmp_path, "init", LEDGER_SIGNING_KEY_FILE="signing.pem")
 
-    assert done.returncode == EXIT_CODES["validation_failed"], done.stderr
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
     assert "signing key" in done.stderr and "Traceback" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["signing.pem"]
 

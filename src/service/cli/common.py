@@ -18,12 +18,12 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from commands.errors import EXIT_CODES, UNEXPECTED_EXIT_CODE
-from ledger.domain.errors import LedgerError, PathUnusableError, Problem, ValidationFailedError
+from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.logging import configure_logging
 from ledger.settings import Settings
 from service.bootstrap import Ledger, bootstrap
 from service.client import LedgerClient
+from service.preflight import PathUnusableError
 
 # Piped or redirected output has no width to fit: Rich would assume 80 columns and cut a
 # table's unwrappable columns (ids, times) there. Scripts and logs get every value whole.
@@ -89,7 +89,7 @@ def fail(error: LedgerError) -> NoReturn:
         if isinstance(error, ValidationFailedError):
             for problem in error.problems:
                 err.print(literal(f"  - {problem.field}: {problem.message}"), highlight=False)
-    raise typer.Exit(EXIT_CODES.get(error.code, UNEXPECTED_EXIT_CODE))
+    raise typer.Exit(error.exit_code)
 
 
 def run(action: Callable[[], T]) -> T:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -15,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.text import Text
 
 from commands.bus import Actor
-from ledger.domain.errors import AddressUnusableError, Problem, ValidationFailedError
+from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.logging import configure_logging
 from service.bootstrap import bootstrap
 from service.cli.common import (
@@ -34,6 +33,7 @@ from service.cli.common import (
     table,
 )
 from service.first_admin import check_listening, ensure_first_administrator
+from service.listener import bound_socket
 from service.policy import load_service_policy
 
 # Seconds an idle HTTP connection stays open (above ``service.client``'s keep-alive).
@@ -105,24 +105,6 @@ def serve(
         uvicorn.Server(config).run(sockets=[listener])
     out.print("Customer ledger stopped", highlight=False)
 
-
-def bound_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port``, as uvicorn would bind it, or a clear refusal."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, port))
-    except OSError as error:
-        listener.close()
-        reason = error.strerror or type(error).__name__
-        raise AddressUnusableError(
-            f"cannot listen on {host}:{port}: {reason} (is another server running there? "
-            "choose another with --port or LEDGER_PORT)") from None
-    except BaseException:
-        listener.close()
-        raise
-    return listener
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
-from ledger.domain.errors import IntegrityViolationError
+from ledger.integrity.report import IntegrityViolationError
 from ledger.key_audit import KeyReport, verify_keys
 from ledger.keystore import KeyStore
 from ledger.logging import configure_logging
