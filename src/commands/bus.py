@@ -27,6 +27,7 @@ from ledger.domain.errors import (
     ValidationFailedError,
 )
 from ledger.domain.metadata import EventMetadata, recording_as
+from ledger.domain.problems import problems_from
 from ledger.domain.sensitivity import FULL_CLEARANCE, Clearance, reading_with
 from ledger.policy import Policy
 from ledger.store import LedgerStore
@@ -75,10 +76,8 @@ def utc_now() -> datetime:
 
 def problems_of(error: ValidationError) -> list[Problem]:
     # Locations and rules only: the offending input may be personal data.
-    return [
-        Problem(".".join(str(p) for p in d["loc"]) or "command", d["msg"])
-        for d in error.errors(include_input=False, include_url=False)
-    ]
+    return problems_from(error.errors(include_input=False, include_url=False),
+                         default="command")
 
 
 def record_denial(access_log: AccessLog, error: PermissionDeniedError, actor: Actor,
