@@ -131,14 +131,18 @@ class HttpTransport:
                  client: httpx.Client | None = None) -> None:
         # A CA bundle path (a private certificate) becomes an SSL context, as httpx wants.
         trust = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-        # One keep-alive connection for every call; dropped when idle a little shorter
-        # than ``ledger serve`` keeps it, so a request never races the server's close.
-        self.http = client or httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=timeout, verify=trust,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20,
-                                keepalive_expiry=KEEP_ALIVE_SECONDS))  # httpx's defaults
-        self.headers: dict[str, str] = {}
-        self.address = _without_credentials(base_url)
+        try:
+            self.address = _without_credentials(base_url)
+            # One keep-alive connection for every call; dropped when idle a little shorter
+            # than ``ledger serve`` keeps it, so a request never races the server's close.
+            self.http = client or httpx.Client(
+                base_url=base_url.rstrip("/"), timeout=timeout, verify=trust,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20,
+                                    keepalive_expiry=KEEP_ALIVE_SECONDS))  # httpx's defaults
+            self.headers: dict[str, str] = {}
+        except (httpx.InvalidURL, ValueError):
+            raise ValidationFailedError([Problem("url", "is not a valid URL")],
+                                        "the ledger service's URL is not valid") from None
         try:
             self.session = self._send("POST", "/auth/login", json={
                 "username": username, "password": password, "totp": totp})

@@ -66,6 +66,14 @@ def test_a_service_nobody_answers_at_is_named_without_its_credentials(tmp_path: 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_url_that_is_no_url_is_a_validation_error_not_a_traceback(tmp_path: Path) -> None:
+    done = ledger(tmp_path, "--url", "http://[not-a-host", "--actor", "li.na", "customer",
+                  "show", "6f1c3a52-8d4e-4c1b-9a57-2f0e8b1d3c44", LEDGER_PASSWORD=SECRET)
+
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
+    assert "URL is not valid" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_the_client_library_raises_a_ledger_error_for_a_silent_address() -> None:
     with pytest.raises(ServiceUnavailableError, match="did not answer"):
         LedgerClient.over_http(f"http://127.0.0.1:{free_port()}", username="li.na",
