@@ -74,7 +74,10 @@ def _unusable_because(path: Path, is_directory: bool) -> str | None:
 
 def check_key_values(settings: Settings) -> None:
     """Every key the settings give, and every key file an earlier start left, is read and
-    checked before any missing one is created: a bad KEK must not leave a new index key."""
+    checked before any missing one is created: a bad KEK must not leave a new index key.
+    Production creates no key, and its own check reports every bad key in one refusal."""
+    if settings.environment == "production":
+        return
     data_dir = settings.data_dir
     for purpose, inline, file, default in (
             ("KEK", settings.kek, settings.kek_file, data_dir / "kek.key"),
