@@ -155,18 +155,19 @@ class Identity:
     def _check_second_factor(self, account: Account, code: str | None,
                              refuse: Callable[..., Exception], client_address: str | None
                              ) -> None:
+        """A missing, wrong or used code is answered as a wrong password (the caller must
+        not learn that the password was right) and counts towards the lockout like one;
+        only the audit record tells which."""
         enrolled = self.credentials.totp_secret(account.username)
         if enrolled is None or not enrolled[1]:
             return
-        if not code:
-            raise refuse("totp_missing", "this account needs a TOTP code to log in")
         now = self.clock()
-        step = totp.matching_step(enrolled[0], code, now.timestamp())
-        if step is None:
-            raise refuse("wrong_totp", "wrong TOTP code",
-                         failures=self._count_failure(account, client_address))
-        if not self.credentials.use_totp_step(account.username, step, now):
-            raise refuse("totp_replayed", "this TOTP code was used already; wait for the next")
+        step = totp.matching_step(enrolled[0], code, now.timestamp()) if code else None
+        if step is not None and self.credentials.use_totp_step(account.username, step, now):
+            return
+        reason = "totp_missing" if not code else "wrong_totp" if step is None else (
+            "totp_replayed")
+        raise refuse(reason, failures=self._count_failure(account, client_address))
 
     def _open_session(self, account: Account, client_address: str | None) -> dict[str, Any]:
         now = self.clock()
