@@ -87,7 +87,7 @@ class ListReviewsDue(Query):
     """Customers not yet reviewed in a quarter (default: the current one) (UP-1)."""
 
     name = "list-reviews-due"
-    quarter: str | None = Field(default=None, pattern=r"^\d{4}-Q[1-4]$")
+    quarter: str | None = Field(default=None, pattern=r"^(19|[2-9]\d)\d\d-Q[1-4]$")  # 1900 on
     limit: int = Field(default=100, ge=1, le=1000)
 
 
