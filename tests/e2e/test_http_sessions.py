@@ -3,8 +3,10 @@ change ends the account's earlier sessions for good, answered as a documented 40
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -13,6 +15,8 @@ from service.bootstrap import Ledger
 from service.http import create_app
 from tests.accounts import PASSWORD, open_account
 from tests.conftest import FixedClock
+from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, RunningServer, ledger_env
+from tests.e2e.conftest import PASSWORD as SERVER_PASSWORD
 from tests.http_support import EveryRoleSession
 
 pytestmark = pytest.mark.e2e
@@ -95,3 +99,41 @@ def test_changing_ones_password_keeps_this_session_and_ends_the_others(
 
     assert client.get("/proposals", headers=bearer(laptop)).status_code == 200
     assert_session_ended(client.get("/proposals", headers=bearer(phone)))
+
+
+def test_on_a_real_server_the_attackers_token_stays_401_after_the_administrator_restores(
+        serve: Callable[..., RunningServer], database_url: str) -> None:
+    """The tester's report against ``ledger serve``, the administrator's steps taken with
+    the ``ledger`` command on the server: another process, so only the events carry it."""
+    server = serve(database_url)
+
+    def log_in_over_http(password: str) -> str:
+        answer = httpx.post(f"{server.base_url}/auth/login", timeout=30,
+                            json={"username": "wang.fang", "password": password})
+        assert answer.status_code == 200, answer.text
+        token: str = answer.json()["token"]
+        return token
+
+    def post(name: str, token: str, **fields: str) -> None:
+        answer = httpx.post(f"{server.base_url}/commands/{name}", headers=bearer(token),
+                            json={"username": "wang.fang", **fields}, timeout=30)
+        assert answer.status_code == 200, answer.text
+
+    def administrator(*arguments: str) -> None:
+        done = subprocess.run([LEDGER, "--json", "account", *arguments, "wang.fang"],
+                              cwd=server.log.parent, env=ledger_env(database_url), text=True,
+                              capture_output=True, timeout=CLI_TIMEOUT, check=False,
+                              stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, done.stderr
+
+    attacker, owner = log_in_over_http(SERVER_PASSWORD), log_in_over_http(SERVER_PASSWORD)
+    post("report-compromise", owner)
+    administrator("reset-password", "--password", ONE_TIME_AGAIN)
+    administrator("unlock")
+    fresh = log_in_over_http(ONE_TIME_AGAIN)
+    post("change-password", fresh, current_password=ONE_TIME_AGAIN, new_password=OWNERS_NEW)
+
+    assert_session_ended(httpx.get(f"{server.base_url}/proposals", headers=bearer(attacker),
+                                   timeout=30))
+    assert httpx.get(f"{server.base_url}/proposals", headers=bearer(fresh),
+                     timeout=30).status_code == 200
