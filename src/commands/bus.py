@@ -46,6 +46,9 @@ class Actor:
     # What the account's owner must do before this session acts with the account's roles
     # ("password_change", "totp_enrolment"); until then it has none, and refusals say why.
     pending: tuple[str, ...] = ()
+    # The session the request came in (its reference, ``Session.reference``); None for a
+    # trusted in-process caller. A password change keeps this session alone alive.
+    session: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id or len(self.id) > 100 or not self.id.isprintable():
@@ -175,7 +178,8 @@ class MessageBus:
         # saving, and a retry whose handler now refuses (say, the proposal it verified is
         # no longer pending) is checked for an earlier outcome before the refusal stands.
         uow = StoreUnitOfWork(self.store, self.policy, self.clock, actor.id, self.personal_data,
-                              roles=actor.roles, department=actor.department)
+                              roles=actor.roles, department=actor.department,
+                              session=actor.session)
         try:
             with recording_as(metadata, self.clock):
                 result = handler(command, uow)
