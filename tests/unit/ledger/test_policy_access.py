@@ -15,6 +15,7 @@ from projections.account_queries import ACCOUNT_QUERIES
 from projections.audit import AUDIT_QUERIES
 from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
+from service.policy import KNOWN_OPERATIONS, load_service_policy
 
 OPERATIONS = (set(ALL_COMMANDS) | set(QUERIES) | set(PRIVACY_QUERIES) | set(ACCOUNT_QUERIES)
               | set(AUDIT_QUERIES) | {"customer-history"}
@@ -87,3 +88,23 @@ def test_a_deletion_step_given_a_role_that_may_not_run_it_is_refused_at_load(
         load_policy(path)
     assert "approve_role: auditor may not run approve-deletion" in str(
         refused.value.problems[0].message)
+
+
+def test_a_misspelt_operation_is_refused_naming_its_entry(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[access]\nself_service = ["change-pasword"]\n'
+                    '[access.permissions]\nsales = ["get-custmer", "get-customer"]\n',
+                    encoding="utf-8")
+
+    with pytest.raises(ValidationFailedError) as refused:
+        load_policy(path, operations=OPERATIONS)
+
+    assert {(p.field, p.message.split(" (")[0]) for p in refused.value.problems} == {
+        ("access.permissions.sales", "unknown operation(s): get-custmer"),
+        ("access.self_service", "unknown operation(s): change-pasword")}
+    assert "command or query name" in refused.value.problems[0].message
+
+
+def test_the_service_knows_every_operation_the_default_policy_names() -> None:
+    assert KNOWN_OPERATIONS == OPERATIONS
+    assert load_service_policy().access.operations() == OPERATIONS
