@@ -85,3 +85,19 @@ def test_a_deleted_and_an_extra_key_are_named_by_customer_id(cli: Cli) -> None:
     assert human.returncode == FOUND and customer_id in human.stdout and stray in human.stdout
     assert read.returncode == EXIT_CODES["key_material"]
     assert "[erased]" not in read.stdout
+
+
+def test_an_erasure_only_the_key_store_records_is_explained_in_plain_text(cli: Cli) -> None:
+    customer_id = register(cli)
+    keys = cli.workdir / "ledger.keys.sqlite3"
+    tamper(keys, "INSERT INTO erased_keys (customer_id, key_id, erased_at) "
+                 "SELECT customer_id, key_id, created_at FROM data_keys WHERE customer_id = ?",
+           customer_id)
+    tamper(keys, "DELETE FROM data_keys WHERE customer_id = ?", customer_id)
+
+    human = cli("keys", "verify", machine=False)
+
+    assert human.returncode == FOUND
+    shown = words(human.stdout)
+    assert "erased_in_key_store_only" in shown
+    assert "would read as [erased]" in shown and "\\[erased]" not in human.stdout
