@@ -218,9 +218,10 @@ class MessageBus:
 
     @staticmethod
     def _outcome(command: Command, uow: StoreUnitOfWork, result: Result) -> dict[str, Any]:
-        # The aggregate the command decided on: the first one with new events.
-        main = next((a for a in uow.changed if a.pending_events), None) or (
-            uow.changed[0] if uow.changed else None)
+        # The aggregate the command decided on: the first one it wrote new events for. One
+        # it only loaded (lock-role reads every account) is not named: with none written,
+        # the outcome names none.
+        main = next((a for a in uow.changed if a.pending_events), None)
         return {
             "command_id": command.command_id,
             "command": command.name,

@@ -152,6 +152,29 @@ def test_an_incident_locks_every_holder_of_a_role_in_one_audited_step(ledger: Wr
         "incident", ADMIN.id, "phishing wave")
 
 
+def test_a_lock_role_that_locks_nobody_names_no_account_in_its_outcome(
+        ledger: WriteSide) -> None:
+    open_account(ledger, "li.na", "sales")
+    li_na_before = account(ledger, "li.na").version
+
+    outcome = ledger.bus.execute(LockRole(role="finance", reason="drill"), ADMIN)
+
+    assert outcome["result"]["locked"] == []
+    assert (outcome["aggregate_id"], outcome["version"]) == (None, None)
+    assert account(ledger, "li.na").version == li_na_before  # loaded, never written
+
+
+def test_a_lock_role_names_an_account_it_locked(ledger: WriteSide) -> None:
+    open_account(ledger, "li.na", "sales")
+    open_account(ledger, "wang.fang", "info_specialist")
+
+    outcome = ledger.bus.execute(LockRole(role="info_specialist", reason="drill"), ADMIN)
+
+    assert outcome["result"]["locked"] == ["wang.fang"]
+    assert outcome["aggregate_id"] == str(account_id("wang.fang"))
+    assert outcome["version"] == account(ledger, "wang.fang").version
+
+
 def test_the_first_administrator_is_created_once(ledger: WriteSide) -> None:
     command = CreateFirstAdministrator(username="admin", employee_id="A-0",
                                        department="it", initial_password=ONE_TIME)
