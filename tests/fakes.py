@@ -18,8 +18,7 @@ from commands.authentication import Identity
 from commands.authorisation import PolicyAuthoriser
 from commands.bus import MessageBus
 from commands.ports import Clock
-from ledger.crypto import BlindIndex, key_id_of, new_data_key
-from ledger.domain.errors import KeyMaterialError
+from ledger.crypto import BlindIndex, KeyMaterialError, key_id_of, new_data_key
 from ledger.policy import Policy
 from ledger.protection import ProfileProtector
 from ledger.store import LedgerStore, open_memory_store

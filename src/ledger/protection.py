@@ -9,8 +9,16 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ledger.crypto import ENVELOPE_MARK, ERASED, BlindIndex, is_envelope, open_envelope, seal
-from ledger.domain.errors import KeyMaterialError, WorkflowViolationError
+from ledger.crypto import (
+    ENVELOPE_MARK,
+    ERASED,
+    BlindIndex,
+    KeyMaterialError,
+    is_envelope,
+    open_envelope,
+    seal,
+)
+from ledger.domain.errors import WorkflowViolationError
 from ledger.domain.profile import JsonDict, apply_changes, paths_overlap
 
 BUNDLE = "$sealed"

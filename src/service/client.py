@@ -4,7 +4,7 @@
     client = LedgerClient.over_http("https://ledger.example:8443", username="li.na",
                                     password="...")  # logs in, carries the bearer token
 
-Errors arrive as the typed errors of ``commands.errors`` on both transports.
+Errors arrive as the typed errors of ``service.errors`` on both transports.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ import httpx
 from pydantic import ValidationError
 
 from commands.bus import Actor, MessageBus, problems_of
-from commands.errors import LedgerError, ValidationFailedError, error_from_dict
-from ledger.domain.errors import Problem
+from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from projections.account_queries import ACCOUNT_QUERIES
 from projections.audit import AUDIT_QUERIES
 from projections.history import CustomerHistory
 from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
 from service.client_accounts import AccountMethods
+from service.errors import error_from_dict
 
 # Seconds the HTTP transport keeps an idle connection (``ledger serve`` keeps it 30).
 KEEP_ALIVE_SECONDS = 20.0

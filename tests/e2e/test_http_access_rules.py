@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from commands.errors import AuthenticationError
+from ledger.credentials import AuthenticationError
 from ledger.domain.access import AccessRecord
 from service.bootstrap import Ledger
 from service.client import HttpTransport

@@ -25,10 +25,10 @@ from hypothesis.stateful import (
 )
 
 from commands.bus import Actor
-from commands.errors import ConflictError, LedgerError
 from commands.handlers import Handler
 from commands.ports import UnitOfWork
 from ledger.domain.customer import Customer
+from ledger.domain.errors import ConflictError, LedgerError
 from ledger.domain.profile import CHANGEABLE_PATHS
 from ledger.store import LedgerStore
 from projections.queries import GetCustomer

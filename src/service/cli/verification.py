@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
 
-from ledger.domain.errors import IntegrityViolationError
+from ledger.integrity.report import IntegrityViolationError
 from ledger.key_audit import KeyReport, verify_keys
 from ledger.keystore import KeyStore
 from ledger.logging import configure_logging
