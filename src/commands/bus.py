@@ -67,6 +67,9 @@ class AllowAll:
 
 
 QueryHandler = Callable[[Any], Any]
+# The outcome an audited read records when it failed with an unexpected error (the code
+# the HTTP API and the CLI answer it with).
+INTERNAL_ERROR = "internal_error"
 
 
 def utc_now() -> datetime:
@@ -257,7 +260,16 @@ class MessageBus:
         except LedgerError as error:
             self._audit_denial(error, actor, name, target)
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
-            self._audit_read(actor, name, target, None, clearance, error.code)
+            # The error's details may name the customer the refused read was about.
+            self._audit_read(actor, name, target, error.details, clearance, error.code)
+            raise
+        except Exception:
+            # A read that broke is still a read attempt: it is recorded (AU-1), and a
+            # failure to record it must not hide the error that broke it.
+            try:
+                self._audit_read(actor, name, target, None, clearance, INTERNAL_ERROR)
+            except Exception:  # the original error is the one to raise
+                log.exception("read_audit_failed", query=name, actor=actor.id)
             raise
         self._audit_read(actor, name, target, answer, clearance, "ok")
         return answer
