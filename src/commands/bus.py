@@ -27,7 +27,7 @@ from ledger.domain.errors import (
     ValidationFailedError,
 )
 from ledger.domain.metadata import EventMetadata, recording_as
-from ledger.domain.sensitivity import FULL_CLEARANCE, Clearance, reading_with
+from ledger.domain.sensitivity import Clearance, reading_with
 from ledger.policy import Policy
 from ledger.store import LedgerStore
 
@@ -130,6 +130,7 @@ class MessageBus:
         self.on_saved = on_saved
         self.personal_data = personal_data
         self.read_audit = read_audit
+        self.narrowest = Clearance.narrowest(policy.access.sensitive_paths())
         # The bus's own: a denial is recorded whatever authoriser or handler raised it.
         self.access_log = AccessLog(store, clock, on_saved)
 
@@ -248,9 +249,10 @@ class MessageBus:
             self._audit_denial(error, actor, name, target)
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
             raise
-        # Sensitive fields are masked for a reader without clearance (ST-4, P5).
+        # Sensitive fields are masked for a reader without clearance (ST-4, P5); an
+        # authoriser that grants none leaves the reader cleared for nothing.
         clearance_for = getattr(self.authoriser, "clearance_for", None)
-        clearance = clearance_for(actor) if clearance_for else FULL_CLEARANCE
+        clearance = clearance_for(actor) if clearance_for else self.narrowest
         try:
             handler = self.query_handlers.get(type(query))
             if handler is None:

@@ -93,8 +93,9 @@ def execute_deletion(command: ExecuteDeletion, uow: UnitOfWork) -> Result:
     key_id = uow.personal_data.key_id(request.customer_id)
     customer.erase(request_id=str(request.id), ground=request.ground)
     request.execute(actor=uow.actor, roles=uow.roles, key_id=key_id)
-    # The key goes only once the erasure is durable; if this process dies in between,
-    # the key store re-applies erasures recorded in the log at the next start.
+    # The key goes only once the erasure is durable, and before the command returns, so the
+    # next read finds it gone: through the one function the erasure follower applies logged
+    # erasures with (``ledger.erasures``), which catches up if this process dies in between.
     uow.on_commit(lambda: uow.personal_data.destroy_key(request.customer_id))
     return {"request_id": str(request.id), "customer_id": request.customer_id,
             "key_id": key_id, "stage": str(request.stage)}

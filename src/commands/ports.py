@@ -44,7 +44,9 @@ class PersonalData(Protocol):
 
     def key_id(self, customer_id: str) -> str | None: ...
 
-    def destroy_key(self, customer_id: str) -> None: ...
+    def destroy_key(self, customer_id: str) -> str | None:
+        """Destroy an erased customer's key (idempotent); return the id of the key destroyed
+        now. The erasure follower (``ledger.erasures``) applies erasures through it too."""
 
 
 class SaveConflictError(Exception):

@@ -175,9 +175,10 @@ class ProfileProtector:
         found = self.keys.data_key(customer_id)
         return found[0] if found else None
 
-    def destroy_key(self, customer_id: str) -> None:
-        """Destroy the customer's data key: every sealed value of theirs becomes unreadable."""
-        self.keys.destroy(customer_id)
+    def destroy_key(self, customer_id: str) -> str | None:
+        """Destroy the customer's data key: every sealed value of theirs becomes unreadable.
+        Returns the id of the key destroyed now (None if it was gone already)."""
+        return self.keys.destroy(customer_id)
 
     def keyed_hash(self, data: bytes) -> str:
         """A digest under the index key: without the key, a stored digest confirms no guess."""

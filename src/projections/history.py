@@ -43,8 +43,7 @@ class _Values:
             return {path: self.hidden if is_envelope(value) else value
                     for path, value in values.items()}
         opened = self.protector.open_changes(self.customer_id, values)
-        clearance = current_clearance()
-        return opened if clearance is None else mask_changes(opened, clearance)
+        return mask_changes(opened, current_clearance())
 
     def registered(self, profile: dict[str, Any]) -> dict[str, Any]:
         """The profile a customer was registered with, as a change set from nothing (one
@@ -53,8 +52,7 @@ class _Values:
         if self.protector is None:
             return self(as_change_set(profile))
         opened = as_change_set(self.protector.open_profile(self.customer_id, profile))
-        clearance = current_clearance()
-        return opened if clearance is None else mask_changes(opened, clearance)
+        return mask_changes(opened, current_clearance())
 
 
 def as_change_set(profile: dict[str, Any]) -> dict[str, Any]:
