@@ -72,7 +72,10 @@ class BackgroundFollower(ABC):
                 # the last one stands until a batch succeeds (``/healthz`` shows it).
                 self.errors += 1
                 self.failure = failure_of(error)
-                log.exception(self.failure_event)
+                if isinstance(error, LedgerError):  # a finding, reported as one
+                    log.error(self.failure_event, code=error.code, details=error.details)
+                else:
+                    log.exception(self.failure_event)
                 self._stopping.wait(1.0)
             else:
                 self.failure = None
