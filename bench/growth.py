@@ -33,7 +33,7 @@ import psycopg
 from bench.bulk import lengthen, register_in_bulk
 from bench.context import CLERK, CLERK_ROLES, Backend, BenchContext, events_table
 from bench.harness import Result, Stats, fmt, interleave, latencies_ms
-from commands.bus import Actor
+from commands.actor import Actor
 from ledger.settings import sqlite_path_of
 from projections.queries import GetCustomer
 from service.bootstrap import Ledger

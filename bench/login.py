@@ -19,7 +19,7 @@ from argon2 import PasswordHasher, Type
 from bench.context import Backend, BenchContext
 from bench.harness import Result, fmt, interleave, latencies_ms
 from commands.accounts import ChangePassword, CreateAccount
-from commands.bus import Actor, AllowAll
+from commands.actor import Actor, AllowAll
 from commands.roles import GrantRole
 from ledger.credentials import AuthenticationError
 

@@ -21,7 +21,7 @@ import psycopg
 
 from bench.context import CLERK, CLERK_ROLES, Backend, BenchContext, events_table
 from bench.harness import Result, fmt, interleave, latencies_ms, percentile
-from commands.bus import Actor
+from commands.actor import Actor
 from ledger.settings import sqlite_path_of
 from projections.queries import GetCustomer
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from commands.accounts import ChangePassword, CreateAccount
-from commands.bus import Actor
+from commands.actor import Actor
 from commands.roles import ApproveGrant, GrantRole
 from commands.totp_enrolment import ConfirmTotpEnrolment, StartTotpEnrolment
 from ledger import totp

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from commands.bus import Actor
+from commands.actor import Actor
 from ledger.settings import Settings
 from service.bootstrap import Ledger, bootstrap
 

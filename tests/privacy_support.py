@@ -16,7 +16,7 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from commands.bus import Actor
+from commands.actor import Actor
 from commands.command import Command
 from commands.customers import ProposeChange, RegisterCustomer, VerifyChange
 from commands.deletion import ApproveDeletion, ExecuteDeletion, RequestDeletion, ReviewDeletion

@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.access_log import AccessLog
 from commands.account_cache import AccountCache
-from commands.bus import Actor, record_denial
+from commands.actor import Actor, record_denial
 from commands.ports import Clock
 from ledger import totp
 from ledger.credentials import AuthenticationError, CredentialStore, SessionState, token_digest

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date
 
 from commands.access_log import AccessLog
-from commands.bus import Actor, record_denial
+from commands.actor import Actor, record_denial
 from ledger.credentials import CredentialStore
 from ledger.domain.errors import PermissionDeniedError
 from ledger.domain.sensitivity import Clearance

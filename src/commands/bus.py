@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -13,11 +12,11 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from commands.access_log import AccessLog
+from commands.actor import Actor, AllowAll, Authoriser, record_denial, target_of
 from commands.command import Command, Handler, Result
 from commands.idempotency import CommandRecord, fingerprint
 from commands.ports import Clock, PersonalData, SaveConflictError
 from commands.unit_of_work import StoreUnitOfWork
-from ledger.domain.access import AccessRecord
 from ledger.domain.errors import (
     ConflictError,
     LedgerError,
@@ -34,42 +33,10 @@ from ledger.store import LedgerStore
 log = structlog.get_logger("ledger.bus")
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who is asking: an account id, the roles it holds, and where the request came from."""
-
-    id: str
-    roles: frozenset[str] = field(default_factory=frozenset)
-    client_address: str | None = None
-    department: str | None = None
-    # What the account's owner must do before this session acts with the account's roles
-    # ("password_change", "totp_enrolment"); until then it has none, and refusals say why.
-    pending: tuple[str, ...] = ()
-    # The session the request came in (its reference, ``Session.reference``); None for a
-    # trusted in-process caller. A password change keeps this session alone alive.
-    session: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.id or len(self.id) > 100 or not self.id.isprintable():
-            raise ValidationFailedError([Problem("actor", "must be 1-100 printable characters")])
-
-
-class Authoriser(Protocol):
-    """The one authorisation hook: raise PermissionDeniedError to refuse. An authoriser may
-    also offer ``clearance_for(actor)``, the fields a query must mask for that reader."""
-
-    def authorise(self, actor: Actor, operation: str, target: str | None) -> None: ...
-
-
-class AllowAll:
-    """Every actor may do everything: for tests and benchmarks of the bus itself only
-    (``bootstrap()`` installs the policy's authoriser)."""
-
-    def authorise(self, actor: Actor, operation: str, target: str | None) -> None:
-        return None
-
-
 QueryHandler = Callable[[Any], Any]
+# The outcome an audited read records when it failed with an unexpected error (the code
+# the HTTP API and the CLI answer it with).
+INTERNAL_ERROR = "internal_error"
 
 
 def utc_now() -> datetime:
@@ -80,18 +47,6 @@ def problems_of(error: ValidationError) -> list[Problem]:
     # Locations and rules only: the offending input may be personal data.
     return problems_from(error.errors(include_input=False, include_url=False),
                          default="command")
-
-
-def record_denial(access_log: AccessLog, error: PermissionDeniedError, actor: Actor,
-                  operation: str, target: str | None) -> None:
-    """Write ``error`` to the audit trail as a ``PermissionDenied`` event, unless it is there
-    already (OP-1): each refusal is recorded once, whichever check raised it."""
-    if error.audited:
-        return
-    access_log.record(AccessRecord.PermissionDenied, actor=actor.id,
-                      client_address=actor.client_address, operation=operation,
-                      target=target, roles=sorted(actor.roles))
-    error.audited = True
 
 
 def _ref(command: Command) -> str:
@@ -221,9 +176,10 @@ class MessageBus:
 
     @staticmethod
     def _outcome(command: Command, uow: StoreUnitOfWork, result: Result) -> dict[str, Any]:
-        # The aggregate the command decided on: the first one with new events.
-        main = next((a for a in uow.changed if a.pending_events), None) or (
-            uow.changed[0] if uow.changed else None)
+        # The aggregate the command decided on: the first one it wrote new events for. One
+        # it only loaded (lock-role reads every account) is not named: with none written,
+        # the outcome names none.
+        main = next((a for a in uow.changed if a.pending_events), None)
         return {
             "command_id": command.command_id,
             "command": command.name,
@@ -260,7 +216,16 @@ class MessageBus:
         except LedgerError as error:
             self._audit_denial(error, actor, name, target)
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
-            self._audit_read(actor, name, target, None, clearance, error.code)
+            # The error's details may name the customer the refused read was about.
+            self._audit_read(actor, name, target, error.details, clearance, error.code)
+            raise
+        except Exception:
+            # A read that broke is still a read attempt: it is recorded (AU-1), and a
+            # failure to record it must not hide the error that broke it.
+            try:
+                self._audit_read(actor, name, target, None, clearance, INTERNAL_ERROR)
+            except Exception:  # the original error is the one to raise
+                log.exception("read_audit_failed", query=name, actor=actor.id)
             raise
         self._audit_read(actor, name, target, answer, clearance, "ok")
         return answer
@@ -283,15 +248,6 @@ class ReadAuditor(Protocol):
 
     def record(self, *, actor: str, client_address: str | None, operation: str,
                target: str | None, answer: Any, clearance: Clearance, outcome: str) -> None: ...
-
-
-def target_of(message: object) -> str | None:
-    """What an operation is aimed at, for the authoriser and the audit trail."""
-    for attribute in ("audit_target", "customer_id", "request_id"):
-        value = getattr(message, attribute, None)
-        if value:
-            return str(value)
-    return None
 
 
 def _fields_of(error: LedgerError) -> list[str] | None:

@@ -1,10 +1,10 @@
 """Audited reads (AU-1): one access record per query that answers with customer data.
 
 The bus calls ``ReadAudit.record`` once for every query it answers (or that fails after
-authorisation), so no route or handler has to remember to. The record names the customers
-the answer is about and the sensitive fields the reader saw unmasked, never their values;
-it is a cheap append (nothing is loaded), and it sits in the log like every other event, so
-the hash chain covers it.
+authorisation, refused or broken by an unexpected error), so no route or handler has to
+remember to. The record names the customers the answer is about and the sensitive fields
+the reader saw unmasked, never their values; it is a cheap append (nothing is loaded), and
+it sits in the log like every other event, so the hash chain covers it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from commands.access_log import AccessLog
 from ledger.crypto import ERASED
 from ledger.domain.access import AccessRecord
-from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.errors import PermissionDeniedError, Problem, ValidationFailedError
 from ledger.domain.paths import paths_overlap
 from ledger.domain.sensitivity import FULL_CLEARANCE, Clearance, reading_with
 
@@ -100,22 +100,33 @@ class ReadAudit:
 
     def record(self, *, actor: str, client_address: str | None, operation: str,
                target: str | None, answer: Any, clearance: Clearance, outcome: str) -> None:
-        """Record the read if it concerned customers (named in the answer or the query)."""
+        """Record the read if it concerned customers (named in the answer or the query),
+        and every failed query of customer data, whatever it failed with: ``answer`` is
+        then the error's details, which may name the customer."""
         ids = customer_ids_in(answer)
         if target is not None and not ids and operation in _CUSTOMER_TARGETED:
             ids = [target]
-        if not ids:
+        failed = outcome != "ok"
+        # A permission refusal has its own record (PermissionDenied, written once).
+        unrecorded_failure = failed and outcome != PermissionDeniedError.code
+        if not ids and not (unrecorded_failure and operation in CUSTOMER_DATA_QUERIES):
             return
         self.access_log.record(
             AccessRecord.CustomerDataRead, actor=actor, client_address=client_address,
             operation=operation, customer_ids=ids,
-            revealed_fields=revealed_fields_in(answer, self.sensitive, clearance),
+            revealed_fields=[] if failed else revealed_fields_in(answer, self.sensitive,
+                                                                 clearance),
             outcome=outcome)
 
 
 # Queries aimed at one customer: a failed one (not found) is recorded against its target.
 _CUSTOMER_TARGETED = frozenset({"get-customer", "customer-history", "customer-as-of",
                                 "list-pending-proposals"})
+# Every query that answers with customer data: a failed one is recorded even when it names
+# no customer (a certificate refused for a request that does not exist).
+CUSTOMER_DATA_QUERIES = _CUSTOMER_TARGETED | frozenset({
+    "find-customers", "find-customers-by", "list-reviews-due", "list-late-key-changes",
+    "list-duplicates", "list-deletions", "erasure-certificate"})
 
 
 @contextmanager

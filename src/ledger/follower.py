@@ -5,10 +5,22 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from typing import Any
 
 import structlog
 
+from ledger.domain.errors import LedgerError
+
 log = structlog.get_logger("ledger.follower")
+
+
+def failure_of(error: Exception) -> dict[str, Any]:
+    """A failure as ``/healthz`` reports it: a ledger error's code, message and details
+    (never personal data, by the errors' rule); anything else by its code only, since an
+    unexpected exception's text may quote stored values."""
+    if isinstance(error, LedgerError):
+        return {"code": error.code, "message": error.message, "details": error.details}
+    return {"code": "internal_error"}
 
 
 class BackgroundFollower(ABC):
@@ -22,6 +34,8 @@ class BackgroundFollower(ABC):
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.errors = 0
+        # Why the last batch failed, while it keeps failing (None once one succeeds).
+        self.failure: dict[str, Any] | None = None
 
     @abstractmethod
     def run_once(self) -> int:
@@ -52,12 +66,20 @@ class BackgroundFollower(ABC):
     def _loop(self, poll_interval: float) -> None:
         while not self._stopping.is_set():
             try:
-                if self.run_once():
-                    continue
-            except Exception:
-                # The loop must outlive a bad batch; failures are counted and reported.
+                done = self.run_once()
+            except Exception as error:
+                # The loop must outlive a bad batch; failures are counted and reported, and
+                # the last one stands until a batch succeeds (``/healthz`` shows it).
                 self.errors += 1
-                log.exception(self.failure_event)
+                self.failure = failure_of(error)
+                if isinstance(error, LedgerError):  # a finding, reported as one
+                    log.error(self.failure_event, code=error.code, details=error.details)
+                else:
+                    log.exception(self.failure_event)
                 self._stopping.wait(1.0)
+            else:
+                self.failure = None
+                if done:
+                    continue
             self._wakeup.wait(poll_interval)
             self._wakeup.clear()

@@ -7,7 +7,13 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import ApplicationRecorder, Notification, Recording, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    Mapper,
+    Notification,
+    Recording,
+    StoredEvent,
+)
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
@@ -15,6 +21,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from ledger.domain.customer import Customer
 from ledger.domain.events import LedgerAggregate
 from ledger.group_commit import GroupCommit
+from ledger.integrity.decoding import CheckedMapper
 from ledger.pg_append import PostgresAppend
 from ledger.private_files import ensure_private_file
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
@@ -39,6 +46,16 @@ class LedgerStore(Application):  # type: ignore[type-arg]
         # Commands saved at the same moment share one transaction (README, "Benchmarks").
         self.group_commit: GroupCommit[Sequence[StoredEvent], Sequence[int]] = GroupCommit(
             self._insert_batch, self._insert_one)
+
+    def construct_mapper(self) -> Mapper[Any]:
+        # An event whose stored bytes no longer decode is an integrity finding naming its
+        # position, never the library's traceback (ledger.integrity.decoding).
+        mapper = self.factory.mapper(transcoder=self.construct_transcoder(),
+                                     mapper_class=CheckedMapper)
+        if isinstance(mapper, CheckedMapper):
+            mapper.position_of = lambda originator_id, version: self.position_of(
+                UUID(str(originator_id)), version)
+        return mapper
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[Any]]:
         """Save aggregates' pending events in one transaction (shared with concurrent saves).

@@ -15,7 +15,7 @@ from ledger.crypto import ERASED, is_envelope
 from ledger.domain.customer import Customer
 from ledger.domain.errors import NotFoundError
 from ledger.domain.sensitivity import current_clearance, mask_changes
-from ledger.protection import ProfileProtector
+from ledger.protection import BUNDLE, ProfileProtector
 from ledger.store import LedgerStore
 from projections.queries import Query
 
@@ -45,10 +45,35 @@ class _Values:
         opened = self.protector.open_changes(self.customer_id, values)
         return mask_changes(opened, current_clearance())
 
+    def registered(self, profile: dict[str, Any]) -> dict[str, Any]:
+        """The profile a customer was registered with, as a change set from nothing (one
+        path per field), opened, masked and erased exactly as later change sets are. It is
+        opened whole first: its personal values share one envelope."""
+        if self.protector is None:
+            return self(as_change_set(profile))
+        opened = as_change_set(self.protector.open_profile(self.customer_id, profile))
+        return mask_changes(opened, current_clearance())
+
+
+def as_change_set(profile: dict[str, Any]) -> dict[str, Any]:
+    """``{"basic": {"phone": ...}}`` as ``{"basic.phone": ...}``: a group's fields by path,
+    a sealed or plain top-level value whole (the granularity changes are proposed at)."""
+    values: dict[str, Any] = {}
+    for name, value in profile.items():
+        if name == BUNDLE:
+            continue
+        if isinstance(value, dict) and value and not is_envelope(value):
+            values.update({f"{name}.{field}": item for field, item in value.items()})
+        else:
+            values[name] = value
+    return values
+
 
 def _facts(event: Any, shown: _Values) -> dict[str, Any]:
     if isinstance(event, Customer.Registered):
-        return {"source_channel": event.profile.get("source_channel")}
+        values = shown.registered(event.profile)
+        return {"source_channel": event.profile.get("source_channel"),
+                "fields": sorted(values), "values": values}
     if isinstance(event, Customer.ChangeProposed):
         return {"proposal_id": event.proposal_id, "fields": sorted(event.changes),
                 "values": shown(event.changes), "happened_on": event.happened_on,

@@ -183,8 +183,10 @@ class PrivacyQueries:
                                 details={"request_id": str(query.request_id)})
         request = _deletion(row)
         if request["stage"] != "executed":
+            # The customer is named so the refused read is audited against it.
             raise WorkflowViolationError("a certificate exists only for an executed deletion",
-                                         details={"stage": request["stage"]})
+                                         details={"stage": request["stage"],
+                                                  "customer_id": request["customer_id"]})
         destroyed = (self.protector.keys.is_erased(request["customer_id"])
                      if self.protector is not None else None)
         return {

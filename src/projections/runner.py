@@ -18,6 +18,7 @@ from eventsourcing.persistence import Notification
 
 from ledger.domain.errors import LedgerError
 from ledger.follower import BackgroundFollower
+from ledger.integrity.decoding import UndecodableEventError
 from ledger.sql import SqlDatabase
 from ledger.store import NOTIFICATION_BATCH, LedgerStore
 from projections.projection import Projection
@@ -123,11 +124,18 @@ class ProjectionRunner(BackgroundFollower):
         if not notifications:
             return 0
         decoded: dict[int, Any] = {}
+        stopped: UndecodableEventError | None = None
         for name, projection in self.projections.items():
             mine = [n for n in notifications if n.id > positions.get(name, 0)]
-            if mine and not self._apply(projection, positions.get(name, 0), mine, decoded):
-                # Another runner moved this checkpoint meanwhile: read from where it is now.
-                self._advance(projection)
+            try:
+                if mine and not self._apply(projection, positions.get(name, 0), mine, decoded):
+                    # Another runner moved this checkpoint meanwhile: read from where it is.
+                    self._advance(projection)
+            except UndecodableEventError as error:
+                # The others go on (one that does not follow the event is not held up).
+                stopped = stopped or error
+        if stopped is not None:
+            raise stopped
         return len(notifications)
 
     def catch_up(self, progress: Progress | None = None) -> int:
@@ -157,7 +165,36 @@ class ProjectionRunner(BackgroundFollower):
     def _apply(self, projection: Projection, start: int, notifications: Sequence[Notification],
                decoded: dict[int, Any]) -> bool:
         """Apply ``notifications`` (all after ``start``) and move the checkpoint from
-        ``start`` to the last of them, in one transaction; False if it had moved."""
+        ``start`` to the last of them, in one transaction; False if it had moved.
+
+        An event that does not decode stops the projection just before it, never past it:
+        the events before it are applied, and ``UndecodableEventError`` names its position
+        (naming the projection too) until the log is repaired."""
+        undecodable: UndecodableEventError | None = None
+        try:
+            self._decode_all(projection, notifications, decoded)
+        except UndecodableEventError as error:
+            undecodable = error
+            error.details["projection"] = projection.name
+            notifications = [n for n in notifications if n.id < (error.position or 0)]
+        if notifications and not self._claim_and_apply(projection, start, notifications,
+                                                       decoded):
+            return False
+        if undecodable is not None:
+            log.error("projection_stopped", projection=projection.name,
+                      position=undecodable.position, code=undecodable.code)
+            raise undecodable
+        return True
+
+    def _decode_all(self, projection: Projection, notifications: Sequence[Notification],
+                    decoded: dict[int, Any]) -> None:
+        for notification in notifications:
+            if notification.topic in projection.topics:
+                self._decoded(notification, decoded)
+
+    def _claim_and_apply(self, projection: Projection, start: int,
+                         notifications: Sequence[Notification], decoded: dict[int, Any]
+                         ) -> bool:
         try:
             with self.views.transaction() as cursor:
                 # Claim the batch before applying it: the row lock makes a racing runner
@@ -186,12 +223,34 @@ class ProjectionRunner(BackgroundFollower):
         return event
 
     def rebuild(self, names: Sequence[str] | None = None, progress: Progress | None = None) -> int:
-        """Empty the named projections (all by default) and apply the whole log again."""
+        """Empty the named projections (all by default) and apply the whole log again.
+
+        In one transaction: readers see the old rows until the new ones are complete, and a
+        rebuild that fails (an event that does not decode) rolls back, leaving every read
+        model as it was. Claiming the checkpoints first makes a running service's runner
+        wait for the rebuild, then carry on from where it ended."""
         chosen = [self.projections[name] for name in (names or list(self.projections))]
+        log.info("projections_rebuild_started", projections=[p.name for p in chosen])
+        read = position = 0
         with self.views.transaction() as cursor:
             for projection in chosen:
-                projection.clear(cursor)
                 cursor.execute("UPDATE projection_checkpoints SET position = 0 WHERE name = :name",
                                {"name": projection.name})
-        log.info("projections_rebuild_started", projections=[p.name for p in chosen])
-        return self.catch_up(progress)
+                projection.clear(cursor)
+            while notifications := self.store.read_log(position, self.batch_size):
+                decoded: dict[int, Any] = {}
+                for projection in chosen:
+                    events = [(self._decoded(notification, decoded), notification.id)
+                              for notification in notifications
+                              if notification.topic in projection.topics]
+                    if events:
+                        projection.apply_batch(cursor, events)
+                position = notifications[-1].id
+                read += len(notifications)
+                if progress is not None:
+                    progress("rebuild", position, self.store.head_position())
+            for projection in chosen:
+                cursor.execute("UPDATE projection_checkpoints SET position = :position "
+                               "WHERE name = :name", {"position": position,
+                                                      "name": projection.name})
+        return read + self.catch_up(progress)

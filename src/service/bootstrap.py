@@ -11,7 +11,8 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 
-from commands.bus import Authoriser, MessageBus, QueryHandler, ReadAuditor, utc_now
+from commands.actor import Authoriser
+from commands.bus import MessageBus, QueryHandler, ReadAuditor, utc_now
 from commands.command import Command, Handler
 from commands.ports import Clock, PersonalData
 from commands.read_audit import ReadAudit, reading_in_full

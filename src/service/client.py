@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 from uuid import UUID, uuid4
 
-from commands.bus import Actor
+from commands.actor import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
 from service.client_accounts import AccountMethods
 from service.client_transport import HttpTransport, InProcessTransport, Transport

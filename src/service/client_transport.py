@@ -15,7 +15,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 from pydantic import ValidationError
 
-from commands.bus import Actor, MessageBus, problems_of
+from commands.actor import Actor
+from commands.bus import MessageBus, problems_of
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from projections.account_queries import ACCOUNT_QUERIES
 from projections.audit import AUDIT_QUERIES

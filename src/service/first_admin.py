@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from commands.bus import Actor
+from commands.actor import Actor
 from ledger.domain.errors import ConflictError, Problem, ValidationFailedError
 from ledger.passwords import generate_password
 from service.bootstrap import Ledger

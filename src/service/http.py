@@ -186,18 +186,28 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
     app.add_middleware(ResponseGuard, headers_for=mount_docs(app))
 
     @app.get("/healthz", tags=["operations"])
-    def healthz(ledger: LedgerDep) -> dict[str, Any]:
-        """Liveness, and how far the read models and the integrity sealer lag behind."""
+    def healthz(ledger: LedgerDep) -> JSONResponse:
+        """Liveness, and how far the read models and the integrity sealer lag behind.
+
+        ``degraded`` (HTTP 503) while the projections or the sealer keep failing: each is
+        stuck behind the head until the cause (say, an event that no longer decodes, named
+        by its position) is repaired."""
         head = ledger.store.head_position()
         positions = ledger.runner.positions()
         sealing = ledger.sealer.status()
-        return {"status": "ok", "head_position": head, "projections": positions,
+        failing = {name: failure for name, failure in (
+            ("projections", ledger.runner.failure), ("sealer", ledger.sealer.failure))
+            if failure is not None}
+        body = {"status": "degraded" if failing else "ok", "head_position": head,
+                "projections": positions,
                 "projection_lag": head - min(positions.values(), default=0),
                 "projection_errors": ledger.runner.errors,
                 "sealed_position": sealing.sealed_position,
                 "sealing_lag": sealing.unsealed_records, "sealer_errors": sealing.errors,
                 "last_checkpoint_position": sealing.last_checkpoint.position
-                if sealing.last_checkpoint else None}
+                if sealing.last_checkpoint else None,
+                "failing": failing}
+        return JSONResponse(body, status_code=503 if failing else 200)
 
     app.include_router(auth_router())
     app.include_router(_commands_router())

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from commands.bus import Actor, problems_of
+from commands.actor import Actor
+from commands.bus import problems_of
 from ledger.domain.errors import Problem, ValidationFailedError
 from projections.account_queries import AccessReview, GetAccount, ListAccounts
 from service.bootstrap import Ledger

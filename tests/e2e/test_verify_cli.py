@@ -86,3 +86,58 @@ def test_a_deleted_and_an_extra_key_are_named_by_customer_id(cli: Cli) -> None:
     assert human.returncode == FOUND and customer_id in human.stdout and stray in human.stdout
     assert read.returncode == KeyMaterialError.exit_code
     assert "[erased]" not in read.stdout
+
+
+def test_an_erasure_only_the_key_store_records_is_explained_in_plain_text(cli: Cli) -> None:
+    customer_id = register(cli)
+    keys = cli.workdir / "ledger.keys.sqlite3"
+    tamper(keys, "INSERT INTO erased_keys (customer_id, key_id, erased_at) "
+                 "SELECT customer_id, key_id, created_at FROM data_keys WHERE customer_id = ?",
+           customer_id)
+    tamper(keys, "DELETE FROM data_keys WHERE customer_id = ?", customer_id)
+
+    human = cli("keys", "verify", machine=False)
+
+    assert human.returncode == FOUND
+    shown = words(human.stdout)
+    assert "erased_in_key_store_only" in shown
+    assert "would read as [erased]" in shown and "\\[erased]" not in human.stdout
+
+
+# An event edited by hand so that it no longer decodes: cut short, or rewritten as text.
+UNDECODABLE = {
+    "cut short": "UPDATE stored_events SET state = CAST(substr(CAST(state AS TEXT), 1, 100)"
+                 " AS BLOB) WHERE rowid = ?",
+    "rewritten as text": "UPDATE stored_events SET state = replace(state, 'x', 'x')"
+                         " WHERE rowid = ?",
+}
+
+
+@pytest.mark.parametrize("edit", UNDECODABLE.values(), ids=UNDECODABLE.keys())
+def test_an_undecodable_event_is_an_integrity_finding_naming_its_position(
+        cli: Cli, edit: str) -> None:
+    customer_id = register(cli)
+    shown_before = cli.json("customer", "show", customer_id, actor="wang.fang")  # current
+    with closing(sqlite3.connect(cli.database)) as db:
+        [(position,)] = db.execute(
+            "SELECT rowid FROM stored_events WHERE originator_id = ? AND originator_version = 1",
+            (uuid.UUID(customer_id).hex,)).fetchall()
+    tamper(cli.database, edit, position)
+
+    runs = {name: cli(*args, actor="wang.fang") for name, args in {
+        "projections verify": ("projections", "verify"),
+        "keys verify": ("keys", "verify"),
+        "history": ("history", customer_id),
+        "projections rebuild": ("projections", "rebuild"),
+    }.items()}
+    shown_after = cli.json("customer", "show", customer_id, actor="wang.fang")
+
+    for name, done in runs.items():
+        assert done.returncode == FOUND, (name, done.stderr)
+        assert "Traceback" not in done.stderr, name
+        error = json.loads(done.stderr)["error"]
+        assert (error["code"], error["details"]["position"]) == (
+            "integrity_violation", position), name
+        assert f"position {position}" in error["message"], name
+    # the failed rebuild left the read models as they were
+    assert shown_after["customer"] == shown_before["customer"]

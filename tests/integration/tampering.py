@@ -62,6 +62,19 @@ class RawEvents:
         self.sql(f"UPDATE {self.table} SET state = ? WHERE {self.position} = ?",
                  bytes(state), position)
 
+    def cut_state(self, position: int, keep: int = 100) -> None:
+        """Cut the record's stored state short, so that it no longer decodes."""
+        state = self.record(position)[3]
+        self.sql(f"UPDATE {self.table} SET state = ? WHERE {self.position} = ?",
+                 state[:keep], position)
+
+    def position_of(self, originator_id: str, version: int = 1) -> int:
+        """The position of one aggregate's event (ids as the ledger names them)."""
+        stored = originator_id.replace("-", "") if self.sqlite else originator_id
+        rows = self.sql(f"SELECT {self.position} FROM {self.table} WHERE originator_id = ? "
+                        "AND originator_version = ?", stored, version)
+        return int(rows[0][0])
+
     def set_column(self, position: int, column: str, value: Any) -> None:
         self.sql(f"UPDATE {self.table} SET {column} = ? WHERE {self.position} = ?",
                  value, position)

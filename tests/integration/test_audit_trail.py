@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from commands.bus import Actor
+from commands.actor import Actor
 from commands.customers import RecordReview
 from ledger.credentials import AuthenticationError
 from ledger.crypto import ERASED
@@ -121,11 +121,45 @@ def test_history_shows_personal_values_only_with_clearance_and_erased_after_eras
         return [e["facts"]["values"]["basic.phone"] for e in events
                 if "basic.phone" in e["facts"].get("values", {})]
 
-    assert phones(CHECKER) == ["+8613711112222"] * 2
-    assert phones(AUDITOR) == ["+86******2222"] * 2
+    # registered with, proposed, verified
+    assert phones(CHECKER) == ["+8613800138000", "+8613711112222", "+8613711112222"]
+    assert phones(AUDITOR) == ["+86******8000", "+86******2222", "+86******2222"]
     assert reads(ledger)[-1].revealed_fields == []  # the auditor saw nothing in clear
     erase(ledger, customer_id)
-    assert phones(CHECKER) == [ERASED] * 2
+    assert phones(CHECKER) == [ERASED] * 3
+
+
+# Finance alone may not read history; as an auditor too, it reads with finance's clearance.
+FINANCE_AUDITOR = Actor("qian.wei", frozenset({"finance", "auditor"}))
+
+
+def test_history_shows_the_values_a_customer_was_registered_with_by_clearance(
+        ledger: Ledger) -> None:
+    customer_id = register_customer(ledger, distinctive_profile("zh_CN"))
+    query = CustomerHistory(customer_id=UUID(customer_id))
+
+    def registered(actor: Actor) -> dict[str, Any]:
+        first = ask(ledger, query, actor)["events"][0]
+        assert first["event"] == "Registered"
+        facts: dict[str, Any] = first["facts"]
+        assert facts["fields"] == sorted(facts["values"])
+        return facts
+
+    specialist = registered(CHECKER)
+    assert specialist["source_channel"] == distinctive_profile("zh_CN")["source_channel"]
+    assert specialist["values"]["basic.name"] == "翡翠织造有限公司"
+    assert specialist["values"]["basic.phone"] == "+8613800138000"
+    assert specialist["values"]["basic.legal_representative"] == "欧阳翠花"
+    assert "basic.phone" in reads(ledger)[-1].revealed_fields
+    finance = registered(FINANCE_AUDITOR)
+    assert finance["values"]["basic.phone"] == "+86******8000"
+    assert "+8613800138000" not in repr(finance)
+    assert "basic.phone" not in reads(ledger)[-1].revealed_fields
+    erase(ledger, customer_id)
+    erased = registered(CHECKER)["values"]
+    assert erased["basic.legal_representative"] == erased["basic.phone"] == ERASED
+    assert erased["basic.name"] == "翡翠织造有限公司"  # a company's name is not personal data
+    assert "欧阳翠花" not in repr(erased) and "8000" not in repr(erased)
 
 
 def test_the_state_as_of_each_event_equals_the_state_after_applying_the_events_up_to_it(

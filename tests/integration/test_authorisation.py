@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from commands.bus import Actor
+from commands.actor import Actor
 from commands.customers import ProposeChange, RegisterCustomer
 from commands.registry import ALL_COMMANDS
 from ledger.domain.access import AccessRecord

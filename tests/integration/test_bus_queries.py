@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 from pydantic import BaseModel
 
-from commands.bus import Actor
+from commands.actor import Actor
 from commands.customers import RegisterCustomer
 from ledger.domain.errors import PermissionDeniedError
 from ledger.settings import Settings

@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
-from commands.bus import Actor
+from commands.actor import Actor
 from commands.idempotency import command_record_id
 from ledger.domain.customer import Customer
 from ledger.domain.errors import ConflictError

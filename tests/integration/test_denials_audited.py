@@ -20,7 +20,7 @@ from uuid import UUID
 import pytest
 
 from commands import bus
-from commands.bus import Actor
+from commands.actor import Actor
 from commands.customers import VerifyChange
 from commands.deletion import RejectDeletion, RequestDeletion, ReviewDeletion
 from commands.totp_enrolment import StartTotpEnrolment

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from commands.bus import Actor
+from commands.actor import Actor
 from ledger.domain.errors import ValidationFailedError
 from projections.privacy import ListDuplicates
 from projections.queries import FindCustomers

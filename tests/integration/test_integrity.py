@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from commands.bus import Actor
+from commands.actor import Actor
 from ledger.domain.errors import ValidationFailedError
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.keys import SigningKeySource, public_key_pem

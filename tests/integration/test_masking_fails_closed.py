@@ -13,7 +13,8 @@ from uuid import UUID
 import pytest
 from pydantic import BaseModel
 
-from commands.bus import Actor, AllowAll, MessageBus
+from commands.actor import Actor, AllowAll
+from commands.bus import MessageBus
 from commands.customers import ProposeChange
 from commands.registry import ALL_HANDLERS
 from ledger.domain.access import AccessRecord

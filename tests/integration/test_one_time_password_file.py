@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from commands.accounts import ChangePassword
-from commands.bus import Actor
+from commands.actor import Actor
 from service.bootstrap import Ledger
 from service.first_admin import ensure_first_administrator
 from service.one_time_password import ONE_TIME_PASSWORD_FILE

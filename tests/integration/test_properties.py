@@ -24,7 +24,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from commands.bus import Actor
+from commands.actor import Actor
 from commands.command import Handler
 from commands.ports import UnitOfWork
 from ledger.domain.customer import Customer

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from commands.bus import Actor
+from commands.actor import Actor
 from commands.customers import ProposeChange, RecordReview, RegisterCustomer, VerifyChange
 from projections.queries import ListLateKeyChanges, ListPendingProposals, ListReviewsDue
 from service.bootstrap import Ledger

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from commands.bus import Actor
+from commands.actor import Actor
 from ledger.domain.access import AccessRecord
 from ledger.domain.errors import PermissionDeniedError
 from projections.privacy import FindCustomersBy, ListDuplicates

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from commands.bus import Actor
+from commands.actor import Actor
 from ledger.credentials import AuthenticationError, token_digest
 from service.bootstrap import Ledger
 from tests.accounts import ADMIN, PASSWORD, open_account

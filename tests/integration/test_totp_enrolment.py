@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from commands.bus import Actor
+from commands.actor import Actor
 from commands.totp_enrolment import ConfirmTotpEnrolment, StartTotpEnrolment
 from ledger import totp
 from ledger.domain.access import AccessRecord

@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.text import Text
 
-from commands.bus import Actor
+from commands.actor import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.logging import configure_logging
 from service.bootstrap import bootstrap

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
 from ledger.integrity.report import IntegrityViolationError
@@ -42,13 +41,14 @@ from service.key_material import load_index_key
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (as the global --json).")]
 
 
+# Table cells are printed literally (DataTable): no escaping, or a backslash would show.
 def _cell(value: Any) -> str:
-    return escape(str(value))
+    return str(value)
 
 
 def _row_id(key: dict[str, Any]) -> str:
     """A row's primary key as ``column=value`` pairs, in a column that is never cut."""
-    return escape(" ".join(f"{column}={value}" for column, value in key.items()))
+    return " ".join(f"{column}={value}" for column, value in key.items())
 
 
 def _render_read_models(result: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from commands.accounts import (
     ResetPassword,
     UnlockAccount,
 )
-from commands.bus import Actor
+from commands.actor import Actor
 from commands.roles import ApproveGrant, GrantRole, LockRole, RevokeAllRoles
 from ledger.domain.account import Account, AccountStatus, account_id
 from ledger.domain.errors import (
@@ -147,6 +147,29 @@ def test_an_incident_locks_every_holder_of_a_role_in_one_audited_step(ledger: Wr
     assert isinstance(locked, Account.Locked)
     assert (locked.reason, locked.meta["actor"], locked.meta["reason"]) == (
         "incident", ADMIN.id, "phishing wave")
+
+
+def test_a_lock_role_that_locks_nobody_names_no_account_in_its_outcome(
+        ledger: WriteSide) -> None:
+    open_account(ledger, "li.na", "sales")
+    li_na_before = account(ledger, "li.na").version
+
+    outcome = ledger.bus.execute(LockRole(role="finance", reason="drill"), ADMIN)
+
+    assert outcome["result"]["locked"] == []
+    assert (outcome["aggregate_id"], outcome["version"]) == (None, None)
+    assert account(ledger, "li.na").version == li_na_before  # loaded, never written
+
+
+def test_a_lock_role_names_an_account_it_locked(ledger: WriteSide) -> None:
+    open_account(ledger, "li.na", "sales")
+    open_account(ledger, "wang.fang", "info_specialist")
+
+    outcome = ledger.bus.execute(LockRole(role="info_specialist", reason="drill"), ADMIN)
+
+    assert outcome["result"]["locked"] == ["wang.fang"]
+    assert outcome["aggregate_id"] == str(account_id("wang.fang"))
+    assert outcome["version"] == account(ledger, "wang.fang").version
 
 
 def test_the_first_administrator_is_created_once(ledger: WriteSide) -> None:

@@ -12,7 +12,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from commands.bus import Actor, MessageBus
+from commands.actor import Actor
+from commands.bus import MessageBus
 from commands.command import Command, Handler
 from commands.customers import (
     HANDLERS,

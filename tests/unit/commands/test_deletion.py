@@ -12,7 +12,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from commands.bus import Actor, AllowAll, MessageBus
+from commands.actor import Actor, AllowAll
+from commands.bus import MessageBus
 from commands.command import Command
 from commands.customers import ProposeChange, RecordReview, RegisterCustomer, VerifyChange
 from commands.deletion import (

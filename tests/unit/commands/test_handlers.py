@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from commands.bus import Actor
+from commands.actor import Actor
 from commands.command import Command
 from commands.customers import (
     ProposeChange,

@@ -1,0 +1,71 @@
+"""Stored events that no longer decode: an integrity finding, never a crash.
+
+Someone with write access to the database can leave an event's stored bytes (or its topic)
+unreadable. The hash chain reports that as a modified record (``ledger audit verify``);
+every other reader of the log (projections, history, the verification tools) meets it as
+an ``UndecodableEventError``, which names the event by its position and never quotes the
+bytes (they may hold personal data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+from eventsourcing.utils import TopicError, resolve_topic
+
+from ledger.integrity.report import IntegrityViolationError
+
+
+class UndecodableEventError(IntegrityViolationError):
+    """A stored event whose bytes or topic no longer decode into an event."""
+
+    def __init__(self, position: int | None, originator_id: Any, version: int, *,
+                 snapshot: bool = False) -> None:
+        if snapshot:
+            what = (f"the stored snapshot of aggregate {originator_id} at version {version} "
+                    "cannot be decoded: the snapshots table was altered outside the ledger; "
+                    "`ledger projections verify` reports it")
+        else:
+            where = f"position {position}" if position is not None else (
+                f"version {version} of aggregate {originator_id}")
+            what = (f"the stored event at {where} cannot be decoded: the event log was "
+                    "altered outside the ledger; `ledger audit verify` reports the change")
+        super().__init__(what, details={"position": position,
+                                        "aggregate_id": str(originator_id),
+                                        "version": version, "snapshot": snapshot})
+        self.position = position
+
+
+PositionOf = Callable[[Any, int], "int | None"]
+
+
+class CheckedMapper(Mapper[Any]):
+    """The library's mapper, raising ``UndecodableEventError`` for an event it cannot read."""
+
+    # Set by the store: finds the position of an event read by aggregate id, which (unlike
+    # a notification read from the log) does not carry it. Asked only when decoding fails.
+    position_of: PositionOf | None = None
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        try:
+            return super().to_domain_event(stored_event)
+        except (MapperDeserialisationError, TopicError):
+            snapshot = _is_snapshot(stored_event.topic)
+            position = getattr(stored_event, "id", None)
+            if position is None and self.position_of is not None and not snapshot:
+                position = self.position_of(stored_event.originator_id,
+                                            stored_event.originator_version)
+            raise UndecodableEventError(position, stored_event.originator_id,
+                                        stored_event.originator_version,
+                                        snapshot=snapshot) from None
+
+
+def _is_snapshot(topic: str) -> bool:
+    """Snapshots go through the same mapper, but live apart from the log (no position)."""
+    try:
+        return issubclass(resolve_topic(topic), Snapshot)
+    except (TopicError, TypeError):
+        return False
