@@ -18,6 +18,7 @@ from pathlib import Path
 import structlog
 
 from ledger.domain.account import Account
+from ledger.integrity.report import IntegrityViolationError
 from ledger.private_files import create_private_file
 
 log = structlog.get_logger("ledger.first_admin")
@@ -53,7 +54,14 @@ class OneTimePasswordFile:
             except FileNotFoundError:
                 self._present = False
                 return False
-            account = current(username)
+            try:
+                account = current(username)
+            except IntegrityViolationError as error:
+                # An account whose events no longer decode must not stop every start (the
+                # verify commands name the damage); the file stays until it can be judged.
+                log.warning("one_time_password_file_kept", code=error.code,
+                            details=error.details)
+                return False
             if account is not None and account.must_change_password:
                 return False
             self.path.unlink(missing_ok=True)
