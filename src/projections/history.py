@@ -15,7 +15,7 @@ from ledger.crypto import ERASED, is_envelope
 from ledger.domain.customer import Customer
 from ledger.domain.errors import NotFoundError
 from ledger.domain.sensitivity import current_clearance, mask_changes
-from ledger.protection import BUNDLE, ProfileProtector
+from ledger.protection import BUNDLE, IN_BUNDLE, ProfileProtector
 from ledger.store import LedgerStore
 from projections.queries import Query
 
@@ -40,7 +40,7 @@ class _Values:
 
     def __call__(self, values: dict[str, Any]) -> dict[str, Any]:
         if self.protector is None:
-            return {path: self.hidden if is_envelope(value) else value
+            return {path: self.hidden if _sealed(value) else value
                     for path, value in values.items()}
         opened = self.protector.open_changes(self.customer_id, values)
         return mask_changes(opened, current_clearance())
@@ -55,6 +55,11 @@ class _Values:
         return mask_changes(opened, current_clearance())
 
 
+def _sealed(value: Any) -> bool:
+    """A sealed value, or the marker a registration leaves where its value is in the bundle."""
+    return is_envelope(value) or value == IN_BUNDLE
+
+
 def as_change_set(profile: dict[str, Any]) -> dict[str, Any]:
     """``{"basic": {"phone": ...}}`` as ``{"basic.phone": ...}``: a group's fields by path,
     a sealed or plain top-level value whole (the granularity changes are proposed at)."""
@@ -62,7 +67,7 @@ def as_change_set(profile: dict[str, Any]) -> dict[str, Any]:
     for name, value in profile.items():
         if name == BUNDLE:
             continue
-        if isinstance(value, dict) and value and not is_envelope(value):
+        if isinstance(value, dict) and value and not _sealed(value):
             values.update({f"{name}.{field}": item for field, item in value.items()})
         else:
             values[name] = value
