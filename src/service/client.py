@@ -9,39 +9,40 @@ Errors arrive as the typed errors of ``commands.errors`` on both transports.
 
 from __future__ import annotations
 
-import re
 import ssl
 from collections.abc import Callable
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol
-from urllib.parse import quote
 from uuid import UUID, uuid4
 
 import httpx
-from pydantic import ValidationError
 
-from commands.bus import Actor, MessageBus, problems_of
+from commands.bus import Actor, MessageBus
 from commands.errors import LedgerError, ValidationFailedError, error_from_dict
 from ledger.domain.errors import Problem
-from projections.account_queries import ACCOUNT_QUERIES
-from projections.audit import AUDIT_QUERIES
+from projections.anomalies import AuditAnomalies
+from projections.audit import AuditTrailQuery, CustomerAsOf
 from projections.history import CustomerHistory
-from projections.privacy import PRIVACY_QUERIES
-from projections.queries import QUERIES
+from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
+from projections.queries import (
+    FindCustomers,
+    GetCustomer,
+    ListLateKeyChanges,
+    ListPendingProposals,
+    ListReviewsDue,
+    Query,
+)
 from service.client_accounts import AccountMethods
+from service.query_routes import ROUTE_OF, build_query
 
 # Seconds the HTTP transport keeps an idle connection (``ledger serve`` keeps it 30).
 KEEP_ALIVE_SECONDS = 20.0
 
-QUERY_CLASSES = QUERIES | PRIVACY_QUERIES | ACCOUNT_QUERIES | AUDIT_QUERIES | {
-    CustomerHistory.name: CustomerHistory}
-
-
 class Transport(Protocol):
     def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]: ...
 
-    def query(self, name: str, params: dict[str, Any]) -> dict[str, Any]: ...
+    def query(self, query: type[Query], params: dict[str, Any]) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
 
@@ -61,48 +62,13 @@ class InProcessTransport:
     def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         return self.bus.execute_named(name, payload, self.actor)
 
-    def query(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            query = QUERY_CLASSES[name].model_validate(params)
-        except ValidationError as error:
-            raise ValidationFailedError(problems_of(error)) from None
-        result: dict[str, Any] = self.bus.ask(query, self.actor)
+    def query(self, query: type[Query], params: dict[str, Any]) -> dict[str, Any]:
+        given = {key: value for key, value in params.items() if value is not None}
+        result: dict[str, Any] = self.bus.ask(build_query(query, given), self.actor)
         return result
 
     def close(self) -> None:
         return None
-
-
-# Each query's route; ``{name}`` parts are taken from the query's parameters.
-_QUERY_ROUTES = {
-    "list-accounts": "/accounts",
-    "get-account": "/accounts/{username}",
-    "access-review": "/access-review",
-    "get-customer": "/customers/{customer_id}",
-    "customer-history": "/customers/{customer_id}/history",
-    "customer-as-of": "/customers/{customer_id}/as-of",
-    "audit-trail": "/audit/trail",
-    "audit-anomalies": "/audit/anomalies",
-    "find-customers": "/customers",
-    "list-pending-proposals": "/proposals",
-    "list-reviews-due": "/reviews/due",
-    "list-late-key-changes": "/key-changes/late",
-    "find-customers-by": "/search/customers",
-    "list-duplicates": "/duplicates",
-    "list-deletions": "/deletions",
-    "erasure-certificate": "/deletions/{request_id}/certificate",
-}
-_PATH_PARAMETER = re.compile(r"{(\w+)}")
-
-
-def _query_route(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The route of a query, and the parameters left for its query string."""
-    template = _QUERY_ROUTES.get(name)
-    if template is None:
-        raise ValueError(f"unknown query: {name}")
-    params = {key: value for key, value in params.items() if value is not None}
-    path = _PATH_PARAMETER.sub(lambda found: quote(str(params.pop(found.group(1)))), template)
-    return path, params
 
 
 class HttpTransport:
@@ -148,8 +114,8 @@ class HttpTransport:
         return self._unwrap(self.http.post(f"/commands/{name}", json=payload,
                                            headers=self.headers))
 
-    def query(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
-        path, query_params = _query_route(name, params)
+    def query(self, query: type[Query], params: dict[str, Any]) -> dict[str, Any]:
+        path, query_params = ROUTE_OF[query].url(params)
         return self._unwrap(self.http.get(path, params=query_params, headers=self.headers))
 
     def health(self) -> dict[str, Any]:
@@ -231,8 +197,10 @@ class LedgerClient(AccountMethods):
         payload = {key: _plain(value) for key, value in fields.items() if value is not None}
         return self.transport.command(name, payload)
 
-    def _query(self, name: str, **params: Any) -> dict[str, Any]:
-        return self.transport.query(name, {k: _plain(v) for k, v in params.items()})
+    def _query(self, query: type[Query], **params: Any) -> dict[str, Any]:
+        """Ask ``query`` with these fields: in process through the bus, over HTTP at the
+        route ``QUERY_ROUTES`` gives it (the same table the HTTP app's routes come from)."""
+        return self.transport.query(query, {k: _plain(v) for k, v in params.items()})
 
     # Commands ----------------------------------------------------------------
 
@@ -281,42 +249,42 @@ class LedgerClient(AccountMethods):
     def get_customer(self, customer_id: str, *, min_position: int | None = None
                      ) -> dict[str, Any]:
         """The current view of a customer, waiting until ``min_position`` is reflected."""
-        return self._query("get-customer", customer_id=customer_id, min_position=min_position)
+        return self._query(GetCustomer, customer_id=customer_id, min_position=min_position)
 
     def find_customers(self, name_prefix: str, *, limit: int = 50,
                        min_position: int | None = None) -> dict[str, Any]:
         """Customers whose name starts with ``name_prefix`` (case-insensitive)."""
-        return self._query("find-customers", name_prefix=name_prefix, limit=limit,
+        return self._query(FindCustomers, name_prefix=name_prefix, limit=limit,
                            min_position=min_position)
 
     def pending_proposals(self, customer_id: str | None = None, *, limit: int = 100,
                           min_position: int | None = None) -> dict[str, Any]:
         """Change proposals waiting for verification."""
-        return self._query("list-pending-proposals", customer_id=customer_id, limit=limit,
+        return self._query(ListPendingProposals, customer_id=customer_id, limit=limit,
                            min_position=min_position)
 
     def reviews_due(self, quarter: str | None = None, *, limit: int = 100,
                     min_position: int | None = None) -> dict[str, Any]:
         """Customers not yet reviewed in ``quarter`` (``2026-Q4``; default the current one)."""
-        return self._query("list-reviews-due", quarter=quarter, limit=limit,
+        return self._query(ListReviewsDue, quarter=quarter, limit=limit,
                            min_position=min_position)
 
     def late_key_changes(self, *, limit: int = 100, min_position: int | None = None
                          ) -> dict[str, Any]:
         """Key-field changes recorded after their working-day deadline (UP-2)."""
-        return self._query("list-late-key-changes", limit=limit, min_position=min_position)
+        return self._query(ListLateKeyChanges, limit=limit, min_position=min_position)
 
     # Personal data and deletion -------------------------------------------------
 
     def find_customers_by(self, *, phone: str | None = None, email: str | None = None,
                           person: str | None = None, limit: int = 50) -> dict[str, Any]:
         """Customers with exactly this phone, email or person's name (blind-index match)."""
-        return self._query("find-customers-by", phone=phone, email=email, person=person,
+        return self._query(FindCustomersBy, phone=phone, email=email, person=person,
                            limit=limit)
 
     def duplicates(self, *, limit: int = 100) -> dict[str, Any]:
         """Groups of likely duplicates: same phone, email, or name and address (DL-4)."""
-        return self._query("list-duplicates", limit=limit)
+        return self._query(ListDuplicates, limit=limit)
 
     def request_deletion(self, customer_id: str, ground: str, details: str, department: str,
                          *, command_id: str | None = None) -> dict[str, Any]:
@@ -347,33 +315,33 @@ class LedgerClient(AccountMethods):
 
     def deletions(self, *, stage: str = "open", limit: int = 100) -> dict[str, Any]:
         """Deletion requests (open ones by default)."""
-        return self._query("list-deletions", stage=stage, limit=limit)
+        return self._query(ListDeletions, stage=stage, limit=limit)
 
     def erasure_certificate(self, request_id: str) -> dict[str, Any]:
         """The certificate of an executed deletion, as JSON-ready data."""
-        return self._query("erasure-certificate", request_id=request_id)
+        return self._query(ErasureCertificate, request_id=request_id)
 
     def customer_history(self, customer_id: str) -> dict[str, Any]:
         """Every event of a customer, in order, with actor, time, command and reason."""
-        return self._query("customer-history", customer_id=customer_id)
+        return self._query(CustomerHistory, customer_id=customer_id)
 
     # The auditor's replay tool (AU-5) ------------------------------------------
 
     def customer_as_of(self, customer_id: str, at: datetime | str) -> dict[str, Any]:
         """A customer's state as it was at ``at`` (ISO 8601 with offset), from its events."""
-        return self._query("customer-as-of", customer_id=customer_id, at=at)
+        return self._query(CustomerAsOf, customer_id=customer_id, at=at)
 
     def audit_trail(self, *, actor: str | None = None, operation: str | None = None,
                     customer: str | None = None, since: datetime | str | None = None,
                     until: datetime | str | None = None, limit: int = 1000
                     ) -> dict[str, Any]:
         """Commands, events and access records, filtered; ``entries`` in log order."""
-        return self._query("audit-trail", actor=actor, operation=operation, customer=customer,
+        return self._query(AuditTrailQuery, actor=actor, operation=operation, customer=customer,
                            since=since, until=until, limit=limit)
 
     def audit_anomalies(self, since: datetime | str, until: datetime | str) -> dict[str, Any]:
         """Failed-login bursts, heavy readers, off-hours access, grants and incident locks."""
-        return self._query("audit-anomalies", since=since, until=until)
+        return self._query(AuditAnomalies, since=since, until=until)
 
     # Lifetime ----------------------------------------------------------------
 

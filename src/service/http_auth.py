@@ -1,20 +1,16 @@
-"""HTTP authentication (LG-1..LG-5): the bearer-token dependency every route uses, the
-``/auth`` routes, and the account queries. Routes only authenticate; the bus authorises."""
+"""HTTP authentication (LG-1..LG-5): the bearer-token dependency every route uses and the
+``/auth`` routes. Routes only authenticate; the bus authorises."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from commands.bus import Actor, problems_of
-from ledger.domain.errors import Problem, ValidationFailedError
-from projections.account_queries import AccessReview, GetAccount, ListAccounts
+from commands.bus import Actor
 from service.bootstrap import Ledger
-
-Q = TypeVar("Q", bound=BaseModel)
 
 bearer = HTTPBearer(auto_error=False, description="The token returned by POST /auth/login.")
 
@@ -40,18 +36,6 @@ def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor
 
 
 ActorDep = Annotated[Actor, Depends(_actor)]
-
-
-def build_query(query_class: type[Q], **parameters: Any) -> Q:
-    """The query a route's parameters ask; a rule across parameters (one search criterion
-    only, ``since`` before ``until``) is a 422 like any single bad parameter."""
-    try:
-        return query_class.model_validate(parameters)
-    except ValidationError as error:
-        # A rule across parameters has no one location: it is the query's.
-        raise ValidationFailedError([
-            Problem("query", p.message) if p.field == "command" else p
-            for p in problems_of(error)]) from None
 
 
 class LoginRequest(BaseModel):
@@ -95,39 +79,5 @@ def auth_router() -> APIRouter:
     def totp_confirm(body: TotpCode, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
         """Confirm the enrolment with a current code; later logins then need a code."""
         return ledger.access.identity.confirm_totp_enrolment(actor, body.code)
-
-    return router
-
-
-def accounts_router() -> APIRouter:
-    router = APIRouter(tags=["accounts"])
-
-    @router.get("/accounts")
-    def list_accounts(ledger: LedgerDep, actor: ActorDep,
-                      role: Annotated[str | None, Query(max_length=50)] = None,
-                      min_position: Annotated[int | None, Query(ge=0)] = None
-                      ) -> dict[str, Any]:
-        """Every account with its state and active roles."""
-        result: dict[str, Any] = ledger.bus.ask(
-            build_query(ListAccounts, role=role, min_position=min_position), actor)
-        return result
-
-    @router.get("/accounts/{username}")
-    def get_account(username: Annotated[str, Path(min_length=1, max_length=100)],
-                    ledger: LedgerDep, actor: ActorDep,
-                    min_position: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
-        """One account with every grant (your own, or any with the permission)."""
-        result: dict[str, Any] = ledger.bus.ask(
-            build_query(GetAccount, username=username, min_position=min_position), actor)
-        return result
-
-    @router.get("/access-review")
-    def access_review(ledger: LedgerDep, actor: ActorDep,
-                      min_position: Annotated[int | None, Query(ge=0)] = None
-                      ) -> dict[str, Any]:
-        """Every account's roles, grant dates, last use, and grants unused too long (AC-3)."""
-        result: dict[str, Any] = ledger.bus.ask(
-            build_query(AccessReview, min_position=min_position), actor)
-        return result
 
     return router
