@@ -15,6 +15,7 @@ from typing import Any
 from commands.access_log import AccessLog
 from ledger.crypto import ERASED
 from ledger.domain.access import AccessRecord
+from ledger.domain.paths import value_at
 from ledger.domain.profile import paths_overlap
 from ledger.domain.sensitivity import Clearance
 
@@ -43,12 +44,6 @@ def _ids(answer: Any) -> Iterator[str]:
                 yield from _ids(value)
 
 
-def _at(profile: dict[str, Any], path: str) -> Any:
-    value: Any = profile
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
 
 def _shown(value: Any) -> bool:
     return not any(value == hidden for hidden in _NOT_SHOWN)
@@ -71,7 +66,7 @@ def _revealed(answer: Any, sensitive: frozenset[str], clearance: Clearance) -> I
     if isinstance(profile, dict):
         masked = set(answer.get("masked_fields") or ())
         yield from (path for path in sensitive if path not in masked
-                    and not clearance.hides(path) and _shown(_at(profile, path)))
+                    and not clearance.hides(path) and _shown(value_at(profile, path)))
     for key in _CHANGE_SETS:
         changes = answer.get(key)
         if isinstance(changes, dict):

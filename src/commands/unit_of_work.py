@@ -56,7 +56,7 @@ class UnitOfWork:
 
     def today(self) -> date:
         """The business date now, in the policy's time zone."""
-        return self.clock().astimezone(self.policy.zone).date()
+        return self.policy.business_date(self.clock())
 
     def customer(self, customer_id: UUID, expected_version: int | None = None) -> Customer:
         """Load a customer to change it; a stale ``expected_version`` is a conflict (OP-2)."""

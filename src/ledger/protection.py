@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.crypto import ENVELOPE_MARK, ERASED, BlindIndex, is_envelope, open_envelope, seal
 from ledger.domain.errors import KeyMaterialError, WorkflowViolationError
+from ledger.domain.paths import value_at
 from ledger.domain.profile import JsonDict, apply_changes, paths_overlap
 from ledger.keystore import KeyStore
 
@@ -48,12 +49,6 @@ class MissingDataKeyError(KeyMaterialError):
             "erased; `ledger keys verify` lists every such customer",
             details={"customer_id": customer_id})
 
-
-def _at(profile: JsonDict, path: str) -> Any:
-    value: Any = profile
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 def _open_value(value: Any, cipher: AESGCM | None, customer_id: str, path: str) -> Any:
@@ -134,7 +129,7 @@ class ProfileProtector:
         for path, value in changes.items():
             whole = next((p for p in self.personal_paths if path.startswith(p + ".")), None)
             if whole is not None:
-                lifted[whole] = _at(candidate, whole)
+                lifted[whole] = value_at(candidate, whole)
             else:
                 lifted[path] = value
         return {

@@ -17,7 +17,7 @@ from ledger.protection import ProfileProtector
 from ledger.store import LedgerStore
 from projections.anomalies import AuditAnomalies, find_anomalies
 from projections.audit_trail import trail_time
-from projections.queries import Moment, Queries, Query, checkpoint
+from projections.queries import Moment, Queries, Query
 
 
 class CustomerAsOf(Query):
@@ -94,7 +94,7 @@ class AuditQueries:
 
     def __init__(self, queries: Queries, store: LedgerStore, policy: Policy) -> None:
         self.queries = queries
-        self.views = queries.views
+        self.read = queries.read
         self.store = store
         self.policy = policy
 
@@ -102,7 +102,6 @@ class AuditQueries:
         return customer_as_of(self.store, query, self.queries.protector)
 
     def audit_trail(self, query: AuditTrailQuery) -> dict[str, Any]:
-        self.queries.wait(query)
         where, params = ["1 = 1"], dict[str, Any]({"limit": query.limit})
         if query.actor is not None:
             where.append("actor = :actor")
@@ -120,8 +119,7 @@ class AuditQueries:
         if query.until is not None:
             where.append("recorded_at <= :until")
             params["until"] = trail_time(query.until)
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "audit_trail")
+        with self.read.reading(query, "audit_trail") as (cursor, position):
             # ``where`` holds constant clauses only; values travel as parameters.
             rows = cursor.all(f"SELECT {', '.join(_TRAIL_COLUMNS)} FROM audit_trail"  # noqa: S608
                               f" WHERE {' AND '.join(where)} ORDER BY position LIMIT :limit",
@@ -129,9 +127,7 @@ class AuditQueries:
         return {"entries": [trail_entry(row) for row in rows], "reflects_position": position}
 
     def audit_anomalies(self, query: AuditAnomalies) -> dict[str, Any]:
-        self.queries.wait(query)
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "audit_trail")
+        with self.read.reading(query, "audit_trail") as (cursor, position):
             rows = cursor.all(
                 f"SELECT {', '.join(_TRAIL_COLUMNS)} FROM audit_trail"  # noqa: S608
                 " WHERE recorded_at >= :since AND recorded_at <= :until ORDER BY position",

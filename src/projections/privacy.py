@@ -17,7 +17,6 @@ from projections.queries import (
     CUSTOMER_COLUMNS,
     Queries,
     Query,
-    checkpoint,
     customer_from_row,
     searchable_fields,
 )
@@ -89,7 +88,7 @@ class PrivacyQueries:
     """Answers the personal-data queries from the read models."""
 
     def __init__(self, queries: Queries) -> None:
-        self.queries = queries
+        self.read = queries.read
         self.views = queries.views
         self.protector = queries.protector
 
@@ -99,13 +98,11 @@ class PrivacyQueries:
         # Only in the fields the reader may read: an exact match elsewhere would confirm a
         # value they are not cleared to see (finance and a phone number, say).
         fields = searchable_fields(kind, SEARCH_SOURCES[kind])
-        self.queries.wait(query)
         if self.protector is None:
             raise WorkflowViolationError("search on personal fields needs the blind-index key")
         digest = self.protector.query_digest(kind, value)
         sources, params = in_list("source", fields)
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "customer_search")
+        with self.read.reading(query, "customer_search") as (cursor, position):
             rows = cursor.all(
                 f"SELECT {CUSTOMER_COLUMNS} FROM customer_view WHERE customer_id IN ("  # noqa: S608
                 " SELECT customer_id FROM customer_search WHERE kind = :kind"
@@ -116,7 +113,6 @@ class PrivacyQueries:
                 "searched_fields": fields, "reflects_position": position}
 
     def list_duplicates(self, query: ListDuplicates) -> dict[str, Any]:
-        self.queries.wait(query)
         # Grouped only on fields the reader may read: a group "same phone" tells who shares
         # one, as good as a search by it.
         clearance = current_clearance() or FULL_CLEARANCE
@@ -125,8 +121,7 @@ class PrivacyQueries:
             SEARCH_SOURCES["name"] | SEARCH_SOURCES["address"]))
         shared: list[tuple[Any, ...]] = []
         pairs: list[tuple[Any, ...]] = []
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "customer_search")
+        with self.read.reading(query, "customer_search") as (cursor, position):
             if fields:
                 sources, params = in_list("source", fields)
                 shared = cursor.all(
@@ -158,19 +153,17 @@ class PrivacyQueries:
         return {"groups": found[: query.limit], "reflects_position": position}
 
     def list_deletions(self, query: ListDeletions) -> dict[str, Any]:
-        self.queries.wait(query)
         stages = {"open": ("requested", "reviewed", "approved"), "all": _STEPS}.get(
             query.stage, (query.stage,))
         clause, params = in_list("stage", stages)
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "deletions")
+        with self.read.reading(query, "deletions") as (cursor, position):
             rows = cursor.all(
                 f"SELECT {_DELETION_COLUMNS} FROM deletion_requests WHERE stage IN {clause}"  # noqa: S608
                 " ORDER BY requested_at, request_id LIMIT :limit", params | {"limit": query.limit})
         return {"deletions": [_deletion(r) for r in rows], "reflects_position": position}
 
     def erasure_certificate(self, query: ErasureCertificate) -> dict[str, Any]:
-        self.queries.wait(query)
+        self.read.wait(query)
         with self.views.snapshot() as cursor:
             row = cursor.one(f"SELECT {_DELETION_COLUMNS} FROM deletion_requests "  # noqa: S608
                              "WHERE request_id = :id", {"id": str(query.request_id)})

@@ -22,7 +22,7 @@ from uuid import uuid4
 from ledger.sql import Cursor, SqlDatabase, SQLiteDatabase
 from ledger.store import LedgerStore
 from projections.projection import Projection
-from projections.queries import checkpoint
+from projections.reading import checkpoint
 
 # Differing keys listed per read model (all are counted).
 MAX_DIFFERENCES = 20

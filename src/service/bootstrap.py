@@ -35,7 +35,8 @@ from projections.masking import masked
 from projections.pending_proposals import PendingProposals
 from projections.privacy import PrivacyQueries
 from projections.projection import topic_of
-from projections.queries import Queries, checkpoint
+from projections.queries import Queries
+from projections.reading import checkpoint
 from projections.runner import ProjectionRunner
 from service.access import AccessControl, build_access_control
 from service.key_material import check_keystore_location, load_index_key, load_kek
@@ -189,7 +190,7 @@ def bootstrap(
     keys.reconcile(_erased_customers(views, store))
     _forget_erased_in_search(views, keys)
     queries = Queries(runner, settings.read_wait_timeout,
-                      today=lambda: clock().astimezone(policy.zone).date(), protector=protector)
+                      today=lambda: policy.business_date(clock()), protector=protector)
     query_handlers = queries.handlers() | PrivacyQueries(queries).handlers() | {
         CustomerHistory: lambda query: customer_history(store, query, protector),
     } | access.queries.handlers() | AuditQueries(

@@ -29,6 +29,7 @@ from pydantic_extra_types.currency_code import ISO4217
 from pydantic_extra_types.phone_numbers import PhoneNumber
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.paths import value_at
 
 JsonDict = dict[str, Any]
 
@@ -291,15 +292,6 @@ def _problems_from(error: ValidationError, prefix: str = "") -> list[Problem]:
     return problems
 
 
-def _value_at(data: JsonDict, path: str) -> Any:
-    value: Any = data
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
 def _is_present(value: Any) -> bool:
     if value is None:
         return False
@@ -317,7 +309,7 @@ def missing_mandatory_fields(data: JsonDict, mandatory: list[list[str]]) -> list
     """Each mandatory entry is a list of alternatives: at least one must be present (CI-3)."""
     problems = []
     for alternatives in mandatory:
-        if not any(_is_present(_value_at(data, path)) for path in alternatives):
+        if not any(_is_present(value_at(data, path)) for path in alternatives):
             message = "is required" if len(alternatives) == 1 else (
                 "at least one of " + ", ".join(alternatives) + " is required"
             )
@@ -376,7 +368,7 @@ def validate_changes(profile: JsonDict, changes: Any, mandatory: list[list[str]]
         raise ValidationFailedError(problems)
     candidate = apply_changes(profile, changes)
     normalised = validate_profile(candidate, mandatory)
-    return {path: _value_at(normalised, path) for path in changes}
+    return {path: value_at(normalised, path) for path in changes}
 
 
 def paths_overlap(left: str, right: str) -> bool:
