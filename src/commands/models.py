@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from commands.schemas import ChangeSetBody, ProfileBody
 from ledger.domain.customer import ReviewOutcome
 from ledger.domain.profile import without_invisible
 
@@ -42,7 +43,7 @@ class RegisterCustomer(Command):
     """Register a new customer with a complete profile (CI-1..CI-4)."""
 
     name = "register-customer"
-    profile: dict[str, Any]
+    profile: ProfileBody
     customer_id: UUID | None = None
 
 
@@ -51,7 +52,7 @@ class ProposeChange(Command):
 
     name = "propose-change"
     customer_id: UUID
-    changes: dict[str, Any]
+    changes: ChangeSetBody
     happened_on: date
     expected_version: int | None = Field(default=None, ge=1)
 
