@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from commands.schemas import ChangeSetBody, ProfileBody
+from ledger.documented import ChangeSetBody, ProfileBody
 from ledger.domain.customer import ReviewOutcome
 from ledger.domain.profile import without_invisible
 
@@ -90,3 +90,19 @@ COMMANDS: dict[str, type[Command]] = {
     cls.name: cls
     for cls in (RegisterCustomer, ProposeChange, VerifyChange, RejectChange, RecordReview)
 }
+
+
+class Outcome(BaseModel):
+    """What a command answers: its write, and where in the log it landed."""
+
+    model_config = ConfigDict(extra="allow")
+    command_id: str
+    command: str
+    status: str = Field(description="accepted")
+    aggregate_id: str | None = Field(description="The record the command decided on.")
+    version: int | None = Field(description="That record's version after the command.")
+    result: dict[str, Any] = Field(description="What the command reports, by command "
+                                               "(a proposal_id, a request_id, ...).")
+    replayed: bool = Field(description="True when a retry answered the earlier outcome.")
+    position: int = Field(description="The event position of the write: a read's "
+                                      "min_position for read-your-writes.")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from ledger.domain.errors import NotFoundError
 from ledger.sql import Cursor
+from projections.account_answers import AccessReviewAnswer, AccountAnswer, AccountsAnswer
 from projections.queries import Query
 from projections.reading import ReadModels
 from projections.runner import ProjectionRunner
@@ -22,6 +23,7 @@ class ListAccounts(Query):
     """Every account with its state and active roles, optionally only holders of a role."""
 
     name = "list-accounts"
+    answer = AccountsAnswer
     role: str | None = Field(default=None, max_length=50)
     limit: int = Field(default=500, ge=1, le=5000)
 
@@ -30,6 +32,7 @@ class GetAccount(Query):
     """One account: its state and every grant, active or awaiting approval."""
 
     name = "get-account"
+    answer = AccountAnswer
     username: str = Field(min_length=1, max_length=100)
 
     @property
@@ -41,6 +44,7 @@ class AccessReview(Query):
     """Every account's roles, grant dates and last use; grants unused for the policy's days."""
 
     name = "access-review"
+    answer = AccessReviewAnswer
     as_of: date | None = None
 
 

@@ -16,6 +16,7 @@ from pydantic import model_validator
 from ledger.domain.deadlines import is_working_day
 from ledger.policy import Policy
 from ledger.policy_audit import AuditPolicy
+from projections.answers import AnomaliesAnswer
 from projections.queries import Moment, Query
 
 # Kinds of trail entry that are someone using the system (not a background fact).
@@ -27,6 +28,7 @@ class AuditAnomalies(Query):
     """What the audit trail shows as unusual between two moments, by the policy's thresholds."""
 
     name = "audit-anomalies"
+    answer = AnomaliesAnswer
     since: Moment
     until: Moment
 

@@ -16,6 +16,7 @@ from ledger.policy import Policy
 from ledger.protection import ProfileProtector
 from ledger.store import LedgerStore
 from projections.anomalies import AuditAnomalies, find_anomalies
+from projections.answers import CustomerAsOfAnswer, TrailAnswer
 from projections.audit_trail import trail_time
 from projections.queries import Moment, Queries, Query
 
@@ -24,6 +25,7 @@ class CustomerAsOf(Query):
     """One customer's state as it was at a moment, folded from its events up to then."""
 
     name = "customer-as-of"
+    answer = CustomerAsOfAnswer
     customer_id: UUID
     at: Moment
 
@@ -32,6 +34,7 @@ class AuditTrailQuery(Query):
     """Commands, events and access records, filtered by actor, operation, target and time."""
 
     name = "audit-trail"
+    answer = TrailAnswer
     actor: str | None = Field(default=None, max_length=100)
     operation: str | None = Field(default=None, max_length=100)
     customer: str | None = Field(default=None, max_length=100)

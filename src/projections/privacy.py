@@ -13,6 +13,7 @@ from ledger.domain.errors import NotFoundError, WorkflowViolationError
 from ledger.domain.sensitivity import FULL_CLEARANCE, current_clearance
 from ledger.protection import SEARCH_SOURCES
 from ledger.sql import in_list
+from projections.answers import CertificateAnswer, DeletionsAnswer, DuplicatesAnswer, FoundByAnswer
 from projections.queries import (
     CUSTOMER_COLUMNS,
     Queries,
@@ -28,6 +29,7 @@ class FindCustomersBy(Query):
     """Customers with exactly this phone, email or person's name (matched on digests)."""
 
     name = "find-customers-by"
+    answer = FoundByAnswer
     phone: str | None = Field(default=None, max_length=50)
     email: str | None = Field(default=None, max_length=320)
     person: str | None = Field(default=None, max_length=200)
@@ -44,6 +46,7 @@ class ListDuplicates(Query):
     """Groups of customers that share a phone, an email, or both name and address."""
 
     name = "list-duplicates"
+    answer = DuplicatesAnswer
     limit: int = Field(default=100, ge=1, le=1000)
 
 
@@ -51,6 +54,7 @@ class ListDeletions(Query):
     """Deletion requests, open ones by default, oldest first."""
 
     name = "list-deletions"
+    answer = DeletionsAnswer
     stage: Literal["open", "requested", "reviewed", "approved", "executed", "rejected", "all"
                    ] = "open"
     limit: int = Field(default=100, ge=1, le=1000)
@@ -61,6 +65,7 @@ class ErasureCertificate(Query):
     and which key was destroyed."""
 
     name = "erasure-certificate"
+    answer = CertificateAnswer
     request_id: UUID
 
 

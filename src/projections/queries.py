@@ -22,6 +22,13 @@ from ledger.domain.customer import quarter_of
 from ledger.domain.errors import NotFoundError, PermissionDeniedError
 from ledger.domain.sensitivity import FULL_CLEARANCE, current_clearance
 from ledger.protection import ProfileProtector
+from projections.answers import (
+    CustomerAnswer,
+    CustomersAnswer,
+    LateChangesAnswer,
+    ProposalsAnswer,
+    ReviewsDueAnswer,
+)
 from projections.customer_view import name_key
 from projections.reading import ReadModels
 from projections.runner import ProjectionRunner
@@ -56,14 +63,17 @@ class Query(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: ClassVar[str]
+    answer: ClassVar[type[BaseModel]]
 
-    min_position: int | None = Field(default=None, ge=0)
+    min_position: int | None = Field(default=None, ge=0, description=(
+        "Wait until this event position is reflected (read-your-writes)."))
 
 
 class GetCustomer(Query):
     """The current view of one customer."""
 
     name = "get-customer"
+    answer = CustomerAnswer
     customer_id: UUID
 
 
@@ -71,6 +81,7 @@ class FindCustomers(Query):
     """Customers whose name starts with a prefix, ignoring case, in any script."""
 
     name = "find-customers"
+    answer = CustomersAnswer
     name_prefix: str = Field(min_length=1, max_length=200)
     limit: int = Field(default=50, ge=1, le=500)
 
@@ -79,6 +90,7 @@ class ListPendingProposals(Query):
     """Change proposals waiting for verification, oldest first, optionally for one customer."""
 
     name = "list-pending-proposals"
+    answer = ProposalsAnswer
     customer_id: UUID | None = None
     limit: int = Field(default=100, ge=1, le=1000)
 
@@ -87,6 +99,7 @@ class ListReviewsDue(Query):
     """Customers not yet reviewed in a quarter (default: the current one) (UP-1)."""
 
     name = "list-reviews-due"
+    answer = ReviewsDueAnswer
     quarter: str | None = Field(default=None, pattern=r"^\d{4}-Q[1-4]$")
     limit: int = Field(default=100, ge=1, le=1000)
 
@@ -95,6 +108,7 @@ class ListLateKeyChanges(Query):
     """Key-field changes recorded after their working-day deadline (UP-2), newest first."""
 
     name = "list-late-key-changes"
+    answer = LateChangesAnswer
     limit: int = Field(default=100, ge=1, le=1000)
 
 

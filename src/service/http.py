@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import ledger
 from commands.errors import HTTP_STATUS
-from commands.models import Command
+from commands.models import Command, Outcome
 from commands.registry import ALL_COMMANDS
 from ledger.domain.errors import LedgerError, NotFoundError, Problem, ValidationFailedError
 from ledger.settings import Settings
@@ -65,6 +66,20 @@ _HTTP_ERRORS = {405: ("method_not_allowed", "this route does not answer this met
                                             "(the Allow header lists those it does)")}
 
 
+class Health(BaseModel):
+    """Liveness, and how far the followers of the log lag behind its head."""
+
+    status: str
+    head_position: int
+    projections: dict[str, int] = Field(description="Each read model's position.")
+    projection_lag: int
+    projection_errors: int
+    sealed_position: int
+    sealing_lag: int = Field(description="Records not yet sealed into the hash chain.")
+    sealer_errors: int
+    last_checkpoint_position: int | None
+
+
 def _command_route(command_class: type[Command]) -> Callable[..., dict[str, Any]]:
     def execute(command: Any, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
         return ledger.bus.execute(command, actor)
@@ -78,7 +93,8 @@ def _commands_router() -> APIRouter:
     router = APIRouter(prefix="/commands", tags=["commands"])
     for name, command_class in ALL_COMMANDS.items():
         router.add_api_route(f"/{name}", _command_route(command_class), methods=["POST"],
-                             name=name, summary=(command_class.__doc__ or name).strip())
+                             name=name, summary=(command_class.__doc__ or name).strip(),
+                             response_model=Outcome, response_model_exclude_unset=True)
     return router
 
 
@@ -102,7 +118,7 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
     _answer_errors_in_one_shape(app)
     app.add_middleware(ResponseGuard, headers_for=mount_docs(app))
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], response_model=Health)
     def healthz(ledger: LedgerDep) -> dict[str, Any]:
         """Liveness, and how far the read models and the integrity sealer lag behind."""
         head = ledger.store.head_position()

@@ -54,28 +54,57 @@ class TotpCode(BaseModel):
     code: str = Field(min_length=6, max_length=10)
 
 
+class Session(BaseModel):
+    """A login's answer: the bearer token and what its owner must do first."""
+
+    token: str = Field(description="For the Authorization header: Bearer <token>.")
+    token_type: str
+    expires_at: str
+    idle_timeout_minutes: int
+    username: str
+    roles: list[str]
+    password_change_required: bool
+    totp_enrolment_required: bool
+    password_rotation_due: bool
+    notices: list[str]
+
+
+class LoggedOut(BaseModel):
+    logged_out: bool
+
+
+class TotpEnrolment(BaseModel):
+    secret: str = Field(description="The shared secret, base32, for the authenticator app.")
+    otpauth_uri: str
+
+
+class TotpEnrolled(BaseModel):
+    username: str
+    totp_enrolled: bool
+
+
 def auth_router() -> APIRouter:
     router = APIRouter(prefix="/auth", tags=["authentication"])
 
-    @router.post("/login")
+    @router.post("/login", response_model=Session)
     def login(body: LoginRequest, request: Request, ledger: LedgerDep) -> dict[str, Any]:
         """Log in; answers a short-lived bearer token for the Authorization header."""
         return ledger.access.identity.login(body.username, body.password.get_secret_value(),
                                             body.totp, client_address(request))
 
-    @router.post("/logout")
+    @router.post("/logout", response_model=LoggedOut)
     def logout(request: Request, ledger: LedgerDep, credentials: BearerDep) -> dict[str, Any]:
         """Revoke the bearer token of this request."""
         token = credentials.credentials if credentials else ""
         ledger.access.identity.logout(token, client_address(request))
         return {"logged_out": True}
 
-    @router.post("/totp/enrol")
+    @router.post("/totp/enrol", response_model=TotpEnrolment)
     def totp_enrol(ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
         """Start enrolling a TOTP authenticator for your own account (LG-4)."""
         return ledger.access.identity.begin_totp_enrolment(actor)
 
-    @router.post("/totp/confirm")
+    @router.post("/totp/confirm", response_model=TotpEnrolled)
     def totp_confirm(body: TotpCode, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
         """Confirm the enrolment with a current code; later logins then need a code."""
         return ledger.access.identity.confirm_totp_enrolment(actor, body.code)

@@ -52,3 +52,45 @@ def test_a_change_set_is_documented_as_the_paths_a_proposal_may_set_with_their_t
     assert changes["minProperties"] == 1
     assert resolved(changes["properties"]["basic.phone"])["format"] == "phone"
     assert resolved(changes["properties"]["basic.address"])["required"] == ["country"]
+
+
+def operations() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, operation) for path, methods in OPENAPI["paths"].items()
+            for method, operation in methods.items()]
+
+
+def test_every_answer_of_every_route_is_documented_with_its_fields() -> None:
+    for path, method, operation in operations():
+        answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+
+        assert "$ref" in answer, (method, path, answer)
+        assert resolved(answer)["properties"], (method, path)
+
+
+def test_every_route_names_each_of_its_parameters_once() -> None:
+    for path, method, operation in operations():
+        names = [(p["name"], p["in"]) for p in operation.get("parameters", [])]
+
+        assert len(names) == len(set(names)), (method, path, names)
+        assert all(p["schema"] for p in operation.get("parameters", [])), (method, path)
+
+
+def test_a_customer_in_an_answer_is_documented_with_its_profile_and_masked_fields() -> None:
+    answer = OPENAPI["paths"]["/customers/{customer_id}"]["get"]["responses"]["200"]
+    customer = resolved(resolved(answer["content"]["application/json"]["schema"])[
+        "properties"]["customer"])
+
+    profile = resolved(customer["properties"]["profile"])
+    assert set(profile["properties"]) == set(CustomerProfile.model_fields)
+    assert "masked_fields" in customer["properties"]
+    assert "reflects_position" in resolved(answer["content"]["application/json"]["schema"])[
+        "properties"]
+
+
+def test_a_command_answers_its_outcome_with_the_position_of_its_write() -> None:
+    for path, _, operation in operations():
+        if path.startswith("/commands/"):
+            answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+            outcome = resolved(answer)
+            assert {"command_id", "aggregate_id", "version", "result", "replayed",
+                    "position"} <= set(outcome["properties"]), path
