@@ -25,7 +25,7 @@ class ListAccounts(Query):
     name = "list-accounts"
     answer = AccountsAnswer
     role: str | None = Field(default=None, max_length=50)
-    limit: int = Field(default=500, ge=1, le=5000)
+    limit: int = Field(default=500, ge=1, le=5000, description="At most this many.")
 
 
 class GetAccount(Query):

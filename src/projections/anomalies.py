@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from ledger.domain.deadlines import is_working_day
 from ledger.policy import Policy
@@ -29,8 +29,8 @@ class AuditAnomalies(Query):
 
     name = "audit-anomalies"
     answer = AnomaliesAnswer
-    since: Moment
-    until: Moment
+    since: Moment = Field(description="From this ISO 8601 moment.")
+    until: Moment = Field(description="Up to this ISO 8601 moment.")
 
     @model_validator(mode="after")
     def _ordered(self) -> AuditAnomalies:

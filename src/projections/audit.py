@@ -35,12 +35,14 @@ class AuditTrailQuery(Query):
 
     name = "audit-trail"
     answer = TrailAnswer
-    actor: str | None = Field(default=None, max_length=100)
-    operation: str | None = Field(default=None, max_length=100)
-    customer: str | None = Field(default=None, max_length=100)
-    since: Moment | None = None
-    until: Moment | None = None
-    limit: int = Field(default=1000, ge=1, le=100_000)
+    actor: str | None = Field(default=None, max_length=100, description="Only this account.")
+    operation: str | None = Field(default=None, max_length=100, description=(
+        "Only this operation (get-customer, login-failed, propose-change, ...)."))
+    customer: str | None = Field(default=None, max_length=100, description=(
+        "Only entries about this customer (or account, or username)."))
+    since: Moment | None = Field(default=None, description="From this ISO 8601 moment.")
+    until: Moment | None = Field(default=None, description="Up to this ISO 8601 moment.")
+    limit: int = Field(default=1000, ge=1, le=100_000, description="At most this many.")
 
     @model_validator(mode="after")
     def _ordered(self) -> AuditTrailQuery:

@@ -33,7 +33,7 @@ class FindCustomersBy(Query):
     phone: str | None = Field(default=None, max_length=50)
     email: str | None = Field(default=None, max_length=320)
     person: str | None = Field(default=None, max_length=200)
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: int = Field(default=50, ge=1, le=500, description="At most this many.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> FindCustomersBy:
@@ -47,7 +47,7 @@ class ListDuplicates(Query):
 
     name = "list-duplicates"
     answer = DuplicatesAnswer
-    limit: int = Field(default=100, ge=1, le=1000)
+    limit: int = Field(default=100, ge=1, le=1000, description="At most this many.")
 
 
 class ListDeletions(Query):
@@ -57,7 +57,7 @@ class ListDeletions(Query):
     answer = DeletionsAnswer
     stage: Literal["open", "requested", "reviewed", "approved", "executed", "rejected", "all"
                    ] = "open"
-    limit: int = Field(default=100, ge=1, le=1000)
+    limit: int = Field(default=100, ge=1, le=1000, description="At most this many.")
 
 
 class ErasureCertificate(Query):

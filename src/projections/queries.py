@@ -83,7 +83,7 @@ class FindCustomers(Query):
     name = "find-customers"
     answer = CustomersAnswer
     name_prefix: str = Field(min_length=1, max_length=200)
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: int = Field(default=50, ge=1, le=500, description="At most this many.")
 
 
 class ListPendingProposals(Query):
@@ -92,7 +92,7 @@ class ListPendingProposals(Query):
     name = "list-pending-proposals"
     answer = ProposalsAnswer
     customer_id: UUID | None = None
-    limit: int = Field(default=100, ge=1, le=1000)
+    limit: int = Field(default=100, ge=1, le=1000, description="At most this many.")
 
 
 class ListReviewsDue(Query):
@@ -100,8 +100,9 @@ class ListReviewsDue(Query):
 
     name = "list-reviews-due"
     answer = ReviewsDueAnswer
-    quarter: str | None = Field(default=None, pattern=r"^\d{4}-Q[1-4]$")
-    limit: int = Field(default=100, ge=1, le=1000)
+    quarter: str | None = Field(default=None, pattern=r"^\d{4}-Q[1-4]$",
+                                description="e.g. 2026-Q4 (default: this one).")
+    limit: int = Field(default=100, ge=1, le=1000, description="At most this many.")
 
 
 class ListLateKeyChanges(Query):
@@ -109,7 +110,7 @@ class ListLateKeyChanges(Query):
 
     name = "list-late-key-changes"
     answer = LateChangesAnswer
-    limit: int = Field(default=100, ge=1, le=1000)
+    limit: int = Field(default=100, ge=1, le=1000, description="At most this many.")
 
 
 QUERIES: dict[str, type[Query]] = {

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import typer.main
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
@@ -28,6 +29,7 @@ from projections.queries import (
     Query,
 )
 from service.bootstrap import Ledger
+from service.cli import app as cli
 from service.client import HttpTransport, LedgerClient
 from service.http import create_app
 from service.query_routes import QUERY_ROUTES, ROUTE_OF
@@ -164,3 +166,22 @@ def undocumented_keys(answer: Any) -> list[str]:
     return [*(answer.model_extra or {}),
             *(key for name in type(answer).model_fields
               for key in undocumented_keys(getattr(answer, name)))]
+
+
+@pytest.mark.parametrize(("words", "query"), [
+    (("audit", "trail"), AuditTrailQuery), (("audit", "anomalies"), AuditAnomalies),
+    (("review", "due"), ListReviewsDue), (("change", "late"), ListLateKeyChanges),
+    (("customer", "find"), FindCustomers), (("customer", "show"), GetCustomer)])
+def test_a_query_commands_options_are_its_fields_with_their_defaults_and_help(
+        words: tuple[str, ...], query: type[Query]) -> None:
+    command: Any = typer.main.get_command(cli)
+    for word in words:
+        command = command.commands[word]
+    options = {p.name: p for p in command.params if p.name in query.model_fields}
+
+    assert options, words
+    for name, option in options.items():
+        field = query.model_fields[name]
+        assert option.required == field.is_required(), (words, name)
+        assert option.required or option.default == field.default, (words, name)
+        assert option.help == field.description, (words, name)
