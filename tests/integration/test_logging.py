@@ -90,7 +90,9 @@ def test_accepted_and_refused_commands_log_no_personal_data(
     configure_logging(Settings(log_format=log_format, log_level="debug"))
     alice = LedgerClient.in_process(ledger, "alice", roles=["info_specialist"])
     bob = LedgerClient.in_process(ledger, "bob", roles=["info_specialist"])
-    customer_id = alice.register_customer(profile())["aggregate_id"]
+    customer_id = alice.register_customer(
+        profile(), command_id=f"import-row-{PERSONAL['phone']}")["aggregate_id"]
+    refused(lambda: alice.register_customer({}, command_id=f"retry-{PERSONAL['email']}"))
     renamed = alice.propose_change(customer_id, {"basic.name": PERSONAL["new_name"]},
                                    "2026-11-20")["result"]["proposal_id"]
     refused(lambda: bob.verify_change(customer_id, renamed, expected_version=1))
