@@ -8,7 +8,7 @@ PORT   ?= $(or $(LEDGER_PORT),8000)
 HOST   ?= $(or $(LEDGER_HOST),127.0.0.1)
 PYTEST_ARGS ?=
 
-.PHONY: install lock run test lint typecheck unit bench clean
+.PHONY: install lock run test lint unit bench clean
 
 # Every package, build tools included, comes from the lock file with its hashes; the
 # project itself is installed without resolving anything.
@@ -36,6 +36,10 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+
+## The unit suite alone: no database (the library's in-memory store, in-memory keys).
+unit: install
+	$(BIN)/pytest tests/unit -n 0 $(PYTEST_ARGS)
 
 ## Lint, type-check and run the whole suite (SQLite and PostgreSQL).
 test: lint

@@ -35,7 +35,7 @@ def register_in_bulk(ledger: Ledger, profiles: Sequence[dict[str, Any]], count: 
     protector = ledger.protector
     mandatory = ledger.policy.mandatory_fields
     normalised = [validate_profile(profile, mandatory) for profile in profiles]
-    keyed = protector.index.keyed_hash
+    keyed = protector.keyed_hash
     ids: list[uuid.UUID] = []
     for start in range(0, count, SAVE_BATCH):
         if progress is not None:

@@ -20,7 +20,7 @@ from bench.context import Backend, BenchContext
 from bench.harness import Result, fmt, interleave, latencies_ms
 from commands.accounts import ChangePassword, CreateAccount, GrantRole
 from commands.bus import Actor, AllowAll
-from ledger.domain.errors import AuthenticationError
+from ledger.credentials import AuthenticationError
 
 NAME = "login"
 LOGINS = 10

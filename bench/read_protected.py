@@ -24,8 +24,11 @@ BATCH = 1000
 
 def run(ctx: BenchContext, backend: Backend, progress: Any) -> list[Result]:
     ledger, ids = ctx.populated(backend)
-    opened = ledger.queries
-    sealed = Queries(opened.runner, opened.wait_timeout, opened.today, protector=None)
+    # The query itself, on both sides, without the masking every registered handler adds:
+    # what is measured is the cost of opening the fields, and no answer leaves the bench.
+    opened = Queries(ledger.runner, ledger.settings.read_wait_timeout,
+                     protector=ledger.protector)
+    sealed = Queries(ledger.runner, ledger.settings.read_wait_timeout, protector=None)
     rng = random.Random(11)
     chosen = [GetCustomer(customer_id=rng.choice(ids)) for _ in range(ctx.sizes.reads)]
     batch = [GetCustomer(customer_id=rng.choice(ids)) for _ in range(BATCH)]

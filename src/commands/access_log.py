@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import structlog
 
-from commands.unit_of_work import Clock
+from commands.ports import Clock
 from ledger.domain.access import AccessRecord
 from ledger.domain.events import LedgerAggregate
 from ledger.domain.metadata import EventMetadata, recording_as

@@ -10,11 +10,10 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from eventsourcing.application import AggregateNotFoundError
 from pydantic import AfterValidator, Field, SecretStr
 
 from commands.models import Command
-from commands.unit_of_work import UnitOfWork
+from commands.ports import UnitOfWork
 from ledger.domain.account import (
     REGISTRY_ID,
     Account,
@@ -153,10 +152,7 @@ class LockRole(Command):
 # Loading ---------------------------------------------------------------------
 
 def load_account(uow: UnitOfWork, username: str) -> Account:
-    try:
-        account: object = uow.store.repository.get(account_id(username))
-    except AggregateNotFoundError:
-        account = None
+    account = uow.get(account_id(username))
     if not isinstance(account, Account):
         raise NotFoundError("no account with this username", details={"username": username})
     uow.add(account)
@@ -164,10 +160,9 @@ def load_account(uow: UnitOfWork, username: str) -> Account:
 
 
 def _registry(uow: UnitOfWork) -> AccountRegistry:
-    try:
-        registry: object = uow.store.repository.get(REGISTRY_ID)
-    except AggregateNotFoundError:
-        registry = AccountRegistry.start()
+    registry = uow.get(REGISTRY_ID)
+    if registry is None:
+        return AccountRegistry.start()
     if not isinstance(registry, AccountRegistry):  # pragma: no cover - fixed id
         raise TypeError("the account registry id holds something else")
     return registry
@@ -196,7 +191,7 @@ def create_account(command: CreateAccount, uow: UnitOfWork) -> Result:
 def create_first_administrator(command: CreateFirstAdministrator, uow: UnitOfWork) -> Result:
     registry = _registry(uow)
     for username in registry.usernames:
-        other: object = uow.store.repository.get(account_id(username))
+        other = uow.get(account_id(username))
         if (isinstance(other, Account) and "sysadmin" in other.active_roles
                 and other.status is not AccountStatus.DISABLED):
             raise ConflictError("an administrator account exists already",

@@ -21,13 +21,12 @@ from eventsourcing.persistence import IntegrityError
 from commands.access_log import AccessLog
 from commands.authorisation import PolicyAuthoriser
 from commands.bus import Actor, record_denial
-from commands.unit_of_work import Clock
+from commands.ports import Clock
 from ledger import totp
-from ledger.credentials import CredentialStore, SessionState, token_digest
+from ledger.credentials import AuthenticationError, CredentialStore, SessionState, token_digest
 from ledger.domain.access import AccessRecord
 from ledger.domain.account import Account, AccountStatus, LockReason, account_id
 from ledger.domain.errors import (
-    AuthenticationError,
     ConflictError,
     PermissionDeniedError,
     Problem,

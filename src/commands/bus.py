@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
-from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel, ValidationError
 
 from commands.access_log import AccessLog
 from commands.handlers import Handler, Result
-from commands.idempotency import CommandRecord, command_record_id, fingerprint
+from commands.idempotency import CommandRecord, fingerprint
 from commands.models import Command
-from commands.unit_of_work import Clock, UnitOfWork
+from commands.ports import Clock, PersonalData, SaveConflictError
+from commands.unit_of_work import StoreUnitOfWork
 from ledger.domain.access import AccessRecord
 from ledger.domain.errors import (
     ConflictError,
@@ -27,9 +27,8 @@ from ledger.domain.errors import (
     ValidationFailedError,
 )
 from ledger.domain.metadata import EventMetadata, recording_as
-from ledger.domain.sensitivity import FULL_CLEARANCE, Clearance, reading_with
+from ledger.domain.sensitivity import Clearance, reading_with
 from ledger.policy import Policy
-from ledger.protection import ProfileProtector
 from ledger.store import LedgerStore
 
 log = structlog.get_logger("ledger.bus")
@@ -114,7 +113,8 @@ class MessageBus:
         authoriser: Authoriser | None = None,
         clock: Clock = utc_now,
         on_saved: Callable[[int], None] | None = None,
-        protector: ProfileProtector | None = None,
+        *,
+        personal_data: PersonalData,
         read_audit: ReadAuditor | None = None,
     ) -> None:
         self.store = store
@@ -125,8 +125,9 @@ class MessageBus:
         self.authoriser = authoriser or AllowAll()
         self.clock = clock
         self.on_saved = on_saved
-        self.protector = protector
+        self.personal_data = personal_data
         self.read_audit = read_audit
+        self.narrowest = Clearance.narrowest(policy.access.sensitive_paths())
         # The bus's own: a denial is recorded whatever authoriser or handler raised it.
         self.access_log = AccessLog(store, clock, on_saved)
 
@@ -161,9 +162,9 @@ class MessageBus:
         return outcome
 
     def _execute_once(self, command: Command, actor: Actor) -> dict[str, Any]:
-        # Keyed when keys exist: a stored fingerprint must not confirm a guessed payload.
-        keyed = self.protector.index.keyed_hash if self.protector is not None else None
-        digest = fingerprint(command.name, actor.id, command.fingerprint_payload(), keyed)
+        # Keyed: a stored fingerprint must not confirm a guessed payload.
+        digest = fingerprint(command.name, actor.id, command.fingerprint_payload(),
+                             self.personal_data.keyed_hash)
         handler = self.handlers.get(type(command))
         if handler is None:
             raise ValidationFailedError([Problem("command", "no handler registered")])
@@ -174,52 +175,50 @@ class MessageBus:
         # trip): a repeated command id is caught by the command record's unique key when
         # saving, and a retry whose handler now refuses (say, the proposal it verified is
         # no longer pending) is checked for an earlier outcome before the refusal stands.
+        uow = StoreUnitOfWork(self.store, self.policy, self.clock, actor.id, self.personal_data,
+                              roles=actor.roles, department=actor.department)
         try:
             with recording_as(metadata, self.clock):
-                uow = UnitOfWork(self.store, self.policy, self.clock, actor.id,
-                                 protector=self.protector, roles=actor.roles,
-                                 department=actor.department)
                 result = handler(command, uow)
                 outcome = self._outcome(command, uow, result)
                 record = CommandRecord.processed(command.command_id, command.name, digest,
                                                  outcome)
         except LedgerError:
-            earlier = self._earlier_outcome(command, digest)
+            earlier = self._earlier_outcome(uow, command, digest)
             if earlier is not None:
                 return earlier
             raise
         try:
-            recordings = self.store.save(*uow.changed, record)
-        except IntegrityError:
+            position = uow.commit(record)
+        except SaveConflictError:
             # Either the same command id won a race, or the record moved under us.
-            earlier = self._earlier_outcome(command, digest)
+            earlier = self._earlier_outcome(uow, command, digest)
             if earlier is not None:
                 return earlier
             raise ConflictError("the record was changed by someone else meanwhile; read it "
                                 "again and retry") from None
-        position = max(r.notification.id for r in recordings if r.notification.id is not None)
         for action in uow.after_commit:
             action()
         if self.on_saved is not None:
             self.on_saved(position)
         return outcome | {"position": position}
 
-    def _earlier_outcome(self, command: Command, digest: str) -> dict[str, Any] | None:
-        # One read of the record's only event (no snapshot lookup, no aggregate rebuilt).
-        found = list(self.store.events.get(command_record_id(command.command_id), limit=1))
-        if not found:
+    @staticmethod
+    def _earlier_outcome(uow: StoreUnitOfWork, command: Command, digest: str
+                         ) -> dict[str, Any] | None:
+        processed = uow.recorded(command.command_id)
+        if processed is None:
             return None
-        processed = found[0]
         if not isinstance(processed, CommandRecord.Processed) or processed.fingerprint != digest:
             raise ConflictError("this command id was already used for a different command",
                                 details={"command_id": command.command_id})
         # The record is saved last in its command's transaction, so its position is the
         # command's own (the head may have moved on since).
-        position = self.store.position_of(processed.originator_id, processed.originator_version)
+        position = uow.position_of(processed)
         return processed.outcome | {"replayed": True, "position": position}
 
     @staticmethod
-    def _outcome(command: Command, uow: UnitOfWork, result: Result) -> dict[str, Any]:
+    def _outcome(command: Command, uow: StoreUnitOfWork, result: Result) -> dict[str, Any]:
         # The aggregate the command decided on: the first one with new events.
         main = next((a for a in uow.changed if a.pending_events), None) or (
             uow.changed[0] if uow.changed else None)
@@ -246,9 +245,10 @@ class MessageBus:
             self._audit_denial(error, actor, name, target)
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
             raise
-        # Sensitive fields are masked for a reader without clearance (ST-4, P5).
+        # Sensitive fields are masked for a reader without clearance (ST-4, P5); an
+        # authoriser that grants none leaves the reader cleared for nothing.
         clearance_for = getattr(self.authoriser, "clearance_for", None)
-        clearance = clearance_for(actor) if clearance_for else FULL_CLEARANCE
+        clearance = clearance_for(actor) if clearance_for else self.narrowest
         try:
             handler = self.query_handlers.get(type(query))
             if handler is None:

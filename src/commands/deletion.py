@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import Field
 
 from commands.models import Command
-from commands.unit_of_work import UnitOfWork
+from commands.ports import UnitOfWork
 from ledger.domain.customer import Customer
 from ledger.domain.deletion import DeletionRequest, Ground
 from ledger.domain.errors import PermissionDeniedError
@@ -90,13 +90,13 @@ def execute_deletion(command: ExecuteDeletion, uow: UnitOfWork) -> Result:
     request = _request(uow, command.request_id)
     request.check_step("execute", uow.actor, uow.roles)
     customer = uow.load(UUID(request.customer_id), Customer, "customer")
-    found = uow.protector.keys.data_key(request.customer_id)
-    key_id = found[0] if found else None
+    key_id = uow.personal_data.key_id(request.customer_id)
     customer.erase(request_id=str(request.id), ground=request.ground)
     request.execute(actor=uow.actor, roles=uow.roles, key_id=key_id)
-    # The key goes only once the erasure is durable; if this process dies in between,
-    # the key store re-applies erasures recorded in the log at the next start.
-    uow.on_commit(lambda: uow.protector.keys.destroy(request.customer_id))
+    # The key goes only once the erasure is durable, and before the command returns, so the
+    # next read finds it gone: through the one function the erasure follower applies logged
+    # erasures with (``ledger.erasures``), which catches up if this process dies in between.
+    uow.on_commit(lambda: uow.personal_data.destroy_key(request.customer_id))
     return {"request_id": str(request.id), "customer_id": request.customer_id,
             "key_id": key_id, "stage": str(request.stage)}
 

@@ -13,7 +13,7 @@ from commands.models import (
     RejectChange,
     VerifyChange,
 )
-from commands.unit_of_work import UnitOfWork
+from commands.ports import UnitOfWork
 from ledger.domain.customer import Customer, quarter_of
 from ledger.domain.deadlines import working_day_deadline
 from ledger.domain.errors import ConflictError
@@ -24,12 +24,12 @@ Result = dict[str, Any]
 
 def register_customer(command: RegisterCustomer, uow: UnitOfWork) -> Result:
     profile = validate_profile(command.profile, uow.policy.mandatory_fields)
-    customer_id = command.customer_id or uow.protector.new_customer_id()
-    if command.customer_id is not None and uow.customer_exists(command.customer_id):
+    customer_id = command.customer_id or uow.personal_data.new_customer_id()
+    if command.customer_id is not None and uow.exists(command.customer_id):
         raise ConflictError("a customer with this id already exists",
                             details={"customer_id": str(command.customer_id)})
     # Personal values are sealed with the customer's own key before they enter an event.
-    sealed = uow.protector.seal_profile(str(customer_id), profile)
+    sealed = uow.personal_data.seal_profile(str(customer_id), profile)
     customer = Customer.register(sealed, customer_id=customer_id)
     uow.add(customer)
     return {"customer_id": str(customer.id)}
@@ -37,14 +37,14 @@ def register_customer(command: RegisterCustomer, uow: UnitOfWork) -> Result:
 
 def _plain_profile(uow: UnitOfWork, customer: Customer) -> dict[str, Any]:
     customer.check_not_erased()
-    return uow.protector.open_profile(str(customer.id), customer.profile)
+    return uow.personal_data.open_profile(str(customer.id), customer.profile)
 
 
 def propose_change(command: ProposeChange, uow: UnitOfWork) -> Result:
     customer = uow.customer(command.customer_id, command.expected_version)
     current = _plain_profile(uow, customer)
     plain = validate_changes(current, command.changes, uow.policy.mandatory_fields)
-    changes = uow.protector.seal_changes(str(customer.id), plain, current)
+    changes = uow.personal_data.seal_changes(str(customer.id), plain, current)
     record_by = working_day_deadline(command.happened_on,
                                      uow.policy.key_change_deadline_working_days,
                                      uow.policy.holiday_calendar)
@@ -59,7 +59,7 @@ def verify_change(command: VerifyChange, uow: UnitOfWork) -> Result:
     customer = uow.customer(command.customer_id, command.expected_version)
     proposal = customer.check_pending(command.proposal_id)
     # The record may have moved on since the proposal: the result must still be valid.
-    proposed = uow.protector.open_changes(str(customer.id), proposal["changes"])
+    proposed = uow.personal_data.open_changes(str(customer.id), proposal["changes"])
     validate_changes(_plain_profile(uow, customer), proposed, uow.policy.mandatory_fields)
     customer.verify_change(command.proposal_id, verified_by=uow.actor)
     return {"customer_id": str(customer.id), "proposal_id": command.proposal_id,

@@ -10,14 +10,16 @@ the hash chain covers it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from commands.access_log import AccessLog
 from ledger.crypto import ERASED
 from ledger.domain.access import AccessRecord
+from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.domain.paths import value_at
 from ledger.domain.profile import paths_overlap
-from ledger.domain.sensitivity import Clearance
+from ledger.domain.sensitivity import FULL_CLEARANCE, Clearance, reading_with
 
 # Placeholders that stand for a value the reader did not see.
 _NOT_SHOWN: tuple[Any, ...] = (None, [], {}, "", ERASED, "[protected]")
@@ -109,3 +111,18 @@ class ReadAudit:
 # Queries aimed at one customer: a failed one (not found) is recorded against its target.
 _CUSTOMER_TARGETED = frozenset({"get-customer", "customer-history", "customer-as-of",
                                 "list-pending-proposals"})
+
+
+@contextmanager
+def reading_in_full(access_log: AccessLog, *, by: str, purpose: str) -> Iterator[Clearance]:
+    """Within this block, queries answer with every sensitive field unmasked: for code that
+    needs them all (a tool, an export, a benchmark), never the default. The use is recorded
+    first, as a ``FullClearanceUsed`` access record naming who asked and why."""
+    problems = [Problem(name, "must be 1-200 printable characters")
+                for name, value in (("by", by), ("purpose", purpose))
+                if not value.strip() or len(value) > 200 or not value.isprintable()]
+    if problems:
+        raise ValidationFailedError(problems)
+    access_log.record(AccessRecord.FullClearanceUsed, actor=by, purpose=purpose)
+    with reading_with(FULL_CLEARANCE) as clearance:
+        yield clearance

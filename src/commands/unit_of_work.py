@@ -1,88 +1,55 @@
-"""What a handler may touch while deciding: the store's aggregates, the policy and the clock."""
+"""The unit of work on the ledger's event store: aggregates by id, saved in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime
-from typing import TypeVar
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
-from ledger.domain.customer import Customer
-from ledger.domain.errors import ConflictError, NotFoundError
-from ledger.domain.events import LedgerAggregate
+from commands.idempotency import CommandRecord, command_record_id
+from commands.ports import Clock, PersonalData, SaveConflictError, UnitOfWork
 from ledger.policy import Policy
-from ledger.protection import ProfileProtector
 from ledger.store import LedgerStore
 
-Clock = Callable[[], datetime]
-T = TypeVar("T", bound=LedgerAggregate)
 
+class StoreUnitOfWork(UnitOfWork):
+    """Loads from and saves to a ``LedgerStore`` (SQLite, PostgreSQL, or the library's
+    in-memory store)."""
 
-class UnitOfWork:
-    """Collects the aggregates a command changed, so the bus saves them in one transaction."""
-
-    def __init__(self, store: LedgerStore, policy: Policy, clock: Clock, actor: str, *,
-                 protector: ProfileProtector | None = None,
-                 roles: frozenset[str] = frozenset(), department: str | None = None) -> None:
+    def __init__(self, store: LedgerStore, policy: Policy, clock: Clock, actor: str,
+                 personal_data: PersonalData, *, roles: frozenset[str] = frozenset(),
+                 department: str | None = None) -> None:
+        super().__init__(policy, clock, actor, personal_data, roles=roles,
+                         department=department)
         self.store = store
-        self.policy = policy
-        self.clock = clock
-        self.actor = actor
-        self.roles = roles
-        self.department = department
-        self._protector = protector
-        self.changed: list[LedgerAggregate] = []
-        self.after_commit: list[Callable[[], object]] = []
 
-    @property
-    def protector(self) -> ProfileProtector:
-        """Seals and opens personal fields; every ledger built by bootstrap() has one."""
-        if self._protector is None:
-            raise RuntimeError("this unit of work was built without key material")
-        return self._protector
-
-    def load(self, aggregate_id: UUID, kind: type[T], what: str) -> T:
-        """Load any aggregate of a known kind to change it, or say it is not found."""
+    def get(self, aggregate_id: UUID) -> object | None:
         try:
             found: object = self.store.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            found = None
-        if not isinstance(found, kind):
-            raise NotFoundError(f"no {what} with this id", details={"id": str(aggregate_id)})
-        self.add(found)
+            return None
         return found
 
-    def today(self) -> date:
-        """The business date now, in the policy's time zone."""
-        return self.policy.business_date(self.clock())
+    def exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.store.app_recorder.select_events(aggregate_id, limit=1))
 
-    def customer(self, customer_id: UUID, expected_version: int | None = None) -> Customer:
-        """Load a customer to change it; a stale ``expected_version`` is a conflict (OP-2)."""
+    def commit(self, record: CommandRecord) -> int:
+        """Save every changed aggregate and the command's record in one transaction; the
+        global position of the last event saved."""
         try:
-            customer: object = self.store.repository.get(customer_id)
-        except AggregateNotFoundError:
-            raise NotFoundError("no customer with this id",
-                                details={"customer_id": str(customer_id)}) from None
-        if not isinstance(customer, Customer):
-            raise NotFoundError("no customer with this id",
-                                details={"customer_id": str(customer_id)})
-        if expected_version is not None and customer.version != expected_version:
-            raise ConflictError(
-                "the customer has changed since you read it",
-                details={"expected_version": expected_version, "current_version": customer.version},
-            )
-        self.add(customer)
-        return customer
+            recordings = self.store.save(*self.changed, record)
+        except IntegrityError as error:
+            raise SaveConflictError(str(error)) from None
+        return max(r.notification.id for r in recordings if r.notification.id is not None)
 
-    def customer_exists(self, customer_id: UUID) -> bool:
-        return bool(self.store.app_recorder.select_events(customer_id, limit=1))
+    def recorded(self, command_id: str) -> object | None:
+        """The stored record of ``command_id``: its only event, or None."""
+        # One read of the record's only event (no snapshot lookup, no aggregate rebuilt).
+        found = list(self.store.events.get(command_record_id(command_id), limit=1))
+        return found[0] if found else None
 
-    def on_commit(self, action: Callable[[], object]) -> None:
-        """Run ``action`` once the events are durable (never if the save fails)."""
-        self.after_commit.append(action)
-
-    def add(self, aggregate: LedgerAggregate) -> None:
-        if aggregate not in self.changed:
-            self.changed.append(aggregate)
+    def position_of(self, event: Any) -> int | None:
+        """The global position of a stored event."""
+        return self.store.position_of(event.originator_id, event.originator_version)

@@ -6,8 +6,17 @@ from __future__ import annotations
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from ledger.domain.errors import DatabaseUnavailableError
+from ledger.domain.errors import LedgerError
 from ledger.settings import postgres_params_of
+
+
+class DatabaseUnavailableError(LedgerError):
+    """A configured database does not answer: unreachable, refusing, or not created."""
+
+    code = "database_unavailable"
+    http_status = 503
+    # sysexits.h's EX_UNAVAILABLE, which service supervisors already read as "try later".
+    exit_code = 69
 
 
 def check_postgres_answers(url: str, timeout: int) -> None:

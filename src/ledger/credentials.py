@@ -14,12 +14,21 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from ledger.domain.errors import LedgerError
 from ledger.sealed_secrets import SecretSealer
 from ledger.sql import Row, SqlDatabase
 
 TOTP = "totp"
 
 TABLES = ("login_failures", "sessions", "totp_secrets", "totp_used_codes", "role_usage")
+
+
+class AuthenticationError(LedgerError):
+    """No valid session: no token, an expired or revoked one, or a failed login."""
+
+    code = "unauthenticated"
+    http_status = 401
+    exit_code = 9
 
 
 def token_digest(token: str) -> str:

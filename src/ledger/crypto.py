@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
-from ledger.domain.errors import KeyMaterialError as KeyMaterialError  # re-exported
+from ledger.domain.errors import LedgerError
 from ledger.private_files import create_private_file
 
 KEY_BYTES = 32
@@ -35,6 +35,14 @@ ENVELOPE_MARK = "$enc"
 JSON_ENVELOPE = 1
 TEXT_ENVELOPE = 2
 ERASED = "[erased]"
+
+
+class KeyMaterialError(LedgerError):
+    """A key is missing, malformed, or not the one the key store was made with."""
+
+    code = "key_material"
+    http_status = 500
+    exit_code = 10
 
 
 def key_id_of(key: bytes, purpose: str) -> str:

@@ -2,9 +2,10 @@
 
 Keys never leave this store unwrapped (they are unwrapped into memory for use, and cached
 briefly). Erasure deletes the wrapped key and leaves a tombstone; the customer's
-``Erased`` event in the event log records it as well, and ``reconcile`` re-applies every
-erasure found in the log, so a key store restored from an older backup cannot bring an
-erased key back into use. The key store is kept apart from the event store so that data
+``Erased`` event in the event log records it as well, and the erasure follower
+(``ledger.erasures``) re-applies every erasure the log holds past its checkpoint, kept in
+this store, so a key store restored from an older backup cannot bring an erased key back
+into use. The key store is kept apart from the event store so that data
 backups never contain keys (DP-2); see README, "Personal data and erasure".
 """
 
@@ -261,20 +262,6 @@ class KeyStore:
         if row is not None:
             log.info("data_key_destroyed", key_id=row[0])
         return str(row[0]) if row else None
-
-    def reconcile(self, erased_customer_ids: Iterable[str]) -> int:
-        """Destroy any key still present for a customer the event log says is erased."""
-        # A key and its tombstone never coexist (destroy swaps one for the other in one
-        # transaction), so a missing tombstone is all it takes to spot a revived key.
-        with self.db.snapshot() as cursor:
-            tombstones = {str(row[0]) for row in cursor.all("SELECT customer_id FROM erased_keys")}
-        destroyed = 0
-        for customer_id in set(erased_customer_ids) - tombstones:
-            self.destroy(customer_id)
-            destroyed += 1
-        if destroyed:
-            log.warning("erasures_reapplied", count=destroyed)
-        return destroyed
 
     def is_erased(self, customer_id: str) -> bool:
         return self.db.read_row("SELECT 1 FROM erased_keys WHERE customer_id = :cid",

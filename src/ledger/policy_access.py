@@ -108,6 +108,11 @@ class AccessPolicy(_Section):
                              + ", ".join(unknown))
         return self
 
+    def sensitive_paths(self) -> set[str]:
+        """Every field path of every sensitivity level: what a reader cleared for nothing
+        sees masked, and what an access record may name."""
+        return {path for paths in self.sensitive_fields.values() for path in paths}
+
     def operations(self) -> set[str]:
         """Every operation the table names."""
         return {op for ops in self.permissions.values() for op in ops} | set(self.self_service)

@@ -4,16 +4,23 @@ customer's data key, opening them for readers, and blind-index digests for searc
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ledger.crypto import ENVELOPE_MARK, ERASED, BlindIndex, is_envelope, open_envelope, seal
-from ledger.domain.errors import KeyMaterialError, WorkflowViolationError
+from ledger.crypto import (
+    ENVELOPE_MARK,
+    ERASED,
+    BlindIndex,
+    KeyMaterialError,
+    is_envelope,
+    open_envelope,
+    seal,
+)
+from ledger.domain.errors import WorkflowViolationError
 from ledger.domain.paths import value_at
 from ledger.domain.profile import JsonDict, apply_changes, paths_overlap
-from ledger.keystore import KeyStore
 
 BUNDLE = "$sealed"
 """Where a registration's personal values live together, sealed as one envelope."""
@@ -37,6 +44,25 @@ SEARCH_SOURCES: dict[str, frozenset[str]] = {
     for kind, _, _ in _SEARCHABLE
 }
 """The profile paths each searchable kind is matched in (what a searcher must be cleared for)."""
+
+
+class DataKeys(Protocol):
+    """The customers' data keys as protection uses them: ``ledger.keystore.KeyStore``, or an
+    in-memory one where no database is wanted."""
+
+    def new_customer_id(self) -> str: ...
+
+    def create(self, customer_id: str) -> str: ...
+
+    def data_key(self, customer_id: str) -> tuple[str, bytes] | None: ...
+
+    def cipher(self, customer_id: str) -> tuple[str, AESGCM] | None: ...
+
+    def prefetch(self, customer_ids: Iterable[str]) -> int: ...
+
+    def destroy(self, customer_id: str) -> str | None: ...
+
+    def is_erased(self, customer_id: str) -> bool: ...
 
 
 class MissingDataKeyError(KeyMaterialError):
@@ -67,9 +93,10 @@ def _address_text(address: Any) -> str:
 
 
 class ProfileProtector:
-    """Seals and opens personal fields; computes search digests from plaintext."""
+    """Seals and opens personal fields; computes search digests from plaintext (the
+    write side's ``commands.ports.PersonalData``)."""
 
-    def __init__(self, keys: KeyStore, index: BlindIndex, personal_paths: list[str]) -> None:
+    def __init__(self, keys: DataKeys, index: BlindIndex, personal_paths: list[str]) -> None:
         self.keys = keys
         self.index = index
         self.personal_paths = tuple(personal_paths)
@@ -137,6 +164,20 @@ class ProfileProtector:
             if value is not None and self.is_personal(path) else value
             for path, value in lifted.items()
         }
+
+    def key_id(self, customer_id: str) -> str | None:
+        """The id of the customer's data key, None once it is destroyed."""
+        found = self.keys.data_key(customer_id)
+        return found[0] if found else None
+
+    def destroy_key(self, customer_id: str) -> str | None:
+        """Destroy the customer's data key: every sealed value of theirs becomes unreadable.
+        Returns the id of the key destroyed now (None if it was gone already)."""
+        return self.keys.destroy(customer_id)
+
+    def keyed_hash(self, data: bytes) -> str:
+        """A digest under the index key: without the key, a stored digest confirms no guess."""
+        return self.index.keyed_hash(data)
 
     # Opening (read side) -------------------------------------------------------
 

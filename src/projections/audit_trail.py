@@ -27,6 +27,7 @@ COMMAND_RECORD_TOPIC = "commands.idempotency:CommandRecord.Processed"
 
 _ACCESS_KINDS: dict[type, tuple[str, str]] = {
     AccessRecord.CustomerDataRead: ("read", ""),
+    AccessRecord.FullClearanceUsed: ("read", "full-clearance"),
     AccessRecord.PermissionDenied: ("denial", ""),
     AccessRecord.LoginSucceeded: ("login", "login"),
     AccessRecord.LoginFailed: ("login", "login-failed"),
@@ -74,6 +75,8 @@ def _access_row(event: Any) -> tuple[str, str, list[str], str, dict[str, Any]]:
     if isinstance(event, AccessRecord.CustomerDataRead):
         return (kind, event.operation, list(event.customer_ids), event.outcome,
                 {"revealed_fields": list(event.revealed_fields)})
+    if isinstance(event, AccessRecord.FullClearanceUsed):
+        return kind, operation, [], "ok", {"purpose": event.purpose}
     if isinstance(event, AccessRecord.PermissionDenied):
         return (kind, event.operation, [event.target] if event.target else [],
                 "permission_denied", {"roles": list(event.roles)})

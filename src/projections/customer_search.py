@@ -7,7 +7,7 @@ deleted, nothing derived from the personal values remains in the database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import structlog
@@ -16,7 +16,7 @@ from ledger.domain.customer import Customer
 from ledger.domain.paths import value_at
 from ledger.domain.profile import paths_overlap
 from ledger.protection import MissingDataKeyError, ProfileProtector
-from ledger.sql import Cursor
+from ledger.sql import Cursor, SqlDatabase
 from projections.projection import Projection, topic_of
 
 log = structlog.get_logger("ledger.projections")
@@ -119,3 +119,21 @@ class CustomerSearch(Projection):
                 for kind, digest in self.protector.digests(
                     source, values[path] if path == source else value_at(
                         {path.split(".")[0]: values[path]}, source))}
+
+
+def forget_customers(views: SqlDatabase, customer_ids: Iterable[str]) -> int:
+    """Delete every search row of ``customer_ids``; return for how many customers.
+
+    ``Erased`` removes a customer's rows as the projection applies it; this is for
+    erasures the log does not hold (an event store restored from before them, with the
+    key store that remembers them), so their digests stop finding anyone at once."""
+    wanted = sorted(set(customer_ids))
+    with views.snapshot() as cursor:
+        indexed = [customer_id for customer_id in wanted if cursor.one(
+            "SELECT 1 FROM customer_search WHERE customer_id = :cid LIMIT 1",
+            {"cid": customer_id})]
+    if indexed:
+        with views.transaction() as cursor:
+            cursor.executemany("DELETE FROM customer_search WHERE customer_id = :cid",
+                               [{"cid": customer_id} for customer_id in indexed])
+    return len(indexed)

@@ -9,7 +9,6 @@ from typing import Any
 
 from ledger.domain.customer import Customer
 from ledger.domain.profile import apply_changes
-from ledger.protection import ProfileProtector
 from ledger.sql import Cursor, in_list
 from projections.projection import Projection, topic_of
 
@@ -21,7 +20,8 @@ def name_key(name: str) -> str:
 
 class CustomerView(Projection):
     """Profiles as the events hold them: personal values stay sealed here and are opened
-    per read, so the view holds no plaintext that erasure would have to chase."""
+    per read, so the view holds no plaintext that erasure would have to chase. A pure read
+    model: the erased customer's key is the erasure follower's (``ledger.erasures``)."""
 
     name = "customer_view"
     tables = ("customer_view",)
@@ -30,9 +30,6 @@ class CustomerView(Projection):
         Customer.Registered, Customer.ChangeVerified, Customer.Reviewed,
         Customer.ChangeProposed, Customer.ChangeRejected, Customer.Erased,
     ))
-
-    def __init__(self, protector: ProfileProtector | None = None) -> None:
-        self.protector = protector
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None:
         # Byte-order collation, so a prefix range scan means the same on both backends.
@@ -77,10 +74,6 @@ class CustomerView(Projection):
 
     def _change(self, row: dict[str, Any] | None, event: Any, position: int) -> None:
         """One later event on a row (None: the customer has no row, and keeps none)."""
-        if isinstance(event, Customer.Erased) and self.protector is not None:
-            # Re-applied on every replay: a key store restored from an older backup
-            # loses the key again as soon as the log is followed.
-            self.protector.keys.destroy(str(event.originator_id))
         if row is None:
             return
         row |= {"version": event.originator_version, "updated_at": event.timestamp.isoformat(),

@@ -45,8 +45,7 @@ class _Values:
             return {path: self.hidden if is_envelope(value) else value
                     for path, value in values.items()}
         opened = self.protector.open_changes(self.customer_id, values)
-        clearance = current_clearance()
-        return opened if clearance is None else mask_changes(opened, clearance)
+        return mask_changes(opened, current_clearance())
 
 
 def _facts(event: Any, shown: _Values) -> dict[str, Any]:

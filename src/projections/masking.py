@@ -3,8 +3,10 @@
 Every query handler is wrapped once, in ``bootstrap()``: in an answer, each customer's
 ``profile`` has the fields the reader is not cleared for masked (and lists them in
 ``masked_fields``), and each proposal's ``changes`` has those paths' values masked. The
-clearance comes from the bus, which asked the authoriser; trusted code calling a query
-directly (no clearance set) gets the answer untouched.
+clearance comes from the bus, which asked the authoriser. Masking fails closed: a handler
+called with no clearance set answers as for the narrowest one, every sensitive field of the
+policy masked; code that needs them all reads with full clearance, explicitly and audited
+(``Ledger.reading_in_full``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from functools import wraps
 from typing import Any
 
 from ledger.domain.sensitivity import (
+    NO_CLEARANCE,
     Clearance,
     current_clearance,
     mask_changes,
     mask_profile,
+    reading_with,
 )
 
 
@@ -37,12 +41,17 @@ def mask_answer(answer: Any, clearance: Clearance) -> Any:
     return {key: masked[key] for key in [*answer, *masked] if key in masked}
 
 
-def masked(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``handler`` answering with the current reader's hidden fields masked."""
+def masked(handler: Callable[[Any], Any], narrowest: Clearance) -> Callable[[Any], Any]:
+    """``handler`` answering with the current reader's hidden fields masked; with no
+    clearance set, with every field ``narrowest`` hides masked."""
     @wraps(handler)
     def answer(query: Any) -> Any:
-        result = handler(query)
         clearance = current_clearance()
-        return result if clearance is None else mask_answer(result, clearance)
+        if clearance is NO_CLEARANCE:
+            clearance = narrowest
+        # Set for the handler too: what it may search or group by follows the same rule.
+        with reading_with(clearance):
+            result = handler(query)
+        return mask_answer(result, clearance)
 
     return answer

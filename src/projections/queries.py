@@ -20,7 +20,7 @@ from pydantic import (
 
 from ledger.domain.customer import quarter_of
 from ledger.domain.errors import NotFoundError, PermissionDeniedError
-from ledger.domain.sensitivity import FULL_CLEARANCE, current_clearance
+from ledger.domain.sensitivity import current_clearance
 from ledger.protection import ProfileProtector
 from projections.answers import (
     CustomerAnswer,
@@ -140,7 +140,7 @@ def searchable_fields(criterion: str, paths: Iterable[str]) -> list[str]:
     """The fields among ``paths`` the current reader may search in (AC-1, P5): a match in a
     field they may not read would tell them its value. None at all is a refusal."""
     wanted = sorted(paths)
-    readable = (current_clearance() or FULL_CLEARANCE).readable(wanted)
+    readable = current_clearance().readable(wanted)
     if not readable:
         raise PermissionDeniedError(
             f"searching by {criterion} needs clearance to read {' or '.join(wanted)}",

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from eventsourcing.persistence import Notification
 
-from ledger.domain.errors import NotReflectedYetError
+from ledger.domain.errors import LedgerError
 from ledger.follower import BackgroundFollower
 from ledger.sql import SqlDatabase
 from ledger.store import NOTIFICATION_BATCH, LedgerStore
@@ -27,6 +27,14 @@ log = structlog.get_logger("ledger.projections")
 # Catch-up reads this many events per page: each page costs every projection a
 # transaction and a few statements, so fewer, larger pages amortise them.
 CATCH_UP_BATCH = 5 * NOTIFICATION_BATCH
+
+
+class NotReflectedYetError(LedgerError):
+    """A read asked for a position the projections have not reached within the wait."""
+
+    code = "not_reflected_yet"
+    http_status = 503
+    exit_code = 8
 
 Progress = Callable[[str, int, int], None]
 

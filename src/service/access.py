@@ -10,7 +10,7 @@ from datetime import date
 from commands.access_log import AccessLog
 from commands.authentication import Identity
 from commands.authorisation import PolicyAuthoriser, RoleUsage
-from commands.unit_of_work import Clock
+from commands.ports import Clock
 from ledger.credentials import CredentialStore
 from ledger.keystore import KeyStore
 from ledger.policy import Policy

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import structlog
+from pydantic import BaseModel
 
-from commands.bus import Authoriser, MessageBus, utc_now
-from commands.read_audit import ReadAudit
+from commands.bus import Authoriser, MessageBus, QueryHandler, ReadAuditor, utc_now
+from commands.ports import Clock, PersonalData
+from commands.read_audit import ReadAudit, reading_in_full
 from commands.registry import ALL_HANDLERS
-from commands.unit_of_work import Clock
 from ledger.crypto import BlindIndex, key_id_of
-from ledger.domain.customer import Customer
+from ledger.domain.sensitivity import Clearance
+from ledger.erasures import ErasureFollower
 from ledger.integrity.keys import SigningKeySource
 from ledger.integrity.sealer import CheckpointPolicy, Sealer
 from ledger.integrity.storage import EventLog
@@ -22,11 +27,11 @@ from ledger.policy import Policy, load_policy
 from ledger.protection import ProfileProtector
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
 from ledger.sql import PostgresDatabase, SqlDatabase, SQLiteDatabase
-from ledger.store import NOTIFICATION_BATCH, LedgerStore, open_store
+from ledger.store import LedgerStore, open_store
 from projections.accounts import AccountsView
 from projections.audit import AuditQueries
 from projections.audit_trail import AuditTrail
-from projections.customer_search import CustomerSearch
+from projections.customer_search import CustomerSearch, forget_customers
 from projections.customer_view import CustomerView
 from projections.deletions import Deletions
 from projections.history import CustomerHistory, customer_history
@@ -34,9 +39,7 @@ from projections.key_changes import KeyChanges
 from projections.masking import masked
 from projections.pending_proposals import PendingProposals
 from projections.privacy import PrivacyQueries
-from projections.projection import topic_of
 from projections.queries import Queries
-from projections.reading import checkpoint
 from projections.runner import ProjectionRunner
 from service.access import AccessControl, build_access_control
 from service.key_material import check_keystore_location, load_index_key, load_kek
@@ -53,17 +56,29 @@ class Ledger:
     store: LedgerStore
     views: SqlDatabase
     runner: ProjectionRunner
-    queries: Queries
     bus: MessageBus
     keys: KeyStore
     protector: ProfileProtector
     access: AccessControl
     sealer: Sealer
+    erasures: ErasureFollower
     one_time_password: OneTimePasswordFile
+
+    def answer(self, query: Any) -> Any:
+        """Answer ``query`` in this process as the bus would, without an actor: masked for
+        the clearance set around the call, and without one for the narrowest (every
+        sensitive field masked). Read inside ``reading_in_full`` to see every field."""
+        return self.bus.query_handlers[type(query)](query)
+
+    def reading_in_full(self, purpose: str, by: str = "ledger") -> AbstractContextManager[
+            Clearance]:
+        """Read with every field unmasked within the block, for ``purpose``; audited."""
+        return reading_in_full(self.access.access_log, by=by, purpose=purpose)
 
     def close(self) -> None:
         self.runner.stop()
         self.sealer.stop()
+        self.erasures.stop()
         try:
             self.keys.release_reserved()
         except Exception as error:
@@ -112,39 +127,17 @@ def open_key_store(settings: Settings, views: SqlDatabase, index_key: bytes) -> 
     return keys
 
 
-def _erased_customers(views: SqlDatabase, store: LedgerStore) -> list[str]:
-    """Every customer the log says is erased: the view's tombstones, and the erasures stored
-    after the view's checkpoint (the view may lag the log, e.g. after a crash)."""
-    with views.snapshot() as cursor:
-        rows = cursor.all("SELECT customer_id FROM customer_view WHERE erased_at IS NOT NULL")
-        position = checkpoint(cursor, CustomerView.name)
-    erased = [str(row[0]) for row in rows]
-    topics = [topic_of(Customer.Erased)]
-    while page := store.app_recorder.select_notifications(
-            start=position, limit=NOTIFICATION_BATCH, topics=topics, inclusive_of_start=False):
-        erased += [str(notification.originator_id) for notification in page]
-        position = page[-1].id
-    return erased
-
-
-def _forget_erased_in_search(views: SqlDatabase, keys: KeyStore) -> None:
-    """An event store restored from before an erasure still holds the erased customer's
-    search digests; the key store remembers the erasure, so the digests go too."""
-    erased = keys.erased_customers()
-    with views.snapshot() as cursor:
-        indexed = [customer_id for customer_id in erased if cursor.one(
-            "SELECT 1 FROM customer_search WHERE customer_id = :cid LIMIT 1",
-            {"cid": customer_id})]
-    if indexed:
-        with views.transaction() as cursor:
-            for customer_id in indexed:
-                cursor.execute("DELETE FROM customer_search WHERE customer_id = :cid",
-                               {"cid": customer_id})
-
-
-def sensitive_fields(policy: Policy) -> set[str]:
-    """Every field path of every sensitivity level: what an access record may name."""
-    return {path for paths in policy.access.sensitive_fields.values() for path in paths}
+def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
+              authoriser: Authoriser, *, clock: Clock = utc_now,
+              query_handlers: Mapping[type[BaseModel], QueryHandler] | None = None,
+              on_saved: Callable[[int], None] | None = None,
+              read_audit: ReadAuditor | None = None) -> MessageBus:
+    """The bus with every command's handler, on any event store and personal-data port:
+    ``bootstrap()`` gives it the configured database and the key store, handler tests the
+    library's in-memory store and in-memory keys."""
+    return MessageBus(store, policy, ALL_HANDLERS, query_handlers, authoriser=authoriser,
+                      clock=clock, on_saved=on_saved, personal_data=personal_data,
+                      read_audit=read_audit)
 
 
 def bootstrap(
@@ -174,7 +167,7 @@ def bootstrap(
     protector = ProfileProtector(keys, BlindIndex(index_key), policy.personal_fields)
     store = open_store(settings)
     runner = ProjectionRunner(store, views, [
-        CustomerView(protector), PendingProposals(), KeyChanges(), CustomerSearch(protector),
+        CustomerView(), PendingProposals(), KeyChanges(), CustomerSearch(protector),
         Deletions(), AccountsView(), AuditTrail(),
     ])
     runner.create_tables()
@@ -186,17 +179,22 @@ def bootstrap(
     sealer.create_tables()
     access = build_access_control(store, views, keys, runner, policy, clock,
                                   settings.read_wait_timeout, runner.wake)
-    # Erasures the log records are applied again to the key store, before any read.
-    keys.reconcile(_erased_customers(views, store))
-    _forget_erased_in_search(views, keys)
+    # Before any read, the key store catches up with the erasures the log records, and the
+    # search rows go for those the key store records but the log (older) does not.
+    erasures = ErasureFollower(store, keys, protector.destroy_key)
+    erasures.create_tables()
+    erasures.catch_up()
+    erasures.forget_register(lambda customer_ids: forget_customers(views, customer_ids))
     queries = Queries(runner, settings.read_wait_timeout,
                       today=lambda: policy.business_date(clock()), protector=protector)
     query_handlers = queries.handlers() | PrivacyQueries(queries).handlers() | {
         CustomerHistory: lambda query: customer_history(store, query, protector),
     } | access.queries.handlers() | AuditQueries(
         queries, store, policy).handlers()
-    # Answers are masked for the reader's clearance, which the bus sets (ST-4, P5).
-    query_handlers = {kind: masked(handler) for kind, handler in query_handlers.items()}
+    # Answers are masked for the reader's clearance, which the bus sets (ST-4, P5); without
+    # one, for the narrowest.
+    narrowest = Clearance.narrowest(policy.access.sensitive_paths())
+    query_handlers = {kind: masked(handler, narrowest) for kind, handler in query_handlers.items()}
 
     # The first administrator's one-time password file goes once it opens nothing.
     one_time_password = OneTimePasswordFile(settings.data_dir)
@@ -205,18 +203,19 @@ def bootstrap(
     def wake_followers(position: int) -> None:
         runner.wake(position)
         sealer.wake(position)
+        erasures.wake(position)
         try:
             one_time_password.discard_if_used(access.identity.accounts.current)
         except Exception as error:  # the command is saved: its outcome must still be told
             structlog.get_logger("ledger").warning("one_time_password_file_not_checked",
                                                    error=type(error).__name__)
 
-    bus = MessageBus(store, policy, ALL_HANDLERS, query_handlers,
-                     authoriser=authoriser or access.authoriser,
-                     clock=clock, on_saved=wake_followers, protector=protector,
-                     read_audit=ReadAudit(access.access_log, sensitive_fields(policy)))
+    bus = build_bus(store, policy, protector, authoriser or access.authoriser, clock=clock,
+                    query_handlers=query_handlers, on_saved=wake_followers,
+                    read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()))
     if settings.run_projections if start_projections is None else start_projections:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)
-    return Ledger(settings, policy, store, views, runner, queries, bus, keys, protector, access,
-                  sealer, one_time_password)
+        erasures.start(settings.projection_poll_interval)
+    return Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
+                  sealer, erasures, one_time_password)

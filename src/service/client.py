@@ -4,7 +4,7 @@
     client = LedgerClient.over_http("https://ledger.example:8443", username="li.na",
                                     password="...")  # logs in, carries the bearer token
 
-Errors arrive as the typed errors of ``commands.errors`` on both transports.
+Errors arrive as the typed errors of ``service.errors`` on both transports.
 """
 
 from __future__ import annotations
@@ -19,13 +19,11 @@ from uuid import UUID, uuid4
 import httpx
 
 from commands.bus import Actor, MessageBus
-from commands.errors import LedgerError, ValidationFailedError, error_from_dict
-from ledger.domain.errors import Problem
-from projections.queries import (
-    Query,
-)
+from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
+from projections.queries import Query
 from service.client_accounts import AccountMethods
 from service.client_queries import QueryMethods
+from service.errors import error_from_dict
 from service.query_routes import ROUTE_OF, build_query
 
 # Seconds the HTTP transport keeps an idle connection (``ledger serve`` keeps it 30).

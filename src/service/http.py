@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import ledger
-from commands.errors import HTTP_STATUS
 from commands.models import Command, Outcome
 from commands.registry import ALL_COMMANDS
 from ledger.domain.errors import LedgerError, NotFoundError, Problem, ValidationFailedError
@@ -25,8 +24,8 @@ from service.http_queries import queries_router
 
 def _error_response(error: LedgerError) -> JSONResponse:
     # A 401 names the scheme to use (RFC 9110): a bearer token from POST /auth/login.
-    headers = {"WWW-Authenticate": "Bearer"} if error.code == "unauthenticated" else None
-    return JSONResponse(status_code=HTTP_STATUS.get(error.code, 400),
+    headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else None
+    return JSONResponse(status_code=error.http_status,
                         content={"error": error.as_dict()}, headers=headers)
 
 

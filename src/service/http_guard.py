@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any
 
 import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.errors import UNEXPECTED_EXIT_CODE, LedgerError, Problem, ValidationFailedError
 from ledger.logging import stack_of
 
 log = structlog.get_logger("ledger.http")
@@ -23,8 +22,17 @@ MAX_JSON_DEPTH = 32
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 
-INTERNAL_ERROR = {"code": "internal_error", "message": "internal error; the request was not "
-                  "completed (the server log has the details)", "details": {}}
+INTERNAL_ERROR_MESSAGE = ("internal error; the request was not completed (the server log "
+                          "has the details)")
+
+
+class InternalError(LedgerError):
+    """Anything unexpected: answered with a generic message, never the exception's own text
+    (which may quote input)."""
+
+    code = "internal_error"
+    http_status = 500
+    exit_code = UNEXPECTED_EXIT_CODE
 
 HeadersFor = Callable[[str], dict[str, str]]
 
@@ -82,8 +90,8 @@ class ResponseGuard:
                     return  # the client went away
                 problem = body_problem(body)
                 if problem is not None:
-                    error = ValidationFailedError([Problem("body", problem)])
-                    await _send_json(send_guarded, 422, {"error": error.as_dict()})
+                    await _send_error(send_guarded, ValidationFailedError(
+                        [Problem("body", problem)]))
                     return
                 receive = _replaying(body, receive)
             await self.app(scope, receive, send_guarded)
@@ -93,7 +101,7 @@ class ResponseGuard:
                       route=getattr(route, "path", None), error=type(error).__name__,
                       frames=stack_of(error))
             if not started:
-                await _send_json(send_guarded, 500, {"error": INTERNAL_ERROR})
+                await _send_error(send_guarded, InternalError(INTERNAL_ERROR_MESSAGE))
 
 
 async def _whole_body(receive: Receive) -> bytes | None:
@@ -121,9 +129,9 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _send_json(send: Send, status: int, content: dict[str, Any]) -> None:
-    body = json.dumps(content).encode()
-    await send({"type": "http.response.start", "status": status,
+async def _send_error(send: Send, error: LedgerError) -> None:
+    body = json.dumps({"error": error.as_dict()}).encode()
+    await send({"type": "http.response.start", "status": error.http_status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -14,14 +14,15 @@ from typing import Any
 
 import pytest
 
-from commands.errors import EXIT_CODES
+from ledger.domain.errors import NotFoundError, ValidationFailedError
+from ledger.integrity.report import IntegrityUnverifiedError, IntegrityViolationError
 from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, ledger_env
 from tests.e2e.test_cli import Cli, register, staffed, words
 from tests.integration.tampering import RawEvents
 
 pytestmark = pytest.mark.e2e
 
-TAMPERED = EXIT_CODES["integrity_violation"]
+TAMPERED = IntegrityViolationError.exit_code
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,7 @@ def test_export_without_any_checkpoint_is_not_found(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
     cli.json("init")
     done = cli("audit", "export-checkpoint")
-    assert done.returncode == EXIT_CODES["not_found"]
+    assert done.returncode == NotFoundError.exit_code
     assert "ledger audit seal" in done.stderr
 
 
@@ -134,7 +135,7 @@ def test_export_without_any_checkpoint_is_not_found(tmp_path: Path) -> None:
 ])
 def test_a_bad_checkpoint_argument_is_a_validation_error(sealed_cli: Cli,
                                                          args: tuple[str, ...]) -> None:
-    assert sealed_cli(*args).returncode == EXIT_CODES["validation_failed"]
+    assert sealed_cli(*args).returncode == ValidationFailedError.exit_code
 
 
 def test_production_refuses_to_start_without_a_signing_key_and_writes_nothing(
@@ -142,7 +143,7 @@ def test_production_refuses_to_start_without_a_signing_key_and_writes_nothing(
     cli = Cli(tmp_path)
     done = cli("init", LEDGER_ENVIRONMENT="production")
 
-    assert done.returncode == EXIT_CODES["validation_failed"]
+    assert done.returncode == ValidationFailedError.exit_code
     assert "LEDGER_SIGNING_KEY_FILE" in json.loads(done.stderr)["error"]["message"]
     assert list(tmp_path.iterdir()) == []
 
@@ -154,7 +155,7 @@ def test_a_created_signing_key_is_private_and_signs_the_checkpoints(tmp_path: Pa
     created = cli.json("audit", "create-signing-key", str(key))
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
     assert cli("audit", "create-signing-key", str(key)).returncode == (
-        EXIT_CODES["validation_failed"])
+        ValidationFailedError.exit_code)
 
     register(staffed(cli))
     cli.json("audit", "seal", LEDGER_SIGNING_KEY_FILE=str(key))
@@ -166,7 +167,7 @@ def test_a_created_signing_key_is_private_and_signs_the_checkpoints(tmp_path: Pa
 
 # When the evidence is gone: exit 12, never 0, on both backends ------------------------------
 
-UNVERIFIED = EXIT_CODES["integrity_unverified"]
+UNVERIFIED = IntegrityUnverifiedError.exit_code
 
 
 @dataclass
@@ -274,6 +275,6 @@ def test_checkpoints_re_signed_with_another_key_are_caught_by_the_public_key_alo
 
 def test_a_public_key_file_that_is_not_one_is_a_validation_error(store: Store) -> None:
     assert store("audit", "verify", "--public-key", "nowhere.pub").returncode == (
-        EXIT_CODES["validation_failed"])
+        ValidationFailedError.exit_code)
     assert store("audit", "verify", LEDGER_SIGNING_PUBLIC_KEY_FILE="var/signing_key.pem"
-                 ).returncode == EXIT_CODES["validation_failed"]
+                 ).returncode == ValidationFailedError.exit_code

@@ -14,7 +14,14 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from commands.errors import EXIT_CODES
+from ledger.credentials import AuthenticationError
+from ledger.domain.errors import (
+    ConflictError,
+    LedgerError,
+    NotFoundError,
+    ValidationFailedError,
+    WorkflowViolationError,
+)
 from service.cli import app
 from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, PASSWORD, RunningServer, ledger_env
 from tests.factories import make_profile
@@ -196,7 +203,7 @@ def test_the_cli_can_drive_a_running_service(cli: Cli, server: RunningServer) ->
 
     assert shown["customer"]["customer_id"] == registered["aggregate_id"]
     assert cli.stored_events() == local  # it went to the service's database, not the local one
-    assert wrong.returncode == EXIT_CODES["unauthenticated"]
+    assert wrong.returncode == AuthenticationError.exit_code
 
 
 # Refusals ---------------------------------------------------------------------
@@ -215,42 +222,43 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 REFUSALS = {
-    "invalid profile": (["customer", "register", "bad.json"], "validation_failed",
+    "invalid profile": (["customer", "register", "bad.json"], ValidationFailedError,
                         ["basic.email", "basic.legal_representative", "source_channel"]),
-    "missing file": (["customer", "register", "nowhere.json"], "validation_failed",
+    "missing file": (["customer", "register", "nowhere.json"], ValidationFailedError,
                      ["no such file: nowhere.json"]),
-    "not JSON": (["customer", "register", "broken.json"], "validation_failed",
+    "not JSON": (["customer", "register", "broken.json"], ValidationFailedError,
                  ["not valid JSON"]),
     "unknown change path": (["change", "propose", "{customer}", "--happened-on", "2024-03-01",
-                             "--set", "basic.shoe_size=42"], "validation_failed",
+                             "--set", "basic.shoe_size=42"], ValidationFailedError,
                             ["basic.shoe_size", "is not a field that can be changed"]),
     "bad date": (["change", "propose", "{customer}", "--happened-on", "1 March",
-                  "--set", "basic.fax=+862112345678"], "validation_failed",
+                  "--set", "basic.fax=+862112345678"], ValidationFailedError,
                  ["happened_on", "YYYY-MM-DD"]),
     "unknown customer": (["customer", "show", "00000000-0000-4000-8000-000000000000"],
-                         "not_found", ["no customer with this id"]),
+                         NotFoundError, ["no customer with this id"]),
     "stale version": (["change", "propose", "{customer}", "--happened-on", "2024-03-01",
                        "--set", "basic.fax=+862187654321", "--expected-version", "1"],
-                      "conflict", ["changed since"]),
-    "own proposal": (["change", "verify", "{customer}", "{proposal}"], "workflow_violation",
+                      ConflictError, ["changed since"]),
+    "own proposal": (["change", "verify", "{customer}", "{proposal}"], WorkflowViolationError,
                      ["cannot be verified by the person who proposed it"]),
-    "unknown projection": (["projections", "rebuild", "nope"], "validation_failed",
+    "unknown projection": (["projections", "rebuild", "nope"], ValidationFailedError,
                            ["unknown projection: nope"]),
 }
 
 
-@pytest.mark.parametrize(("args", "code", "mentions"), REFUSALS.values(), ids=REFUSALS.keys())
+@pytest.mark.parametrize(("args", "error", "mentions"), REFUSALS.values(), ids=REFUSALS.keys())
 def test_bad_input_exits_with_its_code_and_a_clear_message_and_writes_nothing(
-        workspace: dict[str, Any], args: list[str], code: str, mentions: list[str]) -> None:
+        workspace: dict[str, Any], args: list[str], error: type[LedgerError],
+        mentions: list[str]) -> None:
     cli: Cli = workspace["cli"]
     argv = [arg.format(**workspace) for arg in args]
     before = cli.stored_events()
 
     refused = cli(*argv, machine=False)
 
-    assert refused.returncode == EXIT_CODES[code], refused.stderr
+    assert refused.returncode == error.exit_code, refused.stderr
     message = words(refused.stderr)
-    assert f"error [{code}]" in message
+    assert f"error [{error.code}]" in message
     assert all(mention in message for mention in mentions), message
     assert "Traceback" not in refused.stderr
     # A refused read of a customer is itself audited (AU-1): one access record, nothing else.
@@ -264,7 +272,7 @@ def test_a_refusal_in_json_mode_is_a_parseable_error_on_stderr(
 
     refused = cli("customer", "register", "bad.json")
 
-    assert refused.returncode == EXIT_CODES["validation_failed"]
+    assert refused.returncode == ValidationFailedError.exit_code
     assert refused.stdout == ""
     error = json.loads(refused.stderr)["error"]
     assert error["code"] == "validation_failed"

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from commands.errors import EXIT_CODES
+from ledger.domain.errors import (
+    PermissionDeniedError,
+    ValidationFailedError,
+    WorkflowViolationError,
+)
 from tests.e2e.test_cli import Cli
 
 pytestmark = pytest.mark.e2e
@@ -60,7 +64,7 @@ def test_a_high_privilege_grant_needs_a_second_administrator(tmp_path: Path) -> 
     same = cli("account", "approve-grant", "zhao.lei", "auditor", LOGNAME="ops.chen")
     other = cli.json("account", "approve-grant", "zhao.lei", "auditor", LOGNAME="ops.li")
 
-    assert same.returncode == EXIT_CODES["workflow_violation"], same.stderr
+    assert same.returncode == WorkflowViolationError.exit_code, same.stderr
     assert other["result"]["active"] is True
     review = cli.json("access", "review")
     grants = {(a["username"], g["role"]): g for a in review["accounts"] for g in a["grants"]}
@@ -88,13 +92,13 @@ def test_an_actor_without_an_account_is_refused(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
     cli.json("init")
     refused = cli("customer", "find", "a", actor="nobody", machine=False)
-    assert refused.returncode == EXIT_CODES["permission_denied"], refused.stderr
+    assert refused.returncode == PermissionDeniedError.exit_code, refused.stderr
     assert "not allowed" in " ".join(refused.stderr.split())
 
 
 def test_serve_refuses_plain_http_beyond_loopback(tmp_path: Path) -> None:
     refused = Cli(tmp_path)("serve", "--host", "0.0.0.0", "--port", "1", machine=False)  # noqa: S104
-    assert refused.returncode == EXIT_CODES["validation_failed"]
+    assert refused.returncode == ValidationFailedError.exit_code
     assert "--tls-cert" in refused.stderr
     half = Cli(tmp_path)("serve", "--tls-cert", "cert.pem", "--port", "1", machine=False)
-    assert half.returncode == EXIT_CODES["validation_failed"]
+    assert half.returncode == ValidationFailedError.exit_code

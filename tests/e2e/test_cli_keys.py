@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from commands.errors import EXIT_CODES
+from ledger.crypto import KeyMaterialError
+from ledger.domain.errors import PermissionDeniedError
 from tests.e2e.test_cli import Cli, register, staffed
 from tests.factories import make_profile
 
@@ -36,7 +37,7 @@ def test_finance_may_not_find_by_phone_on_the_command_line(cli: Cli) -> None:
 
     refused = cli("customer", "find-by", "--phone", "+86 138-0013-8000", actor="qian.hui")
 
-    assert refused.returncode == EXIT_CODES["permission_denied"], refused.stderr
+    assert refused.returncode == PermissionDeniedError.exit_code, refused.stderr
     assert "+86" not in refused.stdout + refused.stderr
     assert cli.stored_events() == events_before + 1  # the denial's audit record
 
@@ -56,7 +57,7 @@ def test_the_kek_is_rotated_without_touching_events_and_the_old_one_is_no_longer
     shown = cli.json("customer", "show", customer_id)["customer"]["profile"]["basic"]
     assert shown["phone"] == "+8613900139000"
     refused = cli("keys", "status", LEDGER_KEK_FILE=str(old_kek))
-    assert refused.returncode == EXIT_CODES["key_material"]
+    assert refused.returncode == KeyMaterialError.exit_code
     assert "KEK" in refused.stderr
 
 
@@ -69,5 +70,5 @@ def test_a_wrong_kek_is_refused_before_anything_is_written(cli: Cli) -> None:
     refused = cli("customer", "register", cli.write("p.json", make_profile(seed=9)),
                   LEDGER_KEK_FILE=str(wrong))
 
-    assert refused.returncode == EXIT_CODES["key_material"]
+    assert refused.returncode == KeyMaterialError.exit_code
     assert cli.stored_events() == events_before

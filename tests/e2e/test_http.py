@@ -9,14 +9,14 @@ from typing import Any
 import httpx
 import pytest
 
-from commands.errors import (
+from commands.models import COMMANDS
+from ledger.domain.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
     ValidationFailedError,
     WorkflowViolationError,
 )
-from commands.models import COMMANDS
 from service.client import LedgerClient
 from tests.e2e.conftest import PASSWORD, RunningServer
 from tests.factories import make_profile

@@ -12,14 +12,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from commands.errors import AuthenticationError
+from ledger.credentials import AuthenticationError
 from ledger.domain.access import AccessRecord
 from service.bootstrap import Ledger
 from service.client import HttpTransport
 from service.http import create_app
 from tests.accounts import PASSWORD, open_account
 from tests.privacy_support import distinctive_profile, register
-from tests.unit.commands.store_snapshot import snapshot_store
+from tests.store_snapshot import snapshot_store
 
 pytestmark = pytest.mark.e2e
 

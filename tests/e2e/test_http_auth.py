@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 
-from commands.errors import AuthenticationError, PermissionDeniedError
+from ledger.credentials import AuthenticationError
+from ledger.domain.errors import PermissionDeniedError
 from service.bootstrap import Ledger
 from service.client import LedgerClient
 from service.http import create_app

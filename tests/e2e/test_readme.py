@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import typer.main
 
-from commands import errors
 from ledger.policy import load_policy
 from ledger.policy_access import ROLES
 from ledger.settings import Settings
+from service import errors
 from service.cli import app
 from service.http import create_app
 from tests.e2e.conftest import CLI_TIMEOUT
@@ -96,14 +96,15 @@ def test_the_settings_table_lists_every_setting_with_its_default() -> None:
 
 
 def test_the_error_table_matches_the_one_mapping() -> None:
-    rows = re.findall(r"^\| `([a-z_]+)` \| `(\w+Error)` \| (\d+) \| (\d+) \|", TEXT,
+    rows = re.findall(r"^\| `([a-z_]+)`[^|]* \| `(\w+Error)` \| (\d+) \| (\d+) \|", TEXT,
                       re.MULTILINE)
 
-    assert {code for code, *_ in rows} == set(errors.EXIT_CODES) == set(errors.HTTP_STATUS)
+    assert {code for code, *_ in rows} == {cls.code for cls in errors.ERROR_CLASSES}
     for code, exception, status, exit_code in rows:
-        assert getattr(errors, exception).code == code
-        assert (int(status), int(exit_code)) == (errors.HTTP_STATUS[code],
-                                                 errors.EXIT_CODES[code])
+        error_class = getattr(errors, exception)
+        assert error_class.code == code
+        assert (int(status), int(exit_code)) == (error_class.http_status,
+                                                 error_class.exit_code), code
 
 
 def test_the_masking_tables_state_the_default_policy() -> None:

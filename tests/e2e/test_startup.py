@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from commands.errors import EXIT_CODES
+from ledger.connect import DatabaseUnavailableError
+from ledger.domain.errors import ValidationFailedError
 from tests.conftest import _with_database
 from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, free_port, ledger_env
 
@@ -56,7 +57,7 @@ def silent_port() -> Iterator[int]:
 
 def assert_refused_in_one_line(done: subprocess.CompletedProcess[str], seconds: float,
                                *names: str) -> None:
-    assert done.returncode == EXIT_CODES["database_unavailable"], done.stderr
+    assert done.returncode == DatabaseUnavailableError.exit_code, done.stderr
     assert seconds < START_BOUND
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -127,7 +128,7 @@ def test_production_lists_every_missing_setting_in_one_refusal_and_creates_nothi
     done, _ = started(tmp_path, ("--json", *command_line(command)), "sqlite:///var/ledger.sqlite3",
                       LEDGER_ENVIRONMENT="production")
 
-    assert done.returncode == EXIT_CODES["validation_failed"], done.stderr
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
     error = json.loads(done.stderr)["error"]
     assert [p["field"] for p in error["details"]["problems"]] == sorted(PRODUCTION_NEEDS)
     for setting in PRODUCTION_NEEDS:
@@ -152,7 +153,7 @@ def test_production_with_only_the_kek_missing_names_it_and_leaves_no_var_directo
                       LEDGER_INDEX_KEY="QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
                       LEDGER_KEYSTORE_URL=f"sqlite:///{secrets / 'keys.sqlite3'}")
 
-    assert done.returncode == EXIT_CODES["validation_failed"], done.stderr
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
     assert "set right: LEDGER_KEK\n" in done.stderr
     assert list(workdir.iterdir()) == [], "a refused start leaves no empty var/ behind"
     assert sorted(p.name for p in secrets.iterdir()) == ["signing.pem"]
@@ -163,7 +164,7 @@ def test_a_url_whose_password_breaks_its_parsing_is_refused_without_echoing_it(
     # Unencoded, "#" ends the address: urllib then reads "Not" as the port.
     done, _ = started(tmp_path, ("init",), "postgresql://postgres:Not#For-Print@127.0.0.1/x")
 
-    assert done.returncode == EXIT_CODES["validation_failed"], done.stderr
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
     assert "percent-encoded" in done.stderr
     assert "Not" not in done.stderr.replace("not a number", "")
     assert "For-Print" not in done.stderr

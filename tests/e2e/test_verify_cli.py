@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from commands.errors import EXIT_CODES
+from ledger.crypto import KeyMaterialError
+from ledger.integrity.report import IntegrityViolationError
 from tests.e2e.test_cli import Cli, register, staffed, words
 
 pytestmark = pytest.mark.e2e
-FOUND = EXIT_CODES["integrity_violation"]
+FOUND = IntegrityViolationError.exit_code
 
 
 @pytest.fixture
@@ -83,5 +84,5 @@ def test_a_deleted_and_an_extra_key_are_named_by_customer_id(cli: Cli) -> None:
     assert sorted((f["kind"], f["customer_id"]) for f in findings) == sorted([
         ("missing_key", customer_id), ("key_without_customer", stray)])
     assert human.returncode == FOUND and customer_id in human.stdout and stray in human.stdout
-    assert read.returncode == EXIT_CODES["key_material"]
+    assert read.returncode == KeyMaterialError.exit_code
     assert "[erased]" not in read.stdout

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from ledger import totp
+from ledger.credentials import AuthenticationError
 from ledger.domain.account import AccountStatus
-from ledger.domain.errors import AuthenticationError
 from projections.account_queries import AccessReview
 from projections.queries import FindCustomers
 from service.bootstrap import Ledger

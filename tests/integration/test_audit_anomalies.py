@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 
 from commands.accounts import LockRole
-from ledger.domain.errors import AuthenticationError
+from ledger.credentials import AuthenticationError
 from projections.anomalies import AuditAnomalies
 from projections.queries import GetCustomer
 from service.bootstrap import Ledger

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from commands.errors import PermissionDeniedError
+from ledger.domain.errors import PermissionDeniedError
 from service.bootstrap import Ledger
 from service.client import HttpTransport, LedgerClient
 from service.http import create_app

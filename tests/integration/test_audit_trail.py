@@ -12,9 +12,10 @@ import pytest
 
 from commands.bus import Actor
 from commands.models import RecordReview
+from ledger.credentials import AuthenticationError
 from ledger.crypto import ERASED
 from ledger.domain.access import AccessRecord
-from ledger.domain.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from ledger.domain.errors import NotFoundError, PermissionDeniedError
 from ledger.store import NOTIFICATION_BATCH
 from projections.audit import AuditTrailQuery, CustomerAsOf, customer_as_of
 from projections.history import CustomerHistory

@@ -114,7 +114,7 @@ def test_sixteen_clients_lose_no_acknowledged_event_and_duplicate_no_version(
     assert stats.batches < stats.items
 
     ledger.runner.catch_up()
-    view = ledger.queries.handlers()[GetCustomer]
+    view = ledger.answer
     for customer_id in registered[:: CUSTOMERS_PER_THREAD]:
         shown = view(GetCustomer(customer_id=customer_id))["customer"]
         assert shown["customer_id"] == str(customer_id)

@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 from commands.bus import Actor
-from commands.errors import ValidationFailedError
+from ledger.domain.errors import ValidationFailedError
 from projections.privacy import ListDuplicates
 from projections.queries import FindCustomers
 from service.bootstrap import Ledger

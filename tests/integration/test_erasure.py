@@ -46,7 +46,7 @@ from tests.privacy_support import (
     request_deletion,
     where_found,
 )
-from tests.unit.commands.store_snapshot import snapshot_store
+from tests.store_snapshot import snapshot_store
 
 ZH_COMPANY = DISTINCTIVE["zh_CN"]["basic__name"]
 EN_COMPANY = DISTINCTIVE["en_US"]["basic__name"]

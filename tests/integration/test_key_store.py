@@ -33,7 +33,7 @@ from tests.privacy_support import (
     erase,
     register,
 )
-from tests.unit.commands.store_snapshot import snapshot_store, store_unchanged
+from tests.store_snapshot import snapshot_store, store_unchanged
 
 
 def new_key() -> str:

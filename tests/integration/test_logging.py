@@ -10,7 +10,7 @@ import pytest
 import structlog
 from fastapi.testclient import TestClient
 
-from commands.errors import LedgerError
+from ledger.domain.errors import LedgerError
 from ledger.logging import configure_logging
 from ledger.settings import Settings
 from service.bootstrap import Ledger

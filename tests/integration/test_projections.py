@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 
-from commands.errors import NotReflectedYetError
 from commands.models import RegisterCustomer
 from ledger.sql import Cursor
 from projections.customer_view import CustomerView
 from projections.pending_proposals import PendingProposals
 from projections.projection import EventByEventProjection
-from projections.runner import ProjectionRunner
+from projections.runner import NotReflectedYetError, ProjectionRunner
 from service.bootstrap import Ledger
 from service.client import LedgerClient
 from tests.conftest import ALICE, BOB

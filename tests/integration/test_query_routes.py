@@ -13,8 +13,8 @@ import typer.main
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from commands.errors import LedgerError
 from ledger import totp
+from ledger.domain.errors import LedgerError
 from projections.account_queries import AccessReview, GetAccount, ListAccounts
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf

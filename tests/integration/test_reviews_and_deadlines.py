@@ -27,7 +27,7 @@ def propose(ledger: Ledger, customer_id: UUID, changes: dict[str, Any], happened
 
 def late_changes(ledger: Ledger) -> list[dict[str, Any]]:
     ledger.runner.catch_up()
-    result: list[dict[str, Any]] = ledger.queries.list_late_key_changes(
+    result: list[dict[str, Any]] = ledger.answer(
         ListLateKeyChanges())["late_changes"]
     return result
 
@@ -38,7 +38,7 @@ def test_a_key_change_recorded_within_five_working_days_is_on_time(ledger: Ledge
     propose(ledger, customer_id, {"basic.phone": "+8613911112222"}, date(2026, 11, 20))
 
     assert late_changes(ledger) == []
-    pending = ledger.queries.list_pending_proposals(ListPendingProposals())["proposals"]
+    pending = ledger.answer(ListPendingProposals())["proposals"]
     assert pending[0]["record_by"] == "2026-11-27"
     assert pending[0]["late"] is False
 
@@ -63,7 +63,7 @@ def test_a_change_to_no_key_field_has_no_deadline(ledger: Ledger) -> None:
     propose(ledger, customer_id, {"business.scale": "large"}, date(2025, 1, 2))
 
     assert late_changes(ledger) == []
-    pending = ledger.queries.list_pending_proposals(ListPendingProposals())["proposals"]
+    pending = ledger.answer(ListPendingProposals())["proposals"]
     assert (pending[0]["record_by"], pending[0]["late"]) == (None, False)
 
 
@@ -84,10 +84,10 @@ def test_customers_not_reviewed_this_quarter_are_due(ledger: Ledger) -> None:
                                     reviewed_on=date(2026, 9, 30)), BOB)
     ledger.runner.catch_up()
 
-    due = ledger.queries.list_reviews_due(ListReviewsDue())
+    due = ledger.answer(ListReviewsDue())
 
     assert due["quarter"] == "2026-Q4"
     assert {c["customer_id"] for c in due["customers"]} == {
         str(unreviewed), str(reviewed_last_quarter)}
-    last_quarter = ledger.queries.list_reviews_due(ListReviewsDue(quarter="2026-Q3"))
+    last_quarter = ledger.answer(ListReviewsDue(quarter="2026-Q3"))
     assert {c["customer_id"] for c in last_quarter["customers"]} == {str(unreviewed)}

@@ -21,7 +21,6 @@ from ledger.key_audit import (
     verify_keys,
 )
 from ledger.snapshot_audit import verify_snapshots
-from projections.customer_view import CustomerView
 from projections.verification import ReadModelCheck, verify_read_models
 from service.bootstrap import Ledger
 from service.client import LedgerClient
@@ -46,10 +45,8 @@ def customers(ledger: Ledger) -> tuple[str, str, str]:
 
 
 def read_models(ledger: Ledger) -> dict[str, ReadModelCheck]:
-    projections = [CustomerView(None) if isinstance(p, CustomerView) else p
-                   for p in ledger.runner.projections.values()]
     return {check.name: check for check in verify_read_models(
-        ledger.store, ledger.views, projections, batch_size=2)}
+        ledger.store, ledger.views, list(ledger.runner.projections.values()), batch_size=2)}
 
 
 def keys_of(ledger: Ledger) -> RawTables:

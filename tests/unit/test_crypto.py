@@ -8,7 +8,6 @@ import json
 import secrets
 import stat
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +31,10 @@ from ledger.crypto import (
 )
 from ledger.domain.errors import WorkflowViolationError
 from ledger.domain.profile import apply_changes, validate_changes, validate_profile
-from ledger.keystore import KeyStore
 from ledger.policy import load_policy
 from ledger.protection import ProfileProtector
-from ledger.sql import SQLiteDatabase
 from tests.factories import make_profile
+from tests.fakes import InMemoryKeys
 
 POLICY = load_policy()
 KEY = secrets.token_bytes(32)
@@ -146,12 +144,11 @@ def test_digests_depend_on_the_key_and_the_kind_and_show_no_value() -> None:
 # The profile protector --------------------------------------------------------------------
 
 @pytest.fixture
-def protector(tmp_path: Path) -> Iterator[ProfileProtector]:
-    db = SQLiteDatabase(tmp_path / "keys.sqlite3")
-    keys = KeyStore(db, secrets.token_bytes(32))
-    keys.create_tables()
-    yield ProfileProtector(keys, BlindIndex(secrets.token_bytes(32)), POLICY.personal_fields)
-    db.close()
+def protector() -> ProfileProtector:
+    """The protector on in-memory data keys (the key store's own database is tested in
+    tests/integration/test_key_store.py)."""
+    return ProfileProtector(InMemoryKeys(), BlindIndex(secrets.token_bytes(32)),
+                            POLICY.personal_fields)
 
 
 def a_profile() -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""Access events (AU-1, OP-1): reads of customer data, denials, logins and second-factor
-enrolments.
+"""Access events (AU-1, OP-1): reads of customer data, reads with full clearance, denials,
+logins and second-factor enrolments.
 
 Each is one event on a fresh, single-event aggregate: recording it loads nothing and
 conflicts with nothing, so it is cheap enough to write on every denial and login. A
@@ -47,6 +47,12 @@ class AccessRecord(LedgerAggregate):
         revealed_fields: list[str]
         # "ok", or the error code the query ended with (e.g. "not_found")
         outcome: str
+
+    class FullClearanceUsed(LedgerAggregate.Created):
+        """Code in the ledger's own process read with every sensitive field unmasked, for a
+        stated purpose (a tool, an export, a benchmark); who asked is the actor."""
+
+        purpose: str
 
     @classmethod
     def record(cls, event_class: type[LedgerAggregate.Created], **facts: object

@@ -1,8 +1,10 @@
 """Field sensitivity and masking (AC-1, P5): what a reader without clearance sees.
 
 The bus decides the reader's clearance and sets it for the duration of a query; the query
-layer masks every sensitive field the reader is not cleared for. Outside the bus (trusted
-code in the same process) nothing is masked.
+layer masks every sensitive field the reader is not cleared for. Masking fails closed: with
+no clearance set, a query answers as for the narrowest one (every sensitive field masked,
+``NO_CLEARANCE`` where the policy's list is not at hand). Code that needs every field says
+so, with full clearance and a purpose, and that is audited (``commands.read_audit``).
 """
 
 from __future__ import annotations
@@ -22,12 +24,19 @@ MASK = "***"
 
 @dataclass(frozen=True)
 class Clearance:
-    """The field paths a reader may not see unmasked."""
+    """The field paths a reader may not see unmasked (``everything``: no path at all)."""
 
     hidden_paths: frozenset[str]
+    everything: bool = False
+
+    @classmethod
+    def narrowest(cls, sensitive_paths: Iterable[str]) -> Clearance:
+        """The clearance of a reader cleared for nothing: every sensitive path hidden."""
+        return cls(frozenset(sensitive_paths))
 
     def hides(self, path: str) -> bool:
-        return any(paths_overlap(path, hidden) for hidden in self.hidden_paths)
+        return self.everything or any(paths_overlap(path, hidden)
+                                      for hidden in self.hidden_paths)
 
     def readable(self, paths: Iterable[str]) -> list[str]:
         """Those of ``paths`` this reader may see unmasked, sorted."""
@@ -35,12 +44,16 @@ class Clearance:
 
 
 FULL_CLEARANCE = Clearance(frozenset())
+# What code reading without any clearance set gets, where the policy's sensitive fields are
+# not at hand: nothing readable. The registered query handlers use the policy's narrowest.
+NO_CLEARANCE = Clearance(frozenset(), everything=True)
 
-_current: ContextVar[Clearance | None] = ContextVar("ledger_reader_clearance", default=None)
+_current: ContextVar[Clearance] = ContextVar("ledger_reader_clearance", default=NO_CLEARANCE)
 
 
-def current_clearance() -> Clearance | None:
-    """The reader's clearance the bus set; None for trusted code calling queries directly."""
+def current_clearance() -> Clearance:
+    """The reader's clearance the bus (or a full-clearance read) set; ``NO_CLEARANCE``
+    when nobody set one."""
     return _current.get()
 
 
@@ -91,7 +104,11 @@ def mask_profile(profile: dict[str, Any], clearance: Clearance) -> tuple[dict[st
     """The profile with every hidden field masked, and the paths that were masked."""
     masked_paths: list[str] = []
     result = dict(profile)
-    for path in sorted(clearance.hidden_paths):
+    hidden = clearance.hidden_paths if not clearance.everything else {
+        f"{head}.{field}" if isinstance(group, dict) else head
+        for head, group in profile.items()
+        for field in (group if isinstance(group, dict) else [None])}
+    for path in sorted(hidden):
         head, _, field = path.partition(".")
         if not field:
             if result.get(head) not in (None, [], {}):

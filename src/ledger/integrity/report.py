@@ -6,14 +6,27 @@ from bisect import insort
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.domain.errors import (  # re-exported
-    IntegrityUnverifiedError as IntegrityUnverifiedError,
-)
-from ledger.domain.errors import (
-    IntegrityViolationError as IntegrityViolationError,
-)
+from ledger.domain.errors import LedgerError
 
 MAX_FINDINGS = 20
+
+
+class IntegrityViolationError(LedgerError):
+    """Verification found the stored history altered, or a checkpoint that does not hold."""
+
+    code = "integrity_violation"
+    http_status = 500
+    exit_code = 11
+
+
+class IntegrityUnverifiedError(LedgerError):
+    """Verification found nothing altered, but older records that no trusted signed
+    checkpoint covers: their integrity cannot be shown."""
+
+    code = "integrity_unverified"
+    http_status = 500
+    exit_code = 12
+
 
 # What can be wrong, as reported in ``Finding.kind``.
 MODIFIED = "modified"            # a sealed record's stored bytes changed

@@ -18,7 +18,6 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from commands.errors import EXIT_CODES, UNEXPECTED_EXIT_CODE
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.logging import configure_logging
 from ledger.settings import Settings
@@ -89,7 +88,7 @@ def fail(error: LedgerError) -> None:
         if isinstance(error, ValidationFailedError):
             for problem in error.problems:
                 err.print(literal(f"  - {problem.field}: {problem.message}"), highlight=False)
-    raise typer.Exit(EXIT_CODES.get(error.code, UNEXPECTED_EXIT_CODE))
+    raise typer.Exit(error.exit_code)
 
 
 def run(action: Callable[[], T]) -> T:

@@ -15,13 +15,12 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
-from ledger.domain.errors import IntegrityViolationError
+from ledger.integrity.report import IntegrityViolationError
 from ledger.key_audit import KeyReport, verify_keys
 from ledger.keystore import KeyStore
 from ledger.logging import configure_logging
 from ledger.snapshot_audit import verify_snapshots
 from ledger.store import LedgerStore, open_store
-from projections.customer_view import CustomerView
 from projections.verification import verify_read_models
 from service.bootstrap import open_key_store, open_views
 from service.cli.common import (
@@ -87,10 +86,7 @@ def projections_verify(as_json: JsonFlag = False) -> None:
 
     def action() -> dict[str, Any]:
         with local_ledger() as ledger:
-            # The runner's customer view destroys erased customers' keys as it goes: the
-            # rebuild must change nothing but its scratch store.
-            projections = [CustomerView(None) if isinstance(p, CustomerView) else p
-                           for p in ledger.runner.projections.values()]
+            projections = list(ledger.runner.projections.values())
             with Progress(TextColumn("rebuilding"), BarColumn(),
                           TextColumn("{task.completed}/{task.total} events"),
                           console=err, disable=options.json, transient=True) as bar:
@@ -115,8 +111,8 @@ def projections_verify(as_json: JsonFlag = False) -> None:
 
 @contextmanager
 def _log_and_key_store() -> Iterator[tuple[LedgerStore, KeyStore]]:
-    """The event log and the key store, without the start-up repair (``reconcile``) that
-    would destroy a revived key before it could be reported."""
+    """The event log and the key store, without the start-up catch-up of the erasure
+    follower that would destroy a revived key before it could be reported."""
     chosen = settings()
     configure_logging(chosen.model_copy(update={"log_level": "warning"}))
     index_key = load_index_key(chosen)

@@ -1,5 +1,5 @@
-"""Account commands through the real bus, on SQLite and PostgreSQL: given accounts, when a
-command, then its events or an error (LG-1, LG-3, AC-2, AC-4, IR-1)."""
+"""Account commands through the real bus, on the library's in-memory event store: given
+accounts, when a command, then its events or an error (LG-1, LG-3, AC-2, AC-4, IR-1)."""
 
 from __future__ import annotations
 
@@ -28,18 +28,18 @@ from ledger.domain.errors import (
     ValidationFailedError,
     WorkflowViolationError,
 )
-from service.bootstrap import Ledger
 from tests.accounts import ADMIN, ONE_TIME, PASSWORD, SECOND_ADMIN, create, grant, open_account
-from tests.unit.commands.store_snapshot import snapshot_store, store_unchanged
+from tests.fakes import WriteSide
+from tests.store_snapshot import snapshot_store, store_unchanged
 
 
-def account(ledger: Ledger, username: str) -> Account:
+def account(ledger: WriteSide, username: str) -> Account:
     found: object = ledger.store.repository.get(account_id(username))
     assert isinstance(found, Account)
     return found
 
 
-def test_an_account_is_created_with_a_hashed_one_time_password(ledger: Ledger) -> None:
+def test_an_account_is_created_with_a_hashed_one_time_password(ledger: WriteSide) -> None:
     outcome = create(ledger, "li.na")
     stored = account(ledger, "li.na")
     assert outcome["result"] == {"username": "li.na", "must_change_password": True}
@@ -54,7 +54,7 @@ def test_an_account_is_created_with_a_hashed_one_time_password(ledger: Ledger) -
     ("username", "Li Na", ValidationFailedError),
 ])
 def test_a_duplicate_or_invalid_account_is_refused_and_writes_nothing(
-        ledger: Ledger, field: str, value: str, error: type[Exception]) -> None:
+        ledger: WriteSide, field: str, value: str, error: type[Exception]) -> None:
     create(ledger, "li.na")
     fields: dict[str, Any] = {"username": "wang.fang", "employee_id": "E2",
                               "department": "sales", "initial_password": ONE_TIME}
@@ -62,7 +62,7 @@ def test_a_duplicate_or_invalid_account_is_refused_and_writes_nothing(
         ledger.bus.execute_named("create-account", fields | {field: value}, ADMIN)
 
 
-def test_the_owner_changes_the_password_giving_the_current_one(ledger: Ledger) -> None:
+def test_the_owner_changes_the_password_giving_the_current_one(ledger: WriteSide) -> None:
     create(ledger, "li.na")
     owner = Actor("li.na")
     with pytest.raises(ValidationFailedError, match="current_password"):
@@ -77,7 +77,7 @@ def test_the_owner_changes_the_password_giving_the_current_one(ledger: Ledger) -
     assert account(ledger, "li.na").must_change_password is False
 
 
-def test_no_one_changes_another_persons_password(ledger: Ledger) -> None:
+def test_no_one_changes_another_persons_password(ledger: WriteSide) -> None:
     create(ledger, "li.na")
     before = snapshot_store(ledger.store)
     with pytest.raises(PermissionDeniedError):
@@ -88,14 +88,14 @@ def test_no_one_changes_another_persons_password(ledger: Ledger) -> None:
     assert [r.topic.rsplit(":", 1)[1] for r in added] == ["AccessRecord.PermissionDenied"]
 
 
-def test_a_reset_sets_a_new_one_time_password(ledger: Ledger) -> None:
+def test_a_reset_sets_a_new_one_time_password(ledger: WriteSide) -> None:
     open_account(ledger, "li.na", "sales")
     ledger.bus.execute(ResetPassword(username="li.na", one_time_password="Fresh-Start#9931"),
                        ADMIN)
     assert account(ledger, "li.na").must_change_password is True
 
 
-def test_lock_unlock_report_and_disable(ledger: Ledger) -> None:
+def test_lock_unlock_report_and_disable(ledger: WriteSide) -> None:
     open_account(ledger, "li.na", "sales")
     ledger.bus.execute(LockAccount(username="li.na", reason="suspicious"), ADMIN)
     assert account(ledger, "li.na").lock_reason == "administrator"
@@ -110,7 +110,7 @@ def test_lock_unlock_report_and_disable(ledger: Ledger) -> None:
 
 
 def test_a_high_privilege_grant_is_inactive_until_a_second_person_approves(
-        ledger: Ledger) -> None:
+        ledger: WriteSide) -> None:
     create(ledger, "zhao.lei")
     outcome = ledger.bus.execute(GrantRole(username="zhao.lei", role="auditor"), ADMIN)
     assert outcome["result"]["active"] is False
@@ -124,14 +124,14 @@ def test_a_high_privilege_grant_is_inactive_until_a_second_person_approves(
     assert ledger.access.identity.actor_for("zhao.lei").roles == {"auditor"}
 
 
-def test_an_ordinary_grant_takes_effect_at_once(ledger: Ledger) -> None:
+def test_an_ordinary_grant_takes_effect_at_once(ledger: WriteSide) -> None:
     create(ledger, "li.na")
     outcome = ledger.bus.execute(GrantRole(username="li.na", role="sales"), ADMIN)
     assert outcome["result"]["active"] is True
     assert ledger.access.identity.actor_for("li.na").roles == {"sales"}
 
 
-def test_a_change_of_job_revokes_every_grant_in_one_step(ledger: Ledger) -> None:
+def test_a_change_of_job_revokes_every_grant_in_one_step(ledger: WriteSide) -> None:
     open_account(ledger, "li.na", "sales", "customer_service")
     ledger.bus.execute(GrantRole(username="li.na", role="auditor"), ADMIN)  # waiting
     outcome = ledger.bus.execute(RevokeAllRoles(username="li.na"), ADMIN)
@@ -139,7 +139,7 @@ def test_a_change_of_job_revokes_every_grant_in_one_step(ledger: Ledger) -> None
     assert account(ledger, "li.na").grants == {}
 
 
-def test_an_incident_locks_every_holder_of_a_role_in_one_audited_step(ledger: Ledger) -> None:
+def test_an_incident_locks_every_holder_of_a_role_in_one_audited_step(ledger: WriteSide) -> None:
     open_account(ledger, "li.na", "sales")
     open_account(ledger, "zhao.lei", "sales", "finance")
     open_account(ledger, "wang.fang", "info_specialist")
@@ -152,7 +152,7 @@ def test_an_incident_locks_every_holder_of_a_role_in_one_audited_step(ledger: Le
         "incident", ADMIN.id, "phishing wave")
 
 
-def test_the_first_administrator_is_created_once(ledger: Ledger) -> None:
+def test_the_first_administrator_is_created_once(ledger: WriteSide) -> None:
     command = CreateFirstAdministrator(username="admin", employee_id="A-0",
                                        department="it", initial_password=ONE_TIME)
     outcome = ledger.bus.execute(command, ADMIN)
@@ -163,7 +163,7 @@ def test_the_first_administrator_is_created_once(ledger: Ledger) -> None:
                                                       "username": "admin2"}), ADMIN)
 
 
-def test_roles_are_checked_against_the_known_list(ledger: Ledger) -> None:
+def test_roles_are_checked_against_the_known_list(ledger: WriteSide) -> None:
     create(ledger, "li.na")
     with pytest.raises(ValidationFailedError):
         ledger.bus.execute_named("grant-role", {"username": "li.na", "role": "god"}, ADMIN)

@@ -1,11 +1,11 @@
-"""The deletion commands through the real bus (DL-1..DL-3): given a customer and a request,
-when a step is taken by someone, then the request moves on, or the step is refused with
-``workflow_violation`` or ``permission_denied`` and the store is byte-for-byte unchanged."""
+"""The deletion commands through the real bus (DL-1..DL-3), on the in-memory write side:
+given a customer and a request, when a step is taken by someone, then the request moves on,
+or the step is refused with ``workflow_violation`` or ``permission_denied`` and the store is
+byte-for-byte unchanged."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -21,7 +21,6 @@ from commands.deletion import (
 )
 from commands.models import Command, ProposeChange, RecordReview, RegisterCustomer, VerifyChange
 from commands.registry import ALL_HANDLERS
-from ledger.domain.customer import Customer
 from ledger.domain.deletion import DeletionRequest, Ground
 from ledger.domain.errors import (
     ConflictError,
@@ -29,9 +28,8 @@ from ledger.domain.errors import (
     PermissionDeniedError,
     WorkflowViolationError,
 )
-from projections.privacy import ListDeletions
-from service.bootstrap import Ledger
 from tests.factories import make_profile
+from tests.fakes import WriteSide
 from tests.privacy_support import (
     CHECKER,
     CLERK,
@@ -46,7 +44,7 @@ from tests.privacy_support import (
     request_deletion,
     run,
 )
-from tests.unit.commands.store_snapshot import (
+from tests.store_snapshot import (
     only_a_denial_recorded,
     store_unchanged,
 )
@@ -58,16 +56,11 @@ CLERK_AND_SALES_HEAD = Actor("wang.fang", frozenset({"info_specialist", "departm
 INFO_HEAD_AND_SYSADMIN = Actor("sun.li", frozenset({"info_mgmt_head", "sysadmin"}))
 
 
-@pytest.fixture
-def ledger(make_ledger: Callable[..., Ledger], database_url: str, tmp_path: Path) -> Ledger:
-    return make_ledger(database_url, data_dir=tmp_path / "var")
-
-
-def a_customer(ledger: Ledger) -> str:
+def a_customer(ledger: WriteSide) -> str:
     return register(ledger, make_profile("zh_CN", seed=21))
 
 
-def at_stage(ledger: Ledger, stage: str) -> str:
+def at_stage(ledger: WriteSide, stage: str) -> str:
     """Given a request for a new customer, taken as far as ``stage``."""
     request_id = request_deletion(ledger, a_customer(ledger))
     steps = [("reviewed", ReviewDeletion, SALES_HEAD), ("approved", ApproveDeletion, INFO_HEAD),
@@ -84,7 +77,7 @@ def at_stage(ledger: Ledger, stage: str) -> str:
     return request_id
 
 
-def refused(ledger: Ledger, command: Command, actor: Actor, error: type[Exception],
+def refused(ledger: WriteSide, command: Command, actor: Actor, error: type[Exception],
             bus: MessageBus | None = None) -> None:
     """When ``actor`` runs ``command``, then ``error``, and the store is unchanged but for
     the audit record a permission denial writes, whichever check refused."""
@@ -94,7 +87,7 @@ def refused(ledger: Ledger, command: Command, actor: Actor, error: type[Exceptio
         (bus or ledger.bus).execute(command, actor)
 
 
-def stage_of(ledger: Ledger, request_id: str) -> str:
+def stage_of(ledger: WriteSide, request_id: str) -> str:
     request = ledger.store.repository.get(UUID(request_id))
     assert isinstance(request, DeletionRequest)
     return request.stage.value
@@ -114,29 +107,10 @@ RIGHT_ACTOR = {"review": SALES_HEAD, "approve": INFO_HEAD, "execute": SYSADMIN}
 
 # The workflow ---------------------------------------------------------------------------
 
-def test_the_four_steps_erase_the_customer_and_leave_the_queue(ledger: Ledger) -> None:
-    customer_id = a_customer(ledger)
-    key_id = ledger.keys.data_key(customer_id)[0]  # type: ignore[index]
-    request_id = request_deletion(ledger, customer_id, ground=Ground.ERRONEOUS_OR_DUPLICATE)
-    ledger.runner.catch_up()
-    queue = ledger.bus.ask(ListDeletions(), INFO_HEAD)["deletions"]
-    assert [(d["request_id"], d["stage"], d["ground"]) for d in queue] == [
-        (request_id, "requested", "erroneous_or_duplicate")]
-    run(ledger, step("review", request_id), SALES_HEAD)
-    run(ledger, step("approve", request_id), INFO_HEAD)
-    outcome = run(ledger, step("execute", request_id), SYSADMIN)
-    assert (outcome["result"]["key_id"], outcome["result"]["stage"]) == (key_id, "executed")
-    assert ledger.bus.ask(ListDeletions(min_position=outcome["position"]), INFO_HEAD
-                          )["deletions"] == []
-    customer = ledger.store.repository.get(UUID(customer_id))
-    assert isinstance(customer, Customer) and customer.erased
-    assert ledger.keys.data_key(customer_id) is None
-
-
 @pytest.mark.parametrize(("at", "decider"), [
     ("review", SALES_HEAD), ("approve", INFO_HEAD), ("execute", SYSADMIN)])
 def test_a_rejection_at_any_step_ends_the_request_and_keeps_the_customer(
-        ledger: Ledger, at: str, decider: Actor) -> None:
+        ledger: WriteSide, at: str, decider: Actor) -> None:
     customer_id = a_customer(ledger)
     request_id = request_deletion(ledger, customer_id)
     for earlier in ("review", "approve", "execute")[: ("review", "approve", "execute").index(at)]:
@@ -148,7 +122,7 @@ def test_a_rejection_at_any_step_ends_the_request_and_keeps_the_customer(
     change(ledger, customer_id, {"basic.legal_representative": "欧阳翠花"})
 
 
-def test_a_request_for_an_unknown_customer_is_not_found(ledger: Ledger) -> None:
+def test_a_request_for_an_unknown_customer_is_not_found(ledger: WriteSide) -> None:
     refused(ledger, RequestDeletion(customer_id=uuid4(), ground=Ground.LEGAL_OBLIGATION,
                                     details="x", department="sales"), CLERK, NotFoundError)
 
@@ -161,7 +135,7 @@ def test_a_request_for_an_unknown_customer_is_not_found(ledger: Ledger) -> None:
     ("executed", "execute"), ("executed", "approve"), ("rejected", "review"),
     ("rejected", "approve"), ("rejected", "execute"),
 ])
-def test_a_step_out_of_order_is_a_workflow_violation(ledger: Ledger, stage: str,
+def test_a_step_out_of_order_is_a_workflow_violation(ledger: WriteSide, stage: str,
                                                      attempt: str) -> None:
     request_id = at_stage(ledger, stage)
     refused(ledger, step(attempt, request_id), RIGHT_ACTOR[attempt], WorkflowViolationError)
@@ -170,14 +144,14 @@ def test_a_step_out_of_order_is_a_workflow_violation(ledger: Ledger, stage: str,
 @pytest.mark.parametrize(("stage", "at"), [
     ("reviewed", "review"), ("requested", "approve"), ("approved", "approve"),
     ("executed", "execute"), ("rejected", "review")])
-def test_a_rejection_out_of_order_is_a_workflow_violation(ledger: Ledger, stage: str,
+def test_a_rejection_out_of_order_is_a_workflow_violation(ledger: WriteSide, stage: str,
                                                           at: str) -> None:
     request_id = at_stage(ledger, stage)
     refused(ledger, RejectDeletion(request_id=UUID(request_id), step=at,  # type: ignore[arg-type]
                                    reason="no"), RIGHT_ACTOR[at], WorkflowViolationError)
 
 
-def test_a_head_of_another_department_may_not_review(ledger: Ledger) -> None:
+def test_a_head_of_another_department_may_not_review(ledger: WriteSide) -> None:
     request_id = at_stage(ledger, "requested")
     refused(ledger, step("review", request_id), FINANCE_HEAD, PermissionDeniedError)
     nowhere = Actor("kong.jie", frozenset({"department_head"}))
@@ -190,7 +164,7 @@ def test_a_head_of_another_department_may_not_review(ledger: Ledger) -> None:
     ("approved", "execute", SALES_HEAD), ("approved", "execute", INFO_HEAD),
 ])
 def test_a_rejection_by_the_wrong_role_for_that_step_is_permission_denied(
-        ledger: Ledger, stage: str, at: str, actor: Actor) -> None:
+        ledger: WriteSide, stage: str, at: str, actor: Actor) -> None:
     """The role table lets all three heads reject; the request decides at which step."""
     request_id = at_stage(ledger, stage)
     refused(ledger, RejectDeletion(request_id=UUID(request_id), step=at,  # type: ignore[arg-type]
@@ -204,9 +178,9 @@ def test_a_rejection_by_the_wrong_role_for_that_step_is_permission_denied(
     ("approved", "execute", CLERK),
 ])
 def test_the_request_refuses_the_wrong_role_even_if_the_role_table_allowed_it(
-        ledger: Ledger, stage: str, attempt: str, actor: Actor) -> None:
+        ledger: WriteSide, stage: str, attempt: str, actor: Actor) -> None:
     permissive = MessageBus(ledger.store, ledger.policy, ALL_HANDLERS, authoriser=AllowAll(),
-                            clock=ledger.bus.clock, protector=ledger.protector)
+                            clock=ledger.bus.clock, personal_data=ledger.protector)
     request_id = at_stage(ledger, stage)
     refused(ledger, step(attempt, request_id), actor, PermissionDeniedError, permissive)
 
@@ -215,19 +189,19 @@ def test_the_request_refuses_the_wrong_role_even_if_the_role_table_allowed_it(
     ("requested", "review", CLERK), ("reviewed", "approve", SALES_HEAD),
     ("approved", "execute", INFO_HEAD)])
 def test_the_role_table_refuses_the_wrong_role_and_records_only_the_denial(
-        ledger: Ledger, stage: str, attempt: str, actor: Actor) -> None:
+        ledger: WriteSide, stage: str, attempt: str, actor: Actor) -> None:
     request_id = at_stage(ledger, stage)
     with only_a_denial_recorded(ledger.store), pytest.raises(PermissionDeniedError):
         ledger.bus.execute(step(attempt, request_id), actor)
     assert stage_of(ledger, request_id) == stage
 
 
-def test_the_requester_may_not_review_their_own_request(ledger: Ledger) -> None:
+def test_the_requester_may_not_review_their_own_request(ledger: WriteSide) -> None:
     request_id = request_deletion(ledger, a_customer(ledger), by=CLERK_AND_SALES_HEAD)
     refused(ledger, step("review", request_id), CLERK_AND_SALES_HEAD, WorkflowViolationError)
 
 
-def test_the_reviewer_may_not_also_approve(ledger: Ledger) -> None:
+def test_the_reviewer_may_not_also_approve(ledger: WriteSide) -> None:
     request_id = request_deletion(ledger, a_customer(ledger))
     run(ledger, step("review", request_id), SALES_HEAD_AND_INFO_HEAD)
     refused(ledger, step("approve", request_id), SALES_HEAD_AND_INFO_HEAD,
@@ -236,7 +210,7 @@ def test_the_reviewer_may_not_also_approve(ledger: Ledger) -> None:
             SALES_HEAD_AND_INFO_HEAD, WorkflowViolationError)
 
 
-def test_the_approver_may_not_also_execute(ledger: Ledger) -> None:
+def test_the_approver_may_not_also_execute(ledger: WriteSide) -> None:
     request_id = at_stage(ledger, "reviewed")
     run(ledger, step("approve", request_id), INFO_HEAD_AND_SYSADMIN)
     refused(ledger, step("execute", request_id), INFO_HEAD_AND_SYSADMIN, WorkflowViolationError)
@@ -245,14 +219,14 @@ def test_the_approver_may_not_also_execute(ledger: Ledger) -> None:
 
 # Executing twice ---------------------------------------------------------------------
 
-def test_executing_an_executed_request_again_is_refused(ledger: Ledger) -> None:
+def test_executing_an_executed_request_again_is_refused(ledger: WriteSide) -> None:
     request_id = at_stage(ledger, "executed")
     refused(ledger, step("execute", request_id), SYSADMIN, WorkflowViolationError)
     other_admin = Actor("he.ming", frozenset({"sysadmin"}))
     refused(ledger, step("execute", request_id), other_admin, WorkflowViolationError)
 
 
-def test_a_retried_execution_returns_the_first_outcome_and_writes_nothing(ledger: Ledger
+def test_a_retried_execution_returns_the_first_outcome_and_writes_nothing(ledger: WriteSide
                                                                           ) -> None:
     request_id = at_stage(ledger, "approved")
     command = step("execute", request_id)
@@ -262,7 +236,7 @@ def test_a_retried_execution_returns_the_first_outcome_and_writes_nothing(ledger
     assert again["replayed"] and again["result"] == first["result"]
 
 
-def test_a_second_request_for_an_erased_customer_cannot_be_executed(ledger: Ledger) -> None:
+def test_a_second_request_for_an_erased_customer_cannot_be_executed(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     first, second = (request_deletion(ledger, customer_id) for _ in range(2))
     for request_id in (first, second):
@@ -275,7 +249,7 @@ def test_a_second_request_for_an_erased_customer_cannot_be_executed(ledger: Ledg
             WorkflowViolationError)
 
 
-def test_an_erased_customer_takes_no_more_changes_or_reviews(ledger: Ledger) -> None:
+def test_an_erased_customer_takes_no_more_changes_or_reviews(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     pending = change(ledger, customer_id, {"business.scale": "large"}, verify=False)
     erase(ledger, customer_id)
@@ -290,7 +264,7 @@ def test_an_erased_customer_takes_no_more_changes_or_reviews(ledger: Ledger) -> 
             CLERK, ConflictError)
 
 
-def test_the_key_is_kept_when_the_erasure_is_not_saved(ledger: Ledger,
+def test_the_key_is_kept_when_the_erasure_is_not_saved(ledger: WriteSide,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     customer_id = a_customer(ledger)
     request_id = request_deletion(ledger, customer_id)

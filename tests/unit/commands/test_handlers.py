@@ -1,5 +1,6 @@
-"""Each command through the real bus, on SQLite and PostgreSQL: given stored events, when a
-command, then the stored state, or an error and not one byte written (P2, UP-3, OP-2)."""
+"""Each command through the real bus, on the library's in-memory event store: given stored
+events, when a command, then the stored state, or an error and not one byte written (P2,
+UP-3, OP-2)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,10 @@ from ledger.domain.errors import (
     WorkflowViolationError,
 )
 from ledger.domain.profile import validate_profile
-from service.bootstrap import Ledger
 from tests.conftest import ALICE, BOB
 from tests.factories import make_profile
-from tests.unit.commands.store_snapshot import snapshot_store, store_unchanged
+from tests.fakes import WriteSide
+from tests.store_snapshot import snapshot_store, store_unchanged
 
 TODAY = date(2026, 11, 27)  # the fixed clock's date in the policy's time zone
 NEW_EMAIL = {"basic.email": "new.contact@example.com"}
@@ -38,34 +39,34 @@ NEW_EMAIL = {"basic.email": "new.contact@example.com"}
 
 # Given -----------------------------------------------------------------------------------
 
-def run(ledger: Ledger, command: Command, actor: Actor = ALICE) -> dict[str, Any]:
+def run(ledger: WriteSide, command: Command, actor: Actor = ALICE) -> dict[str, Any]:
     return ledger.bus.execute(command, actor)
 
 
-def a_customer(ledger: Ledger, locale: str = "zh_CN", **overrides: Any) -> UUID:
+def a_customer(ledger: WriteSide, locale: str = "zh_CN", **overrides: Any) -> UUID:
     outcome = run(ledger, RegisterCustomer(profile=make_profile(locale, **overrides)))
     return UUID(outcome["aggregate_id"])
 
 
-def a_proposal(ledger: Ledger, customer_id: UUID, changes: dict[str, Any] | None = None,
+def a_proposal(ledger: WriteSide, customer_id: UUID, changes: dict[str, Any] | None = None,
                by: Actor = ALICE) -> str:
     outcome = run(ledger, ProposeChange(customer_id=customer_id, changes=changes or NEW_EMAIL,
                                         happened_on=TODAY), by)
     return str(outcome["result"]["proposal_id"])
 
 
-def opened(ledger: Ledger, customer: Customer) -> dict[str, Any]:
+def opened(ledger: WriteSide, customer: Customer) -> dict[str, Any]:
     """The stored profile as a reader with the customer's key sees it."""
     return ledger.protector.open_profile(str(customer.id), customer.profile)
 
 
-def stored(ledger: Ledger, customer_id: UUID) -> Customer:
+def stored(ledger: WriteSide, customer_id: UUID) -> Customer:
     customer: object = ledger.store.repository.get(customer_id)
     assert isinstance(customer, Customer)
     return customer
 
 
-def refused(ledger: Ledger, command: Command, error: type[Exception], actor: Actor = ALICE
+def refused(ledger: WriteSide, command: Command, error: type[Exception], actor: Actor = ALICE
             ) -> Any:
     """When the command runs, then it fails with ``error`` and the store is unchanged."""
     with store_unchanged(ledger.store), pytest.raises(error) as caught:
@@ -73,7 +74,7 @@ def refused(ledger: Ledger, command: Command, error: type[Exception], actor: Act
     return caught.value
 
 
-def test_the_store_snapshot_sees_every_write(ledger: Ledger) -> None:
+def test_the_store_snapshot_sees_every_write(ledger: WriteSide) -> None:
     before = snapshot_store(ledger.store)
     customer_id = a_customer(ledger)
     added = snapshot_store(ledger.store).added_since(before)
@@ -85,7 +86,7 @@ def test_the_store_snapshot_sees_every_write(ledger: Ledger) -> None:
 # Register -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("locale", ["zh_CN", "en_US"])
-def test_register_customer_stores_the_normalised_profile(ledger: Ledger, locale: str) -> None:
+def test_register_customer_stores_the_normalised_profile(ledger: WriteSide, locale: str) -> None:
     profile = make_profile(locale, seed=3, basic__phone="+86 138 0000 1234")
     outcome = run(ledger, RegisterCustomer(profile=profile))
     customer = stored(ledger, UUID(outcome["aggregate_id"]))
@@ -96,7 +97,7 @@ def test_register_customer_stores_the_normalised_profile(ledger: Ledger, locale:
     assert "+8613800001234" not in str(customer.profile), "personal values are sealed"
 
 
-def test_register_customer_under_a_chosen_id(ledger: Ledger) -> None:
+def test_register_customer_under_a_chosen_id(ledger: WriteSide) -> None:
     chosen = uuid4()
     outcome = run(ledger, RegisterCustomer(profile=make_profile(), customer_id=chosen))
     assert outcome["aggregate_id"] == str(chosen)
@@ -104,13 +105,13 @@ def test_register_customer_under_a_chosen_id(ledger: Ledger) -> None:
 
 
 def test_register_customer_refuses_an_incomplete_profile_naming_every_field(
-        ledger: Ledger) -> None:
+        ledger: WriteSide) -> None:
     profile = make_profile(basic__name=" ", basic__phone="13812345678", basic__email=None)
     error = refused(ledger, RegisterCustomer(profile=profile), ValidationFailedError)
     assert error.fields == ["basic.name", "basic.phone"]
 
 
-def test_register_customer_refuses_an_id_already_taken(ledger: Ledger) -> None:
+def test_register_customer_refuses_an_id_already_taken(ledger: WriteSide) -> None:
     taken = a_customer(ledger)
     command = RegisterCustomer(profile=make_profile("en_US"), customer_id=taken)
     refused(ledger, command, ConflictError)
@@ -118,7 +119,7 @@ def test_register_customer_refuses_an_id_already_taken(ledger: Ledger) -> None:
 
 # Propose --------------------------------------------------------------------------------
 
-def test_propose_change_records_a_pending_proposal(ledger: Ledger) -> None:
+def test_propose_change_records_a_pending_proposal(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     outcome = run(ledger, ProposeChange(customer_id=customer_id, expected_version=1,
                                         changes={"basic.phone": "+86 139 0000 1111"},
@@ -132,12 +133,12 @@ def test_propose_change_records_a_pending_proposal(ledger: Ledger) -> None:
     assert customer.profile["basic"]["phone"] != "+8613900001111"
 
 
-def test_propose_change_to_an_unknown_customer_is_not_found(ledger: Ledger) -> None:
+def test_propose_change_to_an_unknown_customer_is_not_found(ledger: WriteSide) -> None:
     command = ProposeChange(customer_id=uuid4(), changes=NEW_EMAIL, happened_on=TODAY)
     refused(ledger, command, NotFoundError)
 
 
-def test_a_command_record_is_not_a_customer(ledger: Ledger) -> None:
+def test_a_command_record_is_not_a_customer(ledger: WriteSide) -> None:
     outcome = run(ledger, RegisterCustomer(profile=make_profile()))
     record_id = command_record_id(outcome["command_id"])
     command = ProposeChange(customer_id=record_id, changes=NEW_EMAIL, happened_on=TODAY)
@@ -150,13 +151,13 @@ def test_a_command_record_is_not_a_customer(ledger: Ledger) -> None:
     ({"basic.phone": None, "basic.email": None}, ["basic.phone | basic.email"]),
     ({"basic.phone": "13900001111"}, ["basic.phone"]),
 ])
-def test_propose_change_refuses_invalid_changes(ledger: Ledger, changes: dict[str, Any],
+def test_propose_change_refuses_invalid_changes(ledger: WriteSide, changes: dict[str, Any],
                                                 named: list[str]) -> None:
     command = ProposeChange(customer_id=a_customer(ledger), changes=changes, happened_on=TODAY)
     assert refused(ledger, command, ValidationFailedError).fields == named
 
 
-def test_propose_change_on_a_stale_version_is_a_conflict(ledger: Ledger) -> None:
+def test_propose_change_on_a_stale_version_is_a_conflict(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     a_proposal(ledger, customer_id)
     command = ProposeChange(customer_id=customer_id, changes=NEW_EMAIL, happened_on=TODAY,
@@ -165,7 +166,7 @@ def test_propose_change_on_a_stale_version_is_a_conflict(ledger: Ledger) -> None
     assert error.details == {"expected_version": 1, "current_version": 2}
 
 
-def test_propose_change_that_happened_tomorrow_is_refused(ledger: Ledger) -> None:
+def test_propose_change_that_happened_tomorrow_is_refused(ledger: WriteSide) -> None:
     command = ProposeChange(customer_id=a_customer(ledger), changes=NEW_EMAIL,
                             happened_on=TODAY + timedelta(days=1))
     refused(ledger, command, WorkflowViolationError)
@@ -173,7 +174,7 @@ def test_propose_change_that_happened_tomorrow_is_refused(ledger: Ledger) -> Non
 
 # Verify ---------------------------------------------------------------------------------
 
-def test_verify_change_applies_the_whole_proposal(ledger: Ledger) -> None:
+def test_verify_change_applies_the_whole_proposal(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     changes = {"basic.email": "a@example.com", "business.scale": "large", "credit.rating": "A"}
     proposal_id = a_proposal(ledger, customer_id, changes, by=ALICE)
@@ -191,24 +192,24 @@ def test_verify_change_applies_the_whole_proposal(ledger: Ledger) -> None:
     assert last.verified_by == BOB.id
 
 
-def test_verify_change_by_its_proposer_is_a_workflow_violation(ledger: Ledger) -> None:
+def test_verify_change_by_its_proposer_is_a_workflow_violation(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     proposal_id = a_proposal(ledger, customer_id, by=ALICE)
     command = VerifyChange(customer_id=customer_id, proposal_id=proposal_id)
     refused(ledger, command, WorkflowViolationError, ALICE)
 
 
-def test_verify_change_of_an_unknown_proposal_is_not_found(ledger: Ledger) -> None:
+def test_verify_change_of_an_unknown_proposal_is_not_found(ledger: WriteSide) -> None:
     command = VerifyChange(customer_id=a_customer(ledger), proposal_id=str(uuid4()))
     refused(ledger, command, NotFoundError, BOB)
 
 
-def test_verify_change_of_an_unknown_customer_is_not_found(ledger: Ledger) -> None:
+def test_verify_change_of_an_unknown_customer_is_not_found(ledger: WriteSide) -> None:
     refused(ledger, VerifyChange(customer_id=uuid4(), proposal_id="p"), NotFoundError, BOB)
 
 
 @pytest.mark.parametrize("decision", ["verify", "reject"])
-def test_verify_change_of_a_decided_proposal_is_not_found(ledger: Ledger, decision: str
+def test_verify_change_of_a_decided_proposal_is_not_found(ledger: WriteSide, decision: str
                                                           ) -> None:
     customer_id = a_customer(ledger)
     proposal_id = a_proposal(ledger, customer_id)
@@ -220,7 +221,7 @@ def test_verify_change_of_a_decided_proposal_is_not_found(ledger: Ledger, decisi
             NotFoundError, BOB)
 
 
-def test_verify_change_on_a_stale_version_is_a_conflict(ledger: Ledger) -> None:
+def test_verify_change_on_a_stale_version_is_a_conflict(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     proposal_id = a_proposal(ledger, customer_id)
     a_proposal(ledger, customer_id, {"basic.fax": "+861062345678"})
@@ -229,7 +230,7 @@ def test_verify_change_on_a_stale_version_is_a_conflict(ledger: Ledger) -> None:
 
 
 def test_verify_change_of_a_field_changed_since_the_proposal_is_a_conflict(
-        ledger: Ledger) -> None:
+        ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     older = a_proposal(ledger, customer_id, {"basic.email": "old@example.com"})
     newer = a_proposal(ledger, customer_id, {"basic.email": "new@example.com"})
@@ -240,7 +241,7 @@ def test_verify_change_of_a_field_changed_since_the_proposal_is_a_conflict(
 
 
 def test_verify_change_that_would_now_leave_a_mandatory_field_empty_is_refused(
-        ledger: Ledger) -> None:
+        ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     drop_phone = a_proposal(ledger, customer_id, {"basic.phone": None})
     drop_email = a_proposal(ledger, customer_id, {"basic.email": None})
@@ -252,7 +253,7 @@ def test_verify_change_that_would_now_leave_a_mandatory_field_empty_is_refused(
 
 # Reject ---------------------------------------------------------------------------------
 
-def test_reject_change_records_the_reason_and_keeps_the_profile(ledger: Ledger) -> None:
+def test_reject_change_records_the_reason_and_keeps_the_profile(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     before = stored(ledger, customer_id).profile
     proposal_id = a_proposal(ledger, customer_id)
@@ -266,17 +267,17 @@ def test_reject_change_records_the_reason_and_keeps_the_profile(ledger: Ledger) 
     assert customer.pending == {}
 
 
-def test_reject_change_of_an_unknown_proposal_is_not_found(ledger: Ledger) -> None:
+def test_reject_change_of_an_unknown_proposal_is_not_found(ledger: WriteSide) -> None:
     command = RejectChange(customer_id=a_customer(ledger), proposal_id="nope", reason="x")
     refused(ledger, command, NotFoundError, BOB)
 
 
-def test_reject_change_of_an_unknown_customer_is_not_found(ledger: Ledger) -> None:
+def test_reject_change_of_an_unknown_customer_is_not_found(ledger: WriteSide) -> None:
     refused(ledger, RejectChange(customer_id=uuid4(), proposal_id="p", reason="x"),
             NotFoundError, BOB)
 
 
-def test_reject_change_of_a_verified_proposal_is_not_found(ledger: Ledger) -> None:
+def test_reject_change_of_a_verified_proposal_is_not_found(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     proposal_id = a_proposal(ledger, customer_id)
     run(ledger, VerifyChange(customer_id=customer_id, proposal_id=proposal_id), BOB)
@@ -284,7 +285,7 @@ def test_reject_change_of_a_verified_proposal_is_not_found(ledger: Ledger) -> No
     refused(ledger, command, NotFoundError, BOB)
 
 
-def test_reject_change_on_a_stale_version_is_a_conflict(ledger: Ledger) -> None:
+def test_reject_change_on_a_stale_version_is_a_conflict(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     proposal_id = a_proposal(ledger, customer_id)
     command = RejectChange(customer_id=customer_id, proposal_id=proposal_id, reason="x",
@@ -294,7 +295,7 @@ def test_reject_change_on_a_stale_version_is_a_conflict(ledger: Ledger) -> None:
 
 # Review ---------------------------------------------------------------------------------
 
-def test_record_review_defaults_to_today_and_its_quarter(ledger: Ledger) -> None:
+def test_record_review_defaults_to_today_and_its_quarter(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     outcome = run(ledger, RecordReview(customer_id=customer_id, expected_version=1), BOB)
     assert outcome["result"]["quarter"] == "2026-Q4"
@@ -303,7 +304,7 @@ def test_record_review_defaults_to_today_and_its_quarter(ledger: Ledger) -> None
         "reviewed_by": BOB.id}
 
 
-def test_record_review_for_a_past_day_records_that_quarter(ledger: Ledger) -> None:
+def test_record_review_for_a_past_day_records_that_quarter(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     run(ledger, RecordReview(customer_id=customer_id, reviewed_on=date(2026, 9, 30),
                              outcome=ReviewOutcome.NEEDS_UPDATE), BOB)
@@ -312,23 +313,23 @@ def test_record_review_for_a_past_day_records_that_quarter(ledger: Ledger) -> No
     assert (review["quarter"], review["outcome"]) == ("2026-Q3", "needs_update")
 
 
-def test_record_review_for_tomorrow_is_refused(ledger: Ledger) -> None:
+def test_record_review_for_tomorrow_is_refused(ledger: WriteSide) -> None:
     command = RecordReview(customer_id=a_customer(ledger), reviewed_on=TODAY + timedelta(days=1))
     refused(ledger, command, WorkflowViolationError, BOB)
 
 
-def test_record_review_of_an_unknown_customer_is_not_found(ledger: Ledger) -> None:
+def test_record_review_of_an_unknown_customer_is_not_found(ledger: WriteSide) -> None:
     refused(ledger, RecordReview(customer_id=uuid4()), NotFoundError, BOB)
 
 
-def test_record_review_on_a_stale_version_is_a_conflict(ledger: Ledger) -> None:
+def test_record_review_on_a_stale_version_is_a_conflict(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     run(ledger, RecordReview(customer_id=customer_id), BOB)
     refused(ledger, RecordReview(customer_id=customer_id, expected_version=1), ConflictError,
             BOB)
 
 
-def test_reject_change_with_a_reason_of_only_spaces_is_refused(ledger: Ledger) -> None:
+def test_reject_change_with_a_reason_of_only_spaces_is_refused(ledger: WriteSide) -> None:
     customer_id = a_customer(ledger)
     proposal_id = a_proposal(ledger, customer_id)
 

@@ -1,6 +1,6 @@
 """Files and directories the ledger creates are private whatever the umask (issue 10 item
-14): a SQLite database made through ``SQLiteDatabase`` and every file SQLite makes beside it
-(rollback journal, write-ahead log, shared memory), and missing parent directories."""
+14): key files and missing parent directories. The SQLite files (database, journal,
+write-ahead log, shared memory) are checked in tests/integration/test_private_database_files.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from ledger.private_files import create_private_file, private_directory
-from ledger.sql import SQLiteDatabase
 
 
 @pytest.fixture(autouse=True)
@@ -24,33 +23,6 @@ def permissive_umask() -> Iterator[None]:
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-def test_a_new_database_and_its_rollback_journal_are_the_owners_alone(tmp_path: Path) -> None:
-    database = SQLiteDatabase(tmp_path / "new" / "keys.sqlite3")
-    try:
-        with database.transaction() as cursor:
-            cursor.execute("CREATE TABLE t (x INTEGER)")
-            cursor.execute("INSERT INTO t (x) VALUES (1)")
-            journal = tmp_path / "new" / "keys.sqlite3-journal"
-            assert journal.exists()  # while the write is open
-            assert mode(journal) == 0o600
-    finally:
-        database.close()
-    assert mode(tmp_path / "new" / "keys.sqlite3") == 0o600
-    assert mode(tmp_path / "new") == 0o700
-
-
-def test_the_write_ahead_log_and_shared_memory_are_the_owners_alone(tmp_path: Path) -> None:
-    database = SQLiteDatabase(tmp_path / "ledger.sqlite3")
-    try:
-        database.statement("PRAGMA journal_mode = WAL")
-        with database.transaction() as cursor:
-            cursor.execute("CREATE TABLE t (x INTEGER)")
-        beside = {path.name: mode(path) for path in tmp_path.glob("ledger.sqlite3-*")}
-    finally:
-        database.close()
-    assert beside == {"ledger.sqlite3-wal": 0o600, "ledger.sqlite3-shm": 0o600}
 
 
 def test_missing_parents_are_made_private_and_an_existing_directory_is_left_alone(

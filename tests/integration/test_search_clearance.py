@@ -22,7 +22,7 @@ from projections.queries import FindCustomers
 from service.bootstrap import Ledger
 from tests.conftest import FAST_HASHING_POLICY
 from tests.privacy_support import ask, distinctive_profile, register
-from tests.unit.commands.store_snapshot import only_a_denial_recorded, snapshot_store
+from tests.store_snapshot import only_a_denial_recorded, snapshot_store
 
 SALES = Actor("li.na", frozenset({"sales"}), department="sales")
 SERVICE = Actor("zhao.lei", frozenset({"customer_service"}), department="service")

@@ -38,7 +38,7 @@ from tests.privacy_support import (
     register,
     request_deletion,
 )
-from tests.unit.commands.store_snapshot import snapshot_store
+from tests.store_snapshot import snapshot_store
 
 SOURCE = Path(bus.__file__).parents[1]  # src/
 HOME = "127.0.0.1"

@@ -11,9 +11,10 @@ import pytest
 
 from commands.accounts import UnlockAccount
 from ledger import totp
+from ledger.credentials import AuthenticationError
 from ledger.domain.access import AccessRecord
 from ledger.domain.account import Account, account_id
-from ledger.domain.errors import AuthenticationError, PermissionDeniedError
+from ledger.domain.errors import PermissionDeniedError
 from service.bootstrap import Ledger
 from tests.accounts import ADMIN, ONE_TIME, PASSWORD, create, open_account
 from tests.conftest import FixedClock

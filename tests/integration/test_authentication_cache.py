@@ -13,7 +13,7 @@ import pytest
 
 from commands.authentication import TOUCH_INTERVAL
 from ledger import totp
-from ledger.domain.errors import AuthenticationError
+from ledger.credentials import AuthenticationError
 from service.bootstrap import Ledger
 from tests.accounts import ADMIN, PASSWORD, open_account
 from tests.conftest import FixedClock

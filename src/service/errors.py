@@ -1,0 +1,61 @@
+"""Every error a caller of the ledger can meet, gathered from the modules that raise them.
+
+Each class carries its code, HTTP status and CLI exit code (``ledger.domain.errors``); this
+module imports every module that defines one, so the registry is complete here, and
+rebuilds the typed error a remote ledger reported. ``LedgerClient`` raises these on both
+transports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.connect import DatabaseUnavailableError
+from ledger.credentials import AuthenticationError
+from ledger.crypto import KeyMaterialError
+from ledger.domain.errors import (
+    UNEXPECTED_EXIT_CODE,
+    ConflictError,
+    LedgerError,
+    NotFoundError,
+    PermissionDeniedError,
+    Problem,
+    ValidationFailedError,
+    WorkflowViolationError,
+    error_class,
+    error_classes,
+)
+from ledger.integrity.report import IntegrityUnverifiedError, IntegrityViolationError
+from projections.runner import NotReflectedYetError
+from service.http_guard import InternalError
+
+# Complete: every module that declares an error code is imported above (a test holds this).
+ERROR_CLASSES = error_classes()
+
+
+def error_from_dict(body: dict[str, Any]) -> LedgerError:
+    """Rebuild the typed error a remote ledger reported."""
+    code = str(body.get("code", ""))
+    message = str(body.get("message", "unknown error"))
+    return error_class(code).rebuilt(message, body.get("details") or {})
+
+
+__all__ = [
+    "ERROR_CLASSES",
+    "UNEXPECTED_EXIT_CODE",
+    "AuthenticationError",
+    "ConflictError",
+    "DatabaseUnavailableError",
+    "IntegrityUnverifiedError",
+    "IntegrityViolationError",
+    "InternalError",
+    "KeyMaterialError",
+    "LedgerError",
+    "NotFoundError",
+    "NotReflectedYetError",
+    "PermissionDeniedError",
+    "Problem",
+    "ValidationFailedError",
+    "WorkflowViolationError",
+    "error_from_dict",
+]
