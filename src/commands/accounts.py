@@ -212,7 +212,9 @@ def change_password(command: ChangePassword, uow: UnitOfWork) -> Result:
     check_password(new, command.username, uow.policy.passwords)
     if passwords.verify(account.password_hash, new):
         raise ValidationFailedError([Problem("new_password", "must differ from the current")])
-    account.change_password(passwords.hash(new))
+    # The owner's own change ends their other sessions, not the one they made it in.
+    kept = uow.session if uow.actor == command.username else None
+    account.change_password(passwords.hash(new), kept_session=kept)
     return {"username": command.username}
 
 

@@ -41,6 +41,9 @@ log = structlog.get_logger("ledger.auth")
 
 LOGIN_FAILED = "wrong username or password"
 LOGIN_SYSTEM_ACTOR = "system:login"
+# The operation the permission table names for enrolling one's own second factor: no
+# command of the bus, so the policy's known operations include it by this name.
+ENROL_TOTP = "enrol-totp"
 # Refresh a session's last-seen time at most this often: idle timeouts are in minutes.
 # A request therefore writes nothing in the common case; the idle timeout is measured from
 # a last-seen time up to this much too early, so a session may idle out up to this much
@@ -155,24 +158,27 @@ class Identity:
     def _check_second_factor(self, account: Account, code: str | None,
                              refuse: Callable[..., Exception], client_address: str | None
                              ) -> None:
+        """A missing, wrong or used code is answered as a wrong password (the caller must
+        not learn that the password was right) and counts towards the lockout like one;
+        only the audit record tells which."""
         enrolled = self.credentials.totp_secret(account.username)
         if enrolled is None or not enrolled[1]:
             return
-        if not code:
-            raise refuse("totp_missing", "this account needs a TOTP code to log in")
         now = self.clock()
-        step = totp.matching_step(enrolled[0], code, now.timestamp())
-        if step is None:
-            raise refuse("wrong_totp", "wrong TOTP code",
-                         failures=self._count_failure(account, client_address))
-        if not self.credentials.use_totp_step(account.username, step, now):
-            raise refuse("totp_replayed", "this TOTP code was used already; wait for the next")
+        step = totp.matching_step(enrolled[0], code, now.timestamp()) if code else None
+        if step is not None and self.credentials.use_totp_step(account.username, step, now):
+            return
+        reason = "totp_missing" if not code else "wrong_totp" if step is None else (
+            "totp_replayed")
+        raise refuse(reason, failures=self._count_failure(account, client_address))
 
     def _open_session(self, account: Account, client_address: str | None) -> dict[str, Any]:
         now = self.clock()
         lifetime = timedelta(minutes=self.login_policy.session_lifetime_minutes)
+        # The version the checks above passed on: a lock or new password after it ends
+        # the session, even one saved while this login was under way.
         token, session = self.credentials.open_session(account.username, now, lifetime,
-                                                       client_address)
+                                                       client_address, account.version)
         changed = account.password_changed_at
         rotation_due = bool(changed and now - changed > timedelta(
             days=self.policy.passwords.rotation_days))
@@ -276,11 +282,18 @@ class Identity:
                 account, state.failures, state.last_failure_at):
             self.credentials.close_session(session.digest)
             raise AuthenticationError("the account is locked or disabled")
+        if not account.session_valid(session.account_version, session.reference):
+            # Ended by a lock, a disable or a new password since the login: for good,
+            # whatever the account's state now (README, "Sessions").
+            self.credentials.close_session(session.digest)
+            raise AuthenticationError("the session has ended (the account was locked or its "
+                                      "password changed since this login); log in again")
         if now - session.last_seen_at > TOUCH_INTERVAL:
             self.credentials.touch(session, now)
         pending = (("password_change",) if account.must_change_password else ()) + (
             ("totp_enrolment",) if self._enrolment_pending(account, state) else ())
-        return self._actor(account, client_address, pending=pending)
+        return self._actor(account, client_address, pending=pending,
+                           session=session.reference)
 
     def _enrolment_pending(self, account: Account, state: SessionState) -> bool:
         """As ``_totp_enrolment_required``, from the state read with the session."""
@@ -296,16 +309,16 @@ class Identity:
 
     @staticmethod
     def _actor(account: Account, client_address: str | None, *,
-               pending: tuple[str, ...] = ()) -> Actor:
+               pending: tuple[str, ...] = (), session: str | None = None) -> Actor:
         return Actor(account.username, frozenset() if pending else account.active_roles,
                      client_address=client_address, department=account.department,
-                     pending=pending)
+                     pending=pending, session=session)
 
     # Second factor enrolment (LG-4) ------------------------------------------
 
     def begin_totp_enrolment(self, actor: Actor) -> dict[str, Any]:
         """A new TOTP secret for the actor's own account, to confirm with a first code."""
-        self.authoriser.authorise(actor, "enrol-totp", actor.id)
+        self.authoriser.authorise(actor, ENROL_TOTP, actor.id)
         enrolled = self.credentials.totp_secret(actor.id)
         if enrolled is not None and enrolled[1]:
             raise ConflictError("a TOTP authenticator is enrolled already")
@@ -317,7 +330,7 @@ class Identity:
 
     def confirm_totp_enrolment(self, actor: Actor, code: str) -> dict[str, Any]:
         """Activate the enrolled secret with a current code from the authenticator."""
-        self.authoriser.authorise(actor, "enrol-totp", actor.id)
+        self.authoriser.authorise(actor, ENROL_TOTP, actor.id)
         enrolled = self.credentials.totp_secret(actor.id)
         if enrolled is None or enrolled[1]:
             raise ConflictError("no TOTP enrolment is waiting for confirmation")

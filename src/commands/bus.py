@@ -27,6 +27,7 @@ from ledger.domain.errors import (
     ValidationFailedError,
 )
 from ledger.domain.metadata import EventMetadata, recording_as
+from ledger.domain.problems import problems_from
 from ledger.domain.sensitivity import Clearance, reading_with
 from ledger.policy import Policy
 from ledger.store import LedgerStore
@@ -45,6 +46,9 @@ class Actor:
     # What the account's owner must do before this session acts with the account's roles
     # ("password_change", "totp_enrolment"); until then it has none, and refusals say why.
     pending: tuple[str, ...] = ()
+    # The session the request came in (its reference, ``Session.reference``); None for a
+    # trusted in-process caller. A password change keeps this session alone alive.
+    session: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id or len(self.id) > 100 or not self.id.isprintable():
@@ -75,10 +79,8 @@ def utc_now() -> datetime:
 
 def problems_of(error: ValidationError) -> list[Problem]:
     # Locations and rules only: the offending input may be personal data.
-    return [
-        Problem(".".join(str(p) for p in d["loc"]) or "command", d["msg"])
-        for d in error.errors(include_input=False, include_url=False)
-    ]
+    return problems_from(error.errors(include_input=False, include_url=False),
+                         default="command")
 
 
 def record_denial(access_log: AccessLog, error: PermissionDeniedError, actor: Actor,
@@ -176,7 +178,8 @@ class MessageBus:
         # saving, and a retry whose handler now refuses (say, the proposal it verified is
         # no longer pending) is checked for an earlier outcome before the refusal stands.
         uow = StoreUnitOfWork(self.store, self.policy, self.clock, actor.id, self.personal_data,
-                              roles=actor.roles, department=actor.department)
+                              roles=actor.roles, department=actor.department,
+                              session=actor.session)
         try:
             with recording_as(metadata, self.clock):
                 result = handler(command, uow)

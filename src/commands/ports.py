@@ -59,11 +59,12 @@ class UnitOfWork(ABC):
     policy, the clock and who is acting, which is all a handler decides with."""
 
     def __init__(self, policy: Policy, clock: Clock, actor: str, personal_data: PersonalData,
-                 *, roles: frozenset[str] = frozenset(), department: str | None = None
-                 ) -> None:
+                 *, roles: frozenset[str] = frozenset(), department: str | None = None,
+                 session: str | None = None) -> None:
         self.policy = policy
         self.clock = clock
         self.actor = actor
+        self.session = session
         self.personal_data = personal_data
         self.roles = roles
         self.department = department

@@ -20,9 +20,9 @@ class StoreUnitOfWork(UnitOfWork):
 
     def __init__(self, store: LedgerStore, policy: Policy, clock: Clock, actor: str,
                  personal_data: PersonalData, *, roles: frozenset[str] = frozenset(),
-                 department: str | None = None) -> None:
+                 department: str | None = None, session: str | None = None) -> None:
         super().__init__(policy, clock, actor, personal_data, roles=roles,
-                         department=department)
+                         department=department, session=session)
         self.store = store
 
     def get(self, aggregate_id: UUID) -> object | None:

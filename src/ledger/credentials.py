@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 
 from ledger.domain.errors import LedgerError
 from ledger.sealed_secrets import SecretSealer
-from ledger.sql import Row, SqlDatabase
+from ledger.sql import Cursor, Row, SqlDatabase
 
 TOTP = "totp"
 
@@ -37,13 +37,21 @@ def token_digest(token: str) -> str:
 
 @dataclass(frozen=True)
 class Session:
-    """A live bearer-token session."""
+    """A live bearer-token session, opened on version ``account_version`` of its account
+    (the version its login checked: a lock or a new password after it ends the session)."""
 
     digest: str
     username: str
     created_at: datetime
     expires_at: datetime
     last_seen_at: datetime
+    account_version: int
+
+    @property
+    def reference(self) -> str:
+        """The session's name in an account event (``Account.PasswordChanged``): not the
+        token's digest, which is the key to the session's row."""
+        return hashlib.sha256(f"session:{self.digest}".encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,8 @@ class CredentialStore:
             cursor.execute("CREATE TABLE IF NOT EXISTS sessions (digest TEXT PRIMARY KEY,"
                            " username TEXT NOT NULL, created_at TEXT NOT NULL,"
                            " expires_at TEXT NOT NULL, last_seen_at TEXT NOT NULL,"
-                           " client_address TEXT)")
+                           " client_address TEXT, account_version BIGINT NOT NULL)")
+            self._add_account_version(cursor)
             cursor.execute("CREATE INDEX IF NOT EXISTS sessions_username ON sessions (username)")
             cursor.execute(f"CREATE TABLE IF NOT EXISTS totp_secrets (username TEXT PRIMARY KEY,"
                            f" secret {blob} NOT NULL, confirmed INTEGER NOT NULL,"
@@ -84,6 +93,19 @@ class CredentialStore:
             cursor.execute("CREATE TABLE IF NOT EXISTS role_usage (username TEXT NOT NULL,"
                            " role TEXT NOT NULL, last_used_on TEXT NOT NULL,"
                            " PRIMARY KEY (username, role))")
+
+    def _add_account_version(self, cursor: Cursor) -> None:
+        """Sessions tables made before sessions named their account's version gain it; a
+        session from then counts as opened on version 0, so any lock, disable or password
+        change of its account in the event log has ended it."""
+        if self.db.dialect == "postgres":
+            cursor.execute("ALTER TABLE sessions ADD COLUMN IF NOT EXISTS account_version"
+                           " BIGINT NOT NULL DEFAULT 0")
+            return
+        columns = {row[0] for row in cursor.all("SELECT name FROM pragma_table_info('sessions')")}
+        if "account_version" not in columns:
+            cursor.execute("ALTER TABLE sessions ADD COLUMN account_version BIGINT NOT NULL"
+                           " DEFAULT 0")
 
     # Failed logins (LG-3) ----------------------------------------------------
 
@@ -111,21 +133,24 @@ class CredentialStore:
     # Sessions ----------------------------------------------------------------
 
     def open_session(self, username: str, now: datetime, lifetime: timedelta,
-                     client_address: str | None) -> tuple[str, Session]:
+                     client_address: str | None, account_version: int) -> tuple[str, Session]:
         token = secrets.token_urlsafe(32)
-        session = Session(token_digest(token), username, now, now + lifetime, now)
+        session = Session(token_digest(token), username, now, now + lifetime, now,
+                          account_version)
         with self.db.transaction() as cursor:
             cursor.execute(
                 "INSERT INTO sessions (digest, username, created_at, expires_at, last_seen_at,"
-                " client_address) VALUES (:digest, :user, :now, :expires, :now, :address)",
+                " client_address, account_version) VALUES (:digest, :user, :now, :expires,"
+                " :now, :address, :version)",
                 {"digest": session.digest, "user": username, "now": now.isoformat(),
-                 "expires": session.expires_at.isoformat(), "address": client_address})
+                 "expires": session.expires_at.isoformat(), "address": client_address,
+                 "version": account_version})
         return token, session
 
     def session(self, token: str) -> Session | None:
         # One statement, one round trip: it needs no explicit read-only transaction.
-        row = self.db.read_row("SELECT digest, username, created_at, expires_at, last_seen_at"
-                               " FROM sessions WHERE digest = :digest",
+        row = self.db.read_row("SELECT digest, username, created_at, expires_at, last_seen_at,"
+                               " account_version FROM sessions WHERE digest = :digest",
                                {"digest": token_digest(token)})
         return None if row is None else _session_of(row)
 
@@ -134,15 +159,15 @@ class CredentialStore:
         statement (one round trip): what every authenticated request checks."""
         row = self.db.read_row(
             "SELECT s.digest, s.username, s.created_at, s.expires_at, s.last_seen_at,"
-            " f.failures, f.last_failure_at, t.confirmed FROM sessions s"
+            " s.account_version, f.failures, f.last_failure_at, t.confirmed FROM sessions s"
             " LEFT JOIN login_failures f ON f.username = s.username"
             " LEFT JOIN totp_secrets t ON t.username = s.username"
             " WHERE s.digest = :digest", {"digest": token_digest(token)})
         if row is None:
             return None
-        return SessionState(_session_of(row), int(row[5] or 0),
-                            datetime.fromisoformat(row[6]) if row[6] else None,
-                            None if row[7] is None else bool(row[7]))
+        return SessionState(_session_of(row), int(row[6] or 0),
+                            datetime.fromisoformat(row[7]) if row[7] else None,
+                            None if row[8] is None else bool(row[8]))
 
     def touch(self, session: Session, now: datetime) -> None:
         with self.db.transaction() as cursor:
@@ -233,5 +258,7 @@ class CredentialStore:
 
 
 def _session_of(row: Row) -> Session:
-    """digest, username, created_at, expires_at, last_seen_at (the rest ignored)."""
-    return Session(row[0], row[1], *(datetime.fromisoformat(v) for v in row[2:5]))
+    """digest, username, created_at, expires_at, last_seen_at, account_version (the rest
+    ignored)."""
+    created, expires, seen = (datetime.fromisoformat(v) for v in row[2:5])
+    return Session(row[0], row[1], created, expires, seen, int(row[5]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -92,8 +93,12 @@ def _defaults() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def load_policy(path: Path | None = None) -> Policy:
-    """Load the defaults, overlaid by the values in ``path``; a bad file is a clear error."""
+def load_policy(path: Path | None = None, *, operations: Collection[str] | None = None
+                ) -> Policy:
+    """Load the defaults, overlaid by the values in ``path``; a bad file is a clear error.
+
+    ``operations`` are the names the permission table may use: the commands and queries
+    live above this module, so whoever knows them passes them in (``service.policy``)."""
     values = _defaults()
     if path is not None:
         try:
@@ -102,6 +107,10 @@ def load_policy(path: Path | None = None) -> Policy:
             raise ValidationFailedError(
                 [Problem("policy_file", "file not found")], f"policy file not found: {path}"
             ) from None
+        except UnicodeDecodeError:
+            raise ValidationFailedError(
+                [Problem("policy_file", "not UTF-8 text")],
+                f"policy file is not UTF-8 text: {path}") from None
         except tomllib.TOMLDecodeError as error:
             raise ValidationFailedError(
                 [Problem("policy_file", f"not valid TOML: {error}")],
@@ -109,10 +118,31 @@ def load_policy(path: Path | None = None) -> Policy:
             ) from None
         values = merge_tables(values, overrides)
     try:
-        return Policy.model_validate(values)
+        policy = Policy.model_validate(values)
     except ValidationError as error:
         problems = [
             Problem(".".join(str(p) for p in d["loc"]) or "policy", d["msg"])
             for d in error.errors(include_url=False, include_input=False)
         ]
         raise ValidationFailedError(problems, "the policy file has invalid values") from None
+    if operations is not None:
+        check_operations(policy, operations)
+    return policy
+
+
+def check_operations(policy: Policy, operations: Collection[str]) -> None:
+    """Refuse an operation the permission table names but no command or query has: a typo
+    there would silently grant nothing (or, in ``self_service``, nothing to anyone)."""
+    entries = {f"access.permissions.{role}": names
+               for role, names in policy.access.permissions.items()}
+    entries["access.self_service"] = policy.access.self_service
+    problems = []
+    for entry, names in entries.items():
+        unknown = [name for name in names if name not in operations]
+        if unknown:
+            problems.append(Problem(entry, "unknown operation(s): " + ", ".join(unknown)
+                                    + " (an operation is a command or query name, as the "
+                                    "default policy src/ledger/policy_defaults.toml lists)"))
+    if problems:
+        raise ValidationFailedError(problems, "the policy file names unknown operations: "
+                                    + ", ".join(problem.field for problem in problems))

@@ -100,7 +100,7 @@ class ListReviewsDue(Query):
 
     name = "list-reviews-due"
     answer = ReviewsDueAnswer
-    quarter: str | None = Field(default=None, pattern=r"^\d{4}-Q[1-4]$",
+    quarter: str | None = Field(default=None, pattern=r"^(19|[2-9]\d)\d\d-Q[1-4]$",  # 1900 on
                                 description="e.g. 2026-Q4 (default: this one).")
     limit: int = Field(default=100, ge=1, le=1000, description="At most this many.")
 

@@ -23,7 +23,7 @@ from ledger.integrity.sealer import CheckpointPolicy, Sealer
 from ledger.integrity.storage import EventLog
 from ledger.keystore import KeyStore
 from ledger.logging import configure_logging
-from ledger.policy import Policy, load_policy
+from ledger.policy import Policy
 from ledger.protection import ProfileProtector
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
 from ledger.sql import PostgresDatabase, SqlDatabase, SQLiteDatabase
@@ -44,6 +44,7 @@ from projections.runner import ProjectionRunner
 from service.access import AccessControl, build_access_control
 from service.key_material import check_keystore_location, load_index_key, load_kek
 from service.one_time_password import OneTimePasswordFile
+from service.policy import load_service_policy
 from service.preflight import check_before_start
 
 
@@ -152,7 +153,7 @@ def bootstrap(
     if not structlog.is_configured():
         # Embedded use: log to stderr, never into the caller's stdout.
         configure_logging(settings)
-    policy = load_policy(settings.policy_file)
+    policy = load_service_policy(settings.policy_file)
     # Before anything is written (a key file, a directory, a table): production's settings
     # all present, every database answering.
     check_before_start(settings)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import date
 from types import TracebackType
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
 import httpx
@@ -23,7 +24,7 @@ from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from projections.queries import Query
 from service.client_accounts import AccountMethods
 from service.client_queries import QueryMethods
-from service.errors import error_from_dict
+from service.errors import ServiceUnavailableError, error_from_dict
 from service.query_routes import ROUTE_OF, build_query
 
 # Seconds the HTTP transport keeps an idle connection (``ledger serve`` keeps it 30).
@@ -61,6 +62,24 @@ class InProcessTransport:
         return None
 
 
+# Fixed words for what went wrong: the exceptions' own text may quote the request.
+_TRANSPORT_FAILURES: dict[type[httpx.TransportError], str] = {
+    httpx.ConnectError: "the connection was refused or the address cannot be reached",
+    httpx.ConnectTimeout: "the connection timed out",
+    httpx.ReadTimeout: "no answer within the timeout",
+    httpx.WriteTimeout: "the request could not be sent within the timeout",
+    httpx.PoolTimeout: "no connection was free within the timeout",
+    httpx.RemoteProtocolError: "the answer was not HTTP",
+    httpx.UnsupportedProtocol: "the URL must start with http:// or https://",
+}
+
+
+def _without_credentials(url: str) -> str:
+    """A URL fit to print: any user name and password in it left out."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 class HttpTransport:
     """Talks to a ledger service over HTTP; logs in and sends its bearer token."""
 
@@ -69,16 +88,21 @@ class HttpTransport:
                  client: httpx.Client | None = None) -> None:
         # A CA bundle path (a private certificate) becomes an SSL context, as httpx wants.
         trust = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-        # One keep-alive connection for every call; dropped when idle a little shorter
-        # than ``ledger serve`` keeps it, so a request never races the server's close.
-        self.http = client or httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=timeout, verify=trust,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20,
-                                keepalive_expiry=KEEP_ALIVE_SECONDS))  # httpx's defaults
-        self.headers: dict[str, str] = {}
         try:
-            self.session = self._unwrap(self.http.post("/auth/login", json={
-                "username": username, "password": password, "totp": totp}))
+            self.address = _without_credentials(base_url)
+            # One keep-alive connection for every call; dropped when idle a little shorter
+            # than ``ledger serve`` keeps it, so a request never races the server's close.
+            self.http = client or httpx.Client(
+                base_url=base_url.rstrip("/"), timeout=timeout, verify=trust,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20,
+                                    keepalive_expiry=KEEP_ALIVE_SECONDS))  # httpx's defaults
+            self.headers: dict[str, str] = {}
+        except (httpx.InvalidURL, ValueError):
+            raise ValidationFailedError([Problem("url", "is not a valid URL")],
+                                        "the ledger service's URL is not valid") from None
+        try:
+            self.session = self._send("POST", "/auth/login", json={
+                "username": username, "password": password, "totp": totp})
         except BaseException:
             self.http.close()
             raise
@@ -86,8 +110,18 @@ class HttpTransport:
 
     def auth(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """POST to one of the ``/auth`` routes with this session's token."""
-        return self._unwrap(self.http.post(f"/auth/{path}", json=body or {},
-                                           headers=self.headers))
+        return self._send("POST", f"/auth/{path}", json=body or {}, headers=self.headers)
+
+    def _send(self, method: str, path: str, **arguments: Any) -> dict[str, Any]:
+        """One request, its answer unwrapped; a service that does not answer is a ledger
+        error naming its address (never its credentials), not the transport's exception."""
+        try:
+            response = self.http.request(method, path, **arguments)
+        except httpx.TransportError as error:
+            raise ServiceUnavailableError(
+                f"the ledger service at {self.address} did not answer: "
+                f"{_TRANSPORT_FAILURES.get(type(error), 'no HTTP answer')}") from None
+        return self._unwrap(response)
 
     def _unwrap(self, response: httpx.Response) -> dict[str, Any]:
         try:
@@ -101,15 +135,14 @@ class HttpTransport:
         raise LedgerError(f"unexpected HTTP {response.status_code} from the ledger service")
 
     def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return self._unwrap(self.http.post(f"/commands/{name}", json=payload,
-                                           headers=self.headers))
+        return self._send("POST", f"/commands/{name}", json=payload, headers=self.headers)
 
     def query(self, query: type[Query], params: dict[str, Any]) -> dict[str, Any]:
         path, query_params = ROUTE_OF[query].url(params)
-        return self._unwrap(self.http.get(path, params=query_params, headers=self.headers))
+        return self._send("GET", path, params=query_params, headers=self.headers)
 
     def health(self) -> dict[str, Any]:
-        return self._unwrap(self.http.get("/healthz"))
+        return self._send("GET", "/healthz")
 
     def close(self) -> None:
         try:

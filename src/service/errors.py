@@ -28,6 +28,21 @@ from ledger.domain.errors import (
 from ledger.integrity.report import IntegrityUnverifiedError, IntegrityViolationError
 from projections.runner import NotReflectedYetError
 from service.http_guard import InternalError
+from service.listener import AddressUnusableError
+from service.preflight import PathUnusableError
+
+
+class ServiceUnavailableError(LedgerError):
+    """The ledger service a client was pointed at did not answer: refused, unreachable,
+    timed out, or not speaking HTTP. Raised by ``LedgerClient`` (``service.client``, which
+    rebuilds remote errors with this module, so the class lives here)."""
+
+    code = "service_unavailable"
+    # Only a client raises it; a gateway in front of a silent service would answer 503.
+    http_status = 503
+    # sysexits.h's EX_TEMPFAIL: the service may answer when tried again.
+    exit_code = 75
+
 
 # Complete: every module that declares an error code is imported above (a test holds this).
 ERROR_CLASSES = error_classes()
@@ -43,6 +58,7 @@ def error_from_dict(body: dict[str, Any]) -> LedgerError:
 __all__ = [
     "ERROR_CLASSES",
     "UNEXPECTED_EXIT_CODE",
+    "AddressUnusableError",
     "AuthenticationError",
     "ConflictError",
     "DatabaseUnavailableError",
@@ -53,8 +69,10 @@ __all__ = [
     "LedgerError",
     "NotFoundError",
     "NotReflectedYetError",
+    "PathUnusableError",
     "PermissionDeniedError",
     "Problem",
+    "ServiceUnavailableError",
     "ValidationFailedError",
     "WorkflowViolationError",
     "error_from_dict",

@@ -14,6 +14,7 @@ import ledger
 from commands.models import Command, Outcome
 from commands.registry import ALL_COMMANDS
 from ledger.domain.errors import LedgerError, NotFoundError, Problem, ValidationFailedError
+from ledger.domain.problems import problem_location, problem_message
 from ledger.settings import Settings
 from service.bootstrap import Ledger, bootstrap
 from service.http_auth import ActorDep, LedgerDep, auth_router
@@ -33,8 +34,8 @@ def _problem_of(detail: dict[str, Any]) -> Problem:
     # Where and which rule only: echoing the input could leak personal data.
     if detail.get("type") == "json_invalid":  # its location is a character offset
         return Problem("body", "not valid JSON")
-    location = ".".join(str(p) for p in detail.get("loc", ()) if p != "body")
-    return Problem(location or "request", str(detail.get("msg", "invalid")))
+    return Problem(problem_location(detail, skip=("body",)) or "request",
+                   problem_message(detail))
 
 
 def _answer_errors_in_one_shape(app: FastAPI) -> None:

@@ -27,9 +27,11 @@ def _load(settings: Settings, purpose: str, inline: SecretStr | None, file: Path
     path = settings.data_dir / f"{default_name}.key"
     if path.exists():
         return read_key_file(path, purpose)
+    key = create_key_file(path)
+    # Logged once the file exists: a start that could not make it has nothing to report.
     log.warning("development_key_created", purpose=purpose, path=str(path),
                 advice="for development only; configure a managed key in production")
-    return create_key_file(path)
+    return key
 
 
 def load_kek(settings: Settings) -> bytes:

@@ -1,26 +1,97 @@
 """What a start checks before it creates anything (issue 10, items 18 and 19).
 
 A refused start must leave nothing behind: no key file, no data directory, no table. So
-``bootstrap()`` asks two questions first, and only then loads or creates keys and opens
-databases: in production, is every setting production insists on configured (all of them
-are reported in one refusal, not one per attempt); and does every PostgreSQL database the
-settings name answer within ``LEDGER_CONNECT_TIMEOUT`` seconds.
+``bootstrap()`` asks these questions first, and only then loads or creates keys and opens
+databases: can every directory and SQLite file the settings name be made there; is every
+key value the settings give (or a key file left from an earlier start) well-formed, in
+development too; in production, is every setting production insists on configured (all of
+them are reported in one refusal, not one per attempt); and does every PostgreSQL database
+the settings name answer within ``LEDGER_CONNECT_TIMEOUT`` seconds.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 from ledger.connect import check_postgres_answers
+from ledger.crypto import decode_key, read_key_file
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
-from ledger.integrity.keys import SigningKeySource
-from ledger.settings import Settings
+from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, SigningKeySource
+from ledger.settings import Settings, sqlite_path_of
 from service.key_material import check_keystore_location, load_index_key, load_kek
 
 
+class PathUnusableError(LedgerError):
+    """A file or directory the settings or arguments name cannot be made or read: its
+    parent is a file, it lies where no file can be (``/proc``), or it may not be written."""
+
+    code = "path_unusable"
+    http_status = 500
+    # sysexits.h's EX_CANTCREAT: a (user specified) file cannot be created.
+    exit_code = 73
+
+
 def check_before_start(settings: Settings) -> None:
+    check_paths_usable(settings)
+    check_key_values(settings)
     check_production_settings(settings)
     check_databases_answer(settings)
+
+
+def check_paths_usable(settings: Settings) -> None:
+    """The data directory and each SQLite file can be made where the settings put them."""
+    places = {"LEDGER_DATA_DIR": (settings.data_dir, True)}
+    for setting, url in (("LEDGER_DATABASE_URL", settings.database_url),
+                         ("LEDGER_KEYSTORE_URL", settings.effective_keystore_url)):
+        if url.startswith("sqlite"):
+            places.setdefault(setting, (sqlite_path_of(url), False))
+    for setting, (path, is_directory) in places.items():
+        reason = _unusable_because(path, is_directory)
+        if reason:
+            raise PathUnusableError(f"{setting} cannot be used: {path} {reason}")
+
+
+def _unusable_because(path: Path, is_directory: bool) -> str | None:
+    if path.exists():
+        if path.is_dir() != is_directory:
+            return "is not a directory" if is_directory else "is a directory"
+        return None
+    existing = path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"lies under {existing}, which is a file"
+    try:
+        # The one sure test that a directory can be made there (permissions, read-only
+        # or virtual file systems, root's privileges): make one, and remove it at once.
+        Path(tempfile.mkdtemp(prefix=".ledger-probe-", dir=existing)).rmdir()
+    except OSError as error:
+        return f"cannot be created in {existing} ({error.strerror or type(error).__name__})"
+    return None
+
+
+def check_key_values(settings: Settings) -> None:
+    """Every key the settings give, and every key file an earlier start left, is read and
+    checked before any missing one is created: a bad KEK must not leave a new index key.
+    Production creates no key, and its own check reports every bad key in one refusal."""
+    if settings.environment == "production":
+        return
+    data_dir = settings.data_dir
+    for purpose, inline, file, default in (
+            ("KEK", settings.kek, settings.kek_file, data_dir / "kek.key"),
+            ("blind-index key", settings.index_key, settings.index_key_file,
+             data_dir / "index_key.key")):
+        if inline is not None:
+            decode_key(inline.get_secret_value(), purpose)
+        elif file is not None:
+            read_key_file(file, purpose)
+        elif default.exists():
+            read_key_file(default, purpose)
+    signing = settings.signing_key_file or data_dir / DEFAULT_KEY_FILE_NAME
+    if signing.exists():
+        SigningKeySource(signing, create_if_missing=False).key()
 
 
 def check_production_settings(settings: Settings) -> None:

@@ -230,7 +230,7 @@ REFUSALS = {
                  ["not valid JSON"]),
     "unknown change path": (["change", "propose", "{customer}", "--happened-on", "2024-03-01",
                              "--set", "basic.shoe_size=42"], ValidationFailedError,
-                            ["basic.shoe_size", "is not a field that can be changed"]),
+                            ["changes", "entry 0: is not a field that can be changed"]),
     "bad date": (["change", "propose", "{customer}", "--happened-on", "1 March",
                   "--set", "basic.fax=+862112345678"], ValidationFailedError,
                  ["happened_on", "YYYY-MM-DD"]),

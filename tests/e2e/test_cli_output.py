@@ -13,6 +13,7 @@ from service import first_admin
 from service.bootstrap import bootstrap
 from service.cli import accounts, app
 from tests.e2e.test_cli import Cli, propose, register, staffed
+from tests.factories import make_profile
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +27,19 @@ def cli(tmp_path: Path) -> Cli:
 
 def table_rows(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("│")]
+
+
+def test_the_history_table_names_each_events_command_id(cli: Cli) -> None:
+    profile = cli.write("profile.json", make_profile(seed=7))
+    customer_id = cli.json("customer", "register", profile, "--command-id",
+                           "crm-import-row-17")["aggregate_id"]
+
+    history = cli("history", customer_id, actor="wang.fang", machine=False)
+
+    assert history.returncode == 0, history.stderr
+    assert "command id" in history.stdout
+    [registered] = [row for row in table_rows(history.stdout) if "Registered" in row]
+    assert "crm-import-row-17" in registered
 
 
 def test_a_company_name_with_brackets_is_printed_as_registered(cli: Cli) -> None:

@@ -3,6 +3,7 @@ option it names exists in the code."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ from ledger.settings import Settings
 from service import errors
 from service.cli import app
 from service.http import create_app
-from tests.e2e.conftest import CLI_TIMEOUT
+from tests.e2e.conftest import CLI_TIMEOUT, start_server
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 README = REPOSITORY / "README.md"
@@ -52,16 +53,33 @@ def test_the_python_snippets_run_in_order(tmp_path: Path, monkeypatch: pytest.Mo
                                           ) -> None:
     snippets = fenced("python")
     assert snippets, "the README shows no Python"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    working_directory, temporary = tmp_path / "cwd", tmp_path / "tmp"
+    working_directory.mkdir()
+    temporary.mkdir()
+    monkeypatch.chdir(working_directory)
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     for name in [key for key in os.environ if key.startswith("LEDGER_")]:
         monkeypatch.delenv(name)
     namespace: dict[str, Any] = {"__name__": "readme"}
     for number, code in enumerate(snippets, 1):
         exec(compile(code, f"README.md, python block {number}", "exec"), namespace)  # noqa: S102
 
+    # The first snippet keeps everything in its temporary directory: no ./var of key files.
+    assert list(working_directory.iterdir()) == []
 
-def test_the_command_line_example_runs_as_written_with_the_profile_the_repository_ships(
+
+def run_shell(code: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """Run shell lines as a reader would, strict: the first failing command fails them."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_")}
+    # The examples put ./.venv/bin first; here the venv running the tests stands in for it.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["COLUMNS"] = "400"  # a wide terminal: no table cell is folded inside a value
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=6 * CLI_TIMEOUT,
+                          check=False, stdin=subprocess.DEVNULL)
+
+
+def test_the_command_line_and_http_examples_run_as_written_with_the_shipped_profile(
         tmp_path: Path) -> None:
     (example,) = [code for code in fenced("sh") if "customer register" in code]
     named = re.search(r"customer register (\S+\.json)", example)
@@ -70,19 +88,34 @@ def test_the_command_line_example_runs_as_written_with_the_profile_the_repositor
     assert shipped.is_file(), f"{named.group(1)} is not in the repository"
     (tmp_path / shipped.parent.name).mkdir()
     shutil.copy(shipped, tmp_path / named.group(1))
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_")}
-    # The example puts ./.venv/bin first; here the venv running the tests stands in for it.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["COLUMNS"] = "400"  # a wide terminal: no table cell is folded inside a value
 
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", example], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=6 * CLI_TIMEOUT, check=False,
-                          stdin=subprocess.DEVNULL)
+    # The HTTP example continues the same shell: it keeps the functions defined so far.
+    done = run_shell(f"{example}\ndeclare -f > shell-functions.sh", tmp_path)
 
     assert done.returncode == 0, done.stderr
     assert "verify-change accepted" in done.stdout
     assert "sales@mingyuan.cn" in done.stdout, "customer show has the verified e-mail"
     assert "ChangeVerified" in done.stdout, "the history shows the verification"
+    (print_password,) = {code for code in shell_code()
+                         if code.startswith("sed") and "initial-admin-password.txt" in code}
+    password = run_shell(print_password, tmp_path).stdout.strip()
+    assert f"admin, one-time password {password} " in done.stdout, "init printed it, once"
+    again = run_shell("ledger init", tmp_path)
+    assert again.returncode == 0 and password not in again.stdout + again.stderr
+    assert "one-time password" not in again.stdout
+
+    (over_http,) = [code for code in fenced("sh") if "/auth/login" in code]
+    assert "127.0.0.1:8000" in over_http, "the example talks to make run's address"
+    server = start_server(tmp_path, "sqlite:///var/ledger.sqlite3")  # the example's database
+    try:
+        searched = run_shell("source shell-functions.sh\n" + over_http.replace(
+            "127.0.0.1:8000", server.base_url.removeprefix("http://")), tmp_path)
+    finally:
+        server.stop()
+
+    assert searched.returncode == 0, searched.stderr + server.output()
+    assert searched.stdout.split() == ["accepted", json.loads(shipped.read_text(
+        encoding="utf-8"))["basic"]["name"]], "the password changed, then the search found her"
 
 
 def test_the_settings_table_lists_every_setting_with_its_default() -> None:
@@ -146,9 +179,11 @@ def _options(command: Any) -> set[str]:
 
 
 def test_every_cli_option_the_readme_names_exists() -> None:
-    # Options of other tools (``python -m bench --quick``) are not the ledger's to check.
-    named = {opt for code in shell_code() if "bench" not in code
-             for opt in re.findall(r"(?<![\w-])--[a-z][a-z-]*", code)}
+    # Options of other tools (``python -m bench --quick``, ``curl --data-urlencode``) are
+    # not the ledger's to check.
+    named = {opt for code in shell_code() for line in code.splitlines()
+             if not re.search(r"\b(bench|curl)\b", line)
+             for opt in re.findall(r"(?<![\w-])--[a-z][a-z-]*", line)}
 
     assert named, "the README names no options"
     assert named <= _options(CLI) | {"--help"}

@@ -28,7 +28,8 @@ class AccessRecord(LedgerAggregate):
 
     class LoginFailed(LedgerAggregate.Created):
         username: str
-        # unknown_user, wrong_password, wrong_totp, locked, disabled, network
+        # unknown_user, wrong_password, locked, disabled, totp_missing, wrong_totp,
+        # totp_replayed, network: the caller's answer is the same for all but network
         reason: str
         failures: int
 

@@ -54,13 +54,23 @@ class Account(LedgerAggregate):
             account.password_changed_at = self.timestamp
 
     class PasswordChanged(LedgerAggregate.Event):
+        """A new password: a one-time one set by an administrator (``one_time``), or the
+        owner's own change, made in the session ``kept_session`` (None: no session)."""
+
         password_hash: str
         one_time: bool
+        kept_session: str | None
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["kept_session"] = None  # before sessions were ended by a change
 
         def apply(self, account: Account) -> None:
             account.password_hash = self.password_hash
             account.must_change_password = self.one_time
             account.password_changed_at = self.timestamp
+            account.end_sessions(self.originator_version, keep=self.kept_session)
 
     class Locked(LedgerAggregate.Event):
         reason: str
@@ -69,6 +79,7 @@ class Account(LedgerAggregate):
         def apply(self, account: Account) -> None:
             account.status = AccountStatus.LOCKED
             account.lock_reason = self.reason
+            account.end_sessions(self.originator_version)
 
     class Unlocked(LedgerAggregate.Event):
         unlocked_by: str
@@ -83,6 +94,7 @@ class Account(LedgerAggregate):
 
         def apply(self, account: Account) -> None:
             account.status = AccountStatus.DISABLED
+            account.end_sessions(self.originator_version)
 
     class RoleGrantRequested(LedgerAggregate.Event):
         grant_id: str
@@ -127,6 +139,11 @@ class Account(LedgerAggregate):
         self.lock_reason: str | None = None
         self.unlocked_at: datetime | None = None
         self.grants: dict[str, dict[str, Any]] = {}
+        # Sessions opened on an earlier version than this are void for good (see
+        # ``end_sessions``); but ``kept_session`` stays valid if it was at ``kept_from``.
+        self.sessions_valid_from = 0
+        self.kept_session: str | None = None
+        self.kept_from = 0
 
     # Decisions ---------------------------------------------------------------
 
@@ -139,9 +156,13 @@ class Account(LedgerAggregate):
                                        password_hash=password_hash)
         return account
 
-    def change_password(self, password_hash: str, *, one_time: bool = False) -> None:
+    def change_password(self, password_hash: str, *, one_time: bool = False,
+                        kept_session: str | None = None) -> None:
+        """A one-time password ends every session; the owner's own change ends all but
+        ``kept_session``, the one the change was made in."""
         self.check_not_disabled()
-        self.trigger_event(self.PasswordChanged, password_hash=password_hash, one_time=one_time)
+        self.trigger_event(self.PasswordChanged, password_hash=password_hash, one_time=one_time,
+                           kept_session=None if one_time else kept_session)
 
     def lock(self, *, reason: LockReason, by: str) -> None:
         self.check_not_disabled()
@@ -201,6 +222,23 @@ class Account(LedgerAggregate):
         return held
 
     # Guards and state --------------------------------------------------------
+
+    def end_sessions(self, at_version: int, *, keep: str | None = None) -> None:
+        """Void every session opened on a version before ``at_version``, for good: a lock,
+        a disable or a new password ends them, and an unlock does not bring them back.
+        ``keep`` survives only if it was valid until now."""
+        kept_from = self.sessions_valid_from if keep is not None and (
+            keep != self.kept_session) else self.kept_from
+        self.sessions_valid_from = at_version
+        self.kept_session = keep
+        self.kept_from = kept_from
+
+    def session_valid(self, opened_at_version: int, session: str) -> bool:
+        """Whether a session opened on this account at ``opened_at_version`` (the version
+        its login checked) may still act: no lock, disable or password change since."""
+        if opened_at_version >= self.sessions_valid_from:
+            return True
+        return session == self.kept_session and opened_at_version >= self.kept_from
 
     def check_not_disabled(self) -> None:
         if self.status is AccountStatus.DISABLED:

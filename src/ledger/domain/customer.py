@@ -7,7 +7,13 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
-from ledger.domain.errors import ConflictError, NotFoundError, WorkflowViolationError
+from ledger.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    Problem,
+    ValidationFailedError,
+    WorkflowViolationError,
+)
 from ledger.domain.events import LedgerAggregate
 from ledger.domain.profile import JsonDict, apply_changes, paths_overlap
 
@@ -134,8 +140,9 @@ class Customer(LedgerAggregate):
         is still accepted, and marked late so the late ones can be listed.
         """
         self.check_not_erased()
+        # A date after today is a bad value (validation), not a step out of order (workflow).
         if happened_on > today:
-            raise WorkflowViolationError("a change cannot have happened in the future")
+            raise ValidationFailedError([Problem("happened_on", "must not be in the future")])
         key_fields = sorted(path for path in changes
                             if any(paths_overlap(path, key) for key in KEY_FIELD_PATHS))
         deadline = record_by if key_fields else None
@@ -178,7 +185,7 @@ class Customer(LedgerAggregate):
                       today: date) -> None:
         self.check_not_erased()
         if reviewed_on > today:
-            raise WorkflowViolationError("a review cannot be recorded for a future date")
+            raise ValidationFailedError([Problem("reviewed_on", "must not be in the future")])
         self.trigger_event(
             self.Reviewed,
             quarter=quarter_of(reviewed_on),

@@ -7,7 +7,6 @@ never depends on re-running validation.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import date
 from decimal import Decimal
@@ -30,6 +29,7 @@ from pydantic_extra_types.phone_numbers import PhoneNumber
 
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.domain.paths import value_at
+from ledger.domain.problems import problems_from
 
 JsonDict = dict[str, Any]
 
@@ -277,19 +277,10 @@ CHANGEABLE_PATHS: frozenset[str] = frozenset(
 """Every path a change proposal may set: a group's field, or a whole-valued entry."""
 
 
-# A parenthesised detail that quotes something, as email-validator's IDNA and IP-literal
-# reasons do ("... not valid (At least 3 parts expected in 'zhangsan')"): it echoes input.
-_QUOTED_DETAIL = re.compile(r" ?\([^']*'.*\)")
-
-
 def _problems_from(error: ValidationError, prefix: str = "") -> list[Problem]:
     # Only the location and the rule are reported: pydantic's "input" would leak values.
-    problems = []
-    for detail in error.errors(include_input=False, include_url=False):
-        location = ".".join(str(part) for part in detail["loc"])
-        message = _QUOTED_DETAIL.sub("", detail["msg"]).removeprefix("Value error, ")
-        problems.append(Problem(field=f"{prefix}{location}" or "profile", message=message))
-    return problems
+    return problems_from(error.errors(include_input=False, include_url=False),
+                         default="profile", prefix=prefix)
 
 
 def _is_present(value: Any) -> bool:
@@ -334,9 +325,11 @@ def validate_profile(data: Any, mandatory: list[list[str]]) -> JsonDict:
 def check_change_paths(changes: Any) -> list[Problem]:
     if not isinstance(changes, dict) or not changes:
         return [Problem("changes", "must name at least one field to change")]
+    # The path is the caller's text (it may be anything, a phone number too): a problem
+    # names the entry by its place in the change set, never by what it says.
     return [
-        Problem(path, "is not a field that can be changed")
-        for path in changes
+        Problem("changes", f"entry {index}: is not a field that can be changed")
+        for index, path in enumerate(changes)
         if path not in CHANGEABLE_PATHS
     ]
 

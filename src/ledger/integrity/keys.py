@@ -154,10 +154,11 @@ class SigningKeySource:
 
     def _load(self) -> SigningKey:
         if self.create_if_missing and not self.path.exists():
+            key = create_key_file(self.path)
             log.warning("development_signing_key_created", path=str(self.path),
                         advice="for development only; configure LEDGER_SIGNING_KEY_FILE "
                                "in production")
-            return create_key_file(self.path)
+            return key
         return read_key_file(self.path)
 
     def public_key_if_present(self) -> bytes | None:

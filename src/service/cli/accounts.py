@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 
 from ledger.passwords import generate_password
-from ledger.policy import load_policy
 from service.cli.common import (
     admin_client,
     note,
@@ -20,6 +19,7 @@ from service.cli.common import (
     show_outcome,
     table,
 )
+from service.policy import load_service_policy
 
 account_app = typer.Typer(help="Accounts and role grants (administrators).",
                           no_args_is_help=True)
@@ -29,7 +29,7 @@ Reason = Annotated[str | None, typer.Option(help="Why (recorded with the event).
 
 
 def _one_time_password(given: str | None) -> str:
-    return given or generate_password(load_policy(settings().policy_file).passwords)
+    return given or generate_password(load_service_policy(settings().policy_file).passwords)
 
 
 def _show_with_password(outcome: dict[str, Any], generated: str | None) -> None:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
@@ -23,6 +23,7 @@ from ledger.logging import configure_logging
 from ledger.settings import Settings
 from service.bootstrap import Ledger, bootstrap
 from service.client import LedgerClient
+from service.preflight import PathUnusableError
 
 # Piped or redirected output has no width to fit: Rich would assume 80 columns and cut a
 # table's unwrappable columns (ids, times) there. Scripts and logs get every value whole.
@@ -79,7 +80,7 @@ def redacted(database_url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def fail(error: LedgerError) -> None:
+def fail(error: LedgerError) -> NoReturn:
     if options.json:
         err.print_json(json.dumps({"error": error.as_dict()}, ensure_ascii=False))
     else:
@@ -92,12 +93,28 @@ def fail(error: LedgerError) -> None:
 
 
 def run(action: Callable[[], T]) -> T:
-    """Run an action, turning ledger errors into a message and a stable exit code."""
+    """Run an action, turning ledger errors into a message and a stable exit code.
+
+    A file or directory the settings or arguments name that cannot be made or read (an
+    ``OSError``), or a file that is not UTF-8 text (a ``UnicodeError``), is the user's to
+    fix, not a traceback: each becomes a ledger error here, whichever step met it."""
     try:
         return action()
     except LedgerError as error:
         fail(error)
-        raise  # pragma: no cover - fail() always exits
+    except OSError as error:
+        fail(PathUnusableError(_os_problem(error)))
+    except UnicodeError:
+        fail(ValidationFailedError([Problem("file", "not UTF-8 text")],
+                                   "a file given is not UTF-8 text"))
+
+
+def _os_problem(error: OSError) -> str:
+    """What the operating system said, and about which path: never the exception's text,
+    which could hold more than a path."""
+    reason = error.strerror or type(error).__name__
+    paths = [str(path) for path in (error.filename, error.filename2) if path is not None]
+    return f"cannot use {' -> '.join(paths)}: {reason}" if paths else f"cannot go on: {reason}"
 
 
 @contextmanager
@@ -164,6 +181,9 @@ def read_json(source: Path) -> Any:
     except FileNotFoundError:
         raise ValidationFailedError([Problem("file", "not found")], f"no such file: {source}"
                                     ) from None
+    except UnicodeDecodeError:
+        raise ValidationFailedError([Problem("file", "not UTF-8 text")],
+                                    f"the input file is not UTF-8 text: {source}") from None
     except json.JSONDecodeError as error:
         raise ValidationFailedError([Problem("file", f"not valid JSON (line {error.lineno})")],
                                     "the input is not valid JSON") from None

@@ -94,11 +94,11 @@ def history(customer_id: str) -> None:
             return ledger.customer_history(customer_id)
 
     def render(result: dict[str, Any]) -> None:
-        rows = table("v", "event", "recorded at", "actor", "reason", "facts",
+        rows = table("v", "event", "recorded at", "actor", "command id", "reason", "facts",
                      title=f"History of customer {result['customer_id']}")
         for e in result["events"]:
             rows.add_row(str(e["version"]), e["event"], e["recorded_at"], e["actor"] or "",
-                         e["reason"] or "", cell(e["facts"]))
+                         e["command_id"] or "", e["reason"] or "", cell(e["facts"]))
         out.print(rows)
 
     show(run(action), render)

@@ -16,7 +16,6 @@ from rich.text import Text
 from commands.bus import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.logging import configure_logging
-from ledger.policy import load_policy
 from service.bootstrap import bootstrap
 from service.cli.common import (
     LOCAL_ADMINISTRATOR_ROLES,
@@ -34,6 +33,8 @@ from service.cli.common import (
     table,
 )
 from service.first_admin import check_listening, ensure_first_administrator
+from service.listener import bound_socket
+from service.policy import load_service_policy
 
 # Seconds an idle HTTP connection stays open (above ``service.client``'s keep-alive).
 KEEP_ALIVE_SECONDS = 30
@@ -70,31 +71,40 @@ def serve(
     if warning:
         err.print(warning, style="bold yellow", highlight=False, soft_wrap=True)
     configure_logging(chosen)
+    # The port is taken before anything is built, so a busy port is one clear error and
+    # leaves no key file or database behind; uvicorn serves on this very socket.
+    listener = run(lambda: bound_socket(chosen.host, chosen.port))
     # Built before listening, so a missing key or a wrong KEK is a clear error and an exit
     # code, not a server start-up traceback after a "listening" line.
-    ledger = run(lambda: bootstrap(chosen))
+    try:
+        ledger = run(lambda: bootstrap(chosen))
+    except BaseException:
+        listener.close()
+        raise
     scheme = "https" if tls_cert else "http"
     out.print(literal(f"Customer ledger listening on {scheme}://{chosen.host}:{chosen.port} "
                       f"(store: {redacted(chosen.database_url)}; API docs at /docs)"),
               highlight=False, soft_wrap=True)
-    with signals_stop_the_server(), closing(ledger):
+    with signals_stop_the_server(), closing(ledger), closing(listener):
         # No access log: at this level it was never written, yet uvicorn still gathered
         # each request's fields for it; the ledger audits what matters itself.
         # Idle connections are kept longer than uvicorn's 5 s, and longer than the client's
         # keep-alive, so a clerk's next command seconds later reuses its connection (no new
         # TCP and TLS handshake) rather than racing the server's close.
-        uvicorn.run(create_app(ledger), host=chosen.host, port=chosen.port,
-                    log_level="warning", access_log=False,
-                    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local
-                    # process could then pose as another address to the allowed-networks
-                    # check and the audit trail. The ledger takes the socket's address.
-                    proxy_headers=False,
-                    # Naming the server and its version only helps an attacker choose.
-                    server_header=False,
-                    timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                    ssl_certfile=str(tls_cert) if tls_cert else None,
-                    ssl_keyfile=str(tls_key) if tls_key else None)
+        config = uvicorn.Config(create_app(ledger), host=chosen.host, port=chosen.port,
+                        log_level="warning", access_log=False,
+                        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local
+                        # process could then pose as another address to the allowed-networks
+                        # check and the audit trail. The ledger takes the socket's address.
+                        proxy_headers=False,
+                        # Naming the server and its version only helps an attacker choose.
+                        server_header=False,
+                        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                        ssl_certfile=str(tls_cert) if tls_cert else None,
+                        ssl_keyfile=str(tls_key) if tls_key else None)
+        uvicorn.Server(config).run(sockets=[listener])
     out.print("Customer ledger stopped", highlight=False)
+
 
 
 @contextmanager
@@ -194,7 +204,7 @@ def policy_show() -> None:
     """Print the policy values in force (defaults overlaid by LEDGER_POLICY_FILE)."""
     def action() -> dict[str, Any]:
         chosen = settings()
-        policy = load_policy(chosen.policy_file)
+        policy = load_service_policy(chosen.policy_file)
         return {"policy_file": str(chosen.policy_file) if chosen.policy_file else None,
                 "values": policy.model_dump(mode="json")}
 

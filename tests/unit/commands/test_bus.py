@@ -281,7 +281,7 @@ def test_an_unknown_command_name_is_refused(ledger: WriteSide) -> None:
 
 @pytest.mark.parametrize(("name", "payload", "named"), [
     ("propose-change", {"customer_id": "not-a-uuid", "changes": {}, "happened_on": "soon",
-                        "colour": "red"}, ["colour", "customer_id", "happened_on"]),
+                        "colour": "red"}, ["command", "customer_id", "happened_on"]),
     ("propose-change", {}, ["changes", "customer_id", "happened_on"]),
     ("verify-change", {"customer_id": str(uuid4()), "proposal_id": "",
                        "expected_version": 0}, ["expected_version", "proposal_id"]),

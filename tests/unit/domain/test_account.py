@@ -127,3 +127,60 @@ def test_the_registry_allows_one_account_per_username_and_per_employee() -> None
     with pytest.raises(ConflictError, match="employee"):
         registry.add("na.li", "E1")
     assert registry.usernames == ["li.na"]
+
+
+# Sessions: a session opened on version v of the account is judged by the events since.
+
+def test_a_lock_ends_the_sessions_opened_before_it_for_good() -> None:
+    account = an_account()
+    before_lock = account.version
+    assert account.session_valid(before_lock, "s1")
+    account.lock(reason=LockReason.COMPROMISE_REPORTED, by="li.na")
+    account.unlock(by="admin")
+    assert not account.session_valid(before_lock, "s1")
+    assert account.session_valid(account.version, "s2")  # a login after the unlock
+
+
+@pytest.mark.parametrize("ending", ["lock", "disable", "reset"])
+def test_a_lock_a_disable_and_a_password_reset_each_end_every_earlier_session(
+        ending: str) -> None:
+    account = an_account()
+    opened = account.version
+    if ending == "lock":
+        account.lock(reason=LockReason.ADMINISTRATOR, by="admin")
+    elif ending == "disable":
+        account.disable(by="admin")
+    else:
+        account.change_password("$argon2id$reset", one_time=True, kept_session="s1")
+    assert not account.session_valid(opened, "s1")
+
+
+def test_an_own_password_change_keeps_only_the_session_it_was_made_in() -> None:
+    account = an_account()
+    opened = account.version
+    account.change_password("$argon2id$new", kept_session="mine")
+    assert account.session_valid(opened, "mine")
+    assert not account.session_valid(opened, "other")
+    account.change_password("$argon2id$newer", kept_session="mine")
+    assert account.session_valid(opened, "mine")  # a second change in it keeps it too
+
+    account.lock(reason=LockReason.ADMINISTRATOR, by="admin")
+    account.unlock(by="admin")
+    assert not account.session_valid(opened, "mine")
+
+
+def test_a_change_made_in_an_ended_session_does_not_bring_it_back() -> None:
+    """A request authenticated just before a lock may run its change just after it: the
+    session it names was ended by the lock, and stays ended."""
+    account = an_account()
+    opened = account.version
+    account.lock(reason=LockReason.ADMINISTRATOR, by="admin")
+    account.change_password("$argon2id$new", kept_session="mine")
+    account.unlock(by="admin")
+    assert not account.session_valid(opened, "mine")
+
+
+def test_old_password_changes_replay_as_keeping_no_session() -> None:
+    state: dict[str, object] = {"password_hash": "h", "one_time": False}
+    Account.PasswordChanged.upcast_v1_v2(state)
+    assert state["kept_session"] is None

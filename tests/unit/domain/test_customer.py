@@ -13,7 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.domain.customer import Customer, ReviewOutcome, quarter_of
-from ledger.domain.errors import ConflictError, NotFoundError, WorkflowViolationError
+from ledger.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    ValidationFailedError,
+    WorkflowViolationError,
+)
 from ledger.domain.metadata import EventMetadata, recording_as
 from ledger.domain.profile import validate_profile
 from ledger.policy import load_policy
@@ -93,9 +98,10 @@ def test_a_proposal_waits_and_changes_nothing_yet() -> None:
 
 def test_a_change_cannot_have_happened_in_the_future() -> None:
     customer = registered()
-    with pytest.raises(WorkflowViolationError):
+    with pytest.raises(ValidationFailedError) as refused:
         propose(customer, {"basic.email": "new@example.com"},
                 happened_on=TODAY + timedelta(days=1))
+    assert refused.value.fields == ["happened_on"]  # a bad value, not a workflow step
     assert new_events(customer) == []
     assert customer.pending == {}
 
@@ -250,9 +256,10 @@ def test_a_review_records_its_quarter_outcome_and_reviewer() -> None:
 
 def test_a_review_cannot_be_recorded_for_a_future_date() -> None:
     customer = registered()
-    with pytest.raises(WorkflowViolationError):
+    with pytest.raises(ValidationFailedError) as refused:
         customer.record_review(reviewed_on=TODAY + timedelta(days=1),
                                outcome=ReviewOutcome.CONFIRMED, reviewed_by=BOB, today=TODAY)
+    assert refused.value.fields == ["reviewed_on"]
     assert new_events(customer) == []
     assert customer.last_review is None
 

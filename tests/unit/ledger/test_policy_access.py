@@ -14,6 +14,7 @@ from projections.account_queries import ACCOUNT_QUERIES
 from projections.audit import AUDIT_QUERIES
 from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
+from service.policy import KNOWN_OPERATIONS, load_service_policy
 
 OPERATIONS = (set(ALL_COMMANDS) | set(QUERIES) | set(PRIVACY_QUERIES) | set(ACCOUNT_QUERIES)
               | set(AUDIT_QUERIES) | {"customer-history", "enrol-totp"})
@@ -59,3 +60,23 @@ def test_allowed_networks_default_to_loopback() -> None:
     assert login.allows_address("127.0.0.1") and login.allows_address("::1")
     assert not login.allows_address("203.0.113.5")
     assert not login.allows_address("cli")
+
+
+def test_a_misspelt_operation_is_refused_naming_its_entry(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[access]\nself_service = ["change-pasword"]\n'
+                    '[access.permissions]\nsales = ["get-custmer", "get-customer"]\n',
+                    encoding="utf-8")
+
+    with pytest.raises(ValidationFailedError) as refused:
+        load_policy(path, operations=OPERATIONS)
+
+    assert {(p.field, p.message.split(" (")[0]) for p in refused.value.problems} == {
+        ("access.permissions.sales", "unknown operation(s): get-custmer"),
+        ("access.self_service", "unknown operation(s): change-pasword")}
+    assert "command or query name" in refused.value.problems[0].message
+
+
+def test_the_service_knows_every_operation_the_default_policy_names() -> None:
+    assert KNOWN_OPERATIONS == OPERATIONS
+    assert load_service_policy().access.operations() == OPERATIONS

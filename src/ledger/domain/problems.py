@@ -1,0 +1,77 @@
+"""Validation problems as the ledger reports them: where, and which rule, never the input.
+
+pydantic's messages are mostly the rule ("String should have at most 200 characters"), but
+some quote what was typed: a UUID's "invalid character: found `王` at 0", email-validator's
+"contains invalid characters: '@'", a date's or JSON's parse detail. And a location can be
+input too: a key the caller made up ("basic.secret_13800138000") is the location of its
+``extra_forbidden`` error. Every problem the ledger reports (profile, command, query, HTTP
+request) is built here, so one table decides what may be said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ledger.domain.errors import Problem
+
+# Error types whose pydantic message carries detail derived from the input (its ``ctx``
+# holds an ``error`` or ``reason`` built from the value): each gets a fixed text.
+_FIXED: dict[str, str] = {
+    "uuid_parsing": "is not a valid UUID",
+    "uuid_type": "is not a valid UUID",
+    "uuid_version": "is not a UUID of the expected version",
+    "date_parsing": "is not a valid date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "is not a valid date (YYYY-MM-DD)",
+    "datetime_parsing": "is not a valid date and time (ISO 8601)",
+    "datetime_from_date_parsing": "is not a valid date and time (ISO 8601)",
+    "time_parsing": "is not a valid time",
+    "time_delta_parsing": "is not a valid duration",
+    "json_invalid": "is not valid JSON",
+    "url_parsing": "is not a valid URL",
+    "decimal_parsing": "is not a valid decimal number",
+    "int_parsing": "is not a valid integer",
+    "float_parsing": "is not a valid number",
+    "bool_parsing": "is not a valid boolean",
+    "extra_forbidden": "names a field that does not exist",
+}
+# email-validator's reasons quote the address's characters: one text for all of them.
+_EMAIL = "is not a valid e-mail address"
+_EMAIL_MESSAGE = "value is not a valid email address"
+_INPUT_DERIVED_CONTEXT = ("error", "reason")
+
+
+def problem_message(detail: Mapping[str, Any]) -> str:
+    """The text for one pydantic error: fixed per error type wherever pydantic's own would
+    quote the input; otherwise pydantic's, built from the schema's limits alone, or the
+    ledger's own validators' words (which never quote a value)."""
+    kind = str(detail.get("type", ""))
+    message = str(detail.get("msg", ""))
+    if kind in _FIXED:
+        return _FIXED[kind]
+    if message.startswith(_EMAIL_MESSAGE):
+        return _EMAIL
+    context = detail.get("ctx") or {}
+    if kind == "value_error" and isinstance(context.get("error"), ValueError):
+        return message.removeprefix("Value error, ")  # the ledger's own ValueError
+    if any(key in context for key in _INPUT_DERIVED_CONTEXT):
+        return "is not valid"
+    return message.removeprefix("Value error, ") or "is not valid"
+
+
+def problem_location(detail: Mapping[str, Any], *, skip: Iterable[str] = ()) -> str:
+    """Where the error is, without any part the caller made up: the unknown key of an
+    ``extra_forbidden`` error is left out (its parent is named instead)."""
+    parts = [str(part) for part in detail.get("loc", ()) if part not in set(skip)]
+    if detail.get("type") == "extra_forbidden" and parts:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def problems_from(details: Iterable[Mapping[str, Any]], *, default: str, prefix: str = "",
+                  skip: Iterable[str] = ()) -> list[Problem]:
+    """One problem per pydantic error detail (``errors(include_input=False)``)."""
+    skipped = tuple(skip)
+    return [Problem(f"{prefix}{problem_location(detail, skip=skipped)}" or default,
+                    problem_message(detail))
+            for detail in details]

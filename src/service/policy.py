@@ -1,0 +1,23 @@
+"""The policy as the service loads it: the ledger's loader, told every operation name.
+
+The permission table names commands and queries, which live above the policy module
+(import contracts); this module knows them all, so every start and ``ledger policy show``
+refuse an operation no command or query has.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from commands.authentication import ENROL_TOTP
+from commands.registry import ALL_COMMANDS
+from ledger.policy import Policy, load_policy
+from service.query_routes import QUERY_CLASSES
+
+KNOWN_OPERATIONS = frozenset(ALL_COMMANDS) | frozenset(QUERY_CLASSES) | {ENROL_TOTP}
+"""Every operation a permission may name: each command, each query, and TOTP enrolment."""
+
+
+def load_service_policy(path: Path | None = None) -> Policy:
+    """The policy at ``path`` over the defaults, with its operation names checked."""
+    return load_policy(path, operations=KNOWN_OPERATIONS)

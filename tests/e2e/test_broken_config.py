@@ -1,0 +1,149 @@
+"""The real ``ledger`` executable given broken configuration or input: a misspelt policy,
+an address nobody answers on, a file that is not UTF-8, a directory that cannot exist, a
+bad key, a busy port. Each is refused in one clear line with a documented exit code, no
+traceback, and nothing written."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import subprocess
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from service.client import LedgerClient
+from service.errors import ServiceUnavailableError, ValidationFailedError, error_class
+from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, free_port, ledger_env
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "Not-For-Print-4410"  # a password that must never be printed
+
+
+def ledger(workdir: Path, *args: str, database_url: str | None = None, **env: str
+           ) -> subprocess.CompletedProcess[str]:
+    url = database_url or f"sqlite:///{workdir / 'ledger.sqlite3'}"
+    return subprocess.run([LEDGER, *args], cwd=workdir, capture_output=True, text=True,
+                          timeout=CLI_TIMEOUT, check=False, stdin=subprocess.DEVNULL,
+                          env=ledger_env(url, **env))
+
+
+def refused_in_one_line(done: subprocess.CompletedProcess[str], code: str) -> str:
+    assert done.returncode == error_class(code).exit_code, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [["policy", "show"], ["init"]])
+def test_a_misspelt_operation_in_the_policy_is_refused_naming_the_entry(
+        tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "p.toml").write_text('[access.permissions]\nsales = ["get-custmer"]\n',
+                                     encoding="utf-8")
+
+    done = ledger(tmp_path, *command, LEDGER_POLICY_FILE="p.toml")
+
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
+    assert "access.permissions.sales" in done.stderr
+    assert "get-custmer" in done.stderr
+    assert "command or query name" in done.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["p.toml"]
+
+
+def test_a_service_nobody_answers_at_is_named_without_its_credentials(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://someone:{SECRET}@127.0.0.1:{port}"
+
+    done = ledger(tmp_path, "--url", url, "--actor", "li.na", "customer", "show",
+                  "6f1c3a52-8d4e-4c1b-9a57-2f0e8b1d3c44", LEDGER_PASSWORD=SECRET)
+
+    line = refused_in_one_line(done, "service_unavailable")
+    assert f"http://127.0.0.1:{port}" in line
+    assert SECRET not in done.stderr + done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_url_that_is_no_url_is_a_validation_error_not_a_traceback(tmp_path: Path) -> None:
+    done = ledger(tmp_path, "--url", "http://[not-a-host", "--actor", "li.na", "customer",
+                  "show", "6f1c3a52-8d4e-4c1b-9a57-2f0e8b1d3c44", LEDGER_PASSWORD=SECRET)
+
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
+    assert "URL is not valid" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_client_library_raises_a_ledger_error_for_a_silent_address() -> None:
+    with pytest.raises(ServiceUnavailableError, match="did not answer"):
+        LedgerClient.over_http(f"http://127.0.0.1:{free_port()}", username="li.na",
+                               password=SECRET)
+
+
+def test_a_profile_file_that_is_not_utf8_is_refused_naming_it(tmp_path: Path) -> None:
+    ledger(tmp_path, "init")
+    events = stored_events(tmp_path)
+    (tmp_path / "f.json").write_bytes('{"basic": {"name": "王明"}}'.encode("utf-16"))
+
+    done = ledger(tmp_path, "customer", "register", "f.json", LEDGER_ACTOR="local-admin")
+
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "f.json" in done.stderr.splitlines()[0]
+    assert "not UTF-8" in done.stderr
+    assert stored_events(tmp_path) == events
+
+
+def stored_events(workdir: Path) -> int:
+    with closing(sqlite3.connect(workdir / "ledger.sqlite3")) as db:
+        count: int = db.execute("SELECT count(*) FROM stored_events").fetchone()[0]
+        return count
+
+
+@pytest.mark.parametrize("setting", ["LEDGER_DATA_DIR", "LEDGER_DATABASE_URL"])
+@pytest.mark.parametrize("place", ["/proc/ledger-x", "parent-is-a-file/x"])
+def test_a_directory_that_cannot_exist_is_one_line_and_nothing_is_written(
+        tmp_path: Path, setting: str, place: str) -> None:
+    (tmp_path / "parent-is-a-file").write_text("not a directory\n", encoding="utf-8")
+    path = place if place.startswith("/") else str(tmp_path / place)
+    value = f"sqlite:///{path}/l.sqlite3" if setting == "LEDGER_DATABASE_URL" else path
+
+    done = ledger(tmp_path, "init", **{setting: value})
+
+    line = refused_in_one_line(done, "path_unusable")
+    assert setting in line and path in line
+    assert "development_key_created" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["parent-is-a-file"]
+
+
+@pytest.mark.parametrize("setting", ["LEDGER_KEK", "LEDGER_INDEX_KEY"])
+def test_a_bad_key_in_development_creates_no_key_file(tmp_path: Path, setting: str) -> None:
+    done = ledger(tmp_path, "init", **{setting: "notbase64!!"})
+
+    refused_in_one_line(done, "key_material")
+    assert list(tmp_path.iterdir()) == [], "no var/, no key file, no database"
+
+
+def test_a_malformed_signing_key_file_is_refused_before_any_key_is_made(tmp_path: Path
+                                                                       ) -> None:
+    (tmp_path / "signing.pem").write_text("not a key\n", encoding="utf-8")
+
+    done = ledger(tmp_path, "init", LEDGER_SIGNING_KEY_FILE="signing.pem")
+
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
+    assert "signing key" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["signing.pem"]
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+
+        done = ledger(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(port))
+
+    line = refused_in_one_line(done, "address_unusable")
+    assert f"127.0.0.1:{port}" in line
+    assert "listening" not in done.stdout
+    assert list(tmp_path.iterdir()) == []
