@@ -48,3 +48,19 @@ class Command(BaseModel):
 
 
 Handler = Callable[[Any, UnitOfWork], Result]
+
+
+class Outcome(BaseModel):
+    """What a command answers: its write, and where in the log it landed."""
+
+    model_config = ConfigDict(extra="allow")
+    command_id: str
+    command: str
+    status: str = Field(description="accepted")
+    aggregate_id: str | None = Field(description="The record the command decided on.")
+    version: int | None = Field(description="That record's version after the command.")
+    result: dict[str, Any] = Field(description="What the command reports, by command "
+                                               "(a proposal_id, a request_id, ...).")
+    replayed: bool = Field(description="True when a retry answered the earlier outcome.")
+    position: int = Field(description="The event position of the write: a read's "
+                                      "min_position for read-your-writes.")

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from commands.command import Command, Handler, Result
 from commands.ports import UnitOfWork
+from ledger.documented import ChangeSetBody, ProfileBody
 from ledger.domain.customer import Customer, ReviewOutcome, quarter_of
 from ledger.domain.deadlines import working_day_deadline
 from ledger.domain.errors import ConflictError
@@ -21,7 +22,7 @@ class RegisterCustomer(Command):
     """Register a new customer with a complete profile (CI-1..CI-4)."""
 
     name = "register-customer"
-    profile: dict[str, Any]
+    profile: ProfileBody
     customer_id: UUID | None = None
 
 
@@ -30,7 +31,7 @@ class ProposeChange(Command):
 
     name = "propose-change"
     customer_id: UUID
-    changes: dict[str, Any]
+    changes: ChangeSetBody
     happened_on: date
     expected_version: int | None = Field(default=None, ge=1)
 

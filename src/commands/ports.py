@@ -108,7 +108,7 @@ class UnitOfWork(ABC):
 
     def today(self) -> date:
         """The business date now, in the policy's time zone."""
-        return self.clock().astimezone(self.policy.zone).date()
+        return self.policy.business_date(self.clock())
 
     def on_commit(self, action: Callable[[], object]) -> None:
         """Run ``action`` once the events are durable (never if the save fails)."""

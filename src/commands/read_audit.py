@@ -17,7 +17,7 @@ from commands.access_log import AccessLog
 from ledger.crypto import ERASED
 from ledger.domain.access import AccessRecord
 from ledger.domain.errors import PermissionDeniedError, Problem, ValidationFailedError
-from ledger.domain.paths import paths_overlap
+from ledger.domain.paths import paths_overlap, value_at
 from ledger.domain.sensitivity import FULL_CLEARANCE, Clearance, reading_with
 
 # Placeholders that stand for a value the reader did not see.
@@ -45,12 +45,6 @@ def _ids(answer: Any) -> Iterator[str]:
                 yield from _ids(value)
 
 
-def _at(profile: dict[str, Any], path: str) -> Any:
-    value: Any = profile
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
 
 def _shown(value: Any) -> bool:
     return not any(value == hidden for hidden in _NOT_SHOWN)
@@ -73,7 +67,7 @@ def _revealed(answer: Any, sensitive: frozenset[str], clearance: Clearance) -> I
     if isinstance(profile, dict):
         masked = set(answer.get("masked_fields") or ())
         yield from (path for path in sensitive if path not in masked
-                    and not clearance.hides(path) and _shown(_at(profile, path)))
+                    and not clearance.hides(path) and _shown(value_at(profile, path)))
     for key in _CHANGE_SETS:
         changes = answer.get(key)
         if isinstance(changes, dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Collection
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -94,6 +95,11 @@ class Policy(BaseModel):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def business_date(self, moment: datetime) -> date:
+        """The date it is at ``moment`` in the policy's time zone: "today" for deadlines,
+        reviews and unused grants."""
+        return moment.astimezone(self.zone).date()
 
 
 def _defaults() -> dict[str, Any]:

@@ -19,7 +19,7 @@ from ledger.crypto import (
     seal,
 )
 from ledger.domain.errors import WorkflowViolationError
-from ledger.domain.paths import JsonDict, apply_changes, paths_overlap
+from ledger.domain.paths import JsonDict, apply_changes, paths_overlap, value_at
 
 BUNDLE = "$sealed"
 """Where a registration's personal values live together, sealed as one envelope."""
@@ -74,12 +74,6 @@ class MissingDataKeyError(KeyMaterialError):
             "erased; `ledger keys verify` lists every such customer",
             details={"customer_id": customer_id})
 
-
-def _at(profile: JsonDict, path: str) -> Any:
-    value: Any = profile
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 def _open_value(value: Any, cipher: AESGCM | None, customer_id: str, path: str) -> Any:
@@ -161,7 +155,7 @@ class ProfileProtector:
         for path, value in changes.items():
             whole = next((p for p in self.personal_paths if path.startswith(p + ".")), None)
             if whole is not None:
-                lifted[whole] = _at(candidate, whole)
+                lifted[whole] = value_at(candidate, whole)
             else:
                 lifted[path] = value
         return {

@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 
 from ledger.domain.errors import NotFoundError
 from ledger.sql import Cursor
+from projections.account_answers import AccessReviewAnswer, AccountAnswer, AccountsAnswer
 from projections.queries import Query
+from projections.reading import ReadModels
 from projections.runner import ProjectionRunner
 
 _ACCOUNT_COLUMNS = ("username, employee_id, department, status, lock_reason, "
@@ -21,14 +23,16 @@ class ListAccounts(Query):
     """Every account with its state and active roles, optionally only holders of a role."""
 
     name = "list-accounts"
+    answer = AccountsAnswer
     role: str | None = Field(default=None, max_length=50)
-    limit: int = Field(default=500, ge=1, le=5000)
+    limit: int = Field(default=500, ge=1, le=5000, description="At most this many.")
 
 
 class GetAccount(Query):
     """One account: its state and every grant, active or awaiting approval."""
 
     name = "get-account"
+    answer = AccountAnswer
     username: str = Field(min_length=1, max_length=100)
 
     @property
@@ -40,6 +44,7 @@ class AccessReview(Query):
     """Every account's roles, grant dates and last use; grants unused for the policy's days."""
 
     name = "access-review"
+    answer = AccessReviewAnswer
     as_of: date | None = None
 
 
@@ -55,25 +60,14 @@ def _account(row: tuple[Any, ...]) -> dict[str, Any]:
     return account
 
 
-def _position(cursor: Cursor) -> int:
-    row = cursor.one("SELECT position FROM projection_checkpoints WHERE name = 'accounts'")
-    return int(row[0]) if row else 0
-
-
 class AccountQueries:
     """Answers the account queries from the ``accounts`` read model and the usage table."""
 
     def __init__(self, runner: ProjectionRunner, wait_timeout: float, unused_days: int,
                  today: Callable[[], date] = date.today) -> None:
-        self.runner = runner
-        self.views = runner.views
-        self.wait_timeout = wait_timeout
+        self.read = ReadModels(runner, wait_timeout)
         self.unused_days = unused_days
         self.today = today
-
-    def _wait(self, query: Query) -> None:
-        if query.min_position is not None:
-            self.runner.wait_for(query.min_position, self.wait_timeout)
 
     def _grants(self, cursor: Cursor, username: str | None = None) -> dict[str, list[Any]]:
         where = "WHERE g.username = :user " if username else ""
@@ -91,9 +85,7 @@ class AccountQueries:
         return grants
 
     def list_accounts(self, query: ListAccounts) -> dict[str, Any]:
-        self._wait(query)
-        with self.views.snapshot() as cursor:
-            position = _position(cursor)
+        with self.read.reading(query, "accounts") as (cursor, position):
             rows = cursor.all(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts "  # noqa: S608
                               "ORDER BY username LIMIT :limit", {"limit": query.limit})
             grants = self._grants(cursor)
@@ -107,9 +99,7 @@ class AccountQueries:
         return {"accounts": accounts, "reflects_position": position}
 
     def get_account(self, query: GetAccount) -> dict[str, Any]:
-        self._wait(query)
-        with self.views.snapshot() as cursor:
-            position = _position(cursor)
+        with self.read.reading(query, "accounts") as (cursor, position):
             row = cursor.one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts "  # noqa: S608
                              "WHERE username = :user", {"user": query.username})
             grants = self._grants(cursor, query.username)
@@ -120,11 +110,9 @@ class AccountQueries:
         return {"account": account, "reflects_position": position}
 
     def access_review(self, query: AccessReview) -> dict[str, Any]:
-        self._wait(query)
         as_of = query.as_of or self.today()
         cutoff = (as_of - timedelta(days=self.unused_days)).isoformat()
-        with self.views.snapshot() as cursor:
-            position = _position(cursor)
+        with self.read.reading(query, "accounts") as (cursor, position):
             rows = cursor.all(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts "  # noqa: S608
                               "ORDER BY username")
             grants = self._grants(cursor)

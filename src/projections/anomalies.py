@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from ledger.domain.deadlines import is_working_day
 from ledger.policy import Policy
 from ledger.policy_audit import AuditPolicy
+from projections.answers import AnomaliesAnswer
 from projections.queries import Moment, Query
 
 # Kinds of trail entry that are someone using the system (not a background fact).
@@ -27,8 +28,9 @@ class AuditAnomalies(Query):
     """What the audit trail shows as unusual between two moments, by the policy's thresholds."""
 
     name = "audit-anomalies"
-    since: Moment
-    until: Moment
+    answer = AnomaliesAnswer
+    since: Moment = Field(description="From this ISO 8601 moment.")
+    until: Moment = Field(description="Up to this ISO 8601 moment.")
 
     @model_validator(mode="after")
     def _ordered(self) -> AuditAnomalies:

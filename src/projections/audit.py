@@ -16,14 +16,16 @@ from ledger.policy import Policy
 from ledger.protection import ProfileProtector
 from ledger.store import LedgerStore
 from projections.anomalies import AuditAnomalies, find_anomalies
+from projections.answers import CustomerAsOfAnswer, TrailAnswer
 from projections.audit_trail import trail_time
-from projections.queries import Moment, Queries, Query, checkpoint
+from projections.queries import Moment, Queries, Query
 
 
 class CustomerAsOf(Query):
     """One customer's state as it was at a moment, folded from its events up to then."""
 
     name = "customer-as-of"
+    answer = CustomerAsOfAnswer
     customer_id: UUID
     at: Moment
 
@@ -32,12 +34,15 @@ class AuditTrailQuery(Query):
     """Commands, events and access records, filtered by actor, operation, target and time."""
 
     name = "audit-trail"
-    actor: str | None = Field(default=None, max_length=100)
-    operation: str | None = Field(default=None, max_length=100)
-    customer: str | None = Field(default=None, max_length=100)
-    since: Moment | None = None
-    until: Moment | None = None
-    limit: int = Field(default=1000, ge=1, le=100_000)
+    answer = TrailAnswer
+    actor: str | None = Field(default=None, max_length=100, description="Only this account.")
+    operation: str | None = Field(default=None, max_length=100, description=(
+        "Only this operation (get-customer, login-failed, propose-change, ...)."))
+    customer: str | None = Field(default=None, max_length=100, description=(
+        "Only entries about this customer (or account, or username)."))
+    since: Moment | None = Field(default=None, description="From this ISO 8601 moment.")
+    until: Moment | None = Field(default=None, description="Up to this ISO 8601 moment.")
+    limit: int = Field(default=1000, ge=1, le=100_000, description="At most this many.")
 
     @model_validator(mode="after")
     def _ordered(self) -> AuditTrailQuery:
@@ -94,7 +99,7 @@ class AuditQueries:
 
     def __init__(self, queries: Queries, store: LedgerStore, policy: Policy) -> None:
         self.queries = queries
-        self.views = queries.views
+        self.read = queries.read
         self.store = store
         self.policy = policy
 
@@ -102,7 +107,6 @@ class AuditQueries:
         return customer_as_of(self.store, query, self.queries.protector)
 
     def audit_trail(self, query: AuditTrailQuery) -> dict[str, Any]:
-        self.queries.wait(query)
         where, params = ["1 = 1"], dict[str, Any]({"limit": query.limit})
         if query.actor is not None:
             where.append("actor = :actor")
@@ -120,8 +124,7 @@ class AuditQueries:
         if query.until is not None:
             where.append("recorded_at <= :until")
             params["until"] = trail_time(query.until)
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "audit_trail")
+        with self.read.reading(query, "audit_trail") as (cursor, position):
             # ``where`` holds constant clauses only; values travel as parameters.
             rows = cursor.all(f"SELECT {', '.join(_TRAIL_COLUMNS)} FROM audit_trail"  # noqa: S608
                               f" WHERE {' AND '.join(where)} ORDER BY position LIMIT :limit",
@@ -129,9 +132,7 @@ class AuditQueries:
         return {"entries": [trail_entry(row) for row in rows], "reflects_position": position}
 
     def audit_anomalies(self, query: AuditAnomalies) -> dict[str, Any]:
-        self.queries.wait(query)
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "audit_trail")
+        with self.read.reading(query, "audit_trail") as (cursor, position):
             rows = cursor.all(
                 f"SELECT {', '.join(_TRAIL_COLUMNS)} FROM audit_trail"  # noqa: S608
                 " WHERE recorded_at >= :since AND recorded_at <= :until ORDER BY position",

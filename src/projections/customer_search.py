@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from ledger.domain.customer import Customer
-from ledger.domain.paths import paths_overlap
+from ledger.domain.paths import paths_overlap, value_at
 from ledger.protection import MissingDataKeyError, ProfileProtector
 from ledger.sql import Cursor, SqlDatabase
 from projections.projection import Projection, topic_of
@@ -101,7 +101,7 @@ class CustomerSearch(Projection):
         try:
             if isinstance(event, Customer.Registered):
                 profile = self.protector.open_profile(customer_id, event.profile)
-                values = {path: _at(profile, path) for path in paths}
+                values = {path: value_at(profile, path) for path in paths}
             else:
                 values = self.protector.open_changes(customer_id, event.applied)
         except MissingDataKeyError:
@@ -116,15 +116,8 @@ class CustomerSearch(Projection):
         return {(source, kind, digest)
                 for path, source in pairs
                 for kind, digest in self.protector.digests(
-                    source, values[path] if path == source else _at(
+                    source, values[path] if path == source else value_at(
                         {path.split(".")[0]: values[path]}, source))}
-
-
-def _at(profile: dict[str, Any], path: str) -> Any:
-    value: Any = profile
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 def forget_customers(views: SqlDatabase, customer_ids: Iterable[str]) -> int:

@@ -17,6 +17,7 @@ from ledger.domain.errors import NotFoundError
 from ledger.domain.sensitivity import current_clearance, mask_changes
 from ledger.protection import BUNDLE, IN_BUNDLE, ProfileProtector
 from ledger.store import LedgerStore
+from projections.answers import HistoryAnswer
 from projections.queries import Query
 
 PROTECTED = "[protected]"
@@ -26,6 +27,7 @@ class CustomerHistory(Query):
     """Every event of one customer in order, with who, when, which command and why."""
 
     name = "customer-history"
+    answer = HistoryAnswer
     customer_id: UUID
 
 

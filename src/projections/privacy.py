@@ -13,11 +13,11 @@ from ledger.domain.errors import NotFoundError, WorkflowViolationError
 from ledger.domain.sensitivity import current_clearance
 from ledger.protection import SEARCH_SOURCES
 from ledger.sql import in_list
+from projections.answers import CertificateAnswer, DeletionsAnswer, DuplicatesAnswer, FoundByAnswer
 from projections.queries import (
     CUSTOMER_COLUMNS,
     Queries,
     Query,
-    checkpoint,
     customer_from_row,
     searchable_fields,
 )
@@ -29,10 +29,11 @@ class FindCustomersBy(Query):
     """Customers with exactly this phone, email or person's name (matched on digests)."""
 
     name = "find-customers-by"
+    answer = FoundByAnswer
     phone: str | None = Field(default=None, max_length=50)
     email: str | None = Field(default=None, max_length=320)
     person: str | None = Field(default=None, max_length=200)
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: int = Field(default=50, ge=1, le=500, description="At most this many.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> FindCustomersBy:
@@ -45,16 +46,18 @@ class ListDuplicates(Query):
     """Groups of customers that share a phone, an email, or both name and address."""
 
     name = "list-duplicates"
-    limit: int = Field(default=100, ge=1, le=1000)
+    answer = DuplicatesAnswer
+    limit: int = Field(default=100, ge=1, le=1000, description="At most this many.")
 
 
 class ListDeletions(Query):
     """Deletion requests, open ones by default, oldest first."""
 
     name = "list-deletions"
+    answer = DeletionsAnswer
     stage: Literal["open", "requested", "reviewed", "approved", "executed", "rejected", "all"
                    ] = "open"
-    limit: int = Field(default=100, ge=1, le=1000)
+    limit: int = Field(default=100, ge=1, le=1000, description="At most this many.")
 
 
 class ErasureCertificate(Query):
@@ -62,6 +65,7 @@ class ErasureCertificate(Query):
     and which key was destroyed."""
 
     name = "erasure-certificate"
+    answer = CertificateAnswer
     request_id: UUID
 
 
@@ -89,7 +93,7 @@ class PrivacyQueries:
     """Answers the personal-data queries from the read models."""
 
     def __init__(self, queries: Queries) -> None:
-        self.queries = queries
+        self.read = queries.read
         self.views = queries.views
         self.protector = queries.protector
 
@@ -99,13 +103,11 @@ class PrivacyQueries:
         # Only in the fields the reader may read: an exact match elsewhere would confirm a
         # value they are not cleared to see (finance and a phone number, say).
         fields = searchable_fields(kind, SEARCH_SOURCES[kind])
-        self.queries.wait(query)
         if self.protector is None:
             raise WorkflowViolationError("search on personal fields needs the blind-index key")
         digest = self.protector.query_digest(kind, value)
         sources, params = in_list("source", fields)
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "customer_search")
+        with self.read.reading(query, "customer_search") as (cursor, position):
             rows = cursor.all(
                 f"SELECT {CUSTOMER_COLUMNS} FROM customer_view WHERE customer_id IN ("  # noqa: S608
                 " SELECT customer_id FROM customer_search WHERE kind = :kind"
@@ -116,7 +118,6 @@ class PrivacyQueries:
                 "searched_fields": fields, "reflects_position": position}
 
     def list_duplicates(self, query: ListDuplicates) -> dict[str, Any]:
-        self.queries.wait(query)
         # Grouped only on fields the reader may read: a group "same phone" tells who shares
         # one, as good as a search by it.
         clearance = current_clearance()
@@ -125,8 +126,7 @@ class PrivacyQueries:
             SEARCH_SOURCES["name"] | SEARCH_SOURCES["address"]))
         shared: list[tuple[Any, ...]] = []
         pairs: list[tuple[Any, ...]] = []
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "customer_search")
+        with self.read.reading(query, "customer_search") as (cursor, position):
             if fields:
                 sources, params = in_list("source", fields)
                 shared = cursor.all(
@@ -158,19 +158,17 @@ class PrivacyQueries:
         return {"groups": found[: query.limit], "reflects_position": position}
 
     def list_deletions(self, query: ListDeletions) -> dict[str, Any]:
-        self.queries.wait(query)
         stages = {"open": ("requested", "reviewed", "approved"), "all": _STEPS}.get(
             query.stage, (query.stage,))
         clause, params = in_list("stage", stages)
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "deletions")
+        with self.read.reading(query, "deletions") as (cursor, position):
             rows = cursor.all(
                 f"SELECT {_DELETION_COLUMNS} FROM deletion_requests WHERE stage IN {clause}"  # noqa: S608
                 " ORDER BY requested_at, request_id LIMIT :limit", params | {"limit": query.limit})
         return {"deletions": [_deletion(r) for r in rows], "reflects_position": position}
 
     def erasure_certificate(self, query: ErasureCertificate) -> dict[str, Any]:
-        self.queries.wait(query)
+        self.read.wait(query)
         with self.views.snapshot() as cursor:
             row = cursor.one(f"SELECT {_DELETION_COLUMNS} FROM deletion_requests "  # noqa: S608
                              "WHERE request_id = :id", {"id": str(query.request_id)})

@@ -22,8 +22,15 @@ from ledger.domain.customer import quarter_of
 from ledger.domain.errors import NotFoundError, PermissionDeniedError
 from ledger.domain.sensitivity import current_clearance
 from ledger.protection import ProfileProtector
-from ledger.sql import Cursor
+from projections.answers import (
+    CustomerAnswer,
+    CustomersAnswer,
+    LateChangesAnswer,
+    ProposalsAnswer,
+    ReviewsDueAnswer,
+)
 from projections.customer_view import name_key
+from projections.reading import ReadModels
 from projections.runner import ProjectionRunner
 
 _NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
@@ -56,14 +63,17 @@ class Query(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: ClassVar[str]
+    answer: ClassVar[type[BaseModel]]
 
-    min_position: int | None = Field(default=None, ge=0)
+    min_position: int | None = Field(default=None, ge=0, description=(
+        "Wait until this event position is reflected (read-your-writes)."))
 
 
 class GetCustomer(Query):
     """The current view of one customer."""
 
     name = "get-customer"
+    answer = CustomerAnswer
     customer_id: UUID
 
 
@@ -71,31 +81,36 @@ class FindCustomers(Query):
     """Customers whose name starts with a prefix, ignoring case, in any script."""
 
     name = "find-customers"
+    answer = CustomersAnswer
     name_prefix: str = Field(min_length=1, max_length=200)
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: int = Field(default=50, ge=1, le=500, description="At most this many.")
 
 
 class ListPendingProposals(Query):
     """Change proposals waiting for verification, oldest first, optionally for one customer."""
 
     name = "list-pending-proposals"
+    answer = ProposalsAnswer
     customer_id: UUID | None = None
-    limit: int = Field(default=100, ge=1, le=1000)
+    limit: int = Field(default=100, ge=1, le=1000, description="At most this many.")
 
 
 class ListReviewsDue(Query):
     """Customers not yet reviewed in a quarter (default: the current one) (UP-1)."""
 
     name = "list-reviews-due"
-    quarter: str | None = Field(default=None, pattern=r"^(19|[2-9]\d)\d\d-Q[1-4]$")  # 1900 on
-    limit: int = Field(default=100, ge=1, le=1000)
+    answer = ReviewsDueAnswer
+    quarter: str | None = Field(default=None, pattern=r"^(19|[2-9]\d)\d\d-Q[1-4]$",  # 1900 on
+                                description="e.g. 2026-Q4 (default: this one).")
+    limit: int = Field(default=100, ge=1, le=1000, description="At most this many.")
 
 
 class ListLateKeyChanges(Query):
     """Key-field changes recorded after their working-day deadline (UP-2), newest first."""
 
     name = "list-late-key-changes"
-    limit: int = Field(default=100, ge=1, le=1000)
+    answer = LateChangesAnswer
+    limit: int = Field(default=100, ge=1, le=1000, description="At most this many.")
 
 
 QUERIES: dict[str, type[Query]] = {
@@ -121,12 +136,6 @@ def customer_from_row(row: tuple[Any, ...], protector: ProfileProtector | None
     }
 
 
-def checkpoint(cursor: Cursor, projection: str) -> int:
-    row = cursor.one("SELECT position FROM projection_checkpoints WHERE name = :name",
-                     {"name": projection})
-    return int(row[0]) if row else 0
-
-
 def searchable_fields(criterion: str, paths: Iterable[str]) -> list[str]:
     """The fields among ``paths`` the current reader may search in (AC-1, P5): a match in a
     field they may not read would tell them its value. None at all is a refusal."""
@@ -145,20 +154,13 @@ class Queries:
     def __init__(self, runner: ProjectionRunner, wait_timeout: float,
                  today: Callable[[], date] = date.today,
                  protector: ProfileProtector | None = None) -> None:
-        self.runner = runner
+        self.read = ReadModels(runner, wait_timeout)
         self.views = runner.views
-        self.wait_timeout = wait_timeout
         self.today = today
         self.protector = protector
 
-    def wait(self, query: Query) -> None:
-        if query.min_position is not None:
-            self.runner.wait_for(query.min_position, self.wait_timeout)
-
     def get_customer(self, query: GetCustomer) -> dict[str, Any]:
-        self.wait(query)
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "customer_view")
+        with self.read.reading(query, "customer_view") as (cursor, position):
             row = cursor.one(f"SELECT {CUSTOMER_COLUMNS} FROM customer_view "  # noqa: S608
                              "WHERE customer_id = :id", {"id": str(query.customer_id)})
         if row is None:
@@ -169,13 +171,11 @@ class Queries:
 
     def find_customers(self, query: FindCustomers) -> dict[str, Any]:
         searchable_fields("name", ["basic.name"])
-        self.wait(query)
         prefix = name_key(query.name_prefix)
         # A range scan on the byte-ordered key: every string starting with the prefix
         # sorts between the prefix and the prefix followed by the highest code point.
         bounds = {"low": prefix, "high": prefix + "\U0010ffff", "limit": query.limit}
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "customer_view")
+        with self.read.reading(query, "customer_view") as (cursor, position):
             rows = cursor.all(
                 f"SELECT {CUSTOMER_COLUMNS} FROM customer_view "  # noqa: S608
                 "WHERE name_key >= :low AND name_key < :high "
@@ -184,12 +184,10 @@ class Queries:
                 "reflects_position": position}
 
     def list_pending_proposals(self, query: ListPendingProposals) -> dict[str, Any]:
-        self.wait(query)
         where, params = "", dict[str, Any]({"limit": query.limit})
         if query.customer_id is not None:
             where, params = "WHERE customer_id = :cid", params | {"cid": str(query.customer_id)}
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "pending_proposals")
+        with self.read.reading(query, "pending_proposals") as (cursor, position):
             # ``where`` is one of two constant strings; values travel as parameters.
             sql = ("SELECT proposal_id, customer_id, fields, changes, happened_on, base_version,"  # noqa: S608
                    " proposed_by, proposed_at, record_by, late FROM pending_proposals " + where +
@@ -211,10 +209,8 @@ class Queries:
         return self.protector.open_changes(customer_id, changes)
 
     def list_reviews_due(self, query: ListReviewsDue) -> dict[str, Any]:
-        self.wait(query)
         quarter = query.quarter or quarter_of(self.today())
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "customer_view")
+        with self.read.reading(query, "customer_view") as (cursor, position):
             rows = cursor.all(
                 "SELECT customer_id, name, last_review_quarter, registered_at FROM customer_view"
                 " WHERE erased_at IS NULL"
@@ -227,9 +223,7 @@ class Queries:
         return {"quarter": quarter, "customers": due, "reflects_position": position}
 
     def list_late_key_changes(self, query: ListLateKeyChanges) -> dict[str, Any]:
-        self.wait(query)
-        with self.views.snapshot() as cursor:
-            position = checkpoint(cursor, "key_changes")
+        with self.read.reading(query, "key_changes") as (cursor, position):
             rows = cursor.all(
                 "SELECT proposal_id, customer_id, key_fields, happened_on, recorded_at,"
                 " record_by, status, proposed_by FROM key_changes WHERE late = 1"

@@ -23,7 +23,7 @@ from ledger.sql import Cursor, SqlDatabase
 from ledger.sql_sqlite import SQLiteDatabase
 from ledger.store import LedgerStore
 from projections.projection import Projection
-from projections.queries import checkpoint
+from projections.reading import checkpoint
 
 # Differing keys listed per read model (all are counted).
 MAX_DIFFERENCES = 20

@@ -45,7 +45,7 @@ def build_access_control(store: LedgerStore, views: SqlDatabase, keys: KeyStore,
     credentials.seal_bare_totp_secrets()
 
     def today() -> date:
-        return clock().astimezone(policy.zone).date()
+        return policy.business_date(clock())
 
     access_log = AccessLog(store, clock, on_saved)
     authoriser = PolicyAuthoriser(policy.access, access_log, RoleUsage(credentials, today))

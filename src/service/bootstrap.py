@@ -194,7 +194,7 @@ def bootstrap(
     erasures.catch_up()
     erasures.forget_register(lambda customer_ids: forget_customers(views, customer_ids))
     queries = Queries(runner, settings.read_wait_timeout,
-                      today=lambda: clock().astimezone(policy.zone).date(), protector=protector)
+                      today=lambda: policy.business_date(clock()), protector=protector)
     query_handlers = queries.handlers() | PrivacyQueries(queries).handlers() | {
         CustomerHistory: lambda query: customer_history(store, query, protector),
     } | access.queries.handlers() | AuditQueries(

@@ -18,6 +18,7 @@ from uuid import UUID, uuid4
 from commands.actor import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
 from service.client_accounts import AccountMethods
+from service.client_queries import QueryMethods
 from service.client_transport import HttpTransport, InProcessTransport, Transport
 
 
@@ -27,7 +28,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class LedgerClient(AccountMethods):
+class LedgerClient(QueryMethods, AccountMethods):
     """The ledger for Python callers: commands and queries with plain types in and out."""
 
     def __init__(self, transport: Transport) -> None:
@@ -86,8 +87,10 @@ class LedgerClient(AccountMethods):
         payload = {key: _plain(value) for key, value in fields.items() if value is not None}
         return self.transport.command(name, payload)
 
-    def _query(self, name: str, **params: Any) -> dict[str, Any]:
-        return self.transport.query(name, {k: _plain(v) for k, v in params.items()})
+    def _query(self, query: type[Query], **params: Any) -> dict[str, Any]:
+        """Ask ``query`` with these fields: in process through the bus, over HTTP at the
+        route ``QUERY_ROUTES`` gives it (the same table the HTTP app's routes come from)."""
+        return self.transport.query(query, {k: _plain(v) for k, v in params.items()})
 
     # Commands ----------------------------------------------------------------
 
@@ -131,48 +134,6 @@ class LedgerClient(AccountMethods):
                              reviewed_on=reviewed_on, expected_version=expected_version,
                              command_id=command_id, reason=reason)
 
-    # Queries -----------------------------------------------------------------
-
-    def get_customer(self, customer_id: str, *, min_position: int | None = None
-                     ) -> dict[str, Any]:
-        """The current view of a customer, waiting until ``min_position`` is reflected."""
-        return self._query("get-customer", customer_id=customer_id, min_position=min_position)
-
-    def find_customers(self, name_prefix: str, *, limit: int = 50,
-                       min_position: int | None = None) -> dict[str, Any]:
-        """Customers whose name starts with ``name_prefix`` (case-insensitive)."""
-        return self._query("find-customers", name_prefix=name_prefix, limit=limit,
-                           min_position=min_position)
-
-    def pending_proposals(self, customer_id: str | None = None, *, limit: int = 100,
-                          min_position: int | None = None) -> dict[str, Any]:
-        """Change proposals waiting for verification."""
-        return self._query("list-pending-proposals", customer_id=customer_id, limit=limit,
-                           min_position=min_position)
-
-    def reviews_due(self, quarter: str | None = None, *, limit: int = 100,
-                    min_position: int | None = None) -> dict[str, Any]:
-        """Customers not yet reviewed in ``quarter`` (``2026-Q4``; default the current one)."""
-        return self._query("list-reviews-due", quarter=quarter, limit=limit,
-                           min_position=min_position)
-
-    def late_key_changes(self, *, limit: int = 100, min_position: int | None = None
-                         ) -> dict[str, Any]:
-        """Key-field changes recorded after their working-day deadline (UP-2)."""
-        return self._query("list-late-key-changes", limit=limit, min_position=min_position)
-
-    # Personal data and deletion -------------------------------------------------
-
-    def find_customers_by(self, *, phone: str | None = None, email: str | None = None,
-                          person: str | None = None, limit: int = 50) -> dict[str, Any]:
-        """Customers with exactly this phone, email or person's name (blind-index match)."""
-        return self._query("find-customers-by", phone=phone, email=email, person=person,
-                           limit=limit)
-
-    def duplicates(self, *, limit: int = 100) -> dict[str, Any]:
-        """Groups of likely duplicates: same phone, email, or name and address (DL-4)."""
-        return self._query("list-duplicates", limit=limit)
-
     def request_deletion(self, customer_id: str, ground: str, details: str, department: str,
                          *, command_id: str | None = None) -> dict[str, Any]:
         """File a deletion request; the outcome's ``result`` holds the ``request_id``."""
@@ -199,36 +160,6 @@ class LedgerClient(AccountMethods):
         """Stop a request at your step (review, approve or execute), with a reason."""
         return self._command("reject-deletion", request_id=request_id, step=step,
                              reason=reason, command_id=command_id)
-
-    def deletions(self, *, stage: str = "open", limit: int = 100) -> dict[str, Any]:
-        """Deletion requests (open ones by default)."""
-        return self._query("list-deletions", stage=stage, limit=limit)
-
-    def erasure_certificate(self, request_id: str) -> dict[str, Any]:
-        """The certificate of an executed deletion, as JSON-ready data."""
-        return self._query("erasure-certificate", request_id=request_id)
-
-    def customer_history(self, customer_id: str) -> dict[str, Any]:
-        """Every event of a customer, in order, with actor, time, command and reason."""
-        return self._query("customer-history", customer_id=customer_id)
-
-    # The auditor's replay tool (AU-5) ------------------------------------------
-
-    def customer_as_of(self, customer_id: str, at: datetime | str) -> dict[str, Any]:
-        """A customer's state as it was at ``at`` (ISO 8601 with offset), from its events."""
-        return self._query("customer-as-of", customer_id=customer_id, at=at)
-
-    def audit_trail(self, *, actor: str | None = None, operation: str | None = None,
-                    customer: str | None = None, since: datetime | str | None = None,
-                    until: datetime | str | None = None, limit: int = 1000
-                    ) -> dict[str, Any]:
-        """Commands, events and access records, filtered; ``entries`` in log order."""
-        return self._query("audit-trail", actor=actor, operation=operation, customer=customer,
-                           since=since, until=until, limit=limit)
-
-    def audit_anomalies(self, since: datetime | str, until: datetime | str) -> dict[str, Any]:
-        """Failed-login bursts, heavy readers, off-hours access, grants and incident locks."""
-        return self._query("audit-anomalies", since=since, until=until)
 
     # Lifetime ----------------------------------------------------------------
 

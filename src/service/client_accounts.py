@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from projections.account_queries import AccessReview, GetAccount, ListAccounts
+from projections.queries import Query
+
 
 class AccountMethods:
     """Account administration, self-service and the access review."""
@@ -13,7 +16,7 @@ class AccountMethods:
     def _command(self, name: str, **fields: Any) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _query(self, name: str, **params: Any) -> dict[str, Any]:
+    def _query(self, query: type[Query], **params: Any) -> dict[str, Any]:
         raise NotImplementedError
 
     def create_account(self, username: str, *, employee_id: str, department: str,
@@ -82,14 +85,14 @@ class AccountMethods:
     def list_accounts(self, role: str | None = None, *, min_position: int | None = None
                       ) -> dict[str, Any]:
         """Every account with its state and active roles."""
-        return self._query("list-accounts", role=role, min_position=min_position)
+        return self._query(ListAccounts, role=role, min_position=min_position)
 
     def get_account(self, username: str, *, min_position: int | None = None
                     ) -> dict[str, Any]:
         """One account and its grants."""
-        return self._query("get-account", username=username, min_position=min_position)
+        return self._query(GetAccount, username=username, min_position=min_position)
 
     def access_review(self, *, as_of: date | str | None = None,
                       min_position: int | None = None) -> dict[str, Any]:
         """Every account's roles, grant dates, last use, and grants unused too long."""
-        return self._query("access-review", as_of=as_of, min_position=min_position)
+        return self._query(AccessReview, as_of=as_of, min_position=min_position)

@@ -6,36 +6,27 @@ Errors arrive as the typed errors of ``service.errors`` on both.
 
 from __future__ import annotations
 
-import re
 import ssl
 from collections.abc import Callable
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from pydantic import ValidationError
 
 from commands.actor import Actor
-from commands.bus import MessageBus, problems_of
+from commands.bus import MessageBus
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
-from projections.account_queries import ACCOUNT_QUERIES
-from projections.audit import AUDIT_QUERIES
-from projections.history import CustomerHistory
-from projections.privacy import PRIVACY_QUERIES
-from projections.queries import QUERIES
+from projections.queries import Query
 from service.errors import ServiceUnavailableError, error_from_dict
+from service.query_routes import ROUTE_OF, build_query
 
 # Seconds the HTTP transport keeps an idle connection (``ledger serve`` keeps it 30).
 KEEP_ALIVE_SECONDS = 20.0
 
-QUERY_CLASSES = QUERIES | PRIVACY_QUERIES | ACCOUNT_QUERIES | AUDIT_QUERIES | {
-    CustomerHistory.name: CustomerHistory}
-
-
 class Transport(Protocol):
     def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]: ...
 
-    def query(self, name: str, params: dict[str, Any]) -> dict[str, Any]: ...
+    def query(self, query: type[Query], params: dict[str, Any]) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
 
@@ -55,48 +46,13 @@ class InProcessTransport:
     def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         return self.bus.execute_named(name, payload, self.actor)
 
-    def query(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            query = QUERY_CLASSES[name].model_validate(params)
-        except ValidationError as error:
-            raise ValidationFailedError(problems_of(error)) from None
-        result: dict[str, Any] = self.bus.ask(query, self.actor)
+    def query(self, query: type[Query], params: dict[str, Any]) -> dict[str, Any]:
+        given = {key: value for key, value in params.items() if value is not None}
+        result: dict[str, Any] = self.bus.ask(build_query(query, given), self.actor)
         return result
 
     def close(self) -> None:
         return None
-
-
-# Each query's route; ``{name}`` parts are taken from the query's parameters.
-_QUERY_ROUTES = {
-    "list-accounts": "/accounts",
-    "get-account": "/accounts/{username}",
-    "access-review": "/access-review",
-    "get-customer": "/customers/{customer_id}",
-    "customer-history": "/customers/{customer_id}/history",
-    "customer-as-of": "/customers/{customer_id}/as-of",
-    "audit-trail": "/audit/trail",
-    "audit-anomalies": "/audit/anomalies",
-    "find-customers": "/customers",
-    "list-pending-proposals": "/proposals",
-    "list-reviews-due": "/reviews/due",
-    "list-late-key-changes": "/key-changes/late",
-    "find-customers-by": "/search/customers",
-    "list-duplicates": "/duplicates",
-    "list-deletions": "/deletions",
-    "erasure-certificate": "/deletions/{request_id}/certificate",
-}
-_PATH_PARAMETER = re.compile(r"{(\w+)}")
-
-
-def _query_route(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The route of a query, and the parameters left for its query string."""
-    template = _QUERY_ROUTES.get(name)
-    if template is None:
-        raise ValueError(f"unknown query: {name}")
-    params = {key: value for key, value in params.items() if value is not None}
-    path = _PATH_PARAMETER.sub(lambda found: quote(str(params.pop(found.group(1)))), template)
-    return path, params
 
 
 # Fixed words for what went wrong: the exceptions' own text may quote the request.
@@ -174,8 +130,8 @@ class HttpTransport:
     def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         return self._send("POST", f"/commands/{name}", json=payload, headers=self.headers)
 
-    def query(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
-        path, query_params = _query_route(name, params)
+    def query(self, query: type[Query], params: dict[str, Any]) -> dict[str, Any]:
+        path, query_params = ROUTE_OF[query].url(params)
         return self._send("GET", path, params=query_params, headers=self.headers)
 
     def health(self) -> dict[str, Any]:

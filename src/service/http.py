@@ -2,43 +2,25 @@
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import ledger
-from commands.command import Command
+from commands.command import Command, Outcome
 from commands.registry import ALL_COMMANDS
 from ledger.domain.errors import LedgerError, NotFoundError, Problem, ValidationFailedError
 from ledger.domain.problems import problem_location, problem_message
 from ledger.settings import Settings
-from projections.history import CustomerHistory
-from projections.queries import (
-    FindCustomers,
-    GetCustomer,
-    ListLateKeyChanges,
-    ListPendingProposals,
-    ListReviewsDue,
-)
 from service.bootstrap import Ledger, bootstrap
-from service.http_audit import audit_router
-from service.http_auth import (
-    ActorDep,
-    LedgerDep,
-    accounts_router,
-    auth_router,
-    build_query,
-)
+from service.http_auth import ActorDep, LedgerDep, auth_router
 from service.http_docs import mount_docs
 from service.http_guard import ResponseGuard
-from service.http_privacy import privacy_router
-
-MinPosition = Annotated[int | None, Query(ge=0, description="Wait until this event position "
-                                                             "is reflected (read-your-writes).")]
+from service.http_queries import queries_router
 
 
 def _error_response(error: LedgerError) -> JSONResponse:
@@ -84,6 +66,22 @@ _HTTP_ERRORS = {405: ("method_not_allowed", "this route does not answer this met
                                             "(the Allow header lists those it does)")}
 
 
+class Health(BaseModel):
+    """Liveness, and how far the followers of the log lag behind its head."""
+
+    status: str
+    head_position: int
+    projections: dict[str, int] = Field(description="Each read model's position.")
+    projection_lag: int
+    projection_errors: int
+    sealed_position: int
+    sealing_lag: int = Field(description="Records not yet sealed into the hash chain.")
+    sealer_errors: int
+    last_checkpoint_position: int | None
+    failing: dict[str, Any] = Field(default_factory=dict, description="Each follower that "
+                                    "keeps failing: its error's code, message and details.")
+
+
 def _command_route(command_class: type[Command]) -> Callable[..., dict[str, Any]]:
     def execute(command: Any, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
         return ledger.bus.execute(command, actor)
@@ -97,71 +95,8 @@ def _commands_router() -> APIRouter:
     router = APIRouter(prefix="/commands", tags=["commands"])
     for name, command_class in ALL_COMMANDS.items():
         router.add_api_route(f"/{name}", _command_route(command_class), methods=["POST"],
-                             name=name, summary=(command_class.__doc__ or name).strip())
-    return router
-
-
-def _queries_router() -> APIRouter:
-    router = APIRouter(tags=["queries"])
-
-    @router.get("/customers/{customer_id}")
-    def get_customer(customer_id: UUID, ledger: LedgerDep, actor: ActorDep,
-                     min_position: MinPosition = None) -> dict[str, Any]:
-        """The current view of one customer, with the event position it reflects."""
-        result: dict[str, Any] = ledger.bus.ask(
-            build_query(GetCustomer, customer_id=customer_id, min_position=min_position), actor)
-        return result
-
-    @router.get("/customers")
-    def find_customers(ledger: LedgerDep, actor: ActorDep,
-                       name_prefix: Annotated[str, Query(min_length=1, max_length=200)],
-                       limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                       min_position: MinPosition = None) -> dict[str, Any]:
-        """Customers whose name starts with a prefix, ignoring case."""
-        result: dict[str, Any] = ledger.bus.ask(
-            build_query(FindCustomers, name_prefix=name_prefix, limit=limit,
-                        min_position=min_position), actor)
-        return result
-
-    @router.get("/proposals")
-    def list_pending_proposals(ledger: LedgerDep, actor: ActorDep,
-                               customer_id: UUID | None = None,
-                               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                               min_position: MinPosition = None) -> dict[str, Any]:
-        """Change proposals waiting for verification, oldest first."""
-        result: dict[str, Any] = ledger.bus.ask(
-            build_query(ListPendingProposals, customer_id=customer_id, limit=limit,
-                                 min_position=min_position), actor)
-        return result
-
-    @router.get("/reviews/due")
-    def list_reviews_due(ledger: LedgerDep, actor: ActorDep,
-                         quarter: Annotated[str | None, Query(pattern=r"^\d{4}-Q[1-4]$")] = None,
-                         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                         min_position: MinPosition = None) -> dict[str, Any]:
-        """Customers not yet reviewed in a quarter (default: the current one)."""
-        result: dict[str, Any] = ledger.bus.ask(
-            build_query(ListReviewsDue, quarter=quarter, limit=limit,
-                        min_position=min_position), actor)
-        return result
-
-    @router.get("/key-changes/late")
-    def list_late_key_changes(ledger: LedgerDep, actor: ActorDep,
-                              limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                              min_position: MinPosition = None) -> dict[str, Any]:
-        """Key-field changes recorded after their working-day deadline, newest first."""
-        result: dict[str, Any] = ledger.bus.ask(
-            build_query(ListLateKeyChanges, limit=limit, min_position=min_position), actor)
-        return result
-
-    @router.get("/customers/{customer_id}/history")
-    def customer_history(customer_id: UUID, ledger: LedgerDep, actor: ActorDep
-                         ) -> dict[str, Any]:
-        """Every event of one customer, in order, with actor, time, command and reason."""
-        result: dict[str, Any] = ledger.bus.ask(
-            build_query(CustomerHistory, customer_id=customer_id), actor)
-        return result
-
+                             name=name, summary=(command_class.__doc__ or name).strip(),
+                             response_model=Outcome, response_model_exclude_unset=True)
     return router
 
 
@@ -185,7 +120,8 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
     _answer_errors_in_one_shape(app)
     app.add_middleware(ResponseGuard, headers_for=mount_docs(app))
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], response_model=Health,
+             responses={503: {"model": Health, "description": "degraded: a follower keeps failing"}})
     def healthz(ledger: LedgerDep) -> JSONResponse:
         """Liveness, and how far the read models and the integrity sealer lag behind.
 
@@ -211,8 +147,5 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
 
     app.include_router(auth_router())
     app.include_router(_commands_router())
-    app.include_router(accounts_router())
-    app.include_router(_queries_router())
-    app.include_router(privacy_router())
-    app.include_router(audit_router())
+    app.include_router(queries_router())
     return app

@@ -1,21 +1,16 @@
-"""HTTP authentication (LG-1..LG-5): the bearer-token dependency every route uses, the
-``/auth`` routes, and the account queries. Routes only authenticate; the bus authorises."""
+"""HTTP authentication (LG-1..LG-5): the bearer-token dependency every route uses and the
+``/auth`` routes. Routes only authenticate; the bus authorises."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from commands.actor import Actor
-from commands.bus import problems_of
-from ledger.domain.errors import Problem, ValidationFailedError
-from projections.account_queries import AccessReview, GetAccount, ListAccounts
 from service.bootstrap import Ledger
-
-Q = TypeVar("Q", bound=BaseModel)
 
 bearer = HTTPBearer(auto_error=False, description="The token returned by POST /auth/login.")
 
@@ -41,18 +36,6 @@ def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor
 
 
 ActorDep = Annotated[Actor, Depends(_actor)]
-
-
-def build_query(query_class: type[Q], **parameters: Any) -> Q:
-    """The query a route's parameters ask; a rule across parameters (one search criterion
-    only, ``since`` before ``until``) is a 422 like any single bad parameter."""
-    try:
-        return query_class.model_validate(parameters)
-    except ValidationError as error:
-        # A rule across parameters has no one location: it is the query's.
-        raise ValidationFailedError([
-            Problem("query", p.message) if p.field == "command" else p
-            for p in problems_of(error)]) from None
 
 
 class LoginRequest(BaseModel):
@@ -81,23 +64,52 @@ def _ids(body: TotpStart | None) -> dict[str, Any]:
     return {"command_id": body.command_id} if body is not None and body.command_id else {}
 
 
+class Session(BaseModel):
+    """A login's answer: the bearer token and what its owner must do first."""
+
+    token: str = Field(description="For the Authorization header: Bearer <token>.")
+    token_type: str
+    expires_at: str
+    idle_timeout_minutes: int
+    username: str
+    roles: list[str]
+    password_change_required: bool
+    totp_enrolment_required: bool
+    password_rotation_due: bool
+    notices: list[str]
+
+
+class LoggedOut(BaseModel):
+    logged_out: bool
+
+
+class TotpEnrolment(BaseModel):
+    secret: str = Field(description="The shared secret, base32, for the authenticator app.")
+    otpauth_uri: str
+
+
+class TotpEnrolled(BaseModel):
+    username: str
+    totp_enrolled: bool
+
+
 def auth_router() -> APIRouter:
     router = APIRouter(prefix="/auth", tags=["authentication"])
 
-    @router.post("/login")
+    @router.post("/login", response_model=Session)
     def login(body: LoginRequest, request: Request, ledger: LedgerDep) -> dict[str, Any]:
         """Log in; answers a short-lived bearer token for the Authorization header."""
         return ledger.access.identity.login(body.username, body.password.get_secret_value(),
                                             body.totp, client_address(request))
 
-    @router.post("/logout")
+    @router.post("/logout", response_model=LoggedOut)
     def logout(request: Request, ledger: LedgerDep, credentials: BearerDep) -> dict[str, Any]:
         """Revoke the bearer token of this request."""
         token = credentials.credentials if credentials else ""
         ledger.access.identity.logout(token, client_address(request))
         return {"logged_out": True}
 
-    @router.post("/totp/enrol")
+    @router.post("/totp/enrol", response_model=TotpEnrolment)
     def totp_enrol(ledger: LedgerDep, actor: ActorDep,
                    body: TotpStart | None = None) -> dict[str, Any]:
         """Start enrolling a TOTP authenticator for your own account (LG-4)."""
@@ -105,47 +117,13 @@ def auth_router() -> APIRouter:
                                  actor)
         return ledger.access.totp.provisioning(actor.id)
 
-    @router.post("/totp/confirm")
+    @router.post("/totp/confirm", response_model=TotpEnrolled)
     def totp_confirm(body: TotpCode, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
         """Confirm the enrolment with a current code; later logins then need a code."""
         outcome = ledger.bus.execute_named(
             "confirm-totp-enrolment",
             _ids(body) | {"username": actor.id, "code": body.code}, actor)
         result: dict[str, Any] = outcome["result"]
-        return result
-
-    return router
-
-
-def accounts_router() -> APIRouter:
-    router = APIRouter(tags=["accounts"])
-
-    @router.get("/accounts")
-    def list_accounts(ledger: LedgerDep, actor: ActorDep,
-                      role: Annotated[str | None, Query(max_length=50)] = None,
-                      min_position: Annotated[int | None, Query(ge=0)] = None
-                      ) -> dict[str, Any]:
-        """Every account with its state and active roles."""
-        result: dict[str, Any] = ledger.bus.ask(
-            build_query(ListAccounts, role=role, min_position=min_position), actor)
-        return result
-
-    @router.get("/accounts/{username}")
-    def get_account(username: Annotated[str, Path(min_length=1, max_length=100)],
-                    ledger: LedgerDep, actor: ActorDep,
-                    min_position: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
-        """One account with every grant (your own, or any with the permission)."""
-        result: dict[str, Any] = ledger.bus.ask(
-            build_query(GetAccount, username=username, min_position=min_position), actor)
-        return result
-
-    @router.get("/access-review")
-    def access_review(ledger: LedgerDep, actor: ActorDep,
-                      min_position: Annotated[int | None, Query(ge=0)] = None
-                      ) -> dict[str, Any]:
-        """Every account's roles, grant dates, last use, and grants unused too long (AC-3)."""
-        result: dict[str, Any] = ledger.bus.ask(
-            build_query(AccessReview, min_position=min_position), actor)
         return result
 
     return router

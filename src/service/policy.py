@@ -11,7 +11,7 @@ from pathlib import Path
 
 from commands.registry import ALL_COMMANDS, SECOND_FACTOR_COMMANDS
 from ledger.policy import Policy, load_policy
-from service.client_transport import QUERY_CLASSES
+from service.query_routes import QUERY_CLASSES
 
 KNOWN_OPERATIONS = (frozenset(ALL_COMMANDS) | frozenset(SECOND_FACTOR_COMMANDS)
                     | frozenset(QUERY_CLASSES))

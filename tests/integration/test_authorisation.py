@@ -18,7 +18,7 @@ from ledger.policy import load_policy
 from ledger.policy_access import ROLES
 from projections.queries import GetCustomer
 from service.bootstrap import Ledger
-from service.client_transport import QUERY_CLASSES
+from service.query_routes import QUERY_CLASSES
 from tests.accounts import ADMIN, ONE_TIME, PASSWORD, create, open_account
 from tests.conftest import ALICE
 from tests.factories import make_profile

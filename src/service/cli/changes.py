@@ -10,7 +10,9 @@ from typing import Annotated, Any
 import typer
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from projections.queries import ListLateKeyChanges, ListReviewsDue
 from service.cli.common import client, note, out, read_json, run, show, show_outcome, table
+from service.cli.query_options import query_options
 
 change_app = typer.Typer(help="Propose, verify, reject and list changes to customers.",
                          no_args_is_help=True)
@@ -125,13 +127,12 @@ def change_pending(
 
 
 @change_app.command("late")
-def change_late(
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
-) -> None:
+@query_options(ListLateKeyChanges, "limit")
+def change_late(**fields: Any) -> None:
     """List key-field changes recorded after their working-day deadline (UP-2)."""
     def action() -> dict[str, Any]:
         with client() as ledger:
-            return ledger.late_key_changes(limit=limit)
+            return ledger.late_key_changes(**fields)
 
     def render(result: dict[str, Any]) -> None:
         rows = table("proposal id", "customer id", "key fields", "happened on", "due on",
@@ -162,15 +163,12 @@ def review_record(
 
 
 @review_app.command("due")
-def review_due(
-    quarter: Annotated[str | None, typer.Option(help="e.g. 2026-Q4 (default: this one).")
-                       ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
-) -> None:
+@query_options(ListReviewsDue, "quarter", "limit")
+def review_due(**fields: Any) -> None:
     """List customers not yet reviewed in a quarter."""
     def action() -> dict[str, Any]:
         with client() as ledger:
-            return ledger.reviews_due(quarter, limit=limit)
+            return ledger.reviews_due(**fields)
 
     def render(result: dict[str, Any]) -> None:
         rows = table("customer id", "name", "last reviewed", "registered at",

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from projections.queries import FindCustomers, GetCustomer
 from service.cli.common import (
     cell,
     client,
@@ -18,6 +19,7 @@ from service.cli.common import (
     show_outcome,
     table,
 )
+from service.cli.query_options import query_options
 
 customer_app = typer.Typer(help="Register, show and find customers.", no_args_is_help=True)
 
@@ -55,27 +57,23 @@ def _render_customer(result: dict[str, Any]) -> None:
 
 
 @customer_app.command("show")
-def customer_show(
-    customer_id: str,
-    min_position: Annotated[int | None, typer.Option(help="Wait until this position.")] = None,
-) -> None:
+@query_options(GetCustomer, "min_position")
+def customer_show(customer_id: str, **fields: Any) -> None:
     """Show the current view of one customer."""
     def action() -> dict[str, Any]:
         with client() as ledger:
-            return ledger.get_customer(customer_id, min_position=min_position)
+            return ledger.get_customer(customer_id, **fields)
 
     show(run(action), _render_customer)
 
 
 @customer_app.command("find")
-def customer_find(
-    name_prefix: str,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
-) -> None:
+@query_options(FindCustomers, "limit")
+def customer_find(name_prefix: str, **fields: Any) -> None:
     """Find customers whose name starts with a prefix (case-insensitive)."""
     def action() -> dict[str, Any]:
         with client() as ledger:
-            return ledger.find_customers(name_prefix, limit=limit)
+            return ledger.find_customers(name_prefix, **fields)
 
     def render(result: dict[str, Any]) -> None:
         rows = table("customer id", "name", "channel", "version", "updated at")

@@ -16,8 +16,11 @@ from typing import Annotated, Any
 
 import typer
 
+from projections.anomalies import AuditAnomalies
+from projections.audit import AuditTrailQuery
 from service.cli.audit import audit_app
 from service.cli.common import cell, client, note, options, out, run, table
+from service.cli.query_options import query_options
 
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV rows instead of a table.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (as the global --json).")]
@@ -109,33 +112,22 @@ def audit_as_of(
 
 
 @audit_app.command("trail")
-def audit_trail(
-    actor: Annotated[str | None, typer.Option("--actor", help="Only this account.")] = None,
-    operation: Annotated[str | None, typer.Option(
-        help="Only this operation (get-customer, login-failed, propose-change, ...).")] = None,
-    customer: Annotated[str | None, typer.Option(
-        help="Only entries about this customer (or account, or username).")] = None,
-    since: Annotated[str | None, typer.Option(help="From this ISO 8601 moment.")] = None,
-    until: Annotated[str | None, typer.Option(help="Up to this ISO 8601 moment.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many entries.")] = 1000,
-    as_json: JsonFlag = False, as_csv: CsvFlag = False,
-) -> None:
+@query_options(AuditTrailQuery, "actor", "operation", "customer", "since", "until", "limit")
+def audit_trail(as_json: JsonFlag = False, as_csv: CsvFlag = False, **fields: Any) -> None:
     """Commands, events and access records, filtered by actor, operation, customer and time."""
     def action() -> dict[str, Any]:
         with client() as ledger:
-            return ledger.audit_trail(actor=actor, operation=operation, customer=customer,
-                                      since=since, until=until, limit=limit)
+            return ledger.audit_trail(**fields)
 
     _emit(run(action), _trail_rows, "Audit trail", as_json, as_csv)
 
 
 @audit_app.command("anomalies")
-def audit_anomalies(
-    since: Annotated[str, typer.Option(help="From this ISO 8601 moment.")],
-    until: Annotated[str, typer.Option(help="Up to this ISO 8601 moment.")],
-    as_json: JsonFlag = False, as_csv: CsvFlag = False,
-) -> None:
+@query_options(AuditAnomalies, "since", "until")
+def audit_anomalies(as_json: JsonFlag = False, as_csv: CsvFlag = False, **fields: Any) -> None:
     """Failed-login bursts, heavy readers, off-hours access, grants and incident locks."""
+    since, until = fields["since"], fields["until"]
+
     def action() -> dict[str, Any]:
         with client() as ledger:
             return ledger.audit_anomalies(since, until)

@@ -1,0 +1,260 @@
+"""The shape of each query's answer, so ``/openapi.json`` documents what a reader gets.
+
+Handlers answer plain JSON-ready data, which the bus masks and audits; the HTTP routes
+validate it against these models on the way out. A profile and a change set are documented
+with the domain's models; where the reader is not cleared for a field, its value is masked
+(``***``, or a phone or email kept partly) and the path is listed in ``masked_fields``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger.documented import ChangeSet, DocumentedAs
+from ledger.domain.profile import CustomerProfile
+
+_MASKED = ("values of fields the reader is not cleared for are masked and listed in "
+           "masked_fields")
+ShownProfile = Annotated[dict[str, Any], DocumentedAs(CustomerProfile),
+                         Field(description=f"The profile by information group; {_MASKED}.")]
+ShownChanges = Annotated[dict[str, Any], DocumentedAs(ChangeSet),
+                         Field(description="New values by field path; values the reader is "
+                                           "not cleared for are masked.")]
+
+
+class Answer(BaseModel):
+    """Base of every answer model. Extra keys are kept, not dropped: an answer is never
+    cut short by its documentation."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Reflecting(Answer):
+    reflects_position: int = Field(description="The event position this answer reflects.")
+
+
+class LastReview(Answer):
+    quarter: str
+    reviewed_on: str
+    outcome: str
+    reviewed_by: str | None = None
+
+
+class CustomerRecord(Answer):
+    """One customer as the read model holds it; an erased one is a tombstone."""
+
+    customer_id: str
+    version: int
+    name: str | None
+    source_channel: str | None
+    profile: ShownProfile
+    last_review: LastReview | None
+    registered_at: str
+    updated_at: str
+    position: int
+    erased: bool
+    erased_at: str | None
+    masked_fields: list[str] | None = Field(default=None, description="Paths masked for "
+                                            "this reader (present once masking applied).")
+
+
+class CustomerAnswer(Reflecting):
+    customer: CustomerRecord
+
+
+class CustomersAnswer(Reflecting):
+    customers: list[CustomerRecord]
+
+
+class Proposal(Answer):
+    proposal_id: str
+    customer_id: str
+    fields: list[str]
+    changes: ShownChanges
+    happened_on: str
+    base_version: int
+    proposed_by: str
+    proposed_at: str
+    record_by: str | None
+    late: bool
+
+
+class ProposalsAnswer(Reflecting):
+    proposals: list[Proposal]
+
+
+class DueCustomer(Answer):
+    customer_id: str
+    name: str | None
+    last_reviewed_quarter: str | None
+    registered_at: str
+
+
+class ReviewsDueAnswer(Reflecting):
+    quarter: str
+    customers: list[DueCustomer]
+
+
+class LateChange(Answer):
+    proposal_id: str
+    customer_id: str
+    key_fields: list[str]
+    happened_on: str
+    recorded_at: str
+    record_by: str | None
+    status: str
+    proposed_by: str
+
+
+class LateChangesAnswer(Reflecting):
+    late_changes: list[LateChange]
+
+
+class HistoryEvent(Answer):
+    version: int
+    event: str = Field(description="The event's name: Registered, ChangeProposed, ...")
+    recorded_at: str
+    actor: str | None
+    command_id: str | None
+    correlation_id: str | None
+    reason: str | None
+    facts: dict[str, Any] = Field(description="What the event records, by its kind; "
+                                              "change values under ``values``, masked as "
+                                              "in every read.")
+
+
+class HistoryAnswer(Answer):
+    customer_id: str
+    erased: bool
+    events: list[HistoryEvent]
+
+
+class CustomerState(Answer):
+    customer_id: str
+    version: int
+    erased: bool
+    profile: ShownProfile
+    pending_proposals: list[str]
+    last_review: LastReview | None
+    masked_fields: list[str] | None = None
+
+
+class LastEvent(Answer):
+    version: int
+    event: str
+    recorded_at: str
+    actor: str | None
+
+
+class CustomerAsOfAnswer(Answer):
+    customer: CustomerState
+    as_of: str
+    last_event: LastEvent
+
+
+class FoundByAnswer(CustomersAnswer):
+    searched_fields: list[str] = Field(description="The fields matched: only those the "
+                                                   "reader may read.")
+
+
+class DuplicateGroup(Answer):
+    reason: str = Field(description="same phone, same email, or same name and address")
+    customer_ids: list[str]
+
+
+class DuplicatesAnswer(Reflecting):
+    groups: list[DuplicateGroup]
+
+
+class Step(Answer):
+    by: str
+    at: str
+    position: int
+
+
+class DeletionRequest(Answer):
+    request_id: str
+    customer_id: str
+    ground: str
+    department: str
+    stage: str
+    rejected_step: str | None
+    rejected_reason: str | None
+    key_id: str | None
+    requested: Step | None
+    reviewed: Step | None
+    approved: Step | None
+    executed: Step | None
+    rejected: Step | None
+
+
+class DeletionsAnswer(Reflecting):
+    deletions: list[DeletionRequest]
+
+
+class Erasure(Answer):
+    position: int
+    at: str
+
+
+class CertificateAnswer(Answer):
+    certificate: str
+    customer_id: str
+    request_id: str
+    ground: str
+    department: str
+    steps: dict[str, Step | None] = Field(description="requested, reviewed, approved and "
+                                                      "executed: by whom, when, at which "
+                                                      "position")
+    approvers: list[str]
+    customer_erased: Erasure | None
+    key_id_destroyed: str | None
+    key_destroyed: bool | None
+    issued_at: str
+
+
+class TrailEntry(Answer):
+    position: int
+    recorded_at: str
+    actor: str | None
+    client_address: str | None
+    kind: str = Field(description="command, event, read, login, denial, ...")
+    operation: str | None
+    command_id: str | None
+    reason: str | None
+    outcome: str | None
+    targets: list[str]
+    facts: dict[str, Any]
+
+
+class TrailAnswer(Reflecting):
+    entries: list[TrailEntry]
+
+
+class Anomaly(Answer):
+    """One finding; besides its kind, the fields that kind reports (subject, count, ...)."""
+
+    kind: str = Field(description="failed_login_burst, many_customers_read, "
+                                  "outside_working_hours, privilege_grant, incident_lock")
+    subject: str = Field(description="The account or client address it is about.")
+    # The fields of some kinds only; an answer holds those of its kind.
+    per: str | None = Field(default=None, description="account or address (login bursts)")
+    count: int | None = None
+    first_at: str | None = None
+    last_at: str | None = None
+    hour: str | None = Field(default=None, description="The hour read in (many reads).")
+    threshold: int | None = None
+    at: str | None = None
+    operation: str | None = None
+    position: int | None = None
+    role: str | None = Field(default=None, description="The role granted (grants).")
+    step: str | None = Field(default=None, description="requested, approved or granted")
+    by: str | None = None
+
+
+class AnomaliesAnswer(Reflecting):
+    since: str
+    until: str
+    anomalies: list[Anomaly]
