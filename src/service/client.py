@@ -10,13 +10,14 @@ Errors arrive as the typed errors of ``service.errors`` on both transports
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from types import TracebackType
 from typing import Any
 from uuid import UUID, uuid4
 
 from commands.actor import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
+from projections.queries import Query
 from service.client_accounts import AccountMethods
 from service.client_queries import QueryMethods
 from service.client_transport import HttpTransport, InProcessTransport, Transport

@@ -121,7 +121,7 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
     app.add_middleware(ResponseGuard, headers_for=mount_docs(app))
 
     @app.get("/healthz", tags=["operations"], response_model=Health,
-             responses={503: {"model": Health, "description": "degraded: a follower keeps failing"}})
+             responses={503: {"model": Health, "description": "degraded: a follower fails"}})
     def healthz(ledger: LedgerDep) -> JSONResponse:
         """Liveness, and how far the read models and the integrity sealer lag behind.
 
