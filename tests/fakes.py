@@ -14,11 +14,13 @@ from typing import NoReturn
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from commands.access_log import AccessLog
+from commands.actor import Actor
 from commands.authentication import Identity
 from commands.authorisation import PolicyAuthoriser
 from commands.bus import MessageBus
 from commands.ports import Clock
 from ledger.crypto import BlindIndex, KeyMaterialError, key_id_of, new_data_key
+from ledger.domain.errors import PermissionDeniedError
 from ledger.policy import Policy
 from ledger.protection import ProfileProtector
 from ledger.store import LedgerStore, open_memory_store
@@ -112,3 +114,16 @@ def write_side(policy: Policy, clock: Clock) -> WriteSide:
     bus = build_bus(store, policy, personal_data, authoriser, clock=clock)
     return WriteSide(policy, store, keys, personal_data, Access(access_log, authoriser, identity),
                      bus)
+
+
+class RecordingAuthoriser:
+    """Remembers every question, and refuses the operations it was told to deny."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str | None]] = []
+        self.denied: set[str] = set()
+
+    def authorise(self, actor: Actor, operation: str, target: str | None) -> None:
+        self.calls.append((actor.id, operation, target))
+        if operation in self.denied:
+            raise PermissionDeniedError(f"{operation} is not allowed for this actor")

@@ -11,28 +11,14 @@ from uuid import UUID
 import pytest
 from pydantic import BaseModel
 
-from commands.actor import Actor
 from commands.customers import RegisterCustomer
-from ledger.domain.errors import PermissionDeniedError
 from ledger.settings import Settings
 from projections.history import CustomerHistory
 from projections.queries import FindCustomers, GetCustomer, ListPendingProposals
 from service.bootstrap import Ledger, bootstrap
 from tests.conftest import ALICE, BOB, FixedClock
 from tests.factories import make_profile
-
-
-class RecordingAuthoriser:
-    """Remembers every question, and refuses the operations it was told to deny."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, str | None]] = []
-        self.denied: set[str] = set()
-
-    def authorise(self, actor: Actor, operation: str, target: str | None) -> None:
-        self.calls.append((actor.id, operation, target))
-        if operation in self.denied:
-            raise PermissionDeniedError(f"{operation} is not allowed for this actor")
+from tests.fakes import RecordingAuthoriser
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from projections.history import CustomerHistory, customer_history
 from service.bootstrap import build_bus
 from tests.conftest import ALICE, BOB
 from tests.factories import make_profile
-from tests.fakes import WriteSide
+from tests.fakes import RecordingAuthoriser, WriteSide
 from tests.store_snapshot import (
     only_a_denial_recorded,
     snapshot_store,
@@ -189,17 +189,6 @@ def test_naming_the_current_version_succeeds_and_a_stale_one_conflicts(ledger: W
 
 # Authorisation --------------------------------------------------------------------------
 
-class RecordingAuthoriser:
-    """Remembers every question, and refuses the operations it was told to deny."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, str | None]] = []
-        self.denied: set[str] = set()
-
-    def authorise(self, actor: Actor, operation: str, target: str | None) -> None:
-        self.calls.append((actor.id, operation, target))
-        if operation in self.denied:
-            raise PermissionDeniedError(f"{operation} is not allowed for this actor")
 
 
 @pytest.fixture
