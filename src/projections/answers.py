@@ -66,6 +66,7 @@ class CustomerAnswer(Reflecting):
 
 class CustomersAnswer(Reflecting):
     customers: list[CustomerRecord]
+    more: bool = Field(description="True when the list was cut at its limit: more exist.")
 
 
 class Proposal(Answer):
@@ -83,6 +84,7 @@ class Proposal(Answer):
 
 class ProposalsAnswer(Reflecting):
     proposals: list[Proposal]
+    more: bool = Field(description="True when the list was cut at its limit: more exist.")
 
 
 class DueCustomer(Answer):
@@ -95,6 +97,7 @@ class DueCustomer(Answer):
 class ReviewsDueAnswer(Reflecting):
     quarter: str
     customers: list[DueCustomer]
+    more: bool = Field(description="True when the list was cut at its limit: more exist.")
 
 
 class LateChange(Answer):
@@ -110,6 +113,7 @@ class LateChange(Answer):
 
 class LateChangesAnswer(Reflecting):
     late_changes: list[LateChange]
+    more: bool = Field(description="True when the list was cut at its limit: more exist.")
 
 
 class HistoryEvent(Answer):
@@ -154,7 +158,8 @@ class CustomerAsOfAnswer(Answer):
     last_event: LastEvent
 
 
-class FoundByAnswer(CustomersAnswer):
+class FoundByAnswer(Reflecting):
+    customers: list[CustomerRecord]
     searched_fields: list[str] = Field(description="The fields matched: only those the "
                                                    "reader may read.")
 

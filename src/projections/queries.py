@@ -148,6 +148,12 @@ def searchable_fields(criterion: str, paths: Iterable[str]) -> list[str]:
     return readable
 
 
+
+def first_of(rows: list[Any], limit: int) -> tuple[list[Any], bool]:
+    """The first ``limit`` rows of a read that asked for one more, and whether there were more:
+    a list cut at its limit says so, rather than look complete."""
+    return rows[:limit], len(rows) > limit
+
 class Queries:
     """Answers each query from the read models, after waiting for ``min_position`` if asked."""
 
@@ -174,17 +180,18 @@ class Queries:
         prefix = name_key(query.name_prefix)
         # A range scan on the byte-ordered key: every string starting with the prefix
         # sorts between the prefix and the prefix followed by the highest code point.
-        bounds = {"low": prefix, "high": prefix + "\U0010ffff", "limit": query.limit}
+        bounds = {"low": prefix, "high": prefix + "\U0010ffff", "limit": query.limit + 1}
         with self.read.reading(query, "customer_view") as (cursor, position):
             rows = cursor.all(
                 f"SELECT {CUSTOMER_COLUMNS} FROM customer_view "  # noqa: S608
                 "WHERE name_key >= :low AND name_key < :high "
                 "ORDER BY name_key, customer_id LIMIT :limit", bounds)
+        rows, more = first_of(rows, query.limit)
         return {"customers": [customer_from_row(row, self.protector) for row in rows],
-                "reflects_position": position}
+                "more": more, "reflects_position": position}
 
     def list_pending_proposals(self, query: ListPendingProposals) -> dict[str, Any]:
-        where, params = "", dict[str, Any]({"limit": query.limit})
+        where, params = "", dict[str, Any]({"limit": query.limit + 1})
         if query.customer_id is not None:
             where, params = "WHERE customer_id = :cid", params | {"cid": str(query.customer_id)}
         with self.read.reading(query, "pending_proposals") as (cursor, position):
@@ -192,7 +199,7 @@ class Queries:
             sql = ("SELECT proposal_id, customer_id, fields, changes, happened_on, base_version,"  # noqa: S608
                    " proposed_by, proposed_at, record_by, late FROM pending_proposals " + where +
                    " ORDER BY proposed_at, proposal_id LIMIT :limit")
-            rows = cursor.all(sql, params)
+            rows, more = first_of(cursor.all(sql, params), query.limit)
         proposals = [
             {"proposal_id": r[0], "customer_id": r[1], "fields": json.loads(r[2]),
              "changes": self._opened_changes(r[1], json.loads(r[3])),
@@ -200,7 +207,7 @@ class Queries:
              "proposed_by": r[6], "proposed_at": r[7], "record_by": r[8], "late": bool(r[9])}
             for r in rows
         ]
-        return {"proposals": proposals, "reflects_position": position}
+        return {"proposals": proposals, "more": more, "reflects_position": position}
 
     def _opened_changes(self, customer_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         # The verifier must see what was proposed; the row keeps it sealed.
@@ -217,21 +224,24 @@ class Queries:
                 " AND (last_review_quarter IS NULL OR last_review_quarter < :quarter)"
                 " ORDER BY COALESCE(last_review_quarter, ''), registered_at, customer_id"
                 " LIMIT :limit",
-                {"quarter": quarter, "limit": query.limit})
+                {"quarter": quarter, "limit": query.limit + 1})
+        rows, more = first_of(rows, query.limit)
         due = [{"customer_id": r[0], "name": r[1], "last_reviewed_quarter": r[2],
                 "registered_at": r[3]} for r in rows]
-        return {"quarter": quarter, "customers": due, "reflects_position": position}
+        return {"quarter": quarter, "customers": due, "more": more,
+                "reflects_position": position}
 
     def list_late_key_changes(self, query: ListLateKeyChanges) -> dict[str, Any]:
         with self.read.reading(query, "key_changes") as (cursor, position):
             rows = cursor.all(
                 "SELECT proposal_id, customer_id, key_fields, happened_on, recorded_at,"
                 " record_by, status, proposed_by FROM key_changes WHERE late = 1"
-                " ORDER BY recorded_at DESC, proposal_id LIMIT :limit", {"limit": query.limit})
+                " ORDER BY recorded_at DESC, proposal_id LIMIT :limit", {"limit": query.limit + 1})
+        rows, more = first_of(rows, query.limit)
         late = [{"proposal_id": r[0], "customer_id": r[1], "key_fields": json.loads(r[2]),
                  "happened_on": r[3], "recorded_at": r[4], "record_by": r[5], "status": r[6],
                  "proposed_by": r[7]} for r in rows]
-        return {"late_changes": late, "reflects_position": position}
+        return {"late_changes": late, "more": more, "reflects_position": position}
 
     def handlers(self) -> dict[type[BaseModel], Any]:
         return {

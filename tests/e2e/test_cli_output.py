@@ -133,3 +133,17 @@ def test_init_shows_the_first_administrators_password_and_the_paths_exactly(
     output = " ".join(initialised.stdout.split())
     assert f"one-time password {generated} (shown once" in output
     assert str(data_dir / "ledger.sqlite3") in output
+
+
+def test_a_list_cut_at_its_limit_says_so(cli: Cli) -> None:
+    for seed in (1, 2):
+        cli.json("customer", "register",
+                 cli.write(f"p{seed}.json", make_profile(seed=seed, basic__name=f"Acme {seed}")))
+
+    cut = cli("customer", "find", "acme", "--limit", "1", machine=False)
+    whole = cli("customer", "find", "acme", "--limit", "2", machine=False)
+
+    assert cut.returncode == 0, cut.stderr
+    assert "1 found (the first ones only: more exist; raise --limit)" in " ".join(
+        cut.stdout.split())
+    assert "2 found;" in whole.stdout and "more exist" not in whole.stdout

@@ -11,7 +11,17 @@ import typer
 
 from ledger.domain.errors import Problem, ValidationFailedError
 from projections.queries import ListLateKeyChanges, ListReviewsDue
-from service.cli.common import client, note, out, read_json, run, show, show_outcome, table
+from service.cli.common import (
+    client,
+    more_note,
+    note,
+    out,
+    read_json,
+    run,
+    show,
+    show_outcome,
+    table,
+)
 from service.cli.query_options import query_options
 
 change_app = typer.Typer(help="Propose, verify, reject and list changes to customers.",
@@ -141,7 +151,7 @@ def change_late(**fields: Any) -> None:
             rows.add_row(c["proposal_id"], c["customer_id"], ", ".join(c["key_fields"]),
                          c["happened_on"], c["record_by"], c["recorded_at"], c["status"])
         out.print(rows)
-        note(f"{len(result['late_changes'])} late; reflects event position "
+        note(f"{len(result['late_changes'])} late{more_note(result)}; reflects event position "
              f"{result['reflects_position']}")
 
     show(run(action), render)
@@ -177,7 +187,7 @@ def review_due(**fields: Any) -> None:
             rows.add_row(c["customer_id"], c["name"] or "", c["last_reviewed_quarter"] or "never",
                          c["registered_at"])
         out.print(rows)
-        note(f"{len(result['customers'])} due; reflects event position "
+        note(f"{len(result['customers'])} due{more_note(result)}; reflects event position "
              f"{result['reflects_position']}")
 
     show(run(action), render)

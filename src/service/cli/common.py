@@ -232,6 +232,11 @@ def table(*columns: str, title: str | None = None, show_header: bool = True) -> 
     return result
 
 
+def more_note(answer: dict[str, Any]) -> str:
+    """What a count says when its list was cut at the limit: that there are more."""
+    return " (the first ones only: more exist; raise --limit)" if answer.get("more") else ""
+
+
 def note(text: str) -> None:
     """A remark under the output; it often quotes values (a path, a count), so it is literal."""
     out.print(Text(text, style="dim"), highlight=False, soft_wrap=True)

@@ -11,6 +11,7 @@ from projections.queries import FindCustomers, GetCustomer
 from service.cli.common import (
     cell,
     client,
+    more_note,
     note,
     out,
     read_json,
@@ -81,7 +82,7 @@ def customer_find(name_prefix: str, **fields: Any) -> None:
             rows.add_row(c["customer_id"], c["name"], c["source_channel"], str(c["version"]),
                          c["updated_at"])
         out.print(rows)
-        note(f"{len(result['customers'])} found; reflects event position "
+        note(f"{len(result['customers'])} found{more_note(result)}; reflects event position "
              f"{result['reflects_position']}")
 
     show(run(action), render)
