@@ -162,7 +162,10 @@ def requests_to_every_route(schema: dict[str, Any], customer_id: str
                                                                            customer_id)))
             body = None
             if "requestBody" in operation:
-                ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
+                # An optional body is documented as "anyOf: [the model, null]".
+                ref = next(option["$ref"] for option in body_schema.get("anyOf", [body_schema])
+                           if "$ref" in option)
                 fields = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
                 body = {name: value_for(name, customer_id) for name in fields}
             sent.append((method.upper(), url, params, body))
