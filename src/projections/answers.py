@@ -204,7 +204,7 @@ class Erasure(Answer):
     at: str
 
 
-class CertificateAnswer(Answer):
+class CertificateAnswer(Reflecting):
     certificate: str
     customer_id: str
     request_id: str

@@ -168,8 +168,7 @@ class PrivacyQueries:
         return {"deletions": [_deletion(r) for r in rows], "reflects_position": position}
 
     def erasure_certificate(self, query: ErasureCertificate) -> dict[str, Any]:
-        self.read.wait(query)
-        with self.views.snapshot() as cursor:
+        with self.read.reading(query, "deletions") as (cursor, position):
             row = cursor.one(f"SELECT {_DELETION_COLUMNS} FROM deletion_requests "  # noqa: S608
                              "WHERE request_id = :id", {"id": str(query.request_id)})
             erased = cursor.one(
@@ -199,6 +198,7 @@ class PrivacyQueries:
             "key_id_destroyed": request["key_id"],
             "key_destroyed": destroyed,
             "issued_at": datetime.now(UTC).isoformat(),
+            "reflects_position": position,
         }
 
     def handlers(self) -> dict[type[BaseModel], Any]:

@@ -259,6 +259,19 @@ def test_the_erasure_certificate_names_the_request_people_times_positions_and_ke
     assert (certificate["key_id_destroyed"], certificate["key_destroyed"]) == (key_id, True)
 
 
+def test_the_certificate_can_be_read_right_after_the_execution(live: Ledger) -> None:
+    """Read-your-writes: asked with the execution's position, the certificate waits for the
+    read models to reach it and says which position it reflects."""
+    zh, _ = registered_and_changed(live)
+    executed = erase(live, zh)
+
+    certificate = ask(live, ErasureCertificate(request_id=UUID(executed["result"]["request_id"]),
+                                               min_position=executed["position"]), AUDITOR)
+
+    assert certificate["reflects_position"] >= executed["position"]
+    assert certificate["steps"]["executed"]["position"] <= certificate["reflects_position"]
+
+
 def test_no_certificate_before_execution(live: Ledger) -> None:
     zh = register(live, distinctive_profile("zh_CN"))
     request_id = request_deletion(live, zh)
