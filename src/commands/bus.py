@@ -93,8 +93,9 @@ class MessageBus:
         """Validate a raw command (as it comes over HTTP or from the CLI) and execute it."""
         command_class = self.commands_by_name.get(name)
         if command_class is None:
-            raise ValidationFailedError([Problem("command", "unknown command")],
-                                        f"unknown command: {name}")
+            # The name is not repeated: the caller typed it, and errors never echo input.
+            raise ValidationFailedError([Problem("command", "is not a command of the ledger")],
+                                        "unknown command")
         try:
             command = command_class.model_validate(dict(payload))
         except ValidationError as error:

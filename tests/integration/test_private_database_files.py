@@ -4,25 +4,10 @@ item 14). SQLite only: PostgreSQL keeps no files of the ledger's."""
 
 from __future__ import annotations
 
-import os
-import stat
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from ledger.sql_sqlite import SQLiteDatabase
-
-
-@pytest.fixture(autouse=True)
-def permissive_umask() -> Iterator[None]:
-    previous = os.umask(0o022)  # alone, it would make new files world-readable
-    yield
-    os.umask(previous)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
+from tests.file_modes import mode, permissive_umask  # noqa: F401 - autouse fixture
 
 
 def test_a_new_database_and_its_rollback_journal_are_the_owners_alone(tmp_path: Path) -> None:

@@ -266,7 +266,8 @@ def test_an_unknown_command_name_is_refused(ledger: WriteSide) -> None:
     with store_unchanged(ledger.store), pytest.raises(ValidationFailedError) as caught:
         ledger.bus.execute_named("delete-everything", {}, ALICE)
     assert caught.value.fields == ["command"]
-    assert "delete-everything" in caught.value.message
+    # Named by its field only: errors never repeat what the caller typed.
+    assert "delete-everything" not in caught.value.message + str(caught.value.as_dict())
 
 
 @pytest.mark.parametrize(("name", "payload", "named"), [

@@ -5,24 +5,10 @@ write-ahead log, shared memory) are checked in tests/integration/test_private_da
 from __future__ import annotations
 
 import os
-import stat
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from ledger.private_files import create_private_file, private_directory
-
-
-@pytest.fixture(autouse=True)
-def permissive_umask() -> Iterator[None]:
-    previous = os.umask(0o022)  # alone, it would make new files world-readable
-    yield
-    os.umask(previous)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
+from tests.file_modes import mode, permissive_umask  # noqa: F401 - autouse fixture
 
 
 def test_missing_parents_are_made_private_and_an_existing_directory_is_left_alone(
