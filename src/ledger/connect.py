@@ -19,13 +19,19 @@ class DatabaseUnavailableError(LedgerError):
     exit_code = 69
 
 
+def postgres_conninfo(url: str, **extra: str) -> str:
+    """The libpq connection string for a ``postgresql://`` URL, every value quoted as libpq
+    needs (a password with a space or a quote stays one value), plus ``extra`` parameters."""
+    params = {key: value for key, value in postgres_params_of(url).items() if value}
+    return make_conninfo(**params, **extra)
+
+
 def check_postgres_answers(url: str, timeout: int) -> None:
     """Connect once to a PostgreSQL database, giving up after ``timeout`` seconds with one
     line naming its host, port and database (never the password)."""
     params = postgres_params_of(url)
     try:
-        conninfo = make_conninfo(**{key: value for key, value in params.items() if value})
-        psycopg.connect(conninfo, connect_timeout=timeout).close()
+        psycopg.connect(postgres_conninfo(url), connect_timeout=timeout).close()
     except psycopg.Error as error:
         raise DatabaseUnavailableError(
             f"cannot connect to PostgreSQL at {params['host']}:{params['port']}, database "

@@ -17,6 +17,7 @@ from commands.command import Command, Handler
 from commands.ports import Clock, PersonalData
 from commands.read_audit import ReadAudit, reading_in_full
 from commands.registry import ALL_HANDLERS
+from ledger.connect import postgres_conninfo
 from ledger.crypto import BlindIndex, key_id_of
 from ledger.domain.sensitivity import Clearance
 from ledger.erasures import ErasureFollower
@@ -27,7 +28,7 @@ from ledger.keystore import KeyStore
 from ledger.logging import configure_logging
 from ledger.policy import Policy
 from ledger.protection import ProfileProtector
-from ledger.settings import Settings, postgres_params_of, sqlite_path_of
+from ledger.settings import Settings, sqlite_path_of
 from ledger.sql import SqlDatabase
 from ledger.sql_postgres import PostgresDatabase
 from ledger.sql_sqlite import SQLiteDatabase
@@ -105,9 +106,7 @@ class Ledger:
 def open_database(url: str, settings: Settings, name: str = "ledger-sql") -> SqlDatabase:
     if url.startswith("sqlite"):
         return SQLiteDatabase(sqlite_path_of(url))
-    params = postgres_params_of(url)
-    params["connect_timeout"] = str(settings.connect_timeout)
-    conninfo = " ".join(f"{key}={value}" for key, value in params.items() if value)
+    conninfo = postgres_conninfo(url, connect_timeout=str(settings.connect_timeout))
     return PostgresDatabase(conninfo, pool_size=max(2, settings.postgres_pool_size // 2),
                             name=name)
 

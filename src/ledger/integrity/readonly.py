@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from ledger.connect import check_postgres_answers
+from ledger.connect import check_postgres_answers, postgres_conninfo
 from ledger.domain.errors import NotFoundError
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, read_key_file, read_public_key_file
@@ -14,7 +14,7 @@ from ledger.integrity.report import VerifyReport
 from ledger.integrity.storage import EventLog
 from ledger.integrity.verify import Progress, verify_chain
 from ledger.policy import load_policy
-from ledger.settings import Settings, postgres_params_of, sqlite_path_of
+from ledger.settings import Settings, sqlite_path_of
 from ledger.sql import SqlDatabase
 from ledger.sql_postgres import PostgresDatabase
 from ledger.sql_sqlite import SQLiteDatabase
@@ -29,10 +29,9 @@ def open_read_only(settings: Settings) -> SqlDatabase:
             raise NotFoundError(f"no ledger database at {path}")
         return SQLiteDatabase(path, read_only=True)
     check_postgres_answers(settings.database_url, settings.connect_timeout)
-    params = postgres_params_of(settings.database_url)
-    conninfo = " ".join(f"{key}={value}" for key, value in params.items() if value)
-    return PostgresDatabase(conninfo + " options='-c default_transaction_read_only=on'",
-                            pool_size=1, name="ledger-verify")
+    conninfo = postgres_conninfo(settings.database_url,
+                                 options="-c default_transaction_read_only=on")
+    return PostgresDatabase(conninfo, pool_size=1, name="ledger-verify")
 
 
 def configured_public_keys(settings: Settings) -> dict[bytes, str]:
