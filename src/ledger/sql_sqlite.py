@@ -39,14 +39,21 @@ def _sqlite_style(sql: str) -> str:
     return sql
 
 
+# Seconds a statement waits for another connection's lock (the ``sqlite_busy_timeout``
+# setting's default).
+DEFAULT_BUSY_TIMEOUT = 10.0
+
+
 class SQLiteDatabase(SqlDatabase):
     """A SQLite file, one connection per thread."""
 
     dialect: Literal["sqlite", "postgres"] = "sqlite"
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False,
+                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.path = path
         self.read_only = read_only
+        self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -59,8 +66,8 @@ class SQLiteDatabase(SqlDatabase):
                 ensure_private_file(self.path)
             target = f"file:{self.path}?mode=ro" if self.read_only else f"file:{self.path}"
             connection = sqlite3.connect(target, uri=True, isolation_level=None,
-                                         check_same_thread=False, timeout=10)
-            connection.execute("PRAGMA busy_timeout = 10000")
+                                         check_same_thread=False,
+                                         timeout=self.busy_timeout)
             self._local.connection = connection
             with self._lock:
                 self._all.append(connection)

@@ -33,6 +33,7 @@ from ledger.sql import SqlDatabase
 from ledger.sql_postgres import PostgresDatabase
 from ledger.sql_sqlite import SQLiteDatabase
 from ledger.store import LedgerStore, open_store
+from ledger.transient import DEFAULT_RETRY_SECONDS
 from projections.accounts import AccountsView
 from projections.audit import AuditQueries
 from projections.audit_trail import AuditTrail
@@ -105,7 +106,7 @@ class Ledger:
 
 def open_database(url: str, settings: Settings, name: str = "ledger-sql") -> SqlDatabase:
     if url.startswith("sqlite"):
-        return SQLiteDatabase(sqlite_path_of(url))
+        return SQLiteDatabase(sqlite_path_of(url), busy_timeout=settings.sqlite_busy_timeout)
     conninfo = postgres_conninfo(url, connect_timeout=str(settings.connect_timeout))
     return PostgresDatabase(conninfo, pool_size=max(2, settings.postgres_pool_size // 2),
                             name=name)
@@ -136,7 +137,8 @@ def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
               query_handlers: Mapping[type[BaseModel], QueryHandler] | None = None,
               on_saved: Callable[[int], None] | None = None,
               read_audit: ReadAuditor | None = None,
-              more_handlers: Mapping[type[Command], Handler] | None = None) -> MessageBus:
+              more_handlers: Mapping[type[Command], Handler] | None = None,
+              retry_seconds: float = DEFAULT_RETRY_SECONDS) -> MessageBus:
     """The bus with every command's handler, on any event store and personal-data port:
     ``bootstrap()`` gives it the configured database and the key store, handler tests the
     library's in-memory store and in-memory keys. ``more_handlers`` are the ones built
@@ -144,7 +146,7 @@ def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
     return MessageBus(store, policy, {**ALL_HANDLERS, **(more_handlers or {})},
                       query_handlers, authoriser=authoriser,
                       clock=clock, on_saved=on_saved, personal_data=personal_data,
-                      read_audit=read_audit)
+                      read_audit=read_audit, retry_seconds=retry_seconds)
 
 
 def bootstrap(
@@ -220,7 +222,8 @@ def bootstrap(
     bus = build_bus(store, policy, protector, authoriser or access.authoriser, clock=clock,
                     query_handlers=query_handlers, on_saved=wake_followers,
                     more_handlers=access.totp.handlers(),
-                    read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()))
+                    read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()),
+                    retry_seconds=settings.database_retry_seconds)
     if settings.run_projections if start_projections is None else start_projections:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)

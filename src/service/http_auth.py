@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from commands.actor import Actor
+from ledger.transient import retrying
 from service.bootstrap import Ledger
 
 bearer = HTTPBearer(auto_error=False, description="The token returned by POST /auth/login.")
@@ -32,7 +33,10 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor:
     token = credentials.credentials if credentials else None
-    return ledger.access.identity.authenticate(token, client_address(request))
+    # A session check only reads (and touches the session's last use): safe to repeat when
+    # the connection it ran on was cut.
+    return retrying(lambda: ledger.access.identity.authenticate(token, client_address(request)),
+                    seconds=ledger.settings.database_retry_seconds)
 
 
 ActorDep = Annotated[Actor, Depends(_actor)]
@@ -99,8 +103,11 @@ def auth_router() -> APIRouter:
     @router.post("/login", response_model=Session)
     def login(body: LoginRequest, request: Request, ledger: LedgerDep) -> dict[str, Any]:
         """Log in; answers a short-lived bearer token for the Authorization header."""
-        return ledger.access.identity.login(body.username, body.password.get_secret_value(),
-                                            body.totp, client_address(request))
+        # Not retried here (a retry could count one failed attempt twice); a fault is
+        # answered ``unavailable``, and the client tries again.
+        return retrying(lambda: ledger.access.identity.login(
+            body.username, body.password.get_secret_value(), body.totp,
+            client_address(request)), seconds=0)
 
     @router.post("/logout", response_model=LoggedOut)
     def logout(request: Request, ledger: LedgerDep, credentials: BearerDep) -> dict[str, Any]:
