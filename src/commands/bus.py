@@ -81,6 +81,7 @@ class MessageBus:
         personal_data: PersonalData,
         read_audit: ReadAuditor | None = None,
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        on_fault: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -96,6 +97,7 @@ class MessageBus:
         # safe to repeat (a command by its id), so the caller sees the fault only if it
         # outlasts this.
         self.retry_seconds = retry_seconds
+        self.on_fault = on_fault or store.drop_broken_connections
         self.narrowest = Clearance.narrowest(policy.access.sensitive_paths())
         # The bus's own: a denial is recorded whatever authoriser or handler raised it.
         self.access_log = AccessLog(store, clock, on_saved)
@@ -126,7 +128,7 @@ class MessageBus:
         try:
             self.authoriser.authorise(actor, command.name, target)
             outcome = retrying(lambda: self._execute_once(command, actor),
-                               seconds=self.retry_seconds)
+                               seconds=self.retry_seconds, on_fault=self.on_fault)
         except LedgerError as error:
             self._audit_denial(error, actor, command.name, target)
             log.info("command_refused", command=command.name, command_ref=_ref(command),
@@ -222,7 +224,7 @@ class MessageBus:
         target = target_of(query)
         try:
             retrying(lambda: self.authoriser.authorise(actor, name, target),
-                     seconds=self.retry_seconds)
+                     seconds=self.retry_seconds, on_fault=self.on_fault)
         except LedgerError as error:
             self._audit_denial(error, actor, name, target)
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
@@ -236,7 +238,8 @@ class MessageBus:
             if handler is None:
                 raise ValidationFailedError([Problem("query", "unknown query")])
             with reading_with(clearance):
-                answer = retrying(lambda: handler(query), seconds=self.retry_seconds)
+                answer = retrying(lambda: handler(query), seconds=self.retry_seconds,
+                                  on_fault=self.on_fault)
         except UnavailableError as error:
             log.warning("query_unavailable", query=name, actor=actor.id, code=error.code)
             # The read returned nothing; recording it needs the database that is away.

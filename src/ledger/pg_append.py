@@ -72,7 +72,8 @@ class PostgresAppend:
         """Append ``rows`` in one transaction; their notification ids, in the same order."""
         composite = [self.recorder.construct_pg_stored_event(
             row.originator_id, row.originator_version, row.topic, row.state) for row in rows]
-        return retrying(lambda: self._append(composite), seconds=self.retry_seconds)
+        return retrying(lambda: self._append(composite), seconds=self.retry_seconds,
+                        on_fault=self.recorder.datastore.pool.check)
 
     def _append(self, composite: Sequence[object]) -> list[int]:
         with self.recorder.datastore.get_connection() as connection, \

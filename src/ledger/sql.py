@@ -73,6 +73,11 @@ class SqlDatabase(ABC):
     def read_row(self, sql: str, params: Params = None) -> Row | None:
         """The first row of one read, outside any explicit transaction (one round trip)."""
 
+    def drop_broken_connections(self) -> None:
+        """After a lost connection: replace every pooled connection the server cut (the
+        pool would otherwise find each one by failing a request on it)."""
+        return None
+
     @abstractmethod
     def close(self) -> None: ...
 

@@ -17,6 +17,7 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg_pool import ConnectionPool
 
 from ledger.domain.customer import Customer
 from ledger.domain.events import LedgerAggregate
@@ -113,6 +114,13 @@ class LedgerStore(Application):  # type: ignore[type-arg]
         if ids is None or len(ids) != len(rows):  # pragma: no cover - library contract
             raise TypeError("the configured recorder does not return notification ids")
         return ids
+
+    def drop_broken_connections(self) -> None:
+        """After a lost connection: replace every pooled connection the server cut."""
+        datastore = getattr(self.recorder, "datastore", None)
+        pool = getattr(datastore, "pool", None)
+        if isinstance(pool, ConnectionPool):
+            pool.check()
 
     @property
     def app_recorder(self) -> ApplicationRecorder:

@@ -9,6 +9,7 @@ own exit code), never the driver's exception, whose text may quote the statement
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import time
@@ -95,10 +96,12 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 
 def retrying(operation: Callable[[], T], *, seconds: float = DEFAULT_RETRY_SECONDS,
-             sleep: Callable[[float], None] = time.sleep) -> T:
+             sleep: Callable[[float], None] = time.sleep,
+             on_fault: Callable[[], None] | None = None) -> T:
     """Run ``operation`` (which must be safe to repeat), again after a transient fault,
     with a growing pause, until ``seconds`` have passed; then raise ``UnavailableError``.
-    Other errors pass at once."""
+    Other errors pass at once. ``on_fault`` runs after each fault (say, to have the
+    connection pools drop every connection the server cut, not only the one that failed)."""
     deadline = time.monotonic() + seconds
     delay = _FIRST_DELAY
     while True:
@@ -109,6 +112,9 @@ def retrying(operation: Callable[[], T], *, seconds: float = DEFAULT_RETRY_SECON
                 raise
             if time.monotonic() + delay > deadline:
                 raise unavailable(error) from None
+            if on_fault is not None:
+                with contextlib.suppress(Exception):  # the retry finds out if it helped
+                    on_fault()
         # Jittered, so writers cut off together do not all come back at the same moment.
         sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - not for security
         delay = min(delay * 2, _LONGEST_DELAY)

@@ -112,6 +112,13 @@ def open_database(url: str, settings: Settings, name: str = "ledger-sql") -> Sql
                             name=name)
 
 
+def drop_broken_connections(store: LedgerStore, *databases: SqlDatabase) -> None:
+    """After a lost connection, every pool replaces the connections the server cut."""
+    store.drop_broken_connections()
+    for database in dict.fromkeys(databases):
+        database.drop_broken_connections()
+
+
 def open_views(settings: Settings) -> SqlDatabase:
     return open_database(settings.database_url, settings, "ledger-views")
 
@@ -138,7 +145,8 @@ def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
               on_saved: Callable[[int], None] | None = None,
               read_audit: ReadAuditor | None = None,
               more_handlers: Mapping[type[Command], Handler] | None = None,
-              retry_seconds: float = DEFAULT_RETRY_SECONDS) -> MessageBus:
+              retry_seconds: float = DEFAULT_RETRY_SECONDS,
+              on_fault: Callable[[], None] | None = None) -> MessageBus:
     """The bus with every command's handler, on any event store and personal-data port:
     ``bootstrap()`` gives it the configured database and the key store, handler tests the
     library's in-memory store and in-memory keys. ``more_handlers`` are the ones built
@@ -146,7 +154,7 @@ def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
     return MessageBus(store, policy, {**ALL_HANDLERS, **(more_handlers or {})},
                       query_handlers, authoriser=authoriser,
                       clock=clock, on_saved=on_saved, personal_data=personal_data,
-                      read_audit=read_audit, retry_seconds=retry_seconds)
+                      read_audit=read_audit, retry_seconds=retry_seconds, on_fault=on_fault)
 
 
 def bootstrap(
@@ -223,7 +231,8 @@ def bootstrap(
                     query_handlers=query_handlers, on_saved=wake_followers,
                     more_handlers=access.totp.handlers(),
                     read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()),
-                    retry_seconds=settings.database_retry_seconds)
+                    retry_seconds=settings.database_retry_seconds,
+                    on_fault=lambda: drop_broken_connections(store, views, keys.db))
     if settings.run_projections if start_projections is None else start_projections:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)

@@ -36,7 +36,8 @@ def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor
     # A session check only reads (and touches the session's last use): safe to repeat when
     # the connection it ran on was cut.
     return retrying(lambda: ledger.access.identity.authenticate(token, client_address(request)),
-                    seconds=ledger.settings.database_retry_seconds)
+                    seconds=ledger.settings.database_retry_seconds,
+                    on_fault=ledger.bus.on_fault)
 
 
 ActorDep = Annotated[Actor, Depends(_actor)]
