@@ -27,6 +27,7 @@ from ledger.settings import Settings, postgres_params_of, sqlite_path_of
 from ledger.store import open_store
 from service.client import LedgerClient
 from service.client_retry import RetryPolicy
+from tests.conftest import FAST_HASHING_POLICY
 from tests.e2e.conftest import (
     CLI_TIMEOUT,
     LEDGER,
@@ -37,7 +38,6 @@ from tests.e2e.conftest import (
     ledger_env,
     start_server,
 )
-from tests.conftest import FAST_HASHING_POLICY
 from tests.factories import make_profile
 
 # Sixteen logins hash a password each: at the policy's real cost that alone takes seconds.
