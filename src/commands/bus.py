@@ -163,6 +163,7 @@ class MessageBus:
                 record = CommandRecord.processed(command.command_id, command.name, digest,
                                                  outcome)
         except LedgerError:
+            self._give_back_new_ids(uow)
             earlier = self._earlier_outcome(uow, command, digest)
             if earlier is not None:
                 return earlier
@@ -170,7 +171,10 @@ class MessageBus:
         try:
             position = uow.commit(record)
         except SaveConflictError:
-            # Either the same command id won a race, or the record moved under us.
+            # Either the same command id won a race, or the record moved under us; either
+            # way nothing of this attempt was saved. (After a lost connection the ids are
+            # kept: the save may have committed before the connection went.)
+            self._give_back_new_ids(uow)
             earlier = self._earlier_outcome(uow, command, digest)
             if earlier is not None:
                 return earlier
@@ -181,6 +185,11 @@ class MessageBus:
         if self.on_saved is not None:
             self.on_saved(position)
         return outcome | {"position": position}
+
+    def _give_back_new_ids(self, uow: StoreUnitOfWork) -> None:
+        for customer_id in uow.new_customer_ids:
+            self.personal_data.give_back_customer_id(customer_id)
+        uow.new_customer_ids.clear()
 
     @staticmethod
     def _earlier_outcome(uow: StoreUnitOfWork, command: Command, digest: str

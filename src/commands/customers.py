@@ -66,7 +66,7 @@ class RecordReview(Command):
 
 def register_customer(command: RegisterCustomer, uow: UnitOfWork) -> Result:
     profile = validate_profile(command.profile, uow.policy.mandatory_fields)
-    customer_id = command.customer_id or uow.personal_data.new_customer_id()
+    customer_id = command.customer_id or uow.new_customer_id()
     if command.customer_id is not None and uow.exists(command.customer_id):
         raise ConflictError("a customer with this id already exists",
                             details={"customer_id": str(command.customer_id)})

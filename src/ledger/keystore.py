@@ -113,6 +113,17 @@ class KeyStore:
         self.cache.put(customer_id, self.cache.entry(key_id, key))
         return customer_id
 
+    def give_back(self, customer_id: str) -> None:
+        """Put an id from ``new_customer_id`` back among the spares: the command it was
+        handed to saved nothing (a replay, a refusal), so its key belongs to no customer
+        and must not be counted as one (``status``) nor kept after ``close``."""
+        found = self._cached(customer_id)
+        if found is None:
+            return  # released meanwhile: nothing is left to give back
+        _, key_id, key, _ = found
+        with self._reserve_lock:
+            self._reserved.append((customer_id, key_id, key))
+
     def _reserve(self, count: int) -> list[tuple[str, str, bytes]]:
         made = []
         for _ in range(count):
