@@ -129,10 +129,18 @@ class LedgerClient(QueryMethods, AccountMethods):
     def reject_change(self, customer_id: str, proposal_id: str, reason: str, *,
                       expected_version: int | None = None, command_id: str | None = None
                       ) -> dict[str, Any]:
-        """Reject a pending proposal with a reason."""
+        """Reject a pending proposal someone else made, with a reason."""
         return self._command("reject-change", customer_id=customer_id, proposal_id=proposal_id,
                              reason=reason, expected_version=expected_version,
                              command_id=command_id)
+
+    def withdraw_change(self, customer_id: str, proposal_id: str, *,
+                        expected_version: int | None = None, command_id: str | None = None,
+                        reason: str | None = None) -> dict[str, Any]:
+        """Withdraw your own pending proposal; nothing of it applies."""
+        return self._command("withdraw-change", customer_id=customer_id,
+                             proposal_id=proposal_id, expected_version=expected_version,
+                             command_id=command_id, reason=reason)
 
     def record_review(self, customer_id: str, *, outcome: str = "confirmed",
                       reviewed_on: date | str | None = None, expected_version: int | None = None,
