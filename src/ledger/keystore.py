@@ -58,7 +58,7 @@ class KeyStore:
         """Create the tables, and refuse a KEK (or blind-index key) other than the one the
         store was made with: a changed index key would silently break every search."""
         blob = "BYTEA" if self.db.dialect == "postgres" else "BLOB"
-        with self.db.transaction() as cursor:
+        with self.db.setup() as cursor:
             cursor.execute(f"""CREATE TABLE IF NOT EXISTS data_keys (
                 customer_id TEXT PRIMARY KEY, key_id TEXT NOT NULL UNIQUE,
                 wrapped {blob} NOT NULL, kek_id TEXT NOT NULL, created_at TEXT NOT NULL)""")

@@ -60,6 +60,12 @@ class SqlDatabase(ABC):
     def transaction(self) -> Any:
         """A context manager: a writing transaction, committed on success."""
 
+    def setup(self) -> Any:
+        """A context manager: the transaction that creates missing tables and rows at
+        start-up. Where everything exists it writes nothing, and on SQLite then takes no
+        write lock (a read-only command must not wait for, or block, a writer)."""
+        return self.transaction()
+
     @abstractmethod
     def snapshot(self) -> Any:
         """A context manager: a read-only transaction that sees one consistent state."""

@@ -86,6 +86,20 @@ class SQLiteDatabase(SqlDatabase):
                 connection.execute("ROLLBACK")
             raise
 
+    @contextmanager
+    def setup(self) -> Iterator[Cursor]:
+        connection = self._connection()
+        # Deferred: the write lock is taken at the first write, and only if there is one
+        # (CREATE ... IF NOT EXISTS of what exists writes nothing).
+        connection.execute("BEGIN")
+        try:
+            yield _SQLiteCursor(connection.cursor())
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
     def statement(self, sql: str, params: Params = None) -> int:
         # The connection is in autocommit mode: one statement is one transaction.
         rowcount: int = self._connection().execute(sql, dict(params or {})).rowcount
