@@ -40,6 +40,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 _RAISES = "__ledger_raises__"
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _REF = "#/components/schemas/"
+# The headers an error status always carries (``service.http``'s error responses).
+HEADERS_OF_STATUS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"required": True, "schema": {"type": "string", "const": "Bearer"},
+                               "description": "The scheme: a token from POST /auth/login."}},
+}
 
 
 def raises(*error_classes: type[LedgerError]) -> Callable[[F], F]:
@@ -156,6 +161,8 @@ def _declare_errors(operation: dict[str, Any], route: Any, answer: type[BaseMode
             "error: " + ", ".join(f"`{code}`" for code in codes) if codes else "error")
         response["content"] = {"application/json": {"schema": {
             "$ref": _REF + answer.__name__}}}
+        if status in HEADERS_OF_STATUS:
+            response["headers"] = HEADERS_OF_STATUS[status]
 
 
 def _takes_input(route: Any) -> bool:

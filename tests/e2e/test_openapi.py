@@ -92,6 +92,8 @@ def test_every_error_status_of_every_route_is_documented_in_the_one_error_shape(
         own = {503} if path == "/healthz" else set()
 
         assert {500, 503} <= set(errors), (method, path)
+        if 401 in errors:  # RFC 9110: a 401 names the scheme to use
+            assert errors[401]["headers"]["WWW-Authenticate"]["required"], (method, path)
         for status, response in errors.items():
             schema = response["content"]["application/json"]["schema"]
             assert (schema == ERROR_ANSWER) != (status in own), (method, path, status, schema)
