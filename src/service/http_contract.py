@@ -10,6 +10,8 @@ read from the route itself, so a route added anywhere is described the same way:
   reflected in time, and any such class added later);
 - a route that takes input (a body, path or query parameters, or any ``POST``, whose body
   the response guard reads) can refuse it: ``validation_failed``;
+- a route that reads a credential (a security dependency, the bearer token) may find it is
+  no session: ``unauthenticated``;
 - the endpoint and each of its dependencies add the classes they declare with ``raises``
   (the authenticated actor: ``unauthenticated``, ``permission_denied``; a command: what its
   handler may refuse);
@@ -18,7 +20,8 @@ read from the route itself, so a route added anywhere is described the same way:
   (``/healthz`` answers 503 with its Health) is left as it is.
 
 FastAPI's own 422 ``HTTPValidationError`` (``detail[]``) is never declared: the service
-answers validation errors in the one error shape (``service.http``)."""
+answers validation errors in the one error shape (``service.http``). A successful answer
+that is not JSON and names no schema (a text, a file) is declared a string."""
 
 from __future__ import annotations
 
@@ -31,8 +34,10 @@ from typing import Any, TypeVar
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.security.base import SecurityBase
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.credentials import AuthenticationError
 from ledger.domain.errors import LedgerError, ValidationFailedError
 from service.errors import ERROR_CLASSES
 
@@ -124,6 +129,8 @@ def errors_of(route: Any) -> set[type[LedgerError]]:
         found.add(ValidationFailedError)
     for dependant in _dependants(route.dependant):
         found.update(getattr(dependant.call, _RAISES, ()))
+        if isinstance(dependant.call, SecurityBase):
+            found.add(AuthenticationError)  # it reads a credential, which may be no session
     return found
 
 
@@ -138,6 +145,7 @@ def _amend(document: dict[str, Any], app: FastAPI, answer: type[BaseModel]) -> N
             continue
         for method in route.methods or ():
             operation = document["paths"][route.path_format][method.lower()]
+            _type_other_answers(operation)
             _declare_errors(operation, route, answer)
     # FastAPI's own validation error, declared where the route declared no 422 itself.
     if _REF + "HTTPValidationError" not in json.dumps(document["paths"]):
@@ -163,6 +171,15 @@ def _declare_errors(operation: dict[str, Any], route: Any, answer: type[BaseMode
             "$ref": _REF + answer.__name__}}}
         if status in HEADERS_OF_STATUS:
             response["headers"] = HEADERS_OF_STATUS[status]
+
+
+def _type_other_answers(operation: dict[str, Any]) -> None:
+    """An answer that is not JSON (a text, a file) and names no schema is a string."""
+    for status, response in operation["responses"].items():
+        for media_type, content in response.get("content", {}).items():
+            if status.startswith("2") and not content.get("schema"):
+                text = media_type.startswith("text/")
+                content["schema"] = {"type": "string"} | ({} if text else {"format": "binary"})
 
 
 def _takes_input(route: Any) -> bool:

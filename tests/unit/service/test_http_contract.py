@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Response
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel
 
 from ledger.domain.errors import NotFoundError, PermissionDeniedError
@@ -13,6 +14,7 @@ from service.errors import ERROR_CLASSES
 from service.http_contract import declare_contract, raises
 
 ERROR_ANSWER = {"$ref": "#/components/schemas/ErrorAnswer"}
+BEARER = HTTPBearer(auto_error=False)
 SERVER_FAILURES = {str(cls.http_status) for cls in ERROR_CLASSES if cls.http_status >= 500}
 
 
@@ -89,3 +91,37 @@ def test_amending_the_document_again_changes_nothing() -> None:
     snapshot = repr(first)
 
     assert repr(app.openapi()) == snapshot
+
+
+def test_a_route_reading_a_bearer_token_may_answer_unauthenticated() -> None:
+    app = FastAPI()
+
+    @app.get("/scrape", response_model=Answer)
+    def scrape(credentials: Annotated[Any, Depends(BEARER)]) -> Answer:
+        return Answer(done=credentials is not None)
+
+    declare_contract(app)
+
+    assert set(statuses(app, "/scrape")) == {"200", "401"} | SERVER_FAILURES
+
+
+def test_an_answer_that_is_not_json_and_names_no_schema_is_declared_a_string() -> None:
+    app = FastAPI()
+
+    @app.get("/metrics", response_class=Response,
+             responses={200: {"content": {"text/plain; version=0.0.4": {}}}})
+    def metrics() -> Response:
+        return Response("up 1\n", media_type="text/plain; version=0.0.4")
+
+    @app.get("/file", response_class=Response, responses={200: {"content": {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
+    def file() -> Response:
+        return Response(b"PK")
+
+    declare_contract(app)
+
+    assert statuses(app, "/metrics")["200"]["content"]["text/plain; version=0.0.4"] == {
+        "schema": {"type": "string"}}
+    assert statuses(app, "/file")["200"]["content"][
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"] == {
+        "schema": {"type": "string", "format": "binary"}}
