@@ -145,6 +145,9 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
                   # An operation is named as its route is (a generated client's function).
                   generate_unique_id_function=_operation_id)
     _answer_errors_in_one_shape(app)
+    # Declared first, read when the document is built: the routes added below, and any
+    # added later, are all described.
+    declare_contract(app, extra_codes=HTTP_LAYER_CODES)
     app.add_middleware(ResponseGuard, headers_for=mount_docs(app))
 
     @app.get("/healthz", tags=["operations"], response_model=Health,
@@ -175,5 +178,4 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
     app.include_router(auth_router())
     app.include_router(_commands_router())
     app.include_router(queries_router())
-    declare_contract(app, extra_codes=HTTP_LAYER_CODES)
     return app
