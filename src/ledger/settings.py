@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     # The public half verify trusts, for machines without the private key (an auditor's):
     # checkpoints are judged against it, never against a key read from the database.
     signing_public_key_file: Path | None = None
+    # FT-2: where alerts go (Alertmanager's webhook payload, version 4), comma-separated.
+    alert_webhook_urls: str = ""
+    # Evaluate the alert rules in this process (default: where the projections run).
+    run_alerts: bool | None = None
+    # The link each alert carries back to the service (its generatorURL).
+    external_url: str = ""
+    # FT-1: a file holding the bearer token a scraper (Prometheus) sends for GET /metrics,
+    # besides any session whose roles allow the "metrics" operation.
+    metrics_token_file: Path | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -66,6 +75,11 @@ class Settings(BaseSettings):
     @classmethod
     def _supported_keystore_url(cls, value: str | None) -> str | None:
         return None if value is None else cls._supported_url(value)
+
+    @property
+    def webhook_urls(self) -> list[str]:
+        return [url for url in (part.strip() for part in self.alert_webhook_urls.split(","))
+                if url]
 
     @property
     def backend(self) -> Literal["sqlite", "postgres"]:
