@@ -72,20 +72,25 @@ def evaluate(rules: AlertsPolicy, inputs: RuleInputs) -> list[Alert]:
     """Every alert the rules fire on ``inputs``, the Watchdog first (it always fires)."""
     firing = [Alert(WATCHDOG, "none", "The ledger's alerting is alive: this alert always "
                                       "fires, so its silence means the ledger is silent.")]
+    lagging: list[str] = []
+    stalled: list[str] = []
     for name, position in sorted(inputs.projection_positions.items()):
         # Lag against the true head of the log, never against a derived mark.
         lag = max(0, inputs.head_position - position)
         if rules.projection_lag_events and lag > rules.projection_lag_events:
-            firing.append(Alert("ProjectionLagging", "warning",
-                                f"Read model {name} is {lag} events behind the log.",
-                                {"projection": name}))
+            lagging.append(f"{name} ({lag} events behind)")
         stalled_for = inputs.now - inputs.projection_last_progress.get(name, inputs.now)
         if rules.projection_stalled_seconds and lag > 0 and (
                 stalled_for > rules.projection_stalled_seconds):
-            firing.append(Alert("ProjectionStalled", "critical",
-                                f"Read model {name} has not moved for {int(stalled_for)} s "
-                                f"while the log moved on ({lag} events behind).",
-                                {"projection": name}))
+            stalled.append(f"{name} ({lag} events behind, still for {int(stalled_for)} s)")
+    # One alert for all the read models: they follow one log, so they mostly stall together.
+    if lagging:
+        firing.append(Alert("ProjectionLagging", "warning",
+                            "Read models lag the log: " + ", ".join(lagging) + "."))
+    if stalled:
+        firing.append(Alert("ProjectionStalled", "critical",
+                            "Read models stopped while the log moved on: "
+                            + ", ".join(stalled) + "."))
     if rules.sealing_lag_records and inputs.sealing_lag > rules.sealing_lag_records:
         firing.append(Alert("SealingLagging", "warning", f"{inputs.sealing_lag} records are "
                             "not yet sealed into the hash chain."))
