@@ -46,11 +46,11 @@ class Settings(BaseSettings):
     # checkpoints are judged against it, never against a key read from the database.
     signing_public_key_file: Path | None = None
     # FT-2: where alerts go (Alertmanager's webhook payload, version 4), comma-separated.
-    alert_webhook_urls: str = ""
+    alert_webhook_urls: str | None = None
     # Evaluate the alert rules in this process (default: where the projections run).
     run_alerts: bool | None = None
     # The link each alert carries back to the service (its generatorURL).
-    external_url: str = ""
+    external_url: str | None = None
     # FT-1: a file holding the bearer token a scraper (Prometheus) sends for GET /metrics,
     # besides any session whose roles allow the "metrics" operation.
     metrics_token_file: Path | None = None
@@ -78,7 +78,7 @@ class Settings(BaseSettings):
 
     @property
     def webhook_urls(self) -> list[str]:
-        return [url for url in (part.strip() for part in self.alert_webhook_urls.split(","))
+        return [url for url in (part.strip() for part in (self.alert_webhook_urls or "").split(","))
                 if url]
 
     @property

@@ -19,6 +19,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import httpx
 import structlog
 
+from ledger.domain.errors import LedgerError
 from ledger.policy_operations import AlertsPolicy
 
 log = structlog.get_logger("ledger.alerts")
@@ -28,6 +29,15 @@ WATCHDOG = "Watchdog"
 # Alertmanager's "not ended" mark for a firing alert.
 NOT_ENDED = "0001-01-01T00:00:00Z"
 _FAULTS = uuid5(NAMESPACE_URL, "urn:customer-ledger:alert-fault")
+
+
+class AlertNotDeliveredError(LedgerError):
+    """A webhook did not accept the alert after every try (``ledger alerts test``)."""
+
+    code = "alert_not_delivered"
+    http_status = 502
+    # sysexits.h's EX_PROTOCOL: the remote end did not answer as it should.
+    exit_code = 76
 
 
 @dataclass(frozen=True)

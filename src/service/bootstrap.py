@@ -256,7 +256,7 @@ def bootstrap(
     alerts = AlertMonitor(figures, policy, bus, faults, metrics.operations, AlertState(
         policy.alerts, WebhookSender(settings.webhook_urls, policy.alerts.webhook_timeout_seconds,
                                      policy.alerts.webhook_attempts),
-        alert_faults.open, alert_faults.close, settings.external_url),
+        alert_faults.open, alert_faults.close, settings.external_url or ""),
         lambda: configured_public_keys(settings), seconds)
     background = settings.run_projections if start_projections is None else start_projections
     if background:

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 from prometheus_client.parser import text_string_to_metric_families
 
-from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
-from service.alerts import Alert, WebhookSender, webhook_payload
+from ledger.domain.errors import Problem, ValidationFailedError
+from service.alerts import Alert, AlertNotDeliveredError, WebhookSender, webhook_payload
 from service.cli.common import (
     admin_client,
     local_ledger,
@@ -32,14 +32,6 @@ incident_app = typer.Typer(help="Security incidents and the one-step lock (IR-1)
                            no_args_is_help=True)
 
 TEST_ALERT = Alert("LedgerTestAlert", "none", "A test alert sent by `ledger alerts test`.")
-
-
-class AlertNotDeliveredError(LedgerError):
-    """A webhook did not accept the alert (after every try)."""
-
-    code = "alert_not_delivered"
-    http_status = 502
-    exit_code = 76
 
 
 def _now() -> datetime:
@@ -103,7 +95,7 @@ def alerts_test() -> None:
                                rules.webhook_attempts)
         started = _now().timestamp()
         deliveries = sender.send(webhook_payload([(TEST_ALERT, started, None)], "firing",
-                                                 chosen.external_url))
+                                                 chosen.external_url or ""))
         return [delivery.as_dict() for delivery in deliveries]
 
     def render(rows: list[dict[str, Any]]) -> None:
