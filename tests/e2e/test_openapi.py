@@ -59,9 +59,17 @@ def operations() -> list[tuple[str, str, dict[str, Any]]]:
             for method, operation in methods.items()]
 
 
+# The one answer that is not JSON: the Prometheus text format, documented as such.
+TEXT_ANSWERS = {"/metrics": "text/plain; version=0.0.4; charset=utf-8"}
+
+
 def test_every_answer_of_every_route_is_documented_with_its_fields() -> None:
     for path, method, operation in operations():
-        answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        content = operation["responses"]["200"]["content"]
+        if path in TEXT_ANSWERS:
+            assert set(content) == {TEXT_ANSWERS[path]}, (method, path)
+            continue
+        answer = content["application/json"]["schema"]
 
         assert "$ref" in answer, (method, path, answer)
         assert resolved(answer)["properties"], (method, path)

@@ -98,6 +98,11 @@ def test_a_stalled_projection_fires_opens_a_fault_and_resolves_when_it_catches_u
                 if fault["alert"] == "ProjectionStalled"]
     assert listed["actions"][0]["action"] == "alert ProjectionStalled resolved"
     assert listed["status"] == "reported"  # a person resolves the fault, not the alert
+    with ledger.views.snapshot() as cursor:
+        trail = cursor.all("SELECT operation FROM audit_trail WHERE actor = 'system:alerts'"
+                           " ORDER BY position")
+    assert [row[0] for row in trail] == ["Fault.Reported", "report-fault",
+                                         "Fault.ActionRecorded", "record-fault-action"]
 
 
 def test_an_integrity_failure_injected_by_direct_sql_fires_its_alert(

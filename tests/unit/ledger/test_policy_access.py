@@ -13,8 +13,8 @@ from ledger.policy import load_policy
 from ledger.policy_access import ROLES
 from projections.account_queries import ACCOUNT_QUERIES
 from projections.audit import AUDIT_QUERIES
-from projections.privacy import PRIVACY_QUERIES
 from projections.faults import FAULT_QUERIES
+from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
 from service.policy import KNOWN_OPERATIONS, METRICS_OPERATION, load_service_policy
 
