@@ -13,8 +13,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from commands.actor import Actor
+from ledger.credentials import AuthenticationError
+from ledger.domain.errors import PermissionDeniedError
 from service.bootstrap import Ledger
 from service.http_auth import BearerDep, LedgerDep, client_address
+from service.http_contract import raises
 from service.metrics import CONTENT_TYPE
 from service.policy import METRICS_OPERATION
 
@@ -92,6 +95,7 @@ def operations_router() -> APIRouter:
 
     @router.get("/metrics", response_class=Response, responses={
         200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"}})
+    @raises(AuthenticationError, PermissionDeniedError)
     def metrics(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Response:
         """The metrics in the Prometheus text format, for an account allowed ``metrics`` or
         a scraper with the metrics token (README, "Operations")."""
