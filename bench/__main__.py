@@ -28,6 +28,7 @@ from bench import (
     catch_up,
     growth,
     login,
+    metrics_cost,
     pairs,
     read_customer,
     read_protected,
@@ -62,7 +63,7 @@ from ledger.settings import Settings
 BENCHMARKS: dict[str, ModuleType] = {
     module.NAME: module for module in (register, register_concurrent, register_http,
                                        read_customer, read_protected, pairs, catch_up, verify,
-                                       login, growth, soak_http)
+                                       login, growth, soak_http, metrics_cost)
 }
 POSTGRES_ONLY: set[str] = {soak_http.NAME}
 RESULTS = REPO_ROOT / "bench" / "RESULTS.md"

@@ -15,6 +15,7 @@ from commands.access_log import AccessLog
 from commands.actor import Actor, AllowAll, Authoriser, record_denial, target_of
 from commands.command import Command, Handler, Result
 from commands.idempotency import CommandRecord, fingerprint
+from commands.observer import NoObserver, OperationsObserver
 from commands.ports import Clock, PersonalData, SaveConflictError
 from commands.unit_of_work import StoreUnitOfWork
 from ledger.domain.errors import (
@@ -82,6 +83,7 @@ class MessageBus:
         read_audit: ReadAuditor | None = None,
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
         on_fault: Callable[[], None] | None = None,
+        observer: OperationsObserver | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -98,6 +100,7 @@ class MessageBus:
         # outlasts this.
         self.retry_seconds = retry_seconds
         self.on_fault = on_fault or store.drop_broken_connections
+        self.observer: OperationsObserver = observer or NoObserver()
         self.narrowest = Clearance.narrowest(policy.access.sensitive_paths())
         # The bus's own: a denial is recorded whatever authoriser or handler raised it.
         self.access_log = AccessLog(store, clock, on_saved)
@@ -133,7 +136,13 @@ class MessageBus:
             self._audit_denial(error, actor, command.name, target)
             log.info("command_refused", command=command.name, command_ref=_ref(command),
                      actor=actor.id, code=error.code, fields=_fields_of(error))
+            self.observer.command_done(command.name, error.code, time.perf_counter() - started)
             raise
+        except Exception:
+            self.observer.command_done(command.name, INTERNAL_ERROR,
+                                       time.perf_counter() - started)
+            raise
+        self.observer.command_done(command.name, "accepted", time.perf_counter() - started)
         log.info("command_accepted", command=command.name, command_ref=_ref(command),
                  actor=actor.id, replayed=outcome["replayed"], position=outcome["position"],
                  ms=round((time.perf_counter() - started) * 1000, 2))
@@ -237,6 +246,7 @@ class MessageBus:
         except LedgerError as error:
             self._audit_denial(error, actor, name, target)
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
+            self.observer.query_done(name, error.code)
             raise
         # Sensitive fields are masked for a reader without clearance (ST-4, P5); an
         # authoriser that grants none leaves the reader cleared for nothing.
@@ -262,16 +272,19 @@ class MessageBus:
             self._audit_denial(error, actor, name, target)
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
             # The error's details may name the customer the refused read was about.
+            self.observer.query_done(name, error.code)
             self._audit_read(actor, name, target, error.details, clearance, error.code)
             raise
         except Exception:
             # A read that broke is still a read attempt: it is recorded (AU-1), and a
             # failure to record it must not hide the error that broke it.
+            self.observer.query_done(name, INTERNAL_ERROR)
             try:
                 self._audit_read(actor, name, target, None, clearance, INTERNAL_ERROR)
             except Exception:  # the original error is the one to raise
                 log.exception("read_audit_failed", query=name, actor=actor.id)
             raise
+        self.observer.query_done(name, "ok")
         self._audit_read(actor, name, target, answer, clearance, "ok")
         return answer
 

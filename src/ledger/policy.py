@@ -23,6 +23,7 @@ from ledger.policy_access import (
     merge_tables,
 )
 from ledger.policy_audit import AuditPolicy
+from ledger.policy_operations import AlertsPolicy, FaultsPolicy
 
 _MANDATORY_CANDIDATES = frozenset(CHANGEABLE_PATHS) | {
     f"basic.{name}" for name in CustomerProfile.model_fields["basic"].annotation.model_fields  # type: ignore[union-attr]
@@ -48,6 +49,8 @@ class Policy(BaseModel):
     access: AccessPolicy
     deletion: DeletionPolicy
     audit: AuditPolicy = AuditPolicy()
+    faults: FaultsPolicy = FaultsPolicy()
+    alerts: AlertsPolicy = AlertsPolicy()
 
     @field_validator("mandatory_fields")
     @classmethod

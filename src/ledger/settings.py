@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     client_retry_first_delay: float = Field(default=0.1, gt=0, le=60)
     client_retry_longest_delay: float = Field(default=2.0, gt=0, le=300)
     client_retry_deadline: float = Field(default=30.0, ge=0, le=3600)
+    # FT-2: where alerts go (Alertmanager's webhook payload, version 4), comma-separated.
+    alert_webhook_urls: str | None = None
+    # Evaluate the alert rules in this process (default: where the projections run).
+    run_alerts: bool | None = None
+    # The link each alert carries back to the service (its generatorURL).
+    external_url: str | None = None
+    # FT-1: a file holding the bearer token a scraper (Prometheus) sends for GET /metrics,
+    # besides any session whose roles allow the "metrics" operation.
+    metrics_token_file: Path | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -79,6 +88,11 @@ class Settings(BaseSettings):
     @classmethod
     def _supported_keystore_url(cls, value: str | None) -> str | None:
         return None if value is None else cls._supported_url(value)
+
+    @property
+    def webhook_urls(self) -> list[str]:
+        return [url for url in (part.strip() for part in (self.alert_webhook_urls or "").split(","))
+                if url]
 
     @property
     def backend(self) -> Literal["sqlite", "postgres"]:

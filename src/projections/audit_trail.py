@@ -19,6 +19,7 @@ from ledger.domain.account import Account
 from ledger.domain.customer import Customer
 from ledger.domain.deletion import DeletionRequest
 from ledger.domain.events import LedgerAggregate
+from ledger.domain.faults import Fault, Incident
 from ledger.sql import Cursor
 from projections.projection import Projection, topic_of
 
@@ -48,7 +49,7 @@ def _events_of(*aggregates: type[LedgerAggregate]) -> list[type]:
 
 
 _ACCOUNT_EVENTS = frozenset(_events_of(Account))
-_RECORD_EVENTS = frozenset(_events_of(Customer, DeletionRequest))
+_RECORD_EVENTS = frozenset(_events_of(Customer, DeletionRequest, Fault, Incident))
 
 
 def _row(event: Any) -> tuple[str, str, list[str], str, dict[str, Any]]:
@@ -94,7 +95,7 @@ class AuditTrail(Projection):
     name = "audit_trail"
     tables = ("audit_trail", "audit_trail_targets")
     topics = frozenset([COMMAND_RECORD_TOPIC] + [topic_of(cls) for cls in _events_of(
-        Customer, DeletionRequest, Account, AccessRecord)])
+        Customer, DeletionRequest, Account, AccessRecord, Fault, Incident)])
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None:
         cursor.execute("""

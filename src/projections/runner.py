@@ -56,6 +56,8 @@ class ProjectionRunner(BackgroundFollower):
         self.views = views
         self.projections = {projection.name: projection for projection in projections}
         self.batch_size = batch_size
+        # Told the name of each projection whose batch failed (the metrics' error count).
+        self.on_projection_error: Callable[[str], None] = lambda _name: None
         super().__init__()
 
     # Set-up ------------------------------------------------------------------
@@ -137,7 +139,11 @@ class ProjectionRunner(BackgroundFollower):
                     self._advance(projection)
             except UndecodableEventError as error:
                 # The others go on (one that does not follow the event is not held up).
+                self.on_projection_error(name)
                 stopped = stopped or error
+            except Exception:
+                self.on_projection_error(name)
+                raise
         if stopped is not None:
             raise stopped
         return len(notifications)

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from commands.actor import Authoriser
 from commands.bus import MessageBus, QueryHandler, ReadAuditor, utc_now
 from commands.command import Command, Handler
+from commands.observer import OperationsObserver
 from commands.ports import Clock, PersonalData
 from commands.read_audit import ReadAudit, reading_in_full
 from commands.registry import ALL_HANDLERS
@@ -22,6 +23,7 @@ from ledger.crypto import BlindIndex, key_id_of
 from ledger.domain.sensitivity import Clearance
 from ledger.erasures import ErasureFollower
 from ledger.integrity.keys import SigningKeySource
+from ledger.integrity.readonly import configured_public_keys
 from ledger.integrity.sealer import CheckpointPolicy, Sealer
 from ledger.integrity.storage import EventLog
 from ledger.keystore import KeyStore
@@ -40,15 +42,25 @@ from projections.audit_trail import AuditTrail
 from projections.customer_search import CustomerSearch, forget_customers
 from projections.customer_view import CustomerView
 from projections.deletions import Deletions
+from projections.faults import FaultQueries, FaultRegister
 from projections.history import CustomerHistory, customer_history
 from projections.key_changes import KeyChanges
 from projections.masking import masked
 from projections.pending_proposals import PendingProposals
 from projections.privacy import PrivacyQueries
 from projections.queries import Queries
+from projections.reading import ReadModels
 from projections.runner import ProjectionRunner
 from service.access import AccessControl, build_access_control
+from service.alerts import AlertState, WebhookSender
 from service.key_material import check_keystore_location, load_index_key, load_kek
+from service.metrics import (
+    BackupStatusProvider,
+    MetricsEndpoint,
+    ProgressTracker,
+    no_backups_reported,
+)
+from service.monitor import AlertFaults, AlertMonitor, LogFigures
 from service.one_time_password import OneTimePasswordFile
 from service.policy import load_service_policy
 from service.preflight import check_before_start
@@ -70,6 +82,9 @@ class Ledger:
     sealer: Sealer
     erasures: ErasureFollower
     one_time_password: OneTimePasswordFile
+    figures: LogFigures
+    metrics: MetricsEndpoint
+    alerts: AlertMonitor
 
     def answer(self, query: Any) -> Any:
         """Answer ``query`` in this process as the bus would, without an actor: masked for
@@ -83,6 +98,7 @@ class Ledger:
         return reading_in_full(self.access.access_log, by=by, purpose=purpose)
 
     def close(self) -> None:
+        self.alerts.stop()
         self.runner.stop()
         self.sealer.stop()
         self.erasures.stop()
@@ -146,7 +162,8 @@ def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
               read_audit: ReadAuditor | None = None,
               more_handlers: Mapping[type[Command], Handler] | None = None,
               retry_seconds: float = DEFAULT_RETRY_SECONDS,
-              on_fault: Callable[[], None] | None = None) -> MessageBus:
+              on_fault: Callable[[], None] | None = None,
+              observer: OperationsObserver | None = None) -> MessageBus:
     """The bus with every command's handler, on any event store and personal-data port:
     ``bootstrap()`` gives it the configured database and the key store, handler tests the
     library's in-memory store and in-memory keys. ``more_handlers`` are the ones built
@@ -154,7 +171,8 @@ def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
     return MessageBus(store, policy, {**ALL_HANDLERS, **(more_handlers or {})},
                       query_handlers, authoriser=authoriser,
                       clock=clock, on_saved=on_saved, personal_data=personal_data,
-                      read_audit=read_audit, retry_seconds=retry_seconds, on_fault=on_fault)
+                      read_audit=read_audit, retry_seconds=retry_seconds, on_fault=on_fault,
+                      observer=observer)
 
 
 def bootstrap(
@@ -163,8 +181,12 @@ def bootstrap(
     clock: Clock = utc_now,
     authoriser: Authoriser | None = None,
     start_projections: bool | None = None,
+    backup_status: BackupStatusProvider = no_backups_reported,
 ) -> Ledger:
-    """Build a ledger from settings; nothing connects to a database before this is called."""
+    """Build a ledger from settings; nothing connects to a database before this is called.
+
+    ``backup_status`` reports the last successful backup of each kind (the metrics and the
+    backup alert rules read it); by default nothing is reported."""
     settings = settings or Settings()
     if not structlog.is_configured():
         # Embedded use: log to stderr, never into the caller's stdout.
@@ -185,7 +207,7 @@ def bootstrap(
     store = open_store(settings)
     runner = ProjectionRunner(store, views, [
         CustomerView(), PendingProposals(), KeyChanges(), CustomerSearch(protector),
-        Deletions(), AccountsView(), AuditTrail(),
+        Deletions(), AccountsView(), AuditTrail(), FaultRegister(),
     ])
     runner.create_tables()
     # The integrity sealer follows the log like the runner (README, "Tamper evidence").
@@ -204,10 +226,11 @@ def bootstrap(
     erasures.forget_register(lambda customer_ids: forget_customers(views, customer_ids))
     queries = Queries(runner, settings.read_wait_timeout,
                       today=lambda: policy.business_date(clock()), protector=protector)
+    faults = FaultQueries(ReadModels(runner, settings.read_wait_timeout), clock)
     query_handlers = queries.handlers() | PrivacyQueries(queries).handlers() | {
         CustomerHistory: lambda query: customer_history(store, query, protector),
     } | access.queries.handlers() | AuditQueries(
-        queries, store, policy).handlers()
+        queries, store, policy).handlers() | faults.handlers()
     # Answers are masked for the reader's clearance, which the bus sets (ST-4, P5); without
     # one, for the narrowest.
     narrowest = Clearance.narrowest(policy.access.sensitive_paths())
@@ -227,15 +250,33 @@ def bootstrap(
             structlog.get_logger("ledger").warning("one_time_password_file_not_checked",
                                                    error=type(error).__name__)
 
+    def seconds() -> float:
+        return clock().timestamp()
+
+    figures = LogFigures(store, runner, views, backup_status, ProgressTracker(seconds))
+    metrics = MetricsEndpoint(figures.read)
+    # The command path only bumps counters through the observer port (commands.observer).
+    access.identity.observer = metrics.operations
+    runner.on_projection_error = metrics.operations.projection_failed
     bus = build_bus(store, policy, protector, authoriser or access.authoriser, clock=clock,
                     query_handlers=query_handlers, on_saved=wake_followers,
                     more_handlers=access.totp.handlers(),
                     read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()),
                     retry_seconds=settings.database_retry_seconds,
-                    on_fault=lambda: drop_broken_connections(store, views, keys.db))
-    if settings.run_projections if start_projections is None else start_projections:
+                    on_fault=lambda: drop_broken_connections(store, views, keys.db),
+                    observer=metrics.operations)
+    alert_faults = AlertFaults(bus)
+    alerts = AlertMonitor(figures, policy, bus, faults, metrics.operations, AlertState(
+        policy.alerts, WebhookSender(settings.webhook_urls, policy.alerts.webhook_timeout_seconds,
+                                     policy.alerts.webhook_attempts),
+        alert_faults.open, alert_faults.close, settings.external_url or ""),
+        lambda: configured_public_keys(settings), seconds)
+    background = settings.run_projections if start_projections is None else start_projections
+    if background:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)
         erasures.start(settings.projection_poll_interval)
+    if background if settings.run_alerts is None else settings.run_alerts:
+        alerts.start(policy.alerts.evaluate_every_seconds)
     return Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
-                  sealer, erasures, one_time_password)
+                  sealer, erasures, one_time_password, figures, metrics, alerts)

@@ -20,6 +20,7 @@ from commands.actor import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
 from projections.queries import Query
 from service.client_accounts import AccountMethods
+from service.client_operations import OperationsMethods
 from service.client_queries import QueryMethods
 from service.client_retry import RetryPolicy
 from service.client_transport import HttpTransport, InProcessTransport, Transport
@@ -31,7 +32,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class LedgerClient(QueryMethods, AccountMethods):
+class LedgerClient(QueryMethods, AccountMethods, OperationsMethods):
     """The ledger for Python callers: commands and queries with plain types in and out."""
 
     def __init__(self, transport: Transport, retry: RetryPolicy | None = None) -> None:
@@ -81,6 +82,12 @@ class LedgerClient(QueryMethods, AccountMethods):
     def confirm_totp(self, code: str) -> dict[str, Any]:
         """Finish the enrolment with a current code; later logins need a code."""
         return self._auth("totp/confirm", {"code": code})
+
+    def metrics_text(self) -> str:
+        """The service's ``GET /metrics`` answer (Prometheus text), over HTTP."""
+        if not isinstance(self.transport, HttpTransport):
+            raise ValidationFailedError([Problem("transport", "needs a login over HTTP")])
+        return self.transport.metrics_text()
 
     def _auth(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         if not isinstance(self.transport, HttpTransport):

@@ -134,6 +134,19 @@ class HttpTransport:
         path, query_params = ROUTE_OF[query].url(params)
         return self._send("GET", path, params=query_params, headers=self.headers)
 
+    def metrics_text(self) -> str:
+        """``GET /metrics`` with this session's token: the Prometheus text."""
+        try:
+            response = self.http.get("/metrics", headers=self.headers)
+        except httpx.TransportError as error:
+            raise ServiceUnavailableError(
+                f"the ledger service at {self.address} did not answer: "
+                f"{_TRANSPORT_FAILURES.get(type(error), 'no HTTP answer')}") from None
+        if response.is_success:
+            return response.text
+        self._unwrap(response)
+        raise LedgerError(f"unexpected HTTP {response.status_code} from the ledger service")
+
     def health(self) -> dict[str, Any]:
         return self._send("GET", "/healthz")
 

@@ -28,6 +28,7 @@ from ledger.domain.errors import (
 from ledger.integrity.report import IntegrityUnverifiedError, IntegrityViolationError
 from ledger.transient import UnavailableError
 from projections.runner import NotReflectedYetError
+from service.alerts import AlertNotDeliveredError
 from service.http_guard import InternalError
 from service.listener import AddressUnusableError
 from service.preflight import PathUnusableError
@@ -60,6 +61,7 @@ __all__ = [
     "ERROR_CLASSES",
     "UNEXPECTED_EXIT_CODE",
     "AddressUnusableError",
+    "AlertNotDeliveredError",
     "AuthenticationError",
     "ConflictError",
     "DatabaseUnavailableError",

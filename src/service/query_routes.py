@@ -19,6 +19,7 @@ from ledger.domain.errors import Problem, ValidationFailedError
 from projections.account_queries import AccessReview, GetAccount, ListAccounts
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf
+from projections.faults import ListFaults, ListIncidents
 from projections.history import CustomerHistory
 from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
 from projections.queries import (
@@ -74,6 +75,8 @@ QUERY_ROUTES: tuple[QueryRoute, ...] = (
     QueryRoute(CustomerAsOf, "/customers/{customer_id}/as-of", "audit", "customer_as_of"),
     QueryRoute(AuditTrailQuery, "/audit/trail", "audit", "audit_trail"),
     QueryRoute(AuditAnomalies, "/audit/anomalies", "audit", "audit_anomalies"),
+    QueryRoute(ListFaults, "/faults", "operations", "list_faults"),
+    QueryRoute(ListIncidents, "/incidents", "operations", "list_incidents"),
 )
 
 ROUTE_OF: dict[type[Query], QueryRoute] = {route.query: route for route in QUERY_ROUTES}

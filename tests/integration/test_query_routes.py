@@ -18,6 +18,7 @@ from ledger.domain.errors import LedgerError
 from projections.account_queries import AccessReview, GetAccount, ListAccounts
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf
+from projections.faults import ListFaults, ListIncidents
 from projections.history import CustomerHistory
 from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
 from projections.queries import (
@@ -63,6 +64,8 @@ def examples(customer_id: str, erased_id: str, request_id: str, clock: FixedCloc
         CustomerAsOf: {"customer_id": customer_id, "at": now},
         AuditTrailQuery: {"customer": customer_id, "since": day_before, "until": now},
         AuditAnomalies: {"since": day_before, "until": now},
+        ListFaults: {"status": "all"},
+        ListIncidents: {"limit": 10},
     }
 
 

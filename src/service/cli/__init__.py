@@ -14,6 +14,7 @@ from service.cli.audit import audit_app
 from service.cli.changes import change_app, review_app
 from service.cli.common import options
 from service.cli.customers import customer_app, history
+from service.cli.monitoring import alerts_app, fault_app, incident_app, metrics
 from service.cli.operations import init, policy_app, projections_app, serve
 from service.cli.privacy import deletion_app, duplicates, find_by, keys_app
 from service.cli.replay import audit_history
@@ -56,6 +57,10 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 customer_app.command("find-by")(find_by)
 customer_app.command("duplicates")(duplicates)
+app.command()(metrics)
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(fault_app, name="fault")
+app.add_typer(incident_app, name="incident")
 
 
 def main() -> None:

@@ -13,13 +13,15 @@ from ledger.policy import load_policy
 from ledger.policy_access import ROLES
 from projections.account_queries import ACCOUNT_QUERIES
 from projections.audit import AUDIT_QUERIES
+from projections.faults import FAULT_QUERIES
 from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
-from service.policy import KNOWN_OPERATIONS, load_service_policy
+from service.policy import KNOWN_OPERATIONS, METRICS_OPERATION, load_service_policy
 
 OPERATIONS = (set(ALL_COMMANDS) | set(QUERIES) | set(PRIVACY_QUERIES) | set(ACCOUNT_QUERIES)
               | set(AUDIT_QUERIES) | {"customer-history"}
-              | {StartTotpEnrolment.name, ConfirmTotpEnrolment.name})
+              | {StartTotpEnrolment.name, ConfirmTotpEnrolment.name}
+              | set(FAULT_QUERIES) | {METRICS_OPERATION})
 
 
 def test_the_permission_table_names_only_known_roles_and_operations() -> None:
