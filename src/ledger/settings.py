@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     # The public half verify trusts, for machines without the private key (an auditor's):
     # checkpoints are judged against it, never against a key read from the database.
     signing_public_key_file: Path | None = None
+    # Backups (ledger.backup): the event-log backups' directory, the key-store backups'
+    # own directory (default: beside it, "<backup_dir>-keys"), the backup key that wraps
+    # each backup's data key, kept outside the database like the KEK (development default
+    # under data_dir), and the key ring of the key-store backups (default beside the KEK).
+    backup_dir: Path | None = None
+    backup_keys_dir: Path | None = None
+    backup_key_file: Path | None = None
+    backup_key: SecretStr | None = None
+    backup_key_ring_file: Path | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -44,9 +44,11 @@ from projections.key_changes import KeyChanges
 from projections.masking import masked
 from projections.pending_proposals import PendingProposals
 from projections.privacy import PrivacyQueries
+from projections.projection import Projection
 from projections.queries import Queries
 from projections.runner import ProjectionRunner
 from service.access import AccessControl, build_access_control
+from service.backup import BackupPlace, LiveBackups
 from service.key_material import check_keystore_location, load_index_key, load_kek
 from service.one_time_password import OneTimePasswordFile
 from service.policy import load_service_policy
@@ -69,6 +71,7 @@ class Ledger:
     sealer: Sealer
     erasures: ErasureFollower
     one_time_password: OneTimePasswordFile
+    backups: LiveBackups | None = None
 
     def answer(self, query: Any) -> Any:
         """Answer ``query`` in this process as the bus would, without an actor: masked for
@@ -131,6 +134,12 @@ def open_key_store(settings: Settings, views: SqlDatabase, index_key: bytes) -> 
     return keys
 
 
+def read_models(protector: ProfileProtector) -> list[Projection]:
+    """Every read model, as the runner keeps them (a drill rebuilds the same ones)."""
+    return [CustomerView(), PendingProposals(), KeyChanges(), CustomerSearch(protector),
+            Deletions(), AccountsView(), AuditTrail()]
+
+
 def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
               authoriser: Authoriser, *, clock: Clock = utc_now,
               query_handlers: Mapping[type[BaseModel], QueryHandler] | None = None,
@@ -163,6 +172,8 @@ def bootstrap(
     # Before anything is written (a key file, a directory, a table): production's settings
     # all present, every database answering.
     check_before_start(settings)
+    # A backup directory named in the settings must be a usable one before anything starts.
+    backup_place = BackupPlace.from_settings(settings) if settings.backup_dir else None
     signing_keys = SigningKeySource.from_settings(settings)
     index_key = load_index_key(settings)
     views = open_views(settings)
@@ -173,10 +184,7 @@ def bootstrap(
         raise
     protector = ProfileProtector(keys, BlindIndex(index_key), policy.personal_fields)
     store = open_store(settings)
-    runner = ProjectionRunner(store, views, [
-        CustomerView(), PendingProposals(), KeyChanges(), CustomerSearch(protector),
-        Deletions(), AccountsView(), AuditTrail(),
-    ])
+    runner = ProjectionRunner(store, views, read_models(protector))
     runner.create_tables()
     # The integrity sealer follows the log like the runner (README, "Tamper evidence").
     sealer = Sealer(views, EventLog.of(views.dialect),
@@ -192,9 +200,18 @@ def bootstrap(
     erasures.create_tables()
     erasures.catch_up()
     erasures.forget_register(lambda customer_ids: forget_customers(views, customer_ids))
+    backups = None
+    if backup_place is not None:
+        # Every erasure reaches the key-store backups (README, "Backups and restore").
+        backups = LiveBackups(backup_place, views=views, key_db=keys.db,
+                              erased=keys.erased_customers, signing=signing_keys,
+                              seal=lambda: sealer.seal_all(force_checkpoint=True),
+                              policy=policy.backup, clock=clock)
+        protector.key_destroyed_listeners.append(backups.after_erasure)
     queries = Queries(runner, settings.read_wait_timeout,
                       today=lambda: policy.business_date(clock()), protector=protector)
-    query_handlers = queries.handlers() | PrivacyQueries(queries).handlers() | {
+    query_handlers = queries.handlers() | PrivacyQueries(
+        queries, backups.shredded_for if backups else None).handlers() | {
         CustomerHistory: lambda query: customer_history(store, query, protector),
     } | access.queries.handlers() | AuditQueries(
         queries, store, policy).handlers()
@@ -226,4 +243,4 @@ def bootstrap(
         sealer.start(settings.projection_poll_interval)
         erasures.start(settings.projection_poll_interval)
     return Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
-                  sealer, erasures, one_time_password)
+                  sealer, erasures, one_time_password, backups)

@@ -11,6 +11,7 @@ import typer
 
 from service.cli.accounts import access_app, account_app
 from service.cli.audit import audit_app
+from service.cli.backup import backup_app
 from service.cli.changes import change_app, review_app
 from service.cli.common import options
 from service.cli.customers import customer_app, history
@@ -56,6 +57,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 customer_app.command("find-by")(find_by)
 customer_app.command("duplicates")(duplicates)
+app.add_typer(backup_app, name="backup")
 
 
 def main() -> None:
