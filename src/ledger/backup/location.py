@@ -55,10 +55,22 @@ class BackupDirectory:
     path: Path
 
     def new_id(self, kind: Kind, now: datetime) -> str:
-        return f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{kind}-{secrets.token_hex(3)}"
+        """A new id: a sequence number first (so ids sort in the order backups were taken,
+        whatever the clock does), then the time, the kind and a random tail."""
+        numbers = [int(name.split("-", 1)[0]) for name in self._names()
+                   if name.split("-", 1)[0].isdigit()]
+        sequence = max(numbers, default=0) + 1
+        return (f"{sequence:08d}-{now.strftime('%Y%m%dT%H%M%SZ')}-{kind}-"
+                f"{secrets.token_hex(3)}")
+
+    def _names(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        return [entry.name.lstrip(".").removesuffix(".partial")
+                for entry in self.path.iterdir() if entry.is_dir()]
 
     def ids(self) -> list[str]:
-        """Every backup here, oldest first (ids sort by creation time)."""
+        """Every backup here, oldest first (ids sort in the order they were taken)."""
         if not self.path.exists():
             return []
         return sorted(entry.name for entry in self.path.iterdir()

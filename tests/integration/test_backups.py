@@ -1,0 +1,327 @@
+"""Backups (ST-2, BK-1..3, DP-2): full and incremental backups of the event log on both
+backends, restored into empty databases of either backend; key-store backups apart; and
+every refusal (a damaged, truncated or foreign backup, a missing parent, a target in use)
+writing nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from ledger.backup.errors import BackupInvalidError
+from ledger.backup.restore import RestoreTargetNotEmptyError
+from ledger.crypto import KeyMaterialError
+from ledger.domain.errors import ValidationFailedError
+from ledger.settings import Settings
+from projections.queries import GetCustomer
+from service.backup import BackupPlace
+from service.bootstrap import Ledger
+from tests.backup_support import (  # noqa: F401 - fixtures
+    EmptyDatabases,
+    backup_bytes,
+    backup_dir,
+    digests,
+    empty_databases,
+    place_of,
+    restore,
+)
+from tests.privacy_support import (
+    ask,
+    change,
+    distinctive_profile,
+    personal_values,
+    register,
+)
+from tests.store_snapshot import snapshot_store, store_unchanged
+
+
+@pytest.fixture
+def live(make_ledger: Callable[..., Ledger], database_url: str, tmp_path: Path,
+         backup_dir: Path) -> Ledger:
+    return make_ledger(database_url, data_dir=tmp_path / "var", backup_dir=backup_dir)
+
+
+def customers(ledger: Ledger, count: int) -> list[str]:
+    made = []
+    for index in range(count):
+        customer_id = register(ledger, distinctive_profile(("zh_CN", "en_US")[index % 2]))
+        change(ledger, customer_id, {"basic.email": f"buyer{index}@example.cn"})
+        made.append(customer_id)
+    return made
+
+
+def reopened(make_ledger: Callable[..., Ledger], live: Ledger, url: str) -> Ledger:
+    """The restored store, opened as the ledger would open it (same key files)."""
+    copy = make_ledger(url, data_dir=live.settings.data_dir)
+    copy.runner.catch_up()
+    return copy
+
+
+def full_and_incremental(live: Ledger) -> tuple[str, str]:
+    assert live.backups is not None
+    customers(live, 2)
+    full = live.backups.events("full", "tester").manifest
+    customers(live, 1)
+    incremental = live.backups.events("incremental", "tester").manifest
+    live.backups.key_store("tester")
+    assert (incremental.parent_id, incremental.after_position) == (
+        full.backup_id, full.last_position)
+    return full.backup_id, incremental.backup_id
+
+
+# Full, incremental, restore -----------------------------------------------------------
+
+def test_a_full_and_an_incremental_restore_into_an_empty_database_of_the_same_backend(
+        live: Ledger, make_ledger: Callable[..., Ledger], empty_databases: EmptyDatabases
+) -> None:
+    _, incremental = full_and_incremental(live)
+    target = empty_databases.of(live.settings.backend)
+
+    result = restore(live, incremental, target)
+
+    assert result["chain_verified"] and result["last_position"] == live.store.head_position()
+    copy = reopened(make_ledger, live, target)
+    assert snapshot_store(copy.store).events == snapshot_store(live.store).events
+    assert digests(copy) == digests(live)
+
+
+def test_verify_reports_every_backup_valid(live: Ledger) -> None:
+    full, incremental = full_and_incremental(live)
+
+    verdicts = place_of(live).verify()
+
+    assert [(v.backup_id, v.status) for v in verdicts if v.kind != "keys"] == [
+        (full, "valid"), (incremental, "valid")]
+    assert [v.status for v in verdicts if v.kind == "keys"] == ["valid"]
+
+
+@pytest.mark.postgres
+def test_sqlite_moves_to_postgresql_by_backup_and_restore_with_the_same_digests(
+        make_ledger: Callable[..., Ledger], sqlite_url: str, tmp_path: Path, backup_dir: Path,
+        empty_databases: EmptyDatabases) -> None:
+    live = make_ledger(sqlite_url, data_dir=tmp_path / "var", backup_dir=backup_dir)
+    _, incremental = full_and_incremental(live)
+    target = empty_databases.postgres()
+
+    result = restore(live, incremental, target)
+
+    assert (result["source_backend"], result["target_backend"]) == ("sqlite", "postgres")
+    assert result["chain_verified"]
+    copy = reopened(make_ledger, live, target)
+    assert digests(copy) == digests(live)
+    some = next(record.originator_id for record in snapshot_store(live.store).events
+                if record.topic.endswith("Customer.Registered"))
+    assert (ask(copy, GetCustomer(customer_id=some))["customer"]
+            == ask(live, GetCustomer(customer_id=some))["customer"])
+
+
+def test_an_incremental_with_nothing_new_is_empty_and_still_verifies(live: Ledger) -> None:
+    assert live.backups is not None
+    customers(live, 1)
+    live.backups.events("full", "tester")
+    empty = live.backups.events("incremental", "tester").manifest
+
+    assert empty.records == 0
+    assert place_of(live).verify(empty.backup_id)[-1].status == "valid"
+
+
+# Encrypted, failing closed ---------------------------------------------------------
+
+def test_no_backup_file_holds_any_stored_value_in_plaintext(live: Ledger) -> None:
+    full_and_incremental(live)
+    files = backup_bytes(live)
+    # The company's name and the event topics are stored in clear in the event store (not
+    # personal data): in a backup even they are ciphertext.
+    stored = snapshot_store(live.store).events
+    clear = {record.topic.encode() for record in stored} | {
+        distinctive_profile("zh_CN")["basic"]["name"].encode()}
+    assert not [(name, value) for name, data in files.items()
+                if not name.endswith(("manifest.json", "erasure-register.json"))
+                for value in clear if value in data]
+    manifests = b"".join(data for name, data in files.items() if name.endswith("manifest.json"))
+    assert not [value for value in clear if value in manifests]
+
+
+def test_no_backup_key_in_production_no_backup_and_no_file(
+        make_ledger: Callable[..., Ledger], sqlite_url: str, tmp_path: Path,
+        backup_dir: Path) -> None:
+    live = make_ledger(sqlite_url, data_dir=tmp_path / "var", backup_dir=backup_dir)
+    customers(live, 1)
+    production = live.settings.model_copy(update={"environment": "production"})
+    place = BackupPlace.from_settings(production)
+
+    with pytest.raises(KeyMaterialError, match="production needs a configured backup key"):
+        place.backup_key(create_if_missing=True)
+    assert live.backups is not None
+    keys = live.backups.place
+    with pytest.raises(KeyMaterialError):
+        type(live.backups)(place, views=live.views, key_db=live.keys.db,
+                           erased=live.keys.erased_customers, signing=live.sealer.keys,
+                           seal=lambda: None, policy=live.policy.backup).events("full", "t")
+    assert not list(keys.events.path.glob("*-full-*"))
+    assert not list(keys.events.path.glob(".*partial"))
+
+
+@pytest.mark.parametrize("where", ["data_dir", "database_dir", "database_file"])
+def test_a_backup_directory_in_the_live_data_is_refused(tmp_path: Path, where: str) -> None:
+    database = tmp_path / "live" / "ledger.sqlite3"
+    chosen = {"data_dir": tmp_path / "var" / "backups", "database_dir": database.parent / "b",
+              "database_file": database}[where]
+    settings = Settings(database_url=f"sqlite:///{database}", data_dir=tmp_path / "var",
+                        backup_dir=chosen)
+
+    with pytest.raises(ValidationFailedError) as refused:
+        BackupPlace.from_settings(settings)
+
+    assert refused.value.problems[0].field == "backup_dir"
+    assert not chosen.exists() or chosen == database
+
+
+def test_key_store_backups_are_kept_apart_from_the_event_backups(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'live' / 'l.sqlite3'}",
+                        data_dir=tmp_path / "var", backup_dir=tmp_path / "b",
+                        backup_keys_dir=tmp_path / "b" / "keys")
+
+    with pytest.raises(ValidationFailedError, match="kept apart"):
+        BackupPlace.from_settings(settings)
+
+
+# Bad input: a clear error, nothing written ------------------------------------------
+
+def _backup_file(live: Ledger, backup_id: str, name: str) -> Path:
+    return place_of(live).events.directory_of(backup_id) / name
+
+
+def test_tampering_with_any_byte_of_a_backup_file_is_reported_naming_the_file(
+        live: Ledger) -> None:
+    full, _ = full_and_incremental(live)
+    place = place_of(live)
+    for name in ("manifest.json", "events.lbk", "integrity.lbk"):
+        path = _backup_file(live, full, name)
+        original = path.read_bytes()
+        # Every byte position is equally covered by the hashes; 24 spread over each file,
+        # its first and its last byte included, keep the test to seconds.
+        step = max(1, len(original) // 23)
+        for offset in sorted({*range(0, len(original), step), len(original) - 1}):
+            path.write_bytes(original[:offset] + bytes([original[offset] ^ 0x01])
+                             + original[offset + 1:])
+            [verdict, *_] = [v for v in place.verify(full) if v.backup_id == full]
+            assert verdict.status == "invalid", (name, offset)
+            assert name in (verdict.reason or ""), (name, offset, verdict.reason)
+        path.write_bytes(original)
+    assert all(v.status == "valid" for v in place.verify())
+
+
+@pytest.mark.parametrize("damage", ["truncated", "wrong key", "bad signature",
+                                    "missing parent", "foreign signing key"])
+def test_a_bad_backup_is_refused_in_one_line_and_nothing_is_written(
+        live: Ledger, empty_databases: EmptyDatabases, damage: str, tmp_path: Path) -> None:
+    full, incremental = full_and_incremental(live)
+    place = place_of(live)
+    if damage == "truncated":
+        path = _backup_file(live, incremental, "events.lbk")
+        path.write_bytes(path.read_bytes()[:-40])
+    elif damage == "wrong key":
+        place = BackupPlace.from_settings(live.settings.model_copy(update={
+            "backup_key": _secret("A" * 43 + "=")}))
+    elif damage == "bad signature":
+        path = _backup_file(live, incremental, "manifest.json")
+        document = json.loads(path.read_text())
+        document["manifest"]["records"] += 1
+        path.write_text(json.dumps(document))
+    elif damage == "missing parent":
+        place.events.remove(full)
+    elif damage == "foreign signing key":
+        other = tmp_path / "other.pem"
+        from ledger.integrity.keys import create_key_file, public_key_pem
+        public = tmp_path / "other.pub.pem"
+        public.write_text(public_key_pem(create_key_file(other).public_key))
+        place = BackupPlace.from_settings(live.settings.model_copy(update={
+            "signing_key_file": other, "signing_public_key_file": public}))
+    target = empty_databases.of(live.settings.backend)
+
+    with store_unchanged(live.store), pytest.raises(BackupInvalidError) as refused:
+        place.restore(incremental, target, open_database=_open)
+
+    assert "\n" not in refused.value.message and refused.value.exit_code == 21
+    assert [v for v in place.verify(incremental) if v.status in ("invalid", "missing")]
+    assert _is_empty(target)
+
+
+def test_a_target_that_is_not_empty_is_refused_and_left_as_it_was(
+        live: Ledger, make_ledger: Callable[..., Ledger], empty_databases: EmptyDatabases
+) -> None:
+    _, incremental = full_and_incremental(live)
+    target = empty_databases.of(live.settings.backend)
+    restore(live, incremental, target)
+    in_use = make_ledger(target, data_dir=live.settings.data_dir)
+    before = snapshot_store(in_use.store)
+
+    with pytest.raises(RestoreTargetNotEmptyError, match="not empty"):
+        restore(live, incremental, target)
+
+    assert snapshot_store(in_use.store) == before
+
+
+def test_the_live_database_is_never_a_restore_target(live: Ledger) -> None:
+    _, incremental = full_and_incremental(live)
+
+    with store_unchanged(live.store), pytest.raises(ValidationFailedError, match="live"):
+        restore(live, incremental, live.settings.database_url)
+
+
+def test_an_incremental_needs_a_full_before_it(live: Ledger) -> None:
+    assert live.backups is not None
+    customers(live, 1)
+
+    with store_unchanged(live.store), pytest.raises(BackupInvalidError, match="full backup"):
+        live.backups.events("incremental", "tester")
+    assert place_of(live).events.ids() == []
+
+
+# Helpers ---------------------------------------------------------------------------------
+
+def _secret(text: str) -> Any:
+    from pydantic import SecretStr
+    return SecretStr(text)
+
+
+def _open(url: str, settings: Settings) -> Any:
+    from service.bootstrap import open_database
+    return open_database(url, settings)
+
+
+def _is_empty(url: str) -> bool:
+    from ledger.backup.restore import table_names
+    from service.bootstrap import open_database
+    if url.startswith("sqlite"):
+        from ledger.settings import sqlite_path_of
+        path = sqlite_path_of(url)
+        if not path.exists():
+            return True
+    db = open_database(url, Settings(database_url=url))
+    try:
+        return table_names(db) == []
+    finally:
+        db.close()
+
+
+def test_customers_are_readable_in_the_restored_store(
+        live: Ledger, make_ledger: Callable[..., Ledger], empty_databases: EmptyDatabases
+) -> None:
+    _, incremental = full_and_incremental(live)
+    target = empty_databases.of(live.settings.backend)
+    restore(live, incremental, target)
+    copy = reopened(make_ledger, live, target)
+
+    for record in snapshot_store(live.store).events:
+        if record.topic.endswith("Customer.Registered"):
+            customer_id = UUID(str(record.originator_id))
+            assert (ask(copy, GetCustomer(customer_id=customer_id))["customer"]
+                    == ask(live, GetCustomer(customer_id=customer_id))["customer"])
+    assert personal_values(distinctive_profile("zh_CN"))
