@@ -6,27 +6,29 @@ writing nothing."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
+from pydantic import SecretStr
 
 from ledger.backup.errors import BackupInvalidError
-from ledger.backup.restore import RestoreTargetNotEmptyError
+from ledger.backup.restore import RestoreTargetNotEmptyError, table_names
 from ledger.crypto import KeyMaterialError
 from ledger.domain.errors import ValidationFailedError
-from ledger.settings import Settings
+from ledger.integrity.keys import create_key_file, public_key_pem
+from ledger.settings import Settings, sqlite_path_of
 from projections.queries import GetCustomer
-from service.backup import BackupPlace
-from service.bootstrap import Ledger
-from tests.backup_support import (  # noqa: F401 - fixtures
+from service.backup import BackupPlace, LiveBackups
+from service.bootstrap import Ledger, open_database
+from tests import backup_support
+from tests.backup_support import (
     EmptyDatabases,
     backup_bytes,
-    backup_dir,
     digests,
-    empty_databases,
     place_of,
     restore,
 )
@@ -38,6 +40,10 @@ from tests.privacy_support import (
     register,
 )
 from tests.store_snapshot import snapshot_store, store_unchanged
+
+# The fixtures this module shares with the other backup tests.
+backup_dir = backup_support.backup_dir
+empty_databases = backup_support.empty_databases
 
 
 @pytest.fixture
@@ -147,24 +153,24 @@ def test_no_backup_file_holds_any_stored_value_in_plaintext(live: Ledger) -> Non
     assert not [value for value in clear if value in manifests]
 
 
-def test_no_backup_key_in_production_no_backup_and_no_file(
-        make_ledger: Callable[..., Ledger], sqlite_url: str, tmp_path: Path,
-        backup_dir: Path) -> None:
-    live = make_ledger(sqlite_url, data_dir=tmp_path / "var", backup_dir=backup_dir)
+def test_no_backup_key_no_backup_and_not_one_file_written(live: Ledger) -> None:
     customers(live, 1)
+    # In production a backup key must be configured: none is made up.
     production = live.settings.model_copy(update={"environment": "production"})
     place = BackupPlace.from_settings(production)
+    backups = LiveBackups(place, views=live.views, key_db=live.keys.db,
+                          erased=live.keys.erased_customers, signing=live.sealer.keys,
+                          seal=lambda: None, policy=live.policy.backup)
 
-    with pytest.raises(KeyMaterialError, match="production needs a configured backup key"):
-        place.backup_key(create_if_missing=True)
-    assert live.backups is not None
-    keys = live.backups.place
-    with pytest.raises(KeyMaterialError):
-        type(live.backups)(place, views=live.views, key_db=live.keys.db,
-                           erased=live.keys.erased_customers, signing=live.sealer.keys,
-                           seal=lambda: None, policy=live.policy.backup).events("full", "t")
-    assert not list(keys.events.path.glob("*-full-*"))
-    assert not list(keys.events.path.glob(".*partial"))
+    with store_unchanged(live.store), pytest.raises(
+            KeyMaterialError, match="production needs a configured backup key"):
+        backups.events("full", "tester")
+
+    # No backup, not even a partial one: only the failure, by kind, time and code.
+    assert [p.name for p in place.events.path.iterdir()] == ["last-failure.json"]
+    failure = json.loads((place.events.path / "last-failure.json").read_text())
+    assert (failure["kind"], failure["code"]) == ("full", "key_material")
+    assert place.status(live.policy.backup, _now()).last_failure == failure
 
 
 @pytest.mark.parametrize("where", ["data_dir", "database_dir", "database_file"])
@@ -238,7 +244,6 @@ def test_a_bad_backup_is_refused_in_one_line_and_nothing_is_written(
         place.events.remove(full)
     elif damage == "foreign signing key":
         other = tmp_path / "other.pem"
-        from ledger.integrity.keys import create_key_file, public_key_pem
         public = tmp_path / "other.pub.pem"
         public.write_text(public_key_pem(create_key_file(other).public_key))
         place = BackupPlace.from_settings(live.settings.model_copy(update={
@@ -286,24 +291,21 @@ def test_an_incremental_needs_a_full_before_it(live: Ledger) -> None:
 
 # Helpers ---------------------------------------------------------------------------------
 
-def _secret(text: str) -> Any:
-    from pydantic import SecretStr
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _secret(text: str) -> SecretStr:
     return SecretStr(text)
 
 
 def _open(url: str, settings: Settings) -> Any:
-    from service.bootstrap import open_database
     return open_database(url, settings)
 
 
 def _is_empty(url: str) -> bool:
-    from ledger.backup.restore import table_names
-    from service.bootstrap import open_database
-    if url.startswith("sqlite"):
-        from ledger.settings import sqlite_path_of
-        path = sqlite_path_of(url)
-        if not path.exists():
-            return True
+    if url.startswith("sqlite") and not sqlite_path_of(url).exists():
+        return True
     db = open_database(url, Settings(database_url=url))
     try:
         return table_names(db) == []
