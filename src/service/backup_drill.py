@@ -106,7 +106,7 @@ def drill(ledger: Ledger, place: BackupPlace, *, actor: str, scratch_url: str | 
         mismatched.append("integrity-chain")
     head = ledger.store.head_position()
     manifest = place.events.manifest(backup_id).manifest
-    now = datetime.now(UTC)
+    now = ledger.backups.clock() if ledger.backups is not None else datetime.now(UTC)
     outcome = "passed" if not mismatched else "failed: " + ", ".join(mismatched)
     report = {"backup_id": backup_id, "outcome": outcome, "at": now.isoformat(),
               "rto_seconds": round(rto, 3), "restored_position": position,
