@@ -76,7 +76,7 @@ def read_lines(directory: Path, name: str, key: bytes, backup_id: str) -> Iterat
 
 def _parsed(line: bytes, name: str, backup_id: str) -> Any:
     try:
-        return json.loads(line)
+        return json.loads(line.decode("ascii"))
     except ValueError:
         raise BackupInvalidError(f"backup {backup_id}: {name} holds a line that is not a "
                                  "record", details={"backup_id": backup_id, "file": name}
