@@ -25,7 +25,7 @@ from eventsourcing.persistence import Notification
 
 from ledger.backup.location import DRILL_REPORT_NAME
 from ledger.domain.access import AccessRecord
-from ledger.domain.errors import LedgerError, NotFoundError
+from ledger.domain.errors import NotFoundError
 from ledger.private_files import create_private_file
 from ledger.sql_sqlite import SQLiteDatabase
 from ledger.store import NOTIFICATION_BATCH, LedgerStore
@@ -33,14 +33,6 @@ from projections.digest import read_model_digests
 from projections.runner import ProjectionRunner
 from service.backup import BackupPlace
 from service.bootstrap import Ledger, bootstrap, open_database, read_models
-
-
-class DrillFailedError(LedgerError):
-    """A restore drill's read models did not match the live ones (or it could not run)."""
-
-    code = "drill_failed"
-    http_status = 500
-    exit_code = 22
 
 
 class _LogUpTo:

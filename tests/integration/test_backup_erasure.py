@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -28,6 +29,7 @@ from tests.backup_support import (
     restore,
     restored_bytes,
 )
+from tests.conftest import FixedClock
 from tests.factories import make_profile
 from tests.privacy_support import (
     INFO_HEAD,
@@ -201,3 +203,36 @@ def test_any_restored_chain_verifies_equals_a_rebuild_and_holds_no_erased_plaint
         assert leaks(values, backup_bytes(live) | restored_bytes(target)) == {}
 
     scenario()
+
+
+def test_a_rolled_back_register_is_refused_by_a_restore(
+        live: Ledger, empty_databases: EmptyDatabases) -> None:
+    assert live.backups is not None
+    erased = register(live, distinctive_profile("zh_CN"))
+    live.backups.events("full", "tester")
+    register_file = place_of(live).events.path / "erasure-register.json"
+    before = register_file.read_bytes()
+    erase(live, erased)
+    incremental = live.backups.events("incremental", "tester").manifest
+    register_file.write_bytes(before)  # an older copy put back: it does not name the erasure
+    target = empty_databases.of(live.settings.backend)
+
+    with pytest.raises(BackupInvalidError, match=r"erasure register .* is older"):
+        restore(live, incremental.backup_id, target)
+    assert incremental.erasure_register_version == 1
+
+
+def test_key_store_backups_past_their_retention_are_shredded_and_removed(
+        live: Ledger, clock: FixedClock) -> None:
+    assert live.backups is not None
+    register(live, distinctive_profile("zh_CN"))
+    first = live.backups.key_store("tester")["backup_id"]
+    second = live.backups.key_store("tester")["backup_id"]
+    clock.now += timedelta(days=live.policy.backup.keys_retention_days, seconds=1)
+    third = live.backups.key_store("tester")
+
+    assert third["removed"] == [first, second]
+    assert place_of(live).keys.ids() == [third["backup_id"]]
+    assert {first, second} <= place_of(live).ring.shredded()
+    clock.now += timedelta(days=live.policy.backup.keys_retention_days, seconds=1)
+    assert live.backups.key_store("tester")["removed"] == [third["backup_id"]]

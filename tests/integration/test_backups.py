@@ -107,23 +107,59 @@ def test_verify_reports_every_backup_valid(live: Ledger) -> None:
 
 
 @pytest.mark.postgres
-def test_sqlite_moves_to_postgresql_by_backup_and_restore_with_the_same_digests(
-        make_ledger: Callable[..., Ledger], sqlite_url: str, tmp_path: Path, backup_dir: Path,
-        empty_databases: EmptyDatabases) -> None:
-    live = make_ledger(sqlite_url, data_dir=tmp_path / "var", backup_dir=backup_dir)
+@pytest.mark.parametrize(("source", "target"), [("sqlite", "postgres"), ("postgres", "sqlite")])
+def test_a_ledger_moves_between_backends_by_backup_and_restore_with_the_same_digests(
+        make_ledger: Callable[..., Ledger], tmp_path: Path, backup_dir: Path,
+        empty_databases: EmptyDatabases, source: str, target: str) -> None:
+    live = make_ledger(empty_databases.of(source) if source == "postgres"
+                       else f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+                       data_dir=tmp_path / "var", backup_dir=backup_dir)
     _, incremental = full_and_incremental(live)
-    target = empty_databases.postgres()
+    into = empty_databases.of(target)
 
-    result = restore(live, incremental, target)
+    result = restore(live, incremental, into)
 
-    assert (result["source_backend"], result["target_backend"]) == ("sqlite", "postgres")
+    assert (result["source_backend"], result["target_backend"]) == (source, target)
     assert result["chain_verified"]
-    copy = reopened(make_ledger, live, target)
+    copy = reopened(make_ledger, live, into)
     assert digests(copy) == digests(live)
     some = next(record.originator_id for record in snapshot_store(live.store).events
                 if record.topic.endswith("Customer.Registered"))
     assert (ask(copy, GetCustomer(customer_id=some))["customer"]
             == ask(live, GetCustomer(customer_id=some))["customer"])
+
+
+def test_the_key_store_goes_where_keys_to_says(
+        make_ledger: Callable[..., Ledger], sqlite_url: str, tmp_path: Path, backup_dir: Path,
+        empty_databases: EmptyDatabases) -> None:
+    live = make_ledger(sqlite_url, data_dir=tmp_path / "var", backup_dir=backup_dir)
+    _, incremental = full_and_incremental(live)
+    into, keys = empty_databases.sqlite(), empty_databases.sqlite()
+
+    result = restore(live, incremental, into, keys_to_url=keys)
+
+    assert result["data_keys"] > 0
+    copy = make_ledger(into, data_dir=live.settings.data_dir, keystore_url=keys)
+    copy.runner.catch_up()
+    assert digests(copy) == digests(live)
+
+
+def test_an_incremental_after_a_log_from_elsewhere_is_refused(
+        live: Ledger, make_ledger: Callable[..., Ledger], empty_databases: EmptyDatabases,
+        tmp_path: Path) -> None:
+    assert live.backups is not None
+    customers(live, 2)
+    live.backups.events("full", "tester")
+    # Another ledger's log, backed up into the same directory, does not continue it.
+    other = make_ledger(empty_databases.of(live.settings.backend), data_dir=tmp_path / "var",
+                        backup_dir=live.settings.backup_dir)
+    customers(other, 3)
+    assert other.backups is not None
+
+    with store_unchanged(other.store), pytest.raises(
+            BackupInvalidError, match="no longer continues backup"):
+        other.backups.events("incremental", "tester")
+    assert len(place_of(live).events.ids()) == 1
 
 
 def test_an_incremental_with_nothing_new_is_empty_and_still_verifies(live: Ledger) -> None:

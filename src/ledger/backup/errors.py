@@ -21,3 +21,11 @@ class BackupOverdueError(LedgerError):
     code = "backup_overdue"
     http_status = 503
     exit_code = 23
+
+
+class DrillFailedError(LedgerError):
+    """A restore drill's read models did not match the live ones at the same position."""
+
+    code = "drill_failed"
+    http_status = 500
+    exit_code = 22

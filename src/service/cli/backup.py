@@ -12,11 +12,11 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn
 
 from ledger.backup.check import Verdict
-from ledger.backup.errors import BackupInvalidError, BackupOverdueError
+from ledger.backup.errors import BackupInvalidError, BackupOverdueError, DrillFailedError
 from ledger.domain.errors import Problem, ValidationFailedError
 from projections.digest import read_model_digests
 from service.backup import BackupPlace, LiveBackups
-from service.backup_drill import DrillFailedError, drill
+from service.backup_drill import drill
 from service.bootstrap import open_database
 from service.cli.common import (
     err,

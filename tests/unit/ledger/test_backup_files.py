@@ -61,7 +61,7 @@ def test_frames_moved_or_missing_do_not_open(tmp_path: Path, change: str) -> Non
                "cut at a frame": found[:2]}[change]
     path.write_bytes(header + b"".join(changed))
 
-    with pytest.raises(BackupInvalidError, match="x.lbk"):
+    with pytest.raises(BackupInvalidError, match=r"x\.lbk"):
         read(path)
 
 
