@@ -216,7 +216,7 @@ class BackupPlace:
                     verdicts.append(Verdict(backup_id, "keys", "shredded",
                                             "its ring key was destroyed after an erasure"))
                     continue
-                KeyStoreBackups(self.keys, self.ring, _NO_SIGNING).tables(signed)
+                KeyStoreBackups(self.keys, self.ring).tables(signed)
             except BackupInvalidError as error:
                 verdicts.append(Verdict(backup_id, "keys", "invalid", error.message,
                                         error.details.get("file")))
@@ -251,7 +251,7 @@ class BackupPlace:
                 f"{newest.backup_id} (made at version {newest.erasure_register_version}): it "
                 "was rolled back or replaced; restore it first", details={
                     "file": "erasure-register.json"})
-        key_backups = KeyStoreBackups(self.keys, self.ring, _NO_SIGNING)
+        key_backups = KeyStoreBackups(self.keys, self.ring)
         keys_manifest = (self.keys.manifest(keys_backup_id) if keys_backup_id
                          else _newest(key_backups.readable()))
         if keys_manifest is not None:
@@ -316,10 +316,6 @@ class BackupPlace:
             os.replace(temporary, path)
         except OSError:
             log.warning("backup_failure_not_recorded", kind=kind)
-
-
-# Reading key-store backups signs nothing.
-_NO_SIGNING: Any = None
 
 
 def _newest(found: list[SignedManifest]) -> SignedManifest | None:

@@ -36,7 +36,7 @@ from ledger.backup.records import (
 )
 from ledger.backup.ring import BackupKeyRing
 from ledger.backup.sealed_files import write_sealed
-from ledger.crypto import key_id_of
+from ledger.crypto import KeyMaterialError, key_id_of
 from ledger.integrity.keys import SigningKey
 from ledger.sql import SqlDatabase
 
@@ -58,10 +58,14 @@ class KeyStoreBackups:
 
     directory: BackupDirectory
     ring: BackupKeyRing
-    signing: SigningKey
+    # None where backups are only read (verify, restore): nothing is signed there.
+    signing: SigningKey | None = None
 
     def take(self, db: SqlDatabase, *, created_by: str, now: datetime,
              register_version: int) -> SignedManifest:
+        if self.signing is None:
+            raise KeyMaterialError("a key-store backup is signed: no signing key was given")
+        signing = self.signing
         backup_id = self.directory.new_id("keys", now)
         key = secrets.token_bytes(32)
         # The key is in the ring before any byte is written with it: a crash leaves an
@@ -91,7 +95,7 @@ class KeyStoreBackups:
                     source_backend=db.dialect, erasure_register_version=register_version,
                     created_at=now.isoformat(), created_by=created_by,
                     extra={"erased_keys": counts.get("erased_keys", 0)})
-                signed = sign_manifest(manifest, self.signing)
+                signed = sign_manifest(manifest, signing)
                 write_manifest(staging, signed)
         except BaseException:
             self.ring.shred([backup_id], customer_id=None, at=now.isoformat())
