@@ -25,6 +25,7 @@ from rich.markup import escape
 
 from bench import (
     REPO_ROOT,
+    backup,
     catch_up,
     growth,
     login,
@@ -63,7 +64,7 @@ from ledger.settings import Settings
 BENCHMARKS: dict[str, ModuleType] = {
     module.NAME: module for module in (register, register_concurrent, register_http,
                                        read_customer, read_protected, pairs, catch_up, verify,
-                                       login, growth, soak_http, metrics_cost)
+                                       login, growth, soak_http, metrics_cost, backup)
 }
 POSTGRES_ONLY: set[str] = {soak_http.NAME}
 RESULTS = REPO_ROOT / "bench" / "RESULTS.md"

@@ -23,6 +23,7 @@ from ledger.policy_access import (
     merge_tables,
 )
 from ledger.policy_audit import AuditPolicy
+from ledger.policy_backup import BackupPolicy
 from ledger.policy_operations import AlertsPolicy, FaultsPolicy
 
 _MANDATORY_CANDIDATES = frozenset(CHANGEABLE_PATHS) | {
@@ -51,6 +52,7 @@ class Policy(BaseModel):
     audit: AuditPolicy = AuditPolicy()
     faults: FaultsPolicy = FaultsPolicy()
     alerts: AlertsPolicy = AlertsPolicy()
+    backup: BackupPolicy = BackupPolicy()
 
     @field_validator("mandatory_fields")
     @classmethod

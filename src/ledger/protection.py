@@ -3,7 +3,7 @@ customer's data key, opening them for readers, and blind-index digests for searc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -101,6 +101,9 @@ class ProfileProtector:
         self.keys = keys
         self.index = index
         self.personal_paths = tuple(personal_paths)
+        # Told the id of each customer whose key is destroyed now (the backups' reach:
+        # service.backup shreds the key-store backups that still hold it).
+        self.key_destroyed_listeners: list[Callable[[str], None]] = []
 
     def is_personal(self, path: str) -> bool:
         return any(paths_overlap(path, personal) for personal in self.personal_paths)
@@ -179,7 +182,11 @@ class ProfileProtector:
     def destroy_key(self, customer_id: str) -> str | None:
         """Destroy the customer's data key: every sealed value of theirs becomes unreadable.
         Returns the id of the key destroyed now (None if it was gone already)."""
-        return self.keys.destroy(customer_id)
+        destroyed = self.keys.destroy(customer_id)
+        if destroyed is not None:
+            for listener in self.key_destroyed_listeners:
+                listener(customer_id)
+        return destroyed
 
     def keyed_hash(self, data: bytes) -> str:
         """A digest under the index key: without the key, a stored digest confirms no guess."""

@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     # FT-1: a file holding the bearer token a scraper (Prometheus) sends for GET /metrics,
     # besides any session whose roles allow the "metrics" operation.
     metrics_token_file: Path | None = None
+    # Backups (ledger.backup): the event-log backups' directory, the key-store backups'
+    # own directory (default: beside it, "<backup_dir>-keys"), the backup key that wraps
+    # each backup's data key, kept outside the database like the KEK (development default
+    # under data_dir), and the key ring of the key-store backups (default beside the KEK).
+    backup_dir: Path | None = None
+    backup_keys_dir: Path | None = None
+    backup_key_file: Path | None = None
+    backup_key: SecretStr | None = None
+    backup_key_ring_file: Path | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -218,6 +218,9 @@ class CertificateAnswer(Reflecting):
     key_id_destroyed: str | None
     key_destroyed: bool | None
     issued_at: str
+    key_store_backups_shredded: list[str] = Field(
+        default_factory=list, description="the key-store backups whose ring key was "
+        "destroyed because they held this customer's key (README, \"Backups and restore\")")
 
 
 class TrailEntry(Answer):

@@ -35,6 +35,7 @@ _ACCESS_KINDS: dict[type, tuple[str, str]] = {
     AccessRecord.LoggedOut: ("login", "logout"),
     AccessRecord.TotpEnrolmentStarted: ("login", "start-totp-enrolment"),
     AccessRecord.TotpEnrolled: ("login", "enrol-totp"),
+    AccessRecord.RestoreDrillCompleted: ("operation", "restore-drill"),
 }
 
 
@@ -79,6 +80,11 @@ def _access_row(event: Any) -> tuple[str, str, list[str], str, dict[str, Any]]:
                 {"revealed_fields": list(event.revealed_fields)})
     if isinstance(event, AccessRecord.FullClearanceUsed):
         return kind, operation, [], "ok", {"purpose": event.purpose}
+    if isinstance(event, AccessRecord.RestoreDrillCompleted):
+        return (kind, operation, [event.backup_id], event.outcome.split(":")[0],
+                {"restored_position": event.restored_position,
+                 "head_position": event.head_position, "rto_seconds": event.rto_seconds,
+                 "mismatched": list(event.mismatched)})
     if isinstance(event, AccessRecord.PermissionDenied):
         return (kind, event.operation, [event.target] if event.target else [],
                 "permission_denied", {"roles": list(event.roles)})

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -92,10 +93,14 @@ def _deletion(row: tuple[Any, ...]) -> dict[str, Any]:
 class PrivacyQueries:
     """Answers the personal-data queries from the read models."""
 
-    def __init__(self, queries: Queries) -> None:
+    def __init__(self, queries: Queries,
+                 shredded_backups: Callable[[str], list[str]] | None = None) -> None:
         self.read = queries.read
         self.views = queries.views
         self.protector = queries.protector
+        # The key-store backups shredded for a customer's erasure (service.backup), if
+        # backups are configured.
+        self.shredded_backups = shredded_backups
 
     def find_customers_by(self, query: FindCustomersBy) -> dict[str, Any]:
         kind, value = next((k, v) for k, v in (("phone", query.phone), ("email", query.email),
@@ -199,6 +204,8 @@ class PrivacyQueries:
             "key_destroyed": destroyed,
             "issued_at": datetime.now(UTC).isoformat(),
             "reflects_position": position,
+            "key_store_backups_shredded": (self.shredded_backups(request["customer_id"])
+                                           if self.shredded_backups is not None else []),
         }
 
     def handlers(self) -> dict[type[BaseModel], Any]:

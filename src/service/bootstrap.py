@@ -48,11 +48,13 @@ from projections.key_changes import KeyChanges
 from projections.masking import masked
 from projections.pending_proposals import PendingProposals
 from projections.privacy import PrivacyQueries
+from projections.projection import Projection
 from projections.queries import Queries
 from projections.reading import ReadModels
 from projections.runner import ProjectionRunner
 from service.access import AccessControl, build_access_control
 from service.alerts import AlertState, WebhookSender
+from service.backup import BackupPlace, LiveBackups, backup_metrics_provider
 from service.key_material import check_keystore_location, load_index_key, load_kek
 from service.metrics import (
     BackupStatusProvider,
@@ -85,6 +87,7 @@ class Ledger:
     figures: LogFigures
     metrics: MetricsEndpoint
     alerts: AlertMonitor
+    backups: LiveBackups | None = None
 
     def answer(self, query: Any) -> Any:
         """Answer ``query`` in this process as the bus would, without an actor: masked for
@@ -155,6 +158,12 @@ def open_key_store(settings: Settings, views: SqlDatabase, index_key: bytes) -> 
     return keys
 
 
+def read_models(protector: ProfileProtector) -> list[Projection]:
+    """Every read model, as the runner keeps them (a drill rebuilds the same ones)."""
+    return [CustomerView(), PendingProposals(), KeyChanges(), CustomerSearch(protector),
+            Deletions(), AccountsView(), AuditTrail(), FaultRegister()]
+
+
 def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
               authoriser: Authoriser, *, clock: Clock = utc_now,
               query_handlers: Mapping[type[BaseModel], QueryHandler] | None = None,
@@ -186,7 +195,8 @@ def bootstrap(
     """Build a ledger from settings; nothing connects to a database before this is called.
 
     ``backup_status`` reports the last successful backup of each kind (the metrics and the
-    backup alert rules read it); by default nothing is reported."""
+    backup alert rules read it); by default, the backups in ``LEDGER_BACKUP_DIR`` when it is
+    set, else nothing."""
     settings = settings or Settings()
     if not structlog.is_configured():
         # Embedded use: log to stderr, never into the caller's stdout.
@@ -195,6 +205,8 @@ def bootstrap(
     # Before anything is written (a key file, a directory, a table): production's settings
     # all present, every database answering.
     check_before_start(settings)
+    # A backup directory named in the settings must be a usable one before anything starts.
+    backup_place = BackupPlace.from_settings(settings) if settings.backup_dir else None
     signing_keys = SigningKeySource.from_settings(settings)
     index_key = load_index_key(settings)
     views = open_views(settings)
@@ -205,10 +217,7 @@ def bootstrap(
         raise
     protector = ProfileProtector(keys, BlindIndex(index_key), policy.personal_fields)
     store = open_store(settings)
-    runner = ProjectionRunner(store, views, [
-        CustomerView(), PendingProposals(), KeyChanges(), CustomerSearch(protector),
-        Deletions(), AccountsView(), AuditTrail(), FaultRegister(),
-    ])
+    runner = ProjectionRunner(store, views, read_models(protector))
     runner.create_tables()
     # The integrity sealer follows the log like the runner (README, "Tamper evidence").
     sealer = Sealer(views, EventLog.of(views.dialect),
@@ -224,10 +233,21 @@ def bootstrap(
     erasures.create_tables()
     erasures.catch_up()
     erasures.forget_register(lambda customer_ids: forget_customers(views, customer_ids))
+    backups = None
+    if backup_place is not None:
+        # Every erasure reaches the key-store backups (README, "Backups and restore").
+        backups = LiveBackups(backup_place, views=views, key_db=keys.db,
+                              erased=keys.erased_customers, signing=signing_keys,
+                              seal=lambda: sealer.seal_all(force_checkpoint=True),
+                              policy=policy.backup, clock=clock)
+        protector.key_destroyed_listeners.append(backups.after_erasure)
+        if backup_status is no_backups_reported:
+            backup_status = backup_metrics_provider(backup_place, policy.backup, clock)
     queries = Queries(runner, settings.read_wait_timeout,
                       today=lambda: policy.business_date(clock()), protector=protector)
     faults = FaultQueries(ReadModels(runner, settings.read_wait_timeout), clock)
-    query_handlers = queries.handlers() | PrivacyQueries(queries).handlers() | {
+    query_handlers = queries.handlers() | PrivacyQueries(
+        queries, backups.shredded_for if backups else None).handlers() | {
         CustomerHistory: lambda query: customer_history(store, query, protector),
     } | access.queries.handlers() | AuditQueries(
         queries, store, policy).handlers() | faults.handlers()
@@ -279,4 +299,4 @@ def bootstrap(
     if background if settings.run_alerts is None else settings.run_alerts:
         alerts.start(policy.alerts.evaluate_every_seconds)
     return Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
-                  sealer, erasures, one_time_password, figures, metrics, alerts)
+                  sealer, erasures, one_time_password, figures, metrics, alerts, backups)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.backup.errors import BackupInvalidError, BackupOverdueError, DrillFailedError
 from ledger.connect import DatabaseUnavailableError
 from ledger.credentials import AuthenticationError
 from ledger.crypto import KeyMaterialError
@@ -63,8 +64,11 @@ __all__ = [
     "AddressUnusableError",
     "AlertNotDeliveredError",
     "AuthenticationError",
+    "BackupInvalidError",
+    "BackupOverdueError",
     "ConflictError",
     "DatabaseUnavailableError",
+    "DrillFailedError",
     "IntegrityUnverifiedError",
     "IntegrityViolationError",
     "InternalError",

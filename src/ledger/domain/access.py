@@ -60,6 +60,18 @@ class AccessRecord(LedgerAggregate):
 
         purpose: str
 
+    class RestoreDrillCompleted(LedgerAggregate.Created):
+        """A restore drill (``ledger backup drill``) ran: which backup it restored, whether
+        every read model matched the live one, the time to recover and the data-loss
+        window. Ids and figures only."""
+
+        backup_id: str
+        outcome: str  # "passed", or "failed: <what did not match>"
+        restored_position: int
+        head_position: int
+        rto_seconds: float
+        mismatched: list[str]
+
     @classmethod
     def record(cls, event_class: type[LedgerAggregate.Created], **facts: object
                ) -> AccessRecord:

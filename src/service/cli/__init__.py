@@ -11,6 +11,7 @@ import typer
 
 from service.cli.accounts import access_app, account_app
 from service.cli.audit import audit_app
+from service.cli.backup import backup_app
 from service.cli.changes import change_app, review_app
 from service.cli.common import options
 from service.cli.customers import customer_app, history
@@ -61,6 +62,7 @@ app.command()(metrics)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(fault_app, name="fault")
 app.add_typer(incident_app, name="incident")
+app.add_typer(backup_app, name="backup")
 
 
 def main() -> None:
