@@ -90,6 +90,8 @@ def execute_deletion(command: ExecuteDeletion, uow: UnitOfWork) -> Result:
     step_roles = uow.policy.deletion.step_roles
     request.check_step("execute", uow.actor, uow.roles, step_roles)
     customer = uow.load(UUID(request.customer_id), Customer, "customer")
+    # DL-5: filed and approved it may be, but not executed while a hold is in force.
+    customer.check_no_hold_in_force(uow.today())
     key_id = uow.personal_data.key_id(request.customer_id)
     customer.erase(request_id=str(request.id), ground=request.ground)
     request.execute(actor=uow.actor, roles=uow.roles, key_id=key_id, step_roles=step_roles)

@@ -164,6 +164,12 @@ class ProfileProtector:
             for path, value in lifted.items()
         }
 
+    def seal_text(self, customer_id: str, path: str, text: str) -> JsonDict:
+        """Free text about a customer (a hold's reason, a deletion's details), sealed under
+        the customer's key and bound to ``path``, so an erasure takes it too."""
+        key_id, cipher = self._cipher(customer_id)
+        return seal(text, key=cipher, key_id=key_id, customer_id=customer_id, path=path)
+
     def key_id(self, customer_id: str) -> str | None:
         """The id of the customer's data key, None once it is destroyed."""
         found = self.keys.data_key(customer_id)
@@ -213,6 +219,13 @@ class ProfileProtector:
         cipher = self._cipher_or_none(customer_id)
         return {path: _open_value(value, cipher, customer_id, path)
                 for path, value in changes.items()}
+
+    def open_text(self, customer_id: str, path: str, value: Any) -> Any:
+        """Text sealed by ``seal_text`` opened (``[erased]`` once the key is destroyed);
+        text stored before it was sealed is returned as it is."""
+        if not is_envelope(value):
+            return value
+        return _open_value(value, self._cipher_or_none(customer_id), customer_id, path)
 
     def prefetch_keys(self, customer_ids: Iterable[str]) -> None:
         """Load many customers' keys at once, before opening their values one by one."""

@@ -34,6 +34,7 @@ _ACCESS_KINDS: dict[type, tuple[str, str]] = {
     AccessRecord.LoggedOut: ("login", "logout"),
     AccessRecord.TotpEnrolmentStarted: ("login", "start-totp-enrolment"),
     AccessRecord.TotpEnrolled: ("login", "enrol-totp"),
+    AccessRecord.RefusedUnderLegalHold: ("refusal", ""),
 }
 
 
@@ -81,6 +82,9 @@ def _access_row(event: Any) -> tuple[str, str, list[str], str, dict[str, Any]]:
     if isinstance(event, AccessRecord.PermissionDenied):
         return (kind, event.operation, [event.target] if event.target else [],
                 "permission_denied", {"roles": list(event.roles)})
+    if isinstance(event, AccessRecord.RefusedUnderLegalHold):
+        return (kind, event.operation, [t for t in (event.target, event.customer_id) if t],
+                "workflow_violation", {"hold_id": event.hold_id})
     facts: dict[str, Any] = {"username": event.username}
     outcome = "ok"
     if isinstance(event, AccessRecord.LoginFailed):

@@ -193,7 +193,8 @@ def bootstrap(
     erasures.catch_up()
     erasures.forget_register(lambda customer_ids: forget_customers(views, customer_ids))
     queries = Queries(runner, settings.read_wait_timeout,
-                      today=lambda: policy.business_date(clock()), protector=protector)
+                      today=lambda: policy.business_date(clock()), protector=protector,
+                      business_date=policy.business_date)
     query_handlers = queries.handlers() | PrivacyQueries(queries).handlers() | {
         CustomerHistory: lambda query: customer_history(store, query, protector),
     } | access.queries.handlers() | AuditQueries(

@@ -20,7 +20,13 @@ from projections.account_queries import AccessReview, GetAccount, ListAccounts
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf
 from projections.history import CustomerHistory
-from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
+from projections.privacy import (
+    ErasureCertificate,
+    FindCustomersBy,
+    LegalHoldReview,
+    ListDeletions,
+    ListDuplicates,
+)
 from projections.queries import (
     FindCustomers,
     GetCustomer,
@@ -74,6 +80,7 @@ QUERY_ROUTES: tuple[QueryRoute, ...] = (
     QueryRoute(CustomerAsOf, "/customers/{customer_id}/as-of", "audit", "customer_as_of"),
     QueryRoute(AuditTrailQuery, "/audit/trail", "audit", "audit_trail"),
     QueryRoute(AuditAnomalies, "/audit/anomalies", "audit", "audit_anomalies"),
+    QueryRoute(LegalHoldReview, "/legal-holds", "personal data", "legal_hold_review"),
 )
 
 ROUTE_OF: dict[type[Query], QueryRoute] = {route.query: route for route in QUERY_ROUTES}

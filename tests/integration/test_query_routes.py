@@ -19,7 +19,13 @@ from projections.account_queries import AccessReview, GetAccount, ListAccounts
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf
 from projections.history import CustomerHistory
-from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
+from projections.privacy import (
+    ErasureCertificate,
+    FindCustomersBy,
+    LegalHoldReview,
+    ListDeletions,
+    ListDuplicates,
+)
 from projections.queries import (
     FindCustomers,
     GetCustomer,
@@ -63,6 +69,7 @@ def examples(customer_id: str, erased_id: str, request_id: str, clock: FixedCloc
         CustomerAsOf: {"customer_id": customer_id, "at": now},
         AuditTrailQuery: {"customer": customer_id, "since": day_before, "until": now},
         AuditAnomalies: {"since": day_before, "until": now},
+        LegalHoldReview: {"status": "all", "customer_id": customer_id},
     }
 
 

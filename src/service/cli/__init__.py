@@ -14,6 +14,7 @@ from service.cli.audit import audit_app
 from service.cli.changes import change_app, review_app
 from service.cli.common import options
 from service.cli.customers import customer_app, history
+from service.cli.legal_holds import hold_app
 from service.cli.operations import init, policy_app, projections_app, serve
 from service.cli.privacy import deletion_app, duplicates, find_by, keys_app
 from service.cli.replay import audit_history
@@ -56,6 +57,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 customer_app.command("find-by")(find_by)
 customer_app.command("duplicates")(duplicates)
+app.add_typer(hold_app, name="hold")
 
 
 def main() -> None:
