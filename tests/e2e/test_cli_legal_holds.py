@@ -77,7 +77,7 @@ def cli(tmp_path: Path) -> Cli:
 
 def test_a_hold_blocks_the_execution_until_a_second_person_lifts_it(cli: Cli) -> None:
     customer_id = register(cli)
-    hold_id = cli.json("hold", "place", customer_id, "--reason", "诉讼保全，证据须保存",
+    hold_id = cli.json("hold", "place", customer_id, "--reason", "诉讼保全 证据须保存",
                        "--reference", "(2026)沪0115民初4711号", actor="sun.li")["result"]["hold_id"]
     request_id = cli.json("deletion", "request", customer_id, "--ground", "relationship_ended",
                           "--details", "contract ended", "--department", "sales",
@@ -96,7 +96,7 @@ def test_a_hold_blocks_the_execution_until_a_second_person_lifts_it(cli: Cli) ->
     assert [(d["request_id"], d["held_by"]) for d in held] == [(request_id, [hold_id])]
     [hold] = cli.json("hold", "review", actor="sun.li")["holds"]
     assert (hold["hold_id"], hold["reason"], hold["blocks"]) == (
-        hold_id, "诉讼保全，证据须保存", [request_id])
+        hold_id, "诉讼保全 证据须保存", [request_id])
 
     by_placer = cli("hold", "lift", customer_id, hold_id, actor="sun.li")
     assert by_placer.exit_code == WorkflowViolationError.exit_code

@@ -36,7 +36,7 @@ from tests.privacy_support import (
 )
 
 SECOND_INFO_HEAD = Actor("he.ping", frozenset({"info_mgmt_head"}))
-REASON = "诉讼保全：欧阳翠花诉翡翠织造合同纠纷一案，证据须保存至判决生效"
+REASON = "诉讼保全 欧阳翠花诉翡翠织造合同纠纷一案 证据须保存至判决生效"
 REFERENCE = "(2026)沪0115民初4711号"
 
 

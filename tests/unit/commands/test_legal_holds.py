@@ -44,7 +44,7 @@ from tests.store_snapshot import (
 )
 
 SECOND_INFO_HEAD = Actor("he.ping", frozenset({"info_mgmt_head"}))
-HOLD_REASON = "证据保全：上海市浦东新区人民法院民事诉讼，合同纠纷"
+HOLD_REASON = "证据保全 上海市浦东新区人民法院民事诉讼 合同纠纷"
 TODAY = date(2026, 11, 27)  # the shared FixedClock's business day in Asia/Shanghai
 
 
