@@ -220,7 +220,8 @@ def bootstrap(
 
     bus = build_bus(store, policy, protector, authoriser or access.authoriser, clock=clock,
                     query_handlers=query_handlers, on_saved=wake_followers,
-                    more_handlers=access.totp.handlers(),
+                    more_handlers=access.totp.handlers()
+                    | access.second_factor_resets.handlers(),
                     read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()))
     if settings.run_projections if start_projections is None else start_projections:
         runner.start(settings.projection_poll_interval)
