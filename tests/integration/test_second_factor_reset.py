@@ -23,6 +23,7 @@ from ledger.domain.errors import (
 )
 from projections.audit import AuditTrailQuery
 from service.bootstrap import Ledger
+from service.client import LedgerClient
 from tests.accounts import ADMIN, PASSWORD, SECOND_ADMIN, enrolled, open_account
 from tests.conftest import FixedClock
 from tests.privacy_support import AUDITOR, ask
@@ -132,3 +133,15 @@ def test_the_reset_and_its_approval_are_in_the_audit_trail(ledger: Ledger, clock
 
     assert entries == [("Account.SecondFactorResetRequested", ADMIN.id),
                        ("Account.SecondFactorReset", SECOND_ADMIN.id)]
+
+
+def test_the_client_resets_and_approves_as_the_bus_does(ledger: Ledger, clock: FixedClock
+                                                        ) -> None:
+    logged_in(ledger, clock, "sun.li", "info_mgmt_head")
+    first = LedgerClient.in_process(ledger, actor=ADMIN.id, roles=["sysadmin"])
+    second = LedgerClient.in_process(ledger, actor=SECOND_ADMIN.id, roles=["sysadmin"])
+
+    assert first.reset_second_factor("sun.li", reason="phone lost")["result"][
+        "awaiting_approval"] is True
+    assert second.approve_second_factor_reset("sun.li")["result"]["reset"] is True
+    assert ledger.access.credentials.totp_secret("sun.li") is None
