@@ -21,6 +21,7 @@ from commands.actor import (
     target_of,
 )
 from commands.command import Command, Handler, Result
+from commands.free_text import give_reason, protected_reason
 from commands.idempotency import CommandRecord, fingerprint
 from commands.ports import Clock, PersonalData, SaveConflictError
 from commands.unit_of_work import StoreUnitOfWork
@@ -134,9 +135,11 @@ class MessageBus:
         handler = self.handlers.get(type(command))
         if handler is None:
             raise ValidationFailedError([Problem("command", "no handler registered")])
+        # The reason goes in once the handler has said which customer the command is
+        # about (``protected_reason``): never in plaintext into a customer's events.
         metadata = EventMetadata(actor=actor.id, command_id=command.command_id,
                                  correlation_id=command.correlation_id or command.command_id,
-                                 reason=command.audit_reason(), client_address=actor.client_address)
+                                 client_address=actor.client_address)
         # No read for an earlier outcome up front (it would cost every command a round
         # trip): a repeated command id is caught by the command record's unique key when
         # saving, and a retry whose handler now refuses (say, the proposal it verified is
@@ -147,9 +150,13 @@ class MessageBus:
         try:
             with recording_as(metadata, self.clock):
                 result = handler(command, uow)
+                reason = protected_reason(command.audit_reason(), uow.changed,
+                                          self.personal_data)
                 outcome = self._outcome(command, uow, result)
                 record = CommandRecord.processed(command.command_id, command.name, digest,
                                                  outcome)
+                if reason is not None:
+                    give_reason([*uow.changed, record], reason)
         except LedgerError:
             earlier = self._earlier_outcome(uow, command, digest)
             if earlier is not None:

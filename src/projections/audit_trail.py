@@ -135,10 +135,17 @@ class AuditTrail(Projection):
             meta = getattr(event, "meta", {}) or {}
             rows.append((position, trail_time(event.timestamp), meta.get("actor"),
                          meta.get("client_address"), kind, operation, meta.get("command_id"),
-                         meta.get("reason"), outcome, json.dumps(targets), json.dumps(facts)))
+                         _stored_reason(meta.get("reason")), outcome, json.dumps(targets),
+                         json.dumps(facts)))
             target_rows.extend((target, position) for target in dict.fromkeys(targets))
         cursor.insert_rows("audit_trail", _TRAIL_COLUMNS, rows)
         cursor.insert_rows("audit_trail_targets", ("target", "position"), target_rows)
+
+
+def _stored_reason(reason: Any) -> str | None:
+    """A reason as the index keeps it: sealed ones as the JSON of their envelope (opened per
+    read, so an erasure takes them here too), plaintext ones as they are."""
+    return json.dumps(reason) if isinstance(reason, dict) else reason
 
 
 _TRAIL_COLUMNS = ("position", "recorded_at", "actor", "client_address", "kind", "operation",

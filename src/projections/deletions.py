@@ -93,7 +93,10 @@ class Deletions(EventByEventProjection):
                 "UPDATE deletion_requests SET stage = 'rejected', rejected_by = :by,"
                 " rejected_at = :at, rejected_position = :position, rejected_step = :step,"
                 " rejected_reason = :reason WHERE request_id = :id",
-                common | {"by": event.rejected_by, "step": event.step, "reason": event.reason})
+                common | {"by": event.rejected_by, "step": event.step,
+                          # Sealed as the event holds it, opened per read.
+                          "reason": json.dumps(event.reason) if isinstance(event.reason, dict)
+                          else event.reason})
         else:
             step, actor_field = _STEP_OF[type(event)]
             key = {"key_id": event.key_id} if isinstance(event, DeletionRequest.Executed) else {}

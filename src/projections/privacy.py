@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from ledger.domain.customer import LEGAL_HOLD_REASON_PATH
 from ledger.domain.errors import NotFoundError, WorkflowViolationError
+from ledger.domain.free_text import DELETION_REJECTION_PATH
 from ledger.domain.sensitivity import current_clearance
 from ledger.protection import SEARCH_SOURCES
 from ledger.sql import in_list
@@ -23,6 +24,7 @@ from projections.answers import (
     FoundByAnswer,
     LegalHoldsAnswer,
 )
+from projections.history import PROTECTED
 from projections.queries import (
     CUSTOMER_COLUMNS,
     Queries,
@@ -221,7 +223,19 @@ class PrivacyQueries:
         for deletion in deletions:
             deletion["held_by"] = held.get(deletion["customer_id"], []) if (
                 deletion["stage"] in open_stages) else []
+            deletion["rejected_reason"] = self._opened_rejection(deletion)
         return {"deletions": deletions, "reflects_position": position}
+
+    def _opened_rejection(self, deletion: dict[str, Any]) -> Any:
+        """A rejection's reason, sealed under the customer's key since free text was."""
+        stored = deletion["rejected_reason"]
+        if not stored or not stored.startswith("{"):
+            return stored
+        sealed = json.loads(stored)
+        if self.protector is None:
+            return PROTECTED
+        return self.protector.open_text(deletion["customer_id"], DELETION_REJECTION_PATH,
+                                        sealed)
 
     def legal_hold_review(self, query: LegalHoldReview) -> dict[str, Any]:
         today = self.today()

@@ -91,7 +91,9 @@ class Customer(LedgerAggregate):
     class ChangeRejected(LedgerAggregate.Event):
         proposal_id: str
         rejected_by: str
-        reason: str
+        # Sealed under the customer's key (``ledger.domain.free_text``); plaintext in
+        # rejections stored before free text was sealed.
+        reason: JsonDict | str
 
         def apply(self, customer: Customer) -> None:
             customer.pending.pop(self.proposal_id, None)
@@ -204,7 +206,8 @@ class Customer(LedgerAggregate):
         )
         return dict(proposal)
 
-    def reject_change(self, proposal_id: str, *, rejected_by: str, reason: str) -> None:
+    def reject_change(self, proposal_id: str, *, rejected_by: str, reason: JsonDict | str
+                      ) -> None:
         self.check_pending(proposal_id)
         self.trigger_event(
             self.ChangeRejected, proposal_id=proposal_id, rejected_by=rejected_by, reason=reason
