@@ -12,6 +12,8 @@ from pydantic import Field
 from commands.command import Command, Handler, Result
 from commands.ports import UnitOfWork
 from ledger.domain.customer import LEGAL_HOLD_REASON_PATH
+from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.free_text import CONTACT_DATA_MESSAGE, looks_like_contact_data
 
 
 class PlaceLegalHold(Command):
@@ -40,6 +42,9 @@ class LiftLegalHold(Command):
 
 
 def place_legal_hold(command: PlaceLegalHold, uow: UnitOfWork) -> Result:
+    if looks_like_contact_data(command.reference):
+        # The reference is stored as typed (a case or file number), so it must name no one.
+        raise ValidationFailedError([Problem("reference", CONTACT_DATA_MESSAGE)])
     customer = uow.customer(command.customer_id)
     customer.check_not_erased()
     sealed = uow.personal_data.seal_text(str(customer.id), LEGAL_HOLD_REASON_PATH, command.reason)
