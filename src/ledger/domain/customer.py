@@ -143,6 +143,14 @@ class Customer(LedgerAggregate):
         def apply(self, customer: Customer) -> None:
             customer.holds.pop(self.hold_id, None)
 
+    # Snapshots record this; version 2 added the legal holds (a snapshot taken before had
+    # none, since no hold existed).
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["holds"] = {}
+
     def __init__(self) -> None:
         self.erased = False
         # Legal holds not lifted, by id (one whose ``until`` has passed is no longer in force).
