@@ -11,6 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
+from ledger.crypto import is_envelope
 from ledger.domain.customer import LEGAL_HOLD_REASON_PATH
 from ledger.domain.errors import NotFoundError, WorkflowViolationError
 from ledger.domain.free_text import DELETION_REJECTION_PATH
@@ -231,7 +232,12 @@ class PrivacyQueries:
         stored = deletion["rejected_reason"]
         if not stored or not stored.startswith("{"):
             return stored
-        sealed = json.loads(stored)
+        try:
+            sealed = json.loads(stored)
+        except ValueError:  # a plaintext reason from before, that happens to start so
+            return stored
+        if not is_envelope(sealed):
+            return stored
         if self.protector is None:
             return PROTECTED
         return self.protector.open_text(deletion["customer_id"], DELETION_REJECTION_PATH,
@@ -264,9 +270,9 @@ class PrivacyQueries:
          placed_position, lifted_by, lifted_at, lifted_position) = row
         lapsed = until is not None and until < today.isoformat()
         in_force = lifted_by is None and not lapsed
-        opened = json.loads(reason)
-        if self.protector is not None:
-            opened = self.protector.open_text(customer_id, LEGAL_HOLD_REASON_PATH, opened)
+        sealed = json.loads(reason)
+        opened = PROTECTED if self.protector is None else self.protector.open_text(
+            customer_id, LEGAL_HOLD_REASON_PATH, sealed)
         return {
             "hold_id": hold_id, "customer_id": customer_id, "reference": reference,
             "reason": opened, "until": until,
