@@ -195,7 +195,9 @@ class Identity:
         return enrolled is None or not enrolled[1]
 
     def _needs_second_factor(self, account: Account) -> bool:
-        return bool(set(self.login_policy.totp_required_roles) & account.active_roles)
+        # A reset second factor must be enrolled again, whatever the account's roles.
+        return account.must_enrol_second_factor or bool(
+            set(self.login_policy.totp_required_roles) & account.active_roles)
 
     def logout(self, token: str, client_address: str | None = None) -> None:
         session = self.credentials.session(token)

@@ -12,8 +12,16 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from commands.access_log import AccessLog
-from commands.actor import Actor, AllowAll, Authoriser, record_denial, target_of
+from commands.actor import (
+    Actor,
+    AllowAll,
+    Authoriser,
+    record_denial,
+    record_hold_refusal,
+    target_of,
+)
 from commands.command import Command, Handler, Result
+from commands.free_text import give_reason, protected_reason
 from commands.idempotency import CommandRecord, fingerprint
 from commands.observer import NoObserver, OperationsObserver
 from commands.ports import Clock, PersonalData, SaveConflictError
@@ -21,6 +29,7 @@ from commands.unit_of_work import StoreUnitOfWork
 from ledger.domain.errors import (
     ConflictError,
     LedgerError,
+    LegalHoldInForceError,
     PermissionDeniedError,
     Problem,
     ValidationFailedError,
@@ -67,7 +76,8 @@ def _ref(command: Command) -> str:
 class MessageBus:
     """Authorises, dispatches to one handler, saves the decision with its outcome, and replays
     the first outcome for a repeated command id. Every permission denial raised on the way,
-    by the authoriser or by a handler's own rule about who may act, is audited."""
+    by the authoriser or by a handler's own rule about who may act, is audited, and so is
+    an erasure refused under a legal hold."""
 
     def __init__(
         self,
@@ -155,9 +165,11 @@ class MessageBus:
         handler = self.handlers.get(type(command))
         if handler is None:
             raise ValidationFailedError([Problem("command", "no handler registered")])
+        # The reason goes in once the handler has said which customer the command is
+        # about (``protected_reason``): never in plaintext into a customer's events.
         metadata = EventMetadata(actor=actor.id, command_id=command.command_id,
                                  correlation_id=command.correlation_id or command.command_id,
-                                 reason=command.reason, client_address=actor.client_address)
+                                 client_address=actor.client_address)
         # No read for an earlier outcome up front (it would cost every command a round
         # trip): a repeated command id is caught by the command record's unique key when
         # saving, and a retry whose handler now refuses (say, the proposal it verified is
@@ -168,9 +180,13 @@ class MessageBus:
         try:
             with recording_as(metadata, self.clock):
                 result = handler(command, uow)
+                reason = protected_reason(command.audit_reason(), uow.changed,
+                                          self.personal_data)
                 outcome = self._outcome(command, uow, result)
                 record = CommandRecord.processed(command.command_id, command.name, digest,
                                                  outcome)
+                if reason is not None:
+                    give_reason([*uow.changed, record], reason)
         except LedgerError:
             self._give_back_new_ids(uow)
             earlier = self._earlier_outcome(uow, command, digest)
@@ -292,6 +308,8 @@ class MessageBus:
                       target: str | None) -> None:
         if isinstance(error, PermissionDeniedError):
             record_denial(self.access_log, error, actor, operation, target)
+        elif isinstance(error, LegalHoldInForceError):
+            record_hold_refusal(self.access_log, error, actor, operation, target)
 
     def _audit_read(self, actor: Actor, operation: str, target: str | None, answer: Any,
                     clearance: Clearance, outcome: str) -> None:

@@ -16,6 +16,7 @@ from ledger.documented import ChangeSetBody, ProfileBody
 from ledger.domain.customer import Customer, ReviewOutcome, quarter_of
 from ledger.domain.deadlines import working_day_deadline
 from ledger.domain.errors import ConflictError
+from ledger.domain.free_text import CHANGE_REJECTION_PATH
 from ledger.domain.profile import validate_changes, validate_profile
 
 
@@ -120,7 +121,10 @@ def verify_change(command: VerifyChange, uow: UnitOfWork) -> Result:
 
 def reject_change(command: RejectChange, uow: UnitOfWork) -> Result:
     customer = uow.customer(command.customer_id, command.expected_version)
-    customer.reject_change(command.proposal_id, rejected_by=uow.actor, reason=command.reason)
+    customer.check_pending(command.proposal_id)
+    reason = uow.personal_data.seal_text(str(customer.id), CHANGE_REJECTION_PATH,
+                                         command.reason)
+    customer.reject_change(command.proposal_id, rejected_by=uow.actor, reason=reason)
     return {"customer_id": str(customer.id), "proposal_id": command.proposal_id}
 
 

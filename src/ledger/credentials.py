@@ -236,6 +236,14 @@ class CredentialStore:
             cursor.execute("UPDATE totp_secrets SET confirmed = 1 WHERE username = :user",
                            {"user": username})
 
+    def remove_totp_secret(self, username: str) -> bool:
+        """Forget the account's secret, confirmed or not (a reset of its second factor);
+        whether there was one."""
+        with self.db.transaction() as cursor:
+            deleted: int = cursor.execute("DELETE FROM totp_secrets WHERE username = :user",
+                                          {"user": username})
+        return deleted > 0
+
     def use_totp_step(self, username: str, step: int, now: datetime) -> bool:
         """Claim a code's time step; False if it was used before (on any instance)."""
         with self.db.transaction() as cursor:

@@ -19,6 +19,7 @@ from ledger.crypto import (
     seal,
 )
 from ledger.domain.errors import WorkflowViolationError
+from ledger.domain.free_text import COMMAND_REASON_PATH
 from ledger.domain.paths import JsonDict, apply_changes, paths_overlap, value_at
 
 BUNDLE = "$sealed"
@@ -43,6 +44,15 @@ SEARCH_SOURCES: dict[str, frozenset[str]] = {
     for kind, _, _ in _SEARCHABLE
 }
 """The profile paths each searchable kind is matched in (what a searcher must be cleared for)."""
+
+
+SEALED_FOR = "customer_id"
+SEALED_TEXT = "sealed"
+
+
+def is_sealed_reason(value: Any) -> bool:
+    """Whether a metadata reason is one ``seal_reason`` made (else plaintext, or none)."""
+    return isinstance(value, dict) and SEALED_FOR in value and is_envelope(value.get(SEALED_TEXT))
 
 
 class DataKeys(Protocol):
@@ -174,6 +184,18 @@ class ProfileProtector:
             for path, value in lifted.items()
         }
 
+    def seal_text(self, customer_id: str, path: str, text: str) -> JsonDict:
+        """Free text about a customer (a hold's reason, a deletion's details), sealed under
+        the customer's key and bound to ``path``, so an erasure takes it too."""
+        key_id, cipher = self._cipher(customer_id)
+        return seal(text, key=cipher, key_id=key_id, customer_id=customer_id, path=path)
+
+    def seal_reason(self, customer_id: str, text: str) -> JsonDict:
+        """A command's reason, for the metadata of a command about a customer: sealed, and
+        naming the customer whose key opens it (readers of the audit trail need it)."""
+        return {SEALED_FOR: customer_id,
+                SEALED_TEXT: self.seal_text(customer_id, COMMAND_REASON_PATH, text)}
+
     def key_id(self, customer_id: str) -> str | None:
         """The id of the customer's data key, None once it is destroyed."""
         found = self.keys.data_key(customer_id)
@@ -227,6 +249,21 @@ class ProfileProtector:
         cipher = self._cipher_or_none(customer_id)
         return {path: _open_value(value, cipher, customer_id, path)
                 for path, value in changes.items()}
+
+    def open_text(self, customer_id: str, path: str, value: Any) -> Any:
+        """Text sealed by ``seal_text`` opened (``[erased]`` once the key is destroyed);
+        text stored before it was sealed is returned as it is."""
+        if not is_envelope(value):
+            return value
+        return _open_value(value, self._cipher_or_none(customer_id), customer_id, path)
+
+    def open_reason(self, value: Any) -> Any:
+        """A reason from an event's metadata as a reader sees it: a sealed one opened
+        (``[erased]`` once its customer is), a plaintext one (an account's, or one stored
+        before reasons were sealed) as it is."""
+        if not is_sealed_reason(value):
+            return value
+        return self.open_text(value[SEALED_FOR], COMMAND_REASON_PATH, value[SEALED_TEXT])
 
     def prefetch_keys(self, customer_ids: Iterable[str]) -> None:
         """Load many customers' keys at once, before opening their values one by one."""

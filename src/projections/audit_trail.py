@@ -36,6 +36,7 @@ _ACCESS_KINDS: dict[type, tuple[str, str]] = {
     AccessRecord.TotpEnrolmentStarted: ("login", "start-totp-enrolment"),
     AccessRecord.TotpEnrolled: ("login", "enrol-totp"),
     AccessRecord.RestoreDrillCompleted: ("operation", "restore-drill"),
+    AccessRecord.RefusedUnderLegalHold: ("refusal", ""),
 }
 
 
@@ -88,6 +89,9 @@ def _access_row(event: Any) -> tuple[str, str, list[str], str, dict[str, Any]]:
     if isinstance(event, AccessRecord.PermissionDenied):
         return (kind, event.operation, [event.target] if event.target else [],
                 "permission_denied", {"roles": list(event.roles)})
+    if isinstance(event, AccessRecord.RefusedUnderLegalHold):
+        return (kind, event.operation, [t for t in (event.target, event.customer_id) if t],
+                "workflow_violation", {"hold_id": event.hold_id})
     facts: dict[str, Any] = {"username": event.username}
     outcome = "ok"
     if isinstance(event, AccessRecord.LoginFailed):
@@ -138,10 +142,17 @@ class AuditTrail(Projection):
             meta = getattr(event, "meta", {}) or {}
             rows.append((position, trail_time(event.timestamp), meta.get("actor"),
                          meta.get("client_address"), kind, operation, meta.get("command_id"),
-                         meta.get("reason"), outcome, json.dumps(targets), json.dumps(facts)))
+                         _stored_reason(meta.get("reason")), outcome, json.dumps(targets),
+                         json.dumps(facts)))
             target_rows.extend((target, position) for target in dict.fromkeys(targets))
         cursor.insert_rows("audit_trail", _TRAIL_COLUMNS, rows)
         cursor.insert_rows("audit_trail_targets", ("target", "position"), target_rows)
+
+
+def _stored_reason(reason: Any) -> str | None:
+    """A reason as the index keeps it: sealed ones as the JSON of their envelope (opened per
+    read, so an erasure takes them here too), plaintext ones as they are."""
+    return json.dumps(reason) if isinstance(reason, dict) else reason
 
 
 _TRAIL_COLUMNS = ("position", "recorded_at", "actor", "client_address", "kind", "operation",

@@ -244,7 +244,8 @@ def bootstrap(
         if backup_status is no_backups_reported:
             backup_status = backup_metrics_provider(backup_place, policy.backup, clock)
     queries = Queries(runner, settings.read_wait_timeout,
-                      today=lambda: policy.business_date(clock()), protector=protector)
+                      today=lambda: policy.business_date(clock()), protector=protector,
+                      business_date=policy.business_date)
     faults = FaultQueries(ReadModels(runner, settings.read_wait_timeout), clock)
     query_handlers = queries.handlers() | PrivacyQueries(
         queries, backups.shredded_for if backups else None).handlers() | {
@@ -280,7 +281,8 @@ def bootstrap(
     runner.on_projection_error = metrics.operations.projection_failed
     bus = build_bus(store, policy, protector, authoriser or access.authoriser, clock=clock,
                     query_handlers=query_handlers, on_saved=wake_followers,
-                    more_handlers=access.totp.handlers(),
+                    more_handlers=access.totp.handlers()
+                    | access.second_factor_resets.handlers(),
                     read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()),
                     retry_seconds=settings.database_retry_seconds,
                     on_fault=lambda: drop_broken_connections(store, views, keys.db),

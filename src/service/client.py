@@ -185,6 +185,20 @@ class LedgerClient(QueryMethods, AccountMethods, OperationsMethods):
         return self._command("reject-deletion", request_id=request_id, step=step,
                              reason=reason, command_id=command_id)
 
+    def place_legal_hold(self, customer_id: str, reason: str, reference: str, *,
+                         until: date | str | None = None, command_id: str | None = None
+                         ) -> dict[str, Any]:
+        """Hold a customer against erasure until ``until`` (none: until lifted); the
+        outcome's ``result`` holds the ``hold_id``."""
+        return self._command("place-legal-hold", customer_id=customer_id, reason=reason,
+                             reference=reference, until=until, command_id=command_id)
+
+    def lift_legal_hold(self, customer_id: str, hold_id: str, *,
+                        command_id: str | None = None) -> dict[str, Any]:
+        """Lift a legal hold someone else placed."""
+        return self._command("lift-legal-hold", customer_id=customer_id, hold_id=hold_id,
+                             command_id=command_id)
+
     # Lifetime ----------------------------------------------------------------
 
     def close(self) -> None:

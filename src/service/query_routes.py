@@ -21,7 +21,13 @@ from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf
 from projections.faults import ListFaults, ListIncidents
 from projections.history import CustomerHistory
-from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
+from projections.privacy import (
+    ErasureCertificate,
+    FindCustomersBy,
+    LegalHoldReview,
+    ListDeletions,
+    ListDuplicates,
+)
 from projections.queries import (
     FindCustomers,
     GetCustomer,
@@ -77,6 +83,7 @@ QUERY_ROUTES: tuple[QueryRoute, ...] = (
     QueryRoute(AuditAnomalies, "/audit/anomalies", "audit", "audit_anomalies"),
     QueryRoute(ListFaults, "/faults", "operations", "list_faults"),
     QueryRoute(ListIncidents, "/incidents", "operations", "list_incidents"),
+    QueryRoute(LegalHoldReview, "/legal-holds", "personal data", "legal_hold_review"),
 )
 
 ROUTE_OF: dict[type[Query], QueryRoute] = {route.query: route for route in QUERY_ROUTES}

@@ -20,7 +20,13 @@ from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf
 from projections.faults import ListFaults, ListIncidents
 from projections.history import CustomerHistory
-from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
+from projections.privacy import (
+    ErasureCertificate,
+    FindCustomersBy,
+    LegalHoldReview,
+    ListDeletions,
+    ListDuplicates,
+)
 from projections.queries import (
     FindCustomers,
     GetCustomer,
@@ -66,6 +72,7 @@ def examples(customer_id: str, erased_id: str, request_id: str, clock: FixedCloc
         AuditAnomalies: {"since": day_before, "until": now},
         ListFaults: {"status": "all"},
         ListIncidents: {"limit": 10},
+        LegalHoldReview: {"status": "all", "customer_id": customer_id},
     }
 
 

@@ -3,8 +3,8 @@ logins and second-factor enrolments.
 
 Each is one event on a fresh, single-event aggregate: recording it loads nothing and
 conflicts with nothing, so it is cheap enough to write on every denial and login. A
-permission denial is the one refusal that writes to the store: the refused command itself
-leaves no trace but this audit record.
+permission denial, and an erasure refused under a legal hold, are the refusals that write
+to the store: the refused command itself leaves no trace but this audit record.
 """
 
 from __future__ import annotations
@@ -71,6 +71,14 @@ class AccessRecord(LedgerAggregate):
         head_position: int
         rto_seconds: float
         mismatched: list[str]
+    class RefusedUnderLegalHold(LedgerAggregate.Created):
+        """A deletion's execution was refused because a legal hold on its customer is in
+        force (DL-5): the refused command wrote nothing else."""
+
+        operation: str
+        target: str | None
+        customer_id: str
+        hold_id: str
 
     @classmethod
     def record(cls, event_class: type[LedgerAggregate.Created], **facts: object

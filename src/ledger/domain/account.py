@@ -128,6 +128,27 @@ class Account(LedgerAggregate):
             for role in self.roles:
                 account.grants.pop(role, None)
 
+    class SecondFactorResetRequested(LedgerAggregate.Event):
+        """A reset of a high-privilege account's second factor, awaiting a second
+        administrator's approval (LG-4, AC-2)."""
+
+        requested_by: str
+
+        def apply(self, account: Account) -> None:
+            account.second_factor_reset_requested_by = self.requested_by
+
+    class SecondFactorReset(LedgerAggregate.Event):
+        """The account's second factor is gone (a lost authenticator): its sessions end,
+        and its next login must enrol a new one, whatever its roles."""
+
+        requested_by: str
+        approved_by: str | None
+
+        def apply(self, account: Account) -> None:
+            account.second_factor_reset_requested_by = None
+            account.must_enrol_second_factor = True
+            account.end_sessions(self.originator_version)
+
     def __init__(self) -> None:
         self.username = ""
         self.employee_id = ""
@@ -144,6 +165,9 @@ class Account(LedgerAggregate):
         self.sessions_valid_from = 0
         self.kept_session: str | None = None
         self.kept_from = 0
+        # Set by a reset of the second factor: from then on the account needs one.
+        self.must_enrol_second_factor = False
+        self.second_factor_reset_requested_by: str | None = None
 
     # Decisions ---------------------------------------------------------------
 
@@ -221,11 +245,42 @@ class Account(LedgerAggregate):
             self.trigger_event(self.RoleRevoked, roles=held, revoked_by=by)
         return held
 
+    def reset_second_factor(self, *, by: str, needs_approval: bool) -> bool:
+        """Remove the account's second factor, by an administrator other than its owner;
+        a high-privilege account's waits for a second administrator (``needs_approval``).
+        Returns whether the reset is done now."""
+        self.check_not_disabled()
+        if by == self.username:
+            raise WorkflowViolationError("no one may reset their own second factor: another "
+                                         "administrator does it")
+        if self.second_factor_reset_requested_by is not None:
+            raise ConflictError("a reset of this account's second factor awaits approval "
+                                "already")
+        if needs_approval:
+            self.trigger_event(self.SecondFactorResetRequested, requested_by=by)
+            return False
+        self.trigger_event(self.SecondFactorReset, requested_by=by, approved_by=None)
+        return True
+
+    def approve_second_factor_reset(self, *, by: str) -> None:
+        """The second administrator's approval: never the requester, never the owner."""
+        requested_by = self.second_factor_reset_requested_by
+        if requested_by is None:
+            raise WorkflowViolationError("no reset of this account's second factor awaits "
+                                         "approval")
+        if by in (requested_by, self.username):
+            raise WorkflowViolationError("a reset of a second factor is approved by a second "
+                                         "administrator, not its requester or the account's "
+                                         "owner")
+        self.check_not_disabled()
+        self.trigger_event(self.SecondFactorReset, requested_by=requested_by, approved_by=by)
+
     # Guards and state --------------------------------------------------------
 
     def end_sessions(self, at_version: int, *, keep: str | None = None) -> None:
         """Void every session opened on a version before ``at_version``, for good: a lock,
-        a disable or a new password ends them, and an unlock does not bring them back.
+        a disable, a new password or a reset of the second factor ends them, and an unlock
+        does not bring them back.
         ``keep`` survives only if it was valid until now."""
         kept_from = self.sessions_valid_from if keep is not None and (
             keep != self.kept_session) else self.kept_from

@@ -15,6 +15,7 @@ from service.cli.backup import backup_app
 from service.cli.changes import change_app, review_app
 from service.cli.common import options
 from service.cli.customers import customer_app, history
+from service.cli.legal_holds import hold_app
 from service.cli.monitoring import alerts_app, fault_app, incident_app, metrics
 from service.cli.operations import init, policy_app, projections_app, serve
 from service.cli.privacy import deletion_app, duplicates, find_by, keys_app
@@ -63,6 +64,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(fault_app, name="fault")
 app.add_typer(incident_app, name="incident")
 app.add_typer(backup_app, name="backup")
+app.add_typer(hold_app, name="hold")
 
 
 def main() -> None:

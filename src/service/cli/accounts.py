@@ -121,6 +121,12 @@ account_app.command("grant")(_with_role(
 account_app.command("approve-grant")(_with_role(
     "approve_grant", "Approve a waiting grant made by someone else (AC-2)."))
 account_app.command("revoke")(_with_role("revoke_role", "Revoke one role of an account."))
+account_app.command("reset-second-factor")(_simple(
+    "reset_second_factor", "Remove another account's lost second factor: its sessions end "
+    "and its next login enrols a new one; a high-privilege account's waits for approval."))
+account_app.command("approve-second-factor-reset")(_simple(
+    "approve_second_factor_reset", "Approve a waiting reset of a second factor made by "
+    "someone else."))
 
 
 @account_app.command("lock-role")
