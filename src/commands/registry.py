@@ -8,12 +8,13 @@ whose answer shows the secret that no command outcome may hold.
 
 from __future__ import annotations
 
-from commands import accounts, customers, deletion, roles
+from commands import accounts, customers, deletion, roles, training
 from commands.command import Command, Handler
 from commands.totp_enrolment import ConfirmTotpEnrolment, StartTotpEnrolment
 
 ALL_HANDLERS: dict[type[Command], Handler] = {
-    **customers.HANDLERS, **deletion.HANDLERS, **accounts.HANDLERS, **roles.HANDLERS}
+    **customers.HANDLERS, **deletion.HANDLERS, **accounts.HANDLERS, **roles.HANDLERS,
+    **training.HANDLERS}
 ALL_COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in ALL_HANDLERS}
 """The commands sent by name (``POST /commands/<name>``, the CLI)."""
 SECOND_FACTOR_COMMANDS: dict[str, type[Command]] = {

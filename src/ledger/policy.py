@@ -23,6 +23,7 @@ from ledger.policy_access import (
     merge_tables,
 )
 from ledger.policy_audit import AuditPolicy
+from ledger.policy_training import TrainingPolicy
 
 _MANDATORY_CANDIDATES = frozenset(CHANGEABLE_PATHS) | {
     f"basic.{name}" for name in CustomerProfile.model_fields["basic"].annotation.model_fields  # type: ignore[union-attr]
@@ -48,6 +49,7 @@ class Policy(BaseModel):
     access: AccessPolicy
     deletion: DeletionPolicy
     audit: AuditPolicy = AuditPolicy()
+    training: TrainingPolicy
 
     @field_validator("mandatory_fields")
     @classmethod

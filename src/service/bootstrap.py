@@ -17,6 +17,7 @@ from commands.command import Command, Handler
 from commands.ports import Clock, PersonalData
 from commands.read_audit import ReadAudit, reading_in_full
 from commands.registry import ALL_HANDLERS
+from commands.training_follower import TrainingFollower
 from ledger.connect import postgres_conninfo
 from ledger.crypto import BlindIndex, key_id_of
 from ledger.domain.sensitivity import Clearance
@@ -46,6 +47,7 @@ from projections.pending_proposals import PendingProposals
 from projections.privacy import PrivacyQueries
 from projections.queries import Queries
 from projections.runner import ProjectionRunner
+from projections.training_queries import TrainingQueries
 from service.access import AccessControl, build_access_control
 from service.key_material import check_keystore_location, load_index_key, load_kek
 from service.one_time_password import OneTimePasswordFile
@@ -69,6 +71,8 @@ class Ledger:
     sealer: Sealer
     erasures: ErasureFollower
     one_time_password: OneTimePasswordFile
+    training: TrainingFollower
+    training_reports: TrainingQueries
 
     def answer(self, query: Any) -> Any:
         """Answer ``query`` in this process as the bus would, without an actor: masked for
@@ -85,6 +89,7 @@ class Ledger:
         self.runner.stop()
         self.sealer.stop()
         self.erasures.stop()
+        self.training.stop()
         try:
             self.keys.release_reserved()
         except Exception as error:
@@ -198,6 +203,9 @@ def bootstrap(
         CustomerHistory: lambda query: customer_history(store, query, protector),
     } | access.queries.handlers() | AuditQueries(
         queries, store, policy).handlers()
+    training_reports = TrainingQueries(runner, settings.read_wait_timeout, policy.training,
+                                       today=lambda: policy.business_date(clock()))
+    query_handlers |= training_reports.handlers()
     # Answers are masked for the reader's clearance, which the bus sets (ST-4, P5); without
     # one, for the narrowest.
     narrowest = Clearance.narrowest(policy.access.sensitive_paths())
@@ -211,6 +219,7 @@ def bootstrap(
         runner.wake(position)
         sealer.wake(position)
         erasures.wake(position)
+        training.wake(position)
         try:
             one_time_password.discard_if_used(access.identity.accounts.current)
         except Exception as error:  # the command is saved: its outcome must still be told
@@ -221,9 +230,12 @@ def bootstrap(
                     query_handlers=query_handlers, on_saved=wake_followers,
                     more_handlers=access.totp.handlers(),
                     read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()))
+    # Grants whose assessment expired are suspended by their own follower (TR-3).
+    training = TrainingFollower(store, bus, policy, clock)
     if settings.run_projections if start_projections is None else start_projections:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)
         erasures.start(settings.projection_poll_interval)
+        training.start(settings.projection_poll_interval)
     return Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
-                  sealer, erasures, one_time_password)
+                  sealer, erasures, one_time_password, training, training_reports)

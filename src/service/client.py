@@ -20,6 +20,7 @@ from ledger.domain.errors import Problem, ValidationFailedError
 from projections.queries import Query
 from service.client_accounts import AccountMethods
 from service.client_queries import QueryMethods
+from service.client_training import TrainingMethods
 from service.client_transport import HttpTransport, InProcessTransport, Transport
 
 
@@ -29,7 +30,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class LedgerClient(QueryMethods, AccountMethods):
+class LedgerClient(QueryMethods, AccountMethods, TrainingMethods):
     """The ledger for Python callers: commands and queries with plain types in and out."""
 
     def __init__(self, transport: Transport) -> None:

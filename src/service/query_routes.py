@@ -29,6 +29,7 @@ from projections.queries import (
     ListReviewsDue,
     Query,
 )
+from projections.training_queries import OverdueAssessments, TrainingPassRates
 
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
 Q = TypeVar("Q", bound=Query)
@@ -74,6 +75,8 @@ QUERY_ROUTES: tuple[QueryRoute, ...] = (
     QueryRoute(CustomerAsOf, "/customers/{customer_id}/as-of", "audit", "customer_as_of"),
     QueryRoute(AuditTrailQuery, "/audit/trail", "audit", "audit_trail"),
     QueryRoute(AuditAnomalies, "/audit/anomalies", "audit", "audit_anomalies"),
+    QueryRoute(OverdueAssessments, "/training/overdue", "training", "overdue_assessments"),
+    QueryRoute(TrainingPassRates, "/training/pass-rates", "training", "training_pass_rates"),
 )
 
 ROUTE_OF: dict[type[Query], QueryRoute] = {route.query: route for route in QUERY_ROUTES}

@@ -15,11 +15,12 @@ from projections.account_queries import ACCOUNT_QUERIES
 from projections.audit import AUDIT_QUERIES
 from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
+from projections.training_queries import TRAINING_QUERIES
 from service.policy import KNOWN_OPERATIONS, load_service_policy
 
 OPERATIONS = (set(ALL_COMMANDS) | set(QUERIES) | set(PRIVACY_QUERIES) | set(ACCOUNT_QUERIES)
               | set(AUDIT_QUERIES) | {"customer-history"}
-              | {StartTotpEnrolment.name, ConfirmTotpEnrolment.name})
+              | {StartTotpEnrolment.name, ConfirmTotpEnrolment.name} | set(TRAINING_QUERIES))
 
 
 def test_the_permission_table_names_only_known_roles_and_operations() -> None:
