@@ -15,6 +15,7 @@ from ledger.domain.account import Account, account_id
 from ledger.domain.errors import ValidationFailedError, WorkflowViolationError
 from ledger.domain.training import GrantSuspended, GrantSuspensionLifted
 from projections.account_queries import AccessReview
+from projections.training_queries import OverdueAssessments, TrainingPassRates
 from service.bootstrap import Ledger
 from tests.accounts import (
     ADMIN,
@@ -261,3 +262,46 @@ def test_a_grant_made_under_the_exemption_lapses_after_the_new_employee_window(
     clock.now += timedelta(days=93)  # 2027-02-28: the window ended on 2027-02-27
     assert ledger.training.run_once() == 1
     assert ledger.access.identity.actor_for("li.na").roles == frozenset()
+
+
+# Reports ---------------------------------------------------------------------------------
+
+def test_the_overdue_report_lists_new_employees_past_their_window_and_others_past_the_period(
+        ledger: Ledger, clock: FixedClock) -> None:
+    create(ledger, "li.na")  # opened 2026-11-27, never assessed
+    create(ledger, "zhao.lei")
+    assessed(ledger, "zhao.lei", on="2026-11-02")  # due again 2027-11-02
+    create(ledger, "qian.hui")
+    assessed(ledger, "qian.hui", score=50, on="2026-11-02")  # a fail is no assessment passed
+    clock.now = datetime.fromisoformat("2027-03-01T03:00:00+00:00")
+    ledger.runner.catch_up()
+
+    overdue = ledger.answer(OverdueAssessments())
+    assert [(e["username"], e["reason"], e["due_on"]) for e in overdue["employees"]] == [
+        ("li.na", "new_employee", "2027-02-27"), ("qian.hui", "new_employee", "2027-02-27")]
+
+    later = ledger.answer(OverdueAssessments(as_of="2027-11-03"))
+    assert ("zhao.lei", "period", "2027-11-02", "2026-11-02") in [
+        (e["username"], e["reason"], e["due_on"], e["last_passed_on"])
+        for e in later["employees"]]
+
+
+def test_pass_rates_are_counted_per_course_and_per_department(ledger: Ledger) -> None:
+    create(ledger, "li.na", department="sales")
+    create(ledger, "zhao.lei", department="sales")
+    create(ledger, "wang.fang", department="info")
+    assessed(ledger, "li.na", score=90)
+    assessed(ledger, "zhao.lei", score=70)
+    assessed(ledger, "wang.fang", score=85)
+    assessed(ledger, "wang.fang", "audit", score=40, on="2026-10-01")
+    ledger.runner.catch_up()
+
+    rates = ledger.answer(TrainingPassRates())
+    assert rates["pass_mark"] == 80
+    assert [(r["course"], r["assessments"], r["passed"], r["pass_rate"])
+            for r in rates["courses"]] == [("audit", 1, 0, 0.0),
+                                           ("customer-data-handling", 3, 2, 0.6667)]
+    assert [(r["department"], r["assessments"], r["passed"]) for r in rates["departments"]
+            ] == [("info", 2, 1), ("sales", 2, 1)]
+    since = ledger.answer(TrainingPassRates(since="2026-11-01"))
+    assert [r["course"] for r in since["courses"]] == ["customer-data-handling"]
