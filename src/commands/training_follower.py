@@ -75,27 +75,38 @@ class TrainingFollower(BackgroundFollower):
         """Send ``apply-training-rules`` for each account with a grant to suspend or lift."""
         if not self.policy.training.required_for_grants:
             return 0
-        try:
-            registry: object = self.store.repository.get(REGISTRY_ID)
-        except AggregateNotFoundError:
-            return 0  # no account yet
-        if not isinstance(registry, AccountRegistry):  # pragma: no cover - fixed id
+        accounts = self._accounts()
+        # The initial administrator's exemption: nothing lapses before a second one exists.
+        if sum(1 for account in accounts
+               if account.grants.get("sysadmin", {}).get("active")) < 2:
             return 0
         changed = 0
-        for username in registry.usernames:
-            account: object = self.store.repository.get(account_id(username))
-            if not isinstance(account, Account) or account.status is AccountStatus.DISABLED:
-                continue
+        for account in accounts:
             suspend, lift = account.grant_lapses(rules_for(self.policy.training, account),
                                                  today)
             if not (suspend or lift):
                 continue
             command = ApplyTrainingRules(
-                username=username,
-                command_id=f"training:{username}:{account.version}:{today.isoformat()}")
+                username=account.username,
+                command_id=f"training:{account.username}:{account.version}:{today.isoformat()}")
             try:
                 outcome = self.bus.execute(command, FOLLOWER_ACTOR)
             except ConflictError:
                 continue  # the account moved meanwhile: the next look decides again
             changed += bool(outcome["result"]["changed"])
         return changed
+
+    def _accounts(self) -> list[Account]:
+        """Every account that is not disabled, as stored now."""
+        try:
+            registry: object = self.store.repository.get(REGISTRY_ID)
+        except AggregateNotFoundError:
+            return []  # no account yet
+        if not isinstance(registry, AccountRegistry):  # pragma: no cover - fixed id
+            return []
+        accounts = []
+        for username in registry.usernames:
+            account: object = self.store.repository.get(account_id(username))
+            if isinstance(account, Account) and account.status is not AccountStatus.DISABLED:
+                accounts.append(account)
+        return accounts

@@ -58,6 +58,8 @@ class ExpiringGrant(Answer):
     expires_on: str = Field(description="The last day the grant is covered.")
     cause: str = Field(description="assessment (its last valid day) or new_employee (an "
                                    "unassessed grant, at the end of the holder's window)")
+    exemption: str | None = Field(description="The exemption an unassessed grant was made "
+                                              "under, if any.")
 
 
 class OverdueAssessments(Query):

@@ -28,6 +28,7 @@ from projections.queries import (
     ListReviewsDue,
     Query,
 )
+from projections.training_queries import OverdueAssessments, TrainingPassRates
 from service.bootstrap import Ledger
 from service.cli import app as cli
 from service.client import HttpTransport, LedgerClient
@@ -63,6 +64,8 @@ def examples(customer_id: str, erased_id: str, request_id: str, clock: FixedCloc
         CustomerAsOf: {"customer_id": customer_id, "at": now},
         AuditTrailQuery: {"customer": customer_id, "since": day_before, "until": now},
         AuditAnomalies: {"since": day_before, "until": now},
+        OverdueAssessments: {"as_of": "2027-03-01"},
+        TrainingPassRates: {"since": "2026-01-01"},
     }
 
 

@@ -14,7 +14,7 @@ from commands.training import RecordAssessment, RecordTraining
 from ledger.domain.account import Account, account_id
 from ledger.domain.errors import ValidationFailedError, WorkflowViolationError
 from ledger.domain.training import GrantSuspended, GrantSuspensionLifted
-from projections.account_queries import AccessReview
+from projections.account_queries import AccessReview, ListAccounts
 from projections.training_queries import OverdueAssessments, TrainingPassRates
 from service.bootstrap import Ledger
 from tests.accounts import (
@@ -210,6 +210,9 @@ def test_an_expired_assessment_suspends_the_grant_which_stops_authorising_at_onc
     assert ledger.access.identity.actor_for("li.na").roles == frozenset()
     with store_unchanged(ledger.store):
         assert ledger.training.run_once() == 0  # an idle look writes nothing
+    ledger.runner.catch_up()
+    listed = {a["username"]: a["roles"] for a in ledger.answer(ListAccounts())["accounts"]}
+    assert listed["li.na"] == []
 
 
 def test_a_new_pass_lifts_the_suspension(ledger: Ledger, clock: FixedClock) -> None:
@@ -250,6 +253,17 @@ def test_the_access_review_warns_of_assessments_expiring_within_the_policy_days(
             for e in review["expiring_grants"]] == [
         ("li.na", "sales", "2026-12-09", "assessment")]
     assert ledger.training_reports.upcoming_expiries() == review["expiring_grants"]
+
+
+def test_while_the_exemption_lasts_nothing_lapses_and_nothing_is_written(
+        ledger: Ledger, clock: FixedClock) -> None:
+    open_account(ledger, "admin", "sysadmin", department="it")  # the only administrator
+    create(ledger, "li.na")
+    grant(ledger, "li.na", "sales")
+    clock.now += timedelta(days=400)
+    with store_unchanged(ledger.store):
+        assert ledger.training.run_once() == 0
+    assert ledger.access.identity.actor_for("li.na").roles == {"sales"}
 
 
 def test_a_grant_made_under_the_exemption_lapses_after_the_new_employee_window(
