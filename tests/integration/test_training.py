@@ -4,6 +4,8 @@ follower that suspends a grant when its assessment expires and lifts it on a new
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -319,3 +321,22 @@ def test_pass_rates_are_counted_per_course_and_per_department(ledger: Ledger) ->
             ] == [("info", 2, 1), ("sales", 2, 1)]
     since = ledger.answer(TrainingPassRates(since="2026-11-01"))
     assert [r["course"] for r in since["courses"]] == ["customer-data-handling"]
+
+
+def test_a_running_ledger_suspends_a_lapsed_grant_in_the_background(
+        make_ledger: Callable[..., Ledger], database_url: str, clock: FixedClock) -> None:
+    ledger = make_ledger(database_url, start_projections=True)
+    two_administrators(ledger)
+    create(ledger, "li.na")
+    assessed(ledger, "li.na", on="2025-11-28")
+    grant(ledger, "li.na", "sales")
+    assert ledger.training.running
+
+    clock.now += timedelta(days=1)
+    ledger.training.wake()
+
+    for _ in range(200):  # a bounded wait for the thread, not a timing
+        if not ledger.access.identity.actor_for("li.na").roles:
+            break
+        time.sleep(0.05)
+    assert ledger.access.identity.actor_for("li.na").roles == frozenset()
