@@ -324,7 +324,8 @@ def test_pass_rates_are_counted_per_course_and_per_department(ledger: Ledger) ->
 
 
 def test_a_running_ledger_suspends_a_lapsed_grant_in_the_background(
-        make_ledger: Callable[..., Ledger], database_url: str, clock: FixedClock) -> None:
+        database_url: str, make_ledger: Callable[..., Ledger], clock: FixedClock) -> None:
+    # The database first: it is dropped only after the ledger and its threads are closed.
     ledger = make_ledger(database_url, start_projections=True)
     two_administrators(ledger)
     create(ledger, "li.na")
