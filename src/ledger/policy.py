@@ -25,6 +25,7 @@ from ledger.policy_access import (
 from ledger.policy_audit import AuditPolicy
 from ledger.policy_backup import BackupPolicy
 from ledger.policy_operations import AlertsPolicy, FaultsPolicy
+from ledger.policy_training import TrainingPolicy
 
 _MANDATORY_CANDIDATES = frozenset(CHANGEABLE_PATHS) | {
     f"basic.{name}" for name in CustomerProfile.model_fields["basic"].annotation.model_fields  # type: ignore[union-attr]
@@ -53,6 +54,7 @@ class Policy(BaseModel):
     faults: FaultsPolicy = FaultsPolicy()
     alerts: AlertsPolicy = AlertsPolicy()
     backup: BackupPolicy = BackupPolicy()
+    training: TrainingPolicy
 
     @field_validator("mandatory_fields")
     @classmethod

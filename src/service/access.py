@@ -52,7 +52,8 @@ def build_access_control(store: LedgerStore, views: SqlDatabase, keys: KeyStore,
     access_log = AccessLog(store, clock, on_saved)
     authoriser = PolicyAuthoriser(policy.access, access_log, RoleUsage(credentials, today))
     identity = Identity(store, credentials, policy, access_log, clock, on_saved)
-    queries = AccountQueries(runner, wait_timeout, policy.access.grant_unused_days, today)
+    queries = AccountQueries(runner, wait_timeout, policy.access.grant_unused_days, today,
+                             policy.training)
     return AccessControl(credentials, access_log, authoriser, identity,
                          TotpEnrolment(credentials, policy.login), queries,
                          SecondFactorResets(credentials))

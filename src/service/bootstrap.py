@@ -18,6 +18,7 @@ from commands.observer import OperationsObserver
 from commands.ports import Clock, PersonalData
 from commands.read_audit import ReadAudit, reading_in_full
 from commands.registry import ALL_HANDLERS
+from commands.training_follower import TrainingFollower
 from ledger.connect import postgres_conninfo
 from ledger.crypto import BlindIndex, key_id_of
 from ledger.domain.sensitivity import Clearance
@@ -52,6 +53,7 @@ from projections.projection import Projection
 from projections.queries import Queries
 from projections.reading import ReadModels
 from projections.runner import ProjectionRunner
+from projections.training_queries import TrainingQueries
 from service.access import AccessControl, build_access_control
 from service.alerts import AlertState, WebhookSender
 from service.backup import BackupPlace, LiveBackups, backup_metrics_provider
@@ -87,6 +89,8 @@ class Ledger:
     figures: LogFigures
     metrics: MetricsEndpoint
     alerts: AlertMonitor
+    training: TrainingFollower
+    training_reports: TrainingQueries
     backups: LiveBackups | None = None
 
     def answer(self, query: Any) -> Any:
@@ -105,6 +109,7 @@ class Ledger:
         self.runner.stop()
         self.sealer.stop()
         self.erasures.stop()
+        self.training.stop()
         try:
             self.keys.release_reserved()
         except Exception as error:
@@ -252,6 +257,9 @@ def bootstrap(
         CustomerHistory: lambda query: customer_history(store, query, protector),
     } | access.queries.handlers() | AuditQueries(
         queries, store, policy).handlers() | faults.handlers()
+    training_reports = TrainingQueries(runner, settings.read_wait_timeout, policy.training,
+                                       today=lambda: policy.business_date(clock()))
+    query_handlers |= training_reports.handlers()
     # Answers are masked for the reader's clearance, which the bus sets (ST-4, P5); without
     # one, for the narrowest.
     narrowest = Clearance.narrowest(policy.access.sensitive_paths())
@@ -265,6 +273,7 @@ def bootstrap(
         runner.wake(position)
         sealer.wake(position)
         erasures.wake(position)
+        training.wake(position)
         try:
             one_time_password.discard_if_used(access.identity.accounts.current)
         except Exception as error:  # the command is saved: its outcome must still be told
@@ -293,12 +302,17 @@ def bootstrap(
                                      policy.alerts.webhook_attempts),
         alert_faults.open, alert_faults.close, settings.external_url or ""),
         lambda: configured_public_keys(settings), seconds)
+    # Grants whose assessment expired are suspended by their own follower (TR-3).
+    training = TrainingFollower(store, bus, policy, clock)
     background = settings.run_projections if start_projections is None else start_projections
     if background:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)
         erasures.start(settings.projection_poll_interval)
+        training.start(settings.projection_poll_interval)
     if background if settings.run_alerts is None else settings.run_alerts:
         alerts.start(policy.alerts.evaluate_every_seconds)
     return Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
-                  sealer, erasures, one_time_password, figures, metrics, alerts, backups)
+                  sealer, erasures, one_time_password, figures, metrics, alerts, training,
+                  training_reports,
+                  backups)

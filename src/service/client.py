@@ -23,6 +23,7 @@ from service.client_accounts import AccountMethods
 from service.client_operations import OperationsMethods
 from service.client_queries import QueryMethods
 from service.client_retry import RetryPolicy
+from service.client_training import TrainingMethods
 from service.client_transport import HttpTransport, InProcessTransport, Transport
 
 
@@ -32,7 +33,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class LedgerClient(QueryMethods, AccountMethods, OperationsMethods):
+class LedgerClient(QueryMethods, AccountMethods, OperationsMethods, TrainingMethods):
     """The ledger for Python callers: commands and queries with plain types in and out."""
 
     def __init__(self, transport: Transport, retry: RetryPolicy | None = None) -> None:

@@ -36,6 +36,7 @@ from projections.queries import (
     ListReviewsDue,
     Query,
 )
+from projections.training_queries import OverdueAssessments, TrainingPassRates
 
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
 Q = TypeVar("Q", bound=Query)
@@ -84,6 +85,8 @@ QUERY_ROUTES: tuple[QueryRoute, ...] = (
     QueryRoute(ListFaults, "/faults", "operations", "list_faults"),
     QueryRoute(ListIncidents, "/incidents", "operations", "list_incidents"),
     QueryRoute(LegalHoldReview, "/legal-holds", "personal data", "legal_hold_review"),
+    QueryRoute(OverdueAssessments, "/training/overdue", "training", "overdue_assessments"),
+    QueryRoute(TrainingPassRates, "/training/pass-rates", "training", "training_pass_rates"),
 )
 
 ROUTE_OF: dict[type[Query], QueryRoute] = {route.query: route for route in QUERY_ROUTES}

@@ -32,6 +32,7 @@ from projections.queries import (
     ListPendingProposals,
     ListReviewsDue,
 )
+from projections.training_queries import OverdueAssessments, TrainingPassRates
 from service.bootstrap import Ledger
 from tests.factories import make_profile
 from tests.privacy_support import (
@@ -80,6 +81,7 @@ def scenario(ledger: Ledger) -> tuple[dict[type[BaseModel], BaseModel], set[str]
         CustomerHistory(customer_id=UUID(zh)), ListAccounts(), GetAccount(username="nobody"),
         AccessReview(), CustomerAsOf(customer_id=UUID(en), at=now), AuditTrailQuery(),
         AuditAnomalies(since=now - timedelta(days=1), until=now + timedelta(days=1)),
+        OverdueAssessments(), TrainingPassRates(),
     ]
     by_kind = {type(query): query for query in queries}
     assert set(by_kind) == set(ledger.bus.query_handlers), "a query kind is not asked here"

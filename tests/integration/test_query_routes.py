@@ -35,6 +35,7 @@ from projections.queries import (
     ListReviewsDue,
     Query,
 )
+from projections.training_queries import OverdueAssessments, TrainingPassRates
 from service.bootstrap import Ledger
 from service.cli import app as cli
 from service.client import HttpTransport, LedgerClient
@@ -73,6 +74,8 @@ def examples(customer_id: str, erased_id: str, request_id: str, clock: FixedCloc
         ListFaults: {"status": "all"},
         ListIncidents: {"limit": 10},
         LegalHoldReview: {"status": "all", "customer_id": customer_id},
+        OverdueAssessments: {"as_of": "2027-03-01"},
+        TrainingPassRates: {"since": "2026-01-01"},
     }
 
 

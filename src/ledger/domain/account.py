@@ -14,6 +14,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from ledger.domain.errors import ConflictError, WorkflowViolationError
 from ledger.domain.events import LedgerAggregate
+from ledger.domain.training import AccountTraining
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:customer-ledger:account")
 REGISTRY_ID = uuid5(_NAMESPACE, "registry")
@@ -36,8 +37,9 @@ class LockReason(StrEnum):
     INCIDENT = "incident"
 
 
-class Account(LedgerAggregate):
-    """One employee's account: credentials state, status and role grants."""
+class Account(LedgerAggregate, AccountTraining):
+    """One employee's account: credentials state, status, role grants, and training
+    (``ledger.domain.training``)."""
 
     class Created(LedgerAggregate.Created):
         username: str
@@ -52,6 +54,7 @@ class Account(LedgerAggregate):
             account.password_hash = self.password_hash
             account.must_change_password = True
             account.password_changed_at = self.timestamp
+            account.created_at = self.timestamp
 
     class PasswordChanged(LedgerAggregate.Event):
         """A new password: a one-time one set by an administrator (``one_time``), or the
@@ -97,10 +100,21 @@ class Account(LedgerAggregate):
             account.end_sessions(self.originator_version)
 
     class RoleGrantRequested(LedgerAggregate.Event):
+        """A grant, with the assessment it relied on (TR-3), or the exemption it was made
+        under (``initial_administrator``), or neither (before grants were checked)."""
+
         grant_id: str
         role: str
         requested_by: str
         needs_approval: bool
+        assessment: dict[str, Any] | None
+        exemption: str | None
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["assessment"] = None  # granted before grants were checked against training
+            state["exemption"] = None
 
         def apply(self, account: Account) -> None:
             account.grants[self.role] = {
@@ -108,6 +122,8 @@ class Account(LedgerAggregate):
                 "requested_at": self.timestamp.isoformat(), "approved_by": None,
                 "active": not self.needs_approval,
                 "active_since": None if self.needs_approval else self.timestamp.isoformat(),
+                "assessment": self.assessment, "exemption": self.exemption,
+                "suspended": False, "suspended_since": None,
             }
 
     class RoleGrantApproved(LedgerAggregate.Event):
@@ -160,6 +176,9 @@ class Account(LedgerAggregate):
         self.lock_reason: str | None = None
         self.unlocked_at: datetime | None = None
         self.grants: dict[str, dict[str, Any]] = {}
+        self.trainings: list[dict[str, Any]] = []
+        self.assessments: list[dict[str, Any]] = []
+        self.created_at: datetime | None = None
         # Sessions opened on an earlier version than this are void for good (see
         # ``end_sessions``); but ``kept_session`` stays valid if it was at ``kept_from``.
         self.sessions_valid_from = 0
@@ -204,8 +223,10 @@ class Account(LedgerAggregate):
         self.check_not_disabled()
         self.trigger_event(self.Disabled, disabled_by=by)
 
-    def grant(self, role: str, *, by: str, needs_approval: bool) -> str:
-        """Grant a role; a high-privilege one stays inactive until approved (AC-2)."""
+    def grant(self, role: str, *, by: str, needs_approval: bool,
+              assessment: dict[str, Any] | None = None, exemption: str | None = None) -> str:
+        """Grant a role; a high-privilege one stays inactive until approved (AC-2). The
+        grant names the assessment it relied on, or the exemption it was made under (TR-3)."""
         self.check_not_disabled()
         if by == self.username:
             raise WorkflowViolationError("no one may grant a role to themselves")
@@ -215,7 +236,8 @@ class Account(LedgerAggregate):
                                 details={"role": role})
         grant_id = str(uuid4())
         self.trigger_event(self.RoleGrantRequested, grant_id=grant_id, role=role,
-                           requested_by=by, needs_approval=needs_approval)
+                           requested_by=by, needs_approval=needs_approval,
+                           assessment=assessment, exemption=exemption)
         return grant_id
 
     def approve_grant(self, role: str, *, by: str) -> None:
@@ -301,7 +323,9 @@ class Account(LedgerAggregate):
 
     @property
     def active_roles(self) -> frozenset[str]:
-        return frozenset(role for role, grant in self.grants.items() if grant["active"])
+        # A suspended grant (its assessment expired, TR-3) authorises nothing.
+        return frozenset(role for role, grant in self.grants.items()
+                         if grant["active"] and not grant.get("suspended"))
 
     def as_dict(self) -> dict[str, Any]:
         return {"username": self.username, "employee_id": self.employee_id,

@@ -20,6 +20,7 @@ from service.cli.monitoring import alerts_app, fault_app, incident_app, metrics
 from service.cli.operations import init, policy_app, projections_app, serve
 from service.cli.privacy import deletion_app, duplicates, find_by, keys_app
 from service.cli.replay import audit_history
+from service.cli.training import training_app
 from service.cli.verification import keys_verify
 
 app = typer.Typer(help="The customer ledger: event-sourced customer records under a data policy.",
@@ -57,6 +58,7 @@ app.add_typer(access_app, name="access")
 app.add_typer(deletion_app, name="deletion")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(training_app, name="training")
 customer_app.command("find-by")(find_by)
 customer_app.command("duplicates")(duplicates)
 app.command()(metrics)

@@ -16,12 +16,13 @@ from projections.audit import AUDIT_QUERIES
 from projections.faults import FAULT_QUERIES
 from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
+from projections.training_queries import TRAINING_QUERIES
 from service.policy import KNOWN_OPERATIONS, METRICS_OPERATION, load_service_policy
 
 OPERATIONS = (set(ALL_COMMANDS) | set(QUERIES) | set(PRIVACY_QUERIES) | set(ACCOUNT_QUERIES)
               | set(AUDIT_QUERIES) | {"customer-history"}
               | {StartTotpEnrolment.name, ConfirmTotpEnrolment.name}
-              | set(FAULT_QUERIES) | {METRICS_OPERATION})
+              | set(FAULT_QUERIES) | {METRICS_OPERATION} | set(TRAINING_QUERIES))
 
 
 def test_the_permission_table_names_only_known_roles_and_operations() -> None:
