@@ -11,9 +11,10 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 
-from commands.actor import Authoriser
+from commands.actor import Actor, Authoriser
 from commands.bus import MessageBus, QueryHandler, ReadAuditor, utc_now
 from commands.command import Command, Handler
+from commands.exports import ExportFiles, Exports
 from commands.ports import Clock, PersonalData
 from commands.read_audit import ReadAudit, reading_in_full
 from commands.registry import ALL_HANDLERS
@@ -21,6 +22,7 @@ from ledger.connect import postgres_conninfo
 from ledger.crypto import BlindIndex, key_id_of
 from ledger.domain.sensitivity import Clearance
 from ledger.erasures import ErasureFollower
+from ledger.export_marks import TraceKey
 from ledger.integrity.keys import SigningKeySource
 from ledger.integrity.sealer import CheckpointPolicy, Sealer
 from ledger.integrity.storage import EventLog
@@ -39,6 +41,9 @@ from projections.audit_trail import AuditTrail
 from projections.customer_search import CustomerSearch, forget_customers
 from projections.customer_view import CustomerView
 from projections.deletions import Deletions
+from projections.export_identify import ExportIdentification
+from projections.export_log import ExportLog
+from projections.export_rows import ExportRows
 from projections.history import CustomerHistory, customer_history
 from projections.key_changes import KeyChanges
 from projections.masking import masked
@@ -69,6 +74,7 @@ class Ledger:
     sealer: Sealer
     erasures: ErasureFollower
     one_time_password: OneTimePasswordFile
+    exports: ExportFiles
 
     def answer(self, query: Any) -> Any:
         """Answer ``query`` in this process as the bus would, without an actor: masked for
@@ -175,7 +181,7 @@ def bootstrap(
     store = open_store(settings)
     runner = ProjectionRunner(store, views, [
         CustomerView(), PendingProposals(), KeyChanges(), CustomerSearch(protector),
-        Deletions(), AccountsView(), AuditTrail(),
+        Deletions(), AccountsView(), AuditTrail(), ExportLog(),
     ])
     runner.create_tables()
     # The integrity sealer follows the log like the runner (README, "Tamper evidence").
@@ -198,6 +204,9 @@ def bootstrap(
         CustomerHistory: lambda query: customer_history(store, query, protector),
     } | access.queries.handlers() | AuditQueries(
         queries, store, policy).handlers()
+    # The trace marks of exports are keyed by the blind-index key: no further secret to keep.
+    trace = TraceKey.derived(protector.keyed_hash)
+    query_handlers |= ExportIdentification(queries, trace).handlers()
     # Answers are masked for the reader's clearance, which the bus sets (ST-4, P5); without
     # one, for the narrowest.
     narrowest = Clearance.narrowest(policy.access.sensitive_paths())
@@ -217,13 +226,27 @@ def bootstrap(
             structlog.get_logger("ledger").warning("one_time_password_file_not_checked",
                                                    error=type(error).__name__)
 
-    bus = build_bus(store, policy, protector, authoriser or access.authoriser, clock=clock,
+    authoriser = authoriser or access.authoriser
+    exports = Exports(ExportRows(queries), trace, _clearances(authoriser, narrowest))
+    bus = build_bus(store, policy, protector, authoriser, clock=clock,
                     query_handlers=query_handlers, on_saved=wake_followers,
-                    more_handlers=access.totp.handlers(),
+                    more_handlers=access.totp.handlers() | exports.handlers(),
                     read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()))
     if settings.run_projections if start_projections is None else start_projections:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)
         erasures.start(settings.projection_poll_interval)
     return Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
-                  sealer, erasures, one_time_password)
+                  sealer, erasures, one_time_password, exports.files)
+
+
+def _clearances(authoriser: Authoriser, narrowest: Clearance
+                ) -> Callable[[str, frozenset[str]], Clearance]:
+    """What an exporter may see unmasked: the authoriser's answer for a query, so an export
+    masks exactly as a read does; the narrowest where the authoriser grants none."""
+    clearance_for = getattr(authoriser, "clearance_for", None)
+
+    def clearance(actor: str, roles: frozenset[str]) -> Clearance:
+        return clearance_for(Actor(actor, roles)) if clearance_for else narrowest
+
+    return clearance

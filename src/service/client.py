@@ -19,6 +19,7 @@ from commands.actor import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
 from projections.queries import Query
 from service.client_accounts import AccountMethods
+from service.client_exports import ExportMethods
 from service.client_queries import QueryMethods
 from service.client_transport import HttpTransport, InProcessTransport, Transport
 
@@ -29,7 +30,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class LedgerClient(QueryMethods, AccountMethods):
+class LedgerClient(QueryMethods, AccountMethods, ExportMethods):
     """The ledger for Python callers: commands and queries with plain types in and out."""
 
     def __init__(self, transport: Transport) -> None:
@@ -44,10 +45,10 @@ class LedgerClient(QueryMethods, AccountMethods):
         (for embedding and tests: whoever holds the process holds the database anyway)."""
         if roles is not None:
             fixed = Actor(actor, frozenset(roles), client_address, department)
-            return cls(InProcessTransport(ledger.bus, fixed))
+            return cls(InProcessTransport(ledger.bus, fixed, ledger.exports))
         identity = ledger.access.identity
         return cls(InProcessTransport(
-            ledger.bus, lambda: identity.actor_for(actor, client_address)))
+            ledger.bus, lambda: identity.actor_for(actor, client_address), ledger.exports))
 
     @classmethod
     def over_http(cls, base_url: str, *, username: str, password: str,

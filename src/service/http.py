@@ -19,6 +19,7 @@ from ledger.settings import Settings
 from service.bootstrap import Ledger, bootstrap
 from service.http_auth import ActorDep, LedgerDep, auth_router
 from service.http_docs import mount_docs
+from service.http_exports import exports_router
 from service.http_guard import ResponseGuard
 from service.http_queries import queries_router
 
@@ -148,4 +149,5 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
     app.include_router(auth_router())
     app.include_router(_commands_router())
     app.include_router(queries_router())
+    app.include_router(exports_router())
     return app
