@@ -14,6 +14,7 @@ from service.cli.audit import audit_app
 from service.cli.changes import change_app, review_app
 from service.cli.common import options
 from service.cli.customers import customer_app, history
+from service.cli.exports import export_app
 from service.cli.operations import init, policy_app, projections_app, serve
 from service.cli.privacy import deletion_app, duplicates, find_by, keys_app
 from service.cli.replay import audit_history
@@ -54,6 +55,7 @@ app.add_typer(access_app, name="access")
 app.add_typer(deletion_app, name="deletion")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(export_app, name="export")
 customer_app.command("find-by")(find_by)
 customer_app.command("duplicates")(duplicates)
 
