@@ -5,6 +5,7 @@ code that asks for full clearance, and is recorded in the audit trail for it, se
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from ledger.domain.profile import validate_profile
 from projections.account_queries import AccessReview, GetAccount, ListAccounts
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf
+from projections.export_identify import IdentifyExport
 from projections.history import CustomerHistory
 from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
 from projections.queries import (
@@ -80,6 +82,7 @@ def scenario(ledger: Ledger) -> tuple[dict[type[BaseModel], BaseModel], set[str]
         CustomerHistory(customer_id=UUID(zh)), ListAccounts(), GetAccount(username="nobody"),
         AccessReview(), CustomerAsOf(customer_id=UUID(en), at=now), AuditTrailQuery(),
         AuditAnomalies(since=now - timedelta(days=1), until=now + timedelta(days=1)),
+        IdentifyExport(content_base64=base64.b64encode(b"basic.name\nAcme\n").decode()),
     ]
     by_kind = {type(query): query for query in queries}
     assert set(by_kind) == set(ledger.bus.query_handlers), "a query kind is not asked here"
