@@ -21,14 +21,18 @@ from pydantic import Field, field_validator
 
 from commands.command import Command, Handler, Result
 from commands.ports import UnitOfWork
+from ledger.domain.errors import PermissionDeniedError
 from ledger.domain.export import (
     EXPORTABLE_FIELDS,
     Export,
     ExportFilter,
     ExportFormat,
     ExportRequest,
+    ReportName,
+    ReportTable,
     Selection,
     query_hash,
+    report_hash,
 )
 from ledger.domain.sensitivity import Clearance, mask_value
 from ledger.export_files import MEDIA_TYPES, VisibleMark, render
@@ -63,11 +67,29 @@ class ExportCustomers(Command):
         return ["customer_id", *(name for name in self.fields if name != "customer_id")]
 
 
+class ExportReport(Command):
+    """Export a report (OP-3) to a file, traced by its visible mark and audited."""
+
+    name = "export-report"
+    report: ReportName
+    params: dict[str, str] = Field(default_factory=dict, max_length=10, description=(
+        "The report's parameters (review-coverage: quarter)."))
+    format: ExportFormat = ExportFormat.CSV
+    purpose: str = Field(min_length=1, max_length=500, description="Why the data leaves.")
+
+
 class ApproveExport(Command):
     """Approve an export request filed by someone else (the bulk-export privilege)."""
 
     name = "approve-export"
     request_id: UUID
+
+
+class ReportSource(Protocol):
+    """Where report rows come from (``projections.reports.report_table``)."""
+
+    def __call__(self, report: str, params: dict[str, str], clearance: Clearance
+                 ) -> ReportTable: ...
 
 
 class ExportSource(Protocol):
@@ -108,14 +130,49 @@ class Exports:
 
     def __init__(self, source: ExportSource, trace: TraceKey,
                  clearance_for: Callable[[str, frozenset[str]], Clearance],
-                 files: ExportFiles | None = None) -> None:
+                 files: ExportFiles | None = None, *, reports: ReportSource | None = None,
+                 permits: Callable[[frozenset[str], str], bool] | None = None) -> None:
         self.source = source
         self.trace = trace
         self.clearance_for = clearance_for
         self.files = files or ExportFiles()
+        self.reports = reports
+        self.permits = permits or (lambda roles, operation: True)
 
     def handlers(self) -> dict[type[Command], Handler]:
-        return {ExportCustomers: self.export}
+        return {ExportCustomers: self.export, ExportReport: self.export_report}
+
+    def export_report(self, command: ExportReport, uow: UnitOfWork) -> Result:
+        operation = f"report-{command.report}"
+        if self.reports is None or not self.permits(uow.roles, operation):
+            # Exporting a report shows it: the exporter must be allowed to read it too.
+            raise PermissionDeniedError(f"exporting this report needs {operation} as well",
+                                        details={"operation": operation})
+        table = self.reports(command.report, command.params,
+                             self.clearance_for(uow.actor, uow.roles))
+        query = report_hash(command.report, command.params)
+        export_id, at = uuid4(), uow.clock()
+        mark = VisibleMark(str(export_id), uow.actor, at, query,
+                           self.trace.tag(str(export_id), uow.actor, at.isoformat(), query))
+        content = render(command.format, table.columns, table.rows, mark)
+        return self._produced(command, uow, export_id, content, {
+            "criteria": {"report": command.report, **command.params}, "fields": table.columns,
+            "masked_fields": table.hidden, "rows": len(table.rows), "canaries": 0,
+            "query_hash": query, "reflects_position": table.position, "request_id": None})
+
+    def _produced(self, command: ExportCustomers | ExportReport, uow: UnitOfWork,
+                  export_id: UUID, content: bytes, facts: dict[str, Any]) -> Result:
+        """Record the export (EX-3) and keep its file for the adapter that asked."""
+        digest = hashlib.sha256(content).hexdigest()
+        uow.add(Export.produced(export_id, exporter=uow.actor, purpose=command.purpose,
+                                format=command.format.value, sha256=digest, **facts))
+        file = ExportFile(f"export-{export_id}.{command.format.value}",
+                          MEDIA_TYPES[command.format], content)
+        uow.on_commit(lambda: self.files.keep(command.command_id, file))
+        return {"status": "exported", "export_id": str(export_id), "sha256": digest,
+                "format": command.format.value, "filename": file.filename} | {
+            key: facts[key] for key in ("rows", "canaries", "query_hash", "masked_fields",
+                                        "reflects_position", "request_id")}
 
     def export(self, command: ExportCustomers, uow: UnitOfWork) -> Result:
         columns = command.columns()
@@ -137,24 +194,14 @@ class Exports:
                            self.trace.tag(str(export_id), uow.actor, at.isoformat(), query))
         table, canaries = self._table(str(export_id), columns, selection, clearance, mark)
         content = render(command.format, columns, table, mark)
-        digest = hashlib.sha256(content).hexdigest()
-        uow.add(Export.produced(
-            export_id, exporter=uow.actor, purpose=command.purpose,
-            criteria=command.filter.model_dump(mode="json", exclude_none=True),
-            fields=columns, masked_fields=selection.masked_fields, format=command.format.value,
-            rows=len(selection.rows), canaries=canaries, sha256=digest, query_hash=query,
-            reflects_position=position,
-            request_id=None if request is None else str(request.id)))
         if request is not None:
             request.use(export_id)
-        file = ExportFile(f"export-{export_id}.{command.format.value}",
-                          MEDIA_TYPES[command.format], content)
-        uow.on_commit(lambda: self.files.keep(command.command_id, file))
-        return {"status": "exported", "export_id": str(export_id), "rows": len(selection.rows),
-                "canaries": canaries, "sha256": digest, "format": command.format.value,
-                "filename": file.filename, "query_hash": query,
-                "masked_fields": selection.masked_fields, "reflects_position": position,
-                "request_id": None if request is None else str(request.id)}
+        return self._produced(command, uow, export_id, content, {
+            "criteria": command.filter.model_dump(mode="json", exclude_none=True),
+            "fields": columns, "masked_fields": selection.masked_fields,
+            "rows": len(selection.rows), "canaries": canaries, "query_hash": query,
+            "reflects_position": position,
+            "request_id": None if request is None else str(request.id)})
 
     def _file_request(self, command: ExportCustomers, uow: UnitOfWork, columns: list[str],
                       query: str, selection: Selection) -> Result:

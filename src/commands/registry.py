@@ -20,6 +20,7 @@ ALL_COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in ALL_HANDLERS}
 SECOND_FACTOR_COMMANDS: dict[str, type[Command]] = {
     cls.name: cls for cls in (StartTotpEnrolment, ConfirmTotpEnrolment)}
 """The commands sent over ``/auth/totp/*``, handled by ``TotpEnrolment.handlers()``."""
-EXPORT_COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (exports.ExportCustomers,)}
+EXPORT_COMMANDS: dict[str, type[Command]] = {
+    cls.name: cls for cls in (exports.ExportCustomers, exports.ExportReport)}
 """The commands sent over ``POST /exports``, handled by ``Exports.handlers()``: their answer
 carries the file, which no command outcome may hold."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -50,6 +51,7 @@ from projections.masking import masked
 from projections.pending_proposals import PendingProposals
 from projections.privacy import PrivacyQueries
 from projections.queries import Queries
+from projections.reports import Reports, report_table
 from projections.runner import ProjectionRunner
 from service.access import AccessControl, build_access_control
 from service.key_material import check_keystore_location, load_index_key, load_kek
@@ -207,6 +209,7 @@ def bootstrap(
     # The trace marks of exports are keyed by the blind-index key: no further secret to keep.
     trace = TraceKey.derived(protector.keyed_hash)
     query_handlers |= ExportIdentification(queries, trace).handlers()
+    query_handlers |= Reports(queries, policy).handlers()
     # Answers are masked for the reader's clearance, which the bus sets (ST-4, P5); without
     # one, for the narrowest.
     narrowest = Clearance.narrowest(policy.access.sensitive_paths())
@@ -227,7 +230,12 @@ def bootstrap(
                                                    error=type(error).__name__)
 
     authoriser = authoriser or access.authoriser
-    exports = Exports(ExportRows(queries), trace, _clearances(authoriser, narrowest))
+    permits = getattr(authoriser, "permits", None)
+    exports = Exports(ExportRows(queries), trace, _clearances(authoriser, narrowest),
+                      reports=partial(report_table, lambda query: query_handlers[type(query)](
+                          query)),
+                      permits=(lambda roles, operation: bool(permits(roles, operation)))
+                      if permits else None)
     bus = build_bus(store, policy, protector, authoriser, clock=clock,
                     query_handlers=query_handlers, on_saved=wake_followers,
                     more_handlers=access.totp.handlers() | exports.handlers(),

@@ -21,6 +21,7 @@ from projections.queries import Query
 from service.client_accounts import AccountMethods
 from service.client_exports import ExportMethods
 from service.client_queries import QueryMethods
+from service.client_reports import ReportMethods
 from service.client_transport import HttpTransport, InProcessTransport, Transport
 
 
@@ -30,7 +31,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class LedgerClient(QueryMethods, AccountMethods, ExportMethods):
+class LedgerClient(QueryMethods, AccountMethods, ExportMethods, ReportMethods):
     """The ledger for Python callers: commands and queries with plain types in and out."""
 
     def __init__(self, transport: Transport) -> None:

@@ -31,6 +31,17 @@ class ExportMethods:
         file = answer.get("file")
         return answer | {"content": base64.b64decode(file["content_base64"]) if file else None}
 
+    def export_report(self, report: str, *, purpose: str, format: str = "csv",
+                      params: dict[str, str] | None = None, command_id: str | None = None
+                      ) -> dict[str, Any]:
+        """Export the report ``report`` (customers, review-coverage, ...) to a traced file;
+        the answer's ``content`` holds it."""
+        answer = self.transport.export({
+            "command_id": command_id or str(uuid4()), "report": report, "purpose": purpose,
+            "format": format, "params": params or {}}, "export-report")
+        file = answer.get("file")
+        return answer | {"content": base64.b64decode(file["content_base64"]) if file else None}
+
     def approve_export(self, request_id: str, *, command_id: str | None = None,
                        reason: str | None = None) -> dict[str, Any]:
         """Approve someone else's export request (the bulk-export privilege)."""

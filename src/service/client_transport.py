@@ -31,7 +31,7 @@ class Transport(Protocol):
 
     def query(self, query: type[Query], params: dict[str, Any]) -> dict[str, Any]: ...
 
-    def export(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+    def export(self, payload: dict[str, Any], command: str = "export") -> dict[str, Any]: ...
 
     def identify(self, payload: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -60,8 +60,8 @@ class InProcessTransport:
         result: dict[str, Any] = self.bus.ask(build_query(query, given), self.actor)
         return result
 
-    def export(self, payload: dict[str, Any]) -> dict[str, Any]:
-        outcome = self.bus.execute_named("export", payload, self.actor)
+    def export(self, payload: dict[str, Any], command: str = "export") -> dict[str, Any]:
+        outcome = self.bus.execute_named(command, payload, self.actor)
         return export_answer(outcome, self.exports.take(outcome["command_id"]))
 
     def identify(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -151,8 +151,9 @@ class HttpTransport:
         path, query_params = ROUTE_OF[query].url(params)
         return self._send("GET", path, params=query_params, headers=self.headers)
 
-    def export(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return self._send("POST", "/exports", json=payload, headers=self.headers)
+    def export(self, payload: dict[str, Any], command: str = "export") -> dict[str, Any]:
+        path = "/exports" if command == "export" else "/exports/reports"
+        return self._send("POST", path, json=payload, headers=self.headers)
 
     def identify(self, payload: dict[str, Any]) -> dict[str, Any]:
         return self._send("POST", "/exports/identify", json=payload, headers=self.headers)

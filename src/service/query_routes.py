@@ -29,6 +29,13 @@ from projections.queries import (
     ListReviewsDue,
     Query,
 )
+from projections.reports import (
+    CustomersReport,
+    DeletionsReport,
+    KeyChangeLatenessReport,
+    PendingProposalsReport,
+    ReviewCoverageReport,
+)
 
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
 Q = TypeVar("Q", bound=Query)
@@ -74,6 +81,14 @@ QUERY_ROUTES: tuple[QueryRoute, ...] = (
     QueryRoute(CustomerAsOf, "/customers/{customer_id}/as-of", "audit", "customer_as_of"),
     QueryRoute(AuditTrailQuery, "/audit/trail", "audit", "audit_trail"),
     QueryRoute(AuditAnomalies, "/audit/anomalies", "audit", "audit_anomalies"),
+    QueryRoute(CustomersReport, "/reports/customers", "reports", "report_customers"),
+    QueryRoute(ReviewCoverageReport, "/reports/review-coverage", "reports",
+               "report_review_coverage"),
+    QueryRoute(KeyChangeLatenessReport, "/reports/key-change-lateness", "reports",
+               "report_key_change_lateness"),
+    QueryRoute(DeletionsReport, "/reports/deletions", "reports", "report_deletions"),
+    QueryRoute(PendingProposalsReport, "/reports/pending-proposals", "reports",
+               "report_pending_proposals"),
 )
 
 ROUTE_OF: dict[type[Query], QueryRoute] = {route.query: route for route in QUERY_ROUTES}

@@ -34,6 +34,7 @@ from projections.queries import (
     ListPendingProposals,
     ListReviewsDue,
 )
+from projections.reports import REPORTS
 from service.bootstrap import Ledger
 from tests.factories import make_profile
 from tests.privacy_support import (
@@ -83,6 +84,7 @@ def scenario(ledger: Ledger) -> tuple[dict[type[BaseModel], BaseModel], set[str]
         AccessReview(), CustomerAsOf(customer_id=UUID(en), at=now), AuditTrailQuery(),
         AuditAnomalies(since=now - timedelta(days=1), until=now + timedelta(days=1)),
         IdentifyExport(content_base64=base64.b64encode(b"basic.name\nAcme\n").decode()),
+        *(report() for report in REPORTS.values()),
     ]
     by_kind = {type(query): query for query in queries}
     assert set(by_kind) == set(ledger.bus.query_handlers), "a query kind is not asked here"

@@ -29,6 +29,13 @@ EXPORTABLE_FIELDS: tuple[str, ...] = VIEW_COLUMNS + tuple(sorted(CHANGEABLE_PATH
 """Every column an export may hold: the view's own, and each path a change may set."""
 
 
+REPORT_NAMES = ("customers", "review-coverage", "key-change-lateness", "deletions",
+                "pending-proposals")
+"""The reports (OP-3) an export may hold, by the name ``ledger report NAME`` takes."""
+ReportName = Literal["customers", "review-coverage", "key-change-lateness", "deletions",
+                     "pending-proposals"]
+
+
 class ExportFormat(StrEnum):
     CSV = "csv"
     XLSX = "xlsx"
@@ -66,6 +73,23 @@ def query_hash(criteria: ExportFilter, fields: list[str]) -> str:
     canonical = json.dumps({"filter": criteria.model_dump(mode="json", exclude_none=True),
                             "fields": fields}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def report_hash(report: str, params: dict[str, Any]) -> str:
+    """SHA-256 of a report's name and parameters: the query hash of a report export."""
+    canonical = json.dumps({"report": report, "params": params}, sort_keys=True,
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    """A report as rows of plain values, at the position it reflects."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    position: int
+    hidden: list[str]
 
 
 def approval_binding(query: str, position: int, rows_digest: str) -> str:

@@ -18,6 +18,7 @@ from service.cli.exports import export_app
 from service.cli.operations import init, policy_app, projections_app, serve
 from service.cli.privacy import deletion_app, duplicates, find_by, keys_app
 from service.cli.replay import audit_history
+from service.cli.reports import report
 from service.cli.verification import keys_verify
 
 app = typer.Typer(help="The customer ledger: event-sourced customer records under a data policy.",
@@ -56,6 +57,7 @@ app.add_typer(deletion_app, name="deletion")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(export_app, name="export")
+app.command()(report)
 customer_app.command("find-by")(find_by)
 customer_app.command("duplicates")(duplicates)
 

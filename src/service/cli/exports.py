@@ -53,17 +53,7 @@ def export_customers(
             answer = ledger.export_customers(field, purpose=purpose, format=fmt,
                                              filter=criteria, request_id=request,
                                              command_id=command_id)
-        content = answer.pop("content")
-        if content is not None:
-            path = output or Path(answer["file"]["filename"])
-            # Private (0600) and new: an export holds customer data.
-            descriptor = create_private_file(path)
-            with os.fdopen(descriptor, "wb") as written:
-                written.write(content)
-            answer["written_to"] = str(path)
-        if answer.get("file"):
-            answer["file"].pop("content_base64")
-        return answer
+        return _write(answer, output)
 
     def render(answer: dict[str, Any]) -> None:
         result = answer["result"]
@@ -83,6 +73,52 @@ def export_customers(
         note((f"written to {where}" if where else "already exported: the file was handed "
               "out by the first run") + f"; reflects event position "
              f"{result['reflects_position']}")
+
+    show(run(action), render)
+
+
+def _write(answer: dict[str, Any], output: Path | None) -> dict[str, Any]:
+    """Write the answer's file, new and private (0600: an export holds customer data)."""
+    content = answer.pop("content")
+    if content is not None:
+        path = output or Path(answer["file"]["filename"])
+        descriptor = create_private_file(path)
+        with os.fdopen(descriptor, "wb") as written:
+            written.write(content)
+        answer["written_to"] = str(path)
+    if answer.get("file"):
+        answer["file"].pop("content_base64")
+    return answer
+
+
+@export_app.command("report")
+def export_report(
+    name: Annotated[str, typer.Argument(help="customers, review-coverage, "
+                                             "key-change-lateness, deletions or "
+                                             "pending-proposals.")],
+    purpose: Annotated[str, typer.Option(help="Why the data leaves (recorded).")],
+    output: Annotated[Path | None, typer.Option(
+        "--out", help="Write the file here (default: its own name, in this directory).")
+        ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or jsonl.")] = "csv",
+    quarter: Annotated[str | None, typer.Option(
+        help="review-coverage: the quarter (default: this one).")] = None,
+    command_id: Annotated[str | None, typer.Option(help="Id for a safe retry.")] = None,
+) -> None:
+    """Export a report to a file with its visible mark, audited like every export."""
+    def action() -> dict[str, Any]:
+        with client() as ledger:
+            answer = ledger.export_report(name, purpose=purpose, format=fmt,
+                                          params={"quarter": quarter} if quarter else {},
+                                          command_id=command_id)
+        return _write(answer, output)
+
+    def render(answer: dict[str, Any]) -> None:
+        result = answer["result"]
+        out.print(f"exported report {name}: {result['rows']} row(s), export "
+                  f"{answer['export_id']}", highlight=False, soft_wrap=True)
+        note(f"written to {answer.get('written_to', '-')}; sha256 {result['sha256']}; "
+             f"reflects event position {result['reflects_position']}")
 
     show(run(action), render)
 

@@ -16,12 +16,14 @@ from projections.audit import AUDIT_QUERIES
 from projections.export_identify import IdentifyExport
 from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
+from projections.reports import REPORTS
 from service.policy import KNOWN_OPERATIONS, load_service_policy
 
 OPERATIONS = (set(ALL_COMMANDS) | set(QUERIES) | set(PRIVACY_QUERIES) | set(ACCOUNT_QUERIES)
               | set(AUDIT_QUERIES) | {"customer-history"}
               | {StartTotpEnrolment.name, ConfirmTotpEnrolment.name}
-              | set(EXPORT_COMMANDS) | {IdentifyExport.name})
+              | set(EXPORT_COMMANDS) | {IdentifyExport.name}
+              | {report.name for report in REPORTS.values()})
 
 
 def test_the_permission_table_names_only_known_roles_and_operations() -> None:
