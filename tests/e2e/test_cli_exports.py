@@ -84,3 +84,24 @@ def test_an_unknown_field_is_refused_before_anything_is_written(
     assert refused.returncode == 3 and "salary" not in refused.stderr
     assert cli.stored_events() == before
     assert not list(cli.workdir.glob("export-*"))
+
+
+def test_reports_print_as_a_table_or_csv_and_an_export_never_overwrites_a_file(
+        cli: Cli, policy: dict[str, str]) -> None:
+    register(cli, basic__name="Harbour Report Ltd", source_channel="partner")
+    shown = cli("report", "customers", actor="wang.fang", machine=False, **policy)
+    assert shown.returncode == 0, shown.stderr
+    assert "partner" in shown.stdout and "reflects event position" in words(shown.stdout)
+    rows = list(csv.DictReader(io.StringIO(cli("report", "customers", "--csv", machine=False,
+                                               actor="wang.fang", **policy).stdout)))
+    assert {"dimension": "source_channel", "value": "partner", "customers": "1"} in rows
+    unknown = cli("report", "salaries", actor="wang.fang", **policy)
+    assert unknown.returncode == 3 and "salaries" not in unknown.stderr
+
+    (cli.workdir / "taken.csv").write_text("mine\n", encoding="utf-8")
+    refused = cli(*EXPORT, "--out", "taken.csv", actor="wang.fang", **policy)
+    assert refused.returncode != 0 and (cli.workdir / "taken.csv").read_text() == "mine\n"
+    exported = cli.json("export", "report", "customers", "--purpose", "board pack",
+                        "--out", "board.csv", actor="wang.fang", **policy)
+    assert exported["result"]["rows"] == len(rows)
+    assert (cli.workdir / "board.csv").read_text().startswith("# ledger export,id=")
