@@ -26,6 +26,7 @@ from rich.markup import escape
 from bench import (
     REPO_ROOT,
     catch_up,
+    exports,
     growth,
     login,
     pairs,
@@ -61,7 +62,7 @@ from ledger.settings import Settings
 BENCHMARKS: dict[str, ModuleType] = {
     module.NAME: module for module in (register, register_concurrent, register_http,
                                        read_customer, read_protected, pairs, catch_up, verify,
-                                       login, growth)
+                                       login, growth, exports)
 }
 POSTGRES_ONLY: set[str] = set()
 RESULTS = REPO_ROOT / "bench" / "RESULTS.md"

@@ -98,8 +98,9 @@ class ExportSource(Protocol):
     def select(self, criteria: ExportFilter, columns: list[str], clearance: Clearance
                ) -> Selection: ...
 
-    def taken(self, values: dict[str, str]) -> bool:
-        """Whether a real customer has one of these values (by their blind-index digests)."""
+    def taken(self, candidates: list[dict[str, str]]) -> set[int]:
+        """Which of ``candidates`` (values by path) a real customer shares a value with, by
+        their blind-index digests: one read for them all."""
 
 
 @dataclass(frozen=True)
@@ -223,13 +224,11 @@ class Exports:
         ordered = sorted(selection.rows, key=lambda row: self.trace.order_key(
             export_id, row["customer_id"]))
         wanted = canary_count(len(ordered))
-        chosen: list[tuple[int, Canary]] = []
-        for index in canary_candidates(wanted):
-            if len(chosen) == wanted:
-                break
-            canary = self.trace.canary(export_id, index)
-            if not self.source.taken(canary.searchable()):
-                chosen.append((self.trace.canary_slot(export_id, index, len(ordered)), canary))
+        candidates = [self.trace.canary(export_id, index)
+                      for index in canary_candidates(wanted)] if wanted else []
+        shared = self.source.taken([canary.searchable() for canary in candidates])
+        chosen = [(self.trace.canary_slot(export_id, index, len(ordered)), canary)
+                  for index, canary in enumerate(candidates) if index not in shared][:wanted]
         table = [[row.get(column) for column in columns] for row in ordered]
         for slot, canary in sorted(chosen, key=lambda item: -item[0]):
             table.insert(slot, [self._canary_value(canary, column, clearance, mark)

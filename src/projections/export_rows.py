@@ -74,18 +74,20 @@ class ExportRows:
             return reviewed == (criteria.review_state == "reviewed")
         return True
 
-    def taken(self, values: dict[str, str]) -> bool:
-        if self.protector is None:
-            return False
-        pairs = [pair for path, value in values.items()
-                 for pair in self.protector.digests(path, value)]
-        if not pairs:
-            return False
-        clause, params = in_list("digest", sorted({digest for _, digest in pairs}))
+    def taken(self, candidates: list[dict[str, str]]) -> set[int]:
+        if self.protector is None or not candidates:
+            return set()
+        pairs = {index: {pair for path, value in values.items()
+                         for pair in self.protector.digests(path, value)}
+                 for index, values in enumerate(candidates)}
+        digests = sorted({digest for found in pairs.values() for _, digest in found})
+        if not digests:
+            return set()
+        clause, params = in_list("digest", digests)
         with self.read.views.snapshot() as cursor:
-            hits = cursor.all("SELECT kind, digest FROM customer_search"  # noqa: S608
-                              f" WHERE digest IN {clause}", params)
-        return bool(set(hits) & set(pairs))
+            hits = set(cursor.all("SELECT kind, digest FROM customer_search"  # noqa: S608
+                                  f" WHERE digest IN {clause}", params))
+        return {index for index, found in pairs.items() if found & hits}
 
 
 def _in_region(customer: dict[str, Any], region: str) -> bool:

@@ -34,8 +34,9 @@ class FakeSource:
         rows = [{column: row.get(column) for column in columns} for row in REAL]
         return Selection(7, rows, [], rows_digest([(r["customer_id"], 1) for r in REAL]))
 
-    def taken(self, values: dict[str, str]) -> bool:
-        return bool(set(values.values()) & self.shared)
+    def taken(self, candidates: list[dict[str, str]]) -> set[int]:
+        return {index for index, values in enumerate(candidates)
+                if set(values.values()) & self.shared}
 
 
 def _bus(ledger: WriteSide, exports: Exports) -> MessageBus:
