@@ -7,17 +7,26 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import ledger
 from commands.command import Command, Outcome
 from commands.registry import ALL_COMMANDS
-from ledger.domain.errors import LedgerError, NotFoundError, Problem, ValidationFailedError
+from ledger.domain.errors import (
+    ConflictError,
+    LedgerError,
+    NotFoundError,
+    Problem,
+    ValidationFailedError,
+    WorkflowViolationError,
+)
 from ledger.domain.problems import problem_location, problem_message
 from ledger.settings import Settings
 from service.bootstrap import Ledger, bootstrap
 from service.http_auth import ActorDep, LedgerDep, auth_router
+from service.http_contract import declare_contract, raises
 from service.http_docs import mount_docs
 from service.http_exports import exports_router
 from service.http_guard import ResponseGuard
@@ -57,7 +66,8 @@ def _answer_errors_in_one_shape(app: FastAPI) -> None:
             return _error_response(ValidationFailedError([Problem("body", "not valid JSON")]))
         if error.status_code == 404:
             return _error_response(NotFoundError("no such route"))
-        code, message = _HTTP_ERRORS.get(error.status_code, ("http_error", str(error.detail)))
+        code, message = _HTTP_ERRORS.get(error.status_code,
+                                         (_OTHER_HTTP_ERROR, str(error.detail)))
         return JSONResponse(status_code=error.status_code, headers=error.headers,
                             content={"error": {"code": code, "message": message,
                                                "details": {}}})
@@ -65,6 +75,10 @@ def _answer_errors_in_one_shape(app: FastAPI) -> None:
 
 _HTTP_ERRORS = {405: ("method_not_allowed", "this route does not answer this method "
                                             "(the Allow header lists those it does)")}
+# Any other status Starlette answers itself (none is known to reach the handler).
+_OTHER_HTTP_ERROR = "http_error"
+# The codes the HTTP layer answers with no error class of their own, for the contract.
+HTTP_LAYER_CODES = (*(code for code, _ in _HTTP_ERRORS.values()), _OTHER_HTTP_ERROR)
 
 
 class Health(BaseModel):
@@ -84,6 +98,9 @@ class Health(BaseModel):
 
 
 def _command_route(command_class: type[Command]) -> Callable[..., dict[str, Any]]:
+    # What a handler may refuse beyond its input and its actor: a record it names that
+    # does not exist, a changed one or a reused command id, a step out of turn.
+    @raises(NotFoundError, ConflictError, WorkflowViolationError)
     def execute(command: Any, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
         return ledger.bus.execute(command, actor)
 
@@ -96,9 +113,14 @@ def _commands_router() -> APIRouter:
     router = APIRouter(prefix="/commands", tags=["commands"])
     for name, command_class in ALL_COMMANDS.items():
         router.add_api_route(f"/{name}", _command_route(command_class), methods=["POST"],
-                             name=name, summary=(command_class.__doc__ or name).strip(),
+                             name=name, operation_id=name,
+                             summary=(command_class.__doc__ or name).strip(),
                              response_model=Outcome, response_model_exclude_unset=True)
     return router
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
 
 
 def create_app(ledger_instance: Ledger | None = None, settings: Settings | None = None) -> FastAPI:
@@ -117,8 +139,16 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
     # The docs are served by mount_docs from the package's own assets; ReDoc would need a CDN.
     app = FastAPI(title="Customer ledger", version=ledger.__version__, lifespan=lifespan,
                   description="Event-sourced customer records under a customer-data policy.",
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None,
+                  # One schema per model: a generated client has one class per model (split
+                  # -Input/-Output schemas share a title, and generators drop the pair).
+                  separate_input_output_schemas=False,
+                  # An operation is named as its route is (a generated client's function).
+                  generate_unique_id_function=_operation_id)
     _answer_errors_in_one_shape(app)
+    # Declared first, read when the document is built: the routes added below, and any
+    # added later, are all described.
+    declare_contract(app, extra_codes=HTTP_LAYER_CODES)
     app.add_middleware(ResponseGuard, headers_for=mount_docs(app))
 
     @app.get("/healthz", tags=["operations"], response_model=Health,

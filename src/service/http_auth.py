@@ -10,7 +10,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from commands.actor import Actor
+from ledger.credentials import AuthenticationError
+from ledger.domain.errors import ConflictError, PermissionDeniedError, WorkflowViolationError
 from service.bootstrap import Ledger
+from service.http_contract import raises
 
 bearer = HTTPBearer(auto_error=False, description="The token returned by POST /auth/login.")
 
@@ -30,6 +33,9 @@ LedgerDep = Annotated[Ledger, Depends(_ledger)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
+# The token may be missing or ended; the caller's network refused; and every route acting
+# for an actor goes through the bus, which authorises it.
+@raises(AuthenticationError, PermissionDeniedError)
 def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor:
     token = credentials.credentials if credentials else None
     return ledger.access.identity.authenticate(token, client_address(request))
@@ -97,19 +103,22 @@ def auth_router() -> APIRouter:
     router = APIRouter(prefix="/auth", tags=["authentication"])
 
     @router.post("/login", response_model=Session)
+    @raises(AuthenticationError, PermissionDeniedError)  # a failed login; a refused network
     def login(body: LoginRequest, request: Request, ledger: LedgerDep) -> dict[str, Any]:
         """Log in; answers a short-lived bearer token for the Authorization header."""
         return ledger.access.identity.login(body.username, body.password.get_secret_value(),
                                             body.totp, client_address(request))
 
-    @router.post("/logout", response_model=LoggedOut)
+    @router.post("/logout", response_model=LoggedOut)  # its bearer token: 401 if none
     def logout(request: Request, ledger: LedgerDep, credentials: BearerDep) -> dict[str, Any]:
         """Revoke the bearer token of this request."""
         token = credentials.credentials if credentials else ""
         ledger.access.identity.logout(token, client_address(request))
         return {"logged_out": True}
 
+    # Both are commands: a reused command id, a step out of turn (enrolled already).
     @router.post("/totp/enrol", response_model=TotpEnrolment)
+    @raises(ConflictError, WorkflowViolationError)
     def totp_enrol(ledger: LedgerDep, actor: ActorDep,
                    body: TotpStart | None = None) -> dict[str, Any]:
         """Start enrolling a TOTP authenticator for your own account (LG-4)."""
@@ -118,6 +127,7 @@ def auth_router() -> APIRouter:
         return ledger.access.totp.provisioning(actor.id)
 
     @router.post("/totp/confirm", response_model=TotpEnrolled)
+    @raises(ConflictError, WorkflowViolationError)
     def totp_confirm(body: TotpCode, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
         """Confirm the enrolment with a current code; later logins then need a code."""
         outcome = ledger.bus.execute_named(

@@ -13,8 +13,10 @@ from fastapi import APIRouter, Path
 from fastapi import Query as QueryParameters
 from pydantic import create_model
 
+from ledger.domain.errors import NotFoundError
 from projections.queries import Query
 from service.http_auth import ActorDep, LedgerDep
+from service.http_contract import raises
 from service.query_routes import QUERY_ROUTES, QueryRoute, build_query
 
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY
@@ -49,7 +51,8 @@ def _endpoint(route: QueryRoute) -> Callable[..., Any]:
         inspect.Parameter("parameters", _KEYWORD,
                           annotation=Annotated[query_string, QueryParameters()]),
     ])
-    return ask
+    # A query for one record its path names may find none (a list finds an empty one).
+    return raises(NotFoundError)(ask) if route.path_parameters else ask
 
 
 def queries_router() -> APIRouter:

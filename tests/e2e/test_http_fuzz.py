@@ -1,8 +1,9 @@
 """The API under a property-based fuzzer (issue 10, item 6): schemathesis generates valid
 and invalid requests for every operation of the app's own OpenAPI, sent in process to the
 ASGI app on a real database, as an account holding every role. Whatever it sends, the
-answer is never a 5xx, an error has the one documented shape, and a refused call writes
-nothing to the event log but its audit record."""
+answer is never a 5xx, every answer is one the document declares for that operation (status,
+media type, headers, schema: issue 18, item 7), an error has the one documented shape, and a
+refused call writes nothing to the event log but its audit record."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from schemathesis.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.generation import GenerationMode
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,6 +36,8 @@ pytestmark = pytest.mark.e2e
 # Bounded in count, not time: about 50 operations, each this many valid and invalid cases.
 EXAMPLES_PER_OPERATION = 20
 AUDIT_TOPIC = f"{AccessRecord.__module__}:{AccessRecord.__qualname__}."
+CONTRACT_CHECKS = [status_code_conformance, content_type_conformance,
+                   response_headers_conformance, response_schema_conformance]
 
 
 def from_the_office(app: ASGIApp) -> ASGIApp:
@@ -52,6 +61,8 @@ def check_case(ledger: Ledger, session: EveryRoleSession, case: Any) -> None:
     response = case.call(headers=session.headers)
 
     where = f"{case.method} {case.formatted_path}: {response.status_code} {response.text}"
+    # The answer is one the document declares: its status, media type, headers and shape.
+    case.validate_response(response, checks=CONTRACT_CHECKS, headers=session.headers)
     if response.status_code >= 400:
         error = response.json()
         assert list(error) == ["error"], where

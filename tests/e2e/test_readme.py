@@ -104,18 +104,40 @@ def test_the_command_line_and_http_examples_run_as_written_with_the_shipped_prof
     assert again.returncode == 0 and password not in again.stdout + again.stderr
     assert "one-time password" not in again.stdout
 
-    (over_http,) = [code for code in fenced("sh") if "/auth/login" in code]
-    assert "127.0.0.1:8000" in over_http, "the example talks to make run's address"
+    # Every curl example, in the README's order, continues that shell: none is left unrun.
+    over_http = curl_examples()
+    assert "/auth/login" in over_http[0], "the first one logs in"
+    assert all("127.0.0.1:8000" in code for code in over_http), "make run's address"
     server = start_server(tmp_path, "sqlite:///var/ledger.sqlite3")  # the example's database
     try:
-        searched = run_shell("source shell-functions.sh\n" + over_http.replace(
-            "127.0.0.1:8000", server.base_url.removeprefix("http://")), tmp_path)
+        searched = run_shell("source shell-functions.sh\n" + CURL_FAILS_ON_HTTP_ERRORS + "\n".join(
+            code.replace("127.0.0.1:8000", server.base_url.removeprefix("http://"))
+            for code in over_http), tmp_path)
     finally:
         server.stop()
 
-    assert searched.returncode == 0, searched.stderr + server.output()
-    assert searched.stdout.split() == ["accepted", json.loads(shipped.read_text(
+    assert searched.returncode == 0, searched.stdout + searched.stderr + server.output()
+    assert searched.stdout.split()[:2] == ["accepted", json.loads(shipped.read_text(
         encoding="utf-8"))["basic"]["name"]], "the password changed, then the search found her"
+
+
+def curl_examples() -> list[str]:
+    return [code for code in fenced("sh") if re.search(r"(?:^|[\s(|;])curl ", code)]
+
+
+# A curl example "works" only if the service accepted it: an HTTP error fails its line
+# (curl exits 0 on a 4xx of its own), with the error's body on the output for the reader.
+CURL_FAILS_ON_HTTP_ERRORS = 'curl() { command curl --fail-with-body "$@"; }\n'
+
+
+def test_no_curl_example_puts_raw_non_ascii_text_in_a_url() -> None:
+    # Raw UTF-8 in a request line is refused (400) before any route sees it; such text is
+    # sent with -G --data-urlencode instead.
+    urls = [url for code in curl_examples()
+            for url in re.findall(r"[\"']((?:\$BASE|https?://)[^\"']*)[\"']", code)]
+
+    assert urls, "the curl examples name their URLs"
+    assert all(url.isascii() for url in urls), urls
 
 
 def test_the_settings_table_lists_every_setting_with_its_default() -> None:
