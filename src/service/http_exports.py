@@ -10,15 +10,19 @@ from typing import Any
 from fastapi import APIRouter
 
 from commands.exports import ExportCustomers, ExportReport
+from ledger.domain.errors import ConflictError, NotFoundError, WorkflowViolationError
 from projections.export_identify import IdentifyAnswer, IdentifyExport
 from service.export_answer import ExportAnswer, export_answer
 from service.http_auth import ActorDep, LedgerDep
+from service.http_contract import raises
 
 
 def exports_router() -> APIRouter:
     router = APIRouter(prefix="/exports", tags=["exports"])
 
     @router.post("", response_model=ExportAnswer, operation_id="export")
+    # An approved request that does not exist, whose rows changed, or is used or unapproved.
+    @raises(NotFoundError, ConflictError, WorkflowViolationError)
     def export(command: ExportCustomers, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
         """Export the customers a filter selects, masked, traced and audited (EX-1..EX-3)."""
         outcome = ledger.bus.execute(command, actor)
