@@ -28,6 +28,13 @@ from projections.queries import (
     ListReviewsDue,
     Query,
 )
+from projections.reports import (
+    CustomersReport,
+    DeletionsReport,
+    KeyChangeLatenessReport,
+    PendingProposalsReport,
+    ReviewCoverageReport,
+)
 from service.bootstrap import Ledger
 from service.cli import app as cli
 from service.client import HttpTransport, LedgerClient
@@ -63,6 +70,8 @@ def examples(customer_id: str, erased_id: str, request_id: str, clock: FixedCloc
         CustomerAsOf: {"customer_id": customer_id, "at": now},
         AuditTrailQuery: {"customer": customer_id, "since": day_before, "until": now},
         AuditAnomalies: {"since": day_before, "until": now},
+        CustomersReport: {}, ReviewCoverageReport: {"quarter": "2026-Q4"},
+        KeyChangeLatenessReport: {}, DeletionsReport: {}, PendingProposalsReport: {},
     }
 
 

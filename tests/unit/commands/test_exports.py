@@ -70,11 +70,11 @@ def test_rows_follow_the_keyed_order_and_canaries_sit_among_them(ledger: WriteSi
 def test_a_canary_that_shares_a_value_with_a_real_customer_is_skipped(
         ledger: WriteSide) -> None:
     trace = TraceKey(secrets.token_bytes(32))
-    # The export's first canary is said to share its phone with a real customer.
+    # The export's first canary is said to share its email with a real customer.
     skipped = {"placeholder"}
     source = FakeSource(skipped)
     exports = Exports(source, trace, lambda actor, roles: Clearance(frozenset()))
-    command = ExportCustomers(fields=["basic.name", "basic.phone"], purpose="test")
+    command = ExportCustomers(fields=["basic.name", "basic.email"], purpose="test")
     original = trace.canary
     calls: list[int] = []
 
@@ -82,7 +82,7 @@ def test_a_canary_that_shares_a_value_with_a_real_customer_is_skipped(
         calls.append(index)
         canary = original(export_id, index)
         if index == 0:
-            skipped.add(canary.phone)
+            skipped.add(canary.email)
         return canary
 
     trace.canary = spy  # type: ignore[method-assign]
