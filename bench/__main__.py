@@ -35,6 +35,7 @@ from bench import (
     register,
     register_concurrent,
     register_http,
+    soak_http,
     verify,
 )
 from bench.context import POSTGRES_POOL_SIZE, BenchContext, Sizes
@@ -62,9 +63,9 @@ from ledger.settings import Settings
 BENCHMARKS: dict[str, ModuleType] = {
     module.NAME: module for module in (register, register_concurrent, register_http,
                                        read_customer, read_protected, pairs, catch_up, verify,
-                                       login, growth, exports)
+                                       login, growth, soak_http, exports)
 }
-POSTGRES_ONLY: set[str] = set()
+POSTGRES_ONLY: set[str] = {soak_http.NAME}
 RESULTS = REPO_ROOT / "bench" / "RESULTS.md"
 WORK = REPO_ROOT / "bench" / ".work"
 

@@ -6,7 +6,7 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
@@ -29,10 +29,18 @@ from ledger.domain.problems import problems_from
 from ledger.domain.sensitivity import Clearance, reading_with
 from ledger.policy import Policy
 from ledger.store import LedgerStore
+from ledger.transient import (
+    DEFAULT_RETRY_SECONDS,
+    UnavailableError,
+    is_transient,
+    retrying,
+    unavailable,
+)
 
 log = structlog.get_logger("ledger.bus")
 
 
+T = TypeVar("T")
 QueryHandler = Callable[[Any], Any]
 # The outcome an audited read records when it failed with an unexpected error (the code
 # the HTTP API and the CLI answer it with).
@@ -72,6 +80,8 @@ class MessageBus:
         *,
         personal_data: PersonalData,
         read_audit: ReadAuditor | None = None,
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        on_fault: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -83,6 +93,11 @@ class MessageBus:
         self.on_saved = on_saved
         self.personal_data = personal_data
         self.read_audit = read_audit
+        # How long a command or a read is tried again after a lost connection: both are
+        # safe to repeat (a command by its id), so the caller sees the fault only if it
+        # outlasts this.
+        self.retry_seconds = retry_seconds
+        self.on_fault = on_fault or store.drop_broken_connections
         self.narrowest = Clearance.narrowest(policy.access.sensitive_paths())
         # The bus's own: a denial is recorded whatever authoriser or handler raised it.
         self.access_log = AccessLog(store, clock, on_saved)
@@ -103,11 +118,17 @@ class MessageBus:
         return self.execute(command, actor)
 
     def execute(self, command: Command, actor: Actor) -> dict[str, Any]:
+        """Execute one command; a database fault that outlasts the retries is the ledger's
+        ``UnavailableError``, never the driver's exception."""
+        return _translating_faults(lambda: self._execute(command, actor))
+
+    def _execute(self, command: Command, actor: Actor) -> dict[str, Any]:
         started = time.perf_counter()
         target = target_of(command)
         try:
             self.authoriser.authorise(actor, command.name, target)
-            outcome = self._execute_once(command, actor)
+            outcome = retrying(lambda: self._execute_once(command, actor),
+                               seconds=self.retry_seconds, on_fault=self.on_fault)
         except LedgerError as error:
             self._audit_denial(error, actor, command.name, target)
             log.info("command_refused", command=command.name, command_ref=_ref(command),
@@ -142,6 +163,7 @@ class MessageBus:
                 record = CommandRecord.processed(command.command_id, command.name, digest,
                                                  outcome)
         except LedgerError:
+            self._give_back_new_ids(uow)
             earlier = self._earlier_outcome(uow, command, digest)
             if earlier is not None:
                 return earlier
@@ -149,7 +171,10 @@ class MessageBus:
         try:
             position = uow.commit(record)
         except SaveConflictError:
-            # Either the same command id won a race, or the record moved under us.
+            # Either the same command id won a race, or the record moved under us; either
+            # way nothing of this attempt was saved. (After a lost connection the ids are
+            # kept: the save may have committed before the connection went.)
+            self._give_back_new_ids(uow)
             earlier = self._earlier_outcome(uow, command, digest)
             if earlier is not None:
                 return earlier
@@ -160,6 +185,11 @@ class MessageBus:
         if self.on_saved is not None:
             self.on_saved(position)
         return outcome | {"position": position}
+
+    def _give_back_new_ids(self, uow: StoreUnitOfWork) -> None:
+        for customer_id in uow.new_customer_ids:
+            self.personal_data.give_back_customer_id(customer_id)
+        uow.new_customer_ids.clear()
 
     @staticmethod
     def _earlier_outcome(uow: StoreUnitOfWork, command: Command, digest: str
@@ -196,10 +226,14 @@ class MessageBus:
     def ask(self, query: BaseModel, actor: Actor) -> Any:
         """Authorise and answer one query from the read models; a read of customer data is
         recorded in the audit trail (AU-1), whether it succeeds or fails."""
+        return _translating_faults(lambda: self._ask(query, actor))
+
+    def _ask(self, query: BaseModel, actor: Actor) -> Any:
         name = str(getattr(query, "name", type(query).__name__))
         target = target_of(query)
         try:
-            self.authoriser.authorise(actor, name, target)
+            retrying(lambda: self.authoriser.authorise(actor, name, target),
+                     seconds=self.retry_seconds, on_fault=self.on_fault)
         except LedgerError as error:
             self._audit_denial(error, actor, name, target)
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
@@ -213,7 +247,17 @@ class MessageBus:
             if handler is None:
                 raise ValidationFailedError([Problem("query", "unknown query")])
             with reading_with(clearance):
-                answer = handler(query)
+                answer = retrying(lambda: handler(query), seconds=self.retry_seconds,
+                                  on_fault=self.on_fault)
+        except UnavailableError as error:
+            log.warning("query_unavailable", query=name, actor=actor.id, code=error.code)
+            # The read returned nothing; recording it needs the database that is away.
+            try:
+                self._audit_read(actor, name, target, None, clearance, error.code)
+            except Exception as audit_error:
+                log.warning("read_audit_failed", query=name, actor=actor.id,
+                            error=type(audit_error).__name__)
+            raise
         except LedgerError as error:
             self._audit_denial(error, actor, name, target)
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
@@ -249,6 +293,18 @@ class ReadAuditor(Protocol):
 
     def record(self, *, actor: str, client_address: str | None, operation: str,
                target: str | None, answer: Any, clearance: Clearance, outcome: str) -> None: ...
+
+
+def _translating_faults(operation: Callable[[], T]) -> T:
+    try:
+        return operation()
+    except LedgerError:
+        raise
+    except Exception as error:
+        if is_transient(error):
+            log.warning("database_unavailable", error=type(error).__name__)
+            raise unavailable(error) from None
+        raise
 
 
 def _fields_of(error: LedgerError) -> list[str] | None:

@@ -75,7 +75,7 @@ class CredentialStore:
 
     def create_tables(self) -> None:
         blob = "BYTEA" if self.db.dialect == "postgres" else "BLOB"
-        with self.db.transaction() as cursor:
+        with self.db.setup() as cursor:
             cursor.execute("CREATE TABLE IF NOT EXISTS login_failures (username TEXT PRIMARY"
                            " KEY, failures INTEGER NOT NULL, last_failure_at TEXT NOT NULL)")
             cursor.execute("CREATE TABLE IF NOT EXISTS sessions (digest TEXT PRIMARY KEY,"

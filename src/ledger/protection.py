@@ -63,6 +63,8 @@ class DataKeys(Protocol):
 
     def is_erased(self, customer_id: str) -> bool: ...
 
+    def give_back(self, customer_id: str) -> None: ...
+
 
 class MissingDataKeyError(KeyMaterialError):
     """A customer the key store does not record as erased has no data key: the key store
@@ -120,6 +122,11 @@ class ProfileProtector:
     def new_customer_id(self) -> UUID:
         """An id for a new customer, its key already stored (no key-store write per command)."""
         return UUID(self.keys.new_customer_id())
+
+    def give_back_customer_id(self, customer_id: UUID) -> None:
+        """Return an id from ``new_customer_id`` that no saved event names (a replayed or
+        refused registration): its key goes back to the spares, not left to no one."""
+        self.keys.give_back(str(customer_id))
 
     def seal_profile(self, customer_id: str, profile: JsonDict) -> JsonDict:
         """The profile with every personal value replaced by an envelope (a new customer's

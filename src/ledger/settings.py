@@ -45,6 +45,19 @@ class Settings(BaseSettings):
     # The public half verify trusts, for machines without the private key (an auditor's):
     # checkpoints are judged against it, never against a key read from the database.
     signing_public_key_file: Path | None = None
+    # Whole seconds (the library's unit) a SQLite write waits for another process's write
+    # lock before the request is answered ``unavailable`` (a backup tool or a second CLI
+    # may hold it).
+    sqlite_busy_timeout: int = Field(default=10, ge=1, le=600)
+    # Seconds the service retries what is safe to repeat (the append, a read, a session
+    # check) after a lost connection, before it answers ``unavailable``.
+    database_retry_seconds: float = Field(default=2.0, ge=0, le=60)
+    # The client's retries of ``unavailable`` and of a service that does not answer (the
+    # command line's, and LedgerClient's defaults): the first pause, the longest pause
+    # (each doubles the one before), and the deadline for them all.
+    client_retry_first_delay: float = Field(default=0.1, gt=0, le=60)
+    client_retry_longest_delay: float = Field(default=2.0, gt=0, le=300)
+    client_retry_deadline: float = Field(default=30.0, ge=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

@@ -29,6 +29,7 @@ class CustomerView(Projection):
     topics = frozenset(topic_of(cls) for cls in (
         Customer.Registered, Customer.ChangeVerified, Customer.Reviewed,
         Customer.ChangeProposed, Customer.ChangeRejected, Customer.Erased,
+        Customer.ChangeWithdrawn,
     ))
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None:

@@ -90,6 +90,8 @@ def _facts(event: Any, shown: _Values) -> dict[str, Any]:
                 "values": shown(event.applied)}
     if isinstance(event, Customer.ChangeRejected):
         return {"proposal_id": event.proposal_id, "reason": event.reason}
+    if isinstance(event, Customer.ChangeWithdrawn):
+        return {"proposal_id": event.proposal_id}
     if isinstance(event, Customer.Reviewed):
         return {"quarter": event.quarter, "reviewed_on": event.reviewed_on,
                 "outcome": event.outcome}

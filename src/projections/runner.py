@@ -61,8 +61,9 @@ class ProjectionRunner(BackgroundFollower):
     # Set-up ------------------------------------------------------------------
 
     def create_tables(self) -> None:
-        """Create missing read-model tables; drop and rebuild any whose shape has changed."""
-        with self.views.transaction() as cursor:
+        """Create missing read-model tables; drop and rebuild any whose shape has changed.
+        Where all is in place this writes nothing (``SqlDatabase.setup``)."""
+        with self.views.setup() as cursor:
             cursor.execute("CREATE TABLE IF NOT EXISTS projection_checkpoints ("
                            " name TEXT PRIMARY KEY, position BIGINT NOT NULL,"
                            " schema_version INTEGER NOT NULL DEFAULT 1)")
@@ -75,10 +76,13 @@ class ProjectionRunner(BackgroundFollower):
                     projection.drop_tables(cursor)
                     cursor.execute("DELETE FROM projection_checkpoints WHERE name = :name",
                                    {"name": projection.name})
+                    row = None
                 projection.create_tables(cursor, self.views.dialect)
-                cursor.execute("INSERT INTO projection_checkpoints (name, position, schema_version)"
-                               " VALUES (:name, 0, :version) ON CONFLICT (name) DO NOTHING",
-                               {"name": projection.name, "version": projection.schema_version})
+                if row is None:
+                    cursor.execute(
+                        "INSERT INTO projection_checkpoints (name, position, schema_version)"
+                        " VALUES (:name, 0, :version) ON CONFLICT (name) DO NOTHING",
+                        {"name": projection.name, "version": projection.schema_version})
 
     # Positions ---------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from ledger.sql import SqlDatabase
 from ledger.sql_postgres import PostgresDatabase
 from ledger.sql_sqlite import SQLiteDatabase
 from ledger.store import LedgerStore, open_store
+from ledger.transient import DEFAULT_RETRY_SECONDS
 from projections.accounts import AccountsView
 from projections.audit import AuditQueries
 from projections.audit_trail import AuditTrail
@@ -113,10 +114,17 @@ class Ledger:
 
 def open_database(url: str, settings: Settings, name: str = "ledger-sql") -> SqlDatabase:
     if url.startswith("sqlite"):
-        return SQLiteDatabase(sqlite_path_of(url))
+        return SQLiteDatabase(sqlite_path_of(url), busy_timeout=settings.sqlite_busy_timeout)
     conninfo = postgres_conninfo(url, connect_timeout=str(settings.connect_timeout))
     return PostgresDatabase(conninfo, pool_size=max(2, settings.postgres_pool_size // 2),
                             name=name)
+
+
+def drop_broken_connections(store: LedgerStore, *databases: SqlDatabase) -> None:
+    """After a lost connection, every pool replaces the connections the server cut."""
+    store.drop_broken_connections()
+    for database in dict.fromkeys(databases):
+        database.drop_broken_connections()
 
 
 def open_views(settings: Settings) -> SqlDatabase:
@@ -144,7 +152,9 @@ def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
               query_handlers: Mapping[type[BaseModel], QueryHandler] | None = None,
               on_saved: Callable[[int], None] | None = None,
               read_audit: ReadAuditor | None = None,
-              more_handlers: Mapping[type[Command], Handler] | None = None) -> MessageBus:
+              more_handlers: Mapping[type[Command], Handler] | None = None,
+              retry_seconds: float = DEFAULT_RETRY_SECONDS,
+              on_fault: Callable[[], None] | None = None) -> MessageBus:
     """The bus with every command's handler, on any event store and personal-data port:
     ``bootstrap()`` gives it the configured database and the key store, handler tests the
     library's in-memory store and in-memory keys. ``more_handlers`` are the ones built
@@ -152,7 +162,7 @@ def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
     return MessageBus(store, policy, {**ALL_HANDLERS, **(more_handlers or {})},
                       query_handlers, authoriser=authoriser,
                       clock=clock, on_saved=on_saved, personal_data=personal_data,
-                      read_audit=read_audit)
+                      read_audit=read_audit, retry_seconds=retry_seconds, on_fault=on_fault)
 
 
 def bootstrap(
@@ -239,7 +249,9 @@ def bootstrap(
     bus = build_bus(store, policy, protector, authoriser, clock=clock,
                     query_handlers=query_handlers, on_saved=wake_followers,
                     more_handlers=access.totp.handlers() | exports.handlers(),
-                    read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()))
+                    read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()),
+                    retry_seconds=settings.database_retry_seconds,
+                    on_fault=lambda: drop_broken_connections(store, views, keys.db))
     if settings.run_projections if start_projections is None else start_projections:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)

@@ -26,6 +26,7 @@ from ledger.domain.errors import (
     error_classes,
 )
 from ledger.integrity.report import IntegrityUnverifiedError, IntegrityViolationError
+from ledger.transient import UnavailableError
 from projections.runner import NotReflectedYetError
 from service.http_guard import InternalError
 from service.listener import AddressUnusableError
@@ -73,6 +74,7 @@ __all__ = [
     "PermissionDeniedError",
     "Problem",
     "ServiceUnavailableError",
+    "UnavailableError",
     "ValidationFailedError",
     "WorkflowViolationError",
     "error_from_dict",

@@ -90,6 +90,15 @@ class Customer(LedgerAggregate):
         def apply(self, customer: Customer) -> None:
             customer.pending.pop(self.proposal_id, None)
 
+    class ChangeWithdrawn(LedgerAggregate.Event):
+        """The proposer took their own pending proposal back; nothing of it applies."""
+
+        proposal_id: str
+        withdrawn_by: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.pending.pop(self.proposal_id, None)
+
     class Reviewed(LedgerAggregate.Event):
         quarter: str
         reviewed_on: str
@@ -176,10 +185,24 @@ class Customer(LedgerAggregate):
         return dict(proposal)
 
     def reject_change(self, proposal_id: str, *, rejected_by: str, reason: str) -> None:
-        self.check_pending(proposal_id)
+        """Refuse a pending proposal: a verifier's step, so never the proposer's (UP-3)."""
+        proposal = self.check_pending(proposal_id)
+        if proposal["proposed_by"] == rejected_by:
+            raise WorkflowViolationError(
+                "a change cannot be rejected by the person who proposed it; the proposer "
+                "may withdraw it instead")
         self.trigger_event(
             self.ChangeRejected, proposal_id=proposal_id, rejected_by=rejected_by, reason=reason
         )
+
+    def withdraw_change(self, proposal_id: str, *, withdrawn_by: str) -> None:
+        """Take back one's own pending proposal; no one else's."""
+        proposal = self.check_pending(proposal_id)
+        if proposal["proposed_by"] != withdrawn_by:
+            raise WorkflowViolationError(
+                "only the person who proposed a change may withdraw it")
+        self.trigger_event(self.ChangeWithdrawn, proposal_id=proposal_id,
+                           withdrawn_by=withdrawn_by)
 
     def record_review(self, *, reviewed_on: date, outcome: ReviewOutcome, reviewed_by: str,
                       today: date) -> None:
