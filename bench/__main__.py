@@ -27,6 +27,7 @@ from bench import (
     REPO_ROOT,
     backup,
     catch_up,
+    exports,
     grant,
     growth,
     login,
@@ -65,7 +66,8 @@ from ledger.settings import Settings
 BENCHMARKS: dict[str, ModuleType] = {
     module.NAME: module for module in (register, register_concurrent, register_http,
                                        read_customer, read_protected, pairs, catch_up, verify,
-                                       login, growth, soak_http, metrics_cost, backup, grant)
+                                       login, growth, soak_http, metrics_cost, backup, grant,
+                                       exports)
 }
 POSTGRES_ONLY: set[str] = {soak_http.NAME}
 RESULTS = REPO_ROOT / "bench" / "RESULTS.md"

@@ -9,14 +9,24 @@ factor needs it too (``SecondFactorResets.handlers``), and is sent by name like 
 
 from __future__ import annotations
 
-from commands import accounts, customers, deletion, faults, legal_holds, roles, training
+from commands import (
+    accounts,
+    customers,
+    deletion,
+    exports,
+    faults,
+    legal_holds,
+    roles,
+    training,
+)
 from commands.command import Command, Handler
 from commands.second_factor_reset import ApproveSecondFactorReset, ResetSecondFactor
 from commands.totp_enrolment import ConfirmTotpEnrolment, StartTotpEnrolment
 
 ALL_HANDLERS: dict[type[Command], Handler] = {
     **customers.HANDLERS, **deletion.HANDLERS, **accounts.HANDLERS, **roles.HANDLERS,
-    **faults.HANDLERS, **legal_holds.HANDLERS, **training.HANDLERS}
+    **faults.HANDLERS, **legal_holds.HANDLERS, **training.HANDLERS,
+    **exports.HANDLERS}
 CREDENTIAL_COMMANDS: dict[str, type[Command]] = {
     cls.name: cls for cls in (ResetSecondFactor, ApproveSecondFactorReset)}
 """Commands sent by name like the rest, whose handlers need the credential store
@@ -27,3 +37,7 @@ ALL_COMMANDS: dict[str, type[Command]] = {
 SECOND_FACTOR_COMMANDS: dict[str, type[Command]] = {
     cls.name: cls for cls in (StartTotpEnrolment, ConfirmTotpEnrolment)}
 """The commands sent over ``/auth/totp/*``, handled by ``TotpEnrolment.handlers()``."""
+EXPORT_COMMANDS: dict[str, type[Command]] = {
+    cls.name: cls for cls in (exports.ExportCustomers, exports.ExportReport)}
+"""The commands sent over ``POST /exports``, handled by ``Exports.handlers()``: their answer
+carries the file, which no command outcome may hold."""

@@ -279,7 +279,8 @@ class Anomaly(Answer):
     """One finding; besides its kind, the fields that kind reports (subject, count, ...)."""
 
     kind: str = Field(description="failed_login_burst, many_customers_read, "
-                                  "outside_working_hours, privilege_grant, incident_lock")
+                                  "outside_working_hours, privilege_grant, incident_lock, "
+                                  "mass_export")
     subject: str = Field(description="The account or client address it is about.")
     # The fields of some kinds only; an answer holds those of its kind.
     per: str | None = Field(default=None, description="account or address (login bursts)")
@@ -292,7 +293,8 @@ class Anomaly(Answer):
     operation: str | None = None
     position: int | None = None
     role: str | None = Field(default=None, description="The role granted (grants).")
-    step: str | None = Field(default=None, description="requested, approved or granted")
+    step: str | None = Field(default=None, description="requested, approved or granted; "
+                                                       "requested or exported (mass exports)")
     by: str | None = None
 
 

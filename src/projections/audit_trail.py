@@ -19,6 +19,7 @@ from ledger.domain.account import Account
 from ledger.domain.customer import Customer
 from ledger.domain.deletion import DeletionRequest
 from ledger.domain.events import LedgerAggregate
+from ledger.domain.export import Export, ExportRequest
 from ledger.domain.faults import Fault, Incident
 from ledger.sql import Cursor
 from projections.projection import Projection, topic_of
@@ -58,6 +59,8 @@ def _row(event: Any) -> tuple[str, str, list[str], str, dict[str, Any]]:
     """(kind, operation, targets, outcome, facts) of one event."""
     if type(event) in _ACCESS_KINDS:
         return _access_row(event)
+    if type(event) in _EXPORT_EVENTS:
+        return _export_row(event)
     owner = type(event).__qualname__
     origin = str(event.originator_id)
     if type(event) in _ACCOUNT_EVENTS:
@@ -99,13 +102,32 @@ def _access_row(event: Any) -> tuple[str, str, list[str], str, dict[str, Any]]:
     return kind, operation, [event.username], outcome, facts
 
 
+# EX-3: every export, and every one filed for approval, listed as operation "export".
+_EXPORT_OUTCOMES: dict[type, str] = {
+    Export.Produced: "ok", ExportRequest.Filed: "pending_approval",
+    ExportRequest.Approved: "approved", ExportRequest.Used: "used",
+}
+_EXPORT_EVENTS = frozenset(_EXPORT_OUTCOMES)
+_EXPORT_FACTS = ("purpose", "criteria", "fields", "masked_fields", "format", "rows",
+                 "canaries", "sha256", "query_hash", "reflects_position", "request_id",
+                 "customers", "position", "approved_by", "export_id")
+
+
+def _export_row(event: Any) -> tuple[str, str, list[str], str, dict[str, Any]]:
+    facts = {key: getattr(event, key) for key in _EXPORT_FACTS if hasattr(event, key)}
+    facts["export_id" if isinstance(event, Export.Produced) else "request_id"] = str(
+        event.originator_id)
+    return "export", "export", [str(event.originator_id)], _EXPORT_OUTCOMES[type(event)], facts
+
+
 class AuditTrail(Projection):
     """Every command, domain event and access record, indexed for the auditor's trail."""
 
     name = "audit_trail"
     tables = ("audit_trail", "audit_trail_targets")
     topics = frozenset([COMMAND_RECORD_TOPIC] + [topic_of(cls) for cls in _events_of(
-        Customer, DeletionRequest, Account, AccessRecord, Fault, Incident)])
+        Customer, DeletionRequest, Account, AccessRecord, Fault, Incident, Export,
+        ExportRequest)])
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None:
         cursor.execute("""

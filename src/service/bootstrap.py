@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Any
 
 import structlog
 from pydantic import BaseModel
 
-from commands.actor import Authoriser
+from commands.actor import Actor, Authoriser
 from commands.bus import MessageBus, QueryHandler, ReadAuditor, utc_now
 from commands.command import Command, Handler
+from commands.exports import ExportFiles, Exports
 from commands.observer import OperationsObserver
 from commands.ports import Clock, PersonalData
 from commands.read_audit import ReadAudit, reading_in_full
@@ -23,6 +25,7 @@ from ledger.connect import postgres_conninfo
 from ledger.crypto import BlindIndex, key_id_of
 from ledger.domain.sensitivity import Clearance
 from ledger.erasures import ErasureFollower
+from ledger.export_marks import TraceKey
 from ledger.integrity.keys import SigningKeySource
 from ledger.integrity.readonly import configured_public_keys
 from ledger.integrity.sealer import CheckpointPolicy, Sealer
@@ -43,6 +46,9 @@ from projections.audit_trail import AuditTrail
 from projections.customer_search import CustomerSearch, forget_customers
 from projections.customer_view import CustomerView
 from projections.deletions import Deletions
+from projections.export_identify import ExportIdentification
+from projections.export_log import ExportLog
+from projections.export_rows import ExportRows
 from projections.faults import FaultQueries, FaultRegister
 from projections.history import CustomerHistory, customer_history
 from projections.key_changes import KeyChanges
@@ -52,6 +58,7 @@ from projections.privacy import PrivacyQueries
 from projections.projection import Projection
 from projections.queries import Queries
 from projections.reading import ReadModels
+from projections.reports import Reports, report_table
 from projections.runner import ProjectionRunner
 from projections.training_queries import TrainingQueries
 from service.access import AccessControl, build_access_control
@@ -91,6 +98,7 @@ class Ledger:
     alerts: AlertMonitor
     training: TrainingFollower
     training_reports: TrainingQueries
+    exports: ExportFiles
     backups: LiveBackups | None = None
 
     def answer(self, query: Any) -> Any:
@@ -166,7 +174,7 @@ def open_key_store(settings: Settings, views: SqlDatabase, index_key: bytes) -> 
 def read_models(protector: ProfileProtector) -> list[Projection]:
     """Every read model, as the runner keeps them (a drill rebuilds the same ones)."""
     return [CustomerView(), PendingProposals(), KeyChanges(), CustomerSearch(protector),
-            Deletions(), AccountsView(), AuditTrail(), FaultRegister()]
+            Deletions(), AccountsView(), AuditTrail(), FaultRegister(), ExportLog()]
 
 
 def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
@@ -260,6 +268,10 @@ def bootstrap(
     training_reports = TrainingQueries(runner, settings.read_wait_timeout, policy.training,
                                        today=lambda: policy.business_date(clock()))
     query_handlers |= training_reports.handlers()
+    # The trace marks of exports are keyed by the blind-index key: no further secret to keep.
+    trace = TraceKey.derived(protector.keyed_hash)
+    query_handlers |= ExportIdentification(queries, trace).handlers()
+    query_handlers |= Reports(queries, policy).handlers()
     # Answers are masked for the reader's clearance, which the bus sets (ST-4, P5); without
     # one, for the narrowest.
     narrowest = Clearance.narrowest(policy.access.sensitive_paths())
@@ -288,10 +300,17 @@ def bootstrap(
     # The command path only bumps counters through the observer port (commands.observer).
     access.identity.observer = metrics.operations
     runner.on_projection_error = metrics.operations.projection_failed
-    bus = build_bus(store, policy, protector, authoriser or access.authoriser, clock=clock,
+    authoriser = authoriser or access.authoriser
+    permits = getattr(authoriser, "permits", None)
+    exports = Exports(ExportRows(queries), trace, _clearances(authoriser, narrowest),
+                      reports=partial(report_table, lambda query: query_handlers[type(query)](
+                          query)),
+                      permits=(lambda roles, operation: bool(permits(roles, operation)))
+                      if permits else None)
+    bus = build_bus(store, policy, protector, authoriser, clock=clock,
                     query_handlers=query_handlers, on_saved=wake_followers,
                     more_handlers=access.totp.handlers()
-                    | access.second_factor_resets.handlers(),
+                    | access.second_factor_resets.handlers() | exports.handlers(),
                     read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()),
                     retry_seconds=settings.database_retry_seconds,
                     on_fault=lambda: drop_broken_connections(store, views, keys.db),
@@ -314,5 +333,16 @@ def bootstrap(
         alerts.start(policy.alerts.evaluate_every_seconds)
     return Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
                   sealer, erasures, one_time_password, figures, metrics, alerts, training,
-                  training_reports,
-                  backups)
+                  training_reports, exports.files, backups)
+
+
+def _clearances(authoriser: Authoriser, narrowest: Clearance
+                ) -> Callable[[str, frozenset[str]], Clearance]:
+    """What an exporter may see unmasked: the authoriser's answer for a query, so an export
+    masks exactly as a read does; the narrowest where the authoriser grants none."""
+    clearance_for = getattr(authoriser, "clearance_for", None)
+
+    def clearance(actor: str, roles: frozenset[str]) -> Clearance:
+        return clearance_for(Actor(actor, roles)) if clearance_for else narrowest
+
+    return clearance

@@ -20,8 +20,10 @@ from commands.actor import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
 from projections.queries import Query
 from service.client_accounts import AccountMethods
+from service.client_exports import ExportMethods
 from service.client_operations import OperationsMethods
 from service.client_queries import QueryMethods
+from service.client_reports import ReportMethods
 from service.client_retry import RetryPolicy
 from service.client_training import TrainingMethods
 from service.client_transport import HttpTransport, InProcessTransport, Transport
@@ -33,7 +35,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class LedgerClient(QueryMethods, AccountMethods, OperationsMethods, TrainingMethods):
+class LedgerClient(QueryMethods, AccountMethods, OperationsMethods, TrainingMethods,
+                   ExportMethods, ReportMethods):
     """The ledger for Python callers: commands and queries with plain types in and out."""
 
     def __init__(self, transport: Transport, retry: RetryPolicy | None = None) -> None:
@@ -49,10 +52,11 @@ class LedgerClient(QueryMethods, AccountMethods, OperationsMethods, TrainingMeth
         (for embedding and tests: whoever holds the process holds the database anyway)."""
         if roles is not None:
             fixed = Actor(actor, frozenset(roles), client_address, department)
-            return cls(InProcessTransport(ledger.bus, fixed), retry)
+            return cls(InProcessTransport(ledger.bus, fixed, ledger.exports), retry)
         identity = ledger.access.identity
         return cls(InProcessTransport(
-            ledger.bus, lambda: identity.actor_for(actor, client_address)), retry)
+            ledger.bus, lambda: identity.actor_for(actor, client_address), ledger.exports),
+            retry)
 
     @classmethod
     def over_http(cls, base_url: str, *, username: str, password: str,

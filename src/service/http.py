@@ -30,6 +30,7 @@ from service.health_probe import BoundedProbe
 from service.http_auth import ActorDep, LedgerDep, auth_router
 from service.http_contract import declare_contract, raises
 from service.http_docs import mount_docs
+from service.http_exports import exports_router
 from service.http_guard import ResponseGuard, error_headers
 from service.http_operations import operations_router
 from service.http_queries import queries_router
@@ -207,4 +208,5 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
     app.include_router(_commands_router())
     app.include_router(queries_router())
     app.include_router(operations_router())
+    app.include_router(exports_router())
     return app

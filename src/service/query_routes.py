@@ -36,6 +36,13 @@ from projections.queries import (
     ListReviewsDue,
     Query,
 )
+from projections.reports import (
+    CustomersReport,
+    DeletionsReport,
+    KeyChangeLatenessReport,
+    PendingProposalsReport,
+    ReviewCoverageReport,
+)
 from projections.training_queries import OverdueAssessments, TrainingPassRates
 
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
@@ -87,6 +94,14 @@ QUERY_ROUTES: tuple[QueryRoute, ...] = (
     QueryRoute(LegalHoldReview, "/legal-holds", "personal data", "legal_hold_review"),
     QueryRoute(OverdueAssessments, "/training/overdue", "training", "overdue_assessments"),
     QueryRoute(TrainingPassRates, "/training/pass-rates", "training", "training_pass_rates"),
+    QueryRoute(CustomersReport, "/reports/customers", "reports", "report_customers"),
+    QueryRoute(ReviewCoverageReport, "/reports/review-coverage", "reports",
+               "report_review_coverage"),
+    QueryRoute(KeyChangeLatenessReport, "/reports/key-change-lateness", "reports",
+               "report_key_change_lateness"),
+    QueryRoute(DeletionsReport, "/reports/deletions", "reports", "report_deletions"),
+    QueryRoute(PendingProposalsReport, "/reports/pending-proposals", "reports",
+               "report_pending_proposals"),
 )
 
 ROUTE_OF: dict[type[Query], QueryRoute] = {route.query: route for route in QUERY_ROUTES}

@@ -35,6 +35,13 @@ from projections.queries import (
     ListReviewsDue,
     Query,
 )
+from projections.reports import (
+    CustomersReport,
+    DeletionsReport,
+    KeyChangeLatenessReport,
+    PendingProposalsReport,
+    ReviewCoverageReport,
+)
 from projections.training_queries import OverdueAssessments, TrainingPassRates
 from service.bootstrap import Ledger
 from service.cli import app as cli
@@ -76,6 +83,8 @@ def examples(customer_id: str, erased_id: str, request_id: str, clock: FixedCloc
         LegalHoldReview: {"status": "all", "customer_id": customer_id},
         OverdueAssessments: {"as_of": "2027-03-01"},
         TrainingPassRates: {"since": "2026-01-01"},
+        CustomersReport: {}, ReviewCoverageReport: {"quarter": "2026-Q4"},
+        KeyChangeLatenessReport: {}, DeletionsReport: {}, PendingProposalsReport: {},
     }
 
 

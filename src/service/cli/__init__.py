@@ -15,11 +15,13 @@ from service.cli.backup import backup_app
 from service.cli.changes import change_app, review_app
 from service.cli.common import options
 from service.cli.customers import customer_app, history
+from service.cli.exports import export_app
 from service.cli.legal_holds import hold_app
 from service.cli.monitoring import alerts_app, fault_app, incident_app, metrics
 from service.cli.operations import init, policy_app, projections_app, serve
 from service.cli.privacy import deletion_app, duplicates, find_by, keys_app
 from service.cli.replay import audit_history
+from service.cli.reports import report
 from service.cli.training import training_app
 from service.cli.verification import keys_verify
 
@@ -59,6 +61,8 @@ app.add_typer(deletion_app, name="deletion")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(training_app, name="training")
+app.add_typer(export_app, name="export")
+app.command()(report)
 customer_app.command("find-by")(find_by)
 customer_app.command("duplicates")(duplicates)
 app.command()(metrics)
