@@ -76,6 +76,9 @@ class RuleInputs:
     backups: Mapping[str, tuple[bool, bool]]
     """Each backup kind: (failed, overdue)."""
     now: float
+    training_expiring: int = 0
+    """Role grants whose training cover ends within the training policy's warning days."""
+    training_warning_days: int = 0
 
 
 def evaluate(rules: AlertsPolicy, inputs: RuleInputs) -> list[Alert]:
@@ -127,6 +130,14 @@ def evaluate(rules: AlertsPolicy, inputs: RuleInputs) -> list[Alert]:
         firing.append(Alert("AuditWritesStopped", "warning",
                             f"Nothing has been written to the audit trail for "
                             f"{int(silent_for)} s."))
+    if inputs.training_expiring:
+        # TR-3's warning before a grant is suspended: a count only; the access review and
+        # `ledger training overdue` name the people.
+        firing.append(Alert("TrainingExpiring", "warning",
+                            f"{inputs.training_expiring} role grant(s) lose their training "
+                            f"cover within {inputs.training_warning_days} days and will be "
+                            "suspended unless a new assessment is passed (the access review "
+                            "lists them)."))
     if inputs.overdue_faults:
         firing.append(Alert("FaultOverdue", "warning", f"{inputs.overdue_faults} open "
                             "fault(s) are past their repair deadline (ledger fault list "

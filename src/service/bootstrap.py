@@ -320,7 +320,8 @@ def bootstrap(
         policy.alerts, WebhookSender(settings.webhook_urls, policy.alerts.webhook_timeout_seconds,
                                      policy.alerts.webhook_attempts),
         alert_faults.open, alert_faults.close, settings.external_url or ""),
-        lambda: configured_public_keys(settings), seconds)
+        lambda: configured_public_keys(settings), seconds,
+        training_expiring=lambda: len(training_reports.upcoming_expiries()))
     # Grants whose assessment expired are suspended by their own follower (TR-3).
     training = TrainingFollower(store, bus, policy, clock)
     background = settings.run_projections if start_projections is None else start_projections

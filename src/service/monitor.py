@@ -78,7 +78,8 @@ class AlertMonitor(BackgroundFollower):
     def __init__(self, figures: LogFigures, policy: Policy, bus: MessageBus,
                  faults: FaultQueries, metrics: OperationsMetrics, state: AlertState,
                  trusted_keys: Callable[[], dict[bytes, str]],
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time,
+                 training_expiring: Callable[[], int] = lambda: 0) -> None:
         super().__init__()
         self.figures = figures
         self.policy = policy
@@ -89,6 +90,8 @@ class AlertMonitor(BackgroundFollower):
         self.state = state
         self.trusted_keys = trusted_keys
         self.now = now
+        # How many grants lose their training cover soon (TR-3's warning).
+        self.training_expiring = training_expiring
         self.integrity_failed = False
         self._last_integrity_check: float | None = None
 
@@ -111,7 +114,8 @@ class AlertMonitor(BackgroundFollower):
             lockouts_in_window=lockouts, overdue_faults=self.faults.count_overdue(),
             backups={kind: (status.failed, status.overdue)
                      for kind, status in figures.backups.items()},
-            now=now)
+            now=now, training_expiring=self.training_expiring(),
+            training_warning_days=self.policy.training.warning_days)
         return evaluate(self.rules, inputs)
 
     def check_integrity(self) -> bool:

@@ -257,6 +257,22 @@ def test_the_access_review_warns_of_assessments_expiring_within_the_policy_days(
     assert ledger.training_reports.upcoming_expiries() == review["expiring_grants"]
 
 
+def test_an_assessment_expiring_soon_raises_a_warning_alert_that_names_no_one(
+        ledger: Ledger) -> None:
+    two_administrators(ledger)
+    create(ledger, "li.na")
+    ledger.runner.catch_up()
+    assert "TrainingExpiring" not in {alert.name for alert in ledger.alerts.evaluate()}
+    assessed(ledger, "li.na", on="2025-12-10")  # covers until 2026-12-09: within 30 days
+    grant(ledger, "li.na", "sales")
+    ledger.runner.catch_up()
+
+    [alert] = [alert for alert in ledger.alerts.evaluate() if alert.name == "TrainingExpiring"]
+
+    assert alert.summary.startswith("1 role grant(s) lose their training cover within 30 days")
+    assert "li.na" not in alert.summary and "li.na" not in str(alert.all_labels)
+
+
 def test_while_the_exemption_lasts_nothing_lapses_and_nothing_is_written(
         ledger: Ledger, clock: FixedClock) -> None:
     open_account(ledger, "admin", "sysadmin", department="it")  # the only administrator
