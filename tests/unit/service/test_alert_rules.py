@@ -46,6 +46,8 @@ def test_each_other_rule_fires_at_its_threshold() -> None:
     assert "LockoutBurst" in names(replace(QUIET, lockouts_in_window=2))
     assert "AuditWritesStopped" in names(replace(QUIET, audit_last_write=NOW - 601))
     assert "FaultOverdue" in names(replace(QUIET, overdue_faults=1))
+    assert "TrainingExpiring" in names(replace(QUIET, training_expiring=1))
+    assert "TrainingExpiring" not in names(replace(QUIET, training_expiring=0))
     backups = replace(QUIET, backups={"full": (True, False), "keys": (False, True)})
     alerts = {(a.name, a.labels.get("kind")) for a in evaluate(RULES, backups)}
     assert {("BackupFailed", "full"), ("BackupOverdue", "keys")} <= alerts
