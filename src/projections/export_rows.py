@@ -20,6 +20,9 @@ from projections.customer_view import name_key
 from projections.masking import mask_answer
 from projections.queries import CUSTOMER_COLUMNS, Queries, customer_from_row, searchable_fields
 
+# The customer view's columns come first, then last_review_quarter: its index.
+_QUARTER = len(CUSTOMER_COLUMNS.split(","))
+
 
 class ExportRows:
     """Selects, opens and masks the customers of an export."""
@@ -57,11 +60,11 @@ class ExportRows:
         selected: list[dict[str, Any]] = []
         versions: list[tuple[str, int]] = []
         for row in rows:
-            customer = customer_from_row(row[:10], self.protector)
+            customer = customer_from_row(row[:_QUARTER], self.protector)
             if criteria.region is not None and not _in_region(customer, criteria.region):
                 continue
             shown = mask_answer(customer, clearance)
-            shown["last_review_quarter"] = row[10]
+            shown["last_review_quarter"] = row[_QUARTER]
             selected.append({column: _column(shown, column) for column in columns})
             versions.append((str(row[0]), int(row[1])))
         return Selection(position, selected, masked_fields, rows_digest(versions))
@@ -73,7 +76,7 @@ class ExportRows:
         if criteria.created_until is not None and registered > criteria.created_until:
             return False
         if criteria.review_state is not None:
-            reviewed = row[10] is not None and row[10] >= quarter_of(self.today())
+            reviewed = row[_QUARTER] is not None and row[_QUARTER] >= quarter_of(self.today())
             return reviewed == (criteria.review_state == "reviewed")
         return True
 
