@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # The public half verify trusts, for machines without the private key (an auditor's):
     # checkpoints are judged against it, never against a key read from the database.
     signing_public_key_file: Path | None = None
+    # Server processes ``ledger serve`` runs on its one port (uvicorn's process model); more
+    # than one only on PostgreSQL, the one place they share.
+    workers: int = Field(default=1, ge=1, le=64)
 
     @field_validator("database_url")
     @classmethod

@@ -30,6 +30,7 @@ from service.http_contract import declare_contract, raises
 from service.http_docs import mount_docs
 from service.http_guard import ResponseGuard
 from service.http_queries import queries_router
+from service.processes import this_process
 
 
 def _error_response(error: LedgerError) -> JSONResponse:
@@ -94,6 +95,8 @@ class Health(BaseModel):
     last_checkpoint_position: int | None
     failing: dict[str, Any] = Field(default_factory=dict, description="Each follower that "
                                     "keeps failing: its error's code, message and details.")
+    process: str = Field(default="", description="The server process that answered "
+                         "(host:pid); with --workers N, one of N.")
 
 
 def _command_route(command_class: type[Command]) -> Callable[..., dict[str, Any]]:
@@ -172,7 +175,7 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
                 "sealing_lag": sealing.unsealed_records, "sealer_errors": sealing.errors,
                 "last_checkpoint_position": sealing.last_checkpoint.position
                 if sealing.last_checkpoint else None,
-                "failing": failing}
+                "failing": failing, "process": this_process()}
         return JSONResponse(body, status_code=503 if failing else 200)
 
     app.include_router(auth_router())
