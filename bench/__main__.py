@@ -25,15 +25,20 @@ from rich.markup import escape
 
 from bench import (
     REPO_ROOT,
+    backup,
     catch_up,
+    exports,
+    grant,
     growth,
     login,
+    metrics_cost,
     pairs,
     read_customer,
     read_protected,
     register,
     register_concurrent,
     register_http,
+    soak_http,
     verify,
 )
 from bench.context import POSTGRES_POOL_SIZE, BenchContext, Sizes
@@ -61,9 +66,10 @@ from ledger.settings import Settings
 BENCHMARKS: dict[str, ModuleType] = {
     module.NAME: module for module in (register, register_concurrent, register_http,
                                        read_customer, read_protected, pairs, catch_up, verify,
-                                       login, growth)
+                                       login, growth, soak_http, metrics_cost, backup, grant,
+                                       exports)
 }
-POSTGRES_ONLY: set[str] = set()
+POSTGRES_ONLY: set[str] = {soak_http.NAME}
 RESULTS = REPO_ROOT / "bench" / "RESULTS.md"
 WORK = REPO_ROOT / "bench" / ".work"
 

@@ -54,12 +54,16 @@ class Sizes:
     catch_up_events: int = 100_000  # events in the store the catch-up rebuilds from zero
     growth_events: tuple[int, ...] = (10_000, 100_000, 1_000_000)  # cost-growth store sizes
     growth_operations: int = 100  # timed operations per cost-growth measurement
+    soak_seconds: float = 180.0  # the mixed-load soak over HTTP (PostgreSQL)
+    soak_window: float = 60.0    # one row of throughput, p99, RSS and fds per window
+    recovery_trials: int = 5     # sessions terminated, first write timed, this often
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(customers=100, reads=100, catch_up_customers=200, runs=3, warmup=10,
                    budget=10.0, http_customers=50, pairs=30, catch_up_events=2_000,
-                   growth_events=(2_000, 6_000, 20_000), growth_operations=20)
+                   growth_events=(2_000, 6_000, 20_000), growth_operations=20,
+                   soak_seconds=30.0, soak_window=10.0, recovery_trials=3)
 
 
 def events_table(ledger: Ledger) -> str:

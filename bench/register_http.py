@@ -35,6 +35,9 @@ LEDGER = str(Path(sys.executable).with_name("ledger"))
 # Logins and account set-up are untimed: the cheapest argon2 parameters keep them quick.
 FAST_HASHING = REPO_ROOT / "tests" / "fast_hashing_policy.toml"
 STARTUP_TIMEOUT = 60.0
+# The process id and database of the service at each URL ``running_service`` yields (the
+# soak reads its memory and descriptors, the recovery trials terminate its sessions).
+SERVING: dict[str, tuple[int, str]] = {}
 STOP_TIMEOUT = 15.0
 
 
@@ -50,11 +53,12 @@ def clerk(number: int) -> str:
 
 
 @contextlib.contextmanager
-def running_service(ctx: BenchContext, backend: Backend, clerks: int) -> Iterator[str]:
+def running_service(ctx: BenchContext, backend: Backend, clerks: int,
+                    **extra_env: str) -> Iterator[str]:
     """``ledger serve`` on a fresh store holding ``clerks`` sales accounts; yields its URL.
 
-    Projections do not run (as in the in-process benchmarks); the service logs JSON at
-    info level into a file, as a deployment would."""
+    Projections do not run (as in the in-process benchmarks) unless ``extra_env`` says
+    otherwise; the service logs JSON at info level into a file, as a deployment would."""
     with ctx.fresh_database(backend, stem="http") as location:
         settings = ctx.settings_for(backend, location, policy_file=FAST_HASHING)
         with ctx.open_ledger(backend, location, policy_file=FAST_HASHING) as ledger:
@@ -67,13 +71,14 @@ def running_service(ctx: BenchContext, backend: Backend, clerks: int) -> Iterato
             "LEDGER_DATABASE_URL": settings.database_url,
             "LEDGER_DATA_DIR": str(ctx.keys_dir), "LEDGER_POLICY_FILE": str(FAST_HASHING),
             "LEDGER_RUN_PROJECTIONS": "false", "LEDGER_LOG_FORMAT": "json",
-            "LEDGER_POSTGRES_POOL_SIZE": str(POSTGRES_POOL_SIZE)}
+            "LEDGER_POSTGRES_POOL_SIZE": str(POSTGRES_POOL_SIZE)} | extra_env
         with log.open("wb") as sink:
             process = subprocess.Popen(
                 [LEDGER, "serve", "--host", "127.0.0.1", "--port", str(port)],
                 cwd=ctx.workdir, env=env, stdin=subprocess.DEVNULL, stdout=sink,
                 stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
+        SERVING[url] = (process.pid, settings.database_url)
         try:
             wait_until_healthy(process, url, log)
             yield url

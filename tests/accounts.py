@@ -9,6 +9,7 @@ from commands.accounts import ChangePassword, CreateAccount
 from commands.actor import Actor
 from commands.roles import ApproveGrant, GrantRole
 from commands.totp_enrolment import ConfirmTotpEnrolment, StartTotpEnrolment
+from commands.training import RecordAssessment
 from ledger import totp
 from service.bootstrap import Ledger
 from tests.conftest import FixedClock
@@ -86,3 +87,20 @@ def failing_logins(ledger: Ledger, clock: FixedClock) -> dict[str, tuple[str, st
             "totp_replayed": ("li.na", PASSWORD, code),
             "locked": ("zhao.lei", PASSWORD, None),
             "disabled": ("qian.hui", PASSWORD, None)}
+
+
+def two_administrators(ledger: Ledger) -> None:
+    """Administrator accounts ops.one and ops.two, each assessed in system administration:
+    from now on grants are checked against training (the initial administrator's exemption
+    ends with the second one, TR-3)."""
+    for username in ("ops.one", "ops.two"):
+        create(ledger, username, department="it")
+        assessed(ledger, username, "system-administration")
+        grant(ledger, username, "sysadmin")
+
+
+def assessed(ledger: Ledger, username: str, course: str = "customer-data-handling", *,
+             score: int = 92, on: str = "2026-11-02") -> dict[str, Any]:
+    """Record ``username``'s assessment by the local administrator; the command's outcome."""
+    return ledger.bus.execute(RecordAssessment(username=username, course=course, score=score,
+                                               assessed_on=on), ADMIN)

@@ -41,6 +41,11 @@ class InMemoryKeys:
         self.create(customer_id)
         return customer_id
 
+    def give_back(self, customer_id: str) -> None:
+        # Made on demand, so nothing is spare: a given-back id's key goes with it.
+        with self._lock:
+            self._keys.pop(customer_id, None)
+
     def create(self, customer_id: str) -> str:
         with self._lock:
             if customer_id in self._erased:

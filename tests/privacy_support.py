@@ -31,6 +31,8 @@ from tests.factories import make_profile
 
 DEFAULT_POLICY = load_policy()
 HAPPENED_ON = "2026-11-20"  # a working day before the shared FixedClock's today
+DELETION_DETAILS = "framework contract with 欧阳翠花 ended 2026-10-31, no open invoices"
+"""The details every scenario's deletion request gives: free text about the customer."""
 
 # The people of the scenarios, each with the roles the default policy gives that job.
 CLERK = Actor("wang.fang", frozenset({"info_specialist"}), department="sales")
@@ -153,7 +155,7 @@ def request_deletion(ledger: Ledger, customer_id: str, *, by: Actor = CLERK,
                      ground: Ground = Ground.RELATIONSHIP_ENDED) -> str:
     outcome = run(ledger, RequestDeletion(
         customer_id=UUID(customer_id), ground=ground, department=department,
-        details="framework contract ended 2026-10-31, no open invoices"), by)
+        details=DELETION_DETAILS), by)
     return str(outcome["result"]["request_id"])
 
 

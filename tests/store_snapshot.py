@@ -91,3 +91,16 @@ def only_a_denial_recorded(store: LedgerStore) -> Iterator[StoreSnapshot]:
     assert after.snapshots == before.snapshots
     assert [r.topic.rsplit(":", 1)[1] for r in after.added_since(before)] == [
         "AccessRecord.PermissionDenied"]
+
+
+@contextmanager
+def only_a_hold_refusal_recorded(store: LedgerStore) -> Iterator[StoreSnapshot]:
+    """Assert that the block appends exactly one ``RefusedUnderLegalHold`` audit record and
+    adds, alters or removes nothing else: what an execution refused under a hold writes."""
+    before = snapshot_store(store)
+    yield before
+    after = snapshot_store(store)
+    assert after.events[: len(before.events)] == before.events
+    assert after.snapshots == before.snapshots
+    assert [r.topic.rsplit(":", 1)[1] for r in after.added_since(before)] == [
+        "AccessRecord.RefusedUnderLegalHold"]

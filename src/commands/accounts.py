@@ -152,7 +152,10 @@ def create_first_administrator(command: CreateFirstAdministrator, uow: UnitOfWor
     account = _open_account(command, uow)
     # No second administrator exists to approve this one grant: the trusted local
     # administrator's act is its own approval, and is audited as such.
-    account.grant("sysadmin", by=uow.actor, needs_approval=False)
+    # Nor can anyone have assessed it yet: the initial administrator is exempt from the
+    # training check until a second administrator exists (TR-3, README "Training").
+    account.grant("sysadmin", by=uow.actor, needs_approval=False,
+                  exemption="initial_administrator")
     return {"username": command.username, "must_change_password": True, "roles": ["sysadmin"]}
 
 

@@ -9,7 +9,12 @@ from typing import Protocol
 
 from commands.access_log import AccessLog
 from ledger.domain.access import AccessRecord
-from ledger.domain.errors import PermissionDeniedError, Problem, ValidationFailedError
+from ledger.domain.errors import (
+    LegalHoldInForceError,
+    PermissionDeniedError,
+    Problem,
+    ValidationFailedError,
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,19 @@ def record_denial(access_log: AccessLog, error: PermissionDeniedError, actor: Ac
     access_log.record(AccessRecord.PermissionDenied, actor=actor.id,
                       client_address=actor.client_address, operation=operation,
                       target=target, roles=sorted(actor.roles))
+    error.audited = True
+
+
+def record_hold_refusal(access_log: AccessLog, error: LegalHoldInForceError, actor: Actor,
+                        operation: str, target: str | None) -> None:
+    """Write a refusal under a legal hold to the audit trail, once (DL-5): which hold, by
+    its id, never its reason or reference."""
+    if error.audited:
+        return
+    access_log.record(AccessRecord.RefusedUnderLegalHold, actor=actor.id,
+                      client_address=actor.client_address, operation=operation,
+                      target=target, customer_id=str(error.details["customer_id"]),
+                      hold_id=str(error.details["hold_id"]))
     error.audited = True
 
 

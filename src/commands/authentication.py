@@ -21,6 +21,7 @@ from eventsourcing.persistence import IntegrityError
 from commands.access_log import AccessLog
 from commands.account_cache import AccountCache
 from commands.actor import Actor, record_denial
+from commands.observer import NoObserver, OperationsObserver
 from commands.ports import Clock
 from ledger import totp
 from ledger.credentials import AuthenticationError, CredentialStore, SessionState, token_digest
@@ -56,6 +57,8 @@ class Identity:
         self.clock = clock
         self.on_saved = on_saved
         self.accounts = AccountCache(store)
+        # Told of each login's outcome and each lockout (metrics); bootstrap() sets it.
+        self.observer: OperationsObserver = NoObserver()
 
     def account(self, username: str) -> Account | None:
         """The account loaded afresh from its events: for callers that change it."""
@@ -75,6 +78,7 @@ class Identity:
             self.access_log.record(AccessRecord.LoginFailed, actor=username[:100] or "-",
                                    client_address=client_address, username=username[:100],
                                    reason=reason, failures=failures)
+            self.observer.login_done("failed")
             refusal = error(message)
             if isinstance(refusal, PermissionDeniedError):
                 refusal.audited = True  # the LoginFailed record is its audit record
@@ -131,6 +135,7 @@ class Identity:
         self.access_log.record(AccessRecord.LoginSucceeded, actor=account.username,
                                client_address=client_address, username=account.username,
                                password_rotation_due=rotation_due)
+        self.observer.login_done("succeeded")
         notices = []
         if account.must_change_password:
             notices.append("change your one-time password now (change-password)")
@@ -169,6 +174,7 @@ class Identity:
         except IntegrityError:
             return  # another instance locked it (or changed it) first; the counter holds
         log.warning("account_locked_after_failed_logins", username=account.username)
+        self.observer.account_locked_out()
         if self.on_saved is not None and recordings and recordings[-1].notification.id:
             self.on_saved(recordings[-1].notification.id)
 
@@ -189,7 +195,9 @@ class Identity:
         return enrolled is None or not enrolled[1]
 
     def _needs_second_factor(self, account: Account) -> bool:
-        return bool(set(self.login_policy.totp_required_roles) & account.active_roles)
+        # A reset second factor must be enrolled again, whatever the account's roles.
+        return account.must_enrol_second_factor or bool(
+            set(self.login_policy.totp_required_roles) & account.active_roles)
 
     def logout(self, token: str, client_address: str | None = None) -> None:
         session = self.credentials.session(token)

@@ -6,20 +6,30 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
 
 from commands.access_log import AccessLog
-from commands.actor import Actor, AllowAll, Authoriser, record_denial, target_of
+from commands.actor import (
+    Actor,
+    AllowAll,
+    Authoriser,
+    record_denial,
+    record_hold_refusal,
+    target_of,
+)
 from commands.command import Command, Handler, Result
+from commands.free_text import give_reason, protected_reason
 from commands.idempotency import CommandRecord, fingerprint
+from commands.observer import NoObserver, OperationsObserver
 from commands.ports import Clock, PersonalData, SaveConflictError
 from commands.unit_of_work import StoreUnitOfWork
 from ledger.domain.errors import (
     ConflictError,
     LedgerError,
+    LegalHoldInForceError,
     PermissionDeniedError,
     Problem,
     ValidationFailedError,
@@ -29,10 +39,18 @@ from ledger.domain.problems import problems_from
 from ledger.domain.sensitivity import Clearance, reading_with
 from ledger.policy import Policy
 from ledger.store import LedgerStore
+from ledger.transient import (
+    DEFAULT_RETRY_SECONDS,
+    UnavailableError,
+    is_transient,
+    retrying,
+    unavailable,
+)
 
 log = structlog.get_logger("ledger.bus")
 
 
+T = TypeVar("T")
 QueryHandler = Callable[[Any], Any]
 # The outcome an audited read records when it failed with an unexpected error (the code
 # the HTTP API and the CLI answer it with).
@@ -58,7 +76,8 @@ def _ref(command: Command) -> str:
 class MessageBus:
     """Authorises, dispatches to one handler, saves the decision with its outcome, and replays
     the first outcome for a repeated command id. Every permission denial raised on the way,
-    by the authoriser or by a handler's own rule about who may act, is audited."""
+    by the authoriser or by a handler's own rule about who may act, is audited, and so is
+    an erasure refused under a legal hold."""
 
     def __init__(
         self,
@@ -72,6 +91,9 @@ class MessageBus:
         *,
         personal_data: PersonalData,
         read_audit: ReadAuditor | None = None,
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        on_fault: Callable[[], None] | None = None,
+        observer: OperationsObserver | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -83,6 +105,12 @@ class MessageBus:
         self.on_saved = on_saved
         self.personal_data = personal_data
         self.read_audit = read_audit
+        # How long a command or a read is tried again after a lost connection: both are
+        # safe to repeat (a command by its id), so the caller sees the fault only if it
+        # outlasts this.
+        self.retry_seconds = retry_seconds
+        self.on_fault = on_fault or store.drop_broken_connections
+        self.observer: OperationsObserver = observer or NoObserver()
         self.narrowest = Clearance.narrowest(policy.access.sensitive_paths())
         # The bus's own: a denial is recorded whatever authoriser or handler raised it.
         self.access_log = AccessLog(store, clock, on_saved)
@@ -103,16 +131,28 @@ class MessageBus:
         return self.execute(command, actor)
 
     def execute(self, command: Command, actor: Actor) -> dict[str, Any]:
+        """Execute one command; a database fault that outlasts the retries is the ledger's
+        ``UnavailableError``, never the driver's exception."""
+        return _translating_faults(lambda: self._execute(command, actor))
+
+    def _execute(self, command: Command, actor: Actor) -> dict[str, Any]:
         started = time.perf_counter()
         target = target_of(command)
         try:
             self.authoriser.authorise(actor, command.name, target)
-            outcome = self._execute_once(command, actor)
+            outcome = retrying(lambda: self._execute_once(command, actor),
+                               seconds=self.retry_seconds, on_fault=self.on_fault)
         except LedgerError as error:
             self._audit_denial(error, actor, command.name, target)
             log.info("command_refused", command=command.name, command_ref=_ref(command),
                      actor=actor.id, code=error.code, fields=_fields_of(error))
+            self.observer.command_done(command.name, error.code, time.perf_counter() - started)
             raise
+        except Exception:
+            self.observer.command_done(command.name, INTERNAL_ERROR,
+                                       time.perf_counter() - started)
+            raise
+        self.observer.command_done(command.name, "accepted", time.perf_counter() - started)
         log.info("command_accepted", command=command.name, command_ref=_ref(command),
                  actor=actor.id, replayed=outcome["replayed"], position=outcome["position"],
                  ms=round((time.perf_counter() - started) * 1000, 2))
@@ -125,9 +165,11 @@ class MessageBus:
         handler = self.handlers.get(type(command))
         if handler is None:
             raise ValidationFailedError([Problem("command", "no handler registered")])
+        # The reason goes in once the handler has said which customer the command is
+        # about (``protected_reason``): never in plaintext into a customer's events.
         metadata = EventMetadata(actor=actor.id, command_id=command.command_id,
                                  correlation_id=command.correlation_id or command.command_id,
-                                 reason=command.reason, client_address=actor.client_address)
+                                 client_address=actor.client_address)
         # No read for an earlier outcome up front (it would cost every command a round
         # trip): a repeated command id is caught by the command record's unique key when
         # saving, and a retry whose handler now refuses (say, the proposal it verified is
@@ -138,10 +180,15 @@ class MessageBus:
         try:
             with recording_as(metadata, self.clock):
                 result = handler(command, uow)
+                reason = protected_reason(command.audit_reason(), uow.changed,
+                                          self.personal_data)
                 outcome = self._outcome(command, uow, result)
                 record = CommandRecord.processed(command.command_id, command.name, digest,
                                                  outcome)
+                if reason is not None:
+                    give_reason([*uow.changed, record], reason)
         except LedgerError:
+            self._give_back_new_ids(uow)
             earlier = self._earlier_outcome(uow, command, digest)
             if earlier is not None:
                 return earlier
@@ -149,7 +196,10 @@ class MessageBus:
         try:
             position = uow.commit(record)
         except SaveConflictError:
-            # Either the same command id won a race, or the record moved under us.
+            # Either the same command id won a race, or the record moved under us; either
+            # way nothing of this attempt was saved. (After a lost connection the ids are
+            # kept: the save may have committed before the connection went.)
+            self._give_back_new_ids(uow)
             earlier = self._earlier_outcome(uow, command, digest)
             if earlier is not None:
                 return earlier
@@ -160,6 +210,11 @@ class MessageBus:
         if self.on_saved is not None:
             self.on_saved(position)
         return outcome | {"position": position}
+
+    def _give_back_new_ids(self, uow: StoreUnitOfWork) -> None:
+        for customer_id in uow.new_customer_ids:
+            self.personal_data.give_back_customer_id(customer_id)
+        uow.new_customer_ids.clear()
 
     @staticmethod
     def _earlier_outcome(uow: StoreUnitOfWork, command: Command, digest: str
@@ -196,13 +251,18 @@ class MessageBus:
     def ask(self, query: BaseModel, actor: Actor) -> Any:
         """Authorise and answer one query from the read models; a read of customer data is
         recorded in the audit trail (AU-1), whether it succeeds or fails."""
+        return _translating_faults(lambda: self._ask(query, actor))
+
+    def _ask(self, query: BaseModel, actor: Actor) -> Any:
         name = str(getattr(query, "name", type(query).__name__))
         target = target_of(query)
         try:
-            self.authoriser.authorise(actor, name, target)
+            retrying(lambda: self.authoriser.authorise(actor, name, target),
+                     seconds=self.retry_seconds, on_fault=self.on_fault)
         except LedgerError as error:
             self._audit_denial(error, actor, name, target)
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
+            self.observer.query_done(name, error.code)
             raise
         # Sensitive fields are masked for a reader without clearance (ST-4, P5); an
         # authoriser that grants none leaves the reader cleared for nothing.
@@ -213,21 +273,34 @@ class MessageBus:
             if handler is None:
                 raise ValidationFailedError([Problem("query", "unknown query")])
             with reading_with(clearance):
-                answer = handler(query)
+                answer = retrying(lambda: handler(query), seconds=self.retry_seconds,
+                                  on_fault=self.on_fault)
+        except UnavailableError as error:
+            log.warning("query_unavailable", query=name, actor=actor.id, code=error.code)
+            # The read returned nothing; recording it needs the database that is away.
+            try:
+                self._audit_read(actor, name, target, None, clearance, error.code)
+            except Exception as audit_error:
+                log.warning("read_audit_failed", query=name, actor=actor.id,
+                            error=type(audit_error).__name__)
+            raise
         except LedgerError as error:
             self._audit_denial(error, actor, name, target)
             log.info("query_refused", query=name, actor=actor.id, code=error.code)
             # The error's details may name the customer the refused read was about.
+            self.observer.query_done(name, error.code)
             self._audit_read(actor, name, target, error.details, clearance, error.code)
             raise
         except Exception:
             # A read that broke is still a read attempt: it is recorded (AU-1), and a
             # failure to record it must not hide the error that broke it.
+            self.observer.query_done(name, INTERNAL_ERROR)
             try:
                 self._audit_read(actor, name, target, None, clearance, INTERNAL_ERROR)
             except Exception:  # the original error is the one to raise
                 log.exception("read_audit_failed", query=name, actor=actor.id)
             raise
+        self.observer.query_done(name, "ok")
         self._audit_read(actor, name, target, answer, clearance, "ok")
         return answer
 
@@ -235,6 +308,8 @@ class MessageBus:
                       target: str | None) -> None:
         if isinstance(error, PermissionDeniedError):
             record_denial(self.access_log, error, actor, operation, target)
+        elif isinstance(error, LegalHoldInForceError):
+            record_hold_refusal(self.access_log, error, actor, operation, target)
 
     def _audit_read(self, actor: Actor, operation: str, target: str | None, answer: Any,
                     clearance: Clearance, outcome: str) -> None:
@@ -249,6 +324,18 @@ class ReadAuditor(Protocol):
 
     def record(self, *, actor: str, client_address: str | None, operation: str,
                target: str | None, answer: Any, clearance: Clearance, outcome: str) -> None: ...
+
+
+def _translating_faults(operation: Callable[[], T]) -> T:
+    try:
+        return operation()
+    except LedgerError:
+        raise
+    except Exception as error:
+        if is_transient(error):
+            log.warning("database_unavailable", error=type(error).__name__)
+            raise unavailable(error) from None
+        raise
 
 
 def _fields_of(error: LedgerError) -> list[str] | None:

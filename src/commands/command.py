@@ -42,6 +42,11 @@ class Command(BaseModel):
         """Every text a command carries follows the entry rule's character part (CI-4)."""
         return without_invisible(value) if isinstance(value, str) else value
 
+    def audit_reason(self) -> str | None:
+        """The reason the events' metadata carries in plaintext; a command whose reason is
+        about a customer keeps it sealed in its event instead, and answers None."""
+        return self.reason
+
     def fingerprint_payload(self) -> dict[str, Any]:
         """The content that identifies a retry: everything but the ids that label it."""
         return self.model_dump(mode="json", exclude={"command_id", "correlation_id"})

@@ -1,5 +1,6 @@
 """Customer commands (CI-1..CI-4, UP-1, UP-3, UP-4) and their handlers, one per command:
-register a customer, propose a change, verify or reject it, record a review."""
+register a customer, propose a change, verify or reject it (or, its proposer, withdraw
+it), record a review."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ledger.documented import ChangeSetBody, ProfileBody
 from ledger.domain.customer import Customer, ReviewOutcome, quarter_of
 from ledger.domain.deadlines import working_day_deadline
 from ledger.domain.errors import ConflictError
+from ledger.domain.free_text import CHANGE_REJECTION_PATH
 from ledger.domain.profile import validate_changes, validate_profile
 
 
@@ -55,6 +57,15 @@ class RejectChange(Command):
     expected_version: int | None = Field(default=None, ge=1)
 
 
+class WithdrawChange(Command):
+    """Withdraw your own pending change proposal (not a rejection: no verifier involved)."""
+
+    name = "withdraw-change"
+    customer_id: UUID
+    proposal_id: str = Field(min_length=1, max_length=100)
+    expected_version: int | None = Field(default=None, ge=1)
+
+
 class RecordReview(Command):
     """Record the quarterly review of one customer (UP-1)."""
 
@@ -66,7 +77,7 @@ class RecordReview(Command):
 
 def register_customer(command: RegisterCustomer, uow: UnitOfWork) -> Result:
     profile = validate_profile(command.profile, uow.policy.mandatory_fields)
-    customer_id = command.customer_id or uow.personal_data.new_customer_id()
+    customer_id = command.customer_id or uow.new_customer_id()
     if command.customer_id is not None and uow.exists(command.customer_id):
         raise ConflictError("a customer with this id already exists",
                             details={"customer_id": str(command.customer_id)})
@@ -110,7 +121,16 @@ def verify_change(command: VerifyChange, uow: UnitOfWork) -> Result:
 
 def reject_change(command: RejectChange, uow: UnitOfWork) -> Result:
     customer = uow.customer(command.customer_id, command.expected_version)
-    customer.reject_change(command.proposal_id, rejected_by=uow.actor, reason=command.reason)
+    customer.check_pending(command.proposal_id)
+    reason = uow.personal_data.seal_text(str(customer.id), CHANGE_REJECTION_PATH,
+                                         command.reason)
+    customer.reject_change(command.proposal_id, rejected_by=uow.actor, reason=reason)
+    return {"customer_id": str(customer.id), "proposal_id": command.proposal_id}
+
+
+def withdraw_change(command: WithdrawChange, uow: UnitOfWork) -> Result:
+    customer = uow.customer(command.customer_id, command.expected_version)
+    customer.withdraw_change(command.proposal_id, withdrawn_by=uow.actor)
     return {"customer_id": str(customer.id), "proposal_id": command.proposal_id}
 
 
@@ -129,4 +149,5 @@ HANDLERS: dict[type[Command], Handler] = {
     VerifyChange: verify_change,
     RejectChange: reject_change,
     RecordReview: record_review,
+    WithdrawChange: withdraw_change,
 }

@@ -12,6 +12,7 @@ from commands.ports import UnitOfWork
 from ledger.domain.customer import Customer
 from ledger.domain.deletion import DeletionRequest, Ground
 from ledger.domain.errors import PermissionDeniedError
+from ledger.domain.free_text import DELETION_DETAILS_PATH, DELETION_REJECTION_PATH
 
 
 class RequestDeletion(Command):
@@ -65,8 +66,11 @@ def request_deletion(command: RequestDeletion, uow: UnitOfWork) -> Result:
                                     details={"department": uow.department})
     customer = uow.customer(command.customer_id)
     customer.check_not_erased()
+    # Free text about the customer: sealed under its key, gone with its erasure.
+    details = uow.personal_data.seal_text(str(customer.id), DELETION_DETAILS_PATH,
+                                          command.details)
     request = DeletionRequest.request(
-        customer_id=customer.id, ground=command.ground, details=command.details,
+        customer_id=customer.id, ground=command.ground, details=details,
         department=command.department, requested_by=uow.actor)
     uow.add(request)
     return {"request_id": str(request.id), "customer_id": str(customer.id)}
@@ -90,6 +94,8 @@ def execute_deletion(command: ExecuteDeletion, uow: UnitOfWork) -> Result:
     step_roles = uow.policy.deletion.step_roles
     request.check_step("execute", uow.actor, uow.roles, step_roles)
     customer = uow.load(UUID(request.customer_id), Customer, "customer")
+    # DL-5: filed and approved it may be, but not executed while a hold is in force.
+    customer.check_no_hold_in_force(uow.today())
     key_id = uow.personal_data.key_id(request.customer_id)
     customer.erase(request_id=str(request.id), ground=request.ground)
     request.execute(actor=uow.actor, roles=uow.roles, key_id=key_id, step_roles=step_roles)
@@ -103,8 +109,12 @@ def execute_deletion(command: ExecuteDeletion, uow: UnitOfWork) -> Result:
 
 def reject_deletion(command: RejectDeletion, uow: UnitOfWork) -> Result:
     request = _request(uow, command.request_id)
-    request.reject(step=command.step, actor=uow.actor, roles=uow.roles, reason=command.reason,
-                   step_roles=uow.policy.deletion.step_roles)
+    step_roles = uow.policy.deletion.step_roles
+    request.check_step(command.step, uow.actor, uow.roles, step_roles)
+    reason = uow.personal_data.seal_text(request.customer_id, DELETION_REJECTION_PATH,
+                                         command.reason)
+    request.reject(step=command.step, actor=uow.actor, roles=uow.roles, reason=reason,
+                   step_roles=step_roles)
     return {"request_id": str(request.id), "stage": str(request.stage)}
 
 

@@ -42,11 +42,20 @@ class PersonalData(Protocol):
 
     def keyed_hash(self, data: bytes) -> str: ...
 
+    def seal_text(self, customer_id: str, path: str, text: str) -> JsonDict: ...
+
+    def open_text(self, customer_id: str, path: str, value: Any) -> Any: ...
+
+    def seal_reason(self, customer_id: str, text: str) -> JsonDict: ...
+
     def key_id(self, customer_id: str) -> str | None: ...
 
     def destroy_key(self, customer_id: str) -> str | None:
         """Destroy an erased customer's key (idempotent); return the id of the key destroyed
         now. The erasure follower (``ledger.erasures``) applies erasures through it too."""
+
+    def give_back_customer_id(self, customer_id: UUID) -> None:
+        """Return an id from ``new_customer_id`` that no saved event names."""
 
 
 class SaveConflictError(Exception):
@@ -70,6 +79,14 @@ class UnitOfWork(ABC):
         self.department = department
         self.changed: list[LedgerAggregate] = []
         self.after_commit: list[Callable[[], object]] = []
+        # Ids this command took for new customers: given back if it saves nothing.
+        self.new_customer_ids: list[UUID] = []
+
+    def new_customer_id(self) -> UUID:
+        """An id for a new customer, its data key already stored."""
+        customer_id = self.personal_data.new_customer_id()
+        self.new_customer_ids.append(customer_id)
+        return customer_id
 
     @abstractmethod
     def get(self, aggregate_id: UUID) -> object | None:

@@ -11,6 +11,7 @@ from pydantic import AfterValidator
 from commands.accounts import AccountCommand, load_account, load_registry
 from commands.command import Command, Handler, Result
 from commands.ports import UnitOfWork
+from commands.training import grant_requirement
 from ledger.domain.account import AccountStatus, LockReason
 from ledger.domain.errors import NotFoundError
 from ledger.policy_access import ROLES
@@ -65,10 +66,13 @@ class LockRole(Command):
 
 def grant_role(command: GrantRole, uow: UnitOfWork) -> Result:
     needs_approval = command.role in uow.policy.access.high_privilege_roles
-    grant_id = load_account(uow, command.username).grant(command.role, by=uow.actor,
-                                                         needs_approval=needs_approval)
+    account = load_account(uow, command.username)
+    # TR-3: the grant relies on a passed, unexpired assessment, or is refused naming it.
+    assessment, exemption = grant_requirement(uow, account, command.role)
+    grant_id = account.grant(command.role, by=uow.actor, needs_approval=needs_approval,
+                             assessment=assessment, exemption=exemption)
     return {"username": command.username, "role": command.role, "grant_id": grant_id,
-            "active": not needs_approval}
+            "active": not needs_approval, "assessment": assessment, "exemption": exemption}
 
 
 def approve_grant(command: ApproveGrant, uow: UnitOfWork) -> Result:

@@ -75,7 +75,7 @@ class CredentialStore:
 
     def create_tables(self) -> None:
         blob = "BYTEA" if self.db.dialect == "postgres" else "BLOB"
-        with self.db.transaction() as cursor:
+        with self.db.setup() as cursor:
             cursor.execute("CREATE TABLE IF NOT EXISTS login_failures (username TEXT PRIMARY"
                            " KEY, failures INTEGER NOT NULL, last_failure_at TEXT NOT NULL)")
             cursor.execute("CREATE TABLE IF NOT EXISTS sessions (digest TEXT PRIMARY KEY,"
@@ -235,6 +235,14 @@ class CredentialStore:
         with self.db.transaction() as cursor:
             cursor.execute("UPDATE totp_secrets SET confirmed = 1 WHERE username = :user",
                            {"user": username})
+
+    def remove_totp_secret(self, username: str) -> bool:
+        """Forget the account's secret, confirmed or not (a reset of its second factor);
+        whether there was one."""
+        with self.db.transaction() as cursor:
+            deleted: int = cursor.execute("DELETE FROM totp_secrets WHERE username = :user",
+                                          {"user": username})
+        return deleted > 0
 
     def use_totp_step(self, username: str, step: int, now: datetime) -> bool:
         """Claim a code's time step; False if it was used before (on any instance)."""

@@ -53,12 +53,15 @@ class ErasureFollower(BackgroundFollower):
         super().__init__()
 
     def create_tables(self) -> None:
-        with self.keys.db.transaction() as cursor:
+        with self.keys.db.setup() as cursor:
             cursor.execute("CREATE TABLE IF NOT EXISTS follower_checkpoints ("
                            " name TEXT PRIMARY KEY, position BIGINT NOT NULL)")
-            cursor.execute("INSERT INTO follower_checkpoints (name, position)"
-                           " VALUES (:name, 0) ON CONFLICT (name) DO NOTHING",
-                           {"name": FOLLOWER})
+            # Read first: an INSERT that conflicts still takes SQLite's write lock.
+            if cursor.one("SELECT 1 FROM follower_checkpoints WHERE name = :name",
+                          {"name": FOLLOWER}) is None:
+                cursor.execute("INSERT INTO follower_checkpoints (name, position)"
+                               " VALUES (:name, 0) ON CONFLICT (name) DO NOTHING",
+                               {"name": FOLLOWER})
 
     def position(self) -> int:
         """The log position up to which every erasure has been applied to the key store."""

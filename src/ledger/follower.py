@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from ledger.domain.errors import LedgerError
+from ledger.transient import is_transient, unavailable
 
 log = structlog.get_logger("ledger.follower")
 
@@ -67,9 +68,12 @@ class BackgroundFollower(ABC):
         while not self._stopping.is_set():
             try:
                 done = self.run_once()
-            except Exception as error:
+            except Exception as caught:
                 # The loop must outlive a bad batch; failures are counted and reported, and
-                # the last one stands until a batch succeeds (``/healthz`` shows it).
+                # the last one stands until a batch succeeds (``/healthz`` shows it). A
+                # database that went away is reported as such, and the next batch resumes
+                # from the checkpoint once it is back.
+                error = unavailable(caught) if is_transient(caught) else caught
                 self.errors += 1
                 self.failure = failure_of(error)
                 if isinstance(error, LedgerError):  # a finding, reported as one

@@ -9,7 +9,9 @@ writer pays no extra latency, and under load the batch grows with the queue.
 Each writer still succeeds or fails on its own: if the shared transaction fails (say one
 item breaks a unique key), it was rolled back as a whole, and every item of the batch is
 written again in its own transaction with ``write_one``, so only the offending item fails.
-No writer returns before the transaction holding its item has committed.
+No writer returns before the transaction holding its item has committed. A batch that
+failed for a reason no item caused (the database went away, a lock was held past the busy
+timeout) fails every item at once: written again one by one, each would wait as long again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+from ledger.transient import is_transient
 
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
@@ -128,8 +132,9 @@ class GroupCommit(Generic[Item, Answer]):
         try:
             answers = self._write_batch([waiting.item for waiting in batch])
         except Exception as error:
-            if len(batch) == 1:
-                batch[0].settle(error=error)
+            if len(batch) == 1 or is_transient(error):
+                for waiting in batch:
+                    waiting.settle(error=error)
                 return
             # The shared transaction rolled back: each item gets its own, so only the
             # item that caused the failure fails.

@@ -58,7 +58,7 @@ class KeyStore:
         """Create the tables, and refuse a KEK (or blind-index key) other than the one the
         store was made with: a changed index key would silently break every search."""
         blob = "BYTEA" if self.db.dialect == "postgres" else "BLOB"
-        with self.db.transaction() as cursor:
+        with self.db.setup() as cursor:
             cursor.execute(f"""CREATE TABLE IF NOT EXISTS data_keys (
                 customer_id TEXT PRIMARY KEY, key_id TEXT NOT NULL UNIQUE,
                 wrapped {blob} NOT NULL, kek_id TEXT NOT NULL, created_at TEXT NOT NULL)""")
@@ -112,6 +112,17 @@ class KeyStore:
         # Cached like any key: should it expire before use, it is read back from the store.
         self.cache.put(customer_id, self.cache.entry(key_id, key))
         return customer_id
+
+    def give_back(self, customer_id: str) -> None:
+        """Put an id from ``new_customer_id`` back among the spares: the command it was
+        handed to saved nothing (a replay, a refusal), so its key belongs to no customer
+        and must not be counted as one (``status``) nor kept after ``close``."""
+        found = self._cached(customer_id)
+        if found is None:
+            return  # released meanwhile: nothing is left to give back
+        _, key_id, key, _ = found
+        with self._reserve_lock:
+            self._reserved.append((customer_id, key_id, key))
 
     def _reserve(self, count: int) -> list[tuple[str, str, bytes]]:
         made = []

@@ -8,6 +8,12 @@ the server inserts and commits. The guarantees are the library's own: the EXCLUS
 lock makes commit order equal notification-id order (so no follower of the log passes a
 gap that fills in later), the rows go in as one INSERT in the order given, and NOTIFY wakes
 listeners; a unique-key violation still surfaces as the library's ``IntegrityError``.
+
+A lost connection (a restarted server, a terminated session, a dead pooled connection) is
+retried, as the library's recorder retries its own inserts: the call is one statement, so
+either it committed or nothing was written, and a retry of rows that did commit breaks
+their unique (originator, version) key, which the bus answers with the command's first
+outcome.
 """
 
 from __future__ import annotations
@@ -18,14 +24,18 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
+from ledger.transient import DEFAULT_RETRY_SECONDS, retrying
+
 FUNCTION = "ledger_append_events"
 
 
 class PostgresAppend:
     """Installs and calls the append function for one recorder's events table."""
 
-    def __init__(self, recorder: PostgresApplicationRecorder) -> None:
+    def __init__(self, recorder: PostgresApplicationRecorder, *,
+                 retry_seconds: float = DEFAULT_RETRY_SECONDS) -> None:
         self.recorder = recorder
+        self.retry_seconds = retry_seconds
         datastore = recorder.datastore
         self._schema = Identifier(datastore.schema)
         self._call = SQL("SELECT * FROM {schema}.{function}(%s)").format(
@@ -62,6 +72,10 @@ class PostgresAppend:
         """Append ``rows`` in one transaction; their notification ids, in the same order."""
         composite = [self.recorder.construct_pg_stored_event(
             row.originator_id, row.originator_version, row.topic, row.state) for row in rows]
+        return retrying(lambda: self._append(composite), seconds=self.retry_seconds,
+                        on_fault=self.recorder.datastore.pool.check)
+
+    def _append(self, composite: Sequence[object]) -> list[int]:
         with self.recorder.datastore.get_connection() as connection, \
                 connection.cursor() as cursor:
             cursor.execute(self._call, (composite,), prepare=True)

@@ -23,6 +23,18 @@ from ledger.policy_access import (
     merge_tables,
 )
 from ledger.policy_audit import AuditPolicy
+from ledger.policy_backup import BackupPolicy
+from ledger.policy_operations import AlertsPolicy, FaultsPolicy
+from ledger.policy_training import TrainingPolicy
+
+
+class ExportPolicy(BaseModel):
+    """EX-2: an export of more customers than this needs an approval first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    approval_threshold: int = Field(default=1000, ge=0, le=10_000_000)
+
 
 _MANDATORY_CANDIDATES = frozenset(CHANGEABLE_PATHS) | {
     f"basic.{name}" for name in CustomerProfile.model_fields["basic"].annotation.model_fields  # type: ignore[union-attr]
@@ -48,6 +60,11 @@ class Policy(BaseModel):
     access: AccessPolicy
     deletion: DeletionPolicy
     audit: AuditPolicy = AuditPolicy()
+    faults: FaultsPolicy = FaultsPolicy()
+    alerts: AlertsPolicy = AlertsPolicy()
+    backup: BackupPolicy = BackupPolicy()
+    training: TrainingPolicy
+    export: ExportPolicy = ExportPolicy()
 
     @field_validator("mandatory_fields")
     @classmethod

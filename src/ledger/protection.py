@@ -3,7 +3,7 @@ customer's data key, opening them for readers, and blind-index digests for searc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from ledger.crypto import (
     seal,
 )
 from ledger.domain.errors import WorkflowViolationError
+from ledger.domain.free_text import COMMAND_REASON_PATH
 from ledger.domain.paths import JsonDict, apply_changes, paths_overlap, value_at
 
 BUNDLE = "$sealed"
@@ -45,6 +46,15 @@ SEARCH_SOURCES: dict[str, frozenset[str]] = {
 """The profile paths each searchable kind is matched in (what a searcher must be cleared for)."""
 
 
+SEALED_FOR = "customer_id"
+SEALED_TEXT = "sealed"
+
+
+def is_sealed_reason(value: Any) -> bool:
+    """Whether a metadata reason is one ``seal_reason`` made (else plaintext, or none)."""
+    return isinstance(value, dict) and SEALED_FOR in value and is_envelope(value.get(SEALED_TEXT))
+
+
 class DataKeys(Protocol):
     """The customers' data keys as protection uses them: ``ledger.keystore.KeyStore``, or an
     in-memory one where no database is wanted."""
@@ -62,6 +72,8 @@ class DataKeys(Protocol):
     def destroy(self, customer_id: str) -> str | None: ...
 
     def is_erased(self, customer_id: str) -> bool: ...
+
+    def give_back(self, customer_id: str) -> None: ...
 
 
 class MissingDataKeyError(KeyMaterialError):
@@ -99,6 +111,9 @@ class ProfileProtector:
         self.keys = keys
         self.index = index
         self.personal_paths = tuple(personal_paths)
+        # Told the id of each customer whose key is destroyed now (the backups' reach:
+        # service.backup shreds the key-store backups that still hold it).
+        self.key_destroyed_listeners: list[Callable[[str], None]] = []
 
     def is_personal(self, path: str) -> bool:
         return any(paths_overlap(path, personal) for personal in self.personal_paths)
@@ -120,6 +135,11 @@ class ProfileProtector:
     def new_customer_id(self) -> UUID:
         """An id for a new customer, its key already stored (no key-store write per command)."""
         return UUID(self.keys.new_customer_id())
+
+    def give_back_customer_id(self, customer_id: UUID) -> None:
+        """Return an id from ``new_customer_id`` that no saved event names (a replayed or
+        refused registration): its key goes back to the spares, not left to no one."""
+        self.keys.give_back(str(customer_id))
 
     def seal_profile(self, customer_id: str, profile: JsonDict) -> JsonDict:
         """The profile with every personal value replaced by an envelope (a new customer's
@@ -164,6 +184,18 @@ class ProfileProtector:
             for path, value in lifted.items()
         }
 
+    def seal_text(self, customer_id: str, path: str, text: str) -> JsonDict:
+        """Free text about a customer (a hold's reason, a deletion's details), sealed under
+        the customer's key and bound to ``path``, so an erasure takes it too."""
+        key_id, cipher = self._cipher(customer_id)
+        return seal(text, key=cipher, key_id=key_id, customer_id=customer_id, path=path)
+
+    def seal_reason(self, customer_id: str, text: str) -> JsonDict:
+        """A command's reason, for the metadata of a command about a customer: sealed, and
+        naming the customer whose key opens it (readers of the audit trail need it)."""
+        return {SEALED_FOR: customer_id,
+                SEALED_TEXT: self.seal_text(customer_id, COMMAND_REASON_PATH, text)}
+
     def key_id(self, customer_id: str) -> str | None:
         """The id of the customer's data key, None once it is destroyed."""
         found = self.keys.data_key(customer_id)
@@ -172,7 +204,11 @@ class ProfileProtector:
     def destroy_key(self, customer_id: str) -> str | None:
         """Destroy the customer's data key: every sealed value of theirs becomes unreadable.
         Returns the id of the key destroyed now (None if it was gone already)."""
-        return self.keys.destroy(customer_id)
+        destroyed = self.keys.destroy(customer_id)
+        if destroyed is not None:
+            for listener in self.key_destroyed_listeners:
+                listener(customer_id)
+        return destroyed
 
     def keyed_hash(self, data: bytes) -> str:
         """A digest under the index key: without the key, a stored digest confirms no guess."""
@@ -213,6 +249,21 @@ class ProfileProtector:
         cipher = self._cipher_or_none(customer_id)
         return {path: _open_value(value, cipher, customer_id, path)
                 for path, value in changes.items()}
+
+    def open_text(self, customer_id: str, path: str, value: Any) -> Any:
+        """Text sealed by ``seal_text`` opened (``[erased]`` once the key is destroyed);
+        text stored before it was sealed is returned as it is."""
+        if not is_envelope(value):
+            return value
+        return _open_value(value, self._cipher_or_none(customer_id), customer_id, path)
+
+    def open_reason(self, value: Any) -> Any:
+        """A reason from an event's metadata as a reader sees it: a sealed one opened
+        (``[erased]`` once its customer is), a plaintext one (an account's, or one stored
+        before reasons were sealed) as it is."""
+        if not is_sealed_reason(value):
+            return value
+        return self.open_text(value[SEALED_FOR], COMMAND_REASON_PATH, value[SEALED_TEXT])
 
     def prefetch_keys(self, customer_ids: Iterable[str]) -> None:
         """Load many customers' keys at once, before opening their values one by one."""

@@ -43,6 +43,9 @@ def rewrap_all(cursor: Cursor, old_kek: bytes, new_kek: bytes, new_kek_id: str) 
 
 def credential_key(db: SqlDatabase, kek: bytes, name: str) -> bytes:
     """The credential key called ``name``, made (and stored wrapped) on first use."""
+    row = db.read_row("SELECT wrapped FROM credential_keys WHERE name = :name", {"name": name})
+    if row is not None:  # the common case, read without taking SQLite's write lock
+        return _unwrapped(kek, name, bytes(row[0]))
     kek_id = key_id_of(kek, "kek")
     key = secrets.token_bytes(KEY_BYTES)
     # Written only while the KEK is the store's current one (as data keys are); two
@@ -57,8 +60,12 @@ def credential_key(db: SqlDatabase, kek: bytes, name: str) -> bytes:
     if row is None:
         raise KeyMaterialError("the KEK was rotated since this process started; "
                                "restart it with the new KEK")
+    return _unwrapped(kek, name, bytes(row[0]))
+
+
+def _unwrapped(kek: bytes, name: str, wrapped: bytes) -> bytes:
     try:
-        return unwrap(kek, bytes(row[0]))
+        return unwrap(kek, wrapped)
     except KeyMaterialError:
         raise KeyMaterialError(f"the {name} credential key does not unwrap under the "
                                "configured KEK") from None

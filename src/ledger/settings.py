@@ -45,6 +45,37 @@ class Settings(BaseSettings):
     # The public half verify trusts, for machines without the private key (an auditor's):
     # checkpoints are judged against it, never against a key read from the database.
     signing_public_key_file: Path | None = None
+    # Whole seconds (the library's unit) a SQLite write waits for another process's write
+    # lock before the request is answered ``unavailable`` (a backup tool or a second CLI
+    # may hold it).
+    sqlite_busy_timeout: int = Field(default=10, ge=1, le=600)
+    # Seconds the service retries what is safe to repeat (the append, a read, a session
+    # check) after a lost connection, before it answers ``unavailable``.
+    database_retry_seconds: float = Field(default=2.0, ge=0, le=60)
+    # The client's retries of ``unavailable`` and of a service that does not answer (the
+    # command line's, and LedgerClient's defaults): the first pause, the longest pause
+    # (each doubles the one before), and the deadline for them all.
+    client_retry_first_delay: float = Field(default=0.1, gt=0, le=60)
+    client_retry_longest_delay: float = Field(default=2.0, gt=0, le=300)
+    client_retry_deadline: float = Field(default=30.0, ge=0, le=3600)
+    # FT-2: where alerts go (Alertmanager's webhook payload, version 4), comma-separated.
+    alert_webhook_urls: str | None = None
+    # Evaluate the alert rules in this process (default: where the projections run).
+    run_alerts: bool | None = None
+    # The link each alert carries back to the service (its generatorURL).
+    external_url: str | None = None
+    # FT-1: a file holding the bearer token a scraper (Prometheus) sends for GET /metrics,
+    # besides any session whose roles allow the "metrics" operation.
+    metrics_token_file: Path | None = None
+    # Backups (ledger.backup): the event-log backups' directory, the key-store backups'
+    # own directory (default: beside it, "<backup_dir>-keys"), the backup key that wraps
+    # each backup's data key, kept outside the database like the KEK (development default
+    # under data_dir), and the key ring of the key-store backups (default beside the KEK).
+    backup_dir: Path | None = None
+    backup_keys_dir: Path | None = None
+    backup_key_file: Path | None = None
+    backup_key: SecretStr | None = None
+    backup_key_ring_file: Path | None = None
     # Server processes ``ledger serve`` runs on its one port (uvicorn's process model); more
     # than one only on PostgreSQL, the one place they share.
     workers: int = Field(default=1, ge=1, le=64)
@@ -69,6 +100,11 @@ class Settings(BaseSettings):
     @classmethod
     def _supported_keystore_url(cls, value: str | None) -> str | None:
         return None if value is None else cls._supported_url(value)
+
+    @property
+    def webhook_urls(self) -> list[str]:
+        return [url for url in (part.strip() for part in (self.alert_webhook_urls or "").split(","))
+                if url]
 
     @property
     def backend(self) -> Literal["sqlite", "postgres"]:

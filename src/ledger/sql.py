@@ -60,6 +60,12 @@ class SqlDatabase(ABC):
     def transaction(self) -> Any:
         """A context manager: a writing transaction, committed on success."""
 
+    def setup(self) -> Any:
+        """A context manager: the transaction that creates missing tables and rows at
+        start-up. Where everything exists it writes nothing, and on SQLite then takes no
+        write lock (a read-only command must not wait for, or block, a writer)."""
+        return self.transaction()
+
     @abstractmethod
     def snapshot(self) -> Any:
         """A context manager: a read-only transaction that sees one consistent state."""
@@ -72,6 +78,11 @@ class SqlDatabase(ABC):
     @abstractmethod
     def read_row(self, sql: str, params: Params = None) -> Row | None:
         """The first row of one read, outside any explicit transaction (one round trip)."""
+
+    def drop_broken_connections(self) -> None:
+        """After a lost connection: replace every pooled connection the server cut (the
+        pool would otherwise find each one by failing a request on it)."""
+        return None
 
     @abstractmethod
     def close(self) -> None: ...

@@ -104,5 +104,8 @@ class PostgresDatabase(SqlDatabase):
                                                  dict(params or {})).fetchone()
             return row
 
+    def drop_broken_connections(self) -> None:
+        self.pool.check()
+
     def close(self) -> None:
         self.pool.close()

@@ -39,14 +39,21 @@ def _sqlite_style(sql: str) -> str:
     return sql
 
 
+# Seconds a statement waits for another connection's lock (the ``sqlite_busy_timeout``
+# setting's default).
+DEFAULT_BUSY_TIMEOUT = 10.0
+
+
 class SQLiteDatabase(SqlDatabase):
     """A SQLite file, one connection per thread."""
 
     dialect: Literal["sqlite", "postgres"] = "sqlite"
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False,
+                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.path = path
         self.read_only = read_only
+        self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -59,8 +66,8 @@ class SQLiteDatabase(SqlDatabase):
                 ensure_private_file(self.path)
             target = f"file:{self.path}?mode=ro" if self.read_only else f"file:{self.path}"
             connection = sqlite3.connect(target, uri=True, isolation_level=None,
-                                         check_same_thread=False, timeout=10)
-            connection.execute("PRAGMA busy_timeout = 10000")
+                                         check_same_thread=False,
+                                         timeout=self.busy_timeout)
             self._local.connection = connection
             with self._lock:
                 self._all.append(connection)
@@ -71,6 +78,20 @@ class SQLiteDatabase(SqlDatabase):
         connection = self._connection()
         # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
         connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield _SQLiteCursor(connection.cursor())
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def setup(self) -> Iterator[Cursor]:
+        connection = self._connection()
+        # Deferred: the write lock is taken at the first write, and only if there is one
+        # (CREATE ... IF NOT EXISTS of what exists writes nothing).
+        connection.execute("BEGIN")
         try:
             yield _SQLiteCursor(connection.cursor())
             connection.execute("COMMIT")

@@ -17,6 +17,7 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg_pool import ConnectionPool
 
 from ledger.domain.customer import Customer
 from ledger.domain.events import LedgerAggregate
@@ -25,6 +26,7 @@ from ledger.integrity.decoding import CheckedMapper
 from ledger.pg_append import PostgresAppend
 from ledger.private_files import ensure_private_file
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
+from ledger.transient import DEFAULT_RETRY_SECONDS
 
 NOTIFICATION_BATCH = 1000
 
@@ -37,11 +39,12 @@ class LedgerStore(Application):  # type: ignore[type-arg]
     log_section_size = NOTIFICATION_BATCH
     snapshotting_intervals = {Customer: 100}
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, *,
+                 retry_seconds: float = DEFAULT_RETRY_SECONDS) -> None:
         super().__init__(env)
         self._append: PostgresAppend | None = None
         if isinstance(self.recorder, PostgresApplicationRecorder):
-            self._append = PostgresAppend(self.recorder)
+            self._append = PostgresAppend(self.recorder, retry_seconds=retry_seconds)
             self._append.install()
         # Commands saved at the same moment share one transaction (README, "Benchmarks").
         self.group_commit: GroupCommit[Sequence[StoredEvent], Sequence[int]] = GroupCommit(
@@ -112,6 +115,13 @@ class LedgerStore(Application):  # type: ignore[type-arg]
             raise TypeError("the configured recorder does not return notification ids")
         return ids
 
+    def drop_broken_connections(self) -> None:
+        """After a lost connection: replace every pooled connection the server cut."""
+        datastore = getattr(self.recorder, "datastore", None)
+        pool = getattr(datastore, "pool", None)
+        if isinstance(pool, ConnectionPool):
+            pool.check()
+
     @property
     def app_recorder(self) -> ApplicationRecorder:
         recorder = self.recorder
@@ -170,7 +180,7 @@ def store_environment(settings: Settings, *, create_tables: bool = True) -> dict
         env |= {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),
-            "SQLITE_LOCK_TIMEOUT": "10",
+            "SQLITE_LOCK_TIMEOUT": str(settings.sqlite_busy_timeout),
         }
     else:
         params = postgres_params_of(settings.database_url)
@@ -190,7 +200,8 @@ def store_environment(settings: Settings, *, create_tables: bool = True) -> dict
 
 
 def open_store(settings: Settings, *, create_tables: bool = True) -> LedgerStore:
-    return LedgerStore(env=store_environment(settings, create_tables=create_tables))
+    return LedgerStore(env=store_environment(settings, create_tables=create_tables),
+                       retry_seconds=settings.database_retry_seconds)
 
 
 def open_memory_store() -> LedgerStore:

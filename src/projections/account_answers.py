@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from projections.answers import Answer, Reflecting
+from projections.training_queries import ExpiringGrant
 
 
 class AccountState(Answer):
@@ -35,6 +36,11 @@ class Grant(Answer):
     approved_by: str | None
     active_since: str | None
     last_used_on: str | None
+    suspended: bool = Field(description="Suspended: no passed, unexpired assessment covers "
+                                        "it (TR-3); it authorises nothing.")
+    exemption: str | None = Field(description="initial_administrator: granted without an "
+                                              "assessment before a second administrator "
+                                              "existed.")
 
 
 class AccountDetail(AccountState):
@@ -61,8 +67,16 @@ class UnusedGrant(Answer):
     active_since: str | None
 
 
+class SuspendedGrant(Answer):
+    username: str
+    role: str
+
+
 class AccessReviewAnswer(Reflecting):
     as_of: str
     unused_days: int
     accounts: list[ReviewedAccount]
     unused_grants: list[UnusedGrant]
+    suspended_grants: list[SuspendedGrant]
+    expiring_grants: list[ExpiringGrant] = Field(description=(
+        "Grants whose cover ends within the policy's training.warning_days (TR-3)."))

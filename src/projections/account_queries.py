@@ -9,11 +9,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ledger.domain.errors import NotFoundError
+from ledger.policy_training import TrainingPolicy
 from ledger.sql import Cursor
 from projections.account_answers import AccessReviewAnswer, AccountAnswer, AccountsAnswer
 from projections.queries import Query
 from projections.reading import ReadModels
 from projections.runner import ProjectionRunner
+from projections.training_queries import upcoming_expiries
 
 _ACCOUNT_COLUMNS = ("username, employee_id, department, status, lock_reason, "
                     "must_change_password, created_at, password_changed_at, last_login_at")
@@ -64,16 +66,19 @@ class AccountQueries:
     """Answers the account queries from the ``accounts`` read model and the usage table."""
 
     def __init__(self, runner: ProjectionRunner, wait_timeout: float, unused_days: int,
-                 today: Callable[[], date] = date.today) -> None:
+                 today: Callable[[], date] = date.today,
+                 training: TrainingPolicy | None = None) -> None:
         self.read = ReadModels(runner, wait_timeout)
         self.unused_days = unused_days
         self.today = today
+        self.training = training
 
     def _grants(self, cursor: Cursor, username: str | None = None) -> dict[str, list[Any]]:
         where = "WHERE g.username = :user " if username else ""
         rows = cursor.all(
             "SELECT g.username, g.role, g.active, g.requested_by, g.requested_at,"  # noqa: S608
-            " g.approved_by, g.active_since, u.last_used_on FROM account_grants g"
+            " g.approved_by, g.active_since, u.last_used_on, g.suspended, g.exemption"
+            " FROM account_grants g"
             " LEFT JOIN role_usage u ON u.username = g.username AND u.role = g.role "
             + where + "ORDER BY g.username, g.role", {"user": username})
         grants: dict[str, list[Any]] = {}
@@ -81,7 +86,7 @@ class AccountQueries:
             grants.setdefault(row[0], []).append(
                 {"role": row[1], "active": bool(row[2]), "requested_by": row[3],
                  "requested_at": row[4], "approved_by": row[5], "active_since": row[6],
-                 "last_used_on": row[7]})
+                 "last_used_on": row[7], "suspended": bool(row[8]), "exemption": row[9]})
         return grants
 
     def list_accounts(self, query: ListAccounts) -> dict[str, Any]:
@@ -93,7 +98,7 @@ class AccountQueries:
         for row in rows:
             account = _account(row)
             account["roles"] = [g["role"] for g in grants.get(account["username"], [])
-                                if g["active"]]
+                                if g["active"] and not g["suspended"]]
             if query.role is None or query.role in account["roles"]:
                 accounts.append(account)
         return {"accounts": accounts, "reflects_position": position}
@@ -116,6 +121,8 @@ class AccountQueries:
             rows = cursor.all(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts "  # noqa: S608
                               "ORDER BY username")
             grants = self._grants(cursor)
+            expiring = (upcoming_expiries(cursor, self.training, as_of)
+                        if self.training is not None else [])
         accounts, unused = [], []
         for row in rows:
             account = _account(row)
@@ -130,8 +137,13 @@ class AccountQueries:
             used = [g["last_used_on"] for g in held if g["last_used_on"]]
             account["last_used_on"] = max(used, default=None)
             accounts.append(account | {"grants": held})
+        suspended = [{"username": account["username"], "role": grant["role"]}
+                     for account in accounts for grant in account["grants"]
+                     if grant["suspended"]]
         return {"as_of": as_of.isoformat(), "unused_days": self.unused_days,
-                "accounts": accounts, "unused_grants": unused, "reflects_position": position}
+                "accounts": accounts, "unused_grants": unused,
+                "suspended_grants": suspended, "expiring_grants": expiring,
+                "reflects_position": position}
 
     def handlers(self) -> dict[type[BaseModel], Any]:
         return {ListAccounts: self.list_accounts, GetAccount: self.get_account,

@@ -1,4 +1,5 @@
-"""Accounts and their grants (LG-1, AC-2, AC-3): one row per account, one per grant."""
+"""Accounts and their grants (LG-1, AC-2, AC-3): one row per account, one per grant, and
+one per assessment (TR-1..TR-3), with each grant's suspension."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from ledger.domain.access import AccessRecord
 from ledger.domain.account import Account
+from ledger.domain.training import AssessmentRecorded, GrantSuspended, GrantSuspensionLifted
 from ledger.sql import Cursor
 from projections.projection import EventByEventProjection, topic_of
 
@@ -14,12 +16,15 @@ class AccountsView(EventByEventProjection):
     """Who has an account, in which state, holding which roles since when."""
 
     name = "accounts"
-    tables = ("accounts", "account_grants")
+    tables = ("accounts", "account_grants", "account_assessments")
     topics = frozenset(topic_of(cls) for cls in (
         Account.Created, Account.PasswordChanged, Account.Locked, Account.Unlocked,
         Account.Disabled, Account.RoleGrantRequested, Account.RoleGrantApproved,
         Account.RoleRevoked, AccessRecord.LoginSucceeded,
+        AssessmentRecorded, GrantSuspended, GrantSuspensionLifted,
     ))
+    # 2: grants' suspension and exemption, and the assessments (TR-1..TR-3).
+    schema_version = 2
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None:
         cursor.execute("""
@@ -46,8 +51,21 @@ class AccountsView(EventByEventProjection):
                 requested_at TEXT NOT NULL,
                 approved_by TEXT,
                 active_since TEXT,
+                suspended INTEGER NOT NULL DEFAULT 0,
+                exemption TEXT,
                 position BIGINT NOT NULL,
                 PRIMARY KEY (username, role)
+            )""")
+        cursor.execute("""
+            CREATE TABLE IF NOT EXISTS account_assessments (
+                assessment_id TEXT PRIMARY KEY,
+                username TEXT NOT NULL,
+                course TEXT NOT NULL,
+                score INTEGER NOT NULL,
+                passed INTEGER NOT NULL,
+                assessed_on TEXT NOT NULL,
+                valid_until TEXT NOT NULL,
+                position BIGINT NOT NULL
             )""")
 
     def apply(self, cursor: Cursor, event: Any, position: int) -> None:
@@ -85,11 +103,13 @@ class AccountsView(EventByEventProjection):
         if isinstance(event, Account.RoleGrantRequested):
             cursor.execute(
                 "INSERT INTO account_grants (username, role, grant_id, active, requested_by,"
-                " requested_at, approved_by, active_since, position) VALUES (:user, :role,"
-                " :grant, :active, :by, :at, NULL, :since, :position)",
+                " requested_at, approved_by, active_since, suspended, exemption, position)"
+                " VALUES (:user, :role, :grant, :active, :by, :at, NULL, :since, 0,"
+                " :exemption, :position)",
                 values | {"role": event.role, "grant": event.grant_id,
                           "active": int(not event.needs_approval), "by": event.requested_by,
-                          "since": None if event.needs_approval else values["at"]})
+                          "since": None if event.needs_approval else values["at"],
+                          "exemption": event.exemption})
         elif isinstance(event, Account.RoleGrantApproved):
             cursor.execute(
                 "UPDATE account_grants SET active = 1, approved_by = :by, active_since = :at,"
@@ -99,6 +119,20 @@ class AccountsView(EventByEventProjection):
             for role in event.roles:
                 cursor.execute("DELETE FROM account_grants WHERE username = :user"
                                " AND role = :role", values | {"role": role})
+        elif isinstance(event, GrantSuspended | GrantSuspensionLifted):
+            cursor.execute(
+                "UPDATE account_grants SET suspended = :suspended, position = :position"
+                " WHERE username = :user AND role = :role",
+                values | {"role": event.role,
+                          "suspended": int(isinstance(event, GrantSuspended))})
+        elif isinstance(event, AssessmentRecorded):
+            cursor.execute(
+                "INSERT INTO account_assessments (assessment_id, username, course, score,"
+                " passed, assessed_on, valid_until, position) VALUES (:assessment, :user,"
+                " :course, :score, :passed, :on, :until, :position)",
+                values | {"assessment": event.assessment_id, "course": event.course,
+                          "score": event.score, "passed": int(event.passed),
+                          "on": event.assessed_on, "until": event.valid_until})
 
     @staticmethod
     def _update(cursor: Cursor, assignments: str, values: dict[str, Any]) -> None:

@@ -124,6 +124,21 @@ def grants_and_locks(entries: list[dict[str, Any]], usernames: dict[str, str],
     return found
 
 
+def mass_exports(entries: list[dict[str, Any]], threshold: int) -> list[dict[str, Any]]:
+    """Exports of more customers than the approval threshold (EX-2), and requests for one."""
+    found = []
+    for entry in entries:
+        if entry["kind"] != "export" or entry["outcome"] not in ("ok", "pending_approval"):
+            continue
+        count = entry["facts"].get("rows", entry["facts"].get("customers")) or 0
+        if count > threshold:
+            found.append({"kind": "mass_export", "subject": entry["actor"] or "",
+                          "count": count, "threshold": threshold, "at": entry["recorded_at"],
+                          "step": "exported" if entry["outcome"] == "ok" else "requested",
+                          "position": entry["position"]})
+    return found
+
+
 def find_anomalies(entries: list[dict[str, Any]], policy: Policy,
                    usernames: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Every anomaly in ``entries`` (audit-trail entries in position order)."""
@@ -131,4 +146,5 @@ def find_anomalies(entries: list[dict[str, Any]], policy: Policy,
     return [*failed_login_bursts(entries, audit), *heavy_readers(entries, audit),
             *outside_working_hours(entries, audit, policy.zone, policy.holiday_calendar),
             *grants_and_locks(entries, usernames or {},
-                              frozenset(policy.access.high_privilege_roles))]
+                              frozenset(policy.access.high_privilege_roles)),
+            *mass_exports(entries, policy.export.approval_threshold)]

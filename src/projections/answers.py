@@ -42,6 +42,16 @@ class LastReview(Answer):
     reviewed_by: str | None = None
 
 
+class HeldBy(Answer):
+    """A legal hold not lifted (DL-5); it is in force until its ``until`` day passes."""
+
+    hold_id: str
+    reference: str
+    until: str | None = Field(description="The last day in force; null: until lifted.")
+    placed_by: str
+    placed_at: str
+
+
 class CustomerRecord(Answer):
     """One customer as the read model holds it; an erased one is a tombstone."""
 
@@ -58,6 +68,8 @@ class CustomerRecord(Answer):
     erased_at: str | None
     masked_fields: list[str] | None = Field(default=None, description="Paths masked for "
                                             "this reader (present once masking applied).")
+    legal_holds: list[HeldBy] = Field(default_factory=list, description="Legal holds not "
+                                      "lifted, oldest first (DL-5).")
 
 
 class CustomerAnswer(Reflecting):
@@ -143,6 +155,8 @@ class CustomerState(Answer):
     pending_proposals: list[str]
     last_review: LastReview | None
     masked_fields: list[str] | None = None
+    legal_holds: list[str] = Field(default_factory=list, description="The ids of the legal "
+                                   "holds not lifted at that moment (DL-5).")
 
 
 class LastEvent(Answer):
@@ -193,6 +207,9 @@ class DeletionRequest(Answer):
     approved: Step | None
     executed: Step | None
     rejected: Step | None
+    held_by: list[str] = Field(default_factory=list, description="The legal holds in force "
+                               "on the customer of an open request: its execution is refused "
+                               "while any is (DL-5).")
 
 
 class DeletionsAnswer(Reflecting):
@@ -202,6 +219,22 @@ class DeletionsAnswer(Reflecting):
 class Erasure(Answer):
     position: int
     at: str
+
+
+class EarlierHold(Answer):
+    hold_id: str
+    until: str | None
+    placed_position: int
+    lifted_position: int | None
+
+
+class HoldStatement(Answer):
+    """What an erasure certificate states of legal holds (DL-5)."""
+
+    in_force_at_execution: bool
+    statement: str
+    earlier_holds: list[EarlierHold] = Field(description="Holds placed before the execution, "
+                                             "each lifted or lapsed by then.")
 
 
 class CertificateAnswer(Reflecting):
@@ -218,6 +251,10 @@ class CertificateAnswer(Reflecting):
     key_id_destroyed: str | None
     key_destroyed: bool | None
     issued_at: str
+    key_store_backups_shredded: list[str] = Field(
+        default_factory=list, description="the key-store backups whose ring key was "
+        "destroyed because they held this customer's key (README, \"Backups and restore\")")
+    legal_hold: HoldStatement | None = None
 
 
 class TrailEntry(Answer):
@@ -242,7 +279,8 @@ class Anomaly(Answer):
     """One finding; besides its kind, the fields that kind reports (subject, count, ...)."""
 
     kind: str = Field(description="failed_login_burst, many_customers_read, "
-                                  "outside_working_hours, privilege_grant, incident_lock")
+                                  "outside_working_hours, privilege_grant, incident_lock, "
+                                  "mass_export")
     subject: str = Field(description="The account or client address it is about.")
     # The fields of some kinds only; an answer holds those of its kind.
     per: str | None = Field(default=None, description="account or address (login bursts)")
@@ -255,7 +293,8 @@ class Anomaly(Answer):
     operation: str | None = None
     position: int | None = None
     role: str | None = Field(default=None, description="The role granted (grants).")
-    step: str | None = Field(default=None, description="requested, approved or granted")
+    step: str | None = Field(default=None, description="requested, approved or granted; "
+                                                       "requested or exported (mass exports)")
     by: str | None = None
 
 
@@ -263,3 +302,25 @@ class AnomaliesAnswer(Reflecting):
     since: str
     until: str
     anomalies: list[Anomaly]
+
+
+class LegalHold(Answer):
+    """One legal hold as its review shows it (DL-5)."""
+
+    hold_id: str
+    customer_id: str
+    reference: str
+    reason: str = Field(description="Sealed under the customer's key: [erased] once the "
+                                    "customer is.")
+    until: str | None = Field(description="The last day in force; null: until lifted.")
+    placed: Step
+    lifted: Step | None
+    in_force: bool
+    lapsed: bool = Field(description="Not lifted, but past its until day.")
+    blocks: list[str] = Field(description="Open deletion requests of the customer that "
+                                          "cannot be executed while the hold is in force.")
+
+
+class LegalHoldsAnswer(Reflecting):
+    holds: list[LegalHold]
+    more: bool = Field(description="True when the list was cut at its limit: more exist.")

@@ -13,11 +13,12 @@ from pydantic import BaseModel, Field, model_validator
 from ledger.domain.customer import Customer
 from ledger.domain.errors import NotFoundError
 from ledger.policy import Policy
-from ledger.protection import ProfileProtector
+from ledger.protection import ProfileProtector, is_sealed_reason
 from ledger.store import LedgerStore
 from projections.anomalies import AuditAnomalies, find_anomalies
 from projections.answers import CustomerAsOfAnswer, TrailAnswer
 from projections.audit_trail import trail_time
+from projections.history import PROTECTED
 from projections.queries import Moment, Queries, Query
 
 
@@ -59,11 +60,29 @@ _TRAIL_COLUMNS = ("position", "recorded_at", "actor", "client_address", "kind", 
                   "command_id", "reason", "outcome", "targets", "facts")
 
 
-def trail_entry(row: tuple[Any, ...]) -> dict[str, Any]:
+def trail_entry(row: tuple[Any, ...], protector: ProfileProtector | None = None
+                ) -> dict[str, Any]:
     entry = dict(zip(_TRAIL_COLUMNS, row, strict=True))
     entry["targets"] = json.loads(entry["targets"])
     entry["facts"] = json.loads(entry["facts"])
+    entry["reason"] = shown_reason(entry["reason"], protector)
     return entry
+
+
+def shown_reason(stored: str | None, protector: ProfileProtector | None) -> str | None:
+    """A reason from the audit index as a reader sees it: a sealed one opened with its
+    customer's key (``[erased]`` once erased, ``[protected]`` without the key store)."""
+    if not stored or not stored.startswith("{"):
+        return stored
+    try:
+        sealed = json.loads(stored)
+    except ValueError:
+        return stored
+    if not is_sealed_reason(sealed):
+        return stored
+    if protector is None:
+        return PROTECTED
+    return str(protector.open_reason(sealed))
 
 
 def customer_as_of(store: LedgerStore, query: CustomerAsOf,
@@ -129,7 +148,9 @@ class AuditQueries:
             rows = cursor.all(f"SELECT {', '.join(_TRAIL_COLUMNS)} FROM audit_trail"  # noqa: S608
                               f" WHERE {' AND '.join(where)} ORDER BY position LIMIT :limit",
                               params)
-        return {"entries": [trail_entry(row) for row in rows], "reflects_position": position}
+        protector = self.queries.protector
+        return {"entries": [trail_entry(row, protector) for row in rows],
+                "reflects_position": position}
 
     def audit_anomalies(self, query: AuditAnomalies) -> dict[str, Any]:
         with self.read.reading(query, "audit_trail") as (cursor, position):

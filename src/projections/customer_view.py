@@ -25,10 +25,12 @@ class CustomerView(Projection):
 
     name = "customer_view"
     tables = ("customer_view",)
-    schema_version = 3
+    schema_version = 4
     topics = frozenset(topic_of(cls) for cls in (
         Customer.Registered, Customer.ChangeVerified, Customer.Reviewed,
         Customer.ChangeProposed, Customer.ChangeRejected, Customer.Erased,
+        Customer.ChangeWithdrawn,
+        Customer.LegalHoldPlaced, Customer.LegalHoldLifted,
     ))
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None:
@@ -47,7 +49,8 @@ class CustomerView(Projection):
                 registered_at TEXT NOT NULL,
                 updated_at TEXT NOT NULL,
                 erased_at TEXT,
-                position BIGINT NOT NULL
+                position BIGINT NOT NULL,
+                legal_holds TEXT NOT NULL
             )""")
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS customer_view_name_key ON customer_view (name_key)"
@@ -83,17 +86,30 @@ class CustomerView(Projection):
         elif isinstance(event, Customer.Erased):
             # A tombstone: the row says that and when, and nothing else of the customer.
             row |= {"name": None, "name_key": None, "source_channel": None, "profile": "{}",
-                    "last_review": None, "erased_at": row["updated_at"]}
+                    "last_review": None, "erased_at": row["updated_at"],
+                    "legal_holds": "[]"}
         elif isinstance(event, Customer.Reviewed):
             review = {"quarter": event.quarter, "reviewed_on": event.reviewed_on,
                       "outcome": event.outcome, "reviewed_by": event.reviewed_by}
             row |= {"last_review": json.dumps(review, ensure_ascii=False),
                     "last_review_quarter": event.quarter}
+        elif isinstance(event, Customer.LegalHoldPlaced | Customer.LegalHoldLifted):
+            row["legal_holds"] = json.dumps(_holds_after(json.loads(row["legal_holds"]), event))
+
+
+def _holds_after(holds: list[dict[str, Any]], event: Any) -> list[dict[str, Any]]:
+    """The holds not lifted, as the view shows them: who placed each, when, until when, and
+    its reference (its reason stays sealed in the event, for the review of holds)."""
+    if isinstance(event, Customer.LegalHoldLifted):
+        return [hold for hold in holds if hold["hold_id"] != event.hold_id]
+    return [*holds, {"hold_id": event.hold_id, "reference": event.reference,
+                     "until": event.until, "placed_by": event.placed_by,
+                     "placed_at": event.timestamp.isoformat()}]
 
 
 COLUMNS = ("customer_id", "version", "name", "name_key", "source_channel", "profile",
            "last_review", "last_review_quarter", "registered_at", "updated_at", "erased_at",
-           "position")
+           "position", "legal_holds")
 _UPDATE = ("UPDATE customer_view SET " + ", ".join(f"{c} = :{c}" for c in COLUMNS[1:])  # noqa: S608
            + " WHERE customer_id = :customer_id")
 # Few enough parameters per statement for either backend's limit.
@@ -116,7 +132,7 @@ def _row_of(event: Any, position: int) -> dict[str, Any]:
     at = event.timestamp.isoformat()
     return {"customer_id": str(event.originator_id), "version": event.originator_version,
             "last_review": None, "last_review_quarter": None, "registered_at": at,
-            "updated_at": at, "erased_at": None, "position": position,
+            "updated_at": at, "erased_at": None, "position": position, "legal_holds": "[]",
             } | _profile_columns(event.profile)
 
 

@@ -1,9 +1,13 @@
-"""Deletion requests as a queue (DL-2) and as the record an erasure certificate is made of."""
+"""Deletion requests as a queue (DL-2) and as the record an erasure certificate is made of;
+the legal holds that block their execution (DL-5), for the queue, the certificate and the
+review of holds."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from ledger.domain.customer import Customer
 from ledger.domain.deletion import DeletionRequest
 from ledger.sql import Cursor
 from projections.projection import EventByEventProjection, topic_of
@@ -17,10 +21,12 @@ _STEP_OF = {
 
 class Deletions(EventByEventProjection):
     name = "deletions"
-    tables = ("deletion_requests",)
+    tables = ("deletion_requests", "legal_holds")
+    schema_version = 2
     topics = frozenset(topic_of(cls) for cls in (
         DeletionRequest.Requested, DeletionRequest.Reviewed, DeletionRequest.Approved,
         DeletionRequest.Executed, DeletionRequest.Rejected,
+        Customer.LegalHoldPlaced, Customer.LegalHoldLifted,
     ))
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None:
@@ -41,11 +47,41 @@ class Deletions(EventByEventProjection):
             )""")
         cursor.execute("CREATE INDEX IF NOT EXISTS deletion_requests_stage "
                        "ON deletion_requests (stage, requested_at)")
+        # The reason stays sealed as the event holds it: it is opened per read.
+        cursor.execute("""
+            CREATE TABLE IF NOT EXISTS legal_holds (
+                hold_id TEXT PRIMARY KEY,
+                customer_id TEXT NOT NULL,
+                reference TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                until TEXT,
+                placed_by TEXT NOT NULL,
+                placed_at TEXT NOT NULL,
+                placed_position BIGINT NOT NULL,
+                lifted_by TEXT,
+                lifted_at TEXT,
+                lifted_position BIGINT
+            )""")
+        cursor.execute("CREATE INDEX IF NOT EXISTS legal_holds_customer "
+                       "ON legal_holds (customer_id)")
 
     def apply(self, cursor: Cursor, event: Any, position: int) -> None:
         common = {"id": str(event.originator_id), "at": event.timestamp.isoformat(),
                   "position": position}
-        if isinstance(event, DeletionRequest.Requested):
+        if isinstance(event, Customer.LegalHoldPlaced):
+            cursor.execute(
+                "INSERT INTO legal_holds (hold_id, customer_id, reference, reason, until,"
+                " placed_by, placed_at, placed_position) VALUES (:hold, :id, :reference,"
+                " :reason, :until, :by, :at, :position)",
+                common | {"hold": event.hold_id, "reference": event.reference,
+                          "reason": json.dumps(event.reason), "until": event.until,
+                          "by": event.placed_by})
+        elif isinstance(event, Customer.LegalHoldLifted):
+            cursor.execute(
+                "UPDATE legal_holds SET lifted_by = :by, lifted_at = :at,"
+                " lifted_position = :position WHERE hold_id = :hold",
+                common | {"hold": event.hold_id, "by": event.lifted_by})
+        elif isinstance(event, DeletionRequest.Requested):
             cursor.execute(
                 "INSERT INTO deletion_requests (request_id, customer_id, ground, department,"
                 " stage, requested_by, requested_at, requested_position) VALUES (:id, :cid,"
@@ -57,7 +93,10 @@ class Deletions(EventByEventProjection):
                 "UPDATE deletion_requests SET stage = 'rejected', rejected_by = :by,"
                 " rejected_at = :at, rejected_position = :position, rejected_step = :step,"
                 " rejected_reason = :reason WHERE request_id = :id",
-                common | {"by": event.rejected_by, "step": event.step, "reason": event.reason})
+                common | {"by": event.rejected_by, "step": event.step,
+                          # Sealed as the event holds it, opened per read.
+                          "reason": json.dumps(event.reason) if isinstance(event.reason, dict)
+                          else event.reason})
         else:
             step, actor_field = _STEP_OF[type(event)]
             key = {"key_id": event.key_id} if isinstance(event, DeletionRequest.Executed) else {}

@@ -14,8 +14,9 @@ from uuid import UUID
 from ledger.crypto import ERASED, is_envelope
 from ledger.domain.customer import Customer
 from ledger.domain.errors import NotFoundError
+from ledger.domain.free_text import CHANGE_REJECTION_PATH
 from ledger.domain.sensitivity import current_clearance, mask_changes
-from ledger.protection import BUNDLE, IN_BUNDLE, ProfileProtector
+from ledger.protection import BUNDLE, IN_BUNDLE, ProfileProtector, is_sealed_reason
 from ledger.store import LedgerStore
 from projections.answers import HistoryAnswer
 from projections.queries import Query
@@ -46,6 +47,23 @@ class _Values:
                     for path, value in values.items()}
         opened = self.protector.open_changes(self.customer_id, values)
         return mask_changes(opened, current_clearance())
+
+    def text(self, path: str, value: Any) -> Any:
+        """Free text sealed under the customer's key (a rejection's reason): opened while
+        the customer exists; plaintext stored before such text was sealed, as it is."""
+        if not is_envelope(value):
+            return value
+        if self.protector is None:
+            return self.hidden
+        return self.protector.open_text(self.customer_id, path, value)
+
+    def reason(self, value: Any) -> Any:
+        """A command's reason from the metadata, as ``text`` shows free text."""
+        if not is_sealed_reason(value):
+            return value
+        if self.protector is None:
+            return self.hidden
+        return self.protector.open_reason(value)
 
     def registered(self, profile: dict[str, Any]) -> dict[str, Any]:
         """The profile a customer was registered with, as a change set from nothing (one
@@ -89,7 +107,10 @@ def _facts(event: Any, shown: _Values) -> dict[str, Any]:
         return {"proposal_id": event.proposal_id, "fields": sorted(event.applied),
                 "values": shown(event.applied)}
     if isinstance(event, Customer.ChangeRejected):
-        return {"proposal_id": event.proposal_id, "reason": event.reason}
+        return {"proposal_id": event.proposal_id,
+                "reason": shown.text(CHANGE_REJECTION_PATH, event.reason)}
+    if isinstance(event, Customer.ChangeWithdrawn):
+        return {"proposal_id": event.proposal_id}
     if isinstance(event, Customer.Reviewed):
         return {"quarter": event.quarter, "reviewed_on": event.reviewed_on,
                 "outcome": event.outcome}
@@ -118,7 +139,7 @@ def customer_history(store: LedgerStore, query: CustomerHistory,
                 "actor": event.meta.get("actor"),
                 "command_id": event.meta.get("command_id"),
                 "correlation_id": event.meta.get("correlation_id"),
-                "reason": event.meta.get("reason"),
+                "reason": shown.reason(event.meta.get("reason")),
                 "facts": _facts(event, shown),
             }
             for event in events

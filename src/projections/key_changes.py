@@ -18,6 +18,7 @@ class KeyChanges(Projection):
     tables = ("key_changes",)
     topics = frozenset(topic_of(cls) for cls in (
         Customer.ChangeProposed, Customer.ChangeVerified, Customer.ChangeRejected,
+        Customer.ChangeWithdrawn,
     ))
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None:
@@ -48,7 +49,7 @@ class KeyChanges(Projection):
                     settled.pop(event.proposal_id, None)
                     added[event.proposal_id] = _row_of(event, position)
                 continue
-            status = "verified" if isinstance(event, Customer.ChangeVerified) else "rejected"
+            status = _STATUS_AFTER[type(event)]
             row = added.get(event.proposal_id)
             if row is not None:
                 row[_STATUS], row[-1] = status, position
@@ -63,6 +64,8 @@ class KeyChanges(Projection):
 _COLUMNS = ("proposal_id", "customer_id", "key_fields", "happened_on", "recorded_at",
             "record_by", "late", "status", "proposed_by", "position")
 _STATUS = _COLUMNS.index("status")
+_STATUS_AFTER = {Customer.ChangeVerified: "verified", Customer.ChangeRejected: "rejected",
+                 Customer.ChangeWithdrawn: "withdrawn"}
 
 
 def _row_of(event: Any, position: int) -> list[Any]:

@@ -17,7 +17,7 @@ class PendingProposals(Projection):
     schema_version = 2
     topics = frozenset(topic_of(cls) for cls in (
         Customer.ChangeProposed, Customer.ChangeVerified, Customer.ChangeRejected,
-        Customer.Erased,
+        Customer.Erased, Customer.ChangeWithdrawn,
     ))
 
     def create_tables(self, cursor: Cursor, dialect: str) -> None:

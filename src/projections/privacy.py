@@ -1,19 +1,32 @@
 """Queries for personal-data work: search on ciphertext (blind indexes), likely duplicates
-(DL-4), the deletion queue (DL-2) and erasure certificates (DL-3)."""
+(DL-4), the deletion queue (DL-2), erasure certificates (DL-3) and the review of legal
+holds (DL-5)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
+from ledger.crypto import is_envelope
+from ledger.domain.customer import LEGAL_HOLD_REASON_PATH
 from ledger.domain.errors import NotFoundError, WorkflowViolationError
+from ledger.domain.free_text import DELETION_REJECTION_PATH
 from ledger.domain.sensitivity import current_clearance
 from ledger.protection import SEARCH_SOURCES
 from ledger.sql import in_list
-from projections.answers import CertificateAnswer, DeletionsAnswer, DuplicatesAnswer, FoundByAnswer
+from projections.answers import (
+    CertificateAnswer,
+    DeletionsAnswer,
+    DuplicatesAnswer,
+    FoundByAnswer,
+    LegalHoldsAnswer,
+)
+from projections.history import PROTECTED
 from projections.queries import (
     CUSTOMER_COLUMNS,
     Queries,
@@ -55,8 +68,9 @@ class ListDeletions(Query):
 
     name = "list-deletions"
     answer = DeletionsAnswer
-    stage: Literal["open", "requested", "reviewed", "approved", "executed", "rejected", "all"
-                   ] = "open"
+    stage: Literal["open", "requested", "reviewed", "approved", "executed", "rejected", "all",
+                   "held"] = Field(default="open", description="held: the open requests "
+                                   "whose customer is under a legal hold in force.")
     limit: int = Field(default=100, ge=1, le=1000, description="At most this many.")
 
 
@@ -69,9 +83,24 @@ class ErasureCertificate(Query):
     request_id: UUID
 
 
+class LegalHoldReview(Query):
+    """Legal holds for their periodic review (DL-5): who placed each, why, until when, who
+    lifted it, and the open deletion requests it blocks."""
+
+    name = "legal-hold-review"
+    answer = LegalHoldsAnswer
+    status: Literal["in_force", "all"] = Field(
+        default="in_force", description="in_force: the holds not lifted and not lapsed.")
+    customer_id: UUID | None = None
+    limit: int = Field(default=100, ge=1, le=1000, description="At most this many.")
+
+
 PRIVACY_QUERIES: dict[str, type[Query]] = {
-    cls.name: cls for cls in (FindCustomersBy, ListDuplicates, ListDeletions, ErasureCertificate)
+    cls.name: cls for cls in (FindCustomersBy, ListDuplicates, ListDeletions, ErasureCertificate,
+                              LegalHoldReview)
 }
+_HOLD_COLUMNS = ("hold_id, customer_id, reference, reason, until, placed_by, placed_at, "
+                 "placed_position, lifted_by, lifted_at, lifted_position")
 
 _STEPS = ("requested", "reviewed", "approved", "executed", "rejected")
 _DELETION_COLUMNS = ("request_id, customer_id, ground, department, stage, rejected_step, "
@@ -92,10 +121,32 @@ def _deletion(row: tuple[Any, ...]) -> dict[str, Any]:
 class PrivacyQueries:
     """Answers the personal-data queries from the read models."""
 
-    def __init__(self, queries: Queries) -> None:
+    def __init__(self, queries: Queries,
+                 shredded_backups: Callable[[str], list[str]] | None = None) -> None:
         self.read = queries.read
         self.views = queries.views
         self.protector = queries.protector
+        # The key-store backups shredded for a customer's erasure (service.backup), if
+        # backups are configured.
+        self.shredded_backups = shredded_backups
+        self.today = queries.today
+        self.business_date = queries.business_date
+
+    @staticmethod
+    def _in_force(cursor: Any, customer_ids: list[str], today: date) -> dict[str, list[str]]:
+        """The ids of the holds in force on each of ``customer_ids``: not lifted, and not
+        past their ``until`` day."""
+        if not customer_ids:
+            return {}
+        clause, params = in_list("cid", sorted(set(customer_ids)))
+        rows = cursor.all(
+            f"SELECT customer_id, hold_id FROM legal_holds WHERE customer_id IN {clause}"  # noqa: S608
+            " AND lifted_by IS NULL AND (until IS NULL OR until >= :today)"
+            " ORDER BY placed_position", params | {"today": today.isoformat()})
+        held: dict[str, list[str]] = {}
+        for customer_id, hold_id in rows:
+            held.setdefault(customer_id, []).append(hold_id)
+        return held
 
     def find_customers_by(self, query: FindCustomersBy) -> dict[str, Any]:
         kind, value = next((k, v) for k, v in (("phone", query.phone), ("email", query.email),
@@ -158,14 +209,84 @@ class PrivacyQueries:
         return {"groups": found[: query.limit], "reflects_position": position}
 
     def list_deletions(self, query: ListDeletions) -> dict[str, Any]:
-        stages = {"open": ("requested", "reviewed", "approved"), "all": _STEPS}.get(
+        open_stages = ("requested", "reviewed", "approved")
+        stages = {"open": open_stages, "held": open_stages, "all": _STEPS}.get(
             query.stage, (query.stage,))
         clause, params = in_list("stage", stages)
+        held_only = ""
+        if query.stage == "held":
+            held_only = (" AND customer_id IN (SELECT customer_id FROM legal_holds"
+                         " WHERE lifted_by IS NULL AND (until IS NULL OR until >= :today))")
+        today = self.today()
         with self.read.reading(query, "deletions") as (cursor, position):
             rows = cursor.all(
                 f"SELECT {_DELETION_COLUMNS} FROM deletion_requests WHERE stage IN {clause}"  # noqa: S608
-                " ORDER BY requested_at, request_id LIMIT :limit", params | {"limit": query.limit})
-        return {"deletions": [_deletion(r) for r in rows], "reflects_position": position}
+                f"{held_only} ORDER BY requested_at, request_id LIMIT :limit",
+                params | {"limit": query.limit, "today": today.isoformat()})
+            deletions = [_deletion(r) for r in rows]
+            held = self._in_force(cursor, [d["customer_id"] for d in deletions
+                                           if d["stage"] in open_stages], today)
+        for deletion in deletions:
+            deletion["held_by"] = held.get(deletion["customer_id"], []) if (
+                deletion["stage"] in open_stages) else []
+            deletion["rejected_reason"] = self._opened_rejection(deletion)
+        return {"deletions": deletions, "reflects_position": position}
+
+    def _opened_rejection(self, deletion: dict[str, Any]) -> Any:
+        """A rejection's reason, sealed under the customer's key since free text was."""
+        stored = deletion["rejected_reason"]
+        if not stored or not stored.startswith("{"):
+            return stored
+        try:
+            sealed = json.loads(stored)
+        except ValueError:  # a plaintext reason from before, that happens to start so
+            return stored
+        if not is_envelope(sealed):
+            return stored
+        if self.protector is None:
+            return PROTECTED
+        return self.protector.open_text(deletion["customer_id"], DELETION_REJECTION_PATH,
+                                        sealed)
+
+    def legal_hold_review(self, query: LegalHoldReview) -> dict[str, Any]:
+        today = self.today()
+        where, params = "", dict[str, Any]({"limit": query.limit + 1, "today": today.isoformat()})
+        if query.status == "in_force":
+            where = " AND lifted_by IS NULL AND (until IS NULL OR until >= :today)"
+        if query.customer_id is not None:
+            where, params = where + " AND customer_id = :cid", params | {
+                "cid": str(query.customer_id)}
+        with self.read.reading(query, "deletions") as (cursor, position):
+            rows = cursor.all(f"SELECT {_HOLD_COLUMNS} FROM legal_holds WHERE 1 = 1"  # noqa: S608
+                              f"{where} ORDER BY placed_position LIMIT :limit", params)
+            rows, more = rows[:query.limit], len(rows) > query.limit
+            blocked = cursor.all(
+                "SELECT customer_id, request_id FROM deletion_requests WHERE stage IN"
+                " ('requested', 'reviewed', 'approved') ORDER BY requested_at, request_id")
+        blocking: dict[str, list[str]] = {}
+        for customer_id, request_id in blocked:
+            blocking.setdefault(customer_id, []).append(request_id)
+        return {"holds": [self._hold(row, today, blocking) for row in rows], "more": more,
+                "reflects_position": position}
+
+    def _hold(self, row: tuple[Any, ...], today: date, blocking: dict[str, list[str]]
+              ) -> dict[str, Any]:
+        (hold_id, customer_id, reference, reason, until, placed_by, placed_at,
+         placed_position, lifted_by, lifted_at, lifted_position) = row
+        lapsed = until is not None and until < today.isoformat()
+        in_force = lifted_by is None and not lapsed
+        sealed = json.loads(reason)
+        opened = PROTECTED if self.protector is None else self.protector.open_text(
+            customer_id, LEGAL_HOLD_REASON_PATH, sealed)
+        return {
+            "hold_id": hold_id, "customer_id": customer_id, "reference": reference,
+            "reason": opened, "until": until,
+            "placed": {"by": placed_by, "at": placed_at, "position": placed_position},
+            "lifted": {"by": lifted_by, "at": lifted_at, "position": lifted_position}
+            if lifted_by else None,
+            "in_force": in_force, "lapsed": lapsed and lifted_by is None,
+            "blocks": blocking.get(customer_id, []) if in_force else [],
+        }
 
     def erasure_certificate(self, query: ErasureCertificate) -> dict[str, Any]:
         with self.read.reading(query, "deletions") as (cursor, position):
@@ -175,6 +296,11 @@ class PrivacyQueries:
                 "SELECT position, erased_at FROM customer_view WHERE customer_id ="
                 " (SELECT customer_id FROM deletion_requests WHERE request_id = :id)"
                 " AND erased_at IS NOT NULL", {"id": str(query.request_id)})
+            holds = cursor.all(
+                "SELECT hold_id, until, placed_position, lifted_position FROM legal_holds"
+                " WHERE customer_id = (SELECT customer_id FROM deletion_requests"
+                " WHERE request_id = :id) ORDER BY placed_position",
+                {"id": str(query.request_id)})
         if row is None:
             raise NotFoundError("no deletion request with this id",
                                 details={"request_id": str(query.request_id)})
@@ -197,8 +323,12 @@ class PrivacyQueries:
             "customer_erased": {"position": erased[0], "at": erased[1]} if erased else None,
             "key_id_destroyed": request["key_id"],
             "key_destroyed": destroyed,
+            "legal_hold": _hold_statement(request, holds, self.business_date(
+                datetime.fromisoformat(request["executed"]["at"])).isoformat()),
             "issued_at": datetime.now(UTC).isoformat(),
             "reflects_position": position,
+            "key_store_backups_shredded": (self.shredded_backups(request["customer_id"])
+                                           if self.shredded_backups is not None else []),
         }
 
     def handlers(self) -> dict[type[BaseModel], Any]:
@@ -207,4 +337,24 @@ class PrivacyQueries:
             ListDuplicates: self.list_duplicates,
             ListDeletions: self.list_deletions,
             ErasureCertificate: self.erasure_certificate,
+            LegalHoldReview: self.legal_hold_review,
         }
+
+
+def _hold_statement(request: dict[str, Any], holds: list[tuple[Any, ...]], executed_on: str
+                    ) -> dict[str, Any]:
+    """What the certificate states of legal holds (DL-5): none was in force when the
+    deletion was executed (the execution is refused while one is), and the holds the
+    customer had before, each lifted or lapsed by then."""
+    executed = request["executed"]
+    earlier = [{"hold_id": hold_id, "until": until, "placed_position": placed,
+                "lifted_position": lifted}
+               for hold_id, until, placed, lifted in holds if placed < executed["position"]]
+    in_force = [hold for hold in earlier
+                if (hold["lifted_position"] is None
+                    or hold["lifted_position"] > executed["position"])
+                and (hold["until"] is None or hold["until"] >= executed_on)]
+    return {"in_force_at_execution": bool(in_force),
+            "statement": "no legal hold was in force on the customer when the deletion was "
+                         "executed" if not in_force else "a legal hold was in force",
+            "earlier_holds": earlier}

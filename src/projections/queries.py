@@ -119,7 +119,7 @@ QUERIES: dict[str, type[Query]] = {
 }
 
 CUSTOMER_COLUMNS = ("customer_id, version, name, source_channel, profile, last_review, "
-                    "registered_at, updated_at, position, erased_at")
+                    "registered_at, updated_at, position, erased_at, legal_holds")
 
 
 def customer_from_row(row: tuple[Any, ...], protector: ProfileProtector | None
@@ -133,6 +133,7 @@ def customer_from_row(row: tuple[Any, ...], protector: ProfileProtector | None
         "profile": profile, "last_review": json.loads(row[5]) if row[5] else None,
         "registered_at": row[6], "updated_at": row[7], "position": row[8],
         "erased": row[9] is not None, "erased_at": row[9],
+        "legal_holds": json.loads(row[10]),
     }
 
 
@@ -159,10 +160,13 @@ class Queries:
 
     def __init__(self, runner: ProjectionRunner, wait_timeout: float,
                  today: Callable[[], date] = date.today,
-                 protector: ProfileProtector | None = None) -> None:
+                 protector: ProfileProtector | None = None,
+                 business_date: Callable[[datetime], date] | None = None) -> None:
         self.read = ReadModels(runner, wait_timeout)
         self.views = runner.views
         self.today = today
+        # The policy's day of a moment (its time zone), as the write side decided with.
+        self.business_date = business_date or (lambda moment: moment.date())
         self.protector = protector
 
     def get_customer(self, query: GetCustomer) -> dict[str, Any]:

@@ -56,13 +56,16 @@ class ProjectionRunner(BackgroundFollower):
         self.views = views
         self.projections = {projection.name: projection for projection in projections}
         self.batch_size = batch_size
+        # Told the name of each projection whose batch failed (the metrics' error count).
+        self.on_projection_error: Callable[[str], None] = lambda _name: None
         super().__init__()
 
     # Set-up ------------------------------------------------------------------
 
     def create_tables(self) -> None:
-        """Create missing read-model tables; drop and rebuild any whose shape has changed."""
-        with self.views.transaction() as cursor:
+        """Create missing read-model tables; drop and rebuild any whose shape has changed.
+        Where all is in place this writes nothing (``SqlDatabase.setup``)."""
+        with self.views.setup() as cursor:
             cursor.execute("CREATE TABLE IF NOT EXISTS projection_checkpoints ("
                            " name TEXT PRIMARY KEY, position BIGINT NOT NULL,"
                            " schema_version INTEGER NOT NULL DEFAULT 1)")
@@ -75,10 +78,13 @@ class ProjectionRunner(BackgroundFollower):
                     projection.drop_tables(cursor)
                     cursor.execute("DELETE FROM projection_checkpoints WHERE name = :name",
                                    {"name": projection.name})
+                    row = None
                 projection.create_tables(cursor, self.views.dialect)
-                cursor.execute("INSERT INTO projection_checkpoints (name, position, schema_version)"
-                               " VALUES (:name, 0, :version) ON CONFLICT (name) DO NOTHING",
-                               {"name": projection.name, "version": projection.schema_version})
+                if row is None:
+                    cursor.execute(
+                        "INSERT INTO projection_checkpoints (name, position, schema_version)"
+                        " VALUES (:name, 0, :version) ON CONFLICT (name) DO NOTHING",
+                        {"name": projection.name, "version": projection.schema_version})
 
     # Positions ---------------------------------------------------------------
 
@@ -133,7 +139,11 @@ class ProjectionRunner(BackgroundFollower):
                     self._advance(projection)
             except UndecodableEventError as error:
                 # The others go on (one that does not follow the event is not held up).
+                self.on_projection_error(name)
                 stopped = stopped or error
+            except Exception:
+                self.on_projection_error(name)
+                raise
         if stopped is not None:
             raise stopped
         return len(notifications)

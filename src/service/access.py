@@ -11,6 +11,7 @@ from commands.access_log import AccessLog
 from commands.authentication import Identity
 from commands.authorisation import PolicyAuthoriser, RoleUsage
 from commands.ports import Clock
+from commands.second_factor_reset import SecondFactorResets
 from commands.totp_enrolment import TotpEnrolment
 from ledger.credentials import CredentialStore
 from ledger.keystore import KeyStore
@@ -32,6 +33,7 @@ class AccessControl:
     identity: Identity
     totp: TotpEnrolment
     queries: AccountQueries
+    second_factor_resets: SecondFactorResets
 
 
 def build_access_control(store: LedgerStore, views: SqlDatabase, keys: KeyStore,
@@ -50,6 +52,8 @@ def build_access_control(store: LedgerStore, views: SqlDatabase, keys: KeyStore,
     access_log = AccessLog(store, clock, on_saved)
     authoriser = PolicyAuthoriser(policy.access, access_log, RoleUsage(credentials, today))
     identity = Identity(store, credentials, policy, access_log, clock, on_saved)
-    queries = AccountQueries(runner, wait_timeout, policy.access.grant_unused_days, today)
+    queries = AccountQueries(runner, wait_timeout, policy.access.grant_unused_days, today,
+                             policy.training)
     return AccessControl(credentials, access_log, authoriser, identity,
-                         TotpEnrolment(credentials, policy.login), queries)
+                         TotpEnrolment(credentials, policy.login), queries,
+                         SecondFactorResets(credentials))

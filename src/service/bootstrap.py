@@ -5,23 +5,29 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Any
 
 import structlog
 from pydantic import BaseModel
 
-from commands.actor import Authoriser
+from commands.actor import Actor, Authoriser
 from commands.bus import MessageBus, QueryHandler, ReadAuditor, utc_now
 from commands.command import Command, Handler
+from commands.exports import ExportFiles, Exports
+from commands.observer import OperationsObserver
 from commands.ports import Clock, PersonalData
 from commands.read_audit import ReadAudit, reading_in_full
 from commands.registry import ALL_HANDLERS
+from commands.training_follower import TrainingFollower
 from ledger.connect import postgres_conninfo
 from ledger.crypto import BlindIndex, key_id_of
 from ledger.domain.sensitivity import Clearance
 from ledger.erasures import ErasureFollower
+from ledger.export_marks import TraceKey
 from ledger.integrity.keys import SigningKeySource
+from ledger.integrity.readonly import configured_public_keys
 from ledger.integrity.sealer import CheckpointPolicy, Sealer
 from ledger.integrity.storage import EventLog
 from ledger.keystore import KeyStore
@@ -33,21 +39,39 @@ from ledger.sql import SqlDatabase
 from ledger.sql_postgres import PostgresDatabase
 from ledger.sql_sqlite import SQLiteDatabase
 from ledger.store import LedgerStore, open_store
+from ledger.transient import DEFAULT_RETRY_SECONDS
 from projections.accounts import AccountsView
 from projections.audit import AuditQueries
 from projections.audit_trail import AuditTrail
 from projections.customer_search import CustomerSearch, forget_customers
 from projections.customer_view import CustomerView
 from projections.deletions import Deletions
+from projections.export_identify import ExportIdentification
+from projections.export_log import ExportLog
+from projections.export_rows import ExportRows
+from projections.faults import FaultQueries, FaultRegister
 from projections.history import CustomerHistory, customer_history
 from projections.key_changes import KeyChanges
 from projections.masking import masked
 from projections.pending_proposals import PendingProposals
 from projections.privacy import PrivacyQueries
+from projections.projection import Projection
 from projections.queries import Queries
+from projections.reading import ReadModels
+from projections.reports import Reports, report_table
 from projections.runner import ProjectionRunner
+from projections.training_queries import TrainingQueries
 from service.access import AccessControl, build_access_control
+from service.alerts import AlertState, WebhookSender
+from service.backup import BackupPlace, LiveBackups, backup_metrics_provider
 from service.key_material import check_keystore_location, load_index_key, load_kek
+from service.metrics import (
+    BackupStatusProvider,
+    MetricsEndpoint,
+    ProgressTracker,
+    no_backups_reported,
+)
+from service.monitor import AlertFaults, AlertMonitor, LogFigures
 from service.one_time_password import OneTimePasswordFile
 from service.policy import load_service_policy
 from service.preflight import check_before_start
@@ -69,6 +93,13 @@ class Ledger:
     sealer: Sealer
     erasures: ErasureFollower
     one_time_password: OneTimePasswordFile
+    figures: LogFigures
+    metrics: MetricsEndpoint
+    alerts: AlertMonitor
+    training: TrainingFollower
+    training_reports: TrainingQueries
+    exports: ExportFiles
+    backups: LiveBackups | None = None
 
     def answer(self, query: Any) -> Any:
         """Answer ``query`` in this process as the bus would, without an actor: masked for
@@ -82,9 +113,11 @@ class Ledger:
         return reading_in_full(self.access.access_log, by=by, purpose=purpose)
 
     def close(self) -> None:
+        self.alerts.stop()
         self.runner.stop()
         self.sealer.stop()
         self.erasures.stop()
+        self.training.stop()
         try:
             self.keys.release_reserved()
         except Exception as error:
@@ -105,10 +138,17 @@ class Ledger:
 
 def open_database(url: str, settings: Settings, name: str = "ledger-sql") -> SqlDatabase:
     if url.startswith("sqlite"):
-        return SQLiteDatabase(sqlite_path_of(url))
+        return SQLiteDatabase(sqlite_path_of(url), busy_timeout=settings.sqlite_busy_timeout)
     conninfo = postgres_conninfo(url, connect_timeout=str(settings.connect_timeout))
     return PostgresDatabase(conninfo, pool_size=max(2, settings.postgres_pool_size // 2),
                             name=name)
+
+
+def drop_broken_connections(store: LedgerStore, *databases: SqlDatabase) -> None:
+    """After a lost connection, every pool replaces the connections the server cut."""
+    store.drop_broken_connections()
+    for database in dict.fromkeys(databases):
+        database.drop_broken_connections()
 
 
 def open_views(settings: Settings) -> SqlDatabase:
@@ -131,12 +171,21 @@ def open_key_store(settings: Settings, views: SqlDatabase, index_key: bytes) -> 
     return keys
 
 
+def read_models(protector: ProfileProtector) -> list[Projection]:
+    """Every read model, as the runner keeps them (a drill rebuilds the same ones)."""
+    return [CustomerView(), PendingProposals(), KeyChanges(), CustomerSearch(protector),
+            Deletions(), AccountsView(), AuditTrail(), FaultRegister(), ExportLog()]
+
+
 def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
               authoriser: Authoriser, *, clock: Clock = utc_now,
               query_handlers: Mapping[type[BaseModel], QueryHandler] | None = None,
               on_saved: Callable[[int], None] | None = None,
               read_audit: ReadAuditor | None = None,
-              more_handlers: Mapping[type[Command], Handler] | None = None) -> MessageBus:
+              more_handlers: Mapping[type[Command], Handler] | None = None,
+              retry_seconds: float = DEFAULT_RETRY_SECONDS,
+              on_fault: Callable[[], None] | None = None,
+              observer: OperationsObserver | None = None) -> MessageBus:
     """The bus with every command's handler, on any event store and personal-data port:
     ``bootstrap()`` gives it the configured database and the key store, handler tests the
     library's in-memory store and in-memory keys. ``more_handlers`` are the ones built
@@ -144,7 +193,8 @@ def build_bus(store: LedgerStore, policy: Policy, personal_data: PersonalData,
     return MessageBus(store, policy, {**ALL_HANDLERS, **(more_handlers or {})},
                       query_handlers, authoriser=authoriser,
                       clock=clock, on_saved=on_saved, personal_data=personal_data,
-                      read_audit=read_audit)
+                      read_audit=read_audit, retry_seconds=retry_seconds, on_fault=on_fault,
+                      observer=observer)
 
 
 def bootstrap(
@@ -153,8 +203,13 @@ def bootstrap(
     clock: Clock = utc_now,
     authoriser: Authoriser | None = None,
     start_projections: bool | None = None,
+    backup_status: BackupStatusProvider = no_backups_reported,
 ) -> Ledger:
-    """Build a ledger from settings; nothing connects to a database before this is called."""
+    """Build a ledger from settings; nothing connects to a database before this is called.
+
+    ``backup_status`` reports the last successful backup of each kind (the metrics and the
+    backup alert rules read it); by default, the backups in ``LEDGER_BACKUP_DIR`` when it is
+    set, else nothing."""
     settings = settings or Settings()
     if not structlog.is_configured():
         # Embedded use: log to stderr, never into the caller's stdout.
@@ -163,6 +218,8 @@ def bootstrap(
     # Before anything is written (a key file, a directory, a table): production's settings
     # all present, every database answering.
     check_before_start(settings)
+    # A backup directory named in the settings must be a usable one before anything starts.
+    backup_place = BackupPlace.from_settings(settings) if settings.backup_dir else None
     signing_keys = SigningKeySource.from_settings(settings)
     index_key = load_index_key(settings)
     views = open_views(settings)
@@ -173,10 +230,7 @@ def bootstrap(
         raise
     protector = ProfileProtector(keys, BlindIndex(index_key), policy.personal_fields)
     store = open_store(settings)
-    runner = ProjectionRunner(store, views, [
-        CustomerView(), PendingProposals(), KeyChanges(), CustomerSearch(protector),
-        Deletions(), AccountsView(), AuditTrail(),
-    ])
+    runner = ProjectionRunner(store, views, read_models(protector))
     runner.create_tables()
     # The integrity sealer follows the log like the runner (README, "Tamper evidence").
     sealer = Sealer(views, EventLog.of(views.dialect),
@@ -192,12 +246,32 @@ def bootstrap(
     erasures.create_tables()
     erasures.catch_up()
     erasures.forget_register(lambda customer_ids: forget_customers(views, customer_ids))
+    backups = None
+    if backup_place is not None:
+        # Every erasure reaches the key-store backups (README, "Backups and restore").
+        backups = LiveBackups(backup_place, views=views, key_db=keys.db,
+                              erased=keys.erased_customers, signing=signing_keys,
+                              seal=lambda: sealer.seal_all(force_checkpoint=True),
+                              policy=policy.backup, clock=clock)
+        protector.key_destroyed_listeners.append(backups.after_erasure)
+        if backup_status is no_backups_reported:
+            backup_status = backup_metrics_provider(backup_place, policy.backup, clock)
     queries = Queries(runner, settings.read_wait_timeout,
-                      today=lambda: policy.business_date(clock()), protector=protector)
-    query_handlers = queries.handlers() | PrivacyQueries(queries).handlers() | {
+                      today=lambda: policy.business_date(clock()), protector=protector,
+                      business_date=policy.business_date)
+    faults = FaultQueries(ReadModels(runner, settings.read_wait_timeout), clock)
+    query_handlers = queries.handlers() | PrivacyQueries(
+        queries, backups.shredded_for if backups else None).handlers() | {
         CustomerHistory: lambda query: customer_history(store, query, protector),
     } | access.queries.handlers() | AuditQueries(
-        queries, store, policy).handlers()
+        queries, store, policy).handlers() | faults.handlers()
+    training_reports = TrainingQueries(runner, settings.read_wait_timeout, policy.training,
+                                       today=lambda: policy.business_date(clock()))
+    query_handlers |= training_reports.handlers()
+    # The trace marks of exports are keyed by the blind-index key: no further secret to keep.
+    trace = TraceKey.derived(protector.keyed_hash)
+    query_handlers |= ExportIdentification(queries, trace).handlers()
+    query_handlers |= Reports(queries, policy).handlers()
     # Answers are masked for the reader's clearance, which the bus sets (ST-4, P5); without
     # one, for the narrowest.
     narrowest = Clearance.narrowest(policy.access.sensitive_paths())
@@ -211,19 +285,64 @@ def bootstrap(
         runner.wake(position)
         sealer.wake(position)
         erasures.wake(position)
+        training.wake(position)
         try:
             one_time_password.discard_if_used(access.identity.accounts.current)
         except Exception as error:  # the command is saved: its outcome must still be told
             structlog.get_logger("ledger").warning("one_time_password_file_not_checked",
                                                    error=type(error).__name__)
 
-    bus = build_bus(store, policy, protector, authoriser or access.authoriser, clock=clock,
+    def seconds() -> float:
+        return clock().timestamp()
+
+    figures = LogFigures(store, runner, views, backup_status, ProgressTracker(seconds))
+    metrics = MetricsEndpoint(figures.read)
+    # The command path only bumps counters through the observer port (commands.observer).
+    access.identity.observer = metrics.operations
+    runner.on_projection_error = metrics.operations.projection_failed
+    authoriser = authoriser or access.authoriser
+    permits = getattr(authoriser, "permits", None)
+    exports = Exports(ExportRows(queries), trace, _clearances(authoriser, narrowest),
+                      reports=partial(report_table, lambda query: query_handlers[type(query)](
+                          query)),
+                      permits=(lambda roles, operation: bool(permits(roles, operation)))
+                      if permits else None)
+    bus = build_bus(store, policy, protector, authoriser, clock=clock,
                     query_handlers=query_handlers, on_saved=wake_followers,
-                    more_handlers=access.totp.handlers(),
-                    read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()))
-    if settings.run_projections if start_projections is None else start_projections:
+                    more_handlers=access.totp.handlers()
+                    | access.second_factor_resets.handlers() | exports.handlers(),
+                    read_audit=ReadAudit(access.access_log, policy.access.sensitive_paths()),
+                    retry_seconds=settings.database_retry_seconds,
+                    on_fault=lambda: drop_broken_connections(store, views, keys.db),
+                    observer=metrics.operations)
+    alert_faults = AlertFaults(bus)
+    alerts = AlertMonitor(figures, policy, bus, faults, metrics.operations, AlertState(
+        policy.alerts, WebhookSender(settings.webhook_urls, policy.alerts.webhook_timeout_seconds,
+                                     policy.alerts.webhook_attempts),
+        alert_faults.open, alert_faults.close, settings.external_url or ""),
+        lambda: configured_public_keys(settings), seconds)
+    # Grants whose assessment expired are suspended by their own follower (TR-3).
+    training = TrainingFollower(store, bus, policy, clock)
+    background = settings.run_projections if start_projections is None else start_projections
+    if background:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)
         erasures.start(settings.projection_poll_interval)
+        training.start(settings.projection_poll_interval)
+    if background if settings.run_alerts is None else settings.run_alerts:
+        alerts.start(policy.alerts.evaluate_every_seconds)
     return Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
-                  sealer, erasures, one_time_password)
+                  sealer, erasures, one_time_password, figures, metrics, alerts, training,
+                  training_reports, exports.files, backups)
+
+
+def _clearances(authoriser: Authoriser, narrowest: Clearance
+                ) -> Callable[[str, frozenset[str]], Clearance]:
+    """What an exporter may see unmasked: the authoriser's answer for a query, so an export
+    masks exactly as a read does; the narrowest where the authoriser grants none."""
+    clearance_for = getattr(authoriser, "clearance_for", None)
+
+    def clearance(actor: str, roles: frozenset[str]) -> Clearance:
+        return clearance_for(Actor(actor, roles)) if clearance_for else narrowest
+
+    return clearance

@@ -82,6 +82,17 @@ class AccountMethods:
         """Lock every account holding ``role`` (incident response)."""
         return self._command("lock-role", role=role, reason=reason)
 
+    def reset_second_factor(self, username: str, *, reason: str | None = None
+                            ) -> dict[str, Any]:
+        """Remove another account's lost second factor (administrators); a high-privilege
+        account's reset waits for ``approve_second_factor_reset`` by a second one."""
+        return self._command("reset-second-factor", username=username, reason=reason)
+
+    def approve_second_factor_reset(self, username: str, *, reason: str | None = None
+                                    ) -> dict[str, Any]:
+        """As a second administrator, approve a waiting reset of a second factor."""
+        return self._command("approve-second-factor-reset", username=username, reason=reason)
+
     def list_accounts(self, role: str | None = None, *, min_position: int | None = None
                       ) -> dict[str, Any]:
         """Every account with its state and active roles."""

@@ -9,7 +9,13 @@ from typing import Any
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf
 from projections.history import CustomerHistory
-from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
+from projections.privacy import (
+    ErasureCertificate,
+    FindCustomersBy,
+    LegalHoldReview,
+    ListDeletions,
+    ListDuplicates,
+)
 from projections.queries import (
     FindCustomers,
     GetCustomer,
@@ -69,7 +75,7 @@ class QueryMethods:
         return self._query(ListDuplicates, limit=limit)
 
     def deletions(self, *, stage: str = "open", limit: int = 100) -> dict[str, Any]:
-        """Deletion requests (open ones by default)."""
+        """Deletion requests (open ones by default; ``held``: those under a legal hold)."""
         return self._query(ListDeletions, stage=stage, limit=limit)
 
     def erasure_certificate(self, request_id: str) -> dict[str, Any]:
@@ -97,3 +103,9 @@ class QueryMethods:
     def audit_anomalies(self, since: datetime | str, until: datetime | str) -> dict[str, Any]:
         """Failed-login bursts, heavy readers, off-hours access, grants and incident locks."""
         return self._query(AuditAnomalies, since=since, until=until)
+
+    def legal_hold_review(self, *, status: str = "in_force", customer_id: str | None = None,
+                          limit: int = 100) -> dict[str, Any]:
+        """Legal holds (in force by default, or ``all``), with what each blocks (DL-5)."""
+        return self._query(LegalHoldReview, status=status, customer_id=customer_id,
+                           limit=limit)

@@ -15,9 +15,12 @@ import httpx
 
 from commands.actor import Actor
 from commands.bus import MessageBus
+from commands.exports import ExportFiles
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
+from projections.export_identify import IdentifyExport
 from projections.queries import Query
 from service.errors import ServiceUnavailableError, error_from_dict
+from service.export_answer import export_answer
 from service.query_routes import ROUTE_OF, build_query
 
 # Seconds the HTTP transport keeps an idle connection (``ledger serve`` keeps it 30).
@@ -28,6 +31,10 @@ class Transport(Protocol):
 
     def query(self, query: type[Query], params: dict[str, Any]) -> dict[str, Any]: ...
 
+    def export(self, payload: dict[str, Any], command: str = "export") -> dict[str, Any]: ...
+
+    def identify(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+
     def close(self) -> None: ...
 
 
@@ -35,9 +42,11 @@ class InProcessTransport:
     """Talks to a ledger in this process, through its bus; ``actor`` may be resolved anew
     for every call, so a revoked role or a lock takes effect at once."""
 
-    def __init__(self, bus: MessageBus, actor: Actor | Callable[[], Actor]) -> None:
+    def __init__(self, bus: MessageBus, actor: Actor | Callable[[], Actor],
+                 exports: ExportFiles | None = None) -> None:
         self.bus = bus
         self._actor = actor
+        self.exports = exports or ExportFiles()
 
     @property
     def actor(self) -> Actor:
@@ -49,6 +58,14 @@ class InProcessTransport:
     def query(self, query: type[Query], params: dict[str, Any]) -> dict[str, Any]:
         given = {key: value for key, value in params.items() if value is not None}
         result: dict[str, Any] = self.bus.ask(build_query(query, given), self.actor)
+        return result
+
+    def export(self, payload: dict[str, Any], command: str = "export") -> dict[str, Any]:
+        outcome = self.bus.execute_named(command, payload, self.actor)
+        return export_answer(outcome, self.exports.take(outcome["command_id"]))
+
+    def identify(self, payload: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.bus.ask(build_query(IdentifyExport, payload), self.actor)
         return result
 
     def close(self) -> None:
@@ -133,6 +150,26 @@ class HttpTransport:
     def query(self, query: type[Query], params: dict[str, Any]) -> dict[str, Any]:
         path, query_params = ROUTE_OF[query].url(params)
         return self._send("GET", path, params=query_params, headers=self.headers)
+
+    def metrics_text(self) -> str:
+        """``GET /metrics`` with this session's token: the Prometheus text."""
+        try:
+            response = self.http.get("/metrics", headers=self.headers)
+        except httpx.TransportError as error:
+            raise ServiceUnavailableError(
+                f"the ledger service at {self.address} did not answer: "
+                f"{_TRANSPORT_FAILURES.get(type(error), 'no HTTP answer')}") from None
+        if response.is_success:
+            return response.text
+        self._unwrap(response)
+        raise LedgerError(f"unexpected HTTP {response.status_code} from the ledger service")
+
+    def export(self, payload: dict[str, Any], command: str = "export") -> dict[str, Any]:
+        path = "/exports" if command == "export" else "/exports/reports"
+        return self._send("POST", path, json=payload, headers=self.headers)
+
+    def identify(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._send("POST", "/exports/identify", json=payload, headers=self.headers)
 
     def health(self) -> dict[str, Any]:
         return self._send("GET", "/healthz")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.backup.errors import BackupInvalidError, BackupOverdueError, DrillFailedError
 from ledger.connect import DatabaseUnavailableError
 from ledger.credentials import AuthenticationError
 from ledger.crypto import KeyMaterialError
@@ -26,7 +27,9 @@ from ledger.domain.errors import (
     error_classes,
 )
 from ledger.integrity.report import IntegrityUnverifiedError, IntegrityViolationError
+from ledger.transient import UnavailableError
 from projections.runner import NotReflectedYetError
+from service.alerts import AlertNotDeliveredError
 from service.http_guard import InternalError
 from service.listener import AddressUnusableError
 from service.preflight import PathUnusableError
@@ -59,9 +62,13 @@ __all__ = [
     "ERROR_CLASSES",
     "UNEXPECTED_EXIT_CODE",
     "AddressUnusableError",
+    "AlertNotDeliveredError",
     "AuthenticationError",
+    "BackupInvalidError",
+    "BackupOverdueError",
     "ConflictError",
     "DatabaseUnavailableError",
+    "DrillFailedError",
     "IntegrityUnverifiedError",
     "IntegrityViolationError",
     "InternalError",
@@ -73,6 +80,7 @@ __all__ = [
     "PermissionDeniedError",
     "Problem",
     "ServiceUnavailableError",
+    "UnavailableError",
     "ValidationFailedError",
     "WorkflowViolationError",
     "error_from_dict",

@@ -24,20 +24,22 @@ from ledger.domain.errors import (
 )
 from ledger.domain.problems import problem_location, problem_message
 from ledger.settings import Settings
+from ledger.transient import is_transient, unavailable
 from service.bootstrap import Ledger, bootstrap
+from service.health_probe import BoundedProbe
 from service.http_auth import ActorDep, LedgerDep, auth_router
 from service.http_contract import declare_contract, raises
 from service.http_docs import mount_docs
-from service.http_guard import ResponseGuard
+from service.http_exports import exports_router
+from service.http_guard import ResponseGuard, error_headers
+from service.http_operations import operations_router
 from service.http_queries import queries_router
 from service.processes import this_process
 
 
 def _error_response(error: LedgerError) -> JSONResponse:
-    # A 401 names the scheme to use (RFC 9110): a bearer token from POST /auth/login.
-    headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else None
     return JSONResponse(status_code=error.http_status,
-                        content={"error": error.as_dict()}, headers=headers)
+                        content={"error": error.as_dict()}, headers=error_headers(error))
 
 
 def _problem_of(detail: dict[str, Any]) -> Problem:
@@ -99,6 +101,33 @@ class Health(BaseModel):
                          "(host:pid); with --workers N, one of N.")
 
 
+def _health_of(ledger: Ledger) -> dict[str, Any]:
+    head = ledger.store.head_position()
+    positions = ledger.runner.positions()
+    sealing = ledger.sealer.status()
+    failing = {name: failure for name, failure in (
+        ("projections", ledger.runner.failure), ("sealer", ledger.sealer.failure))
+        if failure is not None}
+    return {"status": "degraded" if failing else "ok", "head_position": head,
+            "projections": positions,
+            "projection_lag": head - min(positions.values(), default=0),
+            "projection_errors": ledger.runner.errors,
+            "sealed_position": sealing.sealed_position,
+            "sealing_lag": sealing.unsealed_records, "sealer_errors": sealing.errors,
+            "last_checkpoint_position": sealing.last_checkpoint.position
+            if sealing.last_checkpoint else None,
+            "failing": failing, "process": this_process()}
+
+
+def _health_of_nothing() -> dict[str, Any]:
+    # What /healthz shows of positions before it could read any (the database away from
+    # the first request on).
+    return {"status": "degraded", "head_position": 0, "projections": {}, "projection_lag": 0,
+            "projection_errors": 0, "sealed_position": 0, "sealing_lag": 0,
+            "sealer_errors": 0, "last_checkpoint_position": None, "failing": {},
+            "process": this_process()}
+
+
 def _command_route(command_class: type[Command]) -> Callable[..., dict[str, Any]]:
     # What a handler may refuse beyond its input and its actor: a record it names that
     # does not exist, a changed one or a reused command id, a step out of turn.
@@ -151,34 +180,37 @@ def create_app(ledger_instance: Ledger | None = None, settings: Settings | None 
     # Declared first, read when the document is built: the routes added below, and any
     # added later, are all described.
     declare_contract(app, extra_codes=HTTP_LAYER_CODES)
+    app.state.health_probe = BoundedProbe(lambda: _health_of(app.state.ledger))
+    app.state.last_health = _health_of_nothing()
     app.add_middleware(ResponseGuard, headers_for=mount_docs(app))
 
     @app.get("/healthz", tags=["operations"], response_model=Health,
-             responses={503: {"model": Health, "description": "degraded: a follower fails"}})
+             responses={503: {"model": Health, "description": "degraded: a follower fails, "
+                                                              "or the database is away"}})
     def healthz(ledger: LedgerDep) -> JSONResponse:
         """Liveness, and how far the read models and the integrity sealer lag behind.
 
         ``degraded`` (HTTP 503) while the projections or the sealer keep failing: each is
         stuck behind the head until the cause (say, an event that no longer decodes, named
-        by its position) is repaired."""
-        head = ledger.store.head_position()
-        positions = ledger.runner.positions()
-        sealing = ledger.sealer.status()
-        failing = {name: failure for name, failure in (
-            ("projections", ledger.runner.failure), ("sealer", ledger.sealer.failure))
-            if failure is not None}
-        body = {"status": "degraded" if failing else "ok", "head_position": head,
-                "projections": positions,
-                "projection_lag": head - min(positions.values(), default=0),
-                "projection_errors": ledger.runner.errors,
-                "sealed_position": sealing.sealed_position,
-                "sealing_lag": sealing.unsealed_records, "sealer_errors": sealing.errors,
-                "last_checkpoint_position": sealing.last_checkpoint.position
-                if sealing.last_checkpoint else None,
-                "failing": failing, "process": this_process()}
-        return JSONResponse(body, status_code=503 if failing else 200)
+        by its position) is repaired; and, within a second, while the database does not
+        answer (the last positions seen are shown)."""
+        probe: BoundedProbe[dict[str, Any]] = app.state.health_probe
+        try:
+            body = probe.result()
+        except Exception as error:
+            if not isinstance(error, TimeoutError) and not is_transient(error):
+                raise
+            down = unavailable(error)
+            body = app.state.last_health | {"status": "degraded", "failing": {
+                "database": {"code": down.code, "message": down.message,
+                             "details": down.details}}}
+            return JSONResponse(body, status_code=503, headers=error_headers(down))
+        app.state.last_health = body
+        return JSONResponse(body, status_code=503 if body["failing"] else 200)
 
     app.include_router(auth_router())
     app.include_router(_commands_router())
     app.include_router(queries_router())
+    app.include_router(operations_router())
+    app.include_router(exports_router())
     return app

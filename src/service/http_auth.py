@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from commands.actor import Actor
 from ledger.credentials import AuthenticationError
 from ledger.domain.errors import ConflictError, PermissionDeniedError, WorkflowViolationError
+from ledger.transient import retrying
 from service.bootstrap import Ledger
 from service.http_contract import raises
 
@@ -38,7 +39,11 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 @raises(AuthenticationError, PermissionDeniedError)
 def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor:
     token = credentials.credentials if credentials else None
-    return ledger.access.identity.authenticate(token, client_address(request))
+    # A session check only reads (and touches the session's last use): safe to repeat when
+    # the connection it ran on was cut.
+    return retrying(lambda: ledger.access.identity.authenticate(token, client_address(request)),
+                    seconds=ledger.settings.database_retry_seconds,
+                    on_fault=ledger.bus.on_fault)
 
 
 ActorDep = Annotated[Actor, Depends(_actor)]
@@ -106,8 +111,11 @@ def auth_router() -> APIRouter:
     @raises(AuthenticationError, PermissionDeniedError)  # a failed login; a refused network
     def login(body: LoginRequest, request: Request, ledger: LedgerDep) -> dict[str, Any]:
         """Log in; answers a short-lived bearer token for the Authorization header."""
-        return ledger.access.identity.login(body.username, body.password.get_secret_value(),
-                                            body.totp, client_address(request))
+        # Not retried here (a retry could count one failed attempt twice); a fault is
+        # answered ``unavailable``, and the client tries again.
+        return retrying(lambda: ledger.access.identity.login(
+            body.username, body.password.get_secret_value(), body.totp,
+            client_address(request)), seconds=0)
 
     @router.post("/logout", response_model=LoggedOut)  # its bearer token: 401 if none
     def logout(request: Request, ledger: LedgerDep, credentials: BearerDep) -> dict[str, Any]:

@@ -49,6 +49,8 @@ _REF = "#/components/schemas/"
 HEADERS_OF_STATUS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"required": True, "schema": {"type": "string", "const": "Bearer"},
                                "description": "The scheme: a token from POST /auth/login."}},
+    503: {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                          "description": "Seconds to wait before trying again."}},
 }
 
 

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.domain.errors import UNEXPECTED_EXIT_CODE, LedgerError, Problem, ValidationFailedError
 from ledger.logging import stack_of
+from ledger.transient import is_transient, unavailable
 
 log = structlog.get_logger("ledger.http")
 
@@ -97,6 +98,13 @@ class ResponseGuard:
             await self.app(scope, receive, send_guarded)
         except Exception as error:  # the last resort: every other error was answered already
             route = scope.get("route")
+            if is_transient(error):
+                # Not a bug: the database went away under a step that is not retried.
+                log.warning("request_unavailable", method=scope["method"],
+                            route=getattr(route, "path", None), error=type(error).__name__)
+                if not started:
+                    await _send_error(send_guarded, unavailable(error))
+                return
             log.error("request_failed", method=scope["method"],
                       route=getattr(route, "path", None), error=type(error).__name__,
                       frames=stack_of(error))
@@ -129,9 +137,21 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+def error_headers(error: LedgerError) -> dict[str, str]:
+    """The headers an error answers with besides its body: a 401 names the scheme to use
+    (RFC 9110), a 503 when to try again."""
+    if error.http_status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if error.http_status == 503:
+        return {"Retry-After": str(getattr(error, "retry_after", 1))}
+    return {}
+
+
 async def _send_error(send: Send, error: LedgerError) -> None:
     body = json.dumps({"error": error.as_dict()}).encode()
+    extra = [(name.lower().encode(), value.encode())
+             for name, value in error_headers(error).items()]
     await send({"type": "http.response.start", "status": error.http_status,
                 "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+                            (b"content-length", str(len(body)).encode()), *extra]})
     await send({"type": "http.response.body", "body": body})

@@ -51,3 +51,10 @@ def check_keystore_location(settings: Settings) -> None:
             settings.effective_keystore_url == settings.database_url):
         raise KeyMaterialError("production needs LEDGER_KEYSTORE_URL pointing to a database "
                                "other than the event store's, so data backups hold no keys")
+
+
+def load_backup_key(settings: Settings) -> bytes:
+    """The key that wraps every backup's data key (outside the database, beside the KEK):
+    without it no backup is written, never a plaintext one."""
+    return _load(settings, "backup key", settings.backup_key, settings.backup_key_file,
+                 "backup_key")

@@ -19,8 +19,15 @@ from ledger.domain.errors import Problem, ValidationFailedError
 from projections.account_queries import AccessReview, GetAccount, ListAccounts
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf
+from projections.faults import ListFaults, ListIncidents
 from projections.history import CustomerHistory
-from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
+from projections.privacy import (
+    ErasureCertificate,
+    FindCustomersBy,
+    LegalHoldReview,
+    ListDeletions,
+    ListDuplicates,
+)
 from projections.queries import (
     FindCustomers,
     GetCustomer,
@@ -29,6 +36,14 @@ from projections.queries import (
     ListReviewsDue,
     Query,
 )
+from projections.reports import (
+    CustomersReport,
+    DeletionsReport,
+    KeyChangeLatenessReport,
+    PendingProposalsReport,
+    ReviewCoverageReport,
+)
+from projections.training_queries import OverdueAssessments, TrainingPassRates
 
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
 Q = TypeVar("Q", bound=Query)
@@ -74,6 +89,19 @@ QUERY_ROUTES: tuple[QueryRoute, ...] = (
     QueryRoute(CustomerAsOf, "/customers/{customer_id}/as-of", "audit", "customer_as_of"),
     QueryRoute(AuditTrailQuery, "/audit/trail", "audit", "audit_trail"),
     QueryRoute(AuditAnomalies, "/audit/anomalies", "audit", "audit_anomalies"),
+    QueryRoute(ListFaults, "/faults", "operations", "list_faults"),
+    QueryRoute(ListIncidents, "/incidents", "operations", "list_incidents"),
+    QueryRoute(LegalHoldReview, "/legal-holds", "personal data", "legal_hold_review"),
+    QueryRoute(OverdueAssessments, "/training/overdue", "training", "overdue_assessments"),
+    QueryRoute(TrainingPassRates, "/training/pass-rates", "training", "training_pass_rates"),
+    QueryRoute(CustomersReport, "/reports/customers", "reports", "report_customers"),
+    QueryRoute(ReviewCoverageReport, "/reports/review-coverage", "reports",
+               "report_review_coverage"),
+    QueryRoute(KeyChangeLatenessReport, "/reports/key-change-lateness", "reports",
+               "report_key_change_lateness"),
+    QueryRoute(DeletionsReport, "/reports/deletions", "reports", "report_deletions"),
+    QueryRoute(PendingProposalsReport, "/reports/pending-proposals", "reports",
+               "report_pending_proposals"),
 )
 
 ROUTE_OF: dict[type[Query], QueryRoute] = {route.query: route for route in QUERY_ROUTES}

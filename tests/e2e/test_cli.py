@@ -313,3 +313,21 @@ def test_every_command_has_help_text() -> None:
             shown = runner.invoke(app, [*prefix, name, "--help"])
             assert shown.exit_code == 0, (group, name, shown.output)
             assert "Usage:" in shown.output
+
+
+def test_a_proposer_withdraws_a_proposal_and_cannot_reject_it(cli: Cli) -> None:
+    customer_id = register(cli)
+    proposal_id = propose(cli, customer_id, "basic.email=withdrawn@example.com")
+
+    own_rejection = cli("change", "reject", customer_id, proposal_id, "--reason", "mine")
+    assert own_rejection.returncode == WorkflowViolationError.exit_code
+    not_hers = cli("change", "withdraw", customer_id, proposal_id, actor="wang.fang")
+    assert not_hers.returncode == WorkflowViolationError.exit_code
+
+    withdrawn = cli.json("change", "withdraw", customer_id, proposal_id)
+
+    assert withdrawn["result"]["proposal_id"] == proposal_id
+    assert cli.json("change", "pending", "--customer", customer_id)["proposals"] == []
+    events = cli.json("history", customer_id)["events"]
+    assert [(e["event"], e["actor"]) for e in events][-1] == ("ChangeWithdrawn", "li.na")
+    assert cli.json("customer", "show", customer_id)["customer"]["version"] == 3

@@ -27,6 +27,7 @@ from tests.privacy_support import (
     AUDITOR,
     CHECKER,
     CLERK,
+    DELETION_DETAILS,
     DISTINCTIVE,
     INFO_HEAD,
     SALES_HEAD,
@@ -133,6 +134,8 @@ def test_after_erasure_nothing_of_the_customer_remains_readable_in_the_database(
     live.runner.catch_up()
     places = database_bytes(database_url)
     assert leaks(ZH_VALUES, places) == {}
+    # Free text about the customer too (issue 16, B): the deletion request's details.
+    assert leaks({DELETION_DETAILS}, places) == {}
     keys = database_bytes(live.settings.effective_keystore_url)
     assert not any(wrapped in data for data in keys.values()), "the wrapped key is gone"
     assert stored_wrapped_key(live, en) is not None

@@ -5,6 +5,7 @@ code that asks for full clearance, and is recorded in the audit trail for it, se
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,8 +24,16 @@ from ledger.domain.profile import validate_profile
 from projections.account_queries import AccessReview, GetAccount, ListAccounts
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf
+from projections.export_identify import IdentifyExport
+from projections.faults import ListFaults, ListIncidents
 from projections.history import CustomerHistory
-from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
+from projections.privacy import (
+    ErasureCertificate,
+    FindCustomersBy,
+    LegalHoldReview,
+    ListDeletions,
+    ListDuplicates,
+)
 from projections.queries import (
     FindCustomers,
     GetCustomer,
@@ -32,6 +41,8 @@ from projections.queries import (
     ListPendingProposals,
     ListReviewsDue,
 )
+from projections.reports import REPORTS
+from projections.training_queries import OverdueAssessments, TrainingPassRates
 from service.bootstrap import Ledger
 from tests.factories import make_profile
 from tests.privacy_support import (
@@ -80,6 +91,10 @@ def scenario(ledger: Ledger) -> tuple[dict[type[BaseModel], BaseModel], set[str]
         CustomerHistory(customer_id=UUID(zh)), ListAccounts(), GetAccount(username="nobody"),
         AccessReview(), CustomerAsOf(customer_id=UUID(en), at=now), AuditTrailQuery(),
         AuditAnomalies(since=now - timedelta(days=1), until=now + timedelta(days=1)),
+        OverdueAssessments(), TrainingPassRates(), ListFaults(status="all"), ListIncidents(),
+        LegalHoldReview(status="all"),
+        IdentifyExport(content_base64=base64.b64encode(b"basic.name\nAcme\n").decode()),
+        *(report() for report in REPORTS.values()),
     ]
     by_kind = {type(query): query for query in queries}
     assert set(by_kind) == set(ledger.bus.query_handlers), "a query kind is not asked here"

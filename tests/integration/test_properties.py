@@ -146,10 +146,19 @@ def valid_history(ledger: Ledger) -> type[RuleBasedStateMachine]:
                     proposal_id=proposal_id)
             self.touched.add(customer_id)
 
-        @rule(proposal=consumes(proposals), actor=st.sampled_from(ACTORS), reason=sentences)
-        def reject(self, proposal: tuple[str, str, str], actor: str, reason: str) -> None:
-            run(ledger, "reject-change", actor, customer_id=proposal[0],
+        @rule(proposal=consumes(proposals), other=st.integers(1, len(ACTORS) - 1),
+              reason=sentences)
+        def reject(self, proposal: tuple[str, str, str], other: int, reason: str) -> None:
+            # A verifier's step: someone other than the proposer.
+            rejecter = ACTORS[(ACTORS.index(proposal[2]) + other) % len(ACTORS)]
+            run(ledger, "reject-change", rejecter, customer_id=proposal[0],
                 proposal_id=proposal[1], reason=reason)
+            self.touched.add(proposal[0])
+
+        @rule(proposal=consumes(proposals))
+        def withdraw(self, proposal: tuple[str, str, str]) -> None:
+            run(ledger, "withdraw-change", proposal[2], customer_id=proposal[0],
+                proposal_id=proposal[1])
             self.touched.add(proposal[0])
 
         @rule(customer_id=customers, actor=st.sampled_from(ACTORS), outcome=outcomes)
@@ -297,6 +306,9 @@ def invalid_commands(customer_id: str, proposal_id: str, version: int,
                                                              "reason": "no such proposal"}),
                   st.sampled_from(["verify-change", "reject-change"]), someone),
         st.just(("verify-change", "alice", on_customer | {"proposal_id": proposal_id})),
+        st.just(("reject-change", "alice", on_customer | {"proposal_id": proposal_id,
+                                                           "reason": "my own"})),
+        st.just(("withdraw-change", "bob", on_customer | {"proposal_id": proposal_id})),
         st.builds(lambda p: ("register-customer", "alice", {"profile": p,
                                                            "customer_id": customer_id}), profile),
         st.builds(lambda p: ("register-customer", "bob", {"profile": p,

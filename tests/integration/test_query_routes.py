@@ -18,8 +18,15 @@ from ledger.domain.errors import LedgerError
 from projections.account_queries import AccessReview, GetAccount, ListAccounts
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery, CustomerAsOf
+from projections.faults import ListFaults, ListIncidents
 from projections.history import CustomerHistory
-from projections.privacy import ErasureCertificate, FindCustomersBy, ListDeletions, ListDuplicates
+from projections.privacy import (
+    ErasureCertificate,
+    FindCustomersBy,
+    LegalHoldReview,
+    ListDeletions,
+    ListDuplicates,
+)
 from projections.queries import (
     FindCustomers,
     GetCustomer,
@@ -28,6 +35,14 @@ from projections.queries import (
     ListReviewsDue,
     Query,
 )
+from projections.reports import (
+    CustomersReport,
+    DeletionsReport,
+    KeyChangeLatenessReport,
+    PendingProposalsReport,
+    ReviewCoverageReport,
+)
+from projections.training_queries import OverdueAssessments, TrainingPassRates
 from service.bootstrap import Ledger
 from service.cli import app as cli
 from service.client import HttpTransport, LedgerClient
@@ -63,6 +78,13 @@ def examples(customer_id: str, erased_id: str, request_id: str, clock: FixedCloc
         CustomerAsOf: {"customer_id": customer_id, "at": now},
         AuditTrailQuery: {"customer": customer_id, "since": day_before, "until": now},
         AuditAnomalies: {"since": day_before, "until": now},
+        ListFaults: {"status": "all"},
+        ListIncidents: {"limit": 10},
+        LegalHoldReview: {"status": "all", "customer_id": customer_id},
+        OverdueAssessments: {"as_of": "2027-03-01"},
+        TrainingPassRates: {"since": "2026-01-01"},
+        CustomersReport: {}, ReviewCoverageReport: {"quarter": "2026-Q4"},
+        KeyChangeLatenessReport: {}, DeletionsReport: {}, PendingProposalsReport: {},
     }
 
 

@@ -3,8 +3,8 @@ logins and second-factor enrolments.
 
 Each is one event on a fresh, single-event aggregate: recording it loads nothing and
 conflicts with nothing, so it is cheap enough to write on every denial and login. A
-permission denial is the one refusal that writes to the store: the refused command itself
-leaves no trace but this audit record.
+permission denial, and an erasure refused under a legal hold, are the refusals that write
+to the store: the refused command itself leaves no trace but this audit record.
 """
 
 from __future__ import annotations
@@ -59,6 +59,26 @@ class AccessRecord(LedgerAggregate):
         stated purpose (a tool, an export, a benchmark); who asked is the actor."""
 
         purpose: str
+
+    class RestoreDrillCompleted(LedgerAggregate.Created):
+        """A restore drill (``ledger backup drill``) ran: which backup it restored, whether
+        every read model matched the live one, the time to recover and the data-loss
+        window. Ids and figures only."""
+
+        backup_id: str
+        outcome: str  # "passed", or "failed: <what did not match>"
+        restored_position: int
+        head_position: int
+        rto_seconds: float
+        mismatched: list[str]
+    class RefusedUnderLegalHold(LedgerAggregate.Created):
+        """A deletion's execution was refused because a legal hold on its customer is in
+        force (DL-5): the refused command wrote nothing else."""
+
+        operation: str
+        target: str | None
+        customer_id: str
+        hold_id: str
 
     @classmethod
     def record(cls, event_class: type[LedgerAggregate.Created], **facts: object

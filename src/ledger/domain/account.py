@@ -14,6 +14,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from ledger.domain.errors import ConflictError, WorkflowViolationError
 from ledger.domain.events import LedgerAggregate
+from ledger.domain.training import AccountTraining
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:customer-ledger:account")
 REGISTRY_ID = uuid5(_NAMESPACE, "registry")
@@ -36,8 +37,9 @@ class LockReason(StrEnum):
     INCIDENT = "incident"
 
 
-class Account(LedgerAggregate):
-    """One employee's account: credentials state, status and role grants."""
+class Account(LedgerAggregate, AccountTraining):
+    """One employee's account: credentials state, status, role grants, and training
+    (``ledger.domain.training``)."""
 
     class Created(LedgerAggregate.Created):
         username: str
@@ -52,6 +54,7 @@ class Account(LedgerAggregate):
             account.password_hash = self.password_hash
             account.must_change_password = True
             account.password_changed_at = self.timestamp
+            account.created_at = self.timestamp
 
     class PasswordChanged(LedgerAggregate.Event):
         """A new password: a one-time one set by an administrator (``one_time``), or the
@@ -97,10 +100,21 @@ class Account(LedgerAggregate):
             account.end_sessions(self.originator_version)
 
     class RoleGrantRequested(LedgerAggregate.Event):
+        """A grant, with the assessment it relied on (TR-3), or the exemption it was made
+        under (``initial_administrator``), or neither (before grants were checked)."""
+
         grant_id: str
         role: str
         requested_by: str
         needs_approval: bool
+        assessment: dict[str, Any] | None
+        exemption: str | None
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["assessment"] = None  # granted before grants were checked against training
+            state["exemption"] = None
 
         def apply(self, account: Account) -> None:
             account.grants[self.role] = {
@@ -108,6 +122,8 @@ class Account(LedgerAggregate):
                 "requested_at": self.timestamp.isoformat(), "approved_by": None,
                 "active": not self.needs_approval,
                 "active_since": None if self.needs_approval else self.timestamp.isoformat(),
+                "assessment": self.assessment, "exemption": self.exemption,
+                "suspended": False, "suspended_since": None,
             }
 
     class RoleGrantApproved(LedgerAggregate.Event):
@@ -128,6 +144,27 @@ class Account(LedgerAggregate):
             for role in self.roles:
                 account.grants.pop(role, None)
 
+    class SecondFactorResetRequested(LedgerAggregate.Event):
+        """A reset of a high-privilege account's second factor, awaiting a second
+        administrator's approval (LG-4, AC-2)."""
+
+        requested_by: str
+
+        def apply(self, account: Account) -> None:
+            account.second_factor_reset_requested_by = self.requested_by
+
+    class SecondFactorReset(LedgerAggregate.Event):
+        """The account's second factor is gone (a lost authenticator): its sessions end,
+        and its next login must enrol a new one, whatever its roles."""
+
+        requested_by: str
+        approved_by: str | None
+
+        def apply(self, account: Account) -> None:
+            account.second_factor_reset_requested_by = None
+            account.must_enrol_second_factor = True
+            account.end_sessions(self.originator_version)
+
     def __init__(self) -> None:
         self.username = ""
         self.employee_id = ""
@@ -139,11 +176,17 @@ class Account(LedgerAggregate):
         self.lock_reason: str | None = None
         self.unlocked_at: datetime | None = None
         self.grants: dict[str, dict[str, Any]] = {}
+        self.trainings: list[dict[str, Any]] = []
+        self.assessments: list[dict[str, Any]] = []
+        self.created_at: datetime | None = None
         # Sessions opened on an earlier version than this are void for good (see
         # ``end_sessions``); but ``kept_session`` stays valid if it was at ``kept_from``.
         self.sessions_valid_from = 0
         self.kept_session: str | None = None
         self.kept_from = 0
+        # Set by a reset of the second factor: from then on the account needs one.
+        self.must_enrol_second_factor = False
+        self.second_factor_reset_requested_by: str | None = None
 
     # Decisions ---------------------------------------------------------------
 
@@ -180,8 +223,10 @@ class Account(LedgerAggregate):
         self.check_not_disabled()
         self.trigger_event(self.Disabled, disabled_by=by)
 
-    def grant(self, role: str, *, by: str, needs_approval: bool) -> str:
-        """Grant a role; a high-privilege one stays inactive until approved (AC-2)."""
+    def grant(self, role: str, *, by: str, needs_approval: bool,
+              assessment: dict[str, Any] | None = None, exemption: str | None = None) -> str:
+        """Grant a role; a high-privilege one stays inactive until approved (AC-2). The
+        grant names the assessment it relied on, or the exemption it was made under (TR-3)."""
         self.check_not_disabled()
         if by == self.username:
             raise WorkflowViolationError("no one may grant a role to themselves")
@@ -191,7 +236,8 @@ class Account(LedgerAggregate):
                                 details={"role": role})
         grant_id = str(uuid4())
         self.trigger_event(self.RoleGrantRequested, grant_id=grant_id, role=role,
-                           requested_by=by, needs_approval=needs_approval)
+                           requested_by=by, needs_approval=needs_approval,
+                           assessment=assessment, exemption=exemption)
         return grant_id
 
     def approve_grant(self, role: str, *, by: str) -> None:
@@ -221,11 +267,42 @@ class Account(LedgerAggregate):
             self.trigger_event(self.RoleRevoked, roles=held, revoked_by=by)
         return held
 
+    def reset_second_factor(self, *, by: str, needs_approval: bool) -> bool:
+        """Remove the account's second factor, by an administrator other than its owner;
+        a high-privilege account's waits for a second administrator (``needs_approval``).
+        Returns whether the reset is done now."""
+        self.check_not_disabled()
+        if by == self.username:
+            raise WorkflowViolationError("no one may reset their own second factor: another "
+                                         "administrator does it")
+        if self.second_factor_reset_requested_by is not None:
+            raise ConflictError("a reset of this account's second factor awaits approval "
+                                "already")
+        if needs_approval:
+            self.trigger_event(self.SecondFactorResetRequested, requested_by=by)
+            return False
+        self.trigger_event(self.SecondFactorReset, requested_by=by, approved_by=None)
+        return True
+
+    def approve_second_factor_reset(self, *, by: str) -> None:
+        """The second administrator's approval: never the requester, never the owner."""
+        requested_by = self.second_factor_reset_requested_by
+        if requested_by is None:
+            raise WorkflowViolationError("no reset of this account's second factor awaits "
+                                         "approval")
+        if by in (requested_by, self.username):
+            raise WorkflowViolationError("a reset of a second factor is approved by a second "
+                                         "administrator, not its requester or the account's "
+                                         "owner")
+        self.check_not_disabled()
+        self.trigger_event(self.SecondFactorReset, requested_by=requested_by, approved_by=by)
+
     # Guards and state --------------------------------------------------------
 
     def end_sessions(self, at_version: int, *, keep: str | None = None) -> None:
         """Void every session opened on a version before ``at_version``, for good: a lock,
-        a disable or a new password ends them, and an unlock does not bring them back.
+        a disable, a new password or a reset of the second factor ends them, and an unlock
+        does not bring them back.
         ``keep`` survives only if it was valid until now."""
         kept_from = self.sessions_valid_from if keep is not None and (
             keep != self.kept_session) else self.kept_from
@@ -246,7 +323,9 @@ class Account(LedgerAggregate):
 
     @property
     def active_roles(self) -> frozenset[str]:
-        return frozenset(role for role, grant in self.grants.items() if grant["active"])
+        # A suspended grant (its assessment expired, TR-3) authorises nothing.
+        return frozenset(role for role, grant in self.grants.items()
+                         if grant["active"] and not grant.get("suspended"))
 
     def as_dict(self) -> dict[str, Any]:
         return {"username": self.username, "employee_id": self.employee_id,

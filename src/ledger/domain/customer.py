@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 from ledger.domain.errors import (
     ConflictError,
+    LegalHoldInForceError,
     NotFoundError,
     Problem,
     ValidationFailedError,
@@ -27,6 +28,11 @@ KEY_FIELD_PATHS = (
     "contacts",
 )
 """Fields whose real-world change must be recorded within the policy deadline (UP-2)."""
+
+
+LEGAL_HOLD_REASON_PATH = "legal_hold.reason"
+"""Where a legal hold's reason is sealed under the customer's key (its envelope is bound
+to this path): free text about the customer, gone with an erasure."""
 
 
 class ReviewOutcome(StrEnum):
@@ -85,7 +91,18 @@ class Customer(LedgerAggregate):
     class ChangeRejected(LedgerAggregate.Event):
         proposal_id: str
         rejected_by: str
-        reason: str
+        # Sealed under the customer's key (``ledger.domain.free_text``); plaintext in
+        # rejections stored before free text was sealed.
+        reason: JsonDict | str
+
+        def apply(self, customer: Customer) -> None:
+            customer.pending.pop(self.proposal_id, None)
+
+    class ChangeWithdrawn(LedgerAggregate.Event):
+        """The proposer took their own pending proposal back; nothing of it applies."""
+
+        proposal_id: str
+        withdrawn_by: str
 
         def apply(self, customer: Customer) -> None:
             customer.pending.pop(self.proposal_id, None)
@@ -114,8 +131,39 @@ class Customer(LedgerAggregate):
             customer.erased = True
             customer.pending.clear()
 
+    class LegalHoldPlaced(LedgerAggregate.Event):
+        """The customer must not be erased while the hold is in force (DL-5)."""
+
+        hold_id: str
+        reference: str
+        # Free text about the customer: sealed under its key, gone with an erasure.
+        reason: JsonDict
+        until: str | None
+        placed_by: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.holds[self.hold_id] = {"hold_id": self.hold_id, "until": self.until,
+                                            "placed_by": self.placed_by}
+
+    class LegalHoldLifted(LedgerAggregate.Event):
+        hold_id: str
+        lifted_by: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.holds.pop(self.hold_id, None)
+
+    # Snapshots record this; version 2 added the legal holds (a snapshot taken before had
+    # none, since no hold existed).
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["holds"] = {}
+
     def __init__(self) -> None:
         self.erased = False
+        # Legal holds not lifted, by id (one whose ``until`` has passed is no longer in force).
+        self.holds: dict[str, JsonDict] = {}
         self.profile: JsonDict = {}
         self.pending: dict[str, JsonDict] = {}
         # The aggregate version at which each changeable path last took a new value.
@@ -175,11 +223,26 @@ class Customer(LedgerAggregate):
         )
         return dict(proposal)
 
-    def reject_change(self, proposal_id: str, *, rejected_by: str, reason: str) -> None:
-        self.check_pending(proposal_id)
+    def reject_change(self, proposal_id: str, *, rejected_by: str, reason: JsonDict | str
+                      ) -> None:
+        """Refuse a pending proposal: a verifier's step, so never the proposer's (UP-3)."""
+        proposal = self.check_pending(proposal_id)
+        if proposal["proposed_by"] == rejected_by:
+            raise WorkflowViolationError(
+                "a change cannot be rejected by the person who proposed it; the proposer "
+                "may withdraw it instead")
         self.trigger_event(
             self.ChangeRejected, proposal_id=proposal_id, rejected_by=rejected_by, reason=reason
         )
+
+    def withdraw_change(self, proposal_id: str, *, withdrawn_by: str) -> None:
+        """Take back one's own pending proposal; no one else's."""
+        proposal = self.check_pending(proposal_id)
+        if proposal["proposed_by"] != withdrawn_by:
+            raise WorkflowViolationError(
+                "only the person who proposed a change may withdraw it")
+        self.trigger_event(self.ChangeWithdrawn, proposal_id=proposal_id,
+                           withdrawn_by=withdrawn_by)
 
     def record_review(self, *, reviewed_on: date, outcome: ReviewOutcome, reviewed_by: str,
                       today: date) -> None:
@@ -193,6 +256,40 @@ class Customer(LedgerAggregate):
             outcome=outcome.value,
             reviewed_by=reviewed_by,
         )
+
+    def place_legal_hold(self, *, reference: str, sealed_reason: JsonDict, until: date | None,
+                         placed_by: str, today: date) -> str:
+        """Hold the customer's data against erasure until ``until`` (None: until lifted)."""
+        self.check_not_erased()
+        if until is not None and until < today:
+            raise ValidationFailedError([Problem("until", "must not be in the past")])
+        hold_id = str(uuid4())
+        self.trigger_event(self.LegalHoldPlaced, hold_id=hold_id, reference=reference,
+                           reason=sealed_reason, until=until.isoformat() if until else None,
+                           placed_by=placed_by)
+        return hold_id
+
+    def lift_legal_hold(self, hold_id: str, *, lifted_by: str) -> None:
+        """End a hold; a second person lifts it, never the one who placed it (DL-5)."""
+        hold = self.holds.get(hold_id)
+        if hold is None:
+            raise NotFoundError("no legal hold with this id on this customer",
+                                details={"hold_id": hold_id})
+        if hold["placed_by"] == lifted_by:
+            raise WorkflowViolationError(
+                "a legal hold is lifted by a second person, not the one who placed it",
+                details={"hold_id": hold_id})
+        self.trigger_event(self.LegalHoldLifted, hold_id=hold_id, lifted_by=lifted_by)
+
+    def holds_in_force(self, today: date) -> list[JsonDict]:
+        """The holds not lifted whose ``until`` (if any) is today or later."""
+        return [hold for hold in self.holds.values()
+                if hold["until"] is None or date.fromisoformat(hold["until"]) >= today]
+
+    def check_no_hold_in_force(self, today: date) -> None:
+        held = self.holds_in_force(today)
+        if held:
+            raise LegalHoldInForceError(held[0]["hold_id"], held[0]["until"], str(self.id))
 
     # Guards ------------------------------------------------------------------
 
@@ -238,4 +335,5 @@ class Customer(LedgerAggregate):
             "profile": self.profile,
             "pending_proposals": sorted(self.pending),
             "last_review": self.last_review,
+            "legal_holds": sorted(self.holds),
         }

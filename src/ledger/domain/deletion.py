@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 from ledger.domain.errors import PermissionDeniedError, WorkflowViolationError
 from ledger.domain.events import LedgerAggregate
+from ledger.domain.paths import JsonDict
 
 
 class Ground(StrEnum):
@@ -59,7 +60,9 @@ class DeletionRequest(LedgerAggregate):
     class Requested(LedgerAggregate.Created):
         customer_id: str
         ground: str
-        details: str
+        # Sealed under the customer's key (``ledger.domain.free_text``); plaintext in
+        # requests stored before free text was sealed.
+        details: JsonDict | str
         department: str
         requested_by: str
 
@@ -94,7 +97,7 @@ class DeletionRequest(LedgerAggregate):
     class Rejected(LedgerAggregate.Event):
         step: str
         rejected_by: str
-        reason: str
+        reason: JsonDict | str  # sealed as ``Requested.details`` is
 
         def apply(self, request: DeletionRequest) -> None:
             request.stage = Stage.REJECTED
@@ -108,7 +111,8 @@ class DeletionRequest(LedgerAggregate):
         self.participants: dict[str, str] = {}
 
     @classmethod
-    def request(cls, *, customer_id: UUID, ground: Ground, details: str, department: str,
+    def request(cls, *, customer_id: UUID, ground: Ground, details: JsonDict | str,
+                department: str,
                 requested_by: str) -> DeletionRequest:
         request: DeletionRequest = cls._create(
             cls.Requested, id=uuid4(), customer_id=str(customer_id), ground=ground.value,
@@ -133,7 +137,7 @@ class DeletionRequest(LedgerAggregate):
         self.check_step("execute", actor, roles, step_roles)
         self.trigger_event(self.Executed, executed_by=actor, key_id=key_id)
 
-    def reject(self, *, step: str, actor: str, roles: frozenset[str], reason: str,
+    def reject(self, *, step: str, actor: str, roles: frozenset[str], reason: JsonDict | str,
                step_roles: StepRoles) -> None:
         """Stop the request at ``step`` (review, approve or execute), giving the reason."""
         if step not in _STAGE_BEFORE:

@@ -147,3 +147,17 @@ class PermissionDeniedError(LedgerError):
     # Set by whoever writes the refusal to the audit trail: a denial passes several layers
     # on its way out (the authoriser, the bus), and each must record it exactly once.
     audited: bool = False
+
+
+class LegalHoldInForceError(WorkflowViolationError):
+    """A legal hold on the customer blocks the step (DL-5): it answers as a workflow
+    violation and names the hold by its id, never by its reason or reference."""
+
+    # Set once the refusal is in the audit trail (the bus records it, DL-5).
+    audited: bool = False
+
+    def __init__(self, hold_id: str, until: str | None, customer_id: str) -> None:
+        super().__init__("a legal hold is in force on this customer: the deletion cannot be "
+                         "executed until the hold is lifted or lapses",
+                         details={"hold_id": hold_id, "until": until,
+                                  "customer_id": customer_id})

@@ -27,7 +27,7 @@ def open_read_only(settings: Settings) -> SqlDatabase:
         path = sqlite_path_of(settings.database_url)
         if not path.is_file():
             raise NotFoundError(f"no ledger database at {path}")
-        return SQLiteDatabase(path, read_only=True)
+        return SQLiteDatabase(path, read_only=True, busy_timeout=settings.sqlite_busy_timeout)
     check_postgres_answers(settings.database_url, settings.connect_timeout)
     conninfo = postgres_conninfo(settings.database_url,
                                  options="-c default_transaction_read_only=on")

@@ -104,7 +104,7 @@ class Sealer(BackgroundFollower):
         super().__init__()
 
     def create_tables(self) -> None:
-        with self.database.transaction() as cursor:
+        with self.database.setup() as cursor:
             create_tables(cursor, self.database.dialect)
 
     # Sealing -----------------------------------------------------------------

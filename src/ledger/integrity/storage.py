@@ -114,9 +114,11 @@ def create_tables(cursor: Cursor, dialect: Dialect) -> None:
                    f" sequence {integer} PRIMARY KEY, position {integer} NOT NULL,"
                    f" payload TEXT NOT NULL, signature {blob} NOT NULL,"
                    f" public_key {blob} NOT NULL)")
-    cursor.execute("INSERT INTO integrity_seal (id, position, records, chain_hash, "
-                   "checkpoint_sequence) VALUES (1, 0, 0, :genesis, 0) "
-                   "ON CONFLICT (id) DO NOTHING", {"genesis": GENESIS})
+    # Read first: an INSERT that conflicts still takes SQLite's write lock.
+    if cursor.one("SELECT 1 FROM integrity_seal WHERE id = 1") is None:
+        cursor.execute("INSERT INTO integrity_seal (id, position, records, chain_hash, "
+                       "checkpoint_sequence) VALUES (1, 0, 0, :genesis, 0) "
+                       "ON CONFLICT (id) DO NOTHING", {"genesis": GENESIS})
 
 
 def tables_exist(cursor: Cursor, dialect: Dialect) -> bool:

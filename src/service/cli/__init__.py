@@ -11,12 +11,18 @@ import typer
 
 from service.cli.accounts import access_app, account_app
 from service.cli.audit import audit_app
+from service.cli.backup import backup_app
 from service.cli.changes import change_app, review_app
 from service.cli.common import options
 from service.cli.customers import customer_app, history
+from service.cli.exports import export_app
+from service.cli.legal_holds import hold_app
+from service.cli.monitoring import alerts_app, fault_app, incident_app, metrics
 from service.cli.operations import init, policy_app, projections_app, serve
 from service.cli.privacy import deletion_app, duplicates, find_by, keys_app
 from service.cli.replay import audit_history
+from service.cli.reports import report
+from service.cli.training import training_app
 from service.cli.verification import keys_verify
 
 app = typer.Typer(help="The customer ledger: event-sourced customer records under a data policy.",
@@ -54,8 +60,17 @@ app.add_typer(access_app, name="access")
 app.add_typer(deletion_app, name="deletion")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(training_app, name="training")
+app.add_typer(export_app, name="export")
+app.command()(report)
 customer_app.command("find-by")(find_by)
 customer_app.command("duplicates")(duplicates)
+app.command()(metrics)
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(fault_app, name="fault")
+app.add_typer(incident_app, name="incident")
+app.add_typer(backup_app, name="backup")
+app.add_typer(hold_app, name="hold")
 
 
 def main() -> None:

@@ -121,6 +121,12 @@ account_app.command("grant")(_with_role(
 account_app.command("approve-grant")(_with_role(
     "approve_grant", "Approve a waiting grant made by someone else (AC-2)."))
 account_app.command("revoke")(_with_role("revoke_role", "Revoke one role of an account."))
+account_app.command("reset-second-factor")(_simple(
+    "reset_second_factor", "Remove another account's lost second factor: its sessions end "
+    "and its next login enrols a new one; a high-privilege account's waits for approval."))
+account_app.command("approve-second-factor-reset")(_simple(
+    "approve_second_factor_reset", "Approve a waiting reset of a second factor made by "
+    "someone else."))
 
 
 @account_app.command("lock-role")
@@ -169,13 +175,16 @@ def access_review(
                      "flag", title=f"Access review as of {result['as_of']}")
         for a in result["accounts"]:
             for g in a["grants"] or [{}]:
-                flag = ("UNUSED" if g.get("unused") else
+                flag = ("SUSPENDED" if g.get("suspended") else "UNUSED" if g.get("unused") else
                         "awaits approval" if g and not g["active"] else "")
                 rows.add_row(a["username"], a["status"], g.get("role", "(none)"),
                              (g.get("active_since") or g.get("requested_at") or "")[:10],
                              g.get("approved_by") or "", g.get("last_used_on") or "never",
                              flag)
         out.print(rows)
+        for e in result["expiring_grants"]:
+            note(f"warning: {e['username']}'s {e['role']} grant is covered until "
+                 f"{e['expires_on']} ({e['cause']}); record a new assessment before then")
         note(f"{len(result['unused_grants'])} grant(s) unused for {result['unused_days']} "
              f"days; last login per account in `ledger account list`; reflects event "
              f"position {result['reflects_position']}")

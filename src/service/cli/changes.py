@@ -107,10 +107,25 @@ def change_reject(
     proposal_id: str,
     reason: Annotated[str, typer.Option(help="Why the proposal is rejected.")],
 ) -> None:
-    """Reject a pending proposal with a reason."""
+    """Reject a pending proposal someone else made, with a reason."""
     def action() -> dict[str, Any]:
         with client() as ledger:
             return ledger.reject_change(customer_id, proposal_id, reason)
+
+    show_outcome(run(action))
+
+
+@change_app.command("withdraw")
+def change_withdraw(
+    customer_id: str,
+    proposal_id: str,
+    expected_version: Annotated[int | None, typer.Option(help="Refuse if changed since.")] = None,
+) -> None:
+    """Withdraw your own pending proposal; nothing of it applies."""
+    def action() -> dict[str, Any]:
+        with client() as ledger:
+            return ledger.withdraw_change(customer_id, proposal_id,
+                                          expected_version=expected_version)
 
     show_outcome(run(action))
 

@@ -21,8 +21,10 @@ from rich.text import Text
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.logging import configure_logging
 from ledger.settings import Settings
+from ledger.transient import is_transient, unavailable
 from service.bootstrap import Ledger, bootstrap
 from service.client import LedgerClient
+from service.client_retry import RetryPolicy
 from service.preflight import PathUnusableError
 
 # Piped or redirected output has no width to fit: Rich would assume 80 columns and cut a
@@ -107,6 +109,12 @@ def run(action: Callable[[], T]) -> T:
     except UnicodeError:
         fail(ValidationFailedError([Problem("file", "not UTF-8 text")],
                                    "a file given is not UTF-8 text"))
+    except Exception as error:
+        # A lock held past the busy timeout, a database gone: the command may be run
+        # again, and says so with its own exit code, not a traceback.
+        if is_transient(error):
+            fail(unavailable(error))
+        raise
 
 
 def _os_problem(error: OSError) -> str:
@@ -141,7 +149,8 @@ def _remote() -> Iterator[LedgerClient]:
         f"Password for {options.actor}", hide_input=True, err=True)
     with LedgerClient.over_http(options.url or "", username=options.actor, password=password,
                                 totp=os.environ.get("LEDGER_TOTP"),
-                                verify=os.environ.get("LEDGER_CA_BUNDLE") or True) as remote:
+                                verify=os.environ.get("LEDGER_CA_BUNDLE") or True,
+                                retry=RetryPolicy.from_settings(settings())) as remote:
         yield remote
 
 
@@ -156,7 +165,8 @@ def client() -> Iterator[LedgerClient]:
     with local_ledger() as ledger:
         # No service may be running: bring the read models up to date before reading.
         ledger.runner.catch_up()
-        yield LedgerClient.in_process(ledger, options.actor, client_address="cli")
+        yield LedgerClient.in_process(ledger, options.actor, client_address="cli",
+                                      retry=RetryPolicy.from_settings(ledger.settings))
 
 
 @contextmanager

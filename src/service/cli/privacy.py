@@ -117,7 +117,8 @@ def deletion_reject(
 @deletion_app.command("list")
 def deletion_list(
     stage: Annotated[str, typer.Option(
-        help="open, requested, reviewed, approved, executed, rejected or all.")] = "open",
+        help="open, requested, reviewed, approved, executed, rejected, all, or held (open "
+             "ones under a legal hold).")] = "open",
 ) -> None:
     """List deletion requests (the open ones by default)."""
     def action() -> dict[str, Any]:
@@ -126,10 +127,10 @@ def deletion_list(
 
     def render(result: dict[str, Any]) -> None:
         rows = table("request id", "customer id", "ground", "department", "stage",
-                     "requested at")
+                     "requested at", "held by")
         for d in result["deletions"]:
             rows.add_row(d["request_id"], d["customer_id"], d["ground"], d["department"],
-                         d["stage"], d["requested"]["at"])
+                         d["stage"], d["requested"]["at"], "\n".join(d["held_by"]))
         out.print(rows)
 
     show(run(action), render)

@@ -35,6 +35,7 @@ from service.bootstrap import build_bus
 from tests.conftest import ALICE, BOB
 from tests.factories import make_profile
 from tests.fakes import RecordingAuthoriser, WriteSide
+from tests.privacy_support import where_found
 from tests.store_snapshot import (
     only_a_denial_recorded,
     snapshot_store,
@@ -305,9 +306,12 @@ def test_every_stored_event_records_actor_command_reason_and_address(ledger: Wri
     added = snapshot_store(ledger.store).added_since(before)
     metas = [record.decode(ledger.store).meta for record in added]
     assert len(metas) == 2
-    assert all(meta == {"actor": "alice", "command_id": "cmd-42", "correlation_id": "cmd-42",
-                        "reason": "新客户建档", "client_address": "203.0.113.9"}
-               for meta in metas)
+    assert all(meta | {"reason": None} == {
+        "actor": "alice", "command_id": "cmd-42", "correlation_id": "cmd-42", "reason": None,
+        "client_address": "203.0.113.9"} for meta in metas)
+    # The reason of a command about a customer is sealed under its key (issue 16, B).
+    assert all(ledger.protector.open_reason(meta["reason"]) == "新客户建档" for meta in metas)
+    assert where_found("新客户建档", {str(r.position): r.state for r in added}) == []
 
 
 def test_a_given_correlation_id_is_recorded_instead_of_the_command_id(ledger: WriteSide

@@ -27,6 +27,7 @@ from ledger.domain.errors import (
     ValidationFailedError,
     WorkflowViolationError,
 )
+from ledger.domain.free_text import CHANGE_REJECTION_PATH
 from ledger.domain.profile import validate_profile
 from tests.conftest import ALICE, BOB
 from tests.factories import make_profile
@@ -262,7 +263,9 @@ def test_reject_change_records_the_reason_and_keeps_the_profile(ledger: WriteSid
     customer = stored(ledger, customer_id)
     last = list(ledger.store.events.get(customer_id))[-1]
     assert isinstance(last, Customer.ChangeRejected)
-    assert (last.reason, last.rejected_by) == ("客户未书面确认", BOB.id)
+    # The reason is free text about the customer: sealed under its key (issue 16, B).
+    assert (ledger.protector.open_text(str(customer_id), CHANGE_REJECTION_PATH, last.reason),
+            last.rejected_by) == ("客户未书面确认", BOB.id)
     assert customer.profile == before
     assert customer.pending == {}
 

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from eventsourcing.domain import Snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -336,3 +337,32 @@ def test_event_metadata_carries_every_audit_fact_it_holds() -> None:
     metadata = EventMetadata(actor="wang.fang", command_id="c-1", correlation_id="r-1",
                              reason="customer called", client_address="10.0.0.7")
     assert metadata.as_dict() == dataclasses.asdict(metadata)
+
+
+# Legal holds (DL-5) ---------------------------------------------------------------------
+
+def test_a_snapshot_taken_before_legal_holds_existed_restores_with_none() -> None:
+    customer = registered()
+    taken = Snapshot.take(customer)
+    # As a release before legal holds stored it: no holds, no class version.
+    old_state = {k: v for k, v in taken.state.items() if k not in ("holds", "class_version")}
+    old = dataclasses.replace(taken, state=old_state)
+
+    restored: Any = old.mutate(None)
+
+    assert restored.holds == {}
+    restored.check_no_hold_in_force(TODAY)  # nothing holds it
+
+
+def test_a_hold_is_in_force_until_its_last_day_and_lifted_only_by_another_person() -> None:
+    customer = registered()
+    with recording_as(EventMetadata(actor=ALICE)):
+        hold_id = customer.place_legal_hold(reference="A-1", sealed_reason={"x": 1},
+                                            until=TODAY, placed_by=ALICE, today=TODAY)
+
+    assert [h["hold_id"] for h in customer.holds_in_force(TODAY)] == [hold_id]
+    assert customer.holds_in_force(TODAY + timedelta(days=1)) == []
+    with pytest.raises(WorkflowViolationError):
+        customer.lift_legal_hold(hold_id, lifted_by=ALICE)
+    customer.lift_legal_hold(hold_id, lifted_by=BOB)
+    assert customer.holds == {}

@@ -6,20 +6,27 @@ from pathlib import Path
 
 import pytest
 
-from commands.registry import ALL_COMMANDS
+from commands.registry import ALL_COMMANDS, EXPORT_COMMANDS
 from commands.totp_enrolment import ConfirmTotpEnrolment, StartTotpEnrolment
 from ledger.domain.errors import ValidationFailedError
 from ledger.policy import load_policy
 from ledger.policy_access import ROLES
 from projections.account_queries import ACCOUNT_QUERIES
 from projections.audit import AUDIT_QUERIES
+from projections.export_identify import IdentifyExport
+from projections.faults import FAULT_QUERIES
 from projections.privacy import PRIVACY_QUERIES
 from projections.queries import QUERIES
-from service.policy import KNOWN_OPERATIONS, load_service_policy
+from projections.reports import REPORTS
+from projections.training_queries import TRAINING_QUERIES
+from service.policy import KNOWN_OPERATIONS, METRICS_OPERATION, load_service_policy
 
 OPERATIONS = (set(ALL_COMMANDS) | set(QUERIES) | set(PRIVACY_QUERIES) | set(ACCOUNT_QUERIES)
               | set(AUDIT_QUERIES) | {"customer-history"}
-              | {StartTotpEnrolment.name, ConfirmTotpEnrolment.name})
+              | {StartTotpEnrolment.name, ConfirmTotpEnrolment.name}
+              | set(FAULT_QUERIES) | {METRICS_OPERATION} | set(TRAINING_QUERIES)
+              | set(EXPORT_COMMANDS) | {IdentifyExport.name}
+              | {report.name for report in REPORTS.values()})
 
 
 def test_the_permission_table_names_only_known_roles_and_operations() -> None:

@@ -1,0 +1,167 @@
+"""``ledger export ...`` (EX-1..EX-4): export customers to a file, approve a large export,
+and name the export a leaked file came from."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ledger.domain.export import EXPORTABLE_FIELDS
+from ledger.private_files import create_private_file
+from service.cli.common import client, note, out, run, show, show_outcome, table
+
+export_app = typer.Typer(help="Exports: masked, traced and audited (EX-1..EX-4).",
+                         no_args_is_help=True)
+
+
+def _filter(**criteria: Any) -> dict[str, Any]:
+    return {key: value for key, value in criteria.items() if value is not None}
+
+
+@export_app.command("customers")
+def export_customers(
+    field: Annotated[list[str], typer.Option(
+        "--field", "-f", help="A column, in order (repeat): " + ", ".join(EXPORTABLE_FIELDS))],
+    purpose: Annotated[str, typer.Option(help="Why the data leaves (recorded).")],
+    output: Annotated[Path | None, typer.Option(
+        "--out", help="Write the file here (default: its own name, in this directory); "
+                      "an existing file is never overwritten.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or jsonl.")] = "csv",
+    name_prefix: Annotated[str | None, typer.Option(help="Names starting with this.")] = None,
+    source_channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+    region: Annotated[str | None, typer.Option(help="Only this address region.")] = None,
+    review_state: Annotated[str | None, typer.Option(
+        help="reviewed or due (this quarter).")] = None,
+    created_since: Annotated[str | None, typer.Option(
+        help="Registered at or after this ISO 8601 moment.")] = None,
+    created_until: Annotated[str | None, typer.Option(
+        help="Registered at or before this ISO 8601 moment.")] = None,
+    request: Annotated[str | None, typer.Option(
+        help="Run this approved export request (the same filter and fields).")] = None,
+    command_id: Annotated[str | None, typer.Option(help="Id for a safe retry.")] = None,
+) -> None:
+    """Export the customers a filter selects, masked for you, to a traced file."""
+    criteria = _filter(name_prefix=name_prefix, source_channel=source_channel, region=region,
+                       review_state=review_state, created_since=created_since,
+                       created_until=created_until)
+
+    def action() -> dict[str, Any]:
+        with client() as ledger:
+            answer = ledger.export_customers(field, purpose=purpose, format=fmt,
+                                             filter=criteria, request_id=request,
+                                             command_id=command_id)
+        return _write(answer, output)
+
+    def render(answer: dict[str, Any]) -> None:
+        result = answer["result"]
+        if answer["status"] == "pending_approval":
+            out.print(f"[yellow]filed for approval[/]: request {answer['request_id']}",
+                      highlight=False, soft_wrap=True)
+            note(f"{result['customers']} customers, more than the threshold of "
+                 f"{result['approval_threshold']}: someone holding bulk_export approves it "
+                 "(ledger export approve), then you run the same export with --request")
+            return
+        rows = table("export id", "rows", "canaries", "sha256", "masked fields",
+                     show_header=True)
+        rows.add_row(answer["export_id"], str(result["rows"]), str(result["canaries"]),
+                     result["sha256"], ", ".join(result["masked_fields"]) or "none")
+        out.print(rows)
+        where = answer.get("written_to")
+        note((f"written to {where}" if where else "already exported: the file was handed "
+              "out by the first run") + f"; reflects event position "
+             f"{result['reflects_position']}")
+
+    show(run(action), render)
+
+
+def _write(answer: dict[str, Any], output: Path | None) -> dict[str, Any]:
+    """Write the answer's file, new and private (0600: an export holds customer data)."""
+    content = answer.pop("content")
+    if content is not None:
+        path = output or Path(answer["file"]["filename"])
+        descriptor = create_private_file(path)
+        with os.fdopen(descriptor, "wb") as written:
+            written.write(content)
+        answer["written_to"] = str(path)
+    if answer.get("file"):
+        answer["file"].pop("content_base64")
+    return answer
+
+
+@export_app.command("report")
+def export_report(
+    name: Annotated[str, typer.Argument(help="customers, review-coverage, "
+                                             "key-change-lateness, deletions or "
+                                             "pending-proposals.")],
+    purpose: Annotated[str, typer.Option(help="Why the data leaves (recorded).")],
+    output: Annotated[Path | None, typer.Option(
+        "--out", help="Write the file here (default: its own name, in this directory).")
+        ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or jsonl.")] = "csv",
+    quarter: Annotated[str | None, typer.Option(
+        help="review-coverage: the quarter (default: this one).")] = None,
+    command_id: Annotated[str | None, typer.Option(help="Id for a safe retry.")] = None,
+) -> None:
+    """Export a report to a file with its visible mark, audited like every export."""
+    def action() -> dict[str, Any]:
+        with client() as ledger:
+            answer = ledger.export_report(name, purpose=purpose, format=fmt,
+                                          params={"quarter": quarter} if quarter else {},
+                                          command_id=command_id)
+        return _write(answer, output)
+
+    def render(answer: dict[str, Any]) -> None:
+        result = answer["result"]
+        out.print(f"exported report {name}: {result['rows']} row(s), export "
+                  f"{answer['export_id']}", highlight=False, soft_wrap=True)
+        note(f"written to {answer.get('written_to', '-')}; sha256 {result['sha256']}; "
+             f"reflects event position {result['reflects_position']}")
+
+    show(run(action), render)
+
+
+@export_app.command("approve")
+def export_approve(
+    request_id: str,
+    reason: Annotated[str | None, typer.Option(help="Why (recorded with the event).")] = None,
+    command_id: Annotated[str | None, typer.Option(help="Id for a safe retry.")] = None,
+) -> None:
+    """Approve someone else's export request (needs the bulk-export privilege)."""
+    def action() -> dict[str, Any]:
+        with client() as ledger:
+            return ledger.approve_export(request_id, reason=reason, command_id=command_id)
+
+    show_outcome(run(action))
+
+
+@export_app.command("identify")
+def export_identify(
+    file: Annotated[Path, typer.Argument(help="A leaked file, or a part of one.")],
+) -> None:
+    """Name the export a file came from: its id, exporter, time and purpose."""
+    def action() -> dict[str, Any]:
+        content = file.read_bytes()
+        with client() as ledger:
+            return ledger.identify_export(content)
+
+    def render(result: dict[str, Any]) -> None:
+        if not result["identified"]:
+            out.print(f"[yellow]{result['message']}[/]", highlight=False)
+            for match in result["matches"]:
+                note(f"matches export {match['export_id']} by {', '.join(match['evidence'])}")
+            return
+        export = result["export"]
+        rows = table("field", "value", show_header=False,
+                     title=f"Export {export['export_id']}")
+        for key in ("exporter", "exported_at", "purpose", "query_hash", "row_count"):
+            rows.add_row(key.replace("_", " "), str(export[key]))
+        rows.add_row("evidence", ", ".join(export["evidence"]))
+        out.print(rows)
+        note(f"{result['rows_examined']} rows examined; reflects event position "
+             f"{result['reflects_position']}")
+
+    show(run(action), render)
+
