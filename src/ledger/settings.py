@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     backup_key_file: Path | None = None
     backup_key: SecretStr | None = None
     backup_key_ring_file: Path | None = None
+    # Server processes ``ledger serve`` runs on its one port (uvicorn's process model); more
+    # than one only on PostgreSQL, the one place they share.
+    workers: int = Field(default=1, ge=1, le=64)
 
     @field_validator("database_url")
     @classmethod

@@ -34,6 +34,7 @@ from service.http_exports import exports_router
 from service.http_guard import ResponseGuard, error_headers
 from service.http_operations import operations_router
 from service.http_queries import queries_router
+from service.processes import this_process
 
 
 def _error_response(error: LedgerError) -> JSONResponse:
@@ -96,6 +97,8 @@ class Health(BaseModel):
     last_checkpoint_position: int | None
     failing: dict[str, Any] = Field(default_factory=dict, description="Each follower that "
                                     "keeps failing: its error's code, message and details.")
+    process: str = Field(default="", description="The server process that answered "
+                         "(host:pid); with --workers N, one of N.")
 
 
 def _health_of(ledger: Ledger) -> dict[str, Any]:
@@ -113,7 +116,7 @@ def _health_of(ledger: Ledger) -> dict[str, Any]:
             "sealing_lag": sealing.unsealed_records, "sealer_errors": sealing.errors,
             "last_checkpoint_position": sealing.last_checkpoint.position
             if sealing.last_checkpoint else None,
-            "failing": failing}
+            "failing": failing, "process": this_process()}
 
 
 def _health_of_nothing() -> dict[str, Any]:
@@ -121,7 +124,8 @@ def _health_of_nothing() -> dict[str, Any]:
     # the first request on).
     return {"status": "degraded", "head_position": 0, "projections": {}, "projection_lag": 0,
             "projection_errors": 0, "sealed_position": 0, "sealing_lag": 0,
-            "sealer_errors": 0, "last_checkpoint_position": None, "failing": {}}
+            "sealer_errors": 0, "last_checkpoint_position": None, "failing": {},
+            "process": this_process()}
 
 
 def _command_route(command_class: type[Command]) -> Callable[..., dict[str, Any]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -16,6 +18,7 @@ from rich.text import Text
 from commands.actor import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.logging import configure_logging
+from ledger.settings import Settings
 from service.bootstrap import bootstrap
 from service.cli.common import (
     LOCAL_ADMINISTRATOR_ROLES,
@@ -35,6 +38,7 @@ from service.cli.common import (
 from service.first_admin import check_listening, ensure_first_administrator
 from service.listener import bound_socket
 from service.policy import load_service_policy
+from service.processes import check_several_processes
 
 # Seconds an idle HTTP connection stays open (above ``service.client``'s keep-alive).
 KEEP_ALIVE_SECONDS = 30
@@ -53,6 +57,9 @@ def serve(
     insecure: Annotated[bool, typer.Option(
         "--insecure", help="Allow plain HTTP on a non-loopback address (not advised).")
                         ] = False,
+    workers: Annotated[int | None, typer.Option(
+        help="Server processes on this port (PostgreSQL only; default $LEDGER_WORKERS, "
+             "else 1).")] = None,
 ) -> None:
     """Serve the HTTP API (and keep the read models current); HTTPS with --tls-cert."""
     import uvicorn
@@ -64,7 +71,10 @@ def serve(
         overrides["host"] = host
     if port:
         overrides["port"] = port
+    if workers is not None:
+        overrides["workers"] = workers
     chosen = run(lambda: settings(**overrides))
+    run(lambda: check_several_processes(chosen, chosen.workers))
     if (tls_cert is None) != (tls_key is None):
         run(lambda: fail_usage("give both --tls-cert and --tls-key"))
     warning = run(lambda: check_listening(chosen.host, tls_cert is not None, insecure))
@@ -77,7 +87,9 @@ def serve(
     # Built before listening, so a missing key or a wrong KEK is a clear error and an exit
     # code, not a server start-up traceback after a "listening" line.
     try:
-        ledger = run(lambda: bootstrap(chosen))
+        # With several processes this one only supervises: its followers would not run.
+        ledger = run(lambda: bootstrap(chosen, start_projections=False
+                                       if chosen.workers > 1 else None))
     except BaseException:
         listener.close()
         raise
@@ -85,26 +97,54 @@ def serve(
     out.print(literal(f"Customer ledger listening on {scheme}://{chosen.host}:{chosen.port} "
                       f"(store: {redacted(chosen.database_url)}; API docs at /docs)"),
               highlight=False, soft_wrap=True)
+    # No access log: at this level it was never written, yet uvicorn still gathered each
+    # request's fields for it; the ledger audits what matters itself.
+    # Idle connections are kept longer than uvicorn's 5 s, and longer than the client's
+    # keep-alive, so a clerk's next command seconds later reuses its connection (no new TCP
+    # and TLS handshake) rather than racing the server's close.
+    server_options: dict[str, Any] = dict(
+        host=chosen.host, port=chosen.port, log_level="warning", access_log=False,
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local process
+        # could then pose as another address to the allowed-networks check and the audit
+        # trail. The ledger takes the socket's address.
+        proxy_headers=False,
+        # Naming the server and its version only helps an attacker choose.
+        server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None)
+    if chosen.workers > 1:
+        # The ledger built above proved the settings, keys and databases and created the
+        # tables (once, not raced by N processes); each server process builds its own.
+        ledger.close()
+        with closing(listener):
+            serve_in_processes(chosen, listener, server_options)
+        out.print("Customer ledger stopped", highlight=False)
+        return
     with signals_stop_the_server(), closing(ledger), closing(listener):
-        # No access log: at this level it was never written, yet uvicorn still gathered
-        # each request's fields for it; the ledger audits what matters itself.
-        # Idle connections are kept longer than uvicorn's 5 s, and longer than the client's
-        # keep-alive, so a clerk's next command seconds later reuses its connection (no new
-        # TCP and TLS handshake) rather than racing the server's close.
-        config = uvicorn.Config(create_app(ledger), host=chosen.host, port=chosen.port,
-                        log_level="warning", access_log=False,
-                        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local
-                        # process could then pose as another address to the allowed-networks
-                        # check and the audit trail. The ledger takes the socket's address.
-                        proxy_headers=False,
-                        # Naming the server and its version only helps an attacker choose.
-                        server_header=False,
-                        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                        ssl_certfile=str(tls_cert) if tls_cert else None,
-                        ssl_keyfile=str(tls_key) if tls_key else None)
+        config = uvicorn.Config(create_app(ledger), **server_options)
         uvicorn.Server(config).run(sockets=[listener])
     out.print("Customer ledger stopped", highlight=False)
 
+
+def serve_in_processes(chosen: Settings, listener: socket.socket,
+                       server_options: dict[str, Any]) -> None:
+    """uvicorn's own multiprocess supervisor on the socket bound above: N spawned server
+    processes accept on it, each bootstrapping its own ledger from the environment (the
+    app factory), and one that dies is replaced. They share nothing but the databases.
+
+    The children read their settings from the environment, so what this command was told
+    on its command line goes there first (the global --database-url)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ["LEDGER_DATABASE_URL"] = chosen.database_url
+    os.environ["LEDGER_WORKERS"] = str(chosen.workers)
+    config = uvicorn.Config("service.http:create_app", factory=True,
+                            workers=chosen.workers, **server_options)
+    # SIGTERM and SIGINT stop the supervisor, which stops its children gracefully (each
+    # closes its ledger in the app's lifespan) and returns.
+    Multiprocess(config, sockets=[listener]).run()
 
 
 @contextmanager
