@@ -10,7 +10,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, STAFF, first_login, ledger_env, provision
 from tests.e2e.processes import (
@@ -25,6 +27,16 @@ from tests.factories import make_profile
 
 def unique_profile() -> dict[str, Any]:
     return make_profile(basic__name=f"Workers {uuid.uuid4().hex[:10]} 贸易有限公司")
+
+
+def accepted_registrations(base_url: str, token: Path) -> float:
+    answer = httpx.get(f"{base_url}/metrics", timeout=10, headers={
+        "Authorization": f"Bearer {token.read_text().strip()}"})
+    assert answer.status_code == 200, answer.text
+    return sum(sample.value for family in text_string_to_metric_families(answer.text)
+               for sample in family.samples
+               if sample.name == "ledger_commands_total"
+               and sample.labels == {"command": "register-customer", "outcome": "accepted"})
 
 
 def ledger_cli(workdir: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -55,7 +67,10 @@ def test_several_server_processes_are_refused_on_sqlite_and_nothing_is_written(
 def test_two_server_processes_on_one_port_record_each_command_exactly_once(
         tmp_path: Path, postgres_url: str) -> None:
     provision(tmp_path, postgres_url, {"li.na": STAFF["li.na"]})
-    server = start_serving(tmp_path, postgres_url, "--workers", "2")
+    token = tmp_path / "metrics-token"
+    token.write_text("scrape-token-for-the-test\n")
+    server = start_serving(tmp_path, postgres_url, "--workers", "2",
+                           LEDGER_METRICS_TOKEN_FILE=str(token))
     try:
         first_login(server.base_url, "li.na")
         assert len(child_pids(server.process.pid)) >= 2
@@ -68,6 +83,10 @@ def test_two_server_processes_on_one_port_record_each_command_exactly_once(
         assert acknowledged.failures == []
         assert len(acknowledged.outcomes) == 8 * 5
         assert_each_acknowledged_once(postgres_url, acknowledged)
+        # Whichever process a scrape reaches, /metrics adds up both processes' counters:
+        # every command was sent twice, and a replay is answered `accepted` too.
+        for _ in range(6):
+            assert accepted_registrations(server.base_url, token) == 2 * 8 * 5
     finally:
         server.stop()
     assert server.process.returncode == 0, server.output()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
+import tempfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -37,6 +39,7 @@ from service.cli.common import (
 )
 from service.first_admin import check_listening, ensure_first_administrator
 from service.listener import bound_socket
+from service.metrics import MULTIPROCESS_DIRECTORY
 from service.policy import load_service_policy
 from service.processes import check_several_processes
 
@@ -140,11 +143,22 @@ def serve_in_processes(chosen: Settings, listener: socket.socket,
 
     os.environ["LEDGER_DATABASE_URL"] = chosen.database_url
     os.environ["LEDGER_WORKERS"] = str(chosen.workers)
+    # /metrics must add up every process's counters, whichever process a scrape reaches:
+    # prometheus-client's multiprocess mode, in a directory of this run's own unless the
+    # operator named one (README, "Operations").
+    own_metrics_directory = None
+    if not os.environ.get(MULTIPROCESS_DIRECTORY):
+        own_metrics_directory = tempfile.mkdtemp(prefix="ledger-metrics-")
+        os.environ[MULTIPROCESS_DIRECTORY] = own_metrics_directory
     config = uvicorn.Config("service.http:create_app", factory=True,
                             workers=chosen.workers, **server_options)
-    # SIGTERM and SIGINT stop the supervisor, which stops its children gracefully (each
-    # closes its ledger in the app's lifespan) and returns.
-    Multiprocess(config, sockets=[listener]).run()
+    try:
+        # SIGTERM and SIGINT stop the supervisor, which stops its children gracefully
+        # (each closes its ledger in the app's lifespan) and returns.
+        Multiprocess(config, sockets=[listener]).run()
+    finally:
+        if own_metrics_directory is not None:
+            shutil.rmtree(own_metrics_directory, ignore_errors=True)
 
 
 @contextmanager
