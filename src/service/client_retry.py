@@ -2,7 +2,7 @@
 service that did not answer, done for it, within a deadline.
 
 Only faults that say nothing about the request are retried: an ``unavailable`` answer
-(and any other 503) and a service that did not answer at all. A command is sent again
+(and any other 503 but ``not_reflected_yet``) and a service that did not answer at all. A command is sent again
 with the same command id, so it is stored once whichever attempt got through; a query
 only reads.
 """
@@ -62,9 +62,15 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(deadline=0)
 
 
+# 503s that are answers, not faults: the service already waited for its read models
+# (``read_wait_timeout``) before saying ``not_reflected_yet``, and every try of an audited
+# read records an access; the caller decides whether to wait longer.
+NOT_RETRIED = frozenset({"not_reflected_yet"})
+
+
 def retryable(error: LedgerError) -> bool:
     """An error that passes with time: the database or the service did not answer."""
-    return error.http_status == 503
+    return error.http_status == 503 and error.code not in NOT_RETRIED
 
 
 def gave_up(error: LedgerError, attempts: int, waited: float) -> LedgerError:

@@ -10,6 +10,7 @@ import pytest
 from ledger.domain.errors import ConflictError
 from ledger.transient import UnavailableError
 from projections.queries import Query
+from projections.runner import NotReflectedYetError
 from service.client import LedgerClient
 from service.client_retry import RetryPolicy
 from service.errors import ServiceUnavailableError
@@ -95,6 +96,17 @@ def test_an_error_of_the_request_is_not_retried() -> None:
 
     with pytest.raises(ConflictError):
         _client(transport, clock).record_review("c-1")
+    assert len(transport.sent) == 1
+
+
+def test_a_read_not_reflected_in_time_is_answered_not_retried() -> None:
+    # The service already waited for its read models; each try would record an access.
+    clock = FakeClock()
+    transport = ScriptedTransport(NotReflectedYetError("position 9 is not reflected yet"),
+                                  {"customers": []})
+
+    with pytest.raises(NotReflectedYetError):
+        _client(transport, clock).find_customers(name_prefix="Li")
     assert len(transport.sent) == 1
 
 
