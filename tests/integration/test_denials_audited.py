@@ -30,8 +30,11 @@ from ledger.domain.errors import PermissionDeniedError
 from projections.audit import AuditTrailQuery
 from projections.privacy import FindCustomersBy
 from service.bootstrap import Ledger
+from service.client import LedgerClient
 from tests.accounts import PASSWORD, open_account
 from tests.conftest import FAST_HASHING_POLICY
+from tests.integration.export_support import APPROVER, register_customers
+from tests.integration.export_support import CLERK as EXPORT_CLERK
 from tests.privacy_support import (
     CLERK,
     FINANCE_HEAD,
@@ -123,6 +126,38 @@ def enrol_someone_else(ledger: Ledger) -> Refusal:
     return lambda: ledger.bus.execute(StartTotpEnrolment(username="zhou.min"), helpdesk)
 
 
+def export_a_report_not_readable(ledger: Ledger) -> Refusal:
+    finance = LedgerClient.in_process(ledger, FINANCE.id, roles=sorted(FINANCE.roles))
+    return lambda: finance.export_report("deletions", purpose="curiosity")
+
+
+def _filed_export(ledger: Ledger, requester: Actor) -> str:
+    register_customers(ledger, 4)
+    client = LedgerClient.in_process(ledger, requester.id, roles=sorted(requester.roles))
+    filed = client.export_customers(["basic.name"], purpose="annual mailing")
+    request_id: str = filed["request_id"]
+    return request_id
+
+
+def approve_ones_own_export(ledger: Ledger) -> Refusal:
+    # One person with both roles may file and approve, but never their own request.
+    both = Actor("wang.fang", frozenset({"info_specialist", "bulk_export"}))
+    request_id = _filed_export(ledger, both)
+    client = LedgerClient.in_process(ledger, both.id, roles=sorted(both.roles))
+    return lambda: client.approve_export(request_id)
+
+
+def run_someone_elses_approved_export(ledger: Ledger) -> Refusal:
+    request_id = _filed_export(ledger, EXPORT_CLERK)
+    LedgerClient.in_process(ledger, APPROVER.id, roles=sorted(APPROVER.roles)).approve_export(
+        request_id)
+    other = LedgerClient.in_process(ledger, "li.na", roles=sorted(EXPORT_CLERK.roles))
+    return lambda: other.export_customers(["basic.name"], purpose="annual mailing",
+                                          request_id=request_id)
+
+
+SMALL_EXPORT_THRESHOLD = "\n[export]\napproval_threshold = 3\n"
+
 DENIALS = {
     "permission table, command": Denial(
         "commands/authorisation.py", verify_as_sales, "verify-change"),
@@ -145,6 +180,14 @@ DENIALS = {
     "a second factor enrolled for another account": Denial(
         "commands/totp_enrolment.py", enrol_someone_else, "start-totp-enrolment",
         policy='[access.permissions]\nbulk_export = ["start-totp-enrolment"]\n'),
+    "a report exported by one who may not read it": Denial(
+        "commands/exports.py", export_a_report_not_readable, "export-report"),
+    "an export request approved by its requester": Denial(
+        "ledger/domain/export.py", approve_ones_own_export, "approve-export",
+        policy=SMALL_EXPORT_THRESHOLD),
+    "an approved export run by another": Denial(
+        "ledger/domain/export.py", run_someone_elses_approved_export, "export",
+        policy=SMALL_EXPORT_THRESHOLD),
 }
 
 
