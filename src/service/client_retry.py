@@ -2,9 +2,9 @@
 service that did not answer, done for it, within a deadline.
 
 Only faults that say nothing about the request are retried: an ``unavailable`` answer
-(and any other 503 but ``not_reflected_yet``) and a service that did not answer at all. A command is sent again
-with the same command id, so it is stored once whichever attempt got through; a query
-only reads.
+(and any other 503 but ``not_reflected_yet``) and a service that did not answer at all.
+A command is sent again with the same command id, so it is stored once whichever attempt
+got through; a query only reads.
 """
 
 from __future__ import annotations
