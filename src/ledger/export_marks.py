@@ -120,7 +120,8 @@ class TraceKey:
                 f" ({_CITIES[seed[18] % len(_CITIES)]}) Co., Ltd.")
         slug = name.split()[0].lower()
         number = int.from_bytes(seed[19:21]) % 1000
-        fax = int.from_bytes(seed[21:23]) % 1000
+        # Never the phone number itself: a fax equal to it would be one digest, not two.
+        fax = (number + 1 + int.from_bytes(seed[21:23]) % 999) % 1000
         return Canary(
             customer_id=str(uuid.UUID(bytes=seed[:16], version=4)), name=name,
             phone=f"{_RESERVED_MOBILE}{number:03d}", fax=f"{_RESERVED_MOBILE}{fax:03d}",
