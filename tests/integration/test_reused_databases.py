@@ -3,6 +3,9 @@ the run ends (tests/conftest.py, ``ReusedDatabases``)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import psycopg
 import pytest
 
@@ -63,3 +66,23 @@ def test_a_database_a_client_still_holds_is_dropped_not_reused(
     finally:
         databases.drop_all()
     assert existing(postgres_admin_url, [name, other]) == []
+
+
+def test_databases_a_killed_run_left_behind_are_dropped_and_a_running_ones_are_kept(
+        postgres_admin_url: str) -> None:
+    ended = subprocess.Popen(["true"])  # a process id that no longer runs
+    ended.wait()
+    abandoned = f"ledger_test_{ended.pid}_000000_abandoned"
+    running = f"ledger_test_{os.getpid()}_000000_running"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+        for name in (abandoned, running):
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')  # type: ignore[arg-type]
+    try:
+        dropped = ReusedDatabases(postgres_admin_url).drop_abandoned()
+
+        assert abandoned in dropped and running not in dropped
+        assert existing(postgres_admin_url, [abandoned, running]) == [running]
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+            for name in (abandoned, running):
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')  # type: ignore[arg-type]
