@@ -17,7 +17,8 @@ import pytest
 from ledger.connect import DatabaseUnavailableError
 from ledger.domain.errors import ValidationFailedError
 from tests.conftest import _with_database
-from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, free_port, ledger_env
+from tests.e2e.conftest import CLI_TIMEOUT, free_port, ledger_env
+from tests.e2e.forked import run_ledger
 
 pytestmark = pytest.mark.e2e
 
@@ -39,9 +40,8 @@ def started(workdir: Path, args: tuple[str, ...], database_url: str, **env: str
             ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run ``ledger ARGS`` as a user would; the result, and the seconds it took."""
     begun = time.monotonic()
-    done = subprocess.run([LEDGER, *args], cwd=workdir, capture_output=True, text=True,
-                          timeout=CLI_TIMEOUT, check=False, stdin=subprocess.DEVNULL,
-                          env=ledger_env(database_url, **env))
+    done = run_ledger(list(args), cwd=workdir, timeout=CLI_TIMEOUT,
+                      env=ledger_env(database_url, **env))
     return done, time.monotonic() - begun
 
 
