@@ -169,3 +169,14 @@ def test_a_url_whose_password_breaks_its_parsing_is_refused_without_echoing_it(
     assert "Not" not in done.stderr.replace("not a number", "")
     assert "For-Print" not in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("port", ["0", "65536"])
+def test_a_port_out_of_range_is_refused_not_replaced_by_the_default(tmp_path: Path,
+                                                                    port: str) -> None:
+    done, _ = started(tmp_path, ("serve", "--port", port),
+                      f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
+    assert "port" in done.stderr and "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
