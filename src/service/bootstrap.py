@@ -75,6 +75,7 @@ from service.monitor import AlertFaults, AlertMonitor, LogFigures
 from service.one_time_password import OneTimePasswordFile
 from service.policy import load_service_policy
 from service.preflight import check_before_start
+from service.processes import background_jobs, drivers
 
 
 @dataclass
@@ -295,7 +296,9 @@ def bootstrap(
     def seconds() -> float:
         return clock().timestamp()
 
-    figures = LogFigures(store, runner, views, backup_status, ProgressTracker(seconds))
+    jobs = background_jobs(list(runner.projections))
+    figures = LogFigures(store, runner, views, backup_status, ProgressTracker(seconds),
+                         drivers=lambda: drivers(views, jobs, in_process=runner.running))
     metrics = MetricsEndpoint(figures.read)
     # The command path only bumps counters through the observer port (commands.observer).
     access.identity.observer = metrics.operations
@@ -324,13 +327,21 @@ def bootstrap(
         training_expiring=lambda: len(training_reports.upcoming_expiries()))
     # Grants whose assessment expired are suspended by their own follower (TR-3).
     training = TrainingFollower(store, bus, policy, clock)
-    background = settings.run_projections if start_projections is None else start_projections
+    if start_projections is None:
+        background = settings.run_projections and settings.run_background
+        # A service whose background work runs in workers still evaluates its alerts (the
+        # login counters they read are this process's).
+        alerts_here = settings.run_projections
+    else:
+        background = alerts_here = start_projections
+    # Reads wait for the workers then, never drive the read models themselves.
+    runner.drives_waits = settings.run_background or start_projections is not None
     if background:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)
         erasures.start(settings.projection_poll_interval)
         training.start(settings.projection_poll_interval)
-    if background if settings.run_alerts is None else settings.run_alerts:
+    if alerts_here if settings.run_alerts is None else settings.run_alerts:
         alerts.start(policy.alerts.evaluate_every_seconds)
     return Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
                   sealer, erasures, one_time_password, figures, metrics, alerts, training,

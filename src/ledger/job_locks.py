@@ -1,0 +1,260 @@
+"""Background jobs (each projection, the sealer, the followers) taken by PostgreSQL
+advisory locks, so that any number of ``ledger worker`` processes on any machines drive
+each job from exactly one of them at a time.
+
+Each worker holds its locks on one dedicated connection, at session level: the lock lives
+as long as that session. A worker that dies (kill -9, a lost machine) drops its connection,
+PostgreSQL ends the session and frees its locks, and another worker's next claim round
+takes them over. The lock only keeps the work from being done twice; correctness still
+rests on each job's checkpoint compare-and-set (a batch moves a checkpoint only from the
+position it was read at), so a worker that has lost its lock without knowing it yet cannot
+skip or double-apply an event.
+
+Every lock is the two-key form ``(LOCK_CLASS, job_key(name))``, which ``pg_locks`` shows as
+``classid``/``objid`` with ``objsubid = 2``; the connection's ``application_name`` names the
+process, so the lock table (who drives what) is one query any process can make. Each worker
+also holds one shared presence lock ``(LOCK_CLASS, 0)``: their number is the count of its
+holders, from which each worker's fair share of the jobs follows.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import structlog
+from psycopg.conninfo import make_conninfo
+
+from ledger.follower import BackgroundFollower
+from ledger.sql import sql_placeholders
+
+log = structlog.get_logger("ledger.jobs")
+
+# "LEDG": the first key of every ledger job lock, so they never meet another application's.
+LOCK_CLASS = 0x4C454447
+PRESENCE_KEY = 0
+APPLICATION_PREFIX = "ledger worker "
+# PostgreSQL keeps 63 bytes of an application_name.
+APPLICATION_NAME_BYTES = 63
+# Seconds between claim rounds: how soon a free job (its holder died) is taken over.
+CLAIM_INTERVAL = 0.5
+# The server drops a silent peer's session (and so its locks) after about idle + interval *
+# count seconds, and the worker notices a silent server as soon: a machine that vanishes
+# without closing its connection hands its jobs on within half a minute.
+KEEPALIVE = {"keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "5",
+             "keepalives_count": "3"}
+SERVER_KEEPALIVE = ("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; "
+                    "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 25000")
+
+
+def job_key(name: str) -> int:
+    """The stable second lock key of a job: the same in every process and every release."""
+    return zlib.crc32(f"ledger-job:{name}".encode()) & 0x7FFFFFFF or 1
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds one job's lock: the process (as it named itself) and its session."""
+
+    job: str
+    process: str
+    backend_pid: int
+
+
+HOLDERS_SQL = (
+    "SELECT l.objid::bigint, a.application_name, l.pid FROM pg_locks l "
+    "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = :lock_class "
+    "AND l.objsubid = 2 AND l.objid::bigint <> :presence "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+WORKERS_SQL = (
+    "SELECT count(*) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
+    "AND l.classid::bigint = :lock_class AND l.objsubid = 2 "
+    "AND l.objid::bigint = :presence "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+LOCK_PARAMS = {"lock_class": LOCK_CLASS, "presence": PRESENCE_KEY}
+
+
+def process_of(application_name: str | None) -> str:
+    name = application_name or ""
+    return name[len(APPLICATION_PREFIX):] if name.startswith(APPLICATION_PREFIX) else name
+
+
+def holders_from(rows: Iterable[Sequence[Any]], jobs: Iterable[str]) -> dict[str, Holder]:
+    """The lock table's rows (``HOLDERS_SQL``) as each known job's holder."""
+    by_key = {job_key(job): job for job in jobs}
+    found: dict[str, Holder] = {}
+    for key, application_name, pid in rows:
+        job = by_key.get(int(key))
+        if job is not None:
+            found[job] = Holder(job, process_of(application_name), int(pid))
+    return found
+
+
+class JobLocks:
+    """One process's job locks, on a connection of their own (never a pool's: a pooled
+    connection would carry the locks to whoever borrows it next)."""
+
+    def __init__(self, conninfo: str, process: str, *, connect_timeout: int = 5) -> None:
+        self.conninfo = conninfo
+        self.process = process
+        self.connect_timeout = connect_timeout
+        self._connection: psycopg.Connection[Any] | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._connection is not None and not self._connection.closed
+
+    @property
+    def backend_pid(self) -> int:
+        return self._open().info.backend_pid
+
+    def open(self) -> None:
+        """Connect and announce this worker (its presence lock)."""
+        self.discard()
+        name = (APPLICATION_PREFIX + self.process).encode()[:APPLICATION_NAME_BYTES]
+        connection = psycopg.connect(make_conninfo(
+            self.conninfo, connect_timeout=str(self.connect_timeout),
+            application_name=name.decode(errors="ignore"), **KEEPALIVE), autocommit=True)
+        try:
+            for statement in SERVER_KEEPALIVE.split("; "):
+                connection.execute(statement.encode())
+            connection.execute(b"SELECT pg_advisory_lock_shared(%s, %s)",
+                               (LOCK_CLASS, PRESENCE_KEY))
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+
+    def _open(self) -> psycopg.Connection[Any]:
+        if self._connection is None or self._connection.closed:
+            self.open()
+        assert self._connection is not None  # open() sets it or raises
+        return self._connection
+
+    def try_take(self, job: str) -> bool:
+        """Take ``job``'s lock if no session holds it. Call it only for a job this process
+        does not hold: session locks stack, and one taken twice needs two releases."""
+        row = self._open().execute(b"SELECT pg_try_advisory_lock(%s, %s)",
+                                   (LOCK_CLASS, job_key(job))).fetchone()
+        return bool(row and row[0])
+
+    def release(self, job: str) -> None:
+        self._open().execute(b"SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, job_key(job)))
+
+    def holders(self, jobs: Iterable[str]) -> dict[str, Holder]:
+        return holders_from(self._open().execute(sql_placeholders(HOLDERS_SQL).encode(),
+                                                 LOCK_PARAMS).fetchall(), jobs)
+
+    def live_workers(self) -> int:
+        row = self._open().execute(sql_placeholders(WORKERS_SQL).encode(),
+                                   LOCK_PARAMS).fetchone()
+        return int(row[0]) if row else 0
+
+    def discard(self) -> None:
+        """Forget a connection (closing it frees every lock it held)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def close(self) -> None:
+        """Release every lock (closing the session does it; unlock_all says so first)."""
+        if self.is_open:
+            # A session already gone took its locks with it.
+            with suppress(psycopg.Error):
+                self._open().execute(b"SELECT pg_advisory_unlock_all()")
+        self.discard()
+
+
+Drive = Callable[[frozenset[str]], None]
+"""Told the jobs this process now holds: starts the newly held, stops the released."""
+
+
+class JobCoordinator(BackgroundFollower):
+    """Claim rounds: every ``CLAIM_INTERVAL``, take free jobs up to this worker's fair
+    share (all jobs over the live workers, rounded up), and hand one back while holding
+    more than the share, so jobs spread as workers join. A free job that stays free for a
+    whole round (no worker under its share may take it) is taken even above the share and
+    kept: every job is driven while any worker allowed to drive it lives.
+
+    Stopping a job always comes before releasing its lock, and losing the connection stops
+    every job at once."""
+
+    thread_name = "ledger-jobs"
+    failure_event = "job_claim_failed"
+
+    def __init__(self, locks: JobLocks, jobs: Sequence[str], all_jobs: int, drive: Drive
+                 ) -> None:
+        super().__init__()
+        self.locks = locks
+        self.jobs = list(jobs)
+        self.all_jobs = max(all_jobs, len(self.jobs))
+        self.drive = drive
+        self.held: set[str] = set()
+        self._kept: set[str] = set()
+        self._free_before: set[str] = set()
+        self._order: list[str] = []
+
+    def run_once(self) -> int:
+        """One claim round; 0, so the loop waits the claim interval."""
+        try:
+            self._round()
+        except psycopg.Error:
+            # The session (and every lock with it) may be gone: stop driving at once; the
+            # next round connects again and claims anew.
+            self._lose_all()
+            raise
+        return 0
+
+    def _round(self) -> None:
+        if not self.locks.is_open:
+            self.locks.open()
+        holders = self.locks.holders(self.jobs)
+        mine = self.locks.backend_pid
+        lost = {job for job in self.held if holders.get(job) is None
+                or holders[job].backend_pid != mine}
+        if lost:
+            log.warning("jobs_lost", jobs=sorted(lost))
+            self._set_held(self.held - lost)
+        share = math.ceil(self.all_jobs / max(1, self.locks.live_workers()))
+        free = [job for job in self.jobs if job not in holders]
+        for job in free:
+            orphan = job in self._free_before
+            if len(self.held) >= share and not orphan:
+                continue
+            if self.locks.try_take(job):
+                if len(self.held) >= share:
+                    self._kept.add(job)
+                log.info("job_taken", job=job, process=self.locks.process)
+                self._set_held(self.held | {job})
+        self._free_before = {job for job in free if job not in self.held}
+        handing_back = [job for job in reversed(self._order) if job not in self._kept]
+        if len(self.held) > share and handing_back:
+            job = handing_back[0]
+            self._set_held(self.held - {job})
+            self.locks.release(job)
+            log.info("job_handed_back", job=job, process=self.locks.process, share=share)
+
+    def _set_held(self, held: set[str]) -> None:
+        self.drive(frozenset(held))
+        self._order = [job for job in self._order if job in held] + sorted(
+            held - set(self._order))
+        self.held = set(held)
+        self._kept &= self.held
+
+    def _lose_all(self) -> None:
+        if self.held:
+            log.warning("jobs_lost", jobs=sorted(self.held))
+            self._set_held(set())
+        self.locks.discard()
+
+    def stop(self) -> None:
+        """Stop claiming, stop every job, then release the locks."""
+        super().stop()
+        self._set_held(set())
+        self.locks.close()
