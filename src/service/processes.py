@@ -39,16 +39,17 @@ def _on_sqlite(settings: Settings) -> list[str]:
             if urlsplit(url).scheme == "sqlite"]
 
 
-def check_background_elsewhere(settings: Settings, what: str, field: str) -> None:
+def check_background_elsewhere(settings: Settings, what: str, field: str, instead: str
+                               ) -> None:
     """``ledger worker`` and ``serve --no-background`` only on PostgreSQL: on SQLite the
     one ``ledger serve`` process runs its background work itself, and a second process
     beside it would be a second writer on the embedded store."""
     on_sqlite = _on_sqlite(settings)
     if on_sqlite:
         message = (f"{what} needs PostgreSQL, but {' and '.join(on_sqlite)} is SQLite, the "
-                   "single-process embedded store, where `ledger serve` keeps the read "
-                   "models and seals the log itself: serve without it, or use a "
-                   "postgresql:// database")
+                   "single-process embedded store, on which `ledger serve` keeps the read "
+                   f"models and seals the log itself: {instead}, or use a postgresql:// "
+                   "database")
         raise ValidationFailedError([Problem(field, message)], message)
 
 

@@ -12,12 +12,15 @@ from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from commands.customers import RegisterCustomer
 from ledger.connect import postgres_conninfo
 from ledger.job_locks import JobCoordinator, JobLocks, job_key
 from projections.verification import verify_read_models
 from service.bootstrap import Ledger
+from service.http import create_app
 from service.processes import background_jobs, drivers
 from service.worker import Worker
 from tests.conftest import ALICE
@@ -146,9 +149,20 @@ def test_two_workers_share_the_read_models_and_two_drivers_at_once_stay_exact(
             second.coordinator.run_once()
         assert set(first.driving).isdisjoint(second.driving)
         assert set(first.driving) | set(second.driving) == set(jobs)
-        assert drivers(one.views, jobs, in_process=False) == {
-            **{job: "worker-a" for job in first.driving},
-            **{job: "worker-b" for job in second.driving}}
+        lock_table = {**{job: "worker-a" for job in first.driving},
+                      **{job: "worker-b" for job in second.driving}}
+        assert drivers(one.views, jobs, in_process=False) == lock_table
+        # /healthz and the metrics say the same, from any process.
+        with TestClient(create_app(other)) as http:
+            assert http.get("/healthz").json()["driven_by"] == lock_table
+        driven = {(sample.labels.get("projection") or sample.labels["follower"],
+                   sample.labels["process"])
+                  for family in text_string_to_metric_families(one.metrics.render().decode())
+                  for sample in family.samples
+                  if sample.name in ("ledger_projection_driven_by", "ledger_follower_driven_by")
+                  and sample.value == 1}
+        assert driven == {(job.removeprefix("projection:"), process)
+                          for job, process in lock_table.items()}
         register(one, 30, seed=1)
         caught_up(first, second)
 

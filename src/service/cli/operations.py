@@ -93,7 +93,8 @@ def serve(
     chosen = run(lambda: settings(**overrides))
     run(lambda: check_several_processes(chosen, chosen.workers))
     if not chosen.run_background:
-        run(lambda: check_background_elsewhere(chosen, "serve --no-background", "background"))
+        run(lambda: check_background_elsewhere(chosen, "serve --no-background", "background",
+                                               "serve without --no-background"))
     if (tls_cert is None) != (tls_key is None):
         run(lambda: fail_usage("give both --tls-cert and --tls-key"))
     warning = run(lambda: check_listening(chosen.host, tls_cert is not None, insecure))

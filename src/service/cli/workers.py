@@ -28,15 +28,15 @@ def worker(
     followers: Annotated[bool, typer.Option(
         "--followers", help="Drive the erasure and training followers.")] = False,
 ) -> None:
-    """Keep the read models current and seal the log outside the service (PostgreSQL).
-
-    With no option it may drive every job; any number of workers on any machines share
-    them, each job driven by one worker at a time (a PostgreSQL advisory lock), taken
-    over within a second or so when its worker dies. Runs until SIGTERM or SIGINT."""
+    """Keep the read models current and seal the log outside the service (PostgreSQL):
+    with no option, every job; any number of workers on any machines share them, each job
+    driven by one worker at a time (a PostgreSQL advisory lock) and taken over within a
+    second or so when its worker dies. Runs until SIGTERM or SIGINT."""
     names = [name.strip() for option in projections or [] for name in option.split(",")
              if name.strip()]
     chosen = run(settings)
-    run(lambda: check_background_elsewhere(chosen, "ledger worker", "database_url"))
+    run(lambda: check_background_elsewhere(chosen, "ledger worker", "database_url",
+                                                 "run no worker"))
     configure_logging(chosen)
     # Tables are created where missing (``ledger init`` first avoids a race of many).
     ledger = run(lambda: bootstrap(chosen, start_projections=False))
