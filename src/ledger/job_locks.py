@@ -177,8 +177,8 @@ Drive = Callable[[frozenset[str]], None]
 
 class JobCoordinator(BackgroundFollower):
     """Claim rounds: every ``CLAIM_INTERVAL``, take free jobs up to this worker's fair
-    share (all jobs over the live workers, rounded up), and hand one back while holding
-    more than the share, so jobs spread as workers join. A free job that stays free for a
+    share (all jobs over the live workers, rounded up), and hand back what is above the
+    share, so jobs spread as workers join. A free job that stays free for a
     whole round (no worker under its share may take it) is taken even above the share and
     kept: every job is driven while any worker allowed to drive it lives.
 
@@ -233,12 +233,17 @@ class JobCoordinator(BackgroundFollower):
                 log.info("job_taken", job=job, process=self.locks.process)
                 self._set_held(self.held | {job})
         self._free_before = {job for job in free if job not in self.held}
-        handing_back = [job for job in reversed(self._order) if job not in self._kept]
-        if len(self.held) > share and handing_back:
-            job = handing_back[0]
-            self._set_held(self.held - {job})
-            self.locks.release(job)
-            log.info("job_handed_back", job=job, process=self.locks.process, share=share)
+        # The jobs above the share go back at once (the last taken first): the workers
+        # under their share take them in their next round.
+        excess = len(self.held) - share
+        handing_back = [job for job in reversed(self._order) if job not in self._kept][
+            :max(0, excess)]
+        if handing_back:
+            self._set_held(self.held - set(handing_back))
+            for job in handing_back:
+                self.locks.release(job)
+            log.info("jobs_handed_back", jobs=handing_back, process=self.locks.process,
+                     share=share)
 
     def _set_held(self, held: set[str]) -> None:
         self.drive(frozenset(held))

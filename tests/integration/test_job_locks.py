@@ -139,7 +139,7 @@ def caught_up(*workers: Worker) -> None:
 
 
 def test_two_workers_share_the_read_models_and_two_drivers_at_once_stay_exact(
-        make_ledger: Callable[..., Ledger], postgres_url: str) -> None:
+        postgres_url: str, make_ledger: Callable[..., Ledger]) -> None:
     one, other = make_ledger(postgres_url), make_ledger(postgres_url)
     jobs = background_jobs(list(one.runner.projections))
     first, second = Worker(one, jobs, process="worker-a"), Worker(other, jobs, process="worker-b")
