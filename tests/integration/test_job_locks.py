@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from commands.customers import RegisterCustomer
 from ledger.connect import postgres_conninfo
 from ledger.job_locks import JobCoordinator, JobLocks, job_key
+from projections.runner import NotReflectedYetError
 from projections.verification import verify_read_models
 from service.bootstrap import Ledger
 from service.http import create_app
@@ -182,3 +183,25 @@ def test_two_workers_share_the_read_models_and_two_drivers_at_once_stay_exact(
     # No customer was erased, so rebuilding the customer view destroys no key.
     checks = verify_read_models(one.store, one.views, list(one.runner.projections.values()))
     assert [check.as_dict() for check in checks if not check.ok] == []
+
+
+def test_a_service_without_background_work_waits_for_the_workers(
+        postgres_url: str, make_ledger: Callable[..., Ledger]) -> None:
+    service = make_ledger(postgres_url, run_background=False, start_projections=None)
+    assert not any(follower.running for follower in (
+        service.runner, service.sealer, service.erasures, service.training))
+    assert service.alerts.running  # its alert rules still run where it serves
+    register(service, 3, seed=7)
+    head = service.store.head_position()
+
+    with pytest.raises(NotReflectedYetError):
+        service.runner.wait_for(head, timeout=0.3)
+    assert service.runner.position() < head  # the wait applied nothing itself
+
+    worker = Worker(make_ledger(postgres_url), background_jobs(list(service.runner.projections)),
+                    process="worker-a")
+    try:
+        worker.coordinator.run_once()
+        assert service.runner.wait_for(head, timeout=120) >= head
+    finally:
+        worker.stop()
