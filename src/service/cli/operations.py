@@ -70,11 +70,10 @@ def serve(
     workers: Annotated[int | None, typer.Option(
         help="Server processes on this port (PostgreSQL only; default $LEDGER_WORKERS, "
              "else 1).")] = None,
-    background: Annotated[bool | None, typer.Option(
-        "--background/--no-background",
-        help="--no-background: leave the read models, the sealer and the followers to "
-             "`ledger worker` processes (PostgreSQL only; default $LEDGER_RUN_BACKGROUND, "
-             "else run them here).")] = None,
+    no_background: Annotated[bool, typer.Option(
+        "--no-background",
+        help="Leave the read models, the sealer and the followers to `ledger worker` "
+             "processes (PostgreSQL only; same as LEDGER_RUN_BACKGROUND=false).")] = False,
 ) -> None:
     """Serve the HTTP API (and keep the read models current); HTTPS with --tls-cert."""
     import uvicorn
@@ -88,8 +87,8 @@ def serve(
         overrides["port"] = port
     if workers is not None:
         overrides["workers"] = workers
-    if background is not None:
-        overrides["run_background"] = background
+    if no_background:
+        overrides["run_background"] = False
     chosen = run(lambda: settings(**overrides))
     run(lambda: check_several_processes(chosen, chosen.workers))
     if not chosen.run_background:
