@@ -123,7 +123,10 @@ class JobLocks:
             application_name=name.decode(errors="ignore"), **KEEPALIVE), autocommit=True)
         try:
             for statement in SERVER_KEEPALIVE.split("; "):
-                connection.execute(statement.encode())
+                # A server without one of them (tcp_user_timeout came in PostgreSQL 12)
+                # still serves the locks; autocommit keeps the session usable.
+                with suppress(psycopg.errors.UndefinedObject):
+                    connection.execute(statement.encode())
             connection.execute(b"SELECT pg_advisory_lock_shared(%s, %s)",
                                (LOCK_CLASS, PRESENCE_KEY))
         except BaseException:
