@@ -16,9 +16,11 @@ benchmark's raw scan of the log with one INSERT per customer event.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -82,6 +84,28 @@ def running_workers(ctx: BenchContext, database_url: str, count: int) -> Iterato
                 process.wait(timeout=STOP_TIMEOUT)
 
 
+class CpuBusy:
+    """The share of every core's time spent busy (not idle, not waiting on I/O) while the
+    block ran, from /proc/stat: how close a run came to what this machine has. It counts
+    every process, this one's clients, the servers, the workers and PostgreSQL alike."""
+
+    def __enter__(self) -> CpuBusy:
+        self._start = self._read()
+        self.share = 0.0
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        (busy0, total0), (busy1, total1) = self._start, self._read()
+        self.share = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
+
+    @staticmethod
+    def _read() -> tuple[int, int]:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0]
+                  .split()[1:8]]
+        idle = fields[3] + fields[4]  # idle and iowait
+        return sum(fields) - idle, sum(fields)
+
+
 def live_workers(database_url: str) -> int:
     with psycopg.connect(database_url, autocommit=True) as connection:
         row = connection.execute(sql_placeholders(WORKERS_SQL).encode(),
@@ -101,7 +125,7 @@ def every_process_answers(url: str, processes: int) -> None:
 
 def register_scaled(ctx: BenchContext, processes: int, workers: int,
                     profiles: list[dict[str, Any]], warmup: list[dict[str, Any]],
-                    p99: dict[str, list[float]]) -> float:
+                    p99: dict[str, list[float]], busy: dict[str, list[float]]) -> float:
     clients = ctx.sizes.threads
     # The same connection budget however many processes share it (PostgreSQL allows
     # 100 connections by default): the pool size is per process.
@@ -117,12 +141,15 @@ def register_scaled(ctx: BenchContext, processes: int, workers: int,
             try:
                 for index, profile in enumerate(warmup):
                     logged_in[index % clients].register_customer(profile)
-                seconds, latencies = timed_threads(
-                    [registering(client, profiles) for client in logged_in], len(profiles))
+                with CpuBusy() as cpu:
+                    seconds, latencies = timed_threads(
+                        [registering(client, profiles) for client in logged_in],
+                        len(profiles))
             finally:
                 for client in logged_in:
                     client.close()
     p99.setdefault(f"{processes}x{workers}", []).append(percentile(latencies, 0.99))
+    busy.setdefault(f"{processes}x{workers}", []).append(cpu.share)
     return rate(len(profiles), seconds)
 
 
@@ -139,8 +166,8 @@ def reset_read_models(ledger: Ledger) -> None:
             projection.clear(cursor)
 
 
-def catch_up_with_workers(ctx: BenchContext, ledger: Ledger, workers: int, events: int
-                          ) -> float:
+def catch_up_with_workers(ctx: BenchContext, ledger: Ledger, workers: int, events: int,
+                          busy: list[float]) -> float:
     url = ledger.settings.database_url
     jobs = background_jobs(list(ledger.runner.projections))
     head = ledger.store.head_position()
@@ -148,12 +175,13 @@ def catch_up_with_workers(ctx: BenchContext, ledger: Ledger, workers: int, event
         for job in jobs:  # held here, so no worker starts before the clock does
             gate.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, job_key(job)))
         reset_read_models(ledger)
-        with running_workers(ctx, url, workers):
+        with running_workers(ctx, url, workers), CpuBusy() as cpu:
             started = time.perf_counter()
             gate.execute("SELECT pg_advisory_unlock_all()")
             while ledger.runner.position() < head:
                 time.sleep(0.01)
             seconds = time.perf_counter() - started
+    busy.append(cpu.share)
     return rate(events, seconds)
 
 
@@ -162,8 +190,9 @@ def run(ctx: BenchContext, progress: Any) -> list[Result]:
     warmup = ctx.warmup_profiles()
     rows, warm_rows = raw.raw_rows(profiles), raw.raw_rows(warmup)
     p99: dict[str, list[float]] = {}
+    busy: dict[str, list[float]] = {}
     measures = {f"http-{p}x{w}": (lambda p=p, w=w: register_scaled(
-        ctx, p, w, profiles, warmup, p99)) for p in SERVER_PROCESSES for w in WORKERS}
+        ctx, p, w, profiles, warmup, p99, busy)) for p in SERVER_PROCESSES for w in WORKERS}
     measures["raw-1"] = lambda: raw.single_connection_rate(ctx, "postgres", rows, warm_rows)
     stats = interleave(ctx.sizes.runs, measures, progress, budget=ctx.sizes.budget)
     results = [Result(
@@ -174,7 +203,8 @@ def run(ctx: BenchContext, progress: Any) -> list[Result]:
         baseline_label="rows/s of raw single-row INSERT per transaction on 1 connection",
         notes=[f"`serve --workers {p} --no-background` and {w} `ledger worker`; "
                f"N={len(profiles)} commands per run after {len(warmup)} warm-up, a fresh "
-               f"store each run; p99 {Stats(tuple(p99[f'{p}x{w}'])).median:.1f} ms"])
+               f"store each run; p99 {Stats(tuple(p99[f'{p}x{w}'])).median:.1f} ms; the "
+               f"{os.cpu_count()} cores {Stats(tuple(busy[f'{p}x{w}'])).median:.0%} busy"])
         for p in SERVER_PROCESSES for w in WORKERS]
     return results + catch_up_rows(ctx, progress)
 
@@ -190,8 +220,9 @@ def catch_up_rows(ctx: BenchContext, progress: Any) -> list[Result]:
         with ledger.views.snapshot() as cursor:
             row = cursor.one(f"SELECT COUNT(*) FROM {table}")
         events = int(row[0]) if row else 0
-        measures = {f"workers-{w}": (lambda w=w: catch_up_with_workers(ctx, ledger, w, events))
-                    for w in WORKERS}
+        busy: dict[int, list[float]] = {w: [] for w in WORKERS}
+        measures = {f"workers-{w}": (lambda w=w: catch_up_with_workers(
+            ctx, ledger, w, events, busy[w])) for w in WORKERS}
         measures["raw"] = lambda: rate(events, raw_copy_postgres(
             ledger.settings.database_url, table, CustomerView.topics)[0])
         stats = interleave(ctx.sizes.runs, measures, progress, budget=ctx.sizes.budget)
@@ -202,7 +233,8 @@ def catch_up_rows(ctx: BenchContext, progress: Any) -> list[Result]:
         baseline_label="events/s of a raw scan of the log in pages of 1,000 with one INSERT "
                        "per customer event into a scratch table, 1 transaction per page",
         notes=[f"{events:,} events; {w} `ledger worker` processes sharing the "
-               f"{len(ledger.runner.projections)} read models by their locks"])
+               f"{len(ledger.runner.projections)} read models by their locks; the "
+               f"{os.cpu_count()} cores {Stats(tuple(busy[w])).median:.0%} busy"])
         for w in WORKERS]
 
 

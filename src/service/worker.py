@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from ledger.connect import postgres_conninfo
 from ledger.domain.errors import Problem, ValidationFailedError
@@ -62,6 +61,9 @@ class Worker:
         self.coordinator = JobCoordinator(self.locks, self.jobs, len(every_job), self.drive)
         self.runner: ProjectionRunner | None = None
         self.driving: frozenset[str] = frozenset()
+        # Anything here that waits for a position (a follower's command) waits for the
+        # holders of the read models; it never applies batches outside the locks.
+        ledger.runner.drives_waits = False
         self._lock = threading.Lock()
 
     def followers(self) -> Mapping[str, BackgroundFollower]:
@@ -102,13 +104,3 @@ class Worker:
         """Stop every job, then release the locks and close the lock connection."""
         self.coordinator.stop()
 
-    def status(self) -> dict[str, Any]:
-        """What this worker may drive and what it drives now, with any job's failure."""
-        failing = {name: failure for name, failure in (
-            ("claims", self.coordinator.failure),
-            ("projections", self.runner.failure if self.runner else None),
-            *((job, follower.failure) for job, follower in self.followers().items()))
-            if failure is not None}
-        return {"process": self.process, "jobs": self.jobs,
-                "driving": [job for job in self.jobs if job in self.driving],
-                "failing": failing}
