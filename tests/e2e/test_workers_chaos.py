@@ -98,7 +98,8 @@ def test_killed_server_and_worker_lose_nothing_and_the_jobs_are_taken_over(
             time.sleep(0.01)
 
         # Mid-run: one server process, and the worker driving the most read models.
-        kill_hard(int(sorted(serving)[0].rsplit(":", 1)[1]))
+        struck_server = sorted(serving)[0]
+        kill_hard(int(struck_server.rsplit(":", 1)[1]))
         table = wait_for_lock_table(postgres_url, jobs, lambda table: True)
         busiest = max(workers, key=lambda name: projections_held(table, workers[name].pid))
         killed = workers.pop(busiest)
@@ -114,6 +115,9 @@ def test_killed_server_and_worker_lose_nothing_and_the_jobs_are_taken_over(
         clerks.join(timeout=300)
         assert not clerks.is_alive()
 
+        # uvicorn's supervisor replaced the killed server process.
+        again = answering_processes(server.base_url)
+        assert len(again) == 2 and struck_server not in again
         assert acknowledged.failures == []
         assert len(acknowledged.outcomes) >= CLERKS * EACH // 2
         assert_each_acknowledged_once(postgres_url, acknowledged)
