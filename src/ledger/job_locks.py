@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -35,8 +36,10 @@ from ledger.sql import sql_placeholders
 
 log = structlog.get_logger("ledger.jobs")
 
-# "LEDG": the first key of every ledger job lock, so they never meet another application's.
+# "LEDG": the first key of every ledger job lock, so they never meet another application's;
+# "LEDH": the first key of the shared locks that say which jobs a worker may drive.
 LOCK_CLASS = 0x4C454447
+ELIGIBLE_CLASS = 0x4C454448
 PRESENCE_KEY = 0
 APPLICATION_PREFIX = "ledger worker "
 # PostgreSQL keeps 63 bytes of an application_name.
@@ -77,7 +80,12 @@ WORKERS_SQL = (
     "AND l.classid::bigint = :lock_class AND l.objsubid = 2 "
     "AND l.objid::bigint = :presence "
     "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")
-LOCK_PARAMS = {"lock_class": LOCK_CLASS, "presence": PRESENCE_KEY}
+CANDIDATES_SQL = (
+    "SELECT l.objid::bigint, l.pid FROM pg_locks l WHERE l.locktype = 'advisory' "
+    "AND l.granted AND l.classid::bigint = :eligible_class AND l.objsubid = 2 "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+LOCK_PARAMS = {"lock_class": LOCK_CLASS, "presence": PRESENCE_KEY,
+               "eligible_class": ELIGIBLE_CLASS}
 
 
 def process_of(application_name: str | None) -> str:
@@ -114,8 +122,9 @@ class JobLocks:
     def backend_pid(self) -> int:
         return self._open().info.backend_pid
 
-    def open(self) -> None:
-        """Connect and announce this worker (its presence lock)."""
+    def open(self, eligible: Iterable[str] = ()) -> None:
+        """Connect and announce this worker (its presence lock) and the jobs it may drive
+        (a shared lock each)."""
         self.discard()
         name = (APPLICATION_PREFIX + self.process).encode()[:APPLICATION_NAME_BYTES]
         connection = psycopg.connect(make_conninfo(
@@ -129,6 +138,9 @@ class JobLocks:
                     connection.execute(statement.encode())
             connection.execute(b"SELECT pg_advisory_lock_shared(%s, %s)",
                                (LOCK_CLASS, PRESENCE_KEY))
+            for job in eligible:
+                connection.execute(b"SELECT pg_advisory_lock_shared(%s, %s)",
+                                   (ELIGIBLE_CLASS, job_key(job)))
         except BaseException:
             connection.close()
             raise
@@ -153,6 +165,17 @@ class JobLocks:
     def holders(self, jobs: Iterable[str]) -> dict[str, Holder]:
         return holders_from(self._open().execute(sql_placeholders(HOLDERS_SQL).encode(),
                                                  LOCK_PARAMS).fetchall(), jobs)
+
+    def candidates(self, jobs: Iterable[str]) -> dict[str, set[int]]:
+        """Each job and the sessions of the workers that may drive it."""
+        by_key = {job_key(job): job for job in jobs}
+        found: dict[str, set[int]] = {}
+        for key, pid in self._open().execute(sql_placeholders(CANDIDATES_SQL).encode(),
+                                             LOCK_PARAMS).fetchall():
+            job = by_key.get(int(key))
+            if job is not None:
+                found.setdefault(job, set()).add(int(pid))
+        return found
 
     def live_workers(self) -> int:
         row = self._open().execute(sql_placeholders(WORKERS_SQL).encode(),
@@ -180,10 +203,16 @@ Drive = Callable[[frozenset[str]], None]
 
 class JobCoordinator(BackgroundFollower):
     """Claim rounds: every ``CLAIM_INTERVAL``, take free jobs up to this worker's fair
-    share (all jobs over the live workers, rounded up), and hand back what is above the
-    share, so jobs spread as workers join. A free job that stays free for a
-    whole round (no worker under its share may take it) is taken even above the share and
-    kept: every job is driven while any worker allowed to drive it lives.
+    share (all jobs over the live workers, rounded up) and hand back, at once, what is
+    above it to workers that may drive it and have room, so jobs spread as workers join.
+
+    Which workers may drive a job is in the lock table too: each worker holds a shared
+    *eligibility* lock ``(ELIGIBLE_CLASS, job_key(job))`` for every job it may drive. So a
+    free job that no worker with room may drive (the others were started with fewer jobs)
+    is taken, above the share, by the least loaded worker that may drive it, and kept while
+    no such worker appears: every job is driven while any worker allowed to drive it
+    lives, and nothing is handed back that nobody would take. The rules read only the lock
+    table, never time, so a slow worker cannot leave the jobs unbalanced for good.
 
     Stopping a job always comes before releasing its lock, and losing the connection stops
     every job at once."""
@@ -191,16 +220,14 @@ class JobCoordinator(BackgroundFollower):
     thread_name = "ledger-jobs"
     failure_event = "job_claim_failed"
 
-    def __init__(self, locks: JobLocks, jobs: Sequence[str], all_jobs: int, drive: Drive
-                 ) -> None:
+    def __init__(self, locks: JobLocks, jobs: Sequence[str], every_job: Sequence[str],
+                 drive: Drive) -> None:
         super().__init__()
         self.locks = locks
         self.jobs = list(jobs)
-        self.all_jobs = max(all_jobs, len(self.jobs))
+        self.every_job = list(dict.fromkeys([*every_job, *self.jobs]))
         self.drive = drive
         self.held: set[str] = set()
-        self._kept: set[str] = set()
-        self._free_before: set[str] = set()
         self._order: list[str] = []
 
     def run_once(self) -> int:
@@ -216,32 +243,42 @@ class JobCoordinator(BackgroundFollower):
 
     def _round(self) -> None:
         if not self.locks.is_open:
-            self.locks.open()
-        holders = self.locks.holders(self.jobs)
-        mine = self.locks.backend_pid
+            self.locks.open(self.jobs)
+        me = self.locks.backend_pid
+        holders = self.locks.holders(self.every_job)
         lost = {job for job in self.held if holders.get(job) is None
-                or holders[job].backend_pid != mine}
+                or holders[job].backend_pid != me}
         if lost:
             log.warning("jobs_lost", jobs=sorted(lost))
             self._set_held(self.held - lost)
-        share = math.ceil(self.all_jobs / max(1, self.locks.live_workers()))
-        free = [job for job in self.jobs if job not in holders]
-        for job in free:
-            orphan = job in self._free_before
-            if len(self.held) >= share and not orphan:
+        candidates = self.locks.candidates(self.every_job)
+        share = math.ceil(len(self.every_job) / max(1, self.locks.live_workers()))
+        load = Counter(holder.backend_pid for holder in holders.values())
+        load[me] = len(self.held)
+        for job in self.jobs:
+            if job in holders:
                 continue
+            others = candidates.get(job, set()) - {me}
+            if load[me] >= share and (
+                    any(load[other] < share for other in others)
+                    or any((load[other], other) < (load[me], me) for other in others)):
+                continue  # a worker with room, or less loaded, takes it
             if self.locks.try_take(job):
-                if len(self.held) >= share:
-                    self._kept.add(job)
+                load[me] += 1
                 log.info("job_taken", job=job, process=self.locks.process)
                 self._set_held(self.held | {job})
-        self._free_before = {job for job in free if job not in self.held}
-        # The jobs above the share go back at once (the last taken first): the workers
-        # under their share take them in their next round.
-        excess = len(self.held) - share
-        handing_back = [job for job in reversed(self._order) if job not in self._kept][
-            :max(0, excess)]
+        handing_back = []
+        for job in reversed(self._order):
+            if load[me] <= share:
+                break
+            takers = [other for other in candidates.get(job, set()) - {me}
+                      if load[other] < share]
+            if takers:
+                handing_back.append(job)
+                load[me] -= 1
+                load[min(takers, key=lambda other: (load[other], other))] += 1
         if handing_back:
+            # The last taken first; the workers with room take them in their next round.
             self._set_held(self.held - set(handing_back))
             for job in handing_back:
                 self.locks.release(job)
@@ -253,7 +290,6 @@ class JobCoordinator(BackgroundFollower):
         self._order = [job for job in self._order if job in held] + sorted(
             held - set(self._order))
         self.held = set(held)
-        self._kept &= self.held
 
     def _lose_all(self) -> None:
         if self.held:

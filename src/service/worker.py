@@ -58,7 +58,7 @@ class Worker:
         settings = ledger.settings
         self.locks = JobLocks(postgres_conninfo(settings.database_url), self.process,
                               connect_timeout=settings.connect_timeout)
-        self.coordinator = JobCoordinator(self.locks, self.jobs, len(every_job), self.drive)
+        self.coordinator = JobCoordinator(self.locks, self.jobs, every_job, self.drive)
         self.runner: ProjectionRunner | None = None
         self.driving: frozenset[str] = frozenset()
         # Anything here that waits for a position (a follower's command) waits for the

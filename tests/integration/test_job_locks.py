@@ -43,13 +43,13 @@ class Recorder:
 
 
 @pytest.fixture
-def coordinators(postgres_url: str) -> Iterator[Callable[[str], tuple[JobCoordinator, Recorder]]]:
+def coordinators(postgres_url: str) -> Iterator[Callable[..., tuple[JobCoordinator, Recorder]]]:
     made: list[JobCoordinator] = []
 
-    def make(process: str) -> tuple[JobCoordinator, Recorder]:
+    def make(process: str, jobs: list[str] | None = None) -> tuple[JobCoordinator, Recorder]:
         recorder = Recorder()
         coordinator = JobCoordinator(JobLocks(postgres_conninfo(postgres_url), process),
-                                     JOBS, len(JOBS), recorder)
+                                     jobs or JOBS, JOBS, recorder)
         made.append(coordinator)
         return coordinator, recorder
 
@@ -79,7 +79,7 @@ def test_job_keys_are_stable_and_distinct() -> None:
 
 
 def test_jobs_spread_over_workers_and_a_dead_workers_jobs_are_taken_over(
-        coordinators: Callable[[str], tuple[JobCoordinator, Recorder]],
+        coordinators: Callable[..., tuple[JobCoordinator, Recorder]],
         postgres_url: str) -> None:
     first, first_drives = coordinators("worker-a")
     first.run_once()
@@ -107,8 +107,37 @@ def test_jobs_spread_over_workers_and_a_dead_workers_jobs_are_taken_over(
     assert second_drives.driving == set(JOBS)
 
 
+def test_jobs_go_only_to_a_worker_that_takes_them_however_slow_it_is(
+        coordinators: Callable[..., tuple[JobCoordinator, Recorder]]) -> None:
+    first, first_drives = coordinators("worker-a")
+    first.run_once()
+    second, second_drives = coordinators("worker-b")
+    second.locks.open(JOBS)  # announced, but its first claim round is late
+
+    for _ in range(3):
+        first.run_once()
+    # Handed back once, to the one with room, and not taken back meanwhile.
+    assert len(first_drives.driving) == 2
+    second.run_once()
+    assert second_drives.driving == set(JOBS) - first_drives.driving
+
+
+def test_a_job_only_one_worker_may_drive_is_driven_above_its_share_and_kept(
+        coordinators: Callable[..., tuple[JobCoordinator, Recorder]]) -> None:
+    broad, broad_drives = coordinators("worker-a")
+    narrow, narrow_drives = coordinators("worker-b", ["sealer"])
+    narrow.run_once()
+    for _ in range(4):
+        broad.run_once()
+        narrow.run_once()
+
+    assert narrow_drives.driving == {"sealer"}
+    # Its share is 2 of 4, but nobody else may drive the other three: it keeps them.
+    assert broad_drives.driving == set(JOBS) - {"sealer"}
+
+
 def test_a_worker_that_lost_its_connection_stops_driving(
-        coordinators: Callable[[str], tuple[JobCoordinator, Recorder]],
+        coordinators: Callable[..., tuple[JobCoordinator, Recorder]],
         postgres_url: str) -> None:
     worker, drives = coordinators("worker-a")
     worker.run_once()
