@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from ledger.connect import postgres_conninfo
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.follower import BackgroundFollower
-from ledger.job_locks import CLAIM_INTERVAL, JobCoordinator, JobLocks
+from ledger.job_claims import CLAIM_INTERVAL, JobCoordinator
+from ledger.job_locks import JobLocks
 from projections.runner import ProjectionRunner
 from service.bootstrap import Ledger
 from service.processes import (

@@ -17,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from commands.customers import RegisterCustomer
 from ledger.connect import postgres_conninfo
-from ledger.job_locks import JobCoordinator, JobLocks, job_key
+from ledger.job_claims import JobCoordinator
+from ledger.job_locks import JobLocks, job_key
 from projections.runner import NotReflectedYetError
 from projections.verification import verify_read_models
 from service.bootstrap import Ledger
