@@ -21,14 +21,16 @@ and a shared lock ``(ELIGIBLE_CLASS, job_key(name))`` per job it may drive; the 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
-from contextlib import suppress
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from ledger.connect import postgres_conninfo
 from ledger.sql import sql_placeholders
 
 # "LEDG": the first key of every ledger job lock, so they never meet another application's;
@@ -48,9 +50,35 @@ SERVER_KEEPALIVE = ("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval =
                     "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 25000")
 
 
+# The second key of the lock a process holds while it creates or checks the tables.
+SETUP_KEY = 1
+
+
 def job_key(name: str) -> int:
-    """The stable second lock key of a job: the same in every process and every release."""
-    return zlib.crc32(f"ledger-job:{name}".encode()) & 0x7FFFFFFF or 1
+    """The stable second lock key of a job: the same in every process and every release,
+    never the presence or the set-up key."""
+    key = zlib.crc32(f"ledger-job:{name}".encode()) & 0x7FFFFFFF
+    return key if key > SETUP_KEY else key + 2
+
+
+@contextmanager
+def one_setup_at_a_time(database_url: str, connect_timeout: int) -> Iterator[None]:
+    """Hold the set-up lock while the block runs, on PostgreSQL: processes started together
+    (``serve --workers N``, workers beside servers) create and check their tables one after
+    the other, since creating the same ones at once can fail with "tuple concurrently
+    updated". A database that does not answer is left to the block to report."""
+    if urlsplit(database_url).scheme == "sqlite":
+        yield
+        return
+    try:
+        connection = psycopg.connect(postgres_conninfo(
+            database_url, connect_timeout=str(connect_timeout)), autocommit=True)
+    except psycopg.Error:
+        yield
+        return
+    with connection:
+        connection.execute(b"SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, SETUP_KEY))
+        yield
 
 
 @dataclass(frozen=True)

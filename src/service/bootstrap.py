@@ -30,6 +30,7 @@ from ledger.integrity.keys import SigningKeySource
 from ledger.integrity.readonly import configured_public_keys
 from ledger.integrity.sealer import CheckpointPolicy, Sealer
 from ledger.integrity.storage import EventLog
+from ledger.job_locks import one_setup_at_a_time
 from ledger.keystore import KeyStore
 from ledger.logging import configure_logging
 from ledger.policy import Policy
@@ -210,7 +211,8 @@ def bootstrap(
 
     ``backup_status`` reports the last successful backup of each kind (the metrics and the
     backup alert rules read it); by default, the backups in ``LEDGER_BACKUP_DIR`` when it is
-    set, else nothing."""
+    set, else nothing. Processes starting together on one PostgreSQL build one at a time
+    (``one_setup_at_a_time``): creating the same tables at once can fail there."""
     settings = settings or Settings()
     if not structlog.is_configured():
         # Embedded use: log to stderr, never into the caller's stdout.
@@ -219,6 +221,14 @@ def bootstrap(
     # Before anything is written (a key file, a directory, a table): production's settings
     # all present, every database answering.
     check_before_start(settings)
+    with one_setup_at_a_time(settings.database_url, settings.connect_timeout):
+        return _bootstrap(settings, policy, clock=clock, authoriser=authoriser,
+                          start_projections=start_projections, backup_status=backup_status)
+
+
+def _bootstrap(settings: Settings, policy: Policy, *, clock: Clock,
+               authoriser: Authoriser | None, start_projections: bool | None,
+               backup_status: BackupStatusProvider) -> Ledger:
     # A backup directory named in the settings must be a usable one before anything starts.
     backup_place = BackupPlace.from_settings(settings) if settings.backup_dir else None
     signing_keys = SigningKeySource.from_settings(settings)

@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,8 @@ def caught_up(base_url: str) -> dict[str, Any]:
 
 @pytest.mark.postgres
 def test_killed_server_and_worker_lose_nothing_and_the_jobs_are_taken_over(
-        tmp_path: Path, postgres_url: str) -> None:
+        postgres_url: str, tmp_path: Path, record_property: Callable[[str, object], None]
+        ) -> None:
     provision(tmp_path, postgres_url, {"li.na": STAFF["li.na"]})
     jobs = known_jobs(postgres_url)
     server = start_serving(tmp_path, postgres_url, "--workers", "2", "--no-background",
@@ -129,6 +131,7 @@ def test_killed_server_and_worker_lose_nothing_and_the_jobs_are_taken_over(
         health = caught_up(server.base_url)
         assert {job: int(process.rsplit(":", 1)[1])
                 for job, process in health["driven_by"].items()} == rebalanced
+        record_property("takeover_seconds", round(takeover, 3))  # in the JUnit XML too
         print(f"\ntakeover after SIGKILL of the busiest worker: {takeover:.2f} s "
               f"({projections_held(table, killed.pid)} read models); "
               f"{len(acknowledged.outcomes)} commands acknowledged")

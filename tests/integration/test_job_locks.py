@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from commands.customers import RegisterCustomer
 from ledger.connect import postgres_conninfo
 from ledger.job_claims import JobCoordinator
-from ledger.job_locks import JobLocks, job_key
+from ledger.job_locks import LOCK_CLASS, SETUP_KEY, JobLocks, job_key
 from projections.runner import NotReflectedYetError
 from projections.verification import verify_read_models
 from service.bootstrap import Ledger
@@ -235,3 +235,22 @@ def test_a_service_without_background_work_waits_for_the_workers(
         assert service.runner.wait_for(head, timeout=120) >= head
     finally:
         worker.stop()
+
+
+def test_ledgers_starting_together_create_their_tables_one_at_a_time(
+        postgres_url: str, make_ledger: Callable[..., Ledger]) -> None:
+    built: list[Ledger] = []
+    with psycopg.connect(postgres_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, SETUP_KEY))
+        starting = threading.Thread(target=lambda: built.append(make_ledger(postgres_url)))
+        starting.start()
+        deadline = time.monotonic() + 120
+        while other.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND classid::bigint = %s AND objid::bigint = %s",
+                (LOCK_CLASS, SETUP_KEY)).fetchone() != (1,):  # it waits for the set-up lock
+            assert time.monotonic() < deadline, "the ledger never asked for the set-up lock"
+            threading.Event().wait(0.01)
+        assert built == []
+    starting.join(timeout=120)  # the other process is done: it builds
+    assert len(built) == 1
