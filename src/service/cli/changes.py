@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ledger.domain.errors import Problem, ValidationFailedError
-from projections.queries import ListLateKeyChanges, ListReviewsDue
+from projections.queries import ListLateKeyChanges, ListPendingProposals, ListReviewsDue
 from service.cli.common import (
     client,
     more_note,
@@ -131,13 +131,15 @@ def change_withdraw(
 
 
 @change_app.command("pending")
+@query_options(ListPendingProposals, "limit")
 def change_pending(
     customer_id: Annotated[str | None, typer.Option("--customer", help="Only this one.")] = None,
+    **fields: Any,
 ) -> None:
-    """List change proposals waiting for verification."""
+    """List change proposals waiting for verification, oldest first."""
     def action() -> dict[str, Any]:
         with client() as ledger:
-            return ledger.pending_proposals(customer_id)
+            return ledger.pending_proposals(customer_id, **fields)
 
     def render(result: dict[str, Any]) -> None:
         rows = table("proposal id", "customer id", "fields", "happened on", "proposed by",
@@ -146,7 +148,8 @@ def change_pending(
             rows.add_row(p["proposal_id"], p["customer_id"], ", ".join(p["fields"]),
                          p["happened_on"], p["proposed_by"], "late" if p["late"] else "")
         out.print(rows)
-        note(f"reflects event position {result['reflects_position']}")
+        note(f"{len(result['proposals'])} pending{more_note(result)}; reflects event position "
+             f"{result['reflects_position']}")
 
     show(run(action), render)
 
