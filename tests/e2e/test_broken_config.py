@@ -150,3 +150,15 @@ def test_serve_on_a_busy_port_says_so_in_one_line_and_writes_nothing(tmp_path: P
     assert f"127.0.0.1:{port}" in line
     assert "listening" not in done.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["projections", "verify"], ["keys", "verify"],
+                                     ["keys", "status"], ["audit", "verify"], ["init"]])
+def test_a_command_that_reads_the_database_itself_refuses_a_service_url(
+        tmp_path: Path, command: list[str]) -> None:
+    done = ledger(tmp_path, "--url", f"http://127.0.0.1:{free_port()}", *command,
+                  LEDGER_PASSWORD=SECRET)
+
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
+    assert "--url" in done.stderr and "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []  # no database, no key file made to check instead

@@ -125,8 +125,21 @@ def _os_problem(error: OSError) -> str:
     return f"cannot use {' -> '.join(paths)}: {reason}" if paths else f"cannot go on: {reason}"
 
 
+def refuse_url() -> None:
+    """The commands that read or change the database directly (verifiers, keys, backups,
+    audit) would, given ``--url``, check a database that is not the service's: they refuse
+    it before anything is opened or made."""
+    if options.url:
+        raise ValidationFailedError(
+            [Problem("url", "not supported by this command")],
+            "this command reads the database directly; drop --url and run it where the "
+            "database is (--database-url)")
+
+
 @contextmanager
 def local_ledger() -> Iterator[Ledger]:
+    """The local database, for the commands that read or change it directly."""
+    refuse_url()
     chosen = settings()
     configure_logging(chosen.model_copy(update={"log_level": "warning"}))
     ledger = bootstrap(chosen, start_projections=False)
