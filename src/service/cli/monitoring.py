@@ -102,20 +102,20 @@ def alerts_test() -> None:
         shown = table("webhook", "answer", "tries", "delivered")
         for row in rows:
             answer = row["status_code"] if row["status_code"] is not None else row["error"]
-            shown.add_row(row["url"], str(answer), str(row["attempts"]),
+            shown.add_row(row["webhook"], str(answer), str(row["attempts"]),
                           "yes" if row["delivered"] else "no")
         out.print(shown)
 
     rows = run(action)
     show(rows, render)
-    failed = [row["url"] for row in rows if not row["delivered"]]
+    failed = [row["webhook"] for row in rows if not row["delivered"]]
     if failed:
         run(lambda: _refuse_undelivered(failed))
 
 
-def _refuse_undelivered(urls: list[str]) -> None:
-    raise AlertNotDeliveredError(f"{len(urls)} webhook(s) did not accept the test alert",
-                                 details={"urls": urls})
+def _refuse_undelivered(webhooks: list[str]) -> None:
+    raise AlertNotDeliveredError(f"{len(webhooks)} webhook(s) did not accept the test alert",
+                                 details={"webhooks": webhooks})
 
 
 # Faults ----------------------------------------------------------------------
