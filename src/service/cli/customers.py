@@ -45,6 +45,9 @@ def _render_customer(result: dict[str, Any]) -> None:
     rows = table("field", "value", title=f"Customer {customer['customer_id']}",
                  show_header=False)
     rows.add_row("version", str(customer["version"]))
+    if customer.get("erased"):
+        rows.add_row("erased", f"yes, at {customer.get('erased_at') or '?'}: its personal "
+                               "data was destroyed ([erased])")
     for group, values in customer["profile"].items():
         if isinstance(values, dict):
             for field, value in values.items():
@@ -53,6 +56,10 @@ def _render_customer(result: dict[str, Any]) -> None:
         elif values not in (None, [], {}):
             rows.add_row(group, cell(values))
     rows.add_row("last review", cell(customer["last_review"]))
+    for hold in customer.get("legal_holds", []):
+        rows.add_row("legal hold", f"{hold['hold_id']} ({hold['reference']}), until "
+                                   f"{hold['until'] or 'lifted'}; placed by "
+                                   f"{hold['placed_by']} at {hold['placed_at']}")
     out.print(rows)
     note(f"reflects event position {result['reflects_position']}")
 
