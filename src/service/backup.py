@@ -31,7 +31,7 @@ from ledger.backup.register import ErasureRegister, read_register, update_regist
 from ledger.backup.restore import check_chain, ensure_empty, restore_events
 from ledger.backup.ring import BackupKeyRing
 from ledger.backup.status import FAILURE_NAME, BackupStatus, status
-from ledger.backup.take import BackupKeys, Progress, take_event_backup
+from ledger.backup.take import BackupKeys, Progress, raise_without_a_full, take_event_backup
 from ledger.crypto import KeyMaterialError, key_id_of, read_key_file
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, SigningKeySource
@@ -350,13 +350,15 @@ class LiveBackups:
         backup there is)."""
         now = self.clock()
         try:
-            keys = BackupKeys(self.signing.key(), self.place.backup_key(create_if_missing=True))
             parent = None
             if kind == "incremental":
                 latest = self.place.latest_event_backup()
-                if latest is not None:
+                if latest is None:
+                    raise_without_a_full()  # before a development backup key is made
+                else:
                     parent = self.place.events.manifest(latest)
                     parent.check(self.place.trusted())
+            keys = BackupKeys(self.signing.key(), self.place.backup_key(create_if_missing=True))
             # Everything stored so far is sealed and signed, so the backup reaches the head.
             self.seal()
             register = self._register()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.crypto import KeyMaterialError
 from service.client import LedgerClient
 from service.client_retry import RetryPolicy
 from service.errors import ServiceUnavailableError, ValidationFailedError, error_class
@@ -181,3 +182,18 @@ def test_without_a_password_or_a_terminal_the_client_says_what_to_set(tmp_path: 
     assert done.returncode == ValidationFailedError.exit_code, done.stderr
     assert "LEDGER_PASSWORD" in done.stderr
     assert "Warning" not in done.stderr and "Aborted" not in done.stderr
+
+
+def test_a_ledger_opened_from_another_directory_makes_no_key_files_there(
+        tmp_path: Path) -> None:
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    database = f"sqlite:///{home / 'var' / 'ledger.sqlite3'}"
+    assert ledger(home, "init", database_url=database).returncode == 0
+
+    done = ledger(elsewhere, "--json", "keys", "status", database_url=database)
+
+    assert done.returncode == KeyMaterialError.exit_code, done.stderr
+    assert "LEDGER_DATA_DIR" in done.stderr and "Traceback" not in done.stderr
+    assert list(elsewhere.iterdir()) == []  # no new KEK, no new blind-index key

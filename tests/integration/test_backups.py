@@ -324,6 +324,7 @@ def test_an_incremental_needs_a_full_before_it(live: Ledger) -> None:
     with store_unchanged(live.store), pytest.raises(BackupInvalidError, match="full backup"):
         live.backups.events("incremental", "tester")
     assert place_of(live).events.ids() == []
+    assert not (live.settings.data_dir / "backup_key.key").exists()  # no key made for it
 
 
 # Helpers ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from ledger.backup.errors import BackupInvalidError
 from ledger.backup.location import BackupDirectory
@@ -73,15 +73,19 @@ def end_of(head: SealHead) -> ChainEnd:
     return ChainEnd(head.position, head.records, head.chain_hash.hex(), head.checkpoint_sequence)
 
 
+def raise_without_a_full() -> NoReturn:
+    raise BackupInvalidError("an incremental backup needs a full backup before it: "
+                             "take `ledger backup full` first",
+                             details={"kind": "incremental"})
+
+
 def take_event_backup(db: SqlDatabase, directory: BackupDirectory, keys: BackupKeys, *,
                       kind: Kind, parent: SignedManifest | None, created_by: str,
                       now: datetime, register_version: int,
                       progress: Progress | None = None) -> SignedManifest:
     """Write one backup of the event log (``parent``'s successor for an incremental)."""
     if kind == "incremental" and parent is None:
-        raise BackupInvalidError("an incremental backup needs a full backup before it: "
-                                 "take `ledger backup full` first",
-                                 details={"kind": kind})
+        raise_without_a_full()
     events = EventLog.of(db.dialect)
     backup_id = directory.new_id(kind, now)
     data_key = secrets.token_bytes(32)
