@@ -95,7 +95,7 @@ class HttpTransport:
 
     def __init__(self, base_url: str, *, username: str, password: str, totp: str | None = None,
                  timeout: float = 30.0, verify: str | bool = True,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | None = None, language: str | None = None) -> None:
         # A CA bundle path (a private certificate) becomes an SSL context, as httpx wants.
         trust = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
         try:
@@ -104,6 +104,8 @@ class HttpTransport:
             # than ``ledger serve`` keeps it, so a request never races the server's close.
             self.http = client or httpx.Client(
                 base_url=base_url.rstrip("/"), timeout=timeout, verify=trust,
+                # The service answers errors and notices in it (else in its policy's).
+                headers={"Accept-Language": language} if language else None,
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20,
                                     keepalive_expiry=KEEP_ALIVE_SECONDS))  # httpx's defaults
             self.headers: dict[str, str] = {}

@@ -14,11 +14,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from pydantic import ValidationError
+from rich.cells import cell_len
 from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
+from ledger.domain.messages import N_, Translate, message, rendered
+from ledger.i18n import ENGLISH, language_of_environment, translator
 from ledger.logging import configure_logging
 from ledger.settings import Settings
 from ledger.transient import is_transient, unavailable
@@ -52,9 +55,46 @@ class Options:
     actor: str = ""
     url: str | None = None
     database_url: str | None = None
+    # ``--lang``; the language itself is ``language()``.
+    lang: str | None = None
 
 
 options = Options()
+_chosen: dict[str, str] = {}
+
+
+def language() -> str:
+    """The language the command line speaks: ``--lang``, ``LEDGER_LANG``, ``LC_ALL`` or
+    ``LANG``, else the policy's ``locale`` (English when the policy cannot be read: the
+    error that says why is then read in English). ``--help`` is English whatever it is."""
+    if "language" not in _chosen:
+        _chosen["language"] = language_of_environment(options.lang, os.environ,
+                                                      _policy_locale())
+    return _chosen["language"]
+
+
+def _policy_locale() -> str:
+    from service.policy import load_service_policy  # only when no flag or variable chose
+
+    try:
+        return load_service_policy(Settings().policy_file).locale
+    except Exception:  # a broken setting or policy is reported by the command itself
+        return ENGLISH
+
+
+def choose_language(flag: str | None) -> None:
+    """Take ``--lang`` (the root callback calls this once per invocation)."""
+    options.lang = flag
+    _chosen.clear()
+
+
+def tr(text: str) -> str:
+    """A text of the command line's own (a heading, a summary) in its language."""
+    return rendered(text, translate())
+
+
+def translate() -> Translate:
+    return translator(language())
 
 LOCAL_ADMINISTRATOR = "local-admin"
 # Whoever runs the command line on the server holds the database anyway: trusted as an
@@ -83,14 +123,17 @@ def redacted(database_url: str) -> str:
 
 
 def fail(error: LedgerError) -> NoReturn:
+    # In the command line's language; the code and the exit code never change with it.
+    answer = error.as_dict(translate())
     if options.json:
-        err.print_json(json.dumps({"error": error.as_dict()}, ensure_ascii=False))
+        err.print_json(json.dumps({"error": answer}, ensure_ascii=False))
     else:
-        err.print(Text.assemble(("error", "bold red"), f" [{error.code}]: ",
-                                literal(error.message)), highlight=False)
+        err.print(Text.assemble((tr(N_("error")), "bold red"), f" [{error.code}]: ",
+                                literal(answer["message"])), highlight=False)
         if isinstance(error, ValidationFailedError):
-            for problem in error.problems:
-                err.print(literal(f"  - {problem.field}: {problem.message}"), highlight=False)
+            for problem in answer["details"]["problems"]:
+                err.print(literal(f"  - {problem['field']}: {problem['message']}"),
+                          highlight=False)
     raise typer.Exit(error.exit_code)
 
 
@@ -150,7 +193,8 @@ def _remote() -> Iterator[LedgerClient]:
     with LedgerClient.over_http(options.url or "", username=options.actor, password=password,
                                 totp=os.environ.get("LEDGER_TOTP"),
                                 verify=os.environ.get("LEDGER_CA_BUNDLE") or True,
-                                retry=RetryPolicy.from_settings(settings())) as remote:
+                                retry=RetryPolicy.from_settings(settings()),
+                                language=language()) as remote:
         yield remote
 
 
@@ -233,18 +277,24 @@ class DataTable(Table):
 
 def table(*columns: str, title: str | None = None, show_header: bool = True) -> DataTable:
     """A table of data whose ids and times are never cut, so they can be copied into the
-    next command; its title (which often names an id the user typed) is literal too."""
+    next command; its title (which often names an id the user typed) is literal too.
+
+    The headings are English templates of the catalogue, shown in the command line's
+    language (``--json`` keys never are)."""
     result = DataTable(title=None if title is None else literal(title),
                        show_header=show_header)
     for column in columns:
         whole = column.endswith((" id", " at", " on"))
-        result.add_column(column, no_wrap=whole, min_width=len(column), overflow="fold")
+        heading = tr(column)
+        result.add_column(heading, no_wrap=whole, min_width=cell_len(heading),
+                          overflow="fold")
     return result
 
 
 def more_note(answer: dict[str, Any]) -> str:
     """What a count says when its list was cut at the limit: that there are more."""
-    return " (the first ones only: more exist; raise --limit)" if answer.get("more") else ""
+    return tr(N_(" (the first ones only: more exist; raise --limit)")) if answer.get(
+        "more") else ""
 
 
 def note(text: str) -> None:
@@ -254,9 +304,10 @@ def note(text: str) -> None:
 
 def show_outcome(outcome: dict[str, Any]) -> None:
     def render(o: dict[str, Any]) -> None:
-        replayed = " (already processed: first outcome returned)" if o.get("replayed") else ""
-        out.print(f"[green]{o['command']}[/] accepted{replayed}", highlight=False,
-                  soft_wrap=True)
+        accepted = tr(message("{command} accepted", command=o["command"]))
+        replayed = tr(N_(" (already processed: first outcome returned)")) if o.get(
+            "replayed") else ""
+        out.print(Text(accepted + replayed, style="green"), highlight=False, soft_wrap=True)
         rows = DataTable(show_header=False, box=None)
         rows.add_column(no_wrap=True)
         rows.add_column(overflow="fold")

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ledger.domain.messages import N_, message
 from projections.queries import FindCustomers, GetCustomer
 from service.cli.common import (
     cell,
@@ -19,6 +20,7 @@ from service.cli.common import (
     show,
     show_outcome,
     table,
+    tr,
 )
 from service.cli.query_options import query_options
 
@@ -44,7 +46,7 @@ def _render_customer(result: dict[str, Any]) -> None:
     customer = result["customer"]
     rows = table("field", "value", title=f"Customer {customer['customer_id']}",
                  show_header=False)
-    rows.add_row("version", str(customer["version"]))
+    rows.add_row(tr(N_("version")), str(customer["version"]))
     for group, values in customer["profile"].items():
         if isinstance(values, dict):
             for field, value in values.items():
@@ -52,9 +54,10 @@ def _render_customer(result: dict[str, Any]) -> None:
                     rows.add_row(f"{group}.{field}", cell(value))
         elif values not in (None, [], {}):
             rows.add_row(group, cell(values))
-    rows.add_row("last review", cell(customer["last_review"]))
+    rows.add_row(tr(N_("last review")), cell(customer["last_review"]))
     out.print(rows)
-    note(f"reflects event position {result['reflects_position']}")
+    note(tr(message("reflects event position {position}",
+                    position=result["reflects_position"])))
 
 
 @customer_app.command("show")
@@ -82,8 +85,9 @@ def customer_find(name_prefix: str, **fields: Any) -> None:
             rows.add_row(c["customer_id"], c["name"], c["source_channel"], str(c["version"]),
                          c["updated_at"])
         out.print(rows)
-        note(f"{len(result['customers'])} found{more_note(result)}; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} found{more}; reflects event position {position}",
+                        count=len(result["customers"]), more=more_note(result),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 

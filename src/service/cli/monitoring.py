@@ -10,6 +10,7 @@ import typer
 from prometheus_client.parser import text_string_to_metric_families
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import N_
 from service.alerts import Alert, AlertNotDeliveredError, WebhookSender, webhook_payload
 from service.cli.common import (
     admin_client,
@@ -31,7 +32,7 @@ fault_app = typer.Typer(help="The fault register (FT-3).", no_args_is_help=True)
 incident_app = typer.Typer(help="Security incidents and the one-step lock (IR-1).",
                            no_args_is_help=True)
 
-TEST_ALERT = Alert("LedgerTestAlert", "none", "A test alert sent by `ledger alerts test`.")
+TEST_ALERT = Alert("LedgerTestAlert", "none", N_("A test alert sent by `ledger alerts test`."))
 
 
 def _now() -> datetime:
@@ -88,14 +89,15 @@ def alerts_test() -> None:
         chosen = settings()
         if not chosen.webhook_urls:
             raise ValidationFailedError(
-                [Problem("LEDGER_ALERT_WEBHOOK_URLS", "no webhook is configured")],
-                "no webhook to test: set LEDGER_ALERT_WEBHOOK_URLS")
-        rules = load_service_policy(chosen.policy_file).alerts
+                [Problem("LEDGER_ALERT_WEBHOOK_URLS", N_("no webhook is configured"))],
+                N_("no webhook to test: set LEDGER_ALERT_WEBHOOK_URLS"))
+        policy = load_service_policy(chosen.policy_file)
+        rules = policy.alerts
         sender = WebhookSender(chosen.webhook_urls, rules.webhook_timeout_seconds,
                                rules.webhook_attempts)
         started = _now().timestamp()
         deliveries = sender.send(webhook_payload([(TEST_ALERT, started, None)], "firing",
-                                                 chosen.external_url or ""))
+                                                 chosen.external_url or "", policy.locale))
         return [delivery.as_dict() for delivery in deliveries]
 
     def render(rows: list[dict[str, Any]]) -> None:
