@@ -1,0 +1,100 @@
+# ruff: noqa: RUF001 - the Chinese texts hold full-width punctuation, as Chinese does
+"""A message is its English template and parameters: it reads, compares and is stored as
+English, and renders in Chinese only when a reader asks for it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field, ValidationError
+
+from ledger.domain.errors import PermissionDeniedError, Problem, ValidationFailedError
+from ledger.domain.messages import Message, fill, message, rendered
+from ledger.domain.problems import problems_from
+from ledger.i18n import CHINESE, ENGLISH, read_po, render, translator
+
+ZH = translator(CHINESE)
+
+
+def test_a_message_is_its_english_text_and_keeps_template_and_parameters() -> None:
+    text = message("your password is older than {days} days: please change it", days=90)
+
+    assert text == "your password is older than 90 days: please change it"
+    assert isinstance(text, str)
+    assert (text.template, dict(text.params)) == (
+        "your password is older than {days} days: please change it", {"days": 90})
+    assert text.rendered(ZH) == "您的密码已超过 90 天：请修改"
+    assert text.rendered(translator(ENGLISH)) == text
+
+
+def test_a_text_given_as_a_parameter_is_read_in_the_language_too() -> None:
+    none = message("{operation} is not allowed for this account (roles: {roles})",
+                   operation="register-customer", roles=message("none"))
+
+    assert none == "register-customer is not allowed for this account (roles: none)"
+    assert none.rendered(ZH) == "此账户不允许 register-customer（角色：无）"
+    listed = fill("Read models lag the log: {models}.",
+                  {"models": (message("{name} ({lag} events behind)", name="customers", lag=3),
+                              message("{name} ({lag} events behind)", name="audit", lag=4))},
+                  ZH)
+    assert listed == "Read models lag the log: customers（落后 3 个事件）, audit（落后 4 个事件）."
+
+
+def test_a_plain_literal_is_its_own_template_and_an_unknown_text_stays_english() -> None:
+    assert rendered("no customer with this id", ZH) == "没有此 ID 的客户"
+    assert rendered("a text no catalogue has", ZH) == "a text no catalogue has"
+    assert render("JSON nested deeper than {levels} levels", {"levels": 32}, CHINESE) == (
+        "JSON 嵌套超过 32 层")
+
+
+def test_errors_and_problems_keep_code_and_field_and_translate_only_the_message() -> None:
+    denial = PermissionDeniedError("requests are not allowed from this network")
+    invalid = ValidationFailedError([Problem("basic.name", "must not contain control "
+                                                           "characters")])
+
+    assert denial.as_dict() == {"code": "permission_denied", "details": {},
+                                "message": "requests are not allowed from this network"}
+    assert denial.as_dict(ZH) == {"code": "permission_denied", "details": {},
+                                  "message": "不允许来自此网络的请求"}
+    assert invalid.message == "invalid input in: basic.name"
+    assert invalid.as_dict(ZH) == {"code": "validation_failed",
+                                   "message": "以下字段输入无效：basic.name",
+                                   "details": {"problems": [{"field": "basic.name",
+                                                             "message": "不得包含控制字符"}]}}
+    # The error itself, and what a log or an event would take from it, stays English.
+    assert invalid.details["problems"] == [{"field": "basic.name",
+                                            "message": "must not contain control characters"}]
+
+
+class _Limits(BaseModel):
+    name: str = Field(max_length=3)
+    initial: str = Field(max_length=1)
+    count: int = Field(ge=1)
+    since: date
+
+
+def test_pydantics_messages_are_its_templates_with_their_limits_and_read_in_chinese() -> None:
+    try:
+        _Limits.model_validate({"name": "abcdef", "initial": "ab", "count": 0})
+    except ValidationError as error:
+        problems = problems_from(error.errors(include_input=False, include_url=False),
+                                 default="input")
+    by_field = {p.field: p for p in problems}
+
+    assert {f: p.message for f, p in by_field.items()} == {
+        "name": "String should have at most 3 characters",
+        "initial": "String should have at most 1 character",
+        "count": "Input should be greater than or equal to 1", "since": "Field required"}
+    assert {f: rendered(p.message, ZH) for f, p in by_field.items()} == {
+        "name": "字符串最多只能有 3 个字符", "initial": "字符串最多只能有 1 个字符",
+        "count": "输入应大于或等于 1", "since": "必填字段"}
+    assert isinstance(by_field["name"].message, Message)
+
+
+def test_the_po_reader_takes_continued_and_escaped_strings() -> None:
+    entries = read_po('# a comment\nmsgid ""\nmsgstr "Language: zh_CN\\n"\n\n'
+                      '#, python-brace-format\nmsgid "a \\"quoted\\" {x} "\n"and continued"\n'
+                      'msgstr "有\\"引号\\"的 {x}"\n"与续行"\n')
+
+    assert entries == {"": "Language: zh_CN\n",
+                       'a "quoted" {x} and continued': '有"引号"的 {x}与续行'}
