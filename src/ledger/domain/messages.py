@@ -79,3 +79,18 @@ def rendered(text: str, translate: Translate = english) -> str:
     if isinstance(text, Message):
         return text.rendered(translate)
     return translate(text)
+
+
+def localised(data: Any, translate: Translate) -> Any:
+    """``data`` (an answer: dicts, lists, values) with each ``Message`` in it read in the
+    reader's language; every other value as it is. English needs no walk: a message is its
+    English text already."""
+    if translate is english:
+        return data
+    if isinstance(data, Message):
+        return data.rendered(translate)
+    if isinstance(data, dict):
+        return {key: localised(value, translate) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return type(data)(localised(value, translate) for value in data)
+    return data

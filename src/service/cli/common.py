@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
-from ledger.domain.messages import N_, Translate, message, rendered
+from ledger.domain.messages import N_, Translate, localised, message, rendered
 from ledger.i18n import ENGLISH, language_of_environment, translator
 from ledger.logging import configure_logging
 from ledger.settings import Settings
@@ -244,6 +244,9 @@ def read_json(source: Path) -> Any:
 
 
 def show(data: Any, render: Callable[[Any], None]) -> None:
+    # The answer's own texts (a certificate's statement, a notice) in the CLI's language,
+    # as the service renders them for a reader over HTTP.
+    data = localised(data, translate())
     if options.json:
         out.print_json(json.dumps(data, ensure_ascii=False, default=str))
     else:

@@ -9,7 +9,7 @@ from datetime import date
 from pydantic import BaseModel, Field, ValidationError
 
 from ledger.domain.errors import PermissionDeniedError, Problem, ValidationFailedError
-from ledger.domain.messages import Message, fill, message, rendered
+from ledger.domain.messages import Message, english, fill, localised, message, rendered
 from ledger.domain.problems import problems_from
 from ledger.i18n import CHINESE, ENGLISH, read_po, render, translator
 
@@ -98,3 +98,14 @@ def test_the_po_reader_takes_continued_and_escaped_strings() -> None:
 
     assert entries == {"": "Language: zh_CN\n",
                        'a "quoted" {x} and continued': '有"引号"的 {x}与续行'}
+
+
+def test_an_answer_is_localised_where_it_holds_messages_and_left_alone_elsewhere() -> None:
+    answer = {"statement": message("a legal hold was in force"), "hold_ids": ["h-1"],
+              "steps": ({"note": message("none"), "position": 3},), "name": "none"}
+
+    assert localised(answer, ZH) == {"statement": "当时有法律保全处于有效期内",
+                                     "hold_ids": ["h-1"],
+                                     "steps": ({"note": "无", "position": 3},),
+                                     "name": "none"}  # a value from the data is the data
+    assert localised(answer, english) is answer
