@@ -14,12 +14,13 @@ from commands.ports import UnitOfWork
 from commands.training import grant_requirement
 from ledger.domain.account import AccountStatus, LockReason
 from ledger.domain.errors import NotFoundError
+from ledger.domain.messages import message
 from ledger.policy_access import ROLES
 
 
 def _role(value: str) -> str:
     if value not in ROLES:
-        raise ValueError("unknown role; one of " + ", ".join(ROLES))
+        raise ValueError(message("unknown role; one of {roles}", roles=", ".join(ROLES)))
     return value
 
 

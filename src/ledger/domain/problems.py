@@ -57,7 +57,11 @@ def problem_message(detail: Mapping[str, Any]) -> str:
         return _EMAIL
     context = detail.get("ctx") or {}
     if kind == "value_error" and isinstance(context.get("error"), ValueError):
-        return message.removeprefix("Value error, ")  # the ledger's own ValueError
+        # The ledger's own ValueError: its message, a template with its parameters kept.
+        reason = context["error"].args[0] if context["error"].args else None
+        if isinstance(reason, Message):
+            return reason
+        return message.removeprefix("Value error, ")
     if any(key in context for key in _INPUT_DERIVED_CONTEXT):
         return _NOT_VALID
     return _pydantic_message(kind, message, context) or _NOT_VALID
