@@ -12,6 +12,10 @@ The scan knows the ledger's ways of saying something to a person:
 - a problem's message: the second argument of ``Problem(field, "...")``;
 - a table's headings: the arguments of ``table("...", ...)``.
 
+A literal or a text built in place that the command line prints (``out.print``, ``note``,
+a table's ``add_row``) is not in the catalogue: it is printed in English whatever the
+language, so the scan reports it (a value from the data is a name, never a literal).
+
 Run ``python -m tests.catalogue`` to print the templates the Chinese catalogue lacks, as
 PO entries to translate and add to ``src/ledger/locale/zh_CN/LC_MESSAGES/ledger.po``.
 """
@@ -32,8 +36,8 @@ MARKERS = {"N_", "message", "Message", "tr"}
 # Where a validator's ValueError becomes a problem's message (pydantic reports its text).
 VALIDATOR_PACKAGES = ("ledger/domain/", "commands/")
 _BUILTIN_ERRORS = {name for name in dir(builtins) if name.endswith("Error")}
-# Where the command line prints to a person.
-PRINTERS = {"print", "note", "echo", "secho"}
+# Where the command line prints to a person (a table's row labels too).
+PRINTERS = {"print", "note", "echo", "secho", "add_row"}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import N_, message
 from projections.queries import ListLateKeyChanges, ListReviewsDue
 from service.cli.common import (
     client,
@@ -21,6 +22,7 @@ from service.cli.common import (
     show,
     show_outcome,
     table,
+    tr,
 )
 from service.cli.query_options import query_options
 
@@ -144,9 +146,11 @@ def change_pending(
                      "late")
         for p in result["proposals"]:
             rows.add_row(p["proposal_id"], p["customer_id"], ", ".join(p["fields"]),
-                         p["happened_on"], p["proposed_by"], "late" if p["late"] else "")
+                         p["happened_on"], p["proposed_by"],
+                         tr(N_("late")) if p["late"] else "")
         out.print(rows)
-        note(f"reflects event position {result['reflects_position']}")
+        note(tr(message("reflects event position {position}",
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -166,8 +170,9 @@ def change_late(**fields: Any) -> None:
             rows.add_row(c["proposal_id"], c["customer_id"], ", ".join(c["key_fields"]),
                          c["happened_on"], c["record_by"], c["recorded_at"], c["status"])
         out.print(rows)
-        note(f"{len(result['late_changes'])} late{more_note(result)}; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} late{more}; reflects event position {position}",
+                        count=len(result["late_changes"]), more=more_note(result),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -202,7 +207,8 @@ def review_due(**fields: Any) -> None:
             rows.add_row(c["customer_id"], c["name"] or "", c["last_reviewed_quarter"] or "never",
                          c["registered_at"])
         out.print(rows)
-        note(f"{len(result['customers'])} due{more_note(result)}; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} due{more}; reflects event position {position}",
+                        count=len(result["customers"]), more=more_note(result),
+                        position=result["reflects_position"])))
 
     show(run(action), render)

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
+from ledger.domain.messages import message
 from projections.privacy import LegalHoldReview
-from service.cli.common import client, more_note, note, out, run, show, show_outcome, table
+from service.cli.common import client, more_note, note, out, run, show, show_outcome, table, tr
 from service.cli.query_options import query_options
 
 hold_app = typer.Typer(help="Legal holds: no deletion is executed while one is in force "
@@ -59,8 +60,9 @@ def hold_review(**fields: Any) -> None:
             rows.add_row(h["hold_id"], h["customer_id"], h["reference"], h["until"] or "open",
                          h["placed"]["by"], h["placed"]["at"], status, "\n".join(h["blocks"]))
         out.print(rows)
-        note(f"{len(result['holds'])} holds{more_note(result)}; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} holds{more}; reflects event position {position}",
+                        count=len(result["holds"]), more=more_note(result),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 

@@ -10,7 +10,7 @@ import typer
 from prometheus_client.parser import text_string_to_metric_families
 
 from ledger.domain.errors import Problem, ValidationFailedError
-from ledger.domain.messages import N_
+from ledger.domain.messages import N_, message
 from service.alerts import Alert, AlertNotDeliveredError, WebhookSender, webhook_payload
 from service.cli.common import (
     admin_client,
@@ -24,6 +24,7 @@ from service.cli.common import (
     show,
     show_outcome,
     table,
+    tr,
 )
 from service.policy import load_service_policy
 
@@ -116,7 +117,8 @@ def alerts_test() -> None:
 
 
 def _refuse_undelivered(urls: list[str]) -> None:
-    raise AlertNotDeliveredError(f"{len(urls)} webhook(s) did not accept the test alert",
+    raise AlertNotDeliveredError(message("{count} webhook(s) did not accept the test alert",
+                                         count=len(urls)),
                                  details={"urls": urls})
 
 
@@ -201,7 +203,8 @@ def fault_list(
                           fault["due_by"], "yes" if fault["overdue"] else "no",
                           fault["symptom"], fault["alert"] or "")
         out.print(shown)
-        note(f"{len(answer['faults'])} fault(s){more_note(answer)}, judged at {answer['now']}")
+        note(tr(message("{count} fault(s){more}, judged at {now}", count=len(answer["faults"]),
+                        more=more_note(answer), now=answer["now"])))
 
     show(run(action), render)
 

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from service.cli.common import admin_client, note, out, run, show, show_outcome, table
+from ledger.domain.messages import message
+from service.cli.common import admin_client, note, out, run, show, show_outcome, table, tr
 
 training_app = typer.Typer(help="Training and assessment (TR-1..TR-3).", no_args_is_help=True)
 
@@ -71,8 +72,8 @@ def training_overdue(
             rows.add_row(e["username"], e["department"], e["reason"], e["due_on"],
                          e["last_passed_on"] or "never")
         out.print(rows)
-        note(f"{len(result['employees'])} employee(s) overdue; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} employee(s) overdue; reflects event position {position}",
+                        count=len(result["employees"]), position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -95,7 +96,7 @@ def training_pass_rates(
                 rows.add_row(r[key], str(r["assessments"]), str(r["passed"]),
                              f"{r['pass_rate']:.0%}")
             out.print(rows)
-        note(f"pass mark {result['pass_mark']}; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("pass mark {pass_mark}; reflects event position {position}",
+                        pass_mark=result["pass_mark"], position=result["reflects_position"])))
 
     show(run(action), render)
