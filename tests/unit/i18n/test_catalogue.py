@@ -34,9 +34,9 @@ STILL_ENGLISH = {
     "ledger/backup/sealed_files.py": 1, "ledger/backup/take.py": 1, "ledger/connect.py": 1,
     "ledger/crypto.py": 4, "ledger/integrity/readonly.py": 1, "ledger/key_rotation.py": 2,
     "ledger/policy.py": 2, "ledger/sealed_secrets.py": 2, "service/backup.py": 3,
-    "service/cli/audit.py": 23, "service/cli/backup.py": 3, "service/cli/common.py": 1,
+    "service/cli/audit.py": 1, "service/cli/backup.py": 3, "service/cli/common.py": 1,
     "service/cli/customers.py": 1, "service/cli/operations.py": 3,
-    "service/cli/training.py": 1, "service/cli/verification.py": 10,
+    "service/cli/training.py": 1, "service/cli/verification.py": 2,
     "service/client_transport.py": 4, "service/key_material.py": 1, "service/listener.py":
     1, "service/preflight.py": 1,
 }
