@@ -7,7 +7,8 @@ The scan knows the ledger's ways of saying something to a person:
 - a marked template: ``N_("...")``, ``message("...", ...)``, ``Message("...", ...)``,
   ``tr("...")`` (the command line's own texts);
 - an error's message: the first argument of a ledger error class (``raise XError("...")``,
-  ``denial = XError("...")``, ``super().__init__("...")`` in an error class), and the
+  ``denial = XError("...")``, ``super().__init__("...")`` in an error class; the second of
+  ``ValidationFailedError(problems, "...")``), and the
   ``ValueError``s of the domain's validators (pydantic reports their text);
 - a problem's message: the second argument of ``Problem(field, "...")``;
 - a table's headings: the arguments of ``table("...", ...)``.
@@ -104,12 +105,13 @@ class _Scan(ast.NodeVisitor):
         elif name == "table":
             self._texts(arguments, node.lineno)
         elif _error_class(name, self.path) and arguments:
-            self._texts(arguments[:1], node.lineno)
+            # ValidationFailedError(problems, message): its message comes second.
+            self._texts(arguments[1:2] if name == "ValidationFailedError" else arguments[:1],
+                        node.lineno)
             message = next((k.value for k in node.keywords if k.arg == "message"), None)
             if message is not None:
                 self._texts([message], node.lineno)
-        elif name == "ValidationFailedError" or (
-                name == "__init__" and self.classes and self.classes[-1].endswith("Error")):
+        elif name == "__init__" and self.classes and self.classes[-1].endswith("Error"):
             self._texts(arguments[:1], node.lineno)
         elif name in PRINTERS and self.path.startswith("service/cli/"):
             # The command line's own words go through ``tr``; a literal or a text built in

@@ -105,6 +105,8 @@ class ResponseGuard:
                 headers = MutableHeaders(scope=message)
                 for name, value in extra.items():
                     headers[name] = value
+                # Its messages depend on the request's language: caches must tell them apart.
+                headers.add_vary_header("Accept-Language")
             await send(message)
 
         try:

@@ -65,6 +65,7 @@ def test_a_validation_error_reads_in_both_languages_with_the_same_code(
     assert english.status_code == chinese.status_code == 422
     assert (english.headers["content-language"], chinese.headers["content-language"]) == (
         ENGLISH, CHINESE)
+    assert "Accept-Language" in chinese.headers["vary"]
     en, zh = english.json()["error"], chinese.json()["error"]
     assert en["code"] == zh["code"] == "validation_failed"
     assert en["message"] == "invalid input in: basic.email"

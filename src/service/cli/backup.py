@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from ledger.backup.check import Verdict
 from ledger.backup.errors import BackupInvalidError, BackupOverdueError, DrillFailedError
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import message
 from projections.digest import read_model_digests
 from service.backup import BackupPlace, LiveBackups
 from service.backup_drill import drill
@@ -126,8 +127,9 @@ def backup_verify(
     if bad:
         first = bad[0]
         fail(BackupInvalidError(
-            f"{len(bad)} backup(s) invalid or missing; first: {first.backup_id} "
-            f"({first.status}{': ' + first.reason if first.reason else ''})",
+            message("{count} backup(s) invalid or missing; first: {backup_id} ({status}{why})",
+                    count=len(bad), backup_id=first.backup_id, status=first.status,
+                    why=": " + first.reason if first.reason else ""),
             details={"backup_id": first.backup_id, "file": first.file}))
 
 
@@ -183,8 +185,9 @@ def backup_drill(
     report = run(action)
     show(report, render)
     if report["mismatched"]:
-        fail(DrillFailedError(f"the drill of {report['backup_id']} did not match: "
-                              + ", ".join(report["mismatched"]),
+        fail(DrillFailedError(message("the drill of {backup_id} did not match: {mismatched}",
+                                      backup_id=report["backup_id"],
+                                      mismatched=", ".join(report["mismatched"])),
                               details={"mismatched": report["mismatched"]}))
 
 
@@ -215,7 +218,7 @@ def backup_status() -> None:
     show(report, render)
     if report["overdue"]:
         late = [name for name, kind in report["kinds"].items() if kind["overdue"]]
-        fail(BackupOverdueError("backups overdue: " + ", ".join(late),
+        fail(BackupOverdueError(message("backups overdue: {kinds}", kinds=", ".join(late)),
                                 details={"overdue": late}))
 
 

@@ -239,8 +239,9 @@ def read_json(source: Path) -> Any:
         raise ValidationFailedError([Problem("file", "not UTF-8 text")],
                                     f"the input file is not UTF-8 text: {source}") from None
     except json.JSONDecodeError as error:
-        raise ValidationFailedError([Problem("file", f"not valid JSON (line {error.lineno})")],
-                                    "the input is not valid JSON") from None
+        raise ValidationFailedError([Problem("file", message("not valid JSON (line {line})",
+                                                             line=error.lineno))],
+                                    N_("the input is not valid JSON")) from None
 
 
 def show(data: Any, render: Callable[[Any], None]) -> None:

