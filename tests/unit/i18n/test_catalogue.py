@@ -37,8 +37,8 @@ STILL_ENGLISH = {
     6, "ledger/sealed_secrets.py": 2, "service/backup.py": 3, "service/cli/audit.py": 1,
     "service/cli/common.py": 2, "service/cli/customers.py": 1, "service/cli/operations.py":
     3, "service/cli/training.py": 1, "service/cli/verification.py": 2,
-    "service/client_transport.py": 4, "service/first_admin.py": 1,
-    "service/key_material.py": 1, "service/listener.py": 1, "service/preflight.py": 2,
+    "service/first_admin.py": 1, "service/key_material.py": 1, "service/listener.py": 1,
+    "service/preflight.py": 2,
 }
 
 
