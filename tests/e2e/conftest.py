@@ -1,4 +1,5 @@
-"""End-to-end fixtures: the real ``ledger`` executable, as a user starts it, in subprocesses.
+"""End-to-end fixtures: the real ``ledger`` command line, as a user runs it, in processes of
+its own (forked from one that has imported it already: ``tests/e2e/forked.py``).
 
 Every subprocess runs in a temporary directory with its own database, is bounded by a
 timeout, and is terminated (then killed if it must be) at teardown.
@@ -17,6 +18,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import FAST_HASHING_POLICY
+from tests.e2e.forked import ForkedProcess, run_ledger, spawn_ledger
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
 STARTUP_TIMEOUT = 30.0
@@ -37,6 +41,10 @@ def free_port() -> int:
         return port
 
 
+# The scenarios' accounts and servers hash passwords at argon2id's smallest cost: hashing
+# is not what they examine, and at the shipped cost (which the README scenario's server
+# runs) the four first logins of a server fixture alone took seconds of CPU.
+QUICK_HASHING = {"LEDGER_POLICY_FILE": str(FAST_HASHING_POLICY)}
 ONE_TIME = "Initial-Pass#2041"
 PASSWORD = "Quiet-Harbour#5512"
 # Who the HTTP scenarios log in as: department, roles.
@@ -52,15 +60,13 @@ def provision(workdir: Path, database_url: str, staff: dict[str, tuple[str, list
               ) -> None:
     """``ledger init`` and ``ledger account create`` as an administrator would run them."""
     workdir.mkdir(parents=True, exist_ok=True)
-    env = ledger_env(database_url)
+    env = ledger_env(database_url, **QUICK_HASHING)
     commands = [["init"]] + [
         ["account", "create", username, "--employee-id", f"E-{username}", "--department",
          department, "--password", ONE_TIME, *(arg for role in roles for arg in ("--role", role))]
         for username, (department, roles) in staff.items()]
     for command in commands:
-        done = subprocess.run([LEDGER, "--json", *command], cwd=workdir, env=env, text=True,
-                              capture_output=True, timeout=CLI_TIMEOUT, check=False,
-                              stdin=subprocess.DEVNULL)
+        done = run_ledger(["--json", *command], cwd=workdir, env=env, timeout=CLI_TIMEOUT)
         assert done.returncode == 0, done.stderr
 
 
@@ -80,7 +86,7 @@ def first_login(base_url: str, username: str, *, verify: str | bool = True) -> N
 class RunningServer:
     """A ``ledger serve`` process and where it listens."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | ForkedProcess
     base_url: str
     log: Path
     verify: str | bool = True
@@ -119,11 +125,8 @@ def start_server(workdir: Path, database_url: str, *args: str, verify: str | boo
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = workdir / f"server-{port}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [LEDGER, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-            cwd=workdir, env=ledger_env(database_url, **env),
-            stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
+    process = spawn_ledger(["serve", "--host", "127.0.0.1", "--port", str(port), *args],
+                           cwd=workdir, env=ledger_env(database_url, **env), log=log)
     scheme = "https" if "--tls-cert" in args else "http"
     server = RunningServer(process, f"{scheme}://127.0.0.1:{port}", log, verify)
     try:
@@ -141,7 +144,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     workdir = tmp_path_factory.mktemp("server")
     database_url = f"sqlite:///{workdir / 'ledger.sqlite3'}"
     provision(workdir, database_url, STAFF)
-    running = start_server(workdir, database_url, LEDGER_READ_WAIT_TIMEOUT="2")
+    running = start_server(workdir, database_url, LEDGER_READ_WAIT_TIMEOUT="2",
+                           **QUICK_HASHING)
     for username in STAFF:
         first_login(running.base_url, username)
     yield running
@@ -150,13 +154,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
-    """Start servers on a given database for one test; all are stopped afterwards."""
+    """Start servers on a given database for one test; all are stopped afterwards.
+
+    A test names its database fixture before this one, so that the servers stop before
+    their database is dropped (fixtures end in reverse order): a server whose database
+    went first spent seconds retrying before it stopped."""
     started: list[RunningServer] = []
 
     def start(database_url: str, *args: str, verify: str | bool = True) -> RunningServer:
         workdir = tmp_path / f"server{len(started)}"
         provision(workdir, database_url, STAFF)
-        running = start_server(workdir, database_url, *args, verify=verify)
+        running = start_server(workdir, database_url, *args, verify=verify, **QUICK_HASHING)
         started.append(running)
         for username in STAFF:
             first_login(running.base_url, username, verify=verify)

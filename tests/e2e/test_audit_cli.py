@@ -16,7 +16,8 @@ import pytest
 
 from ledger.domain.errors import NotFoundError, ValidationFailedError
 from ledger.integrity.report import IntegrityUnverifiedError, IntegrityViolationError
-from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, ledger_env
+from tests.e2e.conftest import CLI_TIMEOUT, ledger_env
+from tests.e2e.forked import run_ledger
 from tests.e2e.test_cli import Cli, register, staffed, words
 from tests.integration.tampering import RawEvents
 
@@ -178,9 +179,8 @@ class Store:
     database_url: str
 
     def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([LEDGER, "--json", *args], cwd=self.workdir, capture_output=True,
-                              text=True, timeout=CLI_TIMEOUT, check=False,
-                              stdin=subprocess.DEVNULL, env=ledger_env(self.database_url, **env))
+        return run_ledger(["--json", *args], cwd=self.workdir, timeout=CLI_TIMEOUT,
+                          env=ledger_env(self.database_url, **env))
 
     def verify(self, *args: str, **env: str) -> tuple[int, dict[str, Any]]:
         """``ledger audit verify`` once every record is older than the checkpoint interval."""

@@ -30,7 +30,6 @@ from service.client_retry import RetryPolicy
 from tests.conftest import FAST_HASHING_POLICY
 from tests.e2e.conftest import (
     CLI_TIMEOUT,
-    LEDGER,
     ONE_TIME,
     PASSWORD,
     RunningServer,
@@ -38,6 +37,7 @@ from tests.e2e.conftest import (
     ledger_env,
     start_server,
 )
+from tests.e2e.forked import run_ledger
 from tests.factories import make_profile
 
 # Sixteen logins hash a password each: at the policy's real cost that alone takes seconds.
@@ -97,10 +97,8 @@ def _run_writers_with_faults(server: RunningServer, fault: Callable[[], None]) -
 
 
 def _cli(workdir: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([LEDGER, "--json", *args], cwd=workdir,
-                          env=ledger_env(database_url, **FAST_HASHING),
-                          text=True, capture_output=True, timeout=CLI_TIMEOUT, check=False,
-                          stdin=subprocess.DEVNULL)
+    return run_ledger(["--json", *args], cwd=workdir,
+                      env=ledger_env(database_url, **FAST_HASHING), timeout=CLI_TIMEOUT)
 
 
 def _wait_until_projected(server: RunningServer) -> None:

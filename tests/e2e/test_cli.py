@@ -23,7 +23,8 @@ from ledger.domain.errors import (
     WorkflowViolationError,
 )
 from service.cli import app
-from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, PASSWORD, RunningServer, ledger_env
+from tests.e2e.conftest import CLI_TIMEOUT, PASSWORD, RunningServer, ledger_env
+from tests.e2e.forked import run_ledger
 from tests.factories import make_profile
 
 pytestmark = pytest.mark.e2e
@@ -41,11 +42,9 @@ class Cli:
 
     def __call__(self, *args: str, actor: str = "li.na", machine: bool = True,
                  **env: str) -> subprocess.CompletedProcess[str]:
-        argv = [LEDGER, *(["--json"] if machine else []), *args]
-        return subprocess.run(argv, cwd=self.workdir, capture_output=True, text=True,
-                              timeout=CLI_TIMEOUT, check=False, stdin=subprocess.DEVNULL,
-                              env=ledger_env(f"sqlite:///{self.database}",
-                                             LEDGER_ACTOR=actor, **env))
+        return run_ledger([*(["--json"] if machine else []), *args], cwd=self.workdir,
+                          timeout=CLI_TIMEOUT, env=ledger_env(f"sqlite:///{self.database}",
+                                                              LEDGER_ACTOR=actor, **env))
 
     def json(self, *args: str, **options: Any) -> Any:
         done = self(*args, **options)
@@ -294,10 +293,8 @@ GROUPS: dict[str, Any] = {"ledger": COMMAND_TREE} | {
 
 @pytest.mark.parametrize("group", GROUPS, ids=GROUPS.keys())
 def test_help_lists_every_command_of_each_group(tmp_path: Path, group: str) -> None:
-    argv = [LEDGER, *([] if group == "ledger" else [group]), "--help"]
-
-    shown = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, check=False,
-                           timeout=CLI_TIMEOUT, env=ledger_env("sqlite:///unused.sqlite3"))
+    shown = run_ledger([*([] if group == "ledger" else [group]), "--help"], cwd=tmp_path,
+                       timeout=CLI_TIMEOUT, env=ledger_env("sqlite:///unused.sqlite3"))
 
     assert shown.returncode == 0, shown.stderr
     commands = GROUPS[group].commands

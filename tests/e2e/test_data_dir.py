@@ -42,7 +42,12 @@ def init(workdir: Path) -> subprocess.CompletedProcess[str]:
 def modes_under(directory: Path) -> dict[str, int]:
     found = {".": stat.S_IMODE(directory.stat().st_mode)}
     for path in sorted(directory.rglob("*")):
-        found[str(path.relative_to(directory))] = stat.S_IMODE(path.stat().st_mode)
+        try:
+            found[str(path.relative_to(directory))] = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            # A running service's rollback journal lives only as long as one transaction
+            # (the key store's spare keys are written in the background): gone since listed.
+            continue
     return found
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -16,15 +15,15 @@ import httpx
 import pytest
 
 from ledger import totp
-from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, ONE_TIME, PASSWORD, ledger_env, start_server
+from tests.e2e.conftest import CLI_TIMEOUT, ONE_TIME, PASSWORD, ledger_env, start_server
+from tests.e2e.forked import run_ledger
 
 pytestmark = pytest.mark.e2e
 
 
 def ledger_cli(workdir: Path, database_url: str, *args: str) -> Any:
-    done = subprocess.run([LEDGER, "--json", *args], cwd=workdir, text=True,
-                          capture_output=True, timeout=CLI_TIMEOUT, check=False,
-                          stdin=subprocess.DEVNULL, env=ledger_env(database_url))
+    done = run_ledger(["--json", *args], cwd=workdir, timeout=CLI_TIMEOUT,
+                      env=ledger_env(database_url))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

@@ -287,7 +287,7 @@ def test_the_real_server_does_not_announce_itself_and_serves_the_docs_offline(
 
 @pytest.mark.postgres
 def test_the_server_runs_the_same_flow_on_postgresql(
-        serve: Callable[..., RunningServer], postgres_url: str) -> None:
+        postgres_url: str, serve: Callable[..., RunningServer]) -> None:
     server = serve(postgres_url)
     with LedgerClient.over_http(server.base_url, username="li.na", password=PASSWORD
                                 ) as sales, \

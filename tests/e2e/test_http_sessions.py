@@ -3,7 +3,6 @@ change ends the account's earlier sessions for good, answered as a documented 40
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -15,8 +14,9 @@ from service.bootstrap import Ledger
 from service.http import create_app
 from tests.accounts import PASSWORD, open_account
 from tests.conftest import FixedClock
-from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, RunningServer, ledger_env
+from tests.e2e.conftest import CLI_TIMEOUT, RunningServer, ledger_env
 from tests.e2e.conftest import PASSWORD as SERVER_PASSWORD
+from tests.e2e.forked import run_ledger
 from tests.http_support import EveryRoleSession
 
 pytestmark = pytest.mark.e2e
@@ -102,7 +102,7 @@ def test_changing_ones_password_keeps_this_session_and_ends_the_others(
 
 
 def test_on_a_real_server_the_attackers_token_stays_401_after_the_administrator_restores(
-        serve: Callable[..., RunningServer], database_url: str) -> None:
+        database_url: str, serve: Callable[..., RunningServer]) -> None:
     """The tester's report against ``ledger serve``, the administrator's steps taken with
     the ``ledger`` command on the server: another process, so only the events carry it."""
     server = serve(database_url)
@@ -120,10 +120,9 @@ def test_on_a_real_server_the_attackers_token_stays_401_after_the_administrator_
         assert answer.status_code == 200, answer.text
 
     def administrator(*arguments: str) -> None:
-        done = subprocess.run([LEDGER, "--json", "account", *arguments, "wang.fang"],
-                              cwd=server.log.parent, env=ledger_env(database_url), text=True,
-                              capture_output=True, timeout=CLI_TIMEOUT, check=False,
-                              stdin=subprocess.DEVNULL)
+        done = run_ledger(["--json", "account", *arguments, "wang.fang"],
+                          cwd=server.log.parent, env=ledger_env(database_url),
+                          timeout=CLI_TIMEOUT)
         assert done.returncode == 0, done.stderr
 
     attacker, owner = log_in_over_http(SERVER_PASSWORD), log_in_over_http(SERVER_PASSWORD)

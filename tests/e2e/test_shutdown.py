@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from ledger.keystore import RESERVE_BATCH
 from service.client import LedgerClient
 from tests.e2e.conftest import (
     CLI_TIMEOUT,
-    LEDGER,
     PASSWORD,
     STOP_TIMEOUT,
     first_login,
@@ -22,15 +20,15 @@ from tests.e2e.conftest import (
     provision,
     start_server,
 )
+from tests.e2e.forked import run_ledger
 from tests.factories import make_profile
 
 pytestmark = pytest.mark.e2e
 
 
 def key_status(workdir: Path, database_url: str) -> dict[str, int]:
-    done = subprocess.run([LEDGER, "--json", "keys", "status"], cwd=workdir, text=True,
-                          capture_output=True, timeout=CLI_TIMEOUT, check=False,
-                          stdin=subprocess.DEVNULL, env=ledger_env(database_url))
+    done = run_ledger(["--json", "keys", "status"], cwd=workdir, timeout=CLI_TIMEOUT,
+                      env=ledger_env(database_url))
     assert done.returncode == 0, done.stderr
     status: dict[str, int] = json.loads(done.stdout)
     return status

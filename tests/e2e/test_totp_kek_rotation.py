@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import stat
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +16,8 @@ from ledger.settings import Settings
 from service.bootstrap import Ledger, bootstrap
 from tests.accounts import PASSWORD, confirm_totp_enrolment, open_account, start_totp_enrolment
 from tests.conftest import FAST_HASHING_POLICY, FixedClock
-from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, ledger_env
+from tests.e2e.conftest import CLI_TIMEOUT, ledger_env
+from tests.e2e.forked import run_ledger
 
 pytestmark = pytest.mark.e2e
 
@@ -39,10 +39,8 @@ def test_second_factor_codes_verify_after_ledger_keys_rotate_kek(tmp_path: Path,
         confirm_totp_enrolment(ledger, actor, totp.code_at(secret, clock.now.timestamp()))
         old_kek_id = ledger.keys.kek_id
 
-    rotated = subprocess.run(
-        [LEDGER, "--json", "keys", "rotate-kek"], cwd=tmp_path, capture_output=True,
-        text=True, timeout=CLI_TIMEOUT, check=False, stdin=subprocess.DEVNULL,
-        env=ledger_env("sqlite:///var/ledger.sqlite3"))
+    rotated = run_ledger(["--json", "keys", "rotate-kek"], cwd=tmp_path, timeout=CLI_TIMEOUT,
+                         env=ledger_env("sqlite:///var/ledger.sqlite3"))
     assert rotated.returncode == 0, rotated.stderr
 
     clock.now += timedelta(seconds=totp.STEP_SECONDS)

@@ -45,6 +45,11 @@ from service.processes import check_several_processes
 
 # Seconds an idle HTTP connection stays open (above ``service.client``'s keep-alive).
 KEEP_ALIVE_SECONDS = 30
+# How long uvicorn's supervisor waits for a server process to answer its ping before it
+# kills the process as hung and starts another. Its default, 5 s, is shorter than a
+# spawned process takes to import the service on a loaded machine: the supervisor then
+# killed a starting process, and a connection it had just accepted was reset.
+WORKER_PING_TIMEOUT_SECONDS = 60
 
 projections_app = typer.Typer(help="Read models: status and rebuild.", no_args_is_help=True)
 policy_app = typer.Typer(help="The policy values in force.", no_args_is_help=True)
@@ -151,7 +156,9 @@ def serve_in_processes(chosen: Settings, listener: socket.socket,
         own_metrics_directory = tempfile.mkdtemp(prefix="ledger-metrics-")
         os.environ[MULTIPROCESS_DIRECTORY] = own_metrics_directory
     config = uvicorn.Config("service.http:create_app", factory=True,
-                            workers=chosen.workers, **server_options)
+                            workers=chosen.workers,
+                            timeout_worker_healthcheck=WORKER_PING_TIMEOUT_SECONDS,
+                            **server_options)
     try:
         # SIGTERM and SIGINT stop the supervisor, which stops its children gracefully
         # (each closes its ledger in the app's lifespan) and returns.
