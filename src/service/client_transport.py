@@ -116,11 +116,11 @@ class HttpTransport:
             # than ``ledger serve`` keeps it, so a request never races the server's close.
             self.http = client or httpx.Client(
                 base_url=base_url.rstrip("/"), timeout=timeout, verify=trust,
-                # The service answers errors and notices in it (else in its policy's).
-                headers={"Accept-Language": language} if language else None,
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20,
                                     keepalive_expiry=KEEP_ALIVE_SECONDS))  # httpx's defaults
             self.headers: dict[str, str] = {}
+            if language:  # the service answers errors and notices in it, else in its policy's
+                self.http.headers["Accept-Language"] = language
         except (httpx.InvalidURL, ValueError):
             raise ValidationFailedError([Problem("url", "is not a valid URL")],
                                         "the ledger service's URL is not valid") from None

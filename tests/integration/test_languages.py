@@ -16,11 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from ledger.domain.errors import PermissionDeniedError
 from ledger.i18n import CHINESE, ENGLISH
 from ledger.settings import sqlite_path_of
 from service.alerts import RuleInputs, evaluate, webhook_payload
 from service.bootstrap import Ledger
 from service.cli import app
+from service.client import LedgerClient
+from service.client_transport import HttpTransport
 from service.http import create_app
 from tests.accounts import ONE_TIME, PASSWORD, create, open_account
 from tests.conftest import FAST_HASHING_POLICY
@@ -223,3 +226,19 @@ def _assert_nothing_stored_is_chinese(ledger: Ledger, sqlite_url: str) -> None:
                 for value in row:
                     text = value.decode("utf-8", "ignore") if isinstance(value, bytes) else value
                     assert not (isinstance(text, str) and CJK.search(text)), (table, row)
+
+
+def test_a_client_over_http_asks_for_its_language_and_reads_errors_in_it(
+        sqlite_ledger: Ledger, http: TestClient) -> None:
+    create(sqlite_ledger, "han.mei")
+    sqlite_ledger.runner.catch_up()
+
+    remote = LedgerClient(HttpTransport("http://testserver", username="han.mei",
+                                        password=ONE_TIME, client=http, language=CHINESE))
+
+    assert remote.session is not None
+    assert remote.session["notices"] == ["请立即修改您的一次性密码（change-password）"]
+    with pytest.raises(PermissionDeniedError) as refused:
+        remote.register_customer(make_profile("en_US", seed=1))
+    assert refused.value.code == "permission_denied"
+    assert refused.value.message.startswith("暂不允许 register-customer：")
