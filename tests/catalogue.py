@@ -11,7 +11,8 @@ The scan knows the ledger's ways of saying something to a person:
   ``ValidationFailedError(problems, "...")``), and the
   ``ValueError``s of the domain's validators (pydantic reports their text);
 - a problem's message: the second argument of ``Problem(field, "...")``;
-- a table's headings: the arguments of ``table("...", ...)``.
+- a table's headings: the arguments of ``table("...", ...)``;
+- why a backup is invalid: the last argument of ``invalid(...)`` (``ledger.backup``).
 
 A literal or a text built in place that the command line prints (``out.print``, ``note``,
 a table's ``add_row``) is not in the catalogue: it is printed in English whatever the
@@ -69,6 +70,16 @@ def _built(node: ast.expr) -> bool:
         or _built(node.right) or _literal(node.right) is not None)
 
 
+def _worded(node: ast.expr) -> bool:
+    """A text with words of its own (not "-", not "{a} / {b}" of values alone)."""
+    if isinstance(node, ast.JoinedStr):
+        return any(_worded(part) for part in node.values if isinstance(part, ast.Constant))
+    if isinstance(node, ast.BinOp):
+        return _worded(node.left) or _worded(node.right)
+    text = _literal(node)
+    return text is not None and any(character.isalpha() for character in text)
+
+
 def _error_class(name: str, path: str) -> bool:
     if name == "ValueError":
         return path.startswith(VALIDATOR_PACKAGES)
@@ -104,6 +115,9 @@ class _Scan(ast.NodeVisitor):
             self._texts(arguments[1:2], node.lineno)
         elif name == "table":
             self._texts(arguments, node.lineno)
+        elif name == "invalid" and arguments:
+            # A backup check's refusal: invalid(backup_id, file, "why") or invalid("why").
+            self._texts(arguments[-1:], node.lineno)
         elif _error_class(name, self.path) and arguments:
             # ValidationFailedError(problems, message): its message comes second.
             self._texts(arguments[1:2] if name == "ValidationFailedError" else arguments[:1],
@@ -117,7 +131,7 @@ class _Scan(ast.NodeVisitor):
             # The command line's own words go through ``tr``; a literal or a text built in
             # place is printed in English whatever the language.
             self.unmarked += [Site(self.path, node.lineno, ast.unparse(a)[:80])
-                              for a in arguments if _built(a) or _literal(a)]
+                              for a in arguments if (_built(a) or _literal(a)) and _worded(a)]
         self.generic_visit(node)
 
 

@@ -9,6 +9,7 @@ import structlog
 from pydantic import SecretStr
 
 from ledger.crypto import KeyMaterialError, create_key_file, decode_key, read_key_file
+from ledger.domain.messages import message
 from ledger.settings import Settings
 
 log = structlog.get_logger("ledger.keys")
@@ -22,8 +23,9 @@ def _load(settings: Settings, purpose: str, inline: SecretStr | None, file: Path
         return read_key_file(file, purpose)
     if settings.environment == "production":
         raise KeyMaterialError(
-            f"production needs a configured {purpose}: set LEDGER_{default_name.upper()} "
-            f"or LEDGER_{default_name.upper()}_FILE (kept outside the database)")
+            message("production needs a configured {purpose}: set {variable} or "
+                    "{variable}_FILE (kept outside the database)", purpose=purpose,
+                    variable=f"LEDGER_{default_name.upper()}"))
     path = settings.data_dir / f"{default_name}.key"
     if path.exists():
         return read_key_file(path, purpose)

@@ -68,6 +68,12 @@ class Message(str):
         return fill(translate(self.template), self.params, translate)
 
 
+def as_message(text: str) -> Message:
+    """``text`` as a message (a plain literal is its own template), to be a parameter that
+    is read in the reader's language too."""
+    return text if isinstance(text, Message) else Message(text)
+
+
 def message(template: str, /, **params: Any) -> Message:
     """A user-facing text from its English template and named parameters."""
     return Message(template, params)

@@ -233,11 +233,12 @@ def read_json(source: Path) -> Any:
         text = sys.stdin.read() if str(source) == "-" else source.read_text(encoding="utf-8")
         return json.loads(text)
     except FileNotFoundError:
-        raise ValidationFailedError([Problem("file", "not found")], f"no such file: {source}"
-                                    ) from None
+        raise ValidationFailedError([Problem("file", "not found")],
+                                    message("no such file: {path}", path=str(source))) from None
     except UnicodeDecodeError:
         raise ValidationFailedError([Problem("file", "not UTF-8 text")],
-                                    f"the input file is not UTF-8 text: {source}") from None
+                                    message("the input file is not UTF-8 text: {path}",
+                                            path=str(source))) from None
     except json.JSONDecodeError as error:
         raise ValidationFailedError([Problem("file", message("not valid JSON (line {line})",
                                                              line=error.lineno))],
