@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -111,13 +112,46 @@ class ReusedDatabases:
         for name in list(self.made):
             self.drop(name)
 
+    def drop_abandoned(self) -> list[str]:
+        """Databases an earlier run on this machine left behind (it was killed before its
+        end): named after a test process that no longer exists. Only on a server on this
+        machine, whose process ids are ours to check."""
+        if urlsplit(self.admin_url).hostname not in ("127.0.0.1", "localhost", "::1", None):
+            return []
+        with psycopg.connect(self.admin_url, autocommit=True) as admin:
+            names = [row[0] for row in admin.execute(
+                "SELECT datname FROM pg_database WHERE datname ~ '^ledger_test_[0-9]+_'")]
+            abandoned = [name for name in names if not _running(int(name.split("_")[2]))]
+            for name in abandoned:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+        return abandoned
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_REUSED: list[ReusedDatabases] = []
+
 
 @pytest.fixture(scope="session")
-def reused_databases(postgres_admin_url: str) -> Iterator[ReusedDatabases]:
+def reused_databases(postgres_admin_url: str) -> ReusedDatabases:
     databases = ReusedDatabases(postgres_admin_url)
-    try:
-        yield databases
-    finally:
+    databases.drop_abandoned()
+    _REUSED.append(databases)
+    return databases
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The run's databases are dropped after its last test, not in that test's teardown
+    (where a session fixture's end runs), which may be a unit test's that may not connect."""
+    for databases in _REUSED:
         databases.drop_all()
 
 

@@ -1,5 +1,6 @@
 """Account commands (LG-1, LG-3, IR-1) and their handlers, one per command: open an account,
-change or reset its password, lock, unlock or disable it. Roles are in ``commands.roles``.
+change or reset its password, lock, unlock or disable it. Roles, and opening an account
+with its roles, are in ``commands.roles``.
 
 Passwords travel as ``SecretStr``: they never reach a log, an error message, a command's
 fingerprint or its stored outcome; only their argon2id hash enters an event.
@@ -23,7 +24,9 @@ from ledger.domain.account import (
     account_id,
 )
 from ledger.domain.errors import ConflictError, NotFoundError, Problem, ValidationFailedError
+from ledger.domain.messages import message
 from ledger.passwords import check_password, passwords_for
+from ledger.policy_access import ROLES
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$")
 
@@ -48,16 +51,46 @@ class AccountCommand(Command):
         return self.username
 
 
-class CreateAccount(AccountCommand):
-    """Open an account for an employee, with a one-time password to change at first login."""
+def _role(value: str) -> str:
+    if value not in ROLES:
+        raise ValueError(message("unknown role; one of {roles}", roles=", ".join(ROLES)))
+    return value
 
-    name = "create-account"
+
+Role = Annotated[str, AfterValidator(_role)]
+
+
+def _distinct(roles: list[str]) -> list[str]:
+    if len(set(roles)) != len(roles):
+        raise ValueError(message("names a role more than once"))
+    return roles
+
+
+class OpeningAccount(AccountCommand):
+    """What every command that opens an account gives: the employee and a one-time password
+    to change at first login."""
+
     employee_id: str = Field(min_length=1, max_length=50)
     department: str = Field(min_length=1, max_length=100)
     initial_password: Password
 
 
-class CreateFirstAdministrator(CreateAccount):
+class CreateAccount(OpeningAccount):
+    """Open an account for an employee, with a one-time password to change at first login,
+    and grant it ``roles`` in the same step: all of them, or no account at all."""
+
+    name = "create-account"
+    roles: Annotated[list[Role], AfterValidator(_distinct)] = Field(
+        default_factory=list, max_length=len(ROLES),
+        description="Roles granted with the account, each as grant-role would grant it "
+                    "(a high-privilege one waits for approval); the creator must be "
+                    "allowed grant-role too.")
+
+    def implied_operations(self) -> tuple[str, ...]:
+        return ("grant-role",) if self.roles else ()
+
+
+class CreateFirstAdministrator(OpeningAccount):
     """Open the first administrator account (``ledger init``), if no administrator exists."""
 
     name = "create-first-administrator"
@@ -123,7 +156,7 @@ def load_registry(uow: UnitOfWork) -> AccountRegistry:
 
 # Handlers --------------------------------------------------------------------
 
-def _open_account(command: CreateAccount, uow: UnitOfWork) -> Account:
+def open_account(command: OpeningAccount, uow: UnitOfWork) -> Account:
     password = command.initial_password.get_secret_value()
     check_password(password, command.username, uow.policy.passwords, "initial_password")
     registry = load_registry(uow)
@@ -136,11 +169,6 @@ def _open_account(command: CreateAccount, uow: UnitOfWork) -> Account:
     return account
 
 
-def create_account(command: CreateAccount, uow: UnitOfWork) -> Result:
-    _open_account(command, uow)
-    return {"username": command.username, "must_change_password": True}
-
-
 def create_first_administrator(command: CreateFirstAdministrator, uow: UnitOfWork) -> Result:
     registry = load_registry(uow)
     for username in registry.usernames:
@@ -149,7 +177,7 @@ def create_first_administrator(command: CreateFirstAdministrator, uow: UnitOfWor
                 and other.status is not AccountStatus.DISABLED):
             raise ConflictError("an administrator account exists already",
                                 details={"username": username})
-    account = _open_account(command, uow)
+    account = open_account(command, uow)
     # No second administrator exists to approve this one grant: the trusted local
     # administrator's act is its own approval, and is audited as such.
     # Nor can anyone have assessed it yet: the initial administrator is exempt from the
@@ -204,7 +232,6 @@ def disable_account(command: DisableAccount, uow: UnitOfWork) -> Result:
 
 
 HANDLERS: dict[type[Command], Handler] = {
-    CreateAccount: create_account,
     CreateFirstAdministrator: create_first_administrator,
     ChangePassword: change_password,
     ResetPassword: reset_password,

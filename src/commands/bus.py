@@ -140,6 +140,8 @@ class MessageBus:
         target = target_of(command)
         try:
             self.authoriser.authorise(actor, command.name, target)
+            for operation in command.implied_operations():
+                self.authoriser.authorise(actor, operation, target)
             outcome = retrying(lambda: self._execute_once(command, actor),
                                seconds=self.retry_seconds, on_fault=self.on_fault)
         except LedgerError as error:

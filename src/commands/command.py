@@ -42,6 +42,11 @@ class Command(BaseModel):
         """Every text a command carries follows the entry rule's character part (CI-4)."""
         return without_invisible(value) if isinstance(value, str) else value
 
+    def implied_operations(self) -> tuple[str, ...]:
+        """Further operations this command performs, which its actor must be allowed too
+        (opening an account with roles grants them)."""
+        return ()
+
     def audit_reason(self) -> str | None:
         """The reason the events' metadata carries in plaintext; a command whose reason is
         about a customer keeps it sealed in its event instead, and answers None."""

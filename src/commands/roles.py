@@ -1,30 +1,24 @@
 """Role commands (AC-2, AC-4, IR-1) and their handlers, one per command: grant a role
 (a high-privilege one waits for a second person's approval), approve the grant, revoke one
-role or all, lock every account holding a role."""
+role or all, lock every account holding a role; and opening an account with its roles."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import AfterValidator
-
-from commands.accounts import AccountCommand, load_account, load_registry
+from commands.accounts import (
+    AccountCommand,
+    CreateAccount,
+    Role,
+    load_account,
+    load_registry,
+    open_account,
+)
 from commands.command import Command, Handler, Result
 from commands.ports import UnitOfWork
 from commands.training import grant_requirement
-from ledger.domain.account import AccountStatus, LockReason
+from ledger.domain.account import Account, AccountStatus, LockReason
 from ledger.domain.errors import NotFoundError
-from ledger.domain.messages import message
-from ledger.policy_access import ROLES
 
-
-def _role(value: str) -> str:
-    if value not in ROLES:
-        raise ValueError(message("unknown role; one of {roles}", roles=", ".join(ROLES)))
-    return value
-
-
-Role = Annotated[str, AfterValidator(_role)]
+__all__ = ["ApproveGrant", "GrantRole", "LockRole", "RevokeAllRoles", "RevokeRole", "Role"]
 
 
 class GrantRole(AccountCommand):
@@ -65,15 +59,25 @@ class LockRole(Command):
         return f"role:{self.role}"
 
 
-def grant_role(command: GrantRole, uow: UnitOfWork) -> Result:
-    needs_approval = command.role in uow.policy.access.high_privilege_roles
-    account = load_account(uow, command.username)
+def _grant(uow: UnitOfWork, account: Account, role: str) -> Result:
+    needs_approval = role in uow.policy.access.high_privilege_roles
     # TR-3: the grant relies on a passed, unexpired assessment, or is refused naming it.
-    assessment, exemption = grant_requirement(uow, account, command.role)
-    grant_id = account.grant(command.role, by=uow.actor, needs_approval=needs_approval,
+    assessment, exemption = grant_requirement(uow, account, role)
+    grant_id = account.grant(role, by=uow.actor, needs_approval=needs_approval,
                              assessment=assessment, exemption=exemption)
-    return {"username": command.username, "role": command.role, "grant_id": grant_id,
+    return {"username": account.username, "role": role, "grant_id": grant_id,
             "active": not needs_approval, "assessment": assessment, "exemption": exemption}
+
+
+def create_account(command: CreateAccount, uow: UnitOfWork) -> Result:
+    account = open_account(command, uow)
+    # In the same unit of work: a grant refused (training, say) leaves no account behind.
+    grants = [_grant(uow, account, role) for role in command.roles]
+    return {"username": command.username, "must_change_password": True, "grants": grants}
+
+
+def grant_role(command: GrantRole, uow: UnitOfWork) -> Result:
+    return _grant(uow, load_account(uow, command.username), command.role)
 
 
 def approve_grant(command: ApproveGrant, uow: UnitOfWork) -> Result:
@@ -107,6 +111,7 @@ def lock_role(command: LockRole, uow: UnitOfWork) -> Result:
 
 
 HANDLERS: dict[type[Command], Handler] = {
+    CreateAccount: create_account,
     GrantRole: grant_role,
     ApproveGrant: approve_grant,
     RevokeRole: revoke_role,

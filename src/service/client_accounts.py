@@ -20,12 +20,14 @@ class AccountMethods:
         raise NotImplementedError
 
     def create_account(self, username: str, *, employee_id: str, department: str,
-                       initial_password: str, command_id: str | None = None,
-                       reason: str | None = None) -> dict[str, Any]:
-        """Open an account; its owner must change ``initial_password`` at first login."""
+                       initial_password: str, roles: list[str] | None = None,
+                       command_id: str | None = None, reason: str | None = None
+                       ) -> dict[str, Any]:
+        """Open an account; its owner must change ``initial_password`` at first login.
+        ``roles`` are granted in the same command: all of them, or no account at all."""
         return self._command("create-account", username=username, employee_id=employee_id,
                              department=department, initial_password=initial_password,
-                             command_id=command_id, reason=reason)
+                             roles=roles or [], command_id=command_id, reason=reason)
 
     def change_password(self, username: str, current_password: str, new_password: str, *,
                         command_id: str | None = None) -> dict[str, Any]:

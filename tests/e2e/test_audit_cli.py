@@ -16,7 +16,8 @@ import pytest
 
 from ledger.domain.errors import NotFoundError, ValidationFailedError
 from ledger.integrity.report import IntegrityUnverifiedError, IntegrityViolationError
-from tests.e2e.conftest import CLI_TIMEOUT, ledger_env
+from tests.conftest import FAST_HASHING_POLICY
+from tests.e2e.conftest import CLI_TIMEOUT, QUICK_HASHING, ledger_env
 from tests.e2e.forked import run_ledger
 from tests.e2e.test_cli import Cli, register, staffed, words
 from tests.integration.tampering import RawEvents
@@ -180,7 +181,7 @@ class Store:
 
     def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return run_ledger(["--json", *args], cwd=self.workdir, timeout=CLI_TIMEOUT,
-                          env=ledger_env(self.database_url, **env))
+                          env=ledger_env(self.database_url, **(QUICK_HASHING | env)))
 
     def verify(self, *args: str, **env: str) -> tuple[int, dict[str, Any]]:
         """``ledger audit verify`` once every record is older than the checkpoint interval."""
@@ -203,7 +204,9 @@ def store(database_url: str, tmp_path: Path) -> Store:
     and a policy whose checkpoint interval every record is older than by the next command."""
     chosen = Store(tmp_path / "ledger", database_url)
     chosen.workdir.mkdir()
-    chosen.quick_policy.write_text("checkpoint_every_seconds = 0.001\n", encoding="utf-8")
+    chosen.quick_policy.write_text("checkpoint_every_seconds = 0.001\n"
+                                   + FAST_HASHING_POLICY.read_text(encoding="utf-8"),
+                                   encoding="utf-8")
     for args in (("init",), ("audit", "seal")):
         done = chosen(*args)
         assert done.returncode == 0, done.stderr

@@ -16,7 +16,8 @@ import pytest
 from service.client import LedgerClient
 from service.client_retry import RetryPolicy
 from service.errors import ServiceUnavailableError, ValidationFailedError, error_class
-from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, free_port, ledger_env
+from tests.e2e.conftest import CLI_TIMEOUT, free_port, ledger_env
+from tests.e2e.forked import run_ledger
 
 pytestmark = pytest.mark.e2e
 
@@ -26,9 +27,7 @@ SECRET = "Not-For-Print-4410"  # a password that must never be printed
 def ledger(workdir: Path, *args: str, database_url: str | None = None, **env: str
            ) -> subprocess.CompletedProcess[str]:
     url = database_url or f"sqlite:///{workdir / 'ledger.sqlite3'}"
-    return subprocess.run([LEDGER, *args], cwd=workdir, capture_output=True, text=True,
-                          timeout=CLI_TIMEOUT, check=False, stdin=subprocess.DEVNULL,
-                          env=ledger_env(url, **env))
+    return run_ledger(list(args), cwd=workdir, timeout=CLI_TIMEOUT, env=ledger_env(url, **env))
 
 
 def refused_in_one_line(done: subprocess.CompletedProcess[str], code: str) -> str:

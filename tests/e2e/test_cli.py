@@ -23,7 +23,7 @@ from ledger.domain.errors import (
     WorkflowViolationError,
 )
 from service.cli import app
-from tests.e2e.conftest import CLI_TIMEOUT, PASSWORD, RunningServer, ledger_env
+from tests.e2e.conftest import CLI_TIMEOUT, PASSWORD, QUICK_HASHING, RunningServer, ledger_env
 from tests.e2e.forked import run_ledger
 from tests.factories import make_profile
 
@@ -77,12 +77,12 @@ STAFF = {"li.na": ["sales", "info_specialist"], "wang.fang": ["info_specialist"]
 
 
 def staffed(runner: Cli) -> Cli:
-    initialised = runner.json("init")
+    initialised = runner.json("init", **QUICK_HASHING)
     assert initialised["first_administrator"]["username"] == "admin"
     for username, roles in STAFF.items():
         runner.json("account", "create", username, "--employee-id", f"E-{username}",
                     "--department", "sales",
-                    *(arg for role in roles for arg in ("--role", role)))
+                    *(arg for role in roles for arg in ("--role", role)), **QUICK_HASHING)
     return runner
 
 

@@ -53,6 +53,20 @@ def test_administration_is_audited_as_the_local_administrator(tmp_path: Path) ->
                                                                    "cli")}
 
 
+def test_an_account_with_a_role_it_cannot_have_is_not_created_at_all(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli.json("init")
+    events = cli.stored_events()
+
+    refused = cli("account", "create", "li.na", "--employee-id", "E1", "--department",
+                  "sales", "--role", "sales", "--role", "salse")
+
+    assert refused.returncode == ValidationFailedError.exit_code, refused.stderr
+    assert "unknown role" in refused.stderr
+    assert cli.stored_events() == events
+    assert [a["username"] for a in cli.json("account", "list")["accounts"]] == ["admin"]
+
+
 def test_a_high_privilege_grant_needs_a_second_administrator(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
     cli.json("init")

@@ -147,3 +147,19 @@ def test_a_list_cut_at_its_limit_says_so(cli: Cli) -> None:
     assert "1 found (the first ones only: more exist; raise --limit)" in " ".join(
         cut.stdout.split())
     assert "2 found;" in whole.stdout and "more exist" not in whole.stdout
+
+
+def test_the_pending_proposals_take_a_limit_and_say_when_more_wait(cli: Cli) -> None:
+    customer_id = register(cli)
+    for fax in ("+862112345678", "+862112345679"):
+        propose(cli, customer_id, f"basic.fax={fax}")
+
+    cut = cli("change", "pending", "--limit", "1", machine=False)
+    machine = cli.json("change", "pending", "--limit", "1")
+    refused = cli("change", "pending", "--limit", "0")
+
+    assert cut.returncode == 0, cut.stderr
+    assert "1 pending (the first ones only: more exist; raise --limit)" in " ".join(
+        cut.stdout.split())
+    assert len(machine["proposals"]) == 1 and machine["more"] is True
+    assert refused.returncode == 3 and "limit" in refused.stderr

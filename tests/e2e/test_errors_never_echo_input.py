@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -77,4 +78,42 @@ def test_refused_values_appear_in_no_error_and_no_log_line(
     log = server.output()
     assert "command_refused" in log, "the server logs refusals: this test reads them"
     for part in (phone, name):
+        assert part not in log
+
+
+def every_route_refusing(http: httpx.Client, secret: str) -> Iterator[httpx.Response]:
+    """Every command of the API document with ``secret`` in each of its fields and in a
+    field it does not have; every query with ``secret`` in each of its parameters."""
+    document = http.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        if "post" in operations and path.startswith("/commands/"):
+            body = operations["post"]["requestBody"]["content"]["application/json"]["schema"]
+            fields = schemas[body["$ref"].rsplit("/", 1)[1]].get("properties", {})
+            yield http.post(path, json={name: secret for name in fields} | {f"x_{secret}": 1})
+        if "get" in operations:
+            parameters = operations["get"].get("parameters", [])
+            where = path
+            for parameter in parameters:
+                if parameter["in"] == "path":
+                    where = where.replace("{" + parameter["name"] + "}", secret)
+            yield http.get(where, params={p["name"]: secret for p in parameters
+                                          if p["in"] == "query"})
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(phone=phones, name=names)
+def test_no_route_repeats_a_refused_value_in_its_answer_or_the_log(
+        server: RunningServer, http: httpx.Client, phone: str, name: str) -> None:
+    secret = name + phone
+    answers = list(every_route_refusing(http, secret))
+
+    assert len(answers) > 60  # every command and query route was tried
+    for answer in answers:
+        assert answer.status_code != 500, (answer.request.url, answer.text)
+        if answer.status_code >= 400:
+            for part in (phone, name):
+                assert part not in answer.text, (answer.request.url, answer.text)
+    log = server.output()
+    for part in (phone, name, quote(name)):  # as typed, or as a URL carries it
         assert part not in log

@@ -17,7 +17,8 @@ import pytest
 from ledger.connect import DatabaseUnavailableError
 from ledger.domain.errors import ValidationFailedError
 from tests.conftest import _with_database
-from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, free_port, ledger_env
+from tests.e2e.conftest import CLI_TIMEOUT, free_port, ledger_env
+from tests.e2e.forked import run_ledger
 
 pytestmark = pytest.mark.e2e
 
@@ -39,9 +40,8 @@ def started(workdir: Path, args: tuple[str, ...], database_url: str, **env: str
             ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run ``ledger ARGS`` as a user would; the result, and the seconds it took."""
     begun = time.monotonic()
-    done = subprocess.run([LEDGER, *args], cwd=workdir, capture_output=True, text=True,
-                          timeout=CLI_TIMEOUT, check=False, stdin=subprocess.DEVNULL,
-                          env=ledger_env(database_url, **env))
+    done = run_ledger(list(args), cwd=workdir, timeout=CLI_TIMEOUT,
+                      env=ledger_env(database_url, **env))
     return done, time.monotonic() - begun
 
 
@@ -168,4 +168,15 @@ def test_a_url_whose_password_breaks_its_parsing_is_refused_without_echoing_it(
     assert "percent-encoded" in done.stderr
     assert "Not" not in done.stderr.replace("not a number", "")
     assert "For-Print" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("port", ["0", "65536"])
+def test_a_port_out_of_range_is_refused_not_replaced_by_the_default(tmp_path: Path,
+                                                                    port: str) -> None:
+    done, _ = started(tmp_path, ("serve", "--port", port),
+                      f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
+    assert "port" in done.stderr and "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []

@@ -54,16 +54,14 @@ def account_create(
         help="The one-time password (default: a generated one, printed once).")] = None,
     reason: Reason = None,
 ) -> None:
-    """Open an account with a one-time password, optionally granting roles."""
+    """Open an account with a one-time password, granting roles in the same step (all of
+    them, or no account at all)."""
     def action() -> tuple[dict[str, Any], str | None]:
         chosen = _one_time_password(password)
         with admin_client() as ledger:
             outcome = ledger.create_account(username, employee_id=employee_id,
                                             department=department, initial_password=chosen,
-                                            reason=reason)
-            grants = [ledger.grant_role(username, r, reason=reason)["result"]
-                      for r in role or []]
-        outcome["result"] = outcome["result"] | {"grants": grants}
+                                            roles=role or [], reason=reason)
         return outcome, None if password else chosen
 
     _show_with_password(*run(action))

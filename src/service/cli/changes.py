@@ -11,7 +11,7 @@ import typer
 
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.domain.messages import N_, message
-from projections.queries import ListLateKeyChanges, ListReviewsDue
+from projections.queries import ListLateKeyChanges, ListPendingProposals, ListReviewsDue
 from service.cli.common import (
     client,
     more_note,
@@ -133,13 +133,15 @@ def change_withdraw(
 
 
 @change_app.command("pending")
+@query_options(ListPendingProposals, "limit")
 def change_pending(
     customer_id: Annotated[str | None, typer.Option("--customer", help="Only this one.")] = None,
+    **fields: Any,
 ) -> None:
-    """List change proposals waiting for verification."""
+    """List change proposals waiting for verification, oldest first."""
     def action() -> dict[str, Any]:
         with client() as ledger:
-            return ledger.pending_proposals(customer_id)
+            return ledger.pending_proposals(customer_id, **fields)
 
     def render(result: dict[str, Any]) -> None:
         rows = table("proposal id", "customer id", "fields", "happened on", "proposed by",
@@ -149,7 +151,8 @@ def change_pending(
                          p["happened_on"], p["proposed_by"],
                          tr(N_("late")) if p["late"] else "")
         out.print(rows)
-        note(tr(message("reflects event position {position}",
+        note(tr(message("{count} pending{more}; reflects event position {position}",
+                        count=len(result["proposals"]), more=more_note(result),
                         position=result["reflects_position"])))
 
     show(run(action), render)

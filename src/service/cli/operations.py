@@ -77,8 +77,8 @@ def serve(
     overrides: dict[str, Any] = {}
     if host:
         overrides["host"] = host
-    if port:
-        overrides["port"] = port
+    if port is not None:
+        overrides["port"] = port  # 0 too: refused by the settings, not taken as "unset"
     if workers is not None:
         overrides["workers"] = workers
     chosen = run(lambda: settings(**overrides))

@@ -3,6 +3,7 @@ accounts, when a command, then its events or an error (LG-1, LG-3, AC-2, AC-4, I
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,9 +26,20 @@ from ledger.domain.errors import (
     ValidationFailedError,
     WorkflowViolationError,
 )
-from tests.accounts import ADMIN, ONE_TIME, PASSWORD, SECOND_ADMIN, create, grant, open_account
-from tests.fakes import WriteSide
-from tests.store_snapshot import snapshot_store, store_unchanged
+from ledger.policy import load_policy
+from tests.accounts import (
+    ADMIN,
+    ONE_TIME,
+    PASSWORD,
+    SECOND_ADMIN,
+    create,
+    grant,
+    open_account,
+    two_administrators,
+)
+from tests.conftest import FAST_HASHING_POLICY, FixedClock
+from tests.fakes import WriteSide, write_side
+from tests.store_snapshot import only_a_denial_recorded, snapshot_store, store_unchanged
 
 
 def account(ledger: WriteSide, username: str) -> Account:
@@ -39,7 +51,8 @@ def account(ledger: WriteSide, username: str) -> Account:
 def test_an_account_is_created_with_a_hashed_one_time_password(ledger: WriteSide) -> None:
     outcome = create(ledger, "li.na")
     stored = account(ledger, "li.na")
-    assert outcome["result"] == {"username": "li.na", "must_change_password": True}
+    assert outcome["result"] == {"username": "li.na", "must_change_password": True,
+                                 "grants": []}
     assert stored.must_change_password and stored.password_hash.startswith("$argon2id$")
     assert ONE_TIME not in str(outcome) + str(list(ledger.store.events.get(stored.id)))
 
@@ -188,3 +201,55 @@ def test_roles_are_checked_against_the_known_list(ledger: WriteSide) -> None:
     with pytest.raises(ValidationFailedError):
         ledger.bus.execute_named("grant-role", {"username": "li.na", "role": "god"}, ADMIN)
     grant(ledger, "li.na", "sales")
+
+
+NEW_ACCOUNT = {"username": "li.na", "employee_id": "E-li.na", "department": "sales",
+               "initial_password": ONE_TIME}
+
+
+def test_an_account_is_opened_with_its_roles_in_one_step(ledger: WriteSide) -> None:
+    outcome = ledger.bus.execute_named("create-account",
+                                       NEW_ACCOUNT | {"roles": ["sales", "sysadmin"]}, ADMIN)
+
+    grants = {g["role"]: g["active"] for g in outcome["result"]["grants"]}
+    assert grants == {"sales": True, "sysadmin": False}  # sysadmin waits for a second person
+    assert account(ledger, "li.na").active_roles == {"sales"}
+
+
+@pytest.mark.parametrize(("roles", "error"), [
+    (["sales", "no-such-role"], ValidationFailedError),
+    (["sales", "sales"], ValidationFailedError),
+])
+def test_an_account_with_a_bad_role_is_not_opened_at_all(
+        ledger: WriteSide, roles: list[str], error: type[Exception]) -> None:
+    with store_unchanged(ledger.store), pytest.raises(error):
+        ledger.bus.execute_named("create-account", NEW_ACCOUNT | {"roles": roles}, ADMIN)
+
+
+def test_an_account_whose_grant_is_refused_is_not_opened_either(ledger: WriteSide) -> None:
+    two_administrators(ledger)  # from now on a grant needs a passed assessment
+
+    with store_unchanged(ledger.store), pytest.raises(WorkflowViolationError,
+                                                      match="assessment"):
+        ledger.bus.execute_named("create-account", NEW_ACCOUNT | {"roles": ["sales"]}, ADMIN)
+
+
+def test_opening_an_account_with_roles_needs_the_grant_permission_too(
+        tmp_path: Path, clock: FixedClock) -> None:
+    # A policy letting the technical role open accounts, but not grant roles.
+    policy = tmp_path / "policy.toml"
+    policy.write_text(FAST_HASHING_POLICY.read_text(encoding="utf-8")
+                      + '[access.permissions]\ntechnical = ["create-account"]\n',
+                      encoding="utf-8")
+    side = write_side(load_policy(policy), clock)
+    opener = Actor("it.desk", frozenset({"technical"}))
+    try:
+        side.bus.execute_named("create-account", NEW_ACCOUNT | {"username": "wu.hao",
+                                                                "employee_id": "E-wu"}, opener)
+        # Only the denial is recorded: no account, no grant.
+        with only_a_denial_recorded(side.store), pytest.raises(PermissionDeniedError,
+                                                               match="grant-role"):
+            side.bus.execute_named("create-account", NEW_ACCOUNT | {"roles": ["sales"]},
+                                   opener)
+    finally:
+        side.close()
