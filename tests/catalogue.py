@@ -160,9 +160,9 @@ def po_entries(texts: Iterator[str] | list[str]) -> str:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(SOURCE))
-    from ledger.i18n import read_po
+    from ledger.i18n import CHINESE, catalogue
 
-    known = read_po(CATALOGUE.read_text(encoding="utf-8")) if CATALOGUE.exists() else {}
+    known = catalogue(CHINESE)
     found, _ = scan()
     missing = [t for t in dict.fromkeys(site.text for site in found) if not known.get(t)]
     sys.stdout.write(po_entries(missing))

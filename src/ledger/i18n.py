@@ -15,13 +15,20 @@ silently: they get the default.
 
 from __future__ import annotations
 
-import ast
+import gettext
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
-from typing import Any, Final
+from io import BytesIO
+from typing import TYPE_CHECKING, Any, Final
 
 from ledger.domain.messages import Translate, english, fill
+
+if TYPE_CHECKING:
+    from babel.messages.catalog import Catalog
+
+# Babel is imported where it is first needed: a process that speaks only English, or reads
+# no language tag, never loads it (``babel.messages`` alone costs ~20 ms to import).
 
 ENGLISH: Final = "en"
 CHINESE: Final = "zh-CN"
@@ -32,51 +39,50 @@ CATALOGUES: Final = {CHINESE: f"locale/zh_CN/LC_MESSAGES/{DOMAIN}.po"}
 
 
 def catalogue(language: str) -> dict[str, str]:
-    """The translated texts of ``language`` by English template (empty for English)."""
-    path = CATALOGUES.get(language)
-    return {} if path is None else _read(path)
+    """The translated texts of ``language`` by English template (empty for English): the
+    catalogue's entries that have a text and are not marked fuzzy."""
+    source = _catalogue(language)
+    return {} if source is None else {
+        str(entry.id): str(entry.string) for entry in source
+        if entry.id and entry.string and not entry.fuzzy}
 
 
 @cache
-def _read(path: str) -> dict[str, str]:
-    text = resources.files("ledger").joinpath(path).read_text(encoding="utf-8")
-    return {msgid: msgstr for msgid, msgstr in read_po(text).items() if msgid and msgstr}
+def _catalogue(language: str) -> Catalog | None:
+    path = CATALOGUES.get(language)
+    if path is None:
+        return None
+    from babel.messages.pofile import read_po
+
+    with resources.files("ledger").joinpath(path).open("rb") as source:
+        return read_po(source, domain=DOMAIN)
 
 
-def read_po(text: str) -> dict[str, str]:
-    """The ``msgid`` -> ``msgstr`` pairs of a PO file (no plurals or contexts: the ledger's
-    catalogue uses neither). A stand-in for ``babel.messages.pofile.read_po`` while Babel is
-    not a dependency; the strings are PO's C-style literals, which Python reads alike."""
-    entries: dict[str, str] = {}
-    key: str | None = None
-    parts: dict[str, list[str]] = {"msgid": [], "msgstr": []}
+@cache
+def _translations(language: str) -> gettext.GNUTranslations | None:
+    """The language's catalogue as gettext reads it: the ``.po`` source, read by Babel and
+    compiled to the ``.mo`` form in memory the first time the language is asked for (once
+    per process; English loads nothing). ``write_mo`` leaves fuzzy and untranslated
+    entries out, so they read as the English template."""
+    from babel.messages.mofile import write_mo
 
-    def close() -> None:
-        if key is not None:
-            entries["".join(parts["msgid"])] = "".join(parts["msgstr"])
-
-    for line in (raw.strip() for raw in text.splitlines()):
-        if not line or line.startswith("#"):
-            continue
-        word, _, rest = line.partition(" ")
-        if word == "msgid":
-            close()
-            parts = {"msgid": [], "msgstr": []}
-        if word in parts:
-            key, line = word, rest
-        elif not line.startswith('"') or key is None:
-            raise ValueError(f"not a PO line the ledger's catalogue uses: {word}")
-        parts[key].append(str(ast.literal_eval(line)))
-    close()
-    return entries
+    source = _catalogue(language)
+    if source is None:
+        return None
+    compiled = BytesIO()
+    write_mo(compiled, source)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
 
 
 def translator(language: str) -> Translate:
-    """The lookup for ``language``: a template's text in it, else the English template."""
-    texts = catalogue(language)
-    if not texts:
+    """The lookup for ``language``: a template's text in it, else the English template.
+    (An empty text is itself: gettext's entry for ``""`` is the catalogue's header.)"""
+    translations = _translations(language)
+    if translations is None:
         return english
-    return lambda template: texts.get(template, template)
+    lookup = translations.gettext
+    return lambda template: lookup(template) if template else template
 
 
 def render(template: str, params: Mapping[str, Any], language: str) -> str:
@@ -86,17 +92,35 @@ def render(template: str, params: Mapping[str, Any], language: str) -> str:
 
 def language_of_tag(tag: str) -> str | None:
     """The ledger's language for one BCP 47 or POSIX locale tag (``zh_CN.UTF-8``), or None
-    when it has none for it (a language it does not speak, Traditional Chinese, ``C``)."""
-    base = tag.split(".", 1)[0].split("@", 1)[0].replace("_", "-").lower()
-    subtags = base.split("-")
-    if subtags[0] == "en":
-        return ENGLISH
-    if subtags[0] != "zh":
+    when it has none for it (a language it does not speak, Traditional Chinese, ``C``).
+
+    Babel parses the tag; a Chinese tag is Simplified by its script, given (``zh-Hans``,
+    ``zh-Hant``) or else the likely one CLDR names for its region (``zh-CN``, ``zh-SG``
+    and plain ``zh``: Hans; ``zh-TW``, ``zh-HK``, ``zh-MO``: Hant). Babel's own
+    ``negotiate_locale`` is not enough: it falls back from ``zh-TW`` to plain ``zh``."""
+    from babel.core import parse_locale
+
+    base = tag.split(".", 1)[0].split("@", 1)[0].replace("_", "-")
+    try:
+        language, territory, script, *_ = parse_locale(base, sep="-")
+    except ValueError:  # not a tag: "", "*", private use
         return None
-    rest = subtags[1:]
-    if not rest or rest in (["cn"], ["hans"], ["hans", "cn"], ["sg"], ["hans", "sg"]):
+    if language == "en":
+        return ENGLISH
+    if language == "zh" and (script or _likely_script(language, territory)) == "Hans":
         return CHINESE
     return None
+
+
+def _likely_script(language: str, territory: str | None) -> str | None:
+    """CLDR's likely script for a language in a region (``zh_TW``: Hant), else for the
+    language (``zh``: Hans), as Babel ships it."""
+    from babel.core import get_global, parse_locale
+
+    likely = get_global("likely_subtags")
+    full = likely.get(f"{language}_{territory}") if territory else None
+    full = full or likely.get(language)
+    return parse_locale(full)[2] if full else None
 
 
 def language_of_accept(header: str | None, default: str) -> str:

@@ -9,9 +9,10 @@ import string
 from collections import Counter
 
 import pytest
+from babel.messages.pofile import read_po
 from pydantic_core import PydanticKnownError
 
-from ledger.i18n import CATALOGUES, CHINESE, catalogue, read_po
+from ledger.i18n import CATALOGUES, CHINESE, catalogue
 from tests.catalogue import CATALOGUE, SOURCE, po_entries, scan
 
 # pydantic's own messages the ledger renders from pydantic's templates (ledger.domain.
@@ -58,8 +59,10 @@ def templates() -> set[str]:
 
 def test_the_catalogue_is_where_the_ledger_reads_it() -> None:
     assert SOURCE / "ledger" / CATALOGUES[CHINESE] == CATALOGUE
-    assert catalogue(CHINESE) == {k: v for k, v in read_po(
-        CATALOGUE.read_text(encoding="utf-8")).items() if k}
+    with CATALOGUE.open("rb") as source:
+        entries = read_po(source)
+    assert catalogue(CHINESE) == {m.id: m.string for m in entries if m.id and m.string}
+    assert not [m.id for m in entries if m.fuzzy and m.id], "a fuzzy text is not shown"
 
 
 def test_every_template_in_the_source_has_a_chinese_text(templates: set[str]) -> None:

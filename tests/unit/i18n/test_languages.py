@@ -5,6 +5,7 @@ Chinese tags select Chinese: a Traditional Chinese reader is not served it silen
 from __future__ import annotations
 
 import pytest
+from babel.core import negotiate_locale
 
 from ledger.i18n import (
     CHINESE,
@@ -16,15 +17,31 @@ from ledger.i18n import (
 
 
 @pytest.mark.parametrize("tag", ["zh", "zh-CN", "zh-Hans", "zh-Hans-CN", "ZH-cn", "zh_CN",
-                                 "zh_CN.UTF-8", "zh-SG"])
+                                 "zh_CN.UTF-8", "zh-SG", "zh-Hans-SG", "zh-Hans-TW",
+                                 "zh_CN.gb18030@stroke"])
 def test_simplified_chinese_tags_select_chinese(tag: str) -> None:
     assert language_of_tag(tag) == CHINESE
 
 
-@pytest.mark.parametrize("tag", ["zh-TW", "zh-HK", "zh-Hant", "zh-Hant-TW", "zh_TW.UTF-8",
-                                 "fr", "C", "POSIX", "C.UTF-8", ""])
+@pytest.mark.parametrize("tag", ["zh-TW", "zh-HK", "zh-MO", "zh-Hant", "zh-Hant-TW",
+                                 "zh-Hant-CN", "zh_TW.UTF-8", "zh_HK.Big5", "zh-US", "fr",
+                                 "fr-CA", "C", "POSIX", "C.UTF-8", "", "*", "x-private"])
 def test_traditional_chinese_and_other_languages_select_none(tag: str) -> None:
     assert language_of_tag(tag) is None
+
+
+@pytest.mark.parametrize("tag", ["en", "en-US", "en-GB", "en_GB.UTF-8", "EN-us", "en-150"])
+def test_english_tags_select_english(tag: str) -> None:
+    assert language_of_tag(tag) == ENGLISH
+
+
+def test_babels_negotiation_alone_would_serve_traditional_readers_simplified() -> None:
+    # Why the ledger decides by script (language_of_tag): Babel's negotiate_locale matches
+    # strings and falls back to the bare language, so with "zh" offered a zh-TW or zh-Hant
+    # reader would get it; and it knows no script, so zh-Hans would not match zh_CN.
+    assert negotiate_locale(["zh-TW"], ["en", "zh"], sep="-") == "zh"
+    assert negotiate_locale(["zh-Hant-TW"], ["en", "zh"], sep="-") == "zh"
+    assert negotiate_locale(["zh-Hans"], ["en", "zh-CN"], sep="-") is None
 
 
 @pytest.mark.parametrize(("header", "default", "chosen"), [

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ledger.domain.errors import PermissionDeniedError, Problem, ValidationFailedError
 from ledger.domain.messages import Message, english, fill, localised, message, rendered
 from ledger.domain.problems import problems_from
-from ledger.i18n import CHINESE, ENGLISH, read_po, render, translator
+from ledger.i18n import CHINESE, ENGLISH, render, translator
 
 ZH = translator(CHINESE)
 
@@ -91,13 +91,13 @@ def test_pydantics_messages_are_its_templates_with_their_limits_and_read_in_chin
     assert isinstance(by_field["name"].message, Message)
 
 
-def test_the_po_reader_takes_continued_and_escaped_strings() -> None:
-    entries = read_po('# a comment\nmsgid ""\nmsgstr "Language: zh_CN\\n"\n\n'
-                      '#, python-brace-format\nmsgid "a \\"quoted\\" {x} "\n"and continued"\n'
-                      'msgstr "有\\"引号\\"的 {x}"\n"与续行"\n')
+def test_the_compiled_catalogue_answers_gettext_lookups_and_never_its_header() -> None:
+    chinese = translator(CHINESE)
 
-    assert entries == {"": "Language: zh_CN\n",
-                       'a "quoted" {x} and continued': '有"引号"的 {x}与续行'}
+    assert chinese("no account with this username") == "没有此用户名的账户"
+    assert chinese("a text the catalogue lacks") == "a text the catalogue lacks"
+    # gettext keeps the PO header under msgid "": an empty text must stay empty
+    assert chinese("") == ""
 
 
 def test_an_answer_is_localised_where_it_holds_messages_and_left_alone_elsewhere() -> None:
