@@ -11,12 +11,18 @@ on the command line from ``--lang``, ``LEDGER_LANG``, ``LC_ALL``/``LANG``
 select Chinese: ``zh``, ``zh-CN``, ``zh-Hans`` and ``zh-Hans-CN``; ``zh-TW``, ``zh-HK`` and
 ``zh-Hant`` are Traditional Chinese readers, who are not served Simplified characters
 silently: they get the default.
+
+Moments, days, numbers and money are written for a person with Babel (CLDR's formats of
+the language; a moment in the policy's time zone, which it names); what machines read
+(HTTP bodies, ``--json``, stored events) keeps ISO 8601 and plain numbers.
 """
 
 from __future__ import annotations
 
 import gettext
 from collections.abc import Mapping
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from io import BytesIO
@@ -162,3 +168,39 @@ def language_of_environment(flag: str | None, environ: Mapping[str, str],
                   if environ.get(name)), None)
     language = language_of_tag(posix) if posix else None
     return language or default
+
+
+# Babel's locale for each of the ledger's languages (CLDR's ids).
+LOCALES: Final = {ENGLISH: "en", CHINESE: "zh_Hans_CN"}
+
+
+def format_moment(moment: datetime, language: str, zone: tzinfo) -> str:
+    """A moment as a person reads it in ``language``, in the time zone ``zone`` (the
+    policy's), which the text names (CLDR's abbreviation, else its offset): "November 27,
+    2026, 11:00:00 AM +0800", "2026年11月27日 +0800 11:00:00"; "... 10:00:00 PM EST".
+    Machines get ISO 8601 (HTTP, ``--json``)."""
+    from babel.dates import format_datetime
+
+    return format_datetime(moment, "long", tzinfo=zone, locale=LOCALES[language])
+
+
+def format_day(day: date, language: str) -> str:
+    """A calendar day (already the policy's: a deadline, a training day) in ``language``."""
+    from babel.dates import format_date
+
+    return format_date(day, "long", locale=LOCALES[language])
+
+
+def format_number(number: int | Decimal, language: str) -> str:
+    """A count or an amount with the language's digit grouping: 1,234."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(number, locale=LOCALES[language])
+
+
+def format_money(amount: Decimal, currency: str, language: str) -> str:
+    """An amount of money in its ISO 4217 currency, as the language writes it: CN¥1,234.50
+    in English, ¥1,234.50 in Chinese; the currency's own decimal places."""
+    from babel.numbers import format_currency
+
+    return format_currency(amount, currency, locale=LOCALES[language])

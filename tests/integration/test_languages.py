@@ -6,11 +6,14 @@ change, and nothing stored holds a translated text."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -242,3 +245,49 @@ def test_a_client_over_http_asks_for_its_language_and_reads_errors_in_it(
         remote.register_customer(make_profile("en_US", seed=1))
     assert refused.value.code == "permission_denied"
     assert refused.value.message.startswith("暂不允许 register-customer：")
+
+
+def test_cli_times_and_money_are_written_for_the_language_in_the_policys_zone(
+        sqlite_ledger: Ledger, sqlite_url: str, development_keys: Path,
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A policy whose time zone is not the default's (Asia/Shanghai): New York, -05:00 in
+    # winter, so the table's times can only come from the policy.
+    policy = tmp_path / "policy.toml"
+    policy.write_text('timezone = "America/New_York"\n'
+                      + FAST_HASHING_POLICY.read_text(encoding="utf-8"), encoding="utf-8")
+    open_account(sqlite_ledger, "li.lei", "sales")
+    open_account(sqlite_ledger, "qian.hui", "finance", department="finance")  # sees credit
+    customer_id = LedgerClient.in_process(sqlite_ledger, "li.lei").register_customer(
+        make_profile("en_US", seed=5, basic__name="Mingyuan Trading",
+                     credit__credit_limit={"amount": "1234567.5", "currency": "CNY"}),
+    )["aggregate_id"]
+    monkeypatch.chdir(tmp_path)
+    env = {"LEDGER_DATABASE_URL": sqlite_url, "LEDGER_DATA_DIR": str(development_keys),
+           "LEDGER_POLICY_FILE": str(policy), "LEDGER_LANG": "", "LC_ALL": "",
+           "LC_MESSAGES": "", "LANG": "C.UTF-8", "LEDGER_ACTOR": "li.lei"}
+    runner = CliRunner()
+
+    machine = runner.invoke(app, ["--json", "customer", "find", "ming"], env=env)
+    english = runner.invoke(app, ["customer", "find", "ming"], env=env)
+    chinese = runner.invoke(app, ["--lang", "zh-CN", "customer", "find", "ming"], env=env)
+    finance = env | {"LEDGER_ACTOR": "qian.hui"}
+    shown_en = runner.invoke(app, ["customer", "show", customer_id], env=finance)
+    shown_zh = runner.invoke(app, ["--lang", "zh-CN", "customer", "show", customer_id],
+                             env=finance)
+
+    assert machine.exit_code == english.exit_code == chinese.exit_code == 0, machine.output
+    updated_at = json.loads(machine.stdout)["customers"][0]["updated_at"]
+    local = datetime.fromisoformat(updated_at).astimezone(ZoneInfo("America/New_York"))
+    [row_en] = [line for line in english.stdout.splitlines() if customer_id in line]
+    [row_zh] = [line for line in chinese.stdout.splitlines() if customer_id in line]
+    # --json keeps ISO 8601; a person reads the moment in the policy's zone, by its offset
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", updated_at)
+    assert updated_at not in row_en and updated_at not in row_zh
+    assert f"{local:%B} {local.day}, {local.year}" in row_en and " EST" in row_en
+    assert f"{local.hour % 12 or 12}:{local:%M:%S}\u202f{local:%p}" in row_en  # CLDR's space
+    assert f"{local.year}年{local.month}月{local.day}日" in row_zh and "-0500" in row_zh
+    assert f"{local:%H:%M:%S}" in row_zh
+    # money as each language writes it, with CNY's two decimal places
+    assert "CN¥1,234,567.50" in shown_en.stdout
+    assert "¥1,234,567.50" in shown_zh.stdout and "CN¥" not in shown_zh.stdout
+    assert '"amount"' not in shown_en.stdout + shown_zh.stdout

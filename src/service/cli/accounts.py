@@ -12,6 +12,7 @@ from ledger.passwords import generate_password
 from service.cli.common import (
     admin_client,
     note,
+    number,
     options,
     out,
     run,
@@ -155,7 +156,8 @@ def account_list(
                          ", ".join(a["roles"]), a["last_login_at"] or tr(N_("never")))
         out.print(rows)
         note(tr(message("{count} accounts; reflects event position {position}",
-                        count=len(result["accounts"]), position=result["reflects_position"])))
+                        count=number(len(result["accounts"])),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -190,7 +192,7 @@ def access_review(
                             cause=e["cause"])))
         note(tr(message("{count} grant(s) unused for {days} days; last login per account in "
                         "`ledger account list`; reflects event position {position}",
-                        count=len(result["unused_grants"]), days=result["unused_days"],
+                        count=number(len(result["unused_grants"])), days=result["unused_days"],
                         position=result["reflects_position"])))
 
     show(run(action), render)

@@ -40,6 +40,7 @@ from service.cli.common import (
     literal,
     local_ledger,
     note,
+    number,
     options,
     out,
     read_json,
@@ -92,7 +93,7 @@ def _render_report(report: dict[str, Any]) -> None:
     if report["unverified"]:
         rows.add_row(tr(N_("unverified (older than the checkpoint interval, not covered)")),
                      tr(message("{count}, from position {position}",
-                                count=report["unverified"],
+                                count=number(report["unverified"]),
                                 position=report["first_unverified_position"])))
     rows.add_row(tr(N_("keys trusted")), report["trust"])
     out.print(rows)
@@ -154,7 +155,7 @@ def audit_verify(
             "{count} record(s) from position {position} are older than the checkpoint "
             "interval and covered by no checkpoint a trusted key verifies: their integrity "
             "cannot be shown (is the sealer running, and is the public key configured?)",
-            count=report.unverified, position=report.first_unverified_position),
+            count=number(report.unverified), position=report.first_unverified_position),
             details={"unverified": report.unverified, "covered_up_to": report.covered_up_to,
                      "first_unverified_position": report.first_unverified_position}))
 
@@ -232,7 +233,8 @@ def audit_seal() -> None:
     def render(result: dict[str, Any]) -> None:
         last = result["last_checkpoint"]
         out.print(tr(message("Sealed {count} record(s); sealed up to position {position}",
-                             count=result["sealed_now"], position=result["sealed_position"])),
+                             count=number(result["sealed_now"]),
+                             position=result["sealed_position"])),
                   highlight=False)
         if last is not None:
             note(tr(message("last signed checkpoint #{sequence} at position {position}",

@@ -25,6 +25,7 @@ from service.cli.common import (
     literal,
     local_administrator,
     local_ledger,
+    number,
     options,
     out,
     redacted,
@@ -128,7 +129,7 @@ def backup_verify(
         first = bad[0]
         fail(BackupInvalidError(
             message("{count} backup(s) invalid or missing; first: {backup_id} ({status}{why})",
-                    count=len(bad), backup_id=first.backup_id, status=first.status,
+                    count=number(len(bad)), backup_id=first.backup_id, status=first.status,
                     why=": " + first.reason if first.reason else ""),
             details={"backup_id": first.backup_id, "file": first.file}))
 

@@ -16,6 +16,7 @@ from service.cli.common import (
     client,
     more_note,
     note,
+    number,
     out,
     read_json,
     run,
@@ -152,7 +153,7 @@ def change_pending(
                          tr(N_("late")) if p["late"] else "")
         out.print(rows)
         note(tr(message("{count} pending{more}; reflects event position {position}",
-                        count=len(result["proposals"]), more=more_note(result),
+                        count=number(len(result["proposals"])), more=more_note(result),
                         position=result["reflects_position"])))
 
     show(run(action), render)
@@ -174,7 +175,7 @@ def change_late(**fields: Any) -> None:
                          c["happened_on"], c["record_by"], c["recorded_at"], c["status"])
         out.print(rows)
         note(tr(message("{count} late{more}; reflects event position {position}",
-                        count=len(result["late_changes"]), more=more_note(result),
+                        count=number(len(result["late_changes"])), more=more_note(result),
                         position=result["reflects_position"])))
 
     show(run(action), render)
@@ -211,7 +212,7 @@ def review_due(**fields: Any) -> None:
                          c["registered_at"])
         out.print(rows)
         note(tr(message("{count} due{more}; reflects event position {position}",
-                        count=len(result["customers"]), more=more_note(result),
+                        count=number(len(result["customers"])), more=more_note(result),
                         position=result["reflects_position"])))
 
     show(run(action), render)

@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -21,8 +23,17 @@ from rich.text import Text
 
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.domain.messages import N_, Translate, localised, message, rendered
-from ledger.i18n import ENGLISH, language_of_environment, translator
+from ledger.i18n import (
+    ENGLISH,
+    format_day,
+    format_moment,
+    format_money,
+    format_number,
+    language_of_environment,
+    translator,
+)
 from ledger.logging import configure_logging
+from ledger.policy import Policy
 from ledger.settings import Settings
 from ledger.transient import is_transient, unavailable
 from service.bootstrap import Ledger, bootstrap
@@ -60,7 +71,7 @@ class Options:
 
 
 options = Options()
-_chosen: dict[str, str] = {}
+_chosen: dict[str, Any] = {}
 
 
 def language() -> str:
@@ -68,18 +79,36 @@ def language() -> str:
     ``LANG``, else the policy's ``locale`` (English when the policy cannot be read: the
     error that says why is then read in English). ``--help`` is English whatever it is."""
     if "language" not in _chosen:
+        # The policy is read only when no flag or variable chose.
         _chosen["language"] = language_of_environment(options.lang, os.environ,
-                                                      _policy_locale())
-    return _chosen["language"]
+                                                      "") or _policy_locale()
+    chosen: str = _chosen["language"]
+    return chosen
 
 
 def _policy_locale() -> str:
-    from service.policy import load_service_policy  # only when no flag or variable chose
+    policy = _policy()
+    return ENGLISH if policy is None else policy.locale
 
-    try:
-        return load_service_policy(Settings().policy_file).locale
-    except Exception:  # a broken setting or policy is reported by the command itself
-        return ENGLISH
+
+def _zone() -> tzinfo:
+    """The policy's time zone, in which the command line shows moments (UTC when the policy
+    cannot be read: the command says why itself)."""
+    policy = _policy()
+    return UTC if policy is None else policy.zone
+
+
+def _policy() -> Policy | None:
+    # Read once per invocation, and only when a language or a time must come from it.
+    if "policy" not in _chosen:
+        from service.policy import load_service_policy
+
+        try:
+            _chosen["policy"] = load_service_policy(Settings().policy_file)
+        except Exception:  # a broken setting or policy is reported by the command itself
+            _chosen["policy"] = None
+    policy: Policy | None = _chosen["policy"]
+    return policy
 
 
 def choose_language(flag: str | None) -> None:
@@ -95,6 +124,40 @@ def tr(text: str) -> str:
 
 def translate() -> Translate:
     return translator(language())
+
+
+def number(value: int) -> str:
+    """A count in a summary, grouped as the command line's language writes it."""
+    return format_number(value, language())
+
+
+def when(value: Any) -> Any:
+    """A moment or a day from an answer (ISO 8601) as the command line's language writes
+    it, a moment in the policy's time zone; any other value (``never``, ``-``, a time
+    without an offset, which names no moment) as it is. ``--json`` keeps ISO 8601."""
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(
+                value)
+        except ValueError:
+            return value
+    if isinstance(moment, datetime):
+        return value if moment.tzinfo is None else format_moment(moment, language(), _zone())
+    if isinstance(moment, date):
+        return format_day(moment, language())
+    return value
+
+
+def money(value: Any) -> str | None:
+    """An amount of money (``{"amount", "currency"}``) as the language writes it, or None
+    when ``value`` is not one (or its amount is masked)."""
+    if not isinstance(value, dict) or set(value) != {"amount", "currency"}:
+        return None
+    try:
+        return format_money(Decimal(str(value["amount"])), str(value["currency"]), language())
+    except (InvalidOperation, ValueError, KeyError):
+        return None
 
 LOCAL_ADMINISTRATOR = "local-admin"
 # Whoever runs the command line on the server holds the database anyway: trusted as an
@@ -256,6 +319,9 @@ def show(data: Any, render: Callable[[Any], None]) -> None:
 
 
 def cell(value: Any) -> str:
+    shown = money(value)
+    if shown is not None:
+        return shown
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
 
 
@@ -272,12 +338,21 @@ def literal(value: Any) -> Text:
 
 
 class DataTable(Table):
-    """A table of values from the data: every cell is printed literally, never as markup."""
+    """A table of values from the data: every cell is printed literally, never as markup;
+    the cells of its time columns (``times``, by index) as the language writes a time."""
+
+    times: frozenset[int] = frozenset()
 
     def add_row(self, *renderables: RenderableType | None, style: Any = None,
                 end_section: bool = False) -> None:
-        super().add_row(*(None if r is None else literal(r) for r in renderables),
+        super().add_row(*(None if r is None else literal(when(r) if i in self.times else r)
+                          for i, r in enumerate(renderables)),
                         style=style, end_section=end_section)
+
+
+def _is_time(column: str) -> bool:
+    """A column of moments or days: "updated at", "granted on", "due by", "until"."""
+    return column.endswith((" at", " on")) or column in ("due by", "until")
 
 
 def table(*columns: str, title: str | None = None, show_header: bool = True) -> DataTable:
@@ -285,9 +360,11 @@ def table(*columns: str, title: str | None = None, show_header: bool = True) -> 
     next command; its title (which often names an id the user typed) is literal too.
 
     The headings are English templates of the catalogue, shown in the command line's
-    language (``--json`` keys never are)."""
+    language (``--json`` keys never are); moments and days in the time columns are written
+    for the language too (``when``)."""
     result = DataTable(title=None if title is None else literal(title),
                        show_header=show_header)
+    result.times = frozenset(i for i, column in enumerate(columns) if _is_time(column))
     for column in columns:
         whole = column.endswith((" id", " at", " on"))
         heading = tr(column)

@@ -14,6 +14,7 @@ from service.cli.common import (
     client,
     more_note,
     note,
+    number,
     out,
     read_json,
     run,
@@ -86,7 +87,7 @@ def customer_find(name_prefix: str, **fields: Any) -> None:
                          c["updated_at"])
         out.print(rows)
         note(tr(message("{count} found{more}; reflects event position {position}",
-                        count=len(result["customers"]), more=more_note(result),
+                        count=number(len(result["customers"])), more=more_note(result),
                         position=result["reflects_position"])))
 
     show(run(action), render)

@@ -13,7 +13,7 @@ from rich.text import Text
 from ledger.domain.export import EXPORTABLE_FIELDS
 from ledger.domain.messages import N_, message
 from ledger.private_files import create_private_file
-from service.cli.common import client, note, out, run, show, show_outcome, table, tr
+from service.cli.common import client, note, number, out, run, show, show_outcome, table, tr
 
 # What ``ledger export identify`` shows of the export a file names, under these headings.
 _IDENTIFIED = {"exporter": N_("exporter"), "exported_at": N_("exported at"),
@@ -176,7 +176,8 @@ def export_identify(
         rows.add_row(tr(N_("evidence")), ", ".join(export["evidence"]))
         out.print(rows)
         note(tr(message("{count} rows examined; reflects event position {position}",
-                        count=result["rows_examined"], position=result["reflects_position"])))
+                        count=number(result["rows_examined"]),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 

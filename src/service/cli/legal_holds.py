@@ -8,7 +8,18 @@ import typer
 
 from ledger.domain.messages import message
 from projections.privacy import LegalHoldReview
-from service.cli.common import client, more_note, note, out, run, show, show_outcome, table, tr
+from service.cli.common import (
+    client,
+    more_note,
+    note,
+    number,
+    out,
+    run,
+    show,
+    show_outcome,
+    table,
+    tr,
+)
 from service.cli.query_options import query_options
 
 hold_app = typer.Typer(help="Legal holds: no deletion is executed while one is in force "
@@ -61,7 +72,7 @@ def hold_review(**fields: Any) -> None:
                          h["placed"]["by"], h["placed"]["at"], status, "\n".join(h["blocks"]))
         out.print(rows)
         note(tr(message("{count} holds{more}; reflects event position {position}",
-                        count=len(result["holds"]), more=more_note(result),
+                        count=number(len(result["holds"])), more=more_note(result),
                         position=result["reflects_position"])))
 
     show(run(action), render)

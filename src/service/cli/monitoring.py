@@ -17,6 +17,7 @@ from service.cli.common import (
     local_ledger,
     more_note,
     note,
+    number,
     options,
     out,
     run,
@@ -25,6 +26,7 @@ from service.cli.common import (
     show_outcome,
     table,
     tr,
+    when,
 )
 from service.policy import load_service_policy
 
@@ -118,7 +120,7 @@ def alerts_test() -> None:
 
 def _refuse_undelivered(urls: list[str]) -> None:
     raise AlertNotDeliveredError(message("{count} webhook(s) did not accept the test alert",
-                                         count=len(urls)),
+                                         count=number(len(urls))),
                                  details={"urls": urls})
 
 
@@ -203,8 +205,9 @@ def fault_list(
                           fault["due_by"], "yes" if fault["overdue"] else "no",
                           fault["symptom"], fault["alert"] or "")
         out.print(shown)
-        note(tr(message("{count} fault(s){more}, judged at {now}", count=len(answer["faults"]),
-                        more=more_note(answer), now=answer["now"])))
+        note(tr(message("{count} fault(s){more}, judged at {now}",
+                        count=number(len(answer["faults"])),
+                        more=more_note(answer), now=when(answer["now"]))))
 
     show(run(action), render)
 

@@ -16,6 +16,7 @@ from service.cli.common import (
     client,
     local_ledger,
     note,
+    number,
     out,
     run,
     show,
@@ -46,7 +47,8 @@ def find_by(
                          str(c["version"]))
         out.print(rows)
         note(tr(message("{count} found; reflects event position {position}",
-                        count=len(result["customers"]), position=result["reflects_position"])))
+                        count=number(len(result["customers"])),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -63,7 +65,7 @@ def duplicates() -> None:
             rows.add_row(group["reason"], "\n".join(group["customer_ids"]))
         out.print(rows)
         note(tr(message("{count} groups; reflects event position {position}",
-                        count=len(result["groups"]), position=result["reflects_position"])))
+                        count=number(len(result["groups"])), position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -192,7 +194,7 @@ def keys_rotate_kek(
 
     def render(r: dict[str, Any]) -> None:
         out.print(tr(message("Re-wrapped {count} data keys; KEK id now {kek_id}.",
-                             count=r["rewrapped_keys"], kek_id=r["kek_id"])),
+                             count=number(r["rewrapped_keys"]), kek_id=r["kek_id"])),
                   highlight=False, soft_wrap=True)
         if r["configure"]:
             note(tr(message("Point LEDGER_KEK_FILE at {path}; the old KEK is no longer "

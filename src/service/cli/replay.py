@@ -20,7 +20,7 @@ from ledger.domain.messages import message
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery
 from service.cli.audit import audit_app
-from service.cli.common import cell, client, note, options, out, run, table, tr
+from service.cli.common import cell, client, note, number, options, out, run, table, tr
 from service.cli.query_options import query_options
 
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV rows instead of a table.")]
@@ -45,7 +45,7 @@ def _emit(result: dict[str, Any], rows: Callable[[dict[str, Any]], Iterable[dict
     for record in records:
         shown.add_row(*(cell(record.get(column, "")) for column in columns))
     out.print(shown)
-    note(tr(message("{count} row(s)", count=len(records))))
+    note(tr(message("{count} row(s)", count=number(len(records)))))
 
 
 def _history_rows(result: dict[str, Any]) -> Iterable[dict[str, Any]]:

@@ -14,7 +14,7 @@ import typer
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.domain.messages import message
 from projections.reports import REPORTS
-from service.cli.common import cell, client, note, options, out, run, table, tr
+from service.cli.common import cell, client, note, number, options, out, run, table, tr
 
 _NAMES = ", ".join(REPORTS)
 
@@ -53,7 +53,7 @@ def report(
     out.print(shown)
     hidden = result.get("hidden_dimensions")
     note(tr(message("{count} row(s); reflects event position {position}{hidden}",
-                    count=len(result["rows"]), position=result["reflects_position"],
+                    count=number(len(result["rows"])), position=result["reflects_position"],
                     hidden=message("; left out (you may not read it): {dimensions}",
                                    dimensions=", ".join(hidden)) if hidden else "")))
 

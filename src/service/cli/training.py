@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from ledger.domain.messages import message
-from service.cli.common import admin_client, note, out, run, show, show_outcome, table, tr
+from service.cli.common import admin_client, note, number, out, run, show, show_outcome, table, tr
 
 training_app = typer.Typer(help="Training and assessment (TR-1..TR-3).", no_args_is_help=True)
 
@@ -73,7 +73,8 @@ def training_overdue(
                          e["last_passed_on"] or "never")
         out.print(rows)
         note(tr(message("{count} employee(s) overdue; reflects event position {position}",
-                        count=len(result["employees"]), position=result["reflects_position"])))
+                        count=number(len(result["employees"])),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 

@@ -29,6 +29,7 @@ from service.cli.common import (
     fail,
     local_ledger,
     note,
+    number,
     options,
     out,
     run,
@@ -66,7 +67,7 @@ def _render_read_models(result: dict[str, Any]) -> None:
     for check in result["read_models"]:
         rows.add_row(check["read_model"], str(check["position"]),
                      tr(N_("ok")) if check["ok"] else tr(message(
-                         "{count} row(s) differ", count=check["differences_total"])),
+                         "{count} row(s) differ", count=number(check["differences_total"]))),
                      check["live_digest"][:16])
     snapshots = result["snapshots"]
     rows.add_row(tr(N_("snapshots")), "-", tr(N_("ok")) if snapshots["ok"] else tr(message(
@@ -157,7 +158,7 @@ def _render_keys(result: dict[str, Any]) -> None:
         for finding in result["findings"]:
             found.add_row(finding["customer_id"], finding["kind"], _cell(finding["detail"]))
         out.print(found)
-        note(tr(message("{count} finding(s)", count=len(result["findings"]))))
+        note(tr(message("{count} finding(s)", count=number(len(result["findings"])))))
 
 
 @keys_app.command("verify")
@@ -176,5 +177,5 @@ def keys_verify(as_json: JsonFlag = False) -> None:
         kinds = sorted({finding.kind for finding in report.findings})
         fail(IntegrityViolationError(
             message("the key store does not follow from the event log: {count} finding(s) "
-                    "({kinds})", count=len(report.findings), kinds=", ".join(kinds)),
+                    "({kinds})", count=number(len(report.findings)), kinds=", ".join(kinds)),
             details={"customer_ids": sorted({f.customer_id for f in report.findings})}))
