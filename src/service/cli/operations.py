@@ -19,6 +19,7 @@ from rich.text import Text
 
 from commands.actor import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import N_, message
 from ledger.logging import configure_logging
 from ledger.settings import Settings
 from service.bootstrap import bootstrap
@@ -36,6 +37,7 @@ from service.cli.common import (
     settings,
     show,
     table,
+    tr,
 )
 from service.first_admin import check_listening, ensure_first_administrator
 from service.listener import bound_socket
@@ -127,12 +129,12 @@ def serve(
         ledger.close()
         with closing(listener):
             serve_in_processes(chosen, listener, server_options)
-        out.print("Customer ledger stopped", highlight=False)
+        out.print(tr(N_("Customer ledger stopped")), highlight=False)
         return
     with signals_stop_the_server(), closing(ledger), closing(listener):
         config = uvicorn.Config(create_app(ledger), **server_options)
         uvicorn.Server(config).run(sockets=[listener])
-    out.print("Customer ledger stopped", highlight=False)
+    out.print(tr(N_("Customer ledger stopped")), highlight=False)
 
 
 def serve_in_processes(chosen: Settings, listener: socket.socket,
@@ -226,8 +228,9 @@ def projections_rebuild(
         with local_ledger() as ledger:
             unknown = [n for n in names or [] if n not in ledger.runner.projections]
             if unknown:
-                raise ValidationFailedError([Problem("names", "unknown projection: " + n)
-                                             for n in unknown])
+                raise ValidationFailedError([
+                    Problem("names", message("unknown projection: {name}", name=n))
+                    for n in unknown])
             head = ledger.store.head_position()
             with Progress(TextColumn("rebuilding"), BarColumn(),
                           TextColumn("{task.completed}/{task.total} events"),

@@ -6,12 +6,23 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from pydantic import BaseModel, Field, ValidationError
 
 from ledger.domain.errors import PermissionDeniedError, Problem, ValidationFailedError
-from ledger.domain.messages import Message, english, fill, localised, message, rendered
+from ledger.domain.messages import (
+    Message,
+    as_message,
+    english,
+    fill,
+    localised,
+    message,
+    rendered,
+)
 from ledger.domain.problems import problems_from
 from ledger.i18n import CHINESE, ENGLISH, render, translator
+from ledger.integrity.keys import read_key_file
+from service.preflight import PathUnusableError, _unusable_because
 
 ZH = translator(CHINESE)
 
@@ -109,3 +120,22 @@ def test_an_answer_is_localised_where_it_holds_messages_and_left_alone_elsewhere
                                      "steps": ({"note": "无", "position": 3},),
                                      "name": "none"}  # a value from the data is the data
     assert localised(answer, english) is answer
+
+
+def test_operator_errors_read_in_chinese_with_their_reasons(tmp_path) -> None:
+    missing = tmp_path / "signing.key"
+    with pytest.raises(ValidationFailedError) as raised:
+        read_key_file(missing)
+    refused = raised.value
+    a_file = tmp_path / "a-file"
+    a_file.write_text("", encoding="utf-8")
+    under_a_file = PathUnusableError(message(
+        "{setting} cannot be used: {path} {reason}", setting="LEDGER_DATA_DIR",
+        path=str(a_file / "var"), reason=as_message(_unusable_because(a_file / "var", True))))
+
+    assert refused.message == f"signing key {missing}: file does not exist"
+    assert refused.as_dict(ZH)["message"] == f"签名密钥 {missing}：文件不存在"
+    assert refused.as_dict(ZH)["details"]["problems"] == [
+        {"field": "signing_key_file", "message": "文件不存在"}]
+    assert under_a_file.as_dict(ZH)["message"] == (
+        f"LEDGER_DATA_DIR 无法使用：{a_file / 'var'} 位于 {a_file} 之下，而它是一个文件")
