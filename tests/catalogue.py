@@ -11,11 +11,13 @@ The scan knows the ledger's ways of saying something to a person:
   ``ValidationFailedError(problems, "...")``), and the
   ``ValueError``s of the domain's validators (pydantic reports their text);
 - a problem's message: the second argument of ``Problem(field, "...")``;
-- a table's headings: the arguments of ``table("...", ...)``;
+- a table's headings: the arguments of ``table("...", ...)`` (its ``title=`` must be a
+  marked template too);
 - why a backup is invalid: the last argument of ``invalid(...)`` (``ledger.backup``).
 
 A literal or a text built in place that the command line prints (``out.print``, ``note``,
-a table's ``add_row``) is not in the catalogue: it is printed in English whatever the
+a table's ``add_row`` or ``title``, also as one branch of ``a or "never"`` or of
+``"yes" if x else "no"``) is not in the catalogue: it is printed in English whatever the
 language, so the scan reports it (a value from the data is a name, never a literal).
 
 Run ``python -m tests.catalogue`` to print the templates the Chinese catalogue lacks, as
@@ -80,6 +82,15 @@ def _worded(node: ast.expr) -> bool:
     return text is not None and any(character.isalpha() for character in text)
 
 
+def _branches(node: ast.expr) -> list[ast.expr]:
+    """The values an expression may print: each side of ``a or b`` and ``x if c else y``."""
+    if isinstance(node, ast.BoolOp):
+        return [leaf for value in node.values for leaf in _branches(value)]
+    if isinstance(node, ast.IfExp):
+        return _branches(node.body) + _branches(node.orelse)
+    return [node]
+
+
 def _error_class(name: str, path: str) -> bool:
     if name == "ValueError":
         return path.startswith(VALIDATOR_PACKAGES)
@@ -115,6 +126,11 @@ class _Scan(ast.NodeVisitor):
             self._texts(arguments[1:2], node.lineno)
         elif name == "table":
             self._texts(arguments, node.lineno)
+            # its title is the command line's words too (through ``tr``), never built here
+            self.unmarked += [Site(self.path, node.lineno, ast.unparse(k.value)[:80])
+                              for k in node.keywords if k.arg == "title"
+                              for a in _branches(k.value)
+                              if (_built(a) or _literal(a) is not None) and _worded(a)]
         elif name == "invalid" and arguments:
             # A backup check's refusal: invalid(backup_id, file, "why") or invalid("why").
             self._texts(arguments[-1:], node.lineno)
@@ -129,9 +145,11 @@ class _Scan(ast.NodeVisitor):
             self._texts(arguments[:1], node.lineno)
         elif name in PRINTERS and self.path.startswith("service/cli/"):
             # The command line's own words go through ``tr``; a literal or a text built in
-            # place is printed in English whatever the language.
+            # place is printed in English whatever the language, also as one branch of a
+            # choice (``value or "never"``, ``"yes" if done else "no"``).
             self.unmarked += [Site(self.path, node.lineno, ast.unparse(a)[:80])
-                              for a in arguments if (_built(a) or _literal(a)) and _worded(a)]
+                              for argument in arguments for a in _branches(argument)
+                              if (_built(a) or _literal(a) is not None) and _worded(a)]
         self.generic_visit(node)
 
 

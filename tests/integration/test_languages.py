@@ -291,3 +291,6 @@ def test_cli_times_and_money_are_written_for_the_language_in_the_policys_zone(
     assert "CN¥1,234,567.50" in shown_en.stdout
     assert "¥1,234,567.50" in shown_zh.stdout and "CN¥" not in shown_zh.stdout
     assert '"amount"' not in shown_en.stdout + shown_zh.stdout
+    # the table's title is the command line's words too
+    assert f"Customer {customer_id}" in shown_en.stdout
+    assert f"客户 {customer_id}" in shown_zh.stdout

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from ledger.backup.check import Verdict
 from ledger.backup.errors import BackupInvalidError, BackupOverdueError, DrillFailedError
 from ledger.domain.errors import Problem, ValidationFailedError
-from ledger.domain.messages import message
+from ledger.domain.messages import N_, message
 from projections.digest import read_model_digests
 from service.backup import BackupPlace, LiveBackups
 from service.backup_drill import drill
@@ -33,6 +33,7 @@ from service.cli.common import (
     settings,
     show,
     table,
+    tr,
 )
 from service.cli.operations import projections_app
 from service.policy import load_service_policy
@@ -206,9 +207,9 @@ def backup_status() -> None:
         rows = table("kind", "last id", "last at", "age (h)", "overdue")
         for name, kind in r["kinds"].items():
             age = kind["age_seconds"]
-            rows.add_row(name, kind["last_id"] or "-", kind["last_success_at"] or "never",
+            rows.add_row(name, kind["last_id"] or "-", kind["last_success_at"] or tr(N_("never")),
                          "-" if age is None else f"{age / 3600:.1f}",
-                         "OVERDUE" if kind["overdue"] else "ok")
+                         tr(N_("OVERDUE")) if kind["overdue"] else tr(N_("ok")))
         out.print(rows)
         if r["last_failure"]:
             failure = r["last_failure"]
@@ -233,7 +234,8 @@ def projections_digest() -> None:
                     "digests": read_model_digests(ledger.views, ledger.runner.projections)}
 
     def render(r: dict[str, Any]) -> None:
-        rows = table("projection", "digest", title=f"Read models at position {r['position']}")
+        rows = table("projection", "digest", title=tr(message(
+            "Read models at position {position}", position=r["position"])))
         for name, digest in r["digests"].items():
             rows.add_row(name, digest)
         out.print(rows)

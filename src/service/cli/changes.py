@@ -206,10 +206,10 @@ def review_due(**fields: Any) -> None:
 
     def render(result: dict[str, Any]) -> None:
         rows = table("customer id", "name", "last reviewed", "registered at",
-                     title=f"Not reviewed in {result['quarter']}")
+                     title=tr(message("Not reviewed in {quarter}", quarter=result["quarter"])))
         for c in result["customers"]:
-            rows.add_row(c["customer_id"], c["name"] or "", c["last_reviewed_quarter"] or "never",
-                         c["registered_at"])
+            rows.add_row(c["customer_id"], c["name"] or "",
+                         c["last_reviewed_quarter"] or tr(N_("never")), c["registered_at"])
         out.print(rows)
         note(tr(message("{count} due{more}; reflects event position {position}",
                         count=number(len(result["customers"])), more=more_note(result),

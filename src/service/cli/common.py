@@ -319,9 +319,7 @@ def show(data: Any, render: Callable[[Any], None]) -> None:
 
 
 def cell(value: Any) -> str:
-    shown = money(value)
-    if shown is not None:
-        return shown
+    """A value as one cell of a table or of CSV: JSON for a list or an object."""
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
 
 

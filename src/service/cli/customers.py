@@ -12,6 +12,7 @@ from projections.queries import FindCustomers, GetCustomer
 from service.cli.common import (
     cell,
     client,
+    money,
     more_note,
     note,
     number,
@@ -45,14 +46,15 @@ def customer_register(
 
 def _render_customer(result: dict[str, Any]) -> None:
     customer = result["customer"]
-    rows = table("field", "value", title=f"Customer {customer['customer_id']}",
+    rows = table("field", "value", title=tr(message("Customer {customer_id}",
+                                      customer_id=customer["customer_id"])),
                  show_header=False)
     rows.add_row(tr(N_("version")), str(customer["version"]))
     for group, values in customer["profile"].items():
         if isinstance(values, dict):
             for field, value in values.items():
                 if value not in (None, [], {}):
-                    rows.add_row(f"{group}.{field}", cell(value))
+                    rows.add_row(f"{group}.{field}", money(value) or cell(value))
         elif values not in (None, [], {}):
             rows.add_row(group, cell(values))
     rows.add_row(tr(N_("last review")), cell(customer["last_review"]))
@@ -101,7 +103,8 @@ def history(customer_id: str) -> None:
 
     def render(result: dict[str, Any]) -> None:
         rows = table("v", "event", "recorded at", "actor", "command id", "reason", "facts",
-                     title=f"History of customer {result['customer_id']}")
+                     title=tr(message("History of customer {customer_id}",
+                                    customer_id=result["customer_id"])))
         for e in result["events"]:
             rows.add_row(str(e["version"]), e["event"], e["recorded_at"], e["actor"] or "",
                          e["command_id"] or "", e["reason"] or "", cell(e["facts"]))

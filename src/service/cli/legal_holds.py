@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.domain.messages import message
+from ledger.domain.messages import N_, message
 from projections.privacy import LegalHoldReview
 from service.cli.common import (
     client,
@@ -66,9 +66,10 @@ def hold_review(**fields: Any) -> None:
         rows = table("hold id", "customer id", "reference", "until", "placed by", "placed at",
                      "status", "blocks")
         for h in result["holds"]:
-            status = ("in force" if h["in_force"] else "lapsed" if h["lapsed"]
-                      else f"lifted by {h['lifted']['by']}")
-            rows.add_row(h["hold_id"], h["customer_id"], h["reference"], h["until"] or "open",
+            status = tr(N_("in force") if h["in_force"] else N_("lapsed") if h["lapsed"]
+                        else message("lifted by {by}", by=h["lifted"]["by"]))
+            rows.add_row(h["hold_id"], h["customer_id"], h["reference"],
+                         h["until"] or tr(N_("open")),
                          h["placed"]["by"], h["placed"]["at"], status, "\n".join(h["blocks"]))
         out.print(rows)
         note(tr(message("{count} holds{more}; reflects event position {position}",

@@ -44,6 +44,10 @@ def _now() -> datetime:
 
 # Metrics ---------------------------------------------------------------------
 
+def _yes_no(value: Any) -> str:
+    return tr(N_("yes")) if value else tr(N_("no"))
+
+
 def _samples(text: str) -> list[dict[str, Any]]:
     """Each sample worth a line: the histogram's buckets and the counters' creation times
     stay for Prometheus."""
@@ -108,7 +112,7 @@ def alerts_test() -> None:
         for row in rows:
             answer = row["status_code"] if row["status_code"] is not None else row["error"]
             shown.add_row(row["url"], str(answer), str(row["attempts"]),
-                          "yes" if row["delivered"] else "no")
+                          _yes_no(row["delivered"]))
         out.print(shown)
 
     rows = run(action)
@@ -202,7 +206,7 @@ def fault_list(
                       "alert")
         for fault in answer["faults"]:
             shown.add_row(fault["fault_id"], fault["status"], fault["severity"],
-                          fault["due_by"], "yes" if fault["overdue"] else "no",
+                          fault["due_by"], _yes_no(fault["overdue"]),
                           fault["symptom"], fault["alert"] or "")
         out.print(shown)
         note(tr(message("{count} fault(s){more}, judged at {now}",
@@ -278,7 +282,7 @@ def incident_list(limit: Annotated[int, typer.Option(help="At most this many.")]
         for incident in answer["incidents"]:
             steps = "; ".join(_step_text(step) for step in incident["steps"])
             shown.add_row(incident["incident_id"], incident["kind"], incident["detected_at"],
-                          "yes" if incident["closed"] else "no", incident["summary"], steps)
+                          _yes_no(incident["closed"]), incident["summary"], steps)
         out.print(shown)
 
     show(run(action), render)

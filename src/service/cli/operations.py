@@ -19,7 +19,7 @@ from rich.text import Text
 
 from commands.actor import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
-from ledger.domain.messages import N_, message
+from ledger.domain.messages import N_, as_message, message
 from ledger.logging import configure_logging
 from ledger.settings import Settings
 from service.bootstrap import bootstrap
@@ -273,7 +273,8 @@ def policy_show() -> None:
                 "values": policy.model_dump(mode="json")}
 
     def render(r: dict[str, Any]) -> None:
-        rows = table("setting", "value", title=f"Policy ({r['policy_file'] or 'defaults'})")
+        rows = table("setting", "value", title=tr(message(
+            "Policy ({file})", file=r["policy_file"] or as_message(N_("defaults")))))
         for key, value in r["values"].items():
             rows.add_row(key, cell(value))
         out.print(rows)

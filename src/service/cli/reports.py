@@ -47,7 +47,7 @@ def report(
         writer.writerows([cell(row.get(column, "")) for column in columns]
                          for row in result["rows"])
         return
-    shown = table(*columns, title=f"Report {name}")
+    shown = table(*columns, title=tr(message("Report {name}", name=name)))
     for row in result["rows"]:
         shown.add_row(*(cell(row.get(column)) for column in columns))
     out.print(shown)

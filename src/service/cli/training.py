@@ -7,8 +7,19 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.domain.messages import message
-from service.cli.common import admin_client, note, number, out, run, show, show_outcome, table, tr
+from ledger.domain.messages import N_, message
+from service.cli.common import (
+    admin_client,
+    note,
+    number,
+    out,
+    run,
+    show,
+    show_outcome,
+    table,
+    tr,
+    when,
+)
 
 training_app = typer.Typer(help="Training and assessment (TR-1..TR-3).", no_args_is_help=True)
 
@@ -67,10 +78,11 @@ def training_overdue(
 
     def render(result: dict[str, Any]) -> None:
         rows = table("username", "department", "reason", "due on", "last passed on",
-                     title=f"Overdue for assessment as of {result['as_of']}")
+                     title=tr(message("Overdue for assessment as of {date}",
+                                      date=when(result["as_of"]))))
         for e in result["employees"]:
             rows.add_row(e["username"], e["department"], e["reason"], e["due_on"],
-                         e["last_passed_on"] or "never")
+                         e["last_passed_on"] or tr(N_("never")))
         out.print(rows)
         note(tr(message("{count} employee(s) overdue; reflects event position {position}",
                         count=number(len(result["employees"])),

@@ -110,10 +110,17 @@ def test_the_scan_finds_raise_sites_problems_tables_and_printed_literals(tmp_pat
         'note("done")\n'
         'note(tr(message("{n} found", n=n)))\n'
         'raise ValueError(f"internal: {x}")\n'
-        'raise ValidationFailedError([], "no input")\n', encoding="utf-8")
+        'raise ValidationFailedError([], "no input")\n'
+        'rows.add_row(when or "never", "yes" if done else tr("no"))\n'
+        'shown = table("a", title=f"Report {name}")\n'
+        'shown = table("b", title=tr(message("Report {name}", name=name)))\n',
+        encoding="utf-8")
 
     found, unmarked = scan(tmp_path)
 
     assert [s.text for s in found] == ["no such thing", "is too long", "customer id", "name",
-                                       "{n} found", "no input"]
-    assert [s.line for s in unmarked] == [2, 5, 6]
+                                       "{n} found", "no input", "no", "a", "b",
+                                       "Report {name}"]
+    assert [(s.line, s.text) for s in unmarked] == [
+        (2, "f'version {v} is old'"), (5, "f'{n} found'"), (6, "'done'"), (10, "'never'"),
+        (10, "'yes'"), (11, "f'Report {name}'")]
