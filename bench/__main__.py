@@ -38,6 +38,7 @@ from bench import (
     register,
     register_concurrent,
     register_http,
+    scaling,
     soak_http,
     verify,
 )
@@ -67,9 +68,9 @@ BENCHMARKS: dict[str, ModuleType] = {
     module.NAME: module for module in (register, register_concurrent, register_http,
                                        read_customer, read_protected, pairs, catch_up, verify,
                                        login, growth, soak_http, metrics_cost, backup, grant,
-                                       exports)
+                                       exports, scaling)
 }
-POSTGRES_ONLY: set[str] = {soak_http.NAME}
+POSTGRES_ONLY: set[str] = {soak_http.NAME, scaling.NAME}
 RESULTS = REPO_ROOT / "bench" / "RESULTS.md"
 WORK = REPO_ROOT / "bench" / ".work"
 

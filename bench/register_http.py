@@ -52,10 +52,22 @@ def clerk(number: int) -> str:
     return f"bench.http.{number}"
 
 
+def service_env(ctx: BenchContext, database_url: str, **extra_env: str) -> dict[str, str]:
+    """The environment a benchmark's ``ledger`` process runs in: this run's store, keys and
+    fast-hashing policy, JSON logs, projections off unless ``extra_env`` says otherwise."""
+    return {key: value for key, value in os.environ.items()
+            if not key.startswith("LEDGER_")} | {
+        "LEDGER_DATABASE_URL": database_url,
+        "LEDGER_DATA_DIR": str(ctx.keys_dir), "LEDGER_POLICY_FILE": str(FAST_HASHING),
+        "LEDGER_RUN_PROJECTIONS": "false", "LEDGER_LOG_FORMAT": "json",
+        "LEDGER_POSTGRES_POOL_SIZE": str(POSTGRES_POOL_SIZE)} | extra_env
+
+
 @contextlib.contextmanager
-def running_service(ctx: BenchContext, backend: Backend, clerks: int,
+def running_service(ctx: BenchContext, backend: Backend, clerks: int, *args: str,
                     **extra_env: str) -> Iterator[str]:
-    """``ledger serve`` on a fresh store holding ``clerks`` sales accounts; yields its URL.
+    """``ledger serve`` (with ``args``) on a fresh store holding ``clerks`` sales accounts;
+    yields its URL.
 
     Projections do not run (as in the in-process benchmarks) unless ``extra_env`` says
     otherwise; the service logs JSON at info level into a file, as a deployment would."""
@@ -66,15 +78,10 @@ def running_service(ctx: BenchContext, backend: Backend, clerks: int,
                 open_account(ledger, clerk(number), "sales")
         port = free_port()
         log = ctx.workdir / f"serve-{port}.log"
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith("LEDGER_")} | {
-            "LEDGER_DATABASE_URL": settings.database_url,
-            "LEDGER_DATA_DIR": str(ctx.keys_dir), "LEDGER_POLICY_FILE": str(FAST_HASHING),
-            "LEDGER_RUN_PROJECTIONS": "false", "LEDGER_LOG_FORMAT": "json",
-            "LEDGER_POSTGRES_POOL_SIZE": str(POSTGRES_POOL_SIZE)} | extra_env
+        env = service_env(ctx, settings.database_url, **extra_env)
         with log.open("wb") as sink:
             process = subprocess.Popen(
-                [LEDGER, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [LEDGER, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
                 cwd=ctx.workdir, env=env, stdin=subprocess.DEVNULL, stdout=sink,
                 stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     run_projections: bool = True
+    # False: this process runs no background work at all (read models, sealer, erasure and
+    # training followers) and its reads wait for ``ledger worker`` processes to do it
+    # (``ledger serve --no-background``; PostgreSQL only).
+    run_background: bool = True
     projection_poll_interval: float = Field(default=0.05, gt=0, le=10)
     read_wait_timeout: float = Field(default=5.0, ge=0, le=300)
     postgres_pool_size: int = Field(default=8, ge=1, le=200)

@@ -58,6 +58,9 @@ class ProjectionRunner(BackgroundFollower):
         self.batch_size = batch_size
         # Told the name of each projection whose batch failed (the metrics' error count).
         self.on_projection_error: Callable[[str], None] = lambda _name: None
+        # A wait for a position applies batches itself while no thread of this runner
+        # does; False where ``ledger worker`` processes keep the read models (it only waits).
+        self.drives_waits = True
         super().__init__()
 
     # Set-up ------------------------------------------------------------------
@@ -110,7 +113,7 @@ class ProjectionRunner(BackgroundFollower):
                     "the read models have not reached the requested position yet",
                     details={"requested": position, "reflected": reached},
                 )
-            if not self.running:
+            if self.drives_waits and not self.running:
                 self.run_once()
             time.sleep(delay)
             delay = min(delay * 2, 0.05)

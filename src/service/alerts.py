@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import httpx
@@ -223,9 +224,21 @@ class WebhookSender:
             if attempt < self.attempts:
                 time.sleep(self.pause * 2 ** (attempt - 1))
         if not delivery.delivered:
-            log.warning("alert_webhook_failed", url=url, status_code=delivery.status_code,
-                        error=delivery.error, attempts=delivery.attempts)
+            log.warning("alert_webhook_failed", webhook=webhook_label(url),
+                        status_code=delivery.status_code, error=delivery.error,
+                        attempts=delivery.attempts)
         return delivery
+
+
+def webhook_label(url: str) -> str:
+    """A webhook as a log line may name it: its scheme and host, and a digest of the rest.
+    Many receivers carry their secret in the address itself (a token in the path or the
+    query, a password before the host), and logs travel further than the policy file."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    where = f"{host}:{parts.port}" if parts.port else host
+    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+    return f"{parts.scheme}://{where} (#{digest})"
 
 
 def fault_id_of(alert: Alert, starts_at: float) -> UUID:

@@ -30,6 +30,7 @@ from ledger.integrity.keys import SigningKeySource
 from ledger.integrity.readonly import configured_public_keys
 from ledger.integrity.sealer import CheckpointPolicy, Sealer
 from ledger.integrity.storage import EventLog
+from ledger.job_locks import one_setup_at_a_time
 from ledger.keystore import KeyStore
 from ledger.logging import configure_logging
 from ledger.policy import Policy
@@ -75,6 +76,7 @@ from service.monitor import AlertFaults, AlertMonitor, LogFigures
 from service.one_time_password import OneTimePasswordFile
 from service.policy import load_service_policy
 from service.preflight import check_before_start
+from service.processes import background_jobs, drivers
 
 
 @dataclass
@@ -209,7 +211,8 @@ def bootstrap(
 
     ``backup_status`` reports the last successful backup of each kind (the metrics and the
     backup alert rules read it); by default, the backups in ``LEDGER_BACKUP_DIR`` when it is
-    set, else nothing."""
+    set, else nothing. Processes starting together on one PostgreSQL build one at a time
+    (``one_setup_at_a_time``): creating the same tables at once can fail there."""
     settings = settings or Settings()
     if not structlog.is_configured():
         # Embedded use: log to stderr, never into the caller's stdout.
@@ -218,6 +221,14 @@ def bootstrap(
     # Before anything is written (a key file, a directory, a table): production's settings
     # all present, every database answering.
     check_before_start(settings)
+    with one_setup_at_a_time(settings.database_url, settings.connect_timeout):
+        return _bootstrap(settings, policy, clock=clock, authoriser=authoriser,
+                          start_projections=start_projections, backup_status=backup_status)
+
+
+def _bootstrap(settings: Settings, policy: Policy, *, clock: Clock,
+               authoriser: Authoriser | None, start_projections: bool | None,
+               backup_status: BackupStatusProvider) -> Ledger:
     # A backup directory named in the settings must be a usable one before anything starts.
     backup_place = BackupPlace.from_settings(settings) if settings.backup_dir else None
     signing_keys = SigningKeySource.from_settings(settings)
@@ -295,7 +306,9 @@ def bootstrap(
     def seconds() -> float:
         return clock().timestamp()
 
-    figures = LogFigures(store, runner, views, backup_status, ProgressTracker(seconds))
+    jobs = background_jobs(list(runner.projections))
+    figures = LogFigures(store, runner, views, backup_status, ProgressTracker(seconds),
+                         drivers=lambda: drivers(views, jobs, in_process=runner.running))
     metrics = MetricsEndpoint(figures.read)
     # The command path only bumps counters through the observer port (commands.observer).
     access.identity.observer = metrics.operations
@@ -324,13 +337,21 @@ def bootstrap(
         training_expiring=lambda: len(training_reports.upcoming_expiries()))
     # Grants whose assessment expired are suspended by their own follower (TR-3).
     training = TrainingFollower(store, bus, policy, clock)
-    background = settings.run_projections if start_projections is None else start_projections
+    if start_projections is None:
+        background = settings.run_projections and settings.run_background
+        # A service whose background work runs in workers still evaluates its alerts (the
+        # login counters they read are this process's).
+        alerts_here = settings.run_projections
+    else:
+        background = alerts_here = start_projections
+    # Reads wait for the workers then, never drive the read models themselves.
+    runner.drives_waits = settings.run_background or start_projections is not None
     if background:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)
         erasures.start(settings.projection_poll_interval)
         training.start(settings.projection_poll_interval)
-    if background if settings.run_alerts is None else settings.run_alerts:
+    if alerts_here if settings.run_alerts is None else settings.run_alerts:
         alerts.start(policy.alerts.evaluate_every_seconds)
     return Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
                   sealer, erasures, one_time_password, figures, metrics, alerts, training,

@@ -36,7 +36,7 @@ from service.http_exports import exports_router
 from service.http_guard import ResponseGuard, error_headers, language_of
 from service.http_operations import operations_router
 from service.http_queries import queries_router
-from service.processes import this_process
+from service.processes import background_jobs, drivers, this_process
 
 
 def _error_response(error: LedgerError, request: Request) -> JSONResponse:
@@ -106,6 +106,10 @@ class Health(BaseModel):
                                     "keeps failing: its error's code, message and details.")
     process: str = Field(default="", description="The server process that answered "
                          "(host:pid); with --workers N, one of N.")
+    driven_by: dict[str, str] = Field(
+        default_factory=dict, description="Each background job (projection:<name>, "
+        "sealer, erasures, training) and the process (host:pid) that drives it: the holder "
+        "of its lock, or this process where it runs them itself.")
 
 
 def _health_of(ledger: Ledger) -> dict[str, Any]:
@@ -123,7 +127,9 @@ def _health_of(ledger: Ledger) -> dict[str, Any]:
             "sealing_lag": sealing.unsealed_records, "sealer_errors": sealing.errors,
             "last_checkpoint_position": sealing.last_checkpoint.position
             if sealing.last_checkpoint else None,
-            "failing": failing, "process": this_process()}
+            "failing": failing, "process": this_process(),
+            "driven_by": drivers(ledger.views, background_jobs(list(ledger.runner.projections)),
+                                 in_process=ledger.runner.running)}
 
 
 def _health_of_nothing() -> dict[str, Any]:

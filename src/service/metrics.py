@@ -31,6 +31,8 @@ from prometheus_client.registry import Collector
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 # A command takes a few milliseconds; a slow one (a large import row, a lock wait) seconds.
+# The job name of a read model (``service.processes.projection_job``).
+PROJECTION_PREFIX = "projection:"
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -85,6 +87,8 @@ class Figures:
     sealing_lag: int
     audit_last_write: float | None
     backups: dict[str, BackupStatus] = field(default_factory=dict)
+    # Each background job and the process that drives it (``service.processes.drivers``).
+    drivers: dict[str, str] = field(default_factory=dict)
 
     def projection_lag(self, name: str) -> int:
         # Against the true head of the log (its highest stored position), never against a
@@ -103,6 +107,7 @@ class Figures:
                                if status.last_success else None,
                                "failed": status.failed, "overdue": status.overdue}
                         for kind, status in self.backups.items()},
+            "driven_by": dict(self.drivers),
         }
 
 
@@ -196,6 +201,21 @@ class FiguresCollector(Collector):
             backups.add_metric([kind], status.last_success.timestamp()
                                if status.last_success else 0.0)
         yield backups
+        yield from _driven_by(figures.drivers)
+
+
+def _driven_by(drivers: Mapping[str, str]) -> Iterator[Metric]:
+    """1 for each job and the process (host:pid, no personal data) that drives it."""
+    projections = GaugeMetricFamily(
+        "ledger_projection_driven_by", "1 for each read model and the process that keeps "
+        "it (the holder of its lock).", labels=["projection", "process"])
+    followers = GaugeMetricFamily(
+        "ledger_follower_driven_by", "1 for the sealer and each follower and the process "
+        "that drives it.", labels=["follower", "process"])
+    for job, process in sorted(drivers.items()):
+        name = job.removeprefix(PROJECTION_PREFIX)
+        (projections if name != job else followers).add_metric([name, process], 1)
+    yield from (projections, followers)
 
 
 class MetricsEndpoint:

@@ -37,9 +37,10 @@ class LogFigures:
     """Reads the figures of the log and its followers, in a few statements."""
 
     def __init__(self, store: LedgerStore, runner: ProjectionRunner, views: SqlDatabase,
-                 backups: BackupStatusProvider, tracker: ProgressTracker | None = None
-                 ) -> None:
+                 backups: BackupStatusProvider, tracker: ProgressTracker | None = None,
+                 drivers: Callable[[], dict[str, str]] = dict) -> None:
         self.store = store
+        self.drivers = drivers
         self.runner = runner
         self.views = views
         self.backups = backups
@@ -56,7 +57,7 @@ class LogFigures:
             sealing = seal_status(cursor, self.events)
         return Figures(head, positions, progress, sealing.sealed_position,
                        sealing.unsealed_records, self._last_write(head),
-                       dict(self.backups()))
+                       dict(self.backups()), self.drivers())
 
     def _last_write(self, head: int) -> float | None:
         if not head:

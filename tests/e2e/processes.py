@@ -18,7 +18,10 @@ import httpx
 import psycopg
 
 from commands.idempotency import command_record_id
+from ledger.job_locks import HOLDERS_SQL, LOCK_PARAMS, holders_from
+from ledger.sql import sql_placeholders
 from service.client import LedgerClient
+from service.processes import background_jobs
 from tests.e2e.conftest import LEDGER, PASSWORD, RunningServer, free_port, ledger_env
 
 # Spawning N interpreters that each import the stack and bootstrap takes a while on a
@@ -99,13 +102,14 @@ class Acknowledged:
 def register_from_threads(base_url: str, threads: int, per_thread: int,
                           profile: Callable[[], dict[str, Any]], *, username: str = "li.na",
                           tolerate: Callable[[BaseException], bool] = lambda _: False,
-                          stop: threading.Event | None = None) -> Acknowledged:
+                          stop: threading.Event | None = None,
+                          acknowledged: Acknowledged | None = None) -> Acknowledged:
     """``threads`` clerks over HTTP each registering ``per_thread`` customers with their
     own command ids, each command sent twice (a client's retry, possibly to another
     process): the second answer must be the first's. Failures the caller expects (a
     killed process's dropped connection) are ``tolerate``d and the command is not
-    counted as acknowledged."""
-    acknowledged = Acknowledged()
+    counted as acknowledged. ``acknowledged``, if given, is filled as the answers come."""
+    acknowledged = acknowledged if acknowledged is not None else Acknowledged()
     start = threading.Barrier(threads)
 
     def clerk(number: int) -> None:
@@ -164,3 +168,42 @@ def assert_each_acknowledged_once(database_url: str, acknowledged: Acknowledged)
     for command_id, outcome in acknowledged.outcomes.items():
         positions = records.get(str(command_record_id(command_id)), [])
         assert positions == [outcome["position"]], (command_id, positions, outcome)
+
+
+def start_worker(workdir: Path, database_url: str, *args: str, name: str,
+                 **env: str) -> subprocess.Popen[bytes]:
+    """``ledger worker`` with ``args``, its output in ``<name>.log``."""
+    return start_ledger_process(workdir, database_url, "worker", *args,
+                                log_name=f"{name}.log", **env)
+
+
+def known_jobs(database_url: str) -> list[str]:
+    """Every background job of the ledger at ``database_url`` (its read models from the
+    checkpoint table, which ``ledger init`` fills)."""
+    with psycopg.connect(database_url) as connection:
+        names = [row[0] for row in connection.execute(
+            "SELECT name FROM projection_checkpoints").fetchall()]
+    return background_jobs(names)
+
+
+def lock_table(database_url: str, jobs: list[str]) -> dict[str, int]:
+    """Each held job and the process id of its holder (as the holder named itself)."""
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(sql_placeholders(HOLDERS_SQL).encode(),
+                                  LOCK_PARAMS).fetchall()
+    return {job: int(holder.process.rsplit(":", 1)[1])
+            for job, holder in holders_from(rows, jobs).items()}
+
+
+def wait_for_lock_table(database_url: str, jobs: list[str],
+                        done: Callable[[dict[str, int]], bool],
+                        within: float = SEVERAL_STARTUP_TIMEOUT) -> dict[str, int]:
+    """Poll the lock table until ``done`` says it is as wanted (bounded)."""
+    deadline = time.monotonic() + within
+    while True:
+        table = lock_table(database_url, jobs)
+        if done(table):
+            return table
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the lock table did not settle: {table}")
+        time.sleep(0.05)

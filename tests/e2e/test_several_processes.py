@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
+from service.cli import app
 from tests.e2e.conftest import CLI_TIMEOUT, LEDGER, STAFF, first_login, ledger_env, provision
 from tests.e2e.processes import (
     answering_processes,
@@ -96,3 +98,17 @@ def test_two_server_processes_on_one_port_record_each_command_exactly_once(
     assert read_models.returncode == 0, read_models.stdout + read_models.stderr
     chain = ledger_cli(tmp_path, postgres_url, "audit", "verify")
     assert chain.returncode == 0, chain.stdout + chain.stderr
+
+
+@pytest.mark.parametrize("args", [["worker"], ["serve", "--no-background", "--port", "1"]])
+def test_background_elsewhere_is_refused_on_sqlite_and_nothing_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    database_url = f"sqlite:///{tmp_path / 'var' / 'ledger.sqlite3'}"
+
+    done = CliRunner().invoke(app, ["--database-url", database_url, *args],
+                              env=ledger_env(database_url))
+
+    assert done.exit_code == 3, done.output  # invalid settings
+    assert "needs PostgreSQL" in done.output and "single-process" in done.output
+    assert list(tmp_path.iterdir()) == []  # no database, no key file, no directory

@@ -142,13 +142,15 @@ def test_healthz_says_degraded_within_a_second_while_the_database_does_not_answe
 
 def test_followers_report_the_fault_by_code_and_resume(
         make_ledger: Callable[..., Ledger], sqlite_url: str, tmp_path: Path) -> None:
-    ledger = make_ledger(sqlite_url, sqlite_busy_timeout=1, database_retry_seconds=0,
-                         start_projections=True, projection_poll_interval=0.05)
+    ledger = make_ledger(sqlite_url, sqlite_busy_timeout=1, database_retry_seconds=0)
     client = _client(ledger)
     outcome = client.register_customer(make_profile(seed=6))
     with write_lock_held(sqlite_url):
+        # Started only now, so the registration is still to project: the runner needs the
+        # write lock for its checkpoint (started before, it could project the event before
+        # the lock was taken, and then had nothing to fail on).
+        ledger.runner.start(0.05)
         deadline = time.monotonic() + 10
-        # The projection runner needs the write lock for its checkpoint.
         client_done = outcome["position"]
         while ledger.runner.failure is None and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -25,6 +25,7 @@ from service.cli.replay import audit_history
 from service.cli.reports import report
 from service.cli.training import training_app
 from service.cli.verification import keys_verify
+from service.cli.workers import worker
 
 app = typer.Typer(help="The customer ledger: event-sourced customer records under a data policy.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -60,6 +61,7 @@ def main_options(
 
 
 app.command()(serve)
+app.command()(worker)
 app.command()(init)
 app.command()(history)
 app.add_typer(customer_app, name="customer")

@@ -43,7 +43,14 @@ from service.first_admin import check_listening, ensure_first_administrator
 from service.listener import bound_socket
 from service.metrics import MULTIPROCESS_DIRECTORY
 from service.policy import load_service_policy
-from service.processes import check_several_processes
+from service.processes import (
+    PROJECTION_JOB,
+    background_jobs,
+    check_background_elsewhere,
+    check_several_processes,
+    drivers,
+    projection_job,
+)
 
 # Seconds an idle HTTP connection stays open (above ``service.client``'s keep-alive).
 KEEP_ALIVE_SECONDS = 30
@@ -70,6 +77,10 @@ def serve(
     workers: Annotated[int | None, typer.Option(
         help="Server processes on this port (PostgreSQL only; default $LEDGER_WORKERS, "
              "else 1).")] = None,
+    no_background: Annotated[bool, typer.Option(
+        "--no-background",
+        help="Leave the read models, the sealer and the followers to `ledger worker` "
+             "processes (PostgreSQL only; same as LEDGER_RUN_BACKGROUND=false).")] = False,
 ) -> None:
     """Serve the HTTP API (and keep the read models current); HTTPS with --tls-cert."""
     import uvicorn
@@ -83,8 +94,13 @@ def serve(
         overrides["port"] = port  # 0 too: refused by the settings, not taken as "unset"
     if workers is not None:
         overrides["workers"] = workers
+    if no_background:
+        overrides["run_background"] = False
     chosen = run(lambda: settings(**overrides))
     run(lambda: check_several_processes(chosen, chosen.workers))
+    if not chosen.run_background:
+        run(lambda: check_background_elsewhere(chosen, "serve --no-background", "background",
+                                               "serve without --no-background"))
     if (tls_cert is None) != (tls_key is None):
         run(lambda: fail_usage("give both --tls-cert and --tls-key"))
     warning = run(lambda: check_listening(chosen.host, tls_cert is not None, insecure))
@@ -150,6 +166,7 @@ def serve_in_processes(chosen: Settings, listener: socket.socket,
 
     os.environ["LEDGER_DATABASE_URL"] = chosen.database_url
     os.environ["LEDGER_WORKERS"] = str(chosen.workers)
+    os.environ["LEDGER_RUN_BACKGROUND"] = str(chosen.run_background).lower()
     # /metrics must add up every process's counters, whichever process a scrape reaches:
     # prometheus-client's multiprocess mode, in a directory of this run's own unless the
     # operator named one (README, "Operations").
@@ -248,16 +265,24 @@ def projections_rebuild(
 
 @projections_app.command("status")
 def projections_status() -> None:
-    """How far each read model has got, against the head of the event log."""
+    """How far each read model has got, against the head of the event log, and which
+    `ledger worker` drives each job (PostgreSQL; "-": none, or the service itself)."""
     def action() -> dict[str, Any]:
         with local_ledger() as ledger:
+            jobs = background_jobs(list(ledger.runner.projections))
             return {"head_position": ledger.store.head_position(),
-                    "projections": ledger.runner.positions()}
+                    "projections": ledger.runner.positions(),
+                    # The lock table: which `ledger worker` drives each job now.
+                    "driven_by": drivers(ledger.views, jobs, in_process=False)}
 
     def render(r: dict[str, Any]) -> None:
-        rows = table("projection", "position", "behind")
+        rows = table("projection", "position", "behind", "driven by")
         for name, position in sorted(r["projections"].items()):
-            rows.add_row(name, str(position), str(r["head_position"] - position))
+            rows.add_row(name, str(position), str(r["head_position"] - position),
+                         r["driven_by"].get(projection_job(name), "-"))
+        for job, process in r["driven_by"].items():
+            if not job.startswith(PROJECTION_JOB):
+                rows.add_row(job, "", "", process)
         out.print(rows)
 
     show(run(action), render)
