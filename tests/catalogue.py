@@ -40,8 +40,9 @@ MARKERS = {"N_", "message", "Message", "tr"}
 # Where a validator's ValueError becomes a problem's message (pydantic reports its text).
 VALIDATOR_PACKAGES = ("ledger/domain/", "commands/")
 _BUILTIN_ERRORS = {name for name in dir(builtins) if name.endswith("Error")}
-# Where the command line prints to a person (a table's row labels too).
-PRINTERS = {"print", "note", "echo", "secho", "add_row"}
+# Where the command line prints to a person (a table's row labels too, and the text given
+# to Rich's ``Text`` or the ``literal`` that wraps a printed value).
+PRINTERS = {"print", "note", "echo", "secho", "add_row", "literal", "Text", "assemble"}
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,7 @@ def audit_create_signing_key(
         key = create_key_file(path)
         return {"path": str(path), "key_id": key.key_id, "public_key": key.public_key.hex()}
 
-    show(run(action), lambda r: out.print(literal(
-        f"Signing key {r['key_id']} written to {r['path']}; keep it outside the database and "
-        "its backups, and set LEDGER_SIGNING_KEY_FILE to it"), highlight=False, soft_wrap=True))
+    show(run(action), lambda r: out.print(literal(tr(message(
+        "Signing key {key_id} written to {path}; keep it outside the database and its "
+        "backups, and set LEDGER_SIGNING_KEY_FILE to it", key_id=r["key_id"],
+        path=r["path"]))), highlight=False, soft_wrap=True))

@@ -34,6 +34,7 @@ from service.cli.common import (
     show,
     table,
     tr,
+    when,
 )
 from service.cli.operations import projections_app
 from service.policy import load_service_policy
@@ -72,10 +73,11 @@ def _event_backup(kind: str) -> None:
                     "bytes": sum(entry.size for entry in manifest.files),
                     "key_id": manifest.key_id, "directory": str(backups.place.events.path)}
 
-    show(run(action), lambda r: out.print(literal(
-        f"Backup {r['backup_id']} ({r['kind']}): {r['records']} records, positions "
-        f"{r['first_position']}..{r['last_position']}, {r['bytes']} bytes in {r['directory']}"),
-        highlight=False, soft_wrap=True))
+    show(run(action), lambda r: out.print(literal(tr(message(
+        "Backup {backup_id} ({kind}): {records} records, positions {first}..{last}, "
+        "{bytes} bytes in {directory}", backup_id=r["backup_id"], kind=r["kind"],
+        records=r["records"], first=r["first_position"], last=r["last_position"],
+        bytes=r["bytes"], directory=r["directory"]))), highlight=False, soft_wrap=True))
 
 
 @backup_app.command("full")
@@ -98,9 +100,10 @@ def backup_keys() -> None:
         with live_backups() as backups:
             return backups.key_store(local_administrator())
 
-    show(run(action), lambda r: out.print(literal(
-        f"Key-store backup {r['backup_id']}: {r['data_keys']} data keys; shredded "
-        f"{len(r['shredded'])}, removed {len(r['removed'])} older"), highlight=False,
+    show(run(action), lambda r: out.print(literal(tr(message(
+        "Key-store backup {backup_id}: {data_keys} data keys; shredded {shredded}, removed "
+        "{removed} older", backup_id=r["backup_id"], data_keys=r["data_keys"],
+        shredded=len(r["shredded"]), removed=len(r["removed"])))), highlight=False,
         soft_wrap=True))
 
 
@@ -158,10 +161,13 @@ def backup_restore(
         result["to"] = redacted(to)
         return result
 
-    show(run(action), lambda r: out.print(literal(
-        f"Restored {r['backup_id']} into {r['to']}: {r['records']} records (to position "
-        f"{r['last_position']}), {r['data_keys']} data keys, {r['erasures_applied']} "
-        f"erasures applied; chain {r['chain_status']}"), highlight=False, soft_wrap=True))
+    show(run(action), lambda r: out.print(literal(tr(message(
+        "Restored {backup_id} into {to}: {records} records (to position {position}), "
+        "{data_keys} data keys, {erasures} erasures applied; chain {chain}",
+        backup_id=r["backup_id"], to=r["to"], records=r["records"],
+        position=r["last_position"], data_keys=r["data_keys"],
+        erasures=r["erasures_applied"], chain=r["chain_status"]))), highlight=False,
+        soft_wrap=True))
 
 
 @backup_app.command("drill")
@@ -179,10 +185,11 @@ def backup_drill(
             return drill(ledger, place, actor=local_administrator(), scratch_url=scratch_url)
 
     def render(r: dict[str, Any]) -> None:
-        out.print(literal(
-            f"Drill of {r['backup_id']}: {r['outcome']}; RTO {r['rto_seconds']} s; data-loss "
-            f"window {r['data_loss_positions']} positions, {r['data_loss_seconds']} s"),
-            highlight=False, soft_wrap=True)
+        out.print(literal(tr(message(
+            "Drill of {backup_id}: {outcome}; RTO {rto} s; data-loss window {positions} "
+            "positions, {seconds} s", backup_id=r["backup_id"], outcome=r["outcome"],
+            rto=r["rto_seconds"], positions=r["data_loss_positions"],
+            seconds=r["data_loss_seconds"]))), highlight=False, soft_wrap=True)
 
     report = run(action)
     show(report, render)
@@ -213,8 +220,9 @@ def backup_status() -> None:
         out.print(rows)
         if r["last_failure"]:
             failure = r["last_failure"]
-            out.print(literal(f"last failure: {failure.get('kind')} at {failure.get('at')} "
-                              f"({failure.get('code')})"), highlight=False)
+            out.print(literal(tr(message(
+                "last failure: {kind} at {at} ({code})", kind=failure.get("kind"),
+                at=when(failure.get("at")), code=failure.get("code")))), highlight=False)
 
     report = run(action)
     show(report, render)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import string
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
-from ledger.domain.messages import N_, Translate, localised, message, rendered
+from ledger.domain.messages import N_, Message, Translate, fill, localised, message, rendered
 from ledger.i18n import (
     ENGLISH,
     format_day,
@@ -120,6 +121,19 @@ def choose_language(flag: str | None) -> None:
 def tr(text: str) -> str:
     """A text of the command line's own (a heading, a summary) in its language."""
     return rendered(text, translate())
+
+
+def emphasised(text: Message, *names: str) -> Text:
+    """A message in the command line's language with the values of ``names`` in bold (a
+    generated password to copy); every part literal, never markup."""
+    translate_ = translate()
+    parts: list[str | tuple[str, str]] = []
+    for before, name, _, _ in string.Formatter().parse(translate_(text.template)):
+        parts.append(before)
+        if name is not None:
+            value = fill("{" + name + "}", text.params, translate_)
+            parts.append((value, "bold") if name in names else value)
+    return Text.assemble(*parts)
 
 
 def translate() -> Translate:

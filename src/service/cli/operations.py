@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
-from rich.text import Text
 
 from commands.actor import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
@@ -26,6 +25,7 @@ from service.bootstrap import bootstrap
 from service.cli.common import (
     LOCAL_ADMINISTRATOR_ROLES,
     cell,
+    emphasised,
     err,
     literal,
     local_administrator,
@@ -120,9 +120,10 @@ def serve(
         listener.close()
         raise
     scheme = "https" if tls_cert else "http"
-    out.print(literal(f"Customer ledger listening on {scheme}://{chosen.host}:{chosen.port} "
-                      f"(store: {redacted(chosen.database_url)}; API docs at /docs)"),
-              highlight=False, soft_wrap=True)
+    out.print(literal(tr(message(
+        "Customer ledger listening on {address} (store: {store}; API docs at /docs)",
+        address=f"{scheme}://{chosen.host}:{chosen.port}",
+        store=redacted(chosen.database_url)))), highlight=False, soft_wrap=True)
     # No access log: at this level it was never written, yet uvicorn still gathered each
     # request's fields for it; the ledger audits what matters itself.
     # Idle connections are kept longer than uvicorn's 5 s, and longer than the client's
@@ -223,14 +224,16 @@ def init() -> None:
                     "first_administrator": created}
 
     def render(r: dict[str, Any]) -> None:
-        out.print(literal(f"Ledger ready: {r['database']} (head position {r['head_position']})"),
+        out.print(literal(tr(message("Ledger ready: {database} (head position {position})",
+                                     database=r["database"], position=r["head_position"]))),
                   highlight=False, soft_wrap=True)
         admin = r["first_administrator"]
         if admin:
-            out.print(Text.assemble(
-                "First administrator: ", (admin["username"], "bold"), ", one-time password ",
-                (admin["one_time_password"], "bold"), f" (shown once; also in "
-                f"{admin['written_to']}, readable by you only). Log in and change it."),
+            out.print(emphasised(message(
+                "First administrator: {username}, one-time password {password} (shown once; "
+                "also in {path}, readable by you only). Log in and change it.",
+                username=admin["username"], password=admin["one_time_password"],
+                path=admin["written_to"]), "username", "password"),
                 highlight=False, soft_wrap=True)
 
     show(run(action), render)
@@ -259,7 +262,8 @@ def projections_rebuild(
                     "events_read": read, "positions": ledger.runner.positions()}
 
     show(run(action), lambda r: out.print(
-        literal(f"Rebuilt {', '.join(r['rebuilt'])}: positions {r['positions']}"),
+        literal(tr(message("Rebuilt {names}: positions {positions}",
+                           names=tuple(r["rebuilt"]), positions=r["positions"]))),
         highlight=False, soft_wrap=True))
 
 

@@ -139,3 +139,23 @@ def test_operator_errors_read_in_chinese_with_their_reasons(tmp_path) -> None:
         {"field": "signing_key_file", "message": "文件不存在"}]
     assert under_a_file.as_dict(ZH)["message"] == (
         f"LEDGER_DATA_DIR 无法使用：{a_file / 'var'} 位于 {a_file} 之下，而它是一个文件")
+
+
+def test_a_generated_password_stays_bold_and_literal_in_either_language() -> None:
+    from service.cli import common
+
+    text = message("First administrator: {username}, one-time password {password} (shown "
+                   "once; also in {path}, readable by you only). Log in and change it.",
+                   username="admin", password="Pw9[/]x[bold]", path="/var/admin")
+    shown = {}
+    for language in (ENGLISH, CHINESE):
+        common.choose_language(language)
+        shown[language] = common.emphasised(text, "username", "password")
+    common.choose_language(None)
+
+    assert shown[ENGLISH].plain == str(text)
+    assert shown[CHINESE].plain == ("首个管理员：admin，一次性密码 Pw9[/]x[bold]（仅显示一次；"
+                                    "另存于 /var/admin，仅您可读）。请登录并修改密码。")
+    for styled in shown.values():
+        assert sorted(styled.plain[s.start:s.end] for s in styled.spans
+                      if s.style == "bold") == ["Pw9[/]x[bold]", "admin"]
