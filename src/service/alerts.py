@@ -189,8 +189,9 @@ class Delivery:
         return self.status_code is not None and 200 <= self.status_code < 300
 
     def as_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "status_code": self.status_code, "attempts": self.attempts,
-                "error": self.error, "delivered": self.delivered}
+        """What may be shown of the delivery: the webhook by its label, not its address."""
+        return {"webhook": webhook_label(self.url), "status_code": self.status_code,
+                "attempts": self.attempts, "error": self.error, "delivered": self.delivered}
 
 
 class WebhookSender:

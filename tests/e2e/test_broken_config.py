@@ -150,3 +150,34 @@ def test_serve_on_a_busy_port_says_so_in_one_line_and_writes_nothing(tmp_path: P
     assert f"127.0.0.1:{port}" in line
     assert "listening" not in done.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["projections", "verify"], ["keys", "verify"],
+                                     ["keys", "status"], ["audit", "verify"], ["init"]])
+def test_a_command_that_reads_the_database_itself_refuses_a_service_url(
+        tmp_path: Path, command: list[str]) -> None:
+    done = ledger(tmp_path, "--url", f"http://127.0.0.1:{free_port()}", *command,
+                  LEDGER_PASSWORD=SECRET)
+
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
+    assert "--url" in done.stderr and "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []  # no database, no key file made to check instead
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://127.0.0.1:8000", "http://", "http://h:port"])
+def test_a_url_that_is_no_service_address_is_refused_at_once(tmp_path: Path, url: str) -> None:
+    done = ledger(tmp_path, "--url", url, "--actor", "li.na", "customer", "show",
+                  "6f1c3a52-8d4e-4c1b-9a57-2f0e8b1d3c44", LEDGER_PASSWORD=SECRET)
+
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
+    assert "URL is not valid" in done.stderr and "attempts" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_a_password_or_a_terminal_the_client_says_what_to_set(tmp_path: Path) -> None:
+    done = ledger(tmp_path, "--url", f"http://127.0.0.1:{free_port()}", "--actor", "li.na",
+                  "customer", "show", "6f1c3a52-8d4e-4c1b-9a57-2f0e8b1d3c44")
+
+    assert done.returncode == ValidationFailedError.exit_code, done.stderr
+    assert "LEDGER_PASSWORD" in done.stderr
+    assert "Warning" not in done.stderr and "Aborted" not in done.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from service.alerts import webhook_label
 from tests.e2e.conftest import free_port
 from tests.e2e.test_cli import Cli
 from tests.webhook_receiver import webhook_receiver
@@ -46,12 +47,14 @@ def test_alerts_test_reports_each_webhooks_answer(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
     with webhook_receiver() as receiver:
         [answer] = cli.json("alerts", "test", LEDGER_ALERT_WEBHOOK_URLS=receiver.url)
-        assert answer == {"url": receiver.url, "status_code": 200, "attempts": 1,
-                          "error": None, "delivered": True}
+        assert answer == {"webhook": webhook_label(receiver.url), "status_code": 200,
+                          "attempts": 1, "error": None, "delivered": True}
         assert receiver.names("firing") == {"LedgerTestAlert"}
         assert receiver.bodies[0]["version"] == "4"
 
         dead = f"http://127.0.0.1:{free_port()}/nobody"
         failed = cli("alerts", "test", LEDGER_ALERT_WEBHOOK_URLS=f"{receiver.url},{dead}")
     assert failed.returncode == 76 and "alert_not_delivered" in failed.stderr
+    assert "/nobody" not in failed.stdout + failed.stderr  # by its host, not its address
+    assert webhook_label(dead) in failed.stderr
     assert cli("alerts", "test").returncode == 3  # no webhook configured

@@ -16,9 +16,11 @@ import pytest
 
 from ledger.connect import DatabaseUnavailableError
 from ledger.domain.errors import ValidationFailedError
+from service.preflight import PathUnusableError
 from tests.conftest import _with_database
 from tests.e2e.conftest import CLI_TIMEOUT, free_port, ledger_env
 from tests.e2e.forked import run_ledger
+from tests.e2e.test_http_auth import self_signed_certificate
 
 pytestmark = pytest.mark.e2e
 
@@ -180,3 +182,27 @@ def test_a_port_out_of_range_is_refused_not_replaced_by_the_default(tmp_path: Pa
     assert done.returncode == ValidationFailedError.exit_code, done.stderr
     assert "port" in done.stderr and "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("broken", ["missing", "not PEM", "another's key"])
+def test_a_certificate_that_cannot_be_used_is_refused_before_listening(
+        tmp_path: Path, broken: str) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    if broken == "missing":
+        cert = tmp_path / "nowhere.pem"
+    elif broken == "not PEM":
+        cert.write_text('{"not": "a certificate"}\n', encoding="utf-8")
+    else:
+        other = tmp_path / "other"
+        other.mkdir()
+        _, key = self_signed_certificate(other)
+
+    done, _ = started(tmp_path, ("serve", "--port", str(free_port()), "--tls-cert", str(cert),
+                                 "--tls-key", str(key)),
+                      f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+
+    expected = PathUnusableError if broken == "missing" else ValidationFailedError
+    assert done.returncode == expected.exit_code, done.stderr
+    assert "Traceback" not in done.stderr and "listening" not in done.stdout
+    assert "--tls-" in done.stderr.splitlines()[0], done.stderr
+    assert not (tmp_path / "ledger.sqlite3").exists()

@@ -245,8 +245,21 @@ def _os_problem(error: OSError) -> str:
     return f"cannot use {' -> '.join(paths)}: {reason}" if paths else f"cannot go on: {reason}"
 
 
+def refuse_url() -> None:
+    """The commands that read or change the database directly (verifiers, keys, backups,
+    audit) would, given ``--url``, check a database that is not the service's: they refuse
+    it before anything is opened or made."""
+    if options.url:
+        raise ValidationFailedError(
+            [Problem("url", "not supported by this command")],
+            "this command reads the database directly; drop --url and run it where the "
+            "database is (--database-url)")
+
+
 @contextmanager
 def local_ledger() -> Iterator[Ledger]:
+    """The local database, for the commands that read or change it directly."""
+    refuse_url()
     chosen = settings()
     configure_logging(chosen.model_copy(update={"log_level": "warning"}))
     ledger = bootstrap(chosen, start_projections=False)
@@ -261,13 +274,36 @@ def local_administrator() -> str:
     return f"{LOCAL_ADMINISTRATOR}:{getpass.getuser()}"
 
 
+def service_url(url: str) -> str:
+    """``--url`` as given, once it is an http(s) address with a host: a typo is refused at
+    once, not retried for half a minute as a service that does not answer."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationFailedError(
+            [Problem("url", "must be an http:// or https:// address with a host, e.g. "
+                            "http://127.0.0.1:8000")],
+            "--url: the URL is not valid (an http:// or https:// address with a host)")
+    return url
+
+
 @contextmanager
 def _remote() -> Iterator[LedgerClient]:
     """A client logged in to the service at ``--url`` as ``--actor`` ($LEDGER_PASSWORD,
     else a prompt; $LEDGER_TOTP for the second factor)."""
-    password = os.environ.get("LEDGER_PASSWORD") or typer.prompt(
-        f"Password for {options.actor}", hide_input=True, err=True)
-    with LedgerClient.over_http(options.url or "", username=options.actor, password=password,
+    url = service_url(options.url or "")
+    password = os.environ.get("LEDGER_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            # typer's prompt would warn that it cannot hide the input, then abort.
+            raise ValidationFailedError(
+                [Problem("LEDGER_PASSWORD", "is not set, and there is no terminal to ask on")],
+                "no password for --url: set LEDGER_PASSWORD, or run the command in a terminal")
+        password = typer.prompt(f"Password for {options.actor}", hide_input=True, err=True)
+    with LedgerClient.over_http(url, username=options.actor, password=password,
                                 totp=os.environ.get("LEDGER_TOTP"),
                                 verify=os.environ.get("LEDGER_CA_BUNDLE") or True,
                                 retry=RetryPolicy.from_settings(settings()),

@@ -111,21 +111,21 @@ def alerts_test() -> None:
         shown = table("webhook", "answer", "tries", "delivered")
         for row in rows:
             answer = row["status_code"] if row["status_code"] is not None else row["error"]
-            shown.add_row(row["url"], str(answer), str(row["attempts"]),
+            shown.add_row(row["webhook"], str(answer), str(row["attempts"]),
                           _yes_no(row["delivered"]))
         out.print(shown)
 
     rows = run(action)
     show(rows, render)
-    failed = [row["url"] for row in rows if not row["delivered"]]
+    failed = [row["webhook"] for row in rows if not row["delivered"]]
     if failed:
         run(lambda: _refuse_undelivered(failed))
 
 
-def _refuse_undelivered(urls: list[str]) -> None:
+def _refuse_undelivered(webhooks: list[str]) -> None:
     raise AlertNotDeliveredError(message("{count} webhook(s) did not accept the test alert",
-                                         count=number(len(urls))),
-                                 details={"urls": urls})
+                                         count=len(webhooks)),
+                                 details={"webhooks": webhooks})
 
 
 # Faults ----------------------------------------------------------------------

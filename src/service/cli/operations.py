@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import tempfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -43,6 +44,7 @@ from service.first_admin import check_listening, ensure_first_administrator
 from service.listener import bound_socket
 from service.metrics import MULTIPROCESS_DIRECTORY
 from service.policy import load_service_policy
+from service.preflight import PathUnusableError
 from service.processes import (
     PROJECTION_JOB,
     background_jobs,
@@ -102,7 +104,9 @@ def serve(
         run(lambda: check_background_elsewhere(chosen, "serve --no-background", "background",
                                                "serve without --no-background"))
     if (tls_cert is None) != (tls_key is None):
-        run(lambda: fail_usage("give both --tls-cert and --tls-key"))
+        run(lambda: fail_usage(N_("give both --tls-cert and --tls-key")))
+    if tls_cert is not None and tls_key is not None:
+        run(lambda: check_certificate(tls_cert, tls_key))
     warning = run(lambda: check_listening(chosen.host, tls_cert is not None, insecure))
     if warning:
         err.print(warning, style="bold yellow", highlight=False, soft_wrap=True)
@@ -206,6 +210,21 @@ def signals_stop_the_server() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def check_certificate(cert: Path, key: Path) -> None:
+    """The certificate and key load as uvicorn will load them, before anything is bound or
+    printed: a missing file or one that is not PEM is one clear error, not a traceback
+    after the "listening" line."""
+    for option, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if not path.is_file() or not os.access(path, os.R_OK):
+            raise PathUnusableError(message("{option} {path}: no readable file there",
+                                            option=option, path=str(path)))
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except (ssl.SSLError, ValueError):
+        fail_usage(N_("--tls-cert and --tls-key must be a PEM certificate and its private "
+                      "key (unencrypted), which belong together"))
 
 
 def fail_usage(message: str) -> None:

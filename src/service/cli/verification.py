@@ -32,6 +32,7 @@ from service.cli.common import (
     number,
     options,
     out,
+    refuse_url,
     run,
     settings,
     show,
@@ -125,6 +126,7 @@ def projections_verify(as_json: JsonFlag = False) -> None:
 def _log_and_key_store() -> Iterator[tuple[LedgerStore, KeyStore]]:
     """The event log and the key store, without the start-up catch-up of the erasure
     follower that would destroy a revived key before it could be reported."""
+    refuse_url()
     chosen = settings()
     configure_logging(chosen.model_copy(update={"log_level": "warning"}))
     index_key = load_index_key(chosen)
