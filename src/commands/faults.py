@@ -4,6 +4,7 @@ response step, take the one-step lock from it, close it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -15,10 +16,13 @@ from commands.ports import UnitOfWork
 from commands.roles import LockRole, Role, lock_role
 from ledger.domain.account import LockReason
 from ledger.domain.deadlines import working_hours_deadline
-from ledger.domain.errors import ConflictError
+from ledger.domain.errors import ConflictError, Problem, ValidationFailedError
 from ledger.domain.faults import Fault, Incident, IncidentKind, Severity
 
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
+
+# A fault started "now" by a reporter whose clock runs a little ahead is not in the future.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class ReportFault(Command):
@@ -130,6 +134,8 @@ def report_fault(command: ReportFault, uow: UnitOfWork) -> Result:
     hours = (policy.faults.general_repair_hours if command.severity is Severity.GENERAL
              else policy.faults.complex_repair_hours)
     reported_at = uow.clock()
+    if command.started_at > reported_at + CLOCK_SKEW:
+        raise ValidationFailedError([Problem("started_at", "lies in the future")])
     due_by = working_hours_deadline(reported_at, hours, policy.zone, policy.holiday_calendar,
                                     policy.audit.working_hours_start,
                                     policy.audit.working_hours_end)

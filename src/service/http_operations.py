@@ -48,6 +48,11 @@ def readiness(ledger: Ledger) -> dict[str, Any]:
     def keys() -> str:
         with ledger.keys.db.snapshot() as cursor:
             cursor.one("SELECT COUNT(*) FROM erased_keys")
+            stored = cursor.one("SELECT value FROM keystore_meta WHERE name = 'kek_id'")
+        if stored is not None and stored[0] != ledger.keys.kek_id:
+            # `ledger keys rotate-kek` ran since this process started: every key it reads
+            # or writes now is refused until it is restarted with the new KEK.
+            raise KekRotatedError
         return f"key-encryption key {ledger.keys.kek_id} loaded"
 
     def projections() -> str:
@@ -67,6 +72,10 @@ def readiness(ledger: Ledger) -> dict[str, Any]:
 
 class ProjectionsBehindError(Exception):
     """The read models lag the log by more than the policy's projection_lag_events."""
+
+
+class KekRotatedError(Exception):
+    """The key store's data keys are wrapped under another KEK than this process holds."""
 
 
 def _metrics_token(ledger: Ledger) -> str | None:

@@ -79,6 +79,9 @@ def test_a_hold_blocks_the_execution_until_a_second_person_lifts_it(cli: Cli) ->
     customer_id = register(cli)
     hold_id = cli.json("hold", "place", customer_id, "--reason", "诉讼保全 证据须保存",
                        "--reference", "(2026)沪0115民初4711号", actor="sun.li")["result"]["hold_id"]
+    shown = cli("customer", "show", customer_id, actor="sun.li", machine=False)
+    [held] = [line for line in shown.stdout.splitlines() if "legal hold" in line]
+    assert hold_id in held and "until lifted" in held and "(2026)沪0115民初4711号" in held
     request_id = cli.json("deletion", "request", customer_id, "--ground", "relationship_ended",
                           "--details", "contract ended", "--department", "sales",
                           actor="li.na")["aggregate_id"]

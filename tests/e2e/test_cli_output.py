@@ -15,7 +15,7 @@ from ledger.settings import Settings
 from service import first_admin
 from service.bootstrap import bootstrap
 from service.cli import accounts, app
-from tests.e2e.test_cli import Cli, propose, register, staffed
+from tests.e2e.test_cli import Cli, propose, register, staffed, words
 from tests.factories import make_profile
 
 pytestmark = pytest.mark.e2e
@@ -99,6 +99,9 @@ def test_the_history_of_an_erased_customer_shows_erased_for_its_personal_values(
     [proposed] = [row for row in table_rows(history.stdout) if "ChangeProposed" in row]
     assert '{"basic.phone": "[erased]"}' in proposed
     assert "+8613911112222" not in history.stdout
+    shown = cli("customer", "show", customer_id, actor="sun.li", machine=False)
+    assert shown.returncode == 0, shown.stderr
+    assert "its personal data was destroyed ([erased])" in words(shown.stdout)
 
 
 @pytest.mark.parametrize("generated", ["Kq7[bold]x[/]9#Zt-mW2", "Vr4#[/]Lp8[/]Qz2:Hx",

@@ -91,6 +91,7 @@ def test_a_fault_report_past_closing_time_is_due_on_the_next_working_day(
     {"symptom": "slow", "impact": "none", "started_at": "2026-11-27T10:00:00"},
     {"symptom": "slow", "impact": "none", "started_at": "2026-11-27T10:00:00+08:00",
      "severity": "urgent"},
+    {"symptom": "slow", "impact": "none", "started_at": "2026-11-28T10:00:00+08:00"},
 ])
 def test_a_bad_fault_report_is_refused_and_writes_nothing(ledger: Ledger,
                                                           fields: dict[str, Any]) -> None:

@@ -381,6 +381,18 @@ def test_from_a_trusted_checkpoint_only_what_follows_is_verified(
     assert_first_finding(report, after, "modified")
 
 
+def test_a_walk_from_a_trusted_checkpoint_says_that_checkpoint_matches(sealed: Ledger) -> None:
+    witness = exported(sealed)
+    write_history(sealed, customers=1, seed=61)
+    sealed.sealer.seal_all()
+
+    report = verify(sealed, exported=witness, from_exported=True)
+
+    assert report.ok
+    assert report.exported_checkpoint is not None
+    assert report.exported_checkpoint["matches"] is True  # it said "does NOT match"
+
+
 # When the evidence is gone (issue 10, item 3) ---------------------------------------------
 # Stored checkpoints are judged against a public key configured outside the database, never
 # one read from it; records older than the checkpoint interval that no trusted checkpoint

@@ -5,6 +5,7 @@ or a scraper holding the metrics token; ``/readyz``."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,3 +154,17 @@ def test_readyz_says_whether_this_process_can_serve(
     assert behind.json()["checks"]["projections"] == {"ok": False,
                                                       "detail": "ProjectionsBehindError"}
     assert behind.json()["checks"]["database"]["ok"]
+
+
+def test_readyz_is_not_ready_once_the_kek_was_rotated_by_another_process(
+        make_ledger: Callable[..., Ledger], database_url: str) -> None:
+    serving = make_ledger(database_url)
+    rotating = make_ledger(database_url)  # ledger keys rotate-kek, run beside the service
+    with TestClient(create_app(serving)) as http:
+        assert http.get("/readyz").status_code == 200
+        rotating.keys.rotate_kek(os.urandom(32))
+
+        after = http.get("/readyz")
+
+    assert after.status_code == 503 and after.json()["status"] == "not_ready"
+    assert after.json()["checks"]["key_material"] == {"ok": False, "detail": "KekRotatedError"}

@@ -124,6 +124,9 @@ class _Verification(Diagnosis):
             self._found(checkpoint.position, REWRITTEN, "the seal at the exported checkpoint's "
                         "position is not the one it signed: history up to it was rewritten",
                         since=1)
+        elif self.report.exported_checkpoint is not None:
+            # The walk starts from it: its claim is met here, not later (ready() dropped it).
+            self.report.exported_checkpoint["matches"] = True
         return checkpoint.position
 
     # The walk ----------------------------------------------------------------

@@ -23,6 +23,7 @@ from service.cli.common import (
     show_outcome,
     table,
     tr,
+    when,
 )
 from service.cli.query_options import query_options
 
@@ -50,6 +51,10 @@ def _render_customer(result: dict[str, Any]) -> None:
                                       customer_id=customer["customer_id"])),
                  show_header=False)
     rows.add_row(tr(N_("version")), str(customer["version"]))
+    if customer.get("erased"):
+        rows.add_row(tr(N_("erased")), tr(message(
+            "yes, at {at}: its personal data was destroyed ([erased])",
+            at=when(customer.get("erased_at")) or "?")))
     for group, values in customer["profile"].items():
         if isinstance(values, dict):
             for field, value in values.items():
@@ -58,6 +63,13 @@ def _render_customer(result: dict[str, Any]) -> None:
         elif values not in (None, [], {}):
             rows.add_row(group, cell(values))
     rows.add_row(tr(N_("last review")), cell(customer["last_review"]))
+    for hold in customer.get("legal_holds", []):
+        held = {"hold_id": hold["hold_id"], "reference": hold["reference"],
+                "by": hold["placed_by"], "at": when(hold["placed_at"])}
+        rows.add_row(tr(N_("legal hold")), tr(
+            message("{hold_id} ({reference}), until {until}; placed by {by} at {at}",
+                    until=when(hold["until"]), **held) if hold["until"] else
+            message("{hold_id} ({reference}), until lifted; placed by {by} at {at}", **held)))
     out.print(rows)
     note(tr(message("reflects event position {position}",
                     position=result["reflects_position"])))

@@ -144,7 +144,8 @@ def fault_report(
         help="When it started (ISO 8601 with an offset; default now).")] = None,
     severity: Annotated[str, typer.Option(help="general or complex.")] = "general",
 ) -> None:
-    """Record a fault; its repair deadline is counted in working hours (policy [faults])."""
+    """Record a fault; its repair deadline is counted in working hours (the policy's
+    faults table)."""
     def action() -> dict[str, Any]:
         with admin_client() as client:
             return client.report_fault(symptom, _moment(started_at), impact, severity=severity)
