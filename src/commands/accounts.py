@@ -24,6 +24,7 @@ from ledger.domain.account import (
     account_id,
 )
 from ledger.domain.errors import ConflictError, NotFoundError, Problem, ValidationFailedError
+from ledger.domain.messages import message
 from ledger.passwords import check_password, passwords_for
 from ledger.policy_access import ROLES
 
@@ -52,7 +53,7 @@ class AccountCommand(Command):
 
 def _role(value: str) -> str:
     if value not in ROLES:
-        raise ValueError("unknown role; one of " + ", ".join(ROLES))
+        raise ValueError(message("unknown role; one of {roles}", roles=", ".join(ROLES)))
     return value
 
 
@@ -61,7 +62,7 @@ Role = Annotated[str, AfterValidator(_role)]
 
 def _distinct(roles: list[str]) -> list[str]:
     if len(set(roles)) != len(roles):
-        raise ValueError("names a role more than once")
+        raise ValueError(message("names a role more than once"))
     return roles
 
 

@@ -28,6 +28,7 @@ from ledger.credentials import AuthenticationError, CredentialStore, SessionStat
 from ledger.domain.access import AccessRecord
 from ledger.domain.account import Account, AccountStatus, LockReason, account_id
 from ledger.domain.errors import PermissionDeniedError
+from ledger.domain.messages import Message, message
 from ledger.domain.metadata import EventMetadata, recording_as
 from ledger.passwords import passwords_for
 from ledger.policy import Policy
@@ -136,14 +137,15 @@ class Identity:
                                client_address=client_address, username=account.username,
                                password_rotation_due=rotation_due)
         self.observer.login_done("succeeded")
-        notices = []
+        notices: list[Message] = []
         if account.must_change_password:
-            notices.append("change your one-time password now (change-password)")
+            notices.append(message("change your one-time password now (change-password)"))
         if self._totp_enrolment_required(account):
-            notices.append("your role needs a second factor: enrol a TOTP authenticator")
+            notices.append(message("your role needs a second factor: enrol a TOTP "
+                                   "authenticator"))
         if rotation_due:
-            notices.append(f"your password is older than {self.policy.passwords.rotation_days}"
-                           " days: please change it")
+            notices.append(message("your password is older than {days} days: please change it",
+                                   days=self.policy.passwords.rotation_days))
         return {"token": token, "token_type": "bearer",
                 "expires_at": session.expires_at.isoformat(),
                 "idle_timeout_minutes": self.login_policy.session_idle_minutes,

@@ -9,6 +9,7 @@ records the denials other checks raise in the same way, and never one of these t
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from datetime import date
@@ -17,14 +18,15 @@ from commands.access_log import AccessLog
 from commands.actor import Actor, record_denial
 from ledger.credentials import CredentialStore
 from ledger.domain.errors import PermissionDeniedError
+from ledger.domain.messages import N_, message
 from ledger.domain.sensitivity import Clearance
 from ledger.policy_access import AccessPolicy
 
 # What a session whose roles are withheld must do first (``Actor.pending``).
 PENDING_STEPS = {
-    "password_change": "the one-time password is changed (POST /commands/change-password)",
-    "totp_enrolment": "a second factor is enrolled (POST /auth/totp/enrol, then "
-                      "POST /auth/totp/confirm), as the account's roles require",
+    "password_change": N_("the one-time password is changed (POST /commands/change-password)"),
+    "totp_enrolment": N_("a second factor is enrolled (POST /auth/totp/enrol, then "
+                         "POST /auth/totp/confirm), as the account's roles require"),
 }
 
 
@@ -76,16 +78,20 @@ class PolicyAuthoriser:
             return
         if actor.pending:
             # "(roles: none)" alone would read as a missing grant, not a step still to take.
-            steps = " and ".join(PENDING_STEPS.get(step, step) for step in actor.pending)
+            steps = [message(PENDING_STEPS.get(step, step)) for step in actor.pending]
             denial = PermissionDeniedError(
-                f"{operation} is not allowed yet: this session acts with no roles until "
-                f"{steps}; the same session then acts with the account's roles",
+                message("{operation} is not allowed yet: this session acts with no roles "
+                        "until {steps}; the same session then acts with the account's roles",
+                        operation=operation, steps=functools.reduce(
+                            lambda first, then: message("{first} and {then}", first=first,
+                                                        then=then), steps)),
                 details={"operation": operation, "target": target,
                          "pending": list(actor.pending)})
         else:
             denial = PermissionDeniedError(
-                f"{operation} is not allowed for this account (roles: "
-                f"{', '.join(sorted(actor.roles)) or 'none'})",
+                message("{operation} is not allowed for this account (roles: {roles})",
+                        operation=operation,
+                        roles=", ".join(sorted(actor.roles)) or message("none")),
                 details={"operation": operation, "target": target})
         if self.access_log is not None:
             record_denial(self.access_log, denial, actor, operation, target)

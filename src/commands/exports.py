@@ -34,6 +34,7 @@ from ledger.domain.export import (
     query_hash,
     report_hash,
 )
+from ledger.domain.messages import message
 from ledger.domain.sensitivity import Clearance, mask_value
 from ledger.export_files import MEDIA_TYPES, VisibleMark, render
 from ledger.export_marks import Canary, TraceKey, canary_candidates, canary_count
@@ -57,8 +58,9 @@ class ExportCustomers(Command):
         unknown = sorted({name for name in value if name not in EXPORTABLE_FIELDS})
         if unknown:
             # Named by count, not by text: the caller typed them.
-            raise ValueError(f"{len(unknown)} unknown field(s); the exportable ones are "
-                             + ", ".join(EXPORTABLE_FIELDS))
+            raise ValueError(message("{count} unknown field(s); the exportable ones are "
+                                     "{fields}", count=len(unknown),
+                                     fields=", ".join(EXPORTABLE_FIELDS)))
         if len(set(value)) != len(value):
             raise ValueError("a field is listed twice")
         return value
@@ -147,7 +149,8 @@ class Exports:
         operation = f"report-{command.report}"
         if self.reports is None or not self.permits(uow.roles, operation):
             # Exporting a report shows it: the exporter must be allowed to read it too.
-            raise PermissionDeniedError(f"exporting this report needs {operation} as well",
+            raise PermissionDeniedError(message("exporting this report needs {operation} as "
+                                                "well", operation=operation),
                                         details={"operation": operation})
         table = self.reports(command.report, command.params,
                              self.clearance_for(uow.actor, uow.roles))

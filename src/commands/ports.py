@@ -18,11 +18,17 @@ from uuid import UUID
 from ledger.domain.customer import Customer
 from ledger.domain.errors import ConflictError, NotFoundError
 from ledger.domain.events import LedgerAggregate
+from ledger.domain.messages import N_, message
 from ledger.policy import Policy
 
 Clock = Callable[[], datetime]
 JsonDict = dict[str, Any]
 T = TypeVar("T", bound=LedgerAggregate)
+# What ``UnitOfWork.load`` says of a record it does not find, by what it looked for.
+_NOT_FOUND = {"customer": N_("no customer with this id"),
+              "deletion request": N_("no deletion request with this id"),
+              "export request": N_("no export request with this id"),
+              "fault": N_("no fault with this id"), "incident": N_("no incident with this id")}
 
 
 class PersonalData(Protocol):
@@ -105,7 +111,9 @@ class UnitOfWork(ABC):
         """Load an aggregate of a known kind to change it, or say it is not found."""
         found = self.get(aggregate_id)
         if not isinstance(found, kind):
-            raise NotFoundError(f"no {what} with this id", details={"id": str(aggregate_id)})
+            raise NotFoundError(_NOT_FOUND.get(what) or message("no {what} with this id",
+                                                                what=what),
+                                details={"id": str(aggregate_id)})
         self.add(found)
         return found
 

@@ -17,6 +17,7 @@ from commands.command import Command, Handler, Result
 from commands.ports import UnitOfWork
 from ledger.domain.account import Account, AccountStatus, account_id
 from ledger.domain.errors import Problem, ValidationFailedError, WorkflowViolationError
+from ledger.domain.messages import message
 from ledger.domain.training import TrainingRules, reference
 from ledger.policy_access import ROLES
 from ledger.policy_training import TrainingPolicy, add_months
@@ -61,9 +62,9 @@ class ApplyTrainingRules(AccountCommand):
 
 def check_course(training: TrainingPolicy, course: str) -> None:
     if course not in training.courses:
-        raise ValidationFailedError([Problem(
-            "course", "is not a course of the policy ([training.courses]); one of "
-            + ", ".join(sorted(training.courses)))])
+        raise ValidationFailedError([Problem("course", message(
+            "is not a course of the policy ([training.courses]); one of {courses}",
+            courses=", ".join(sorted(training.courses))))])
 
 
 def check_not_future(day: date, today: date, field: str) -> None:
@@ -113,9 +114,10 @@ def grant_requirement(uow: UnitOfWork, account: Account, role: str
     if not checks_in_force(uow):
         return None, INITIAL_ADMINISTRATOR
     raise WorkflowViolationError(
-        f"granting {role} needs a passed, unexpired assessment (score at least "
-        f"{training.pass_mark}) in a course that qualifies for it: "
-        + ", ".join(courses) + "; record one with record-assessment first",
+        message("granting {role} needs a passed, unexpired assessment (score at least "
+                "{pass_mark}) in a course that qualifies for it: {courses}; record one with "
+                "record-assessment first", role=role, pass_mark=training.pass_mark,
+                courses=", ".join(courses)),
         details={"role": role, "missing": account.missing_training(courses, uow.today())})
 
 

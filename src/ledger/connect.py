@@ -7,6 +7,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from ledger.domain.errors import LedgerError
+from ledger.domain.messages import message
 from ledger.settings import postgres_params_of
 
 
@@ -34,8 +35,9 @@ def check_postgres_answers(url: str, timeout: int) -> None:
         psycopg.connect(postgres_conninfo(url), connect_timeout=timeout).close()
     except psycopg.Error as error:
         raise DatabaseUnavailableError(
-            f"cannot connect to PostgreSQL at {params['host']}:{params['port']}, database "
-            f"{params['dbname']!r}: {_reason(error, params['password'])}",
+            message("cannot connect to PostgreSQL at {host}:{port}, database {database}: "
+                    "{reason}", host=params["host"], port=params["port"],
+                    database=repr(params["dbname"]), reason=_reason(error, params["password"])),
             details={"host": params["host"], "port": params["port"],
                      "database": params["dbname"]}) from None
 

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from ledger.domain.errors import LedgerError
+from ledger.domain.messages import message
 from ledger.private_files import create_private_file
 
 KEY_BYTES = 32
@@ -55,9 +56,12 @@ def read_key_file(path: Path, purpose: str) -> bytes:
     try:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
-        raise KeyMaterialError(f"the {purpose} file does not exist: {path}") from None
+        raise KeyMaterialError(message("the {purpose} file does not exist: {path}",
+                                       purpose=purpose, path=str(path))) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise KeyMaterialError(f"the {purpose} file cannot be read: {path} ({error})") from None
+        raise KeyMaterialError(message("the {purpose} file cannot be read: {path} ({reason})",
+                                       purpose=purpose, path=str(path), reason=str(error))
+                               ) from None
     return decode_key(text, purpose)
 
 
@@ -65,9 +69,11 @@ def decode_key(text: str, purpose: str) -> bytes:
     try:
         key = base64.b64decode(text, validate=True)
     except ValueError:
-        raise KeyMaterialError(f"the {purpose} is not valid base64") from None
+        raise KeyMaterialError(message("the {purpose} is not valid base64", purpose=purpose)
+                               ) from None
     if len(key) != KEY_BYTES:
-        raise KeyMaterialError(f"the {purpose} must be {KEY_BYTES} bytes, not {len(key)}")
+        raise KeyMaterialError(message("the {purpose} must be {size} bytes, not {actual}",
+                                       purpose=purpose, size=KEY_BYTES, actual=len(key)))
     return key
 
 

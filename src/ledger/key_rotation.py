@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ledger import sealed_secrets
 from ledger.crypto import KeyMaterialError, unwrap, wrap
+from ledger.domain.messages import message
 from ledger.sql import Cursor
 
 ROTATED = "the KEK was rotated since this process started; restart it with the new KEK"
@@ -23,8 +24,9 @@ def record_key_ids(cursor: Cursor, kek_id: str, index_key_id: str | None) -> Non
                        {"id": kek_id})
     elif row[0] != kek_id:
         raise KeyMaterialError(
-            "the configured KEK is not the one this key store was made with "
-            f"(store expects KEK id {row[0]}, configured KEK id {kek_id})")
+            message("the configured KEK is not the one this key store was made with (store "
+                    "expects KEK id {expected}, configured KEK id {configured})",
+                    expected=row[0], configured=kek_id))
     if index_key_id is not None:
         row = cursor.one("SELECT value FROM keystore_meta WHERE name = 'index_key_id'")
         if row is None:
@@ -32,9 +34,9 @@ def record_key_ids(cursor: Cursor, kek_id: str, index_key_id: str | None) -> Non
                            " ('index_key_id', :id)", {"id": index_key_id})
         elif row[0] != index_key_id:
             raise KeyMaterialError(
-                "the configured blind-index key is not the one this ledger's search "
-                f"indexes were made with (expected key id {row[0]}, configured "
-                f"{index_key_id})")
+                message("the configured blind-index key is not the one this ledger's search "
+                        "indexes were made with (expected key id {expected}, configured "
+                        "{configured})", expected=row[0], configured=index_key_id))
 
 
 def insert_key_sql(dialect: str) -> str:

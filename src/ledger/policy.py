@@ -14,6 +14,7 @@ import holidays
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import message
 from ledger.domain.profile import CHANGEABLE_PATHS, CustomerProfile
 from ledger.policy_access import (
     AccessPolicy,
@@ -136,16 +137,16 @@ def load_policy(path: Path | None = None, *, operations: Collection[str] | None 
             overrides = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ValidationFailedError(
-                [Problem("policy_file", "file not found")], f"policy file not found: {path}"
-            ) from None
+                [Problem("policy_file", "file not found")],
+                message("policy file not found: {path}", path=str(path))) from None
         except UnicodeDecodeError:
             raise ValidationFailedError(
                 [Problem("policy_file", "not UTF-8 text")],
-                f"policy file is not UTF-8 text: {path}") from None
+                message("policy file is not UTF-8 text: {path}", path=str(path))) from None
         except tomllib.TOMLDecodeError as error:
             raise ValidationFailedError(
-                [Problem("policy_file", f"not valid TOML: {error}")],
-                f"policy file is not valid TOML: {path}",
+                [Problem("policy_file", message("not valid TOML: {reason}", reason=str(error)))],
+                message("policy file is not valid TOML: {path}", path=str(path)),
             ) from None
         values = merge_tables(values, overrides)
     try:
@@ -171,9 +172,11 @@ def check_operations(policy: Policy, operations: Collection[str]) -> None:
     for entry, names in entries.items():
         unknown = [name for name in names if name not in operations]
         if unknown:
-            problems.append(Problem(entry, "unknown operation(s): " + ", ".join(unknown)
-                                    + " (an operation is a command or query name, as the "
-                                    "default policy src/ledger/policy_defaults.toml lists)"))
+            problems.append(Problem(entry, message(
+                "unknown operation(s): {operations} (an operation is a command or query name, "
+                "as the default policy src/ledger/policy_defaults.toml lists)",
+                operations=", ".join(unknown))))
     if problems:
-        raise ValidationFailedError(problems, "the policy file names unknown operations: "
-                                    + ", ".join(problem.field for problem in problems))
+        raise ValidationFailedError(problems, message(
+            "the policy file names unknown operations: {entries}",
+            entries=", ".join(problem.field for problem in problems)))

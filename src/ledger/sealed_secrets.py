@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.crypto import KEY_BYTES, NONCE_BYTES, KeyMaterialError, key_id_of, unwrap, wrap
+from ledger.domain.messages import message
 from ledger.sql import Cursor, SqlDatabase
 
 TOTP_CREDENTIAL_KEY = "totp"
@@ -67,8 +68,8 @@ def _unwrapped(kek: bytes, name: str, wrapped: bytes) -> bytes:
     try:
         return unwrap(kek, wrapped)
     except KeyMaterialError:
-        raise KeyMaterialError(f"the {name} credential key does not unwrap under the "
-                               "configured KEK") from None
+        raise KeyMaterialError(message("the {name} credential key does not unwrap under the "
+                                       "configured KEK", name=name)) from None
 
 
 class SecretSealer:
@@ -86,8 +87,9 @@ class SecretSealer:
             return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:],
                                       _bound_to(purpose, username))
         except InvalidTag:
-            raise KeyMaterialError(f"a stored {purpose} secret does not open for its account "
-                                   "(tampered, moved, or sealed by another key store)") from None
+            raise KeyMaterialError(message("a stored {purpose} secret does not open for its "
+                                           "account (tampered, moved, or sealed by another key "
+                                           "store)", purpose=purpose)) from None
 
     @staticmethod
     def is_sealed(stored: bytes) -> bool:

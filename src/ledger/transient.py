@@ -21,6 +21,7 @@ from eventsourcing.persistence import InterfaceError as LibraryInterfaceError
 from eventsourcing.persistence import OperationalError as LibraryOperationalError
 
 from ledger.domain.errors import LedgerError
+from ledger.domain.messages import message
 
 T = TypeVar("T")
 
@@ -78,11 +79,13 @@ def unavailable(error: BaseException) -> UnavailableError:
     """The ledger's error for a transient fault, in fixed words: the driver's text may
     quote a statement or its values."""
     locked = any(isinstance(e, sqlite3.OperationalError) for e in _chain(error))
-    reason = ("another process holds the database's write lock past the busy timeout"
-              if locked else "the connection to the database was lost or timed out")
+    reason = (message("another process holds the database's write lock past the busy "
+                      "timeout") if locked
+              else message("the connection to the database was lost or timed out"))
     if isinstance(error, UnavailableError):
         return error
-    return UnavailableError(f"the database is unavailable: {reason}; try again shortly",
+    return UnavailableError(message("the database is unavailable: {reason}; try again shortly",
+                                    reason=reason),
                             details={"retry_after": UnavailableError.retry_after})
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.domain.export import EXPORTABLE_FIELDS
+from ledger.domain.messages import N_
 from ledger.domain.sensitivity import mask_value
 from ledger.export_files import ReadBack, read_back
 from ledger.export_marks import TraceKey, canary_candidates
@@ -91,9 +92,10 @@ class ExportIdentification:
         matches = [match for export in exports
                    if (match := self._match(export, found)) is not None]
         identified = len(matches) == 1
-        message = ("the file names one export" if identified else
-                   "the file matches no export" if not matches else
-                   "the file matches several exports")
+        # Read in the reader's language: the HTTP and CLI adapters render it.
+        message = (N_("the file names one export") if identified else
+                   N_("the file matches no export") if not matches else
+                   N_("the file matches several exports"))
         return {"identified": identified, "export": matches[0] if identified else None,
                 "matches": matches, "rows_examined": len(found.rows), "message": message,
                 "reflects_position": position}

@@ -16,6 +16,7 @@ from ledger.crypto import is_envelope
 from ledger.domain.customer import LEGAL_HOLD_REASON_PATH
 from ledger.domain.errors import NotFoundError, WorkflowViolationError
 from ledger.domain.free_text import DELETION_REJECTION_PATH
+from ledger.domain.messages import message
 from ledger.domain.sensitivity import current_clearance
 from ledger.protection import SEARCH_SOURCES
 from ledger.sql import in_list
@@ -355,6 +356,8 @@ def _hold_statement(request: dict[str, Any], holds: list[tuple[Any, ...]], execu
                     or hold["lifted_position"] > executed["position"])
                 and (hold["until"] is None or hold["until"] >= executed_on)]
     return {"in_force_at_execution": bool(in_force),
-            "statement": "no legal hold was in force on the customer when the deletion was "
-                         "executed" if not in_force else "a legal hold was in force",
+            # Read in the reader's language: the HTTP and CLI adapters render it.
+            "statement": message("no legal hold was in force on the customer when the "
+                                 "deletion was executed") if not in_force
+            else message("a legal hold was in force"),
             "earlier_holds": earlier}

@@ -20,6 +20,7 @@ from pydantic import (
 
 from ledger.domain.customer import quarter_of
 from ledger.domain.errors import NotFoundError, PermissionDeniedError
+from ledger.domain.messages import message
 from ledger.domain.sensitivity import current_clearance
 from ledger.protection import ProfileProtector
 from projections.answers import (
@@ -144,7 +145,8 @@ def searchable_fields(criterion: str, paths: Iterable[str]) -> list[str]:
     readable = current_clearance().readable(wanted)
     if not readable:
         raise PermissionDeniedError(
-            f"searching by {criterion} needs clearance to read {' or '.join(wanted)}",
+            message("searching by {criterion} needs clearance to read {fields}",
+                    criterion=criterion, fields=" or ".join(wanted)),
             details={"criterion": criterion, "fields": wanted})
     return readable
 

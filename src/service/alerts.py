@@ -21,6 +21,8 @@ import httpx
 import structlog
 
 from ledger.domain.errors import LedgerError
+from ledger.domain.messages import Message, message, rendered
+from ledger.i18n import ENGLISH, translator
 from ledger.policy_operations import AlertsPolicy
 
 log = structlog.get_logger("ledger.alerts")
@@ -47,8 +49,13 @@ class Alert:
 
     name: str
     severity: str
+    # English, as it is logged and recorded on the fault; ``text`` reads it in a language.
     summary: str
     labels: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self, language: str) -> str:
+        """The summary in ``language`` (the policy's ``locale`` for a webhook's readers)."""
+        return rendered(self.summary, translator(language))
 
     @property
     def fingerprint(self) -> str:
@@ -84,65 +91,67 @@ class RuleInputs:
 
 def evaluate(rules: AlertsPolicy, inputs: RuleInputs) -> list[Alert]:
     """Every alert the rules fire on ``inputs``, the Watchdog first (it always fires)."""
-    firing = [Alert(WATCHDOG, "none", "The ledger's alerting is alive: this alert always "
-                                      "fires, so its silence means the ledger is silent.")]
-    lagging: list[str] = []
-    stalled: list[str] = []
+    firing = [Alert(WATCHDOG, "none", message("The ledger's alerting is alive: this alert "
+                                              "always fires, so its silence means the ledger "
+                                              "is silent."))]
+    lagging: list[Message] = []
+    stalled: list[Message] = []
     for name, position in sorted(inputs.projection_positions.items()):
         # Lag against the true head of the log, never against a derived mark.
         lag = max(0, inputs.head_position - position)
         if rules.projection_lag_events and lag > rules.projection_lag_events:
-            lagging.append(f"{name} ({lag} events behind)")
+            lagging.append(message("{name} ({lag} events behind)", name=name, lag=lag))
         stalled_for = inputs.now - inputs.projection_last_progress.get(name, inputs.now)
         if rules.projection_stalled_seconds and lag > 0 and (
                 stalled_for > rules.projection_stalled_seconds):
-            stalled.append(f"{name} ({lag} events behind, still for {int(stalled_for)} s)")
+            stalled.append(message("{name} ({lag} events behind, still for {seconds} s)",
+                                   name=name, lag=lag, seconds=int(stalled_for)))
     # One alert for all the read models: they follow one log, so they mostly stall together.
     if lagging:
-        firing.append(Alert("ProjectionLagging", "warning",
-                            "Read models lag the log: " + ", ".join(lagging) + "."))
+        firing.append(Alert("ProjectionLagging", "warning", message(
+            "Read models lag the log: {models}.", models=tuple(lagging))))
     if stalled:
-        firing.append(Alert("ProjectionStalled", "critical",
-                            "Read models stopped while the log moved on: "
-                            + ", ".join(stalled) + "."))
+        firing.append(Alert("ProjectionStalled", "critical", message(
+            "Read models stopped while the log moved on: {models}.", models=tuple(stalled))))
     if rules.sealing_lag_records and inputs.sealing_lag > rules.sealing_lag_records:
-        firing.append(Alert("SealingLagging", "warning", f"{inputs.sealing_lag} records are "
-                            "not yet sealed into the hash chain."))
+        firing.append(Alert("SealingLagging", "warning", message(
+            "{records} records are not yet sealed into the hash chain.",
+            records=inputs.sealing_lag)))
     if inputs.integrity_failed:
-        firing.append(Alert("IntegrityCheckFailed", "critical", "The integrity check found "
-                            "stored history altered, deleted or reordered (ledger verify "
-                            "names the first bad position)."))
+        firing.append(Alert("IntegrityCheckFailed", "critical", message(
+            "The integrity check found stored history altered, deleted or reordered (ledger "
+            "verify names the first bad position).")))
     if rules.failed_logins_per_window and (
             inputs.failed_logins_in_window >= rules.failed_logins_per_window):
-        firing.append(Alert("FailedLoginBurst", "warning",
-                            f"{inputs.failed_logins_in_window} failed logins in the last "
-                            f"{rules.login_window_minutes} minutes."))
+        firing.append(Alert("FailedLoginBurst", "warning", message(
+            "{failures} failed logins in the last {minutes} minutes.",
+            failures=inputs.failed_logins_in_window, minutes=rules.login_window_minutes)))
     if rules.lockouts_per_window and inputs.lockouts_in_window >= rules.lockouts_per_window:
-        firing.append(Alert("LockoutBurst", "critical",
-                            f"{inputs.lockouts_in_window} accounts locked after failed logins "
-                            f"in the last {rules.login_window_minutes} minutes."))
+        firing.append(Alert("LockoutBurst", "critical", message(
+            "{lockouts} accounts locked after failed logins in the last {minutes} minutes.",
+            lockouts=inputs.lockouts_in_window, minutes=rules.login_window_minutes)))
     for kind, (failed, overdue) in sorted(inputs.backups.items()):
         if failed or overdue:
             firing.append(Alert("BackupFailed" if failed else "BackupOverdue", "critical",
-                                f"The {kind} backup " + ("failed." if failed else
-                                                         "is overdue."), {"kind": kind}))
+                                message("The {kind} backup failed.", kind=kind) if failed
+                                else message("The {kind} backup is overdue.", kind=kind),
+                                {"kind": kind}))
     silent_for = inputs.now - (inputs.audit_last_write or inputs.now)
     if rules.audit_silence_seconds and silent_for > rules.audit_silence_seconds:
-        firing.append(Alert("AuditWritesStopped", "warning",
-                            f"Nothing has been written to the audit trail for "
-                            f"{int(silent_for)} s."))
+        firing.append(Alert("AuditWritesStopped", "warning", message(
+            "Nothing has been written to the audit trail for {seconds} s.",
+            seconds=int(silent_for))))
     if inputs.training_expiring:
         # TR-3's warning before a grant is suspended: a count only; the access review and
         # `ledger training overdue` name the people.
-        firing.append(Alert("TrainingExpiring", "warning",
-                            f"{inputs.training_expiring} role grant(s) lose their training "
-                            f"cover within {inputs.training_warning_days} days and will be "
-                            "suspended unless a new assessment is passed (the access review "
-                            "lists them)."))
+        firing.append(Alert("TrainingExpiring", "warning", message(
+            "{grants} role grant(s) lose their training cover within {days} days and will "
+            "be suspended unless a new assessment is passed (the access review lists them).",
+            grants=inputs.training_expiring, days=inputs.training_warning_days)))
     if inputs.overdue_faults:
-        firing.append(Alert("FaultOverdue", "warning", f"{inputs.overdue_faults} open "
-                            "fault(s) are past their repair deadline (ledger fault list "
-                            "--overdue)."))
+        firing.append(Alert("FaultOverdue", "warning", message(
+            "{faults} open fault(s) are past their repair deadline (ledger fault list "
+            "--overdue).", faults=inputs.overdue_faults)))
     return firing
 
 
@@ -151,11 +160,11 @@ def rfc3339(moment: float) -> str:
 
 
 def webhook_payload(alerts: Sequence[tuple[Alert, float, float | None]], status: str,
-                    external_url: str = "") -> dict[str, Any]:
+                    external_url: str = "", language: str = ENGLISH) -> dict[str, Any]:
     """Alertmanager's webhook body, version 4, for ``(alert, starts_at, ends_at)`` triples
-    that all have ``status`` (firing or resolved)."""
+    that all have ``status`` (firing or resolved); the summaries in ``language``."""
     entries = [{"status": status, "labels": alert.all_labels,
-                "annotations": {"summary": alert.summary},
+                "annotations": {"summary": alert.text(language)},
                 "startsAt": rfc3339(starts), "endsAt": rfc3339(ends) if ends else NOT_ENDED,
                 "generatorURL": external_url, "fingerprint": alert.fingerprint}
                for alert, starts, ends in alerts]
@@ -256,8 +265,10 @@ class AlertState:
     on its fault; one still firing is sent again every ``repeat_every_seconds``."""
 
     def __init__(self, rules: AlertsPolicy, sender: WebhookSender, open_fault: OpenFault,
-                 close_alert: CloseAlert, external_url: str = "") -> None:
+                 close_alert: CloseAlert, external_url: str = "",
+                 language: str = ENGLISH) -> None:
         self.rules = rules
+        self.language = language
         self.sender = sender
         self.open_fault = open_fault
         self.close_alert = close_alert
@@ -294,4 +305,5 @@ class AlertState:
     def _send(self, alerts: list[tuple[Alert, float, float | None]], status: str) -> None:
         if self.sender.urls:
             self.deliveries = self.sender.send(webhook_payload(alerts, status,
-                                                               self.external_url))
+                                                               self.external_url,
+                                                               self.language))

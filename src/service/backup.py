@@ -34,6 +34,7 @@ from ledger.backup.status import FAILURE_NAME, BackupStatus, status
 from ledger.backup.take import BackupKeys, Progress, raise_without_a_full, take_event_backup
 from ledger.crypto import KeyMaterialError, key_id_of, read_key_file
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
+from ledger.domain.messages import message
 from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, SigningKeySource
 from ledger.integrity.readonly import configured_public_keys, verify_database
 from ledger.keystore import KeyStore
@@ -115,8 +116,9 @@ class BackupPlace:
         if not found:
             path = self.settings.signing_key_file or self.settings.data_dir / DEFAULT_KEY_FILE_NAME
             raise KeyMaterialError(
-                f"no public key to check backups against: configure "
-                f"LEDGER_SIGNING_PUBLIC_KEY_FILE or the signing key ({path})")
+                message("no public key to check backups against: configure "
+                        "LEDGER_SIGNING_PUBLIC_KEY_FILE or the signing key ({path})",
+                        path=str(path)))
         return frozenset(found)
 
     def key_store_backups(self, signing: SigningKeySource) -> KeyStoreBackups:
@@ -139,7 +141,8 @@ class BackupPlace:
                 raise BackupInvalidError("the chain of backups loops",
                                          details={"backup_id": backup_id})
         if chain[-1][1].manifest.kind != "full":
-            raise BackupInvalidError(f"backup {backup_id} does not lead back to a full backup",
+            raise BackupInvalidError(message("backup {backup_id} does not lead back to a full "
+                                             "backup", backup_id=backup_id),
                                      details={"backup_id": backup_id})
         return list(reversed(chain))
 
@@ -249,9 +252,11 @@ class BackupPlace:
         newest = chain[-1][1].manifest
         if register.version < newest.erasure_register_version:
             raise BackupInvalidError(
-                f"the erasure register (version {register.version}) is older than backup "
-                f"{newest.backup_id} (made at version {newest.erasure_register_version}): it "
-                "was rolled back or replaced; restore it first", details={
+                message("the erasure register (version {version}) is older than backup "
+                        "{backup_id} (made at version {made_at}): it was rolled back or "
+                        "replaced; restore it first", version=register.version,
+                        backup_id=newest.backup_id, made_at=newest.erasure_register_version),
+                details={
                     "file": "erasure-register.json"})
         key_backups = KeyStoreBackups(self.keys, self.ring)
         keys_manifest = (self.keys.manifest(keys_backup_id) if keys_backup_id

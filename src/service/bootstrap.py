@@ -332,7 +332,7 @@ def _bootstrap(settings: Settings, policy: Policy, *, clock: Clock,
     alerts = AlertMonitor(figures, policy, bus, faults, metrics.operations, AlertState(
         policy.alerts, WebhookSender(settings.webhook_urls, policy.alerts.webhook_timeout_seconds,
                                      policy.alerts.webhook_attempts),
-        alert_faults.open, alert_faults.close, settings.external_url or ""),
+        alert_faults.open, alert_faults.close, settings.external_url or "", policy.locale),
         lambda: configured_public_keys(settings), seconds,
         training_expiring=lambda: len(training_reports.upcoming_expiries()))
     # Grants whose assessment expired are suspended by their own follower (TR-3).

@@ -61,10 +61,13 @@ class LedgerClient(QueryMethods, AccountMethods, OperationsMethods, TrainingMeth
     @classmethod
     def over_http(cls, base_url: str, *, username: str, password: str,
                   totp: str | None = None, timeout: float = 30.0, verify: str | bool = True,
-                  retry: RetryPolicy | None = None) -> LedgerClient:
+                  retry: RetryPolicy | None = None, language: str | None = None
+                  ) -> LedgerClient:
         """A client for a ledger service at ``base_url``, logged in as ``username``.
 
         ``verify`` is passed to httpx: a CA bundle path for a private certificate.
+        ``language`` (``en`` or ``zh-CN``) is the one the service answers messages in;
+        without it, the service's policy ``locale``.
         ``client.session`` holds the login answer (its notices, whether the one-time
         password must be changed first); ``close()`` logs out. The login is retried as
         commands are.
@@ -72,7 +75,7 @@ class LedgerClient(QueryMethods, AccountMethods, OperationsMethods, TrainingMeth
         retry = retry or RetryPolicy()
         return cls(retry.run(lambda: HttpTransport(
             base_url, username=username, password=password, totp=totp, timeout=timeout,
-            verify=verify)), retry)
+            verify=verify, language=language)), retry)
 
     @property
     def session(self) -> dict[str, Any] | None:

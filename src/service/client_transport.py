@@ -17,6 +17,7 @@ from commands.actor import Actor
 from commands.bus import MessageBus
 from commands.exports import ExportFiles
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
+from ledger.domain.messages import N_, message
 from projections.export_identify import IdentifyExport
 from projections.queries import Query
 from service.errors import ServiceUnavailableError, error_from_dict
@@ -74,14 +75,25 @@ class InProcessTransport:
 
 # Fixed words for what went wrong: the exceptions' own text may quote the request.
 _TRANSPORT_FAILURES: dict[type[httpx.TransportError], str] = {
-    httpx.ConnectError: "the connection was refused or the address cannot be reached",
-    httpx.ConnectTimeout: "the connection timed out",
-    httpx.ReadTimeout: "no answer within the timeout",
-    httpx.WriteTimeout: "the request could not be sent within the timeout",
-    httpx.PoolTimeout: "no connection was free within the timeout",
-    httpx.RemoteProtocolError: "the answer was not HTTP",
-    httpx.UnsupportedProtocol: "the URL must start with http:// or https://",
+    httpx.ConnectError: N_("the connection was refused or the address cannot be reached"),
+    httpx.ConnectTimeout: N_("the connection timed out"),
+    httpx.ReadTimeout: N_("no answer within the timeout"),
+    httpx.WriteTimeout: N_("the request could not be sent within the timeout"),
+    httpx.PoolTimeout: N_("no connection was free within the timeout"),
+    httpx.RemoteProtocolError: N_("the answer was not HTTP"),
+    httpx.UnsupportedProtocol: N_("the URL must start with http:// or https://"),
 }
+
+
+def _no_answer(address: str, error: httpx.TransportError) -> ServiceUnavailableError:
+    return ServiceUnavailableError(message(
+        "the ledger service at {address} did not answer: {reason}", address=address,
+        reason=message(_TRANSPORT_FAILURES.get(type(error), N_("no HTTP answer")))))
+
+
+def _unexpected(status: int) -> LedgerError:
+    return LedgerError(message("unexpected HTTP {status} from the ledger service",
+                               status=status))
 
 
 def _without_credentials(url: str) -> str:
@@ -95,7 +107,7 @@ class HttpTransport:
 
     def __init__(self, base_url: str, *, username: str, password: str, totp: str | None = None,
                  timeout: float = 30.0, verify: str | bool = True,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | None = None, language: str | None = None) -> None:
         # A CA bundle path (a private certificate) becomes an SSL context, as httpx wants.
         trust = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
         try:
@@ -107,6 +119,8 @@ class HttpTransport:
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20,
                                     keepalive_expiry=KEEP_ALIVE_SECONDS))  # httpx's defaults
             self.headers: dict[str, str] = {}
+            if language:  # the service answers errors and notices in it, else in its policy's
+                self.http.headers["Accept-Language"] = language
         except (httpx.InvalidURL, ValueError):
             raise ValidationFailedError([Problem("url", "is not a valid URL")],
                                         "the ledger service's URL is not valid") from None
@@ -128,9 +142,7 @@ class HttpTransport:
         try:
             response = self.http.request(method, path, **arguments)
         except httpx.TransportError as error:
-            raise ServiceUnavailableError(
-                f"the ledger service at {self.address} did not answer: "
-                f"{_TRANSPORT_FAILURES.get(type(error), 'no HTTP answer')}") from None
+            raise _no_answer(self.address, error) from None
         return self._unwrap(response)
 
     def _unwrap(self, response: httpx.Response) -> dict[str, Any]:
@@ -142,7 +154,7 @@ class HttpTransport:
             return body
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             raise error_from_dict(body["error"])
-        raise LedgerError(f"unexpected HTTP {response.status_code} from the ledger service")
+        raise _unexpected(response.status_code)
 
     def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         return self._send("POST", f"/commands/{name}", json=payload, headers=self.headers)
@@ -156,13 +168,11 @@ class HttpTransport:
         try:
             response = self.http.get("/metrics", headers=self.headers)
         except httpx.TransportError as error:
-            raise ServiceUnavailableError(
-                f"the ledger service at {self.address} did not answer: "
-                f"{_TRANSPORT_FAILURES.get(type(error), 'no HTTP answer')}") from None
+            raise _no_answer(self.address, error) from None
         if response.is_success:
             return response.text
         self._unwrap(response)
-        raise LedgerError(f"unexpected HTTP {response.status_code} from the ledger service")
+        raise _unexpected(response.status_code)
 
     def export(self, payload: dict[str, Any], command: str = "export") -> dict[str, Any]:
         path = "/exports" if command == "export" else "/exports/reports"

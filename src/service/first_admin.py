@@ -8,6 +8,7 @@ from typing import Any
 
 from commands.actor import Actor
 from ledger.domain.errors import ConflictError, Problem, ValidationFailedError
+from ledger.domain.messages import message
 from ledger.passwords import generate_password
 from service.bootstrap import Ledger
 from service.client import LedgerClient
@@ -50,7 +51,7 @@ def check_listening(host: str, tls: bool, insecure: bool) -> str | None:
     if not insecure:
         raise ValidationFailedError(
             [Problem("host", "listening beyond loopback needs --tls-cert and --tls-key")],
-            f"refusing to serve plain HTTP on {host}: give --tls-cert and --tls-key, "
-            "or --insecure to accept the risk")
+            message("refusing to serve plain HTTP on {host}: give --tls-cert and --tls-key, "
+                    "or --insecure to accept the risk", host=host))
     return (f"WARNING: serving plain HTTP on {host}: passwords and tokens cross the network "
             "unencrypted (--insecure)")

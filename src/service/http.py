@@ -22,7 +22,9 @@ from ledger.domain.errors import (
     ValidationFailedError,
     WorkflowViolationError,
 )
+from ledger.domain.messages import N_
 from ledger.domain.problems import problem_location, problem_message
+from ledger.i18n import translator
 from ledger.settings import Settings
 from ledger.transient import is_transient, unavailable
 from service.bootstrap import Ledger, bootstrap
@@ -31,21 +33,23 @@ from service.http_auth import ActorDep, LedgerDep, auth_router
 from service.http_contract import declare_contract, raises
 from service.http_docs import mount_docs
 from service.http_exports import exports_router
-from service.http_guard import ResponseGuard, error_headers
+from service.http_guard import ResponseGuard, error_headers, language_of
 from service.http_operations import operations_router
 from service.http_queries import queries_router
 from service.processes import background_jobs, drivers, this_process
 
 
-def _error_response(error: LedgerError) -> JSONResponse:
+def _error_response(error: LedgerError, request: Request) -> JSONResponse:
+    # In the reader's language (ResponseGuard chose it); the code never changes with it.
+    translate = translator(language_of(request.scope))
     return JSONResponse(status_code=error.http_status,
-                        content={"error": error.as_dict()}, headers=error_headers(error))
+                        content={"error": error.as_dict(translate)}, headers=error_headers(error))
 
 
 def _problem_of(detail: dict[str, Any]) -> Problem:
     # Where and which rule only: echoing the input could leak personal data.
     if detail.get("type") == "json_invalid":  # its location is a character offset
-        return Problem("body", "not valid JSON")
+        return Problem("body", N_("not valid JSON"))
     return Problem(problem_location(detail, skip=("body",)) or "request",
                    problem_message(detail))
 
@@ -55,28 +59,31 @@ def _answer_errors_in_one_shape(app: FastAPI) -> None:
     a body they cannot parse) in the shape of the ledger's own errors."""
 
     @app.exception_handler(LedgerError)
-    async def ledger_error(_: Request, error: LedgerError) -> JSONResponse:
-        return _error_response(error)
+    async def ledger_error(request: Request, error: LedgerError) -> JSONResponse:
+        return _error_response(error, request)
 
     @app.exception_handler(RequestValidationError)
-    async def request_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        return _error_response(ValidationFailedError([_problem_of(d) for d in error.errors()]))
+    async def request_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        return _error_response(ValidationFailedError([_problem_of(d) for d in error.errors()]),
+                               request)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         if error.status_code == 400:  # FastAPI could not parse the body
-            return _error_response(ValidationFailedError([Problem("body", "not valid JSON")]))
+            return _error_response(ValidationFailedError([Problem("body", N_("not valid JSON"))]),
+                                   request)
         if error.status_code == 404:
-            return _error_response(NotFoundError("no such route"))
+            return _error_response(NotFoundError("no such route"), request)
         code, message = _HTTP_ERRORS.get(error.status_code,
                                          (_OTHER_HTTP_ERROR, str(error.detail)))
+        text = translator(language_of(request.scope))(message)
         return JSONResponse(status_code=error.status_code, headers=error.headers,
-                            content={"error": {"code": code, "message": message,
+                            content={"error": {"code": code, "message": text,
                                                "details": {}}})
 
 
-_HTTP_ERRORS = {405: ("method_not_allowed", "this route does not answer this method "
-                                            "(the Allow header lists those it does)")}
+_HTTP_ERRORS = {405: ("method_not_allowed", N_("this route does not answer this method "
+                                               "(the Allow header lists those it does)"))}
 # Any other status Starlette answers itself (none is known to reach the handler).
 _OTHER_HTTP_ERROR = "http_error"
 # The codes the HTTP layer answers with no error class of their own, for the contract.

@@ -12,9 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from commands.actor import Actor
 from ledger.credentials import AuthenticationError
 from ledger.domain.errors import ConflictError, PermissionDeniedError, WorkflowViolationError
+from ledger.domain.messages import rendered
+from ledger.i18n import translator
 from ledger.transient import retrying
 from service.bootstrap import Ledger
 from service.http_contract import raises
+from service.http_guard import language_of
 
 bearer = HTTPBearer(auto_error=False, description="The token returned by POST /auth/login.")
 
@@ -113,9 +116,13 @@ def auth_router() -> APIRouter:
         """Log in; answers a short-lived bearer token for the Authorization header."""
         # Not retried here (a retry could count one failed attempt twice); a fault is
         # answered ``unavailable``, and the client tries again.
-        return retrying(lambda: ledger.access.identity.login(
+        answer = retrying(lambda: ledger.access.identity.login(
             body.username, body.password.get_secret_value(), body.totp,
             client_address(request)), seconds=0)
+        # The notices in the reader's language (ResponseGuard chose it).
+        translate = translator(language_of(request.scope))
+        return answer | {"notices": [rendered(notice, translate)
+                                     for notice in answer["notices"]]}
 
     @router.post("/logout", response_model=LoggedOut)  # its bearer token: 401 if none
     def logout(request: Request, ledger: LedgerDep, credentials: BearerDep) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.domain.errors import UNEXPECTED_EXIT_CODE, LedgerError, Problem, ValidationFailedError
+from ledger.domain.messages import N_, message
+from ledger.i18n import ENGLISH, language_of_accept, translator
 from ledger.logging import stack_of
 from ledger.transient import is_transient, unavailable
 
@@ -23,8 +25,8 @@ MAX_JSON_DEPTH = 32
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 
-INTERNAL_ERROR_MESSAGE = ("internal error; the request was not completed (the server log "
-                          "has the details)")
+INTERNAL_ERROR_MESSAGE = N_("internal error; the request was not completed (the server log "
+                            "has the details)")
 
 
 class InternalError(LedgerError):
@@ -36,6 +38,24 @@ class InternalError(LedgerError):
     exit_code = UNEXPECTED_EXIT_CODE
 
 HeadersFor = Callable[[str], dict[str, str]]
+# Where a request's language is kept (``request.state.language`` to a route).
+LANGUAGE = "language"
+
+
+def request_language(scope: Scope) -> str:
+    """The language a request is answered in: the best of ``Accept-Language`` that the
+    ledger speaks, else the policy's ``locale`` (English before the ledger is up)."""
+    state = getattr(scope.get("app"), "state", None)
+    ledger = getattr(state, "ledger", None)
+    default = ledger.policy.locale if ledger is not None else ENGLISH
+    header = next((value.decode("latin-1") for name, value in scope.get("headers", ())
+                   if name == b"accept-language"), None)
+    return language_of_accept(header, default)
+
+
+def language_of(scope: Scope) -> str:
+    """The language ``ResponseGuard`` chose for this request."""
+    return str(scope.get("state", {}).get(LANGUAGE, ENGLISH))
 
 
 def json_depth(body: bytes) -> int:
@@ -54,9 +74,9 @@ def body_problem(body: bytes) -> str | None:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
-        return "the body must be JSON encoded in UTF-8"
+        return N_("the body must be JSON encoded in UTF-8")
     if json_depth(body) > MAX_JSON_DEPTH:
-        return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+        return message("JSON nested deeper than {levels} levels", levels=MAX_JSON_DEPTH)
     return None
 
 
@@ -72,7 +92,10 @@ class ResponseGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self.headers_for(scope["path"])
+        language = request_language(scope)
+        scope.setdefault("state", {})[LANGUAGE] = language
+        # Every answer says its language, an error's message and a login's notices.
+        extra = self.headers_for(scope["path"]) | {"Content-Language": language}
         started = False
 
         async def send_guarded(message: Message) -> None:
@@ -82,6 +105,8 @@ class ResponseGuard:
                 headers = MutableHeaders(scope=message)
                 for name, value in extra.items():
                     headers[name] = value
+                # Its messages depend on the request's language: caches must tell them apart.
+                headers.add_vary_header("Accept-Language")
             await send(message)
 
         try:
@@ -92,7 +117,7 @@ class ResponseGuard:
                 problem = body_problem(body)
                 if problem is not None:
                     await _send_error(send_guarded, ValidationFailedError(
-                        [Problem("body", problem)]))
+                        [Problem("body", problem)]), language)
                     return
                 receive = _replaying(body, receive)
             await self.app(scope, receive, send_guarded)
@@ -103,13 +128,13 @@ class ResponseGuard:
                 log.warning("request_unavailable", method=scope["method"],
                             route=getattr(route, "path", None), error=type(error).__name__)
                 if not started:
-                    await _send_error(send_guarded, unavailable(error))
+                    await _send_error(send_guarded, unavailable(error), language)
                 return
             log.error("request_failed", method=scope["method"],
                       route=getattr(route, "path", None), error=type(error).__name__,
                       frames=stack_of(error))
             if not started:
-                await _send_error(send_guarded, InternalError(INTERNAL_ERROR_MESSAGE))
+                await _send_error(send_guarded, InternalError(INTERNAL_ERROR_MESSAGE), language)
 
 
 async def _whole_body(receive: Receive) -> bytes | None:
@@ -147,8 +172,8 @@ def error_headers(error: LedgerError) -> dict[str, str]:
     return {}
 
 
-async def _send_error(send: Send, error: LedgerError) -> None:
-    body = json.dumps({"error": error.as_dict()}).encode()
+async def _send_error(send: Send, error: LedgerError, language: str) -> None:
+    body = json.dumps({"error": error.as_dict(translator(language))}).encode()
     extra = [(name.lower().encode(), value.encode())
              for name, value in error_headers(error).items()]
     await send({"type": "http.response.start", "status": error.http_status,

@@ -9,14 +9,17 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi import Query as QueryParameters
 from pydantic import create_model
 
 from ledger.domain.errors import NotFoundError
+from ledger.domain.messages import localised
+from ledger.i18n import translator
 from projections.queries import Query
 from service.http_auth import ActorDep, LedgerDep
 from service.http_contract import raises
+from service.http_guard import language_of
 from service.query_routes import QUERY_ROUTES, QueryRoute, build_query
 
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY
@@ -36,15 +39,17 @@ def _query_string_model(route: QueryRoute) -> type[Query]:
 def _endpoint(route: QueryRoute) -> Callable[..., Any]:
     query_string = _query_string_model(route)
 
-    def ask(ledger: Any, actor: Any, parameters: Query, **path: Any) -> Any:
+    def ask(ledger: Any, actor: Any, request: Request, parameters: Query, **path: Any) -> Any:
         query = parameters if not path else build_query(
             route.query, path | parameters.model_dump(exclude_unset=True))
-        return ledger.bus.ask(query, actor)
+        # The answer's own texts (a certificate's statement) in the reader's language.
+        return localised(ledger.bus.ask(query, actor), translator(language_of(request.scope)))
 
     fields = route.query.model_fields
     ask.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
         inspect.Parameter("ledger", _KEYWORD, annotation=LedgerDep),
         inspect.Parameter("actor", _KEYWORD, annotation=ActorDep),
+        inspect.Parameter("request", _KEYWORD, annotation=Request),
         *(inspect.Parameter(name, _KEYWORD, annotation=Annotated[
             fields[name].annotation, Path(), *fields[name].metadata])
           for name in route.path_parameters),

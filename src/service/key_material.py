@@ -12,6 +12,7 @@ import structlog
 from pydantic import SecretStr
 
 from ledger.crypto import KeyMaterialError, create_key_file, decode_key, read_key_file
+from ledger.domain.messages import message
 from ledger.settings import Settings, sqlite_path_of
 
 log = structlog.get_logger("ledger.keys")
@@ -25,18 +26,19 @@ def _load(settings: Settings, purpose: str, inline: SecretStr | None, file: Path
         return read_key_file(file, purpose)
     if settings.environment == "production":
         raise KeyMaterialError(
-            f"production needs a configured {purpose}: set LEDGER_{default_name.upper()} "
-            f"or LEDGER_{default_name.upper()}_FILE (kept outside the database)")
+            message("production needs a configured {purpose}: set {variable} or "
+                    "{variable}_FILE (kept outside the database)", purpose=purpose,
+                    variable=f"LEDGER_{default_name.upper()}"))
     path = settings.data_dir / f"{default_name}.key"
     if path.exists():
         return read_key_file(path, purpose)
     if default_name in ("kek", "index_key") and _key_store_in_use(settings):
         # A new key could never open this store: making one would only leave a useless file
         # behind the refusal that follows (a command run from another directory, say).
-        raise KeyMaterialError(
-            f"no {purpose} file at {path}, but the key store this ledger uses was made with "
-            f"one: run where its data directory is, or set LEDGER_DATA_DIR or "
-            f"LEDGER_{default_name.upper()}_FILE")
+        raise KeyMaterialError(message(
+            "no {purpose} file at {path}, but the key store this ledger uses was made with "
+            "one: run where its data directory is, or set LEDGER_DATA_DIR or {setting}",
+            purpose=purpose, path=str(path), setting=f"LEDGER_{default_name.upper()}_FILE"))
     key = create_key_file(path)
     # Logged once the file exists: a start that could not make it has nothing to report.
     log.warning("development_key_created", purpose=purpose, path=str(path),

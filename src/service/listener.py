@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 
 from ledger.domain.errors import LedgerError
+from ledger.domain.messages import message
 
 
 class AddressUnusableError(LedgerError):
@@ -30,8 +31,9 @@ def bound_socket(host: str, port: int) -> socket.socket:
         listener.close()
         reason = error.strerror or type(error).__name__
         raise AddressUnusableError(
-            f"cannot listen on {host}:{port}: {reason} (is another server running there? "
-            "choose another with --port or LEDGER_PORT)") from None
+            message("cannot listen on {host}:{port}: {reason} (is another server running "
+                    "there? choose another with --port or LEDGER_PORT)", host=host, port=port,
+                    reason=reason)) from None
     except BaseException:
         listener.close()
         raise

@@ -18,6 +18,7 @@ from pathlib import Path
 from ledger.connect import check_postgres_answers
 from ledger.crypto import decode_key, read_key_file
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
+from ledger.domain.messages import N_, as_message, message
 from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, SigningKeySource
 from ledger.settings import Settings, sqlite_path_of
 from service.key_material import check_keystore_location, load_index_key, load_kek
@@ -50,25 +51,28 @@ def check_paths_usable(settings: Settings) -> None:
     for setting, (path, is_directory) in places.items():
         reason = _unusable_because(path, is_directory)
         if reason:
-            raise PathUnusableError(f"{setting} cannot be used: {path} {reason}")
+            raise PathUnusableError(message("{setting} cannot be used: {path} {reason}",
+                                            setting=setting, path=str(path),
+                                            reason=as_message(reason)))
 
 
 def _unusable_because(path: Path, is_directory: bool) -> str | None:
     if path.exists():
         if path.is_dir() != is_directory:
-            return "is not a directory" if is_directory else "is a directory"
+            return N_("is not a directory") if is_directory else N_("is a directory")
         return None
     existing = path.parent
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        return f"lies under {existing}, which is a file"
+        return message("lies under {path}, which is a file", path=str(existing))
     try:
         # The one sure test that a directory can be made there (permissions, read-only
         # or virtual file systems, root's privileges): make one, and remove it at once.
         Path(tempfile.mkdtemp(prefix=".ledger-probe-", dir=existing)).rmdir()
     except OSError as error:
-        return f"cannot be created in {existing} ({error.strerror or type(error).__name__})"
+        return message("cannot be created in {path} ({reason})", path=str(existing),
+                       reason=error.strerror or type(error).__name__)
     return None
 
 
@@ -113,8 +117,8 @@ def check_production_settings(settings: Settings) -> None:
             problems.append(Problem(setting, error.message))
     if problems:
         raise ValidationFailedError(
-            problems, "production cannot start until these are set right: "
-                      + ", ".join(problem.field for problem in problems))
+            problems, message("production cannot start until these are set right: {settings}",
+                              settings=tuple(problem.field for problem in problems)))
 
 
 def check_databases_answer(settings: Settings) -> None:

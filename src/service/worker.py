@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from ledger.connect import postgres_conninfo
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import message
 from ledger.follower import BackgroundFollower
 from ledger.job_claims import CLAIM_INTERVAL, JobCoordinator
 from ledger.job_locks import JobLocks
@@ -38,7 +39,8 @@ def chosen_jobs(ledger: Ledger, projections: Sequence[str] | None, sealer: bool,
     unknown = [name for name in projections or [] if name not in known]
     if unknown:
         raise ValidationFailedError(
-            [Problem("projections", f"unknown projection: {name} (known: {', '.join(known)})")
+            [Problem("projections", message("unknown projection: {name} (known: {known})",
+                                            name=name, known=tuple(known)))
              for name in unknown])
     if not (projections or sealer or followers):
         return background_jobs(known)

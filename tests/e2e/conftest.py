@@ -28,10 +28,22 @@ STOP_TIMEOUT = 15.0
 CLI_TIMEOUT = 60.0
 
 
+# The scenarios read English whatever the machine's LANG or LC_ALL (zh_CN.UTF-8 would make
+# the command line answer in Chinese): a test about languages passes its own.
+ENGLISH = {"LEDGER_LANG": "en"}
+
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process commands (Typer's CliRunner) read the environment too."""
+    for name, value in ENGLISH.items():
+        monkeypatch.setenv(name, value)
+
+
 def ledger_env(database_url: str, **extra: str) -> dict[str, str]:
     """The caller's environment without any LEDGER_* setting of theirs, plus ours."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_")}
-    return env | {"LEDGER_DATABASE_URL": database_url} | extra
+    return env | ENGLISH | {"LEDGER_DATABASE_URL": database_url} | extra
 
 
 def free_port() -> int:

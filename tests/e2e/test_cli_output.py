@@ -3,11 +3,14 @@ brackets are not read as Rich markup, and piped output is never cut at 80 column
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from ledger.i18n import ENGLISH, format_moment
+from ledger.policy import load_policy
 from ledger.settings import Settings
 from service import first_admin
 from service.bootstrap import bootstrap
@@ -58,12 +61,14 @@ def test_piped_tables_keep_every_id_and_time_whole_however_wide(cli: Cli) -> Non
     customer_id = register(cli, basic__name="Shanghai Mingyuan International Trading and "
                                             "Logistics Company Limited")
     updated_at = cli.json("customer", "find", "shanghai")["customers"][0]["updated_at"]
+    # as a person reads it, in the policy's time zone (--json keeps ISO 8601)
+    shown_at = format_moment(datetime.fromisoformat(updated_at), ENGLISH, load_policy().zone)
 
     found = cli("customer", "find", "shanghai", machine=False)
 
     assert found.returncode == 0, found.stderr
     [row] = table_rows(found.stdout)
-    assert customer_id in row and updated_at in row
+    assert customer_id in row and shown_at in row
     assert "Logistics Company Limited" in row  # one line: nothing folded at 80 columns
     assert len(row) > 80
     assert "…" not in found.stdout

@@ -17,6 +17,8 @@ from commands.deletion import ApproveDeletion, ExecuteDeletion, ReviewDeletion
 from commands.legal_holds import LiftLegalHold, PlaceLegalHold
 from ledger.crypto import ERASED
 from ledger.domain.errors import WorkflowViolationError
+from ledger.domain.messages import localised
+from ledger.i18n import CHINESE, translator
 from projections.audit import AuditTrailQuery
 from projections.privacy import ErasureCertificate, LegalHoldReview, ListDeletions
 from projections.queries import GetCustomer
@@ -131,6 +133,9 @@ def test_the_certificate_states_no_hold_was_in_force_and_names_the_lifted_one(
     assert statement["statement"] == ("no legal hold was in force on the customer when the "
                                       "deletion was executed")
     assert [h["hold_id"] for h in statement["earlier_holds"]] == [hold_id]
+    # The certificate's words are read in the reader's language (HTTP and CLI render them).
+    assert localised(statement, translator(CHINESE))["statement"] == (
+        "执行删除时该客户没有处于有效期内的法律保全")
 
 
 def test_after_erasure_the_holds_reason_is_unreadable_and_stored_nowhere_in_plaintext(

@@ -23,6 +23,7 @@ from ledger.backup.sealed_files import file_digest
 from ledger.backup.take import GENESIS_END
 from ledger.crypto import KeyMaterialError, key_id_of, unwrap
 from ledger.domain.errors import ValidationFailedError
+from ledger.domain.messages import as_message, message
 from ledger.integrity.chain import record_digest
 from ledger.integrity.checkpoints import SignedCheckpoint
 
@@ -47,7 +48,8 @@ class Verdict:
 
 
 def invalid(backup_id: str, file: str, why: str) -> BackupInvalidError:
-    return BackupInvalidError(f"backup {backup_id}: {file} {why}",
+    return BackupInvalidError(message("backup {backup_id}: {file} {why}", backup_id=backup_id,
+                                      file=file, why=as_message(why)),
                               details={"backup_id": backup_id, "file": file})
 
 
@@ -62,8 +64,8 @@ def check_files(directory: Path, signed: SignedManifest, trusted: Collection[byt
         size, digest = file_digest(path)
         if size != entry.size:
             raise invalid(manifest.backup_id, entry.name,
-                          f"is {size} bytes, the manifest says {entry.size} (truncated or "
-                          "extended)")
+                          message("is {size} bytes, the manifest says {expected} (truncated "
+                                  "or extended)", size=size, expected=entry.size))
         if digest != entry.sha256:
             raise invalid(manifest.backup_id, entry.name,
                           "does not match its SHA-256 in the manifest (changed)")
@@ -80,15 +82,17 @@ def check_follows(signed: SignedManifest, parent: SignedManifest | None) -> None
         return
     if parent is None:
         raise BackupInvalidError(
-            f"backup {manifest.backup_id}: its parent {manifest.parent_id} is missing",
+            message("backup {backup_id}: its parent {parent_id} is missing",
+                    backup_id=manifest.backup_id, parent_id=manifest.parent_id),
             details={"backup_id": manifest.backup_id, "parent_id": manifest.parent_id})
     before = parent.manifest
     if (before.kind not in ("full", "incremental")
             or before.last_position != manifest.after_position
             or before.chain_end != manifest.chain_start):
         raise BackupInvalidError(
-            f"backup {manifest.backup_id}: does not start where its parent "
-            f"{before.backup_id} ends (position {before.last_position})",
+            message("backup {backup_id}: does not start where its parent {parent_id} ends "
+                    "(position {position})", backup_id=manifest.backup_id,
+                    parent_id=before.backup_id, position=before.last_position),
             details={"backup_id": manifest.backup_id, "parent_id": before.backup_id})
 
 
@@ -96,8 +100,9 @@ def data_key_of(signed: SignedManifest, backup_key: bytes) -> bytes:
     manifest = signed.manifest
     if manifest.key_id != key_id_of(backup_key, "backup") or not manifest.wrapped_data_key:
         raise invalid(manifest.backup_id, MANIFEST_NAME,
-                      f"names backup key {manifest.key_id}, not the configured one "
-                      f"({key_id_of(backup_key, 'backup')}): wrong backup key")
+                      message("names backup key {key_id}, not the configured one "
+                              "({configured}): wrong backup key", key_id=manifest.key_id,
+                              configured=key_id_of(backup_key, "backup")))
     try:
         return unwrap(backup_key, unb64(manifest.wrapped_data_key))
     except (KeyMaterialError, ValueError):
@@ -169,8 +174,8 @@ def check_contents(directory: Path, signed: SignedManifest, backup_key: bytes,
         if not checkpoint.signature_valid or (trusted is not None
                                               and checkpoint.public_key not in trusted):
             raise invalid(backup_id, INTEGRITY_FILE,
-                          f"holds checkpoint {checkpoint.checkpoint.sequence} whose signature "
-                          "is not the ledger's")
+                          message("holds checkpoint {sequence} whose signature is not the "
+                                  "ledger's", sequence=checkpoint.checkpoint.sequence))
         wanted.setdefault(checkpoint.checkpoint.position, []).append(checkpoint)
     running = bytes.fromhex(start.chain_hash)
     previous_position = start.position
@@ -179,18 +184,22 @@ def check_contents(directory: Path, signed: SignedManifest, backup_key: bytes,
     for event in event_rows(directory, signed, data_key):
         seal = next(chain, None)
         if seal is None:
-            raise invalid(backup_id, INTEGRITY_FILE, f"has no seal for position {event[0]}")
+            raise invalid(backup_id, INTEGRITY_FILE, message("has no seal for position {position}",
+                                                             position=event[0]))
         position, previous, identity, version, digest, chain_hash = seal
         if (position, identity, version) != (event[0], event[1], event[2]) or (
                 previous != previous_position):
             raise invalid(backup_id, EVENTS_FILE,
-                          f"holds a record at position {event[0]} that its seal does not name")
+                          message("holds a record at position {position} that its seal does "
+                                  "not name", position=event[0]))
         if record_digest(event[1], event[2], event[3], event[4]) != digest:
             raise invalid(backup_id, EVENTS_FILE,
-                          f"holds a record at position {event[0]} that is not the one sealed")
+                          message("holds a record at position {position} that is not the one "
+                                  "sealed", position=event[0]))
         running = sha256(running + position.to_bytes(8, "big", signed=True) + digest).digest()
         if running != chain_hash:
-            raise invalid(backup_id, INTEGRITY_FILE, f"does not link at position {position}")
+            raise invalid(backup_id, INTEGRITY_FILE, message("does not link at position {position}",
+                                                             position=position))
         _meet(wanted, position, running, backup_id)
         if each is not None:
             each(event, seal)
@@ -219,5 +228,6 @@ def _meet(wanted: dict[int, list[SignedCheckpoint]], position: int, running: byt
     for checkpoint in wanted.pop(position, []):
         if bytes.fromhex(checkpoint.checkpoint.chain_head) != running:
             raise invalid(backup_id, INTEGRITY_FILE,
-                          f"holds checkpoint {checkpoint.checkpoint.sequence}, which does not "
-                          f"name the chain value at position {position}")
+                          message("holds checkpoint {sequence}, which does not name the chain "
+                                  "value at position {position}",
+                                  sequence=checkpoint.checkpoint.sequence, position=position))

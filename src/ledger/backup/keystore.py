@@ -37,6 +37,7 @@ from ledger.backup.records import (
 from ledger.backup.ring import BackupKeyRing
 from ledger.backup.sealed_files import write_sealed
 from ledger.crypto import KeyMaterialError, key_id_of
+from ledger.domain.messages import message
 from ledger.integrity.keys import SigningKey
 from ledger.sql import SqlDatabase
 
@@ -108,8 +109,9 @@ class KeyStoreBackups:
         if key is None:
             if backup_id in self.ring.shredded():
                 raise BackupInvalidError(
-                    f"key-store backup {backup_id} was shredded after an erasure: it can no "
-                    "longer be read", details={"backup_id": backup_id, "status": "shredded"})
+                    message("key-store backup {backup_id} was shredded after an erasure: it can "
+                            "no longer be read", backup_id=backup_id),
+                    details={"backup_id": backup_id, "status": "shredded"})
             raise invalid(backup_id, KEYSTORE_FILE, "has no key in the backup key ring")
         if key_id_of(key, "backup-ring") != signed.manifest.key_id:
             raise invalid(backup_id, KEYSTORE_FILE, "is not sealed under its ring key")

@@ -20,6 +20,7 @@ from pathlib import Path
 from ledger.backup.errors import BackupInvalidError
 from ledger.backup.manifest import MANIFEST_NAME, Kind, SignedManifest, read_manifest
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import message
 from ledger.private_files import private_directory
 
 REGISTER_NAME = "erasure-register.json"
@@ -38,13 +39,14 @@ def check_backup_directory(setting: str, directory: Path, *, live_dirs: list[Pat
     for live in live_files:
         if resolved == live.resolve():
             raise ValidationFailedError([Problem(setting, "is the database file itself")],
-                                        f"{setting} names the live database file")
+                                        message("{setting} names the live database file",
+                                                setting=setting))
     for live in live_dirs:
         if _inside(resolved, live.resolve()):
             raise ValidationFailedError(
                 [Problem(setting, "is inside the live data directory")],
-                f"{setting} is inside the live data directory {live}: keep backups in "
-                "another place")
+                message("{setting} is inside the live data directory {directory}: keep backups "
+                        "in another place", setting=setting, directory=str(live)))
     return resolved
 
 
@@ -89,7 +91,8 @@ class BackupDirectory:
 
     def manifest(self, backup_id: str) -> SignedManifest:
         if not self.exists(backup_id):
-            raise BackupInvalidError(f"backup {backup_id} is missing from {self.path}",
+            raise BackupInvalidError(message("backup {backup_id} is missing from {directory}",
+                                             backup_id=backup_id, directory=str(self.path)),
                                      details={"backup_id": backup_id, "status": "missing"})
         return read_manifest(self.directory_of(backup_id))
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ledger.backup.errors import BackupInvalidError
+from ledger.domain.messages import message
 from ledger.integrity.keys import SigningKey, key_id_of, signature_valid
 from ledger.private_files import create_private_file
 
@@ -84,7 +85,8 @@ class Manifest:
         for entry in self.files:
             if entry.name == name:
                 return entry
-        raise BackupInvalidError(f"backup {self.backup_id}: the manifest lists no {name}",
+        raise BackupInvalidError(message("backup {backup_id}: the manifest lists no {file}",
+                                         backup_id=self.backup_id, file=name),
                                  details={"backup_id": self.backup_id, "file": name})
 
     @classmethod
@@ -113,12 +115,14 @@ class SignedManifest:
         backup_id = self.manifest.backup_id
         details = {"backup_id": backup_id, "file": MANIFEST_NAME}
         if not signature_valid(self.public_key, self.signature, self.manifest.payload()):
-            raise BackupInvalidError(f"backup {backup_id}: {MANIFEST_NAME} has a bad "
-                                     "signature (the manifest was changed)", details=details)
+            raise BackupInvalidError(message("backup {backup_id}: {file} has a bad signature "
+                                             "(the manifest was changed)", backup_id=backup_id,
+                                             file=MANIFEST_NAME), details=details)
         if trusted is not None and self.public_key not in trusted:
             raise BackupInvalidError(
-                f"backup {backup_id}: {MANIFEST_NAME} is signed by key "
-                f"{key_id_of(self.public_key)}, not by a key the ledger trusts",
+                message("backup {backup_id}: {file} is signed by key {key_id}, not by a key "
+                        "the ledger trusts", backup_id=backup_id, file=MANIFEST_NAME,
+                        key_id=key_id_of(self.public_key)),
                 details=details)
 
 
@@ -144,12 +148,15 @@ def read_manifest(directory: Path) -> SignedManifest:
         signed = SignedManifest(manifest, base64.b64decode(document["signature"], validate=True),
                                 base64.b64decode(document["public_key"], validate=True))
     except FileNotFoundError:
-        raise BackupInvalidError(f"backup {backup_id}: {MANIFEST_NAME} is missing",
+        raise BackupInvalidError(message("backup {backup_id}: {file} is missing",
+                                         backup_id=backup_id, file=MANIFEST_NAME),
                                  details=details) from None
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, binascii.Error):
-        raise BackupInvalidError(f"backup {backup_id}: {MANIFEST_NAME} is not a valid "
-                                 "manifest (damaged or truncated)", details=details) from None
+        raise BackupInvalidError(message("backup {backup_id}: {file} is not a valid manifest "
+                                         "(damaged or truncated)", backup_id=backup_id,
+                                         file=MANIFEST_NAME), details=details) from None
     if manifest.backup_id != backup_id or manifest.format != MANIFEST_FORMAT:
-        raise BackupInvalidError(f"backup {backup_id}: {MANIFEST_NAME} names another backup "
-                                 "or format", details=details)
+        raise BackupInvalidError(message("backup {backup_id}: {file} names another backup or "
+                                         "format", backup_id=backup_id, file=MANIFEST_NAME),
+                                 details=details)
     return signed

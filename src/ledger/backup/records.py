@@ -18,6 +18,7 @@ from uuid import UUID
 
 from ledger.backup.errors import BackupInvalidError
 from ledger.backup.sealed_files import read_sealed
+from ledger.domain.messages import message
 
 EVENTS_FILE = "events.lbk"
 INTEGRITY_FILE = "integrity.lbk"
@@ -78,9 +79,9 @@ def _parsed(line: bytes, name: str, backup_id: str) -> Any:
     try:
         return json.loads(line.decode("ascii"))
     except ValueError:
-        raise BackupInvalidError(f"backup {backup_id}: {name} holds a line that is not a "
-                                 "record", details={"backup_id": backup_id, "file": name}
-                                 ) from None
+        raise BackupInvalidError(message("backup {backup_id}: {file} holds a line that is not "
+                                         "a record", backup_id=backup_id, file=name),
+                                 details={"backup_id": backup_id, "file": name}) from None
 
 
 def lines_of(items: Iterable[Any]) -> Iterator[bytes]:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ledger.backup.errors import BackupInvalidError
 from ledger.backup.location import REGISTER_NAME
+from ledger.domain.messages import message
 from ledger.integrity.keys import SigningKey, signature_valid
 from ledger.private_files import create_private_file, private_directory
 
@@ -57,11 +58,13 @@ def read_register(directory: Path, trusted: Collection[bytes] | None) -> Erasure
         signature = base64.b64decode(document["signature"], validate=True)
         public_key = base64.b64decode(document["public_key"], validate=True)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, binascii.Error):
-        raise BackupInvalidError(f"{REGISTER_NAME} is not a valid erasure register",
+        raise BackupInvalidError(message("{file} is not a valid erasure register",
+                                         file=REGISTER_NAME),
                                  details=details) from None
     if not signature_valid(public_key, signature, register.payload()) or (
             trusted is not None and public_key not in trusted):
-        raise BackupInvalidError(f"{REGISTER_NAME} has a bad signature (it was changed)",
+        raise BackupInvalidError(message("{file} has a bad signature (it was changed)",
+                                         file=REGISTER_NAME),
                                  details=details)
     return register
 

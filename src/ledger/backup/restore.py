@@ -26,6 +26,7 @@ from ledger.backup.check import (
 )
 from ledger.backup.manifest import SignedManifest
 from ledger.domain.errors import ConflictError
+from ledger.domain.messages import message
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.storage import EventLog, create_tables, insert_checkpoint
 from ledger.sql import Cursor, SqlDatabase
@@ -53,8 +54,9 @@ def ensure_empty(db: SqlDatabase, what: str) -> None:
     tables = table_names(db)
     if tables:
         raise RestoreTargetNotEmptyError(
-            f"the {what} to restore into is not empty ({len(tables)} tables): restore "
-            "only into a new, empty database", details={"target": what, "tables": len(tables)})
+            message("the {target} to restore into is not empty ({tables} tables): restore only "
+                    "into a new, empty database", target=what, tables=len(tables)),
+            details={"target": what, "tables": len(tables)})
 
 
 def check_chain(chain: Sequence[Located], backup_key: bytes,

@@ -21,6 +21,7 @@ from typing import Any
 
 from ledger.backup.records import b64, unb64
 from ledger.crypto import KeyMaterialError
+from ledger.domain.messages import message
 from ledger.private_files import create_private_file, private_directory
 
 RING_FORMAT = "customer-ledger/backup-key-ring/v1"
@@ -54,8 +55,8 @@ class BackupKeyRing:
             if ring.get("format") != RING_FORMAT:
                 raise ValueError("format")
         except (ValueError, UnicodeDecodeError):
-            raise KeyMaterialError(f"the backup key ring is not readable: {self.path}"
-                                   ) from None
+            raise KeyMaterialError(message("the backup key ring is not readable: {path}",
+                                           path=str(self.path))) from None
         return dict(ring)
 
     def _write(self, ring: dict[str, Any]) -> None:

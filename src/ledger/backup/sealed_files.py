@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.backup.errors import BackupInvalidError
+from ledger.domain.messages import as_message, message
 from ledger.private_files import create_private_file
 
 HEADER = b"customer-ledger/backup-file/v1\n"
@@ -103,7 +104,9 @@ def read_sealed(path: Path, key: bytes, *, context: str, file_number: int,
     """The plaintext of a sealed file, chunk by chunk; any damage is ``BackupInvalidError``
     naming the backup and the file."""
     def invalid(why: str) -> BackupInvalidError:
-        return BackupInvalidError(f"backup {backup_id}: {path.name} {why}",
+        return BackupInvalidError(message("backup {backup_id}: {file} {why}",
+                                          backup_id=backup_id, file=path.name,
+                                          why=as_message(why)),
                                   details={"backup_id": backup_id, "file": path.name})
 
     cipher = AESGCM(key)

@@ -38,6 +38,7 @@ from ledger.backup.records import (
 )
 from ledger.backup.sealed_files import write_sealed
 from ledger.crypto import key_id_of, wrap
+from ledger.domain.messages import message
 from ledger.integrity.chain import GENESIS
 from ledger.integrity.keys import SigningKey
 from ledger.integrity.storage import (
@@ -129,8 +130,9 @@ def _check_continues(cursor: Cursor, parent: SignedManifest | None, start: Chain
     row = read_chain_row(cursor, start.position)
     if row is None or row.chain_hash.hex() != start.chain_hash or head.position < start.position:
         raise BackupInvalidError(
-            f"the live log no longer continues backup {parent.manifest.backup_id} at position "
-            f"{start.position}: take a full backup", details={
+            message("the live log no longer continues backup {backup_id} at position "
+                    "{position}: take a full backup", backup_id=parent.manifest.backup_id,
+                    position=start.position), details={
                 "parent_id": parent.manifest.backup_id, "position": start.position})
 
 

@@ -14,6 +14,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from ledger.domain.errors import ConflictError, WorkflowViolationError
 from ledger.domain.events import LedgerAggregate
+from ledger.domain.messages import N_
 from ledger.domain.training import AccountTraining
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:customer-ledger:account")
@@ -231,8 +232,9 @@ class Account(LedgerAggregate, AccountTraining):
         if by == self.username:
             raise WorkflowViolationError("no one may grant a role to themselves")
         if role in self.grants:
-            state = "holds" if self.grants[role]["active"] else "awaits approval of"
-            raise ConflictError(f"the account already {state} this role",
+            raise ConflictError(N_("the account already holds this role")
+                                if self.grants[role]["active"]
+                                else N_("the account already awaits approval of this role"),
                                 details={"role": role})
         grant_id = str(uuid4())
         self.trigger_event(self.RoleGrantRequested, grant_id=grant_id, role=role,

@@ -16,6 +16,7 @@ from ledger.domain.errors import (
     WorkflowViolationError,
 )
 from ledger.domain.events import LedgerAggregate
+from ledger.domain.messages import message
 from ledger.domain.paths import JsonDict, apply_changes, paths_overlap
 
 KEY_FIELD_PATHS = (
@@ -319,8 +320,8 @@ class Customer(LedgerAggregate):
         )
         if clashes:
             raise ConflictError(
-                "the proposal was made against an older version and these fields have "
-                "changed since: " + ", ".join(dict.fromkeys(clashes)),
+                message("the proposal was made against an older version and these fields "
+                        "have changed since: {fields}", fields=", ".join(dict.fromkeys(clashes))),
                 details={"fields": list(dict.fromkeys(clashes)),
                          "base_version": proposal["base_version"]},
             )

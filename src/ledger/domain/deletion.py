@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 from ledger.domain.errors import PermissionDeniedError, WorkflowViolationError
 from ledger.domain.events import LedgerAggregate
+from ledger.domain.messages import message
 from ledger.domain.paths import JsonDict
 
 
@@ -141,7 +142,7 @@ class DeletionRequest(LedgerAggregate):
                step_roles: StepRoles) -> None:
         """Stop the request at ``step`` (review, approve or execute), giving the reason."""
         if step not in _STAGE_BEFORE:
-            raise WorkflowViolationError(f"unknown step: {step}")
+            raise WorkflowViolationError(message("unknown step: {step}", step=step))
         self.check_step(step, actor, roles, step_roles)
         self.trigger_event(self.Rejected, step=step, rejected_by=actor, reason=reason)
 
@@ -149,11 +150,13 @@ class DeletionRequest(LedgerAggregate):
                    step_roles: StepRoles) -> None:
         stage, role = _STAGE_BEFORE[step], step_roles.of(step)
         if role not in roles:
-            raise PermissionDeniedError(f"the {step} step needs the {role} role",
+            raise PermissionDeniedError(message("the {step} step needs the {role} role",
+                                                step=step, role=role),
                                         details={"step": step, "role": role})
         if self.stage != stage:
             raise WorkflowViolationError(
-                f"the request is {self.stage.value}; {step} needs it {stage.value}",
+                message("the request is {stage}; {step} needs it {needed}",
+                        stage=self.stage.value, step=step, needed=stage.value),
                 details={"stage": self.stage.value, "step": step})
         if actor in self.participants:
             raise WorkflowViolationError(

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ledger.domain.messages import N_, Message, Translate, english, rendered
+
 # 1 is an unexpected failure and 2 a command-line usage error (Click's own), so the
 # ledger's codes start at 3 and a script can tell every case apart.
 UNEXPECTED_EXIT_CODE = 1
@@ -27,10 +29,11 @@ class Problem:
     """One reason an input was refused: which field, and what is wrong with it."""
 
     field: str
+    # An English template (a ``Message`` when it has parameters): ``ledger.domain.messages``.
     message: str
 
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "message": self.message}
+    def as_dict(self, translate: Translate = english) -> dict[str, str]:
+        return {"field": self.field, "message": rendered(self.message, translate)}
 
 
 class LedgerError(Exception):
@@ -65,8 +68,12 @@ class LedgerError(Exception):
         self.message = message
         self.details: dict[str, Any] = details or {}
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "details": self.details}
+    def as_dict(self, translate: Translate = english) -> dict[str, Any]:
+        """The error as callers read it; ``translate`` renders its message (and its
+        problems') in the reader's language. The code and the details' values never change
+        with the language."""
+        return {"code": self.code, "message": rendered(self.message, translate),
+                "details": self.details}
 
     @classmethod
     def rebuilt(cls, message: str, details: dict[str, Any]) -> LedgerError:
@@ -100,9 +107,14 @@ class ValidationFailedError(LedgerError):
         self.problems = sorted(set(problems), key=lambda p: (p.field, p.message))
         fields = ", ".join(dict.fromkeys(p.field for p in self.problems))
         super().__init__(
-            message or f"invalid input in: {fields}",
+            message or Message("invalid input in: {fields}", {"fields": fields}),
             details={"problems": [p.as_dict() for p in self.problems]},
         )
+
+    def as_dict(self, translate: Translate = english) -> dict[str, Any]:
+        answer = super().as_dict(translate)
+        return answer | {"details": answer["details"] | {
+            "problems": [p.as_dict(translate) for p in self.problems]}}
 
     @property
     def fields(self) -> list[str]:
@@ -157,7 +169,7 @@ class LegalHoldInForceError(WorkflowViolationError):
     audited: bool = False
 
     def __init__(self, hold_id: str, until: str | None, customer_id: str) -> None:
-        super().__init__("a legal hold is in force on this customer: the deletion cannot be "
-                         "executed until the hold is lifted or lapses",
+        super().__init__(N_("a legal hold is in force on this customer: the deletion cannot "
+                            "be executed until the hold is lifted or lapses"),
                          details={"hold_id": hold_id, "until": until,
                                   "customer_id": customer_id})

@@ -13,30 +13,34 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pydantic_core import PydanticKnownError
+
 from ledger.domain.errors import Problem
+from ledger.domain.messages import N_, Message, fill
 
 # Error types whose pydantic message carries detail derived from the input (its ``ctx``
 # holds an ``error`` or ``reason`` built from the value): each gets a fixed text.
 _FIXED: dict[str, str] = {
-    "uuid_parsing": "is not a valid UUID",
-    "uuid_type": "is not a valid UUID",
-    "uuid_version": "is not a UUID of the expected version",
-    "date_parsing": "is not a valid date (YYYY-MM-DD)",
-    "date_from_datetime_parsing": "is not a valid date (YYYY-MM-DD)",
-    "datetime_parsing": "is not a valid date and time (ISO 8601)",
-    "datetime_from_date_parsing": "is not a valid date and time (ISO 8601)",
-    "time_parsing": "is not a valid time",
-    "time_delta_parsing": "is not a valid duration",
-    "json_invalid": "is not valid JSON",
-    "url_parsing": "is not a valid URL",
-    "decimal_parsing": "is not a valid decimal number",
-    "int_parsing": "is not a valid integer",
-    "float_parsing": "is not a valid number",
-    "bool_parsing": "is not a valid boolean",
-    "extra_forbidden": "names a field that does not exist",
+    "uuid_parsing": N_("is not a valid UUID"),
+    "uuid_type": N_("is not a valid UUID"),
+    "uuid_version": N_("is not a UUID of the expected version"),
+    "date_parsing": N_("is not a valid date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": N_("is not a valid date (YYYY-MM-DD)"),
+    "datetime_parsing": N_("is not a valid date and time (ISO 8601)"),
+    "datetime_from_date_parsing": N_("is not a valid date and time (ISO 8601)"),
+    "time_parsing": N_("is not a valid time"),
+    "time_delta_parsing": N_("is not a valid duration"),
+    "json_invalid": N_("is not valid JSON"),
+    "url_parsing": N_("is not a valid URL"),
+    "decimal_parsing": N_("is not a valid decimal number"),
+    "int_parsing": N_("is not a valid integer"),
+    "float_parsing": N_("is not a valid number"),
+    "bool_parsing": N_("is not a valid boolean"),
+    "extra_forbidden": N_("names a field that does not exist"),
 }
 # email-validator's reasons quote the address's characters: one text for all of them.
-_EMAIL = "is not a valid e-mail address"
+_EMAIL = N_("is not a valid e-mail address")
+_NOT_VALID = N_("is not valid")
 _EMAIL_MESSAGE = "value is not a valid email address"
 _INPUT_DERIVED_CONTEXT = ("error", "reason")
 
@@ -53,10 +57,34 @@ def problem_message(detail: Mapping[str, Any]) -> str:
         return _EMAIL
     context = detail.get("ctx") or {}
     if kind == "value_error" and isinstance(context.get("error"), ValueError):
-        return message.removeprefix("Value error, ")  # the ledger's own ValueError
+        # The ledger's own ValueError: its message, a template with its parameters kept.
+        reason = context["error"].args[0] if context["error"].args else None
+        if isinstance(reason, Message):
+            return reason
+        return message.removeprefix("Value error, ")
     if any(key in context for key in _INPUT_DERIVED_CONTEXT):
-        return "is not valid"
-    return message.removeprefix("Value error, ") or "is not valid"
+        return _NOT_VALID
+    return _pydantic_message(kind, message, context) or _NOT_VALID
+
+
+def _pydantic_message(kind: str, message: str, context: Mapping[str, Any]) -> str:
+    """pydantic's own message as a ``Message`` of pydantic's own template and the error's
+    context (its limits: never the input), so it can be read in another language; the
+    message as it is when the template does not give it back exactly."""
+    try:
+        template = PydanticKnownError(kind, dict(context)).message_template  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError):
+        return message  # not one of pydantic's known types (a custom error)
+    # pydantic's English plural ("1 character", "5 characters") is a placeholder of its own:
+    # each form is a template of the catalogue (a language may have no plural at all).
+    for plural in ("", "s"):
+        singular_or_plural = template.replace("{expected_plural}", plural)
+        try:
+            if fill(singular_or_plural, context) == message:
+                return Message(singular_or_plural, context)
+        except (KeyError, IndexError, ValueError):
+            continue
+    return message
 
 
 def problem_location(detail: Mapping[str, Any], *, skip: Iterable[str] = ()) -> str:

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_extra_types.country import CountryAlpha2
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import message
 from ledger.domain.paths import JsonDict, apply_changes, value_at
 from ledger.domain.problems import problems_from
 from ledger.domain.values import (
@@ -220,7 +221,8 @@ def check_change_paths(changes: Any) -> list[Problem]:
     # The path is the caller's text (it may be anything, a phone number too): a problem
     # names the entry by its place in the change set, never by what it says.
     return [
-        Problem("changes", f"entry {index}: is not a field that can be changed")
+        Problem("changes", message("entry {index}: is not a field that can be changed",
+                                   index=index))
         for index, path in enumerate(changes)
         if path not in CHANGEABLE_PATHS
     ]

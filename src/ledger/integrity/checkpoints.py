@@ -17,6 +17,7 @@ from hashlib import sha256
 from typing import Any
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import N_, as_message, message
 from ledger.integrity.chain import CHAIN_FORMAT
 from ledger.integrity.keys import SigningKey, key_id_of, signature_valid
 
@@ -49,18 +50,20 @@ class Checkpoint:
     def from_fields(cls, fields: Any) -> Checkpoint:
         """Rebuild from stored or exported fields; anything malformed is refused."""
         if not isinstance(fields, dict):
-            raise _malformed("checkpoint", "must be an object")
+            raise _malformed("checkpoint", N_("must be an object"))
         expected = {"sequence": int, "position": int, "records": int, "chain_head": str,
                     "created_at": str, "key_id": str, "chain": str}
         for name, kind in expected.items():
             value = fields.get(name)
             if not isinstance(value, kind) or isinstance(value, bool):
-                raise _malformed(f"checkpoint.{name}", f"must be {kind.__name__}")
+                raise _malformed(f"checkpoint.{name}",
+                                 message("must be {expected}", expected=kind.__name__))
         if fields.get("previous") is not None and not isinstance(fields["previous"], str):
-            raise _malformed("checkpoint.previous", "must be a string or null")
+            raise _malformed("checkpoint.previous", N_("must be a string or null"))
         unknown = set(fields) - set(expected) - {"previous"}
         if unknown:
-            raise _malformed("checkpoint", "unknown fields: " + ", ".join(sorted(unknown)))
+            raise _malformed("checkpoint", message("unknown fields: {fields}",
+                                                     fields=tuple(sorted(unknown))))
         return cls(**fields)
 
 
@@ -90,9 +93,10 @@ class SignedCheckpoint:
     @classmethod
     def from_export(cls, document: Any) -> SignedCheckpoint:
         if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
-            raise _malformed("format", f"not a {CHECKPOINT_FORMAT} document")
+            raise _malformed("format", message("not a {format} document", format=CHECKPOINT_FORMAT))
         if document.get("algorithm") != SIGNATURE_ALGORITHM:
-            raise _malformed("algorithm", f"must be {SIGNATURE_ALGORITHM}")
+            raise _malformed("algorithm",
+                             message("must be {expected}", expected=SIGNATURE_ALGORITHM))
         return cls(Checkpoint.from_fields(document.get("checkpoint")),
                    _base64(document, "signature"), _base64(document, "public_key"))
 
@@ -104,13 +108,14 @@ def sign(checkpoint: Checkpoint, key: SigningKey) -> SignedCheckpoint:
 def _base64(document: dict[str, Any], name: str) -> bytes:
     value = document.get(name)
     if not isinstance(value, str):
-        raise _malformed(name, "must be base64 text")
+        raise _malformed(name, N_("must be base64 text"))
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise _malformed(name, "not valid base64") from None
+        raise _malformed(name, N_("not valid base64")) from None
 
 
-def _malformed(field: str, message: str) -> ValidationFailedError:
-    return ValidationFailedError([Problem(field, message)],
-                                 f"not a valid exported checkpoint: {field} {message}")
+def _malformed(field: str, reason: str) -> ValidationFailedError:
+    return ValidationFailedError([Problem(field, reason)], message(
+        "not a valid exported checkpoint: {field} {reason}", field=field,
+        reason=as_message(reason)))

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import N_, as_message, message
 from ledger.private_files import create_private_file
 from ledger.settings import Settings
 
@@ -54,9 +55,13 @@ class SigningKey:
         return self._private_key.sign(data)
 
 
-def _problem(path: Path, message: str) -> ValidationFailedError:
-    return ValidationFailedError([Problem("signing_key_file", message)],
-                                 f"signing key {path}: {message}")
+def _problem(path: Path, reason: str) -> ValidationFailedError:
+    return ValidationFailedError([Problem("signing_key_file", reason)], message(
+        "signing key {path}: {reason}", path=str(path), reason=as_message(reason)))
+
+
+def _unreadable(error: OSError) -> str:
+    return message("cannot be read ({reason})", reason=error.strerror or type(error).__name__)
 
 
 def read_key_file(path: Path) -> SigningKey:
@@ -64,15 +69,15 @@ def read_key_file(path: Path) -> SigningKey:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise _problem(path, "file does not exist") from None
+        raise _problem(path, N_("file does not exist")) from None
     except OSError as error:
-        raise _problem(path, f"cannot be read ({error.strerror})") from None
+        raise _problem(path, _unreadable(error)) from None
     try:
         private_key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        raise _problem(path, "not an unencrypted PEM private key") from None
+        raise _problem(path, N_("not an unencrypted PEM private key")) from None
     if not isinstance(private_key, Ed25519PrivateKey):
-        raise _problem(path, "not an Ed25519 key")
+        raise _problem(path, N_("not an Ed25519 key"))
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning("signing_key_file_not_private", path=str(path),
                     advice="chmod 600: only the ledger's account should read it")
@@ -88,21 +93,21 @@ def public_key_pem(public_key: bytes) -> str:
 def read_public_key_file(path: Path) -> bytes:
     """A trusted Ed25519 public key from a PEM file (as ``ledger audit public-key`` prints
     it); a missing or malformed file is a clear error, never "no key"."""
-    def problem(message: str) -> ValidationFailedError:
-        return ValidationFailedError([Problem("public_key_file", message)],
-                                     f"public key {path}: {message}")
+    def problem(reason: str) -> ValidationFailedError:
+        return ValidationFailedError([Problem("public_key_file", reason)], message(
+            "public key {path}: {reason}", path=str(path), reason=as_message(reason)))
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise problem("file does not exist") from None
+        raise problem(N_("file does not exist")) from None
     except OSError as error:
-        raise problem(f"cannot be read ({error.strerror})") from None
+        raise problem(_unreadable(error)) from None
     try:
         public_key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError):
-        raise problem("not a PEM public key") from None
+        raise problem(N_("not a PEM public key")) from None
     if not isinstance(public_key, Ed25519PublicKey):
-        raise problem("not an Ed25519 key")
+        raise problem(N_("not an Ed25519 key"))
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -115,7 +120,7 @@ def create_key_file(path: Path) -> SigningKey:
     try:
         descriptor = create_private_file(path)
     except FileExistsError:
-        raise _problem(path, "already exists; refusing to overwrite a signing key") from None
+        raise _problem(path, N_("already exists; refusing to overwrite a signing key")) from None
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(pem)
     return SigningKey(private_key)

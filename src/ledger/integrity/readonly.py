@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from ledger.connect import check_postgres_answers, postgres_conninfo
 from ledger.domain.errors import NotFoundError
+from ledger.domain.messages import message
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, read_key_file, read_public_key_file
 from ledger.integrity.report import VerifyReport
@@ -26,7 +27,7 @@ def open_read_only(settings: Settings) -> SqlDatabase:
     if settings.backend == "sqlite":
         path = sqlite_path_of(settings.database_url)
         if not path.is_file():
-            raise NotFoundError(f"no ledger database at {path}")
+            raise NotFoundError(message("no ledger database at {path}", path=str(path)))
         return SQLiteDatabase(path, read_only=True, busy_timeout=settings.sqlite_busy_timeout)
     check_postgres_answers(settings.database_url, settings.connect_timeout)
     conninfo = postgres_conninfo(settings.database_url,

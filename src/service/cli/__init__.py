@@ -9,11 +9,12 @@ from typing import Annotated
 
 import typer
 
+from ledger.i18n import language_of_tag
 from service.cli.accounts import access_app, account_app
 from service.cli.audit import audit_app
 from service.cli.backup import backup_app
 from service.cli.changes import change_app, review_app
-from service.cli.common import options
+from service.cli.common import choose_language, options
 from service.cli.customers import customer_app, history
 from service.cli.exports import export_app
 from service.cli.legal_holds import hold_app
@@ -30,6 +31,12 @@ app = typer.Typer(help="The customer ledger: event-sourced customer records unde
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
 
+def _language_tag(value: str | None) -> str | None:
+    if value is not None and language_of_tag(value) is None:
+        raise typer.BadParameter("the ledger speaks en and zh-CN (zh, zh-Hans alike)")
+    return value
+
+
 @app.callback()
 def main_options(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
@@ -40,8 +47,13 @@ def main_options(
     database_url: Annotated[str | None, typer.Option(
         help="Database to use (default: $LEDGER_DATABASE_URL, else the SQLite file "
              "under ./var).")] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", callback=_language_tag, help="Language of messages, headings and errors: "
+        "en or zh-CN (default: $LEDGER_LANG, else $LC_ALL / $LANG, else the policy's "
+        "locale). --help stays English.")] = None,
 ) -> None:
     """Global options go before the sub-command: ``ledger --json customer find acme``."""
+    choose_language(lang)
     options.json = json_output
     options.actor = actor or os.environ.get("LEDGER_ACTOR") or getpass.getuser()
     options.url = url

@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
+from ledger.domain.messages import N_, message
 from ledger.passwords import generate_password
 from service.cli.common import (
     admin_client,
     note,
+    number,
     options,
     out,
     run,
@@ -18,6 +20,7 @@ from service.cli.common import (
     show,
     show_outcome,
     table,
+    tr,
 )
 from service.policy import load_service_policy
 
@@ -37,8 +40,8 @@ def _show_with_password(outcome: dict[str, Any], generated: str | None) -> None:
         outcome["result"] = outcome["result"] | {"one_time_password": generated}
     show_outcome(outcome)
     if generated is not None and not options.json:
-        note("Give the one-time password to its owner over a separate channel: it is not "
-             "shown again, and must be changed at first login.")
+        note(tr(N_("Give the one-time password to its owner over a separate channel: it is "
+                   "not shown again, and must be changed at first login.")))
 
 
 @account_app.command("create")
@@ -150,10 +153,11 @@ def account_list(
         rows = table("username", "employee", "department", "status", "roles", "last login at")
         for a in result["accounts"]:
             rows.add_row(a["username"], a["employee_id"], a["department"], a["status"],
-                         ", ".join(a["roles"]), a["last_login_at"] or "never")
+                         ", ".join(a["roles"]), a["last_login_at"] or tr(N_("never")))
         out.print(rows)
-        note(f"{len(result['accounts'])} accounts; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} accounts; reflects event position {position}",
+                        count=number(len(result["accounts"])),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -170,21 +174,25 @@ def access_review(
 
     def render(result: dict[str, Any]) -> None:
         rows = table("username", "status", "role", "granted on", "approved by", "last used on",
-                     "flag", title=f"Access review as of {result['as_of']}")
+                     "flag", title=tr(message("Access review as of {date}",
+                                              date=result["as_of"])))
         for a in result["accounts"]:
             for g in a["grants"] or [{}]:
                 flag = ("SUSPENDED" if g.get("suspended") else "UNUSED" if g.get("unused") else
                         "awaits approval" if g and not g["active"] else "")
                 rows.add_row(a["username"], a["status"], g.get("role", "(none)"),
                              (g.get("active_since") or g.get("requested_at") or "")[:10],
-                             g.get("approved_by") or "", g.get("last_used_on") or "never",
-                             flag)
+                             g.get("approved_by") or "",
+                             g.get("last_used_on") or tr(N_("never")), flag)
         out.print(rows)
         for e in result["expiring_grants"]:
-            note(f"warning: {e['username']}'s {e['role']} grant is covered until "
-                 f"{e['expires_on']} ({e['cause']}); record a new assessment before then")
-        note(f"{len(result['unused_grants'])} grant(s) unused for {result['unused_days']} "
-             f"days; last login per account in `ledger account list`; reflects event "
-             f"position {result['reflects_position']}")
+            note(tr(message("warning: {username}'s {role} grant is covered until {until} "
+                            "({cause}); record a new assessment before then",
+                            username=e["username"], role=e["role"], until=e["expires_on"],
+                            cause=e["cause"])))
+        note(tr(message("{count} grant(s) unused for {days} days; last login per account in "
+                        "`ledger account list`; reflects event position {position}",
+                        count=number(len(result["unused_grants"])), days=result["unused_days"],
+                        position=result["reflects_position"])))
 
     show(run(action), render)

@@ -14,8 +14,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from ledger.domain.errors import NotFoundError, Problem, ValidationFailedError
+from ledger.domain.messages import N_, message
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.keys import (
     DEFAULT_KEY_FILE_NAME,
@@ -38,6 +40,7 @@ from service.cli.common import (
     literal,
     local_ledger,
     note,
+    number,
     options,
     out,
     read_json,
@@ -45,6 +48,7 @@ from service.cli.common import (
     settings,
     show,
     table,
+    tr,
 )
 
 audit_app = typer.Typer(help="Tamper evidence: verify the event history, export checkpoints.",
@@ -63,37 +67,44 @@ def _read_exported(path: Path) -> SignedCheckpoint:
 
 
 def _render_report(report: dict[str, Any]) -> None:
-    verdict = {"ok": "[bold green]OK[/]", "tampered": "[bold red]TAMPERING DETECTED[/]",
-               "unverified": "[bold yellow]UNVERIFIED[/]"}[report["status"]]
-    out.print(f"Integrity: {verdict}", highlight=False)
+    verdict, style = {"ok": (N_("OK"), "bold green"),
+                      "tampered": (N_("TAMPERING DETECTED"), "bold red"),
+                      "unverified": (N_("UNVERIFIED"), "bold yellow")}[report["status"]]
+    out.print(Text.assemble(tr(N_("Integrity: ")), (tr(verdict), style)), highlight=False)
     rows = table("check", "result")
-    rows.add_row("records read", str(report["records"]))
-    rows.add_row("sealed and verified", str(report["sealed"]))
-    rows.add_row("not sealed yet", str(report["unsealed"]))
-    rows.add_row("head / sealed position",
+    rows.add_row(tr(N_("records read")), str(report["records"]))
+    rows.add_row(tr(N_("sealed and verified")), str(report["sealed"]))
+    rows.add_row(tr(N_("not sealed yet")), str(report["unsealed"]))
+    rows.add_row(tr(N_("head / sealed position")),
                  f"{report['head_position']} / {report['sealed_position']}")
-    rows.add_row("signed checkpoints verified",
-                 f"{report['checkpoints_verified']} of {report['checkpoints_stored']} stored")
+    rows.add_row(tr(N_("signed checkpoints verified")),
+                 tr(message("{verified} of {stored} stored",
+                            verified=report["checkpoints_verified"],
+                            stored=report["checkpoints_stored"])))
     exported = report["exported_checkpoint"]
     if exported is not None:
-        rows.add_row("exported checkpoint", f"#{exported['sequence']} at position "
-                     f"{exported['position']}: " + ("matches" if exported["matches"]
-                                                    else "does NOT match"))
+        rows.add_row(tr(N_("exported checkpoint")), tr(message(
+            "#{sequence} at position {position}: {verdict}", sequence=exported["sequence"],
+            position=exported["position"], verdict=message("matches") if exported["matches"]
+            else message("does NOT match"))))
     if report["started_after"]:
-        rows.add_row("trusted history up to", str(report["started_after"]))
-    rows.add_row("covered by a trusted checkpoint up to", str(report["covered_up_to"]))
+        rows.add_row(tr(N_("trusted history up to")), str(report["started_after"]))
+    rows.add_row(tr(N_("covered by a trusted checkpoint up to")), str(report["covered_up_to"]))
     if report["unverified"]:
-        rows.add_row("unverified (older than the checkpoint interval, not covered)",
-                     f"{report['unverified']}, from position "
-                     f"{report['first_unverified_position']}")
-    rows.add_row("keys trusted", report["trust"])
+        rows.add_row(tr(N_("unverified (older than the checkpoint interval, not covered)")),
+                     tr(message("{count}, from position {position}",
+                                count=number(report["unverified"]),
+                                position=report["first_unverified_position"])))
+    rows.add_row(tr(N_("keys trusted")), report["trust"])
     out.print(rows)
     if report["findings"]:
         found = table("position", "kind", "what is wrong",
-                      title=f"Findings (first {len(report['findings'])} of "
-                            f"{report['findings_total']})")
+                      title=tr(message("Findings (first {shown} of {total})",
+                                       shown=len(report["findings"]),
+                                       total=report["findings_total"])))
         for finding in report["findings"]:
-            since = f" (from position {finding['since']})" if "since" in finding else ""
+            since = tr(message(" (from position {position})", position=finding["since"])
+                       ) if "since" in finding else ""
             found.add_row(str(finding["position"]), finding["kind"],
                           finding["detail"] + since)
         out.print(found)
@@ -135,15 +146,16 @@ def audit_verify(
     show(report.as_dict(), _render_report)
     first = report.first
     if first is not None:
-        fail(IntegrityViolationError(
-            f"the stored history was altered: first bad position {first.position} "
-            f"({first.kind}); {report.findings_total} finding(s)", details=first.as_dict()))
+        fail(IntegrityViolationError(message(
+            "the stored history was altered: first bad position {position} ({kind}); "
+            "{findings} finding(s)", position=first.position, kind=first.kind,
+            findings=report.findings_total), details=first.as_dict()))
     if report.unverified:
-        fail(IntegrityUnverifiedError(
-            f"{report.unverified} record(s) from position {report.first_unverified_position} "
-            "are older than the checkpoint interval and covered by no checkpoint a trusted "
-            "key verifies: their integrity cannot be shown (is the sealer running, and is "
-            "the public key configured?)",
+        fail(IntegrityUnverifiedError(message(
+            "{count} record(s) from position {position} are older than the checkpoint "
+            "interval and covered by no checkpoint a trusted key verifies: their integrity "
+            "cannot be shown (is the sealer running, and is the public key configured?)",
+            count=number(report.unverified), position=report.first_unverified_position),
             details={"unverified": report.unverified, "covered_up_to": report.covered_up_to,
                      "first_unverified_position": report.first_unverified_position}))
 
@@ -196,12 +208,14 @@ def audit_status() -> None:
 
     def render(status: dict[str, Any]) -> None:
         rows = table("sealing", "value")
-        rows.add_row("head position", str(status["head_position"]))
-        rows.add_row("sealed position", str(status["sealed_position"]))
-        rows.add_row("records not sealed yet (lag)", str(status["sealing_lag"]))
+        rows.add_row(tr(N_("head position")), str(status["head_position"]))
+        rows.add_row(tr(N_("sealed position")), str(status["sealed_position"]))
+        rows.add_row(tr(N_("records not sealed yet (lag)")), str(status["sealing_lag"]))
         last = status["last_checkpoint"]
-        rows.add_row("last signed checkpoint", "none" if last is None else
-                     f"#{last['sequence']} at position {last['position']}, {last['created_at']}")
+        rows.add_row(tr(N_("last signed checkpoint")), tr(N_("none")) if last is None else
+                     tr(message("#{sequence} at position {position}, {at}",
+                                sequence=last["sequence"], position=last["position"],
+                                at=last["created_at"])))
         out.print(rows)
 
     show(run(action), render)
@@ -218,10 +232,13 @@ def audit_seal() -> None:
 
     def render(result: dict[str, Any]) -> None:
         last = result["last_checkpoint"]
-        out.print(f"Sealed {result['sealed_now']} record(s); sealed up to position "
-                  f"{result['sealed_position']}", highlight=False)
+        out.print(tr(message("Sealed {count} record(s); sealed up to position {position}",
+                             count=number(result["sealed_now"]),
+                             position=result["sealed_position"])),
+                  highlight=False)
         if last is not None:
-            note(f"last signed checkpoint #{last['sequence']} at position {last['position']}")
+            note(tr(message("last signed checkpoint #{sequence} at position {position}",
+                            sequence=last["sequence"], position=last["position"])))
 
     show(run(action), render)
 
@@ -235,6 +252,7 @@ def audit_create_signing_key(
         key = create_key_file(path)
         return {"path": str(path), "key_id": key.key_id, "public_key": key.public_key.hex()}
 
-    show(run(action), lambda r: out.print(literal(
-        f"Signing key {r['key_id']} written to {r['path']}; keep it outside the database and "
-        "its backups, and set LEDGER_SIGNING_KEY_FILE to it"), highlight=False, soft_wrap=True))
+    show(run(action), lambda r: out.print(literal(tr(message(
+        "Signing key {key_id} written to {path}; keep it outside the database and its "
+        "backups, and set LEDGER_SIGNING_KEY_FILE to it", key_id=r["key_id"],
+        path=r["path"]))), highlight=False, soft_wrap=True))

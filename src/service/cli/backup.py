@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from ledger.backup.check import Verdict
 from ledger.backup.errors import BackupInvalidError, BackupOverdueError, DrillFailedError
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import N_, message
 from projections.digest import read_model_digests
 from service.backup import BackupPlace, LiveBackups
 from service.backup_drill import drill
@@ -24,6 +25,7 @@ from service.cli.common import (
     literal,
     local_administrator,
     local_ledger,
+    number,
     options,
     out,
     redacted,
@@ -31,6 +33,8 @@ from service.cli.common import (
     settings,
     show,
     table,
+    tr,
+    when,
 )
 from service.cli.operations import projections_app
 from service.policy import load_service_policy
@@ -69,10 +73,11 @@ def _event_backup(kind: str) -> None:
                     "bytes": sum(entry.size for entry in manifest.files),
                     "key_id": manifest.key_id, "directory": str(backups.place.events.path)}
 
-    show(run(action), lambda r: out.print(literal(
-        f"Backup {r['backup_id']} ({r['kind']}): {r['records']} records, positions "
-        f"{r['first_position']}..{r['last_position']}, {r['bytes']} bytes in {r['directory']}"),
-        highlight=False, soft_wrap=True))
+    show(run(action), lambda r: out.print(literal(tr(message(
+        "Backup {backup_id} ({kind}): {records} records, positions {first}..{last}, "
+        "{bytes} bytes in {directory}", backup_id=r["backup_id"], kind=r["kind"],
+        records=r["records"], first=r["first_position"], last=r["last_position"],
+        bytes=r["bytes"], directory=r["directory"]))), highlight=False, soft_wrap=True))
 
 
 @backup_app.command("full")
@@ -95,9 +100,10 @@ def backup_keys() -> None:
         with live_backups() as backups:
             return backups.key_store(local_administrator())
 
-    show(run(action), lambda r: out.print(literal(
-        f"Key-store backup {r['backup_id']}: {r['data_keys']} data keys; shredded "
-        f"{len(r['shredded'])}, removed {len(r['removed'])} older"), highlight=False,
+    show(run(action), lambda r: out.print(literal(tr(message(
+        "Key-store backup {backup_id}: {data_keys} data keys; shredded {shredded}, removed "
+        "{removed} older", backup_id=r["backup_id"], data_keys=r["data_keys"],
+        shredded=len(r["shredded"]), removed=len(r["removed"])))), highlight=False,
         soft_wrap=True))
 
 
@@ -126,8 +132,9 @@ def backup_verify(
     if bad:
         first = bad[0]
         fail(BackupInvalidError(
-            f"{len(bad)} backup(s) invalid or missing; first: {first.backup_id} "
-            f"({first.status}{': ' + first.reason if first.reason else ''})",
+            message("{count} backup(s) invalid or missing; first: {backup_id} ({status}{why})",
+                    count=number(len(bad)), backup_id=first.backup_id, status=first.status,
+                    why=": " + first.reason if first.reason else ""),
             details={"backup_id": first.backup_id, "file": first.file}))
 
 
@@ -154,10 +161,13 @@ def backup_restore(
         result["to"] = redacted(to)
         return result
 
-    show(run(action), lambda r: out.print(literal(
-        f"Restored {r['backup_id']} into {r['to']}: {r['records']} records (to position "
-        f"{r['last_position']}), {r['data_keys']} data keys, {r['erasures_applied']} "
-        f"erasures applied; chain {r['chain_status']}"), highlight=False, soft_wrap=True))
+    show(run(action), lambda r: out.print(literal(tr(message(
+        "Restored {backup_id} into {to}: {records} records (to position {position}), "
+        "{data_keys} data keys, {erasures} erasures applied; chain {chain}",
+        backup_id=r["backup_id"], to=r["to"], records=r["records"],
+        position=r["last_position"], data_keys=r["data_keys"],
+        erasures=r["erasures_applied"], chain=r["chain_status"]))), highlight=False,
+        soft_wrap=True))
 
 
 @backup_app.command("drill")
@@ -175,16 +185,18 @@ def backup_drill(
             return drill(ledger, place, actor=local_administrator(), scratch_url=scratch_url)
 
     def render(r: dict[str, Any]) -> None:
-        out.print(literal(
-            f"Drill of {r['backup_id']}: {r['outcome']}; RTO {r['rto_seconds']} s; data-loss "
-            f"window {r['data_loss_positions']} positions, {r['data_loss_seconds']} s"),
-            highlight=False, soft_wrap=True)
+        out.print(literal(tr(message(
+            "Drill of {backup_id}: {outcome}; RTO {rto} s; data-loss window {positions} "
+            "positions, {seconds} s", backup_id=r["backup_id"], outcome=r["outcome"],
+            rto=r["rto_seconds"], positions=r["data_loss_positions"],
+            seconds=r["data_loss_seconds"]))), highlight=False, soft_wrap=True)
 
     report = run(action)
     show(report, render)
     if report["mismatched"]:
-        fail(DrillFailedError(f"the drill of {report['backup_id']} did not match: "
-                              + ", ".join(report["mismatched"]),
+        fail(DrillFailedError(message("the drill of {backup_id} did not match: {mismatched}",
+                                      backup_id=report["backup_id"],
+                                      mismatched=", ".join(report["mismatched"])),
                               details={"mismatched": report["mismatched"]}))
 
 
@@ -202,20 +214,21 @@ def backup_status() -> None:
         rows = table("kind", "last id", "last at", "age (h)", "overdue")
         for name, kind in r["kinds"].items():
             age = kind["age_seconds"]
-            rows.add_row(name, kind["last_id"] or "-", kind["last_success_at"] or "never",
+            rows.add_row(name, kind["last_id"] or "-", kind["last_success_at"] or tr(N_("never")),
                          "-" if age is None else f"{age / 3600:.1f}",
-                         "OVERDUE" if kind["overdue"] else "ok")
+                         tr(N_("OVERDUE")) if kind["overdue"] else tr(N_("ok")))
         out.print(rows)
         if r["last_failure"]:
             failure = r["last_failure"]
-            out.print(literal(f"last failure: {failure.get('kind')} at {failure.get('at')} "
-                              f"({failure.get('code')})"), highlight=False)
+            out.print(literal(tr(message(
+                "last failure: {kind} at {at} ({code})", kind=failure.get("kind"),
+                at=when(failure.get("at")), code=failure.get("code")))), highlight=False)
 
     report = run(action)
     show(report, render)
     if report["overdue"]:
         late = [name for name, kind in report["kinds"].items() if kind["overdue"]]
-        fail(BackupOverdueError("backups overdue: " + ", ".join(late),
+        fail(BackupOverdueError(message("backups overdue: {kinds}", kinds=", ".join(late)),
                                 details={"overdue": late}))
 
 
@@ -229,7 +242,8 @@ def projections_digest() -> None:
                     "digests": read_model_digests(ledger.views, ledger.runner.projections)}
 
     def render(r: dict[str, Any]) -> None:
-        rows = table("projection", "digest", title=f"Read models at position {r['position']}")
+        rows = table("projection", "digest", title=tr(message(
+            "Read models at position {position}", position=r["position"])))
         for name, digest in r["digests"].items():
             rows.add_row(name, digest)
         out.print(rows)

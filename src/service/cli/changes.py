@@ -10,17 +10,20 @@ from typing import Annotated, Any
 import typer
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import N_, message
 from projections.queries import ListLateKeyChanges, ListPendingProposals, ListReviewsDue
 from service.cli.common import (
     client,
     more_note,
     note,
+    number,
     out,
     read_json,
     run,
     show,
     show_outcome,
     table,
+    tr,
 )
 from service.cli.query_options import query_options
 
@@ -146,10 +149,12 @@ def change_pending(
                      "late")
         for p in result["proposals"]:
             rows.add_row(p["proposal_id"], p["customer_id"], ", ".join(p["fields"]),
-                         p["happened_on"], p["proposed_by"], "late" if p["late"] else "")
+                         p["happened_on"], p["proposed_by"],
+                         tr(N_("late")) if p["late"] else "")
         out.print(rows)
-        note(f"{len(result['proposals'])} pending{more_note(result)}; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} pending{more}; reflects event position {position}",
+                        count=number(len(result["proposals"])), more=more_note(result),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -169,8 +174,9 @@ def change_late(**fields: Any) -> None:
             rows.add_row(c["proposal_id"], c["customer_id"], ", ".join(c["key_fields"]),
                          c["happened_on"], c["record_by"], c["recorded_at"], c["status"])
         out.print(rows)
-        note(f"{len(result['late_changes'])} late{more_note(result)}; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} late{more}; reflects event position {position}",
+                        count=number(len(result["late_changes"])), more=more_note(result),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -200,12 +206,13 @@ def review_due(**fields: Any) -> None:
 
     def render(result: dict[str, Any]) -> None:
         rows = table("customer id", "name", "last reviewed", "registered at",
-                     title=f"Not reviewed in {result['quarter']}")
+                     title=tr(message("Not reviewed in {quarter}", quarter=result["quarter"])))
         for c in result["customers"]:
-            rows.add_row(c["customer_id"], c["name"] or "", c["last_reviewed_quarter"] or "never",
-                         c["registered_at"])
+            rows.add_row(c["customer_id"], c["name"] or "",
+                         c["last_reviewed_quarter"] or tr(N_("never")), c["registered_at"])
         out.print(rows)
-        note(f"{len(result['customers'])} due{more_note(result)}; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} due{more}; reflects event position {position}",
+                        count=number(len(result["customers"])), more=more_note(result),
+                        position=result["reflects_position"])))
 
     show(run(action), render)

@@ -5,21 +5,36 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import string
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from pydantic import ValidationError
+from rich.cells import cell_len
 from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
+from ledger.domain.messages import N_, Message, Translate, fill, localised, message, rendered
+from ledger.i18n import (
+    ENGLISH,
+    format_day,
+    format_moment,
+    format_money,
+    format_number,
+    language_of_environment,
+    translator,
+)
 from ledger.logging import configure_logging
+from ledger.policy import Policy
 from ledger.settings import Settings
 from ledger.transient import is_transient, unavailable
 from service.bootstrap import Ledger, bootstrap
@@ -52,9 +67,111 @@ class Options:
     actor: str = ""
     url: str | None = None
     database_url: str | None = None
+    # ``--lang``; the language itself is ``language()``.
+    lang: str | None = None
 
 
 options = Options()
+_chosen: dict[str, Any] = {}
+
+
+def language() -> str:
+    """The language the command line speaks: ``--lang``, ``LEDGER_LANG``, ``LC_ALL`` or
+    ``LANG``, else the policy's ``locale`` (English when the policy cannot be read: the
+    error that says why is then read in English). ``--help`` is English whatever it is."""
+    if "language" not in _chosen:
+        # The policy is read only when no flag or variable chose.
+        _chosen["language"] = language_of_environment(options.lang, os.environ,
+                                                      "") or _policy_locale()
+    chosen: str = _chosen["language"]
+    return chosen
+
+
+def _policy_locale() -> str:
+    policy = _policy()
+    return ENGLISH if policy is None else policy.locale
+
+
+def _zone() -> tzinfo:
+    """The policy's time zone, in which the command line shows moments (UTC when the policy
+    cannot be read: the command says why itself)."""
+    policy = _policy()
+    return UTC if policy is None else policy.zone
+
+
+def _policy() -> Policy | None:
+    # Read once per invocation, and only when a language or a time must come from it.
+    if "policy" not in _chosen:
+        from service.policy import load_service_policy
+
+        try:
+            _chosen["policy"] = load_service_policy(Settings().policy_file)
+        except Exception:  # a broken setting or policy is reported by the command itself
+            _chosen["policy"] = None
+    policy: Policy | None = _chosen["policy"]
+    return policy
+
+
+def choose_language(flag: str | None) -> None:
+    """Take ``--lang`` (the root callback calls this once per invocation)."""
+    options.lang = flag
+    _chosen.clear()
+
+
+def tr(text: str) -> str:
+    """A text of the command line's own (a heading, a summary) in its language."""
+    return rendered(text, translate())
+
+
+def emphasised(text: Message, *names: str) -> Text:
+    """A message in the command line's language with the values of ``names`` in bold (a
+    generated password to copy); every part literal, never markup."""
+    translate_ = translate()
+    parts: list[str | tuple[str, str]] = []
+    for before, name, _, _ in string.Formatter().parse(translate_(text.template)):
+        parts.append(before)
+        if name is not None:
+            value = fill("{" + name + "}", text.params, translate_)
+            parts.append((value, "bold") if name in names else value)
+    return Text.assemble(*parts)
+
+
+def translate() -> Translate:
+    return translator(language())
+
+
+def number(value: int) -> str:
+    """A count in a summary, grouped as the command line's language writes it."""
+    return format_number(value, language())
+
+
+def when(value: Any) -> Any:
+    """A moment or a day from an answer (ISO 8601) as the command line's language writes
+    it, a moment in the policy's time zone; any other value (``never``, ``-``, a time
+    without an offset, which names no moment) as it is. ``--json`` keeps ISO 8601."""
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(
+                value)
+        except ValueError:
+            return value
+    if isinstance(moment, datetime):
+        return value if moment.tzinfo is None else format_moment(moment, language(), _zone())
+    if isinstance(moment, date):
+        return format_day(moment, language())
+    return value
+
+
+def money(value: Any) -> str | None:
+    """An amount of money (``{"amount", "currency"}``) as the language writes it, or None
+    when ``value`` is not one (or its amount is masked)."""
+    if not isinstance(value, dict) or set(value) != {"amount", "currency"}:
+        return None
+    try:
+        return format_money(Decimal(str(value["amount"])), str(value["currency"]), language())
+    except (InvalidOperation, ValueError, KeyError):
+        return None
 
 LOCAL_ADMINISTRATOR = "local-admin"
 # Whoever runs the command line on the server holds the database anyway: trusted as an
@@ -83,14 +200,17 @@ def redacted(database_url: str) -> str:
 
 
 def fail(error: LedgerError) -> NoReturn:
+    # In the command line's language; the code and the exit code never change with it.
+    answer = error.as_dict(translate())
     if options.json:
-        err.print_json(json.dumps({"error": error.as_dict()}, ensure_ascii=False))
+        err.print_json(json.dumps({"error": answer}, ensure_ascii=False))
     else:
-        err.print(Text.assemble(("error", "bold red"), f" [{error.code}]: ",
-                                literal(error.message)), highlight=False)
+        err.print(Text.assemble((tr(N_("error")), "bold red"), f" [{error.code}]: ",
+                                literal(answer["message"])), highlight=False)
         if isinstance(error, ValidationFailedError):
-            for problem in error.problems:
-                err.print(literal(f"  - {problem.field}: {problem.message}"), highlight=False)
+            for problem in answer["details"]["problems"]:
+                err.print(literal(f"  - {problem['field']}: {problem['message']}"),
+                          highlight=False)
     raise typer.Exit(error.exit_code)
 
 
@@ -186,7 +306,8 @@ def _remote() -> Iterator[LedgerClient]:
     with LedgerClient.over_http(url, username=options.actor, password=password,
                                 totp=os.environ.get("LEDGER_TOTP"),
                                 verify=os.environ.get("LEDGER_CA_BUNDLE") or True,
-                                retry=RetryPolicy.from_settings(settings())) as remote:
+                                retry=RetryPolicy.from_settings(settings()),
+                                language=language()) as remote:
         yield remote
 
 
@@ -225,17 +346,22 @@ def read_json(source: Path) -> Any:
         text = sys.stdin.read() if str(source) == "-" else source.read_text(encoding="utf-8")
         return json.loads(text)
     except FileNotFoundError:
-        raise ValidationFailedError([Problem("file", "not found")], f"no such file: {source}"
-                                    ) from None
+        raise ValidationFailedError([Problem("file", "not found")],
+                                    message("no such file: {path}", path=str(source))) from None
     except UnicodeDecodeError:
         raise ValidationFailedError([Problem("file", "not UTF-8 text")],
-                                    f"the input file is not UTF-8 text: {source}") from None
+                                    message("the input file is not UTF-8 text: {path}",
+                                            path=str(source))) from None
     except json.JSONDecodeError as error:
-        raise ValidationFailedError([Problem("file", f"not valid JSON (line {error.lineno})")],
-                                    "the input is not valid JSON") from None
+        raise ValidationFailedError([Problem("file", message("not valid JSON (line {line})",
+                                                             line=error.lineno))],
+                                    N_("the input is not valid JSON")) from None
 
 
 def show(data: Any, render: Callable[[Any], None]) -> None:
+    # The answer's own texts (a certificate's statement, a notice) in the CLI's language,
+    # as the service renders them for a reader over HTTP.
+    data = localised(data, translate())
     if options.json:
         out.print_json(json.dumps(data, ensure_ascii=False, default=str))
     else:
@@ -243,6 +369,7 @@ def show(data: Any, render: Callable[[Any], None]) -> None:
 
 
 def cell(value: Any) -> str:
+    """A value as one cell of a table or of CSV: JSON for a list or an object."""
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
 
 
@@ -259,28 +386,45 @@ def literal(value: Any) -> Text:
 
 
 class DataTable(Table):
-    """A table of values from the data: every cell is printed literally, never as markup."""
+    """A table of values from the data: every cell is printed literally, never as markup;
+    the cells of its time columns (``times``, by index) as the language writes a time."""
+
+    times: frozenset[int] = frozenset()
 
     def add_row(self, *renderables: RenderableType | None, style: Any = None,
                 end_section: bool = False) -> None:
-        super().add_row(*(None if r is None else literal(r) for r in renderables),
+        super().add_row(*(None if r is None else literal(when(r) if i in self.times else r)
+                          for i, r in enumerate(renderables)),
                         style=style, end_section=end_section)
+
+
+def _is_time(column: str) -> bool:
+    """A column of moments or days: "updated at", "granted on", "due by", "until"."""
+    return column.endswith((" at", " on")) or column in ("due by", "until")
 
 
 def table(*columns: str, title: str | None = None, show_header: bool = True) -> DataTable:
     """A table of data whose ids and times are never cut, so they can be copied into the
-    next command; its title (which often names an id the user typed) is literal too."""
+    next command; its title (which often names an id the user typed) is literal too.
+
+    The headings are English templates of the catalogue, shown in the command line's
+    language (``--json`` keys never are); moments and days in the time columns are written
+    for the language too (``when``)."""
     result = DataTable(title=None if title is None else literal(title),
                        show_header=show_header)
+    result.times = frozenset(i for i, column in enumerate(columns) if _is_time(column))
     for column in columns:
         whole = column.endswith((" id", " at", " on"))
-        result.add_column(column, no_wrap=whole, min_width=len(column), overflow="fold")
+        heading = tr(column)
+        result.add_column(heading, no_wrap=whole, min_width=cell_len(heading),
+                          overflow="fold")
     return result
 
 
 def more_note(answer: dict[str, Any]) -> str:
     """What a count says when its list was cut at the limit: that there are more."""
-    return " (the first ones only: more exist; raise --limit)" if answer.get("more") else ""
+    return tr(N_(" (the first ones only: more exist; raise --limit)")) if answer.get(
+        "more") else ""
 
 
 def note(text: str) -> None:
@@ -290,9 +434,10 @@ def note(text: str) -> None:
 
 def show_outcome(outcome: dict[str, Any]) -> None:
     def render(o: dict[str, Any]) -> None:
-        replayed = " (already processed: first outcome returned)" if o.get("replayed") else ""
-        out.print(f"[green]{o['command']}[/] accepted{replayed}", highlight=False,
-                  soft_wrap=True)
+        accepted = tr(message("{command} accepted", command=o["command"]))
+        replayed = tr(N_(" (already processed: first outcome returned)")) if o.get(
+            "replayed") else ""
+        out.print(Text(accepted + replayed, style="green"), highlight=False, soft_wrap=True)
         rows = DataTable(show_header=False, box=None)
         rows.add_column(no_wrap=True)
         rows.add_column(overflow="fold")

@@ -7,18 +7,23 @@ from typing import Annotated, Any
 
 import typer
 
+from ledger.domain.messages import N_, message
 from projections.queries import FindCustomers, GetCustomer
 from service.cli.common import (
     cell,
     client,
+    money,
     more_note,
     note,
+    number,
     out,
     read_json,
     run,
     show,
     show_outcome,
     table,
+    tr,
+    when,
 )
 from service.cli.query_options import query_options
 
@@ -42,26 +47,32 @@ def customer_register(
 
 def _render_customer(result: dict[str, Any]) -> None:
     customer = result["customer"]
-    rows = table("field", "value", title=f"Customer {customer['customer_id']}",
+    rows = table("field", "value", title=tr(message("Customer {customer_id}",
+                                      customer_id=customer["customer_id"])),
                  show_header=False)
-    rows.add_row("version", str(customer["version"]))
+    rows.add_row(tr(N_("version")), str(customer["version"]))
     if customer.get("erased"):
-        rows.add_row("erased", f"yes, at {customer.get('erased_at') or '?'}: its personal "
-                               "data was destroyed ([erased])")
+        rows.add_row(tr(N_("erased")), tr(message(
+            "yes, at {at}: its personal data was destroyed ([erased])",
+            at=when(customer.get("erased_at")) or "?")))
     for group, values in customer["profile"].items():
         if isinstance(values, dict):
             for field, value in values.items():
                 if value not in (None, [], {}):
-                    rows.add_row(f"{group}.{field}", cell(value))
+                    rows.add_row(f"{group}.{field}", money(value) or cell(value))
         elif values not in (None, [], {}):
             rows.add_row(group, cell(values))
-    rows.add_row("last review", cell(customer["last_review"]))
+    rows.add_row(tr(N_("last review")), cell(customer["last_review"]))
     for hold in customer.get("legal_holds", []):
-        rows.add_row("legal hold", f"{hold['hold_id']} ({hold['reference']}), until "
-                                   f"{hold['until'] or 'lifted'}; placed by "
-                                   f"{hold['placed_by']} at {hold['placed_at']}")
+        held = {"hold_id": hold["hold_id"], "reference": hold["reference"],
+                "by": hold["placed_by"], "at": when(hold["placed_at"])}
+        rows.add_row(tr(N_("legal hold")), tr(
+            message("{hold_id} ({reference}), until {until}; placed by {by} at {at}",
+                    until=when(hold["until"]), **held) if hold["until"] else
+            message("{hold_id} ({reference}), until lifted; placed by {by} at {at}", **held)))
     out.print(rows)
-    note(f"reflects event position {result['reflects_position']}")
+    note(tr(message("reflects event position {position}",
+                    position=result["reflects_position"])))
 
 
 @customer_app.command("show")
@@ -89,8 +100,9 @@ def customer_find(name_prefix: str, **fields: Any) -> None:
             rows.add_row(c["customer_id"], c["name"], c["source_channel"], str(c["version"]),
                          c["updated_at"])
         out.print(rows)
-        note(f"{len(result['customers'])} found{more_note(result)}; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} found{more}; reflects event position {position}",
+                        count=number(len(result["customers"])), more=more_note(result),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -103,7 +115,8 @@ def history(customer_id: str) -> None:
 
     def render(result: dict[str, Any]) -> None:
         rows = table("v", "event", "recorded at", "actor", "command id", "reason", "facts",
-                     title=f"History of customer {result['customer_id']}")
+                     title=tr(message("History of customer {customer_id}",
+                                    customer_id=result["customer_id"])))
         for e in result["events"]:
             rows.add_row(str(e["version"]), e["event"], e["recorded_at"], e["actor"] or "",
                          e["command_id"] or "", e["reason"] or "", cell(e["facts"]))

@@ -8,11 +8,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from ledger.domain.export import EXPORTABLE_FIELDS
+from ledger.domain.messages import N_, message
 from ledger.private_files import create_private_file
-from service.cli.common import client, note, out, run, show, show_outcome, table
+from service.cli.common import client, note, number, out, run, show, show_outcome, table, tr
 
+# What ``ledger export identify`` shows of the export a file names, under these headings.
+_IDENTIFIED = {"exporter": N_("exporter"), "exported_at": N_("exported at"),
+               "purpose": N_("purpose"), "query_hash": N_("query hash"),
+               "row_count": N_("row count")}
 export_app = typer.Typer(help="Exports: masked, traced and audited (EX-1..EX-4).",
                          no_args_is_help=True)
 
@@ -58,21 +64,26 @@ def export_customers(
     def render(answer: dict[str, Any]) -> None:
         result = answer["result"]
         if answer["status"] == "pending_approval":
-            out.print(f"[yellow]filed for approval[/]: request {answer['request_id']}",
+            out.print(Text(tr(message("filed for approval: request {request_id}",
+                                      request_id=answer["request_id"])), style="yellow"),
                       highlight=False, soft_wrap=True)
-            note(f"{result['customers']} customers, more than the threshold of "
-                 f"{result['approval_threshold']}: someone holding bulk_export approves it "
-                 "(ledger export approve), then you run the same export with --request")
+            note(tr(message("{customers} customers, more than the threshold of {threshold}: "
+                            "someone holding bulk_export approves it (ledger export approve), "
+                            "then you run the same export with --request",
+                            customers=result["customers"],
+                            threshold=result["approval_threshold"])))
             return
         rows = table("export id", "rows", "canaries", "sha256", "masked fields",
                      show_header=True)
         rows.add_row(answer["export_id"], str(result["rows"]), str(result["canaries"]),
-                     result["sha256"], ", ".join(result["masked_fields"]) or "none")
+                     result["sha256"], ", ".join(result["masked_fields"]) or tr(N_("none")))
         out.print(rows)
         where = answer.get("written_to")
-        note((f"written to {where}" if where else "already exported: the file was handed "
-              "out by the first run") + f"; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{where}; reflects event position {position}",
+                        where=message("written to {path}", path=where) if where
+                        else message("already exported: the file was handed out by the "
+                                     "first run"),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -115,10 +126,12 @@ def export_report(
 
     def render(answer: dict[str, Any]) -> None:
         result = answer["result"]
-        out.print(f"exported report {name}: {result['rows']} row(s), export "
-                  f"{answer['export_id']}", highlight=False, soft_wrap=True)
-        note(f"written to {answer.get('written_to', '-')}; sha256 {result['sha256']}; "
-             f"reflects event position {result['reflects_position']}")
+        out.print(tr(message("exported report {name}: {rows} row(s), export {export_id}",
+                             name=name, rows=result["rows"], export_id=answer["export_id"])),
+                  highlight=False, soft_wrap=True)
+        note(tr(message("written to {path}; sha256 {sha256}; reflects event position "
+                        "{position}", path=answer.get("written_to", "-"),
+                        sha256=result["sha256"], position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -149,19 +162,22 @@ def export_identify(
 
     def render(result: dict[str, Any]) -> None:
         if not result["identified"]:
-            out.print(f"[yellow]{result['message']}[/]", highlight=False)
+            out.print(Text(result["message"], style="yellow"), highlight=False)
             for match in result["matches"]:
-                note(f"matches export {match['export_id']} by {', '.join(match['evidence'])}")
+                note(tr(message("matches export {export_id} by {evidence}",
+                                export_id=match["export_id"],
+                                evidence=", ".join(match["evidence"]))))
             return
         export = result["export"]
         rows = table("field", "value", show_header=False,
-                     title=f"Export {export['export_id']}")
-        for key in ("exporter", "exported_at", "purpose", "query_hash", "row_count"):
-            rows.add_row(key.replace("_", " "), str(export[key]))
-        rows.add_row("evidence", ", ".join(export["evidence"]))
+                     title=tr(message("Export {export_id}", export_id=export["export_id"])))
+        for key in _IDENTIFIED:
+            rows.add_row(tr(_IDENTIFIED[key]), str(export[key]))
+        rows.add_row(tr(N_("evidence")), ", ".join(export["evidence"]))
         out.print(rows)
-        note(f"{result['rows_examined']} rows examined; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} rows examined; reflects event position {position}",
+                        count=number(result["rows_examined"]),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 

@@ -6,8 +6,20 @@ from typing import Annotated, Any
 
 import typer
 
+from ledger.domain.messages import N_, message
 from projections.privacy import LegalHoldReview
-from service.cli.common import client, more_note, note, out, run, show, show_outcome, table
+from service.cli.common import (
+    client,
+    more_note,
+    note,
+    number,
+    out,
+    run,
+    show,
+    show_outcome,
+    table,
+    tr,
+)
 from service.cli.query_options import query_options
 
 hold_app = typer.Typer(help="Legal holds: no deletion is executed while one is in force "
@@ -54,13 +66,15 @@ def hold_review(**fields: Any) -> None:
         rows = table("hold id", "customer id", "reference", "until", "placed by", "placed at",
                      "status", "blocks")
         for h in result["holds"]:
-            status = ("in force" if h["in_force"] else "lapsed" if h["lapsed"]
-                      else f"lifted by {h['lifted']['by']}")
-            rows.add_row(h["hold_id"], h["customer_id"], h["reference"], h["until"] or "open",
+            status = tr(N_("in force") if h["in_force"] else N_("lapsed") if h["lapsed"]
+                        else message("lifted by {by}", by=h["lifted"]["by"]))
+            rows.add_row(h["hold_id"], h["customer_id"], h["reference"],
+                         h["until"] or tr(N_("open")),
                          h["placed"]["by"], h["placed"]["at"], status, "\n".join(h["blocks"]))
         out.print(rows)
-        note(f"{len(result['holds'])} holds{more_note(result)}; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} holds{more}; reflects event position {position}",
+                        count=number(len(result["holds"])), more=more_note(result),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 

@@ -10,12 +10,14 @@ import typer
 from prometheus_client.parser import text_string_to_metric_families
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import N_, message
 from service.alerts import Alert, AlertNotDeliveredError, WebhookSender, webhook_payload
 from service.cli.common import (
     admin_client,
     local_ledger,
     more_note,
     note,
+    number,
     options,
     out,
     run,
@@ -23,6 +25,8 @@ from service.cli.common import (
     show,
     show_outcome,
     table,
+    tr,
+    when,
 )
 from service.policy import load_service_policy
 
@@ -31,7 +35,7 @@ fault_app = typer.Typer(help="The fault register (FT-3).", no_args_is_help=True)
 incident_app = typer.Typer(help="Security incidents and the one-step lock (IR-1).",
                            no_args_is_help=True)
 
-TEST_ALERT = Alert("LedgerTestAlert", "none", "A test alert sent by `ledger alerts test`.")
+TEST_ALERT = Alert("LedgerTestAlert", "none", N_("A test alert sent by `ledger alerts test`."))
 
 
 def _now() -> datetime:
@@ -39,6 +43,10 @@ def _now() -> datetime:
 
 
 # Metrics ---------------------------------------------------------------------
+
+def _yes_no(value: Any) -> str:
+    return tr(N_("yes")) if value else tr(N_("no"))
+
 
 def _samples(text: str) -> list[dict[str, Any]]:
     """Each sample worth a line: the histogram's buckets and the counters' creation times
@@ -88,14 +96,15 @@ def alerts_test() -> None:
         chosen = settings()
         if not chosen.webhook_urls:
             raise ValidationFailedError(
-                [Problem("LEDGER_ALERT_WEBHOOK_URLS", "no webhook is configured")],
-                "no webhook to test: set LEDGER_ALERT_WEBHOOK_URLS")
-        rules = load_service_policy(chosen.policy_file).alerts
+                [Problem("LEDGER_ALERT_WEBHOOK_URLS", N_("no webhook is configured"))],
+                N_("no webhook to test: set LEDGER_ALERT_WEBHOOK_URLS"))
+        policy = load_service_policy(chosen.policy_file)
+        rules = policy.alerts
         sender = WebhookSender(chosen.webhook_urls, rules.webhook_timeout_seconds,
                                rules.webhook_attempts)
         started = _now().timestamp()
         deliveries = sender.send(webhook_payload([(TEST_ALERT, started, None)], "firing",
-                                                 chosen.external_url or ""))
+                                                 chosen.external_url or "", policy.locale))
         return [delivery.as_dict() for delivery in deliveries]
 
     def render(rows: list[dict[str, Any]]) -> None:
@@ -103,7 +112,7 @@ def alerts_test() -> None:
         for row in rows:
             answer = row["status_code"] if row["status_code"] is not None else row["error"]
             shown.add_row(row["webhook"], str(answer), str(row["attempts"]),
-                          "yes" if row["delivered"] else "no")
+                          _yes_no(row["delivered"]))
         out.print(shown)
 
     rows = run(action)
@@ -114,7 +123,8 @@ def alerts_test() -> None:
 
 
 def _refuse_undelivered(webhooks: list[str]) -> None:
-    raise AlertNotDeliveredError(f"{len(webhooks)} webhook(s) did not accept the test alert",
+    raise AlertNotDeliveredError(message("{count} webhook(s) did not accept the test alert",
+                                         count=len(webhooks)),
                                  details={"webhooks": webhooks})
 
 
@@ -197,10 +207,12 @@ def fault_list(
                       "alert")
         for fault in answer["faults"]:
             shown.add_row(fault["fault_id"], fault["status"], fault["severity"],
-                          fault["due_by"], "yes" if fault["overdue"] else "no",
+                          fault["due_by"], _yes_no(fault["overdue"]),
                           fault["symptom"], fault["alert"] or "")
         out.print(shown)
-        note(f"{len(answer['faults'])} fault(s){more_note(answer)}, judged at {answer['now']}")
+        note(tr(message("{count} fault(s){more}, judged at {now}",
+                        count=number(len(answer["faults"])),
+                        more=more_note(answer), now=when(answer["now"]))))
 
     show(run(action), render)
 
@@ -271,7 +283,7 @@ def incident_list(limit: Annotated[int, typer.Option(help="At most this many.")]
         for incident in answer["incidents"]:
             steps = "; ".join(_step_text(step) for step in incident["steps"])
             shown.add_row(incident["incident_id"], incident["kind"], incident["detected_at"],
-                          "yes" if incident["closed"] else "no", incident["summary"], steps)
+                          _yes_no(incident["closed"]), incident["summary"], steps)
         out.print(shown)
 
     show(run(action), render)

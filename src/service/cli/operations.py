@@ -16,16 +16,17 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
-from rich.text import Text
 
 from commands.actor import Actor
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import N_, as_message, message
 from ledger.logging import configure_logging
 from ledger.settings import Settings
 from service.bootstrap import bootstrap
 from service.cli.common import (
     LOCAL_ADMINISTRATOR_ROLES,
     cell,
+    emphasised,
     err,
     literal,
     local_administrator,
@@ -37,6 +38,7 @@ from service.cli.common import (
     settings,
     show,
     table,
+    tr,
 )
 from service.first_admin import check_listening, ensure_first_administrator
 from service.listener import bound_socket
@@ -102,7 +104,7 @@ def serve(
         run(lambda: check_background_elsewhere(chosen, "serve --no-background", "background",
                                                "serve without --no-background"))
     if (tls_cert is None) != (tls_key is None):
-        run(lambda: fail_usage("give both --tls-cert and --tls-key"))
+        run(lambda: fail_usage(N_("give both --tls-cert and --tls-key")))
     if tls_cert is not None and tls_key is not None:
         run(lambda: check_certificate(tls_cert, tls_key))
     warning = run(lambda: check_listening(chosen.host, tls_cert is not None, insecure))
@@ -122,9 +124,10 @@ def serve(
         listener.close()
         raise
     scheme = "https" if tls_cert else "http"
-    out.print(literal(f"Customer ledger listening on {scheme}://{chosen.host}:{chosen.port} "
-                      f"(store: {redacted(chosen.database_url)}; API docs at /docs)"),
-              highlight=False, soft_wrap=True)
+    out.print(literal(tr(message(
+        "Customer ledger listening on {address} (store: {store}; API docs at /docs)",
+        address=f"{scheme}://{chosen.host}:{chosen.port}",
+        store=redacted(chosen.database_url)))), highlight=False, soft_wrap=True)
     # No access log: at this level it was never written, yet uvicorn still gathered each
     # request's fields for it; the ledger audits what matters itself.
     # Idle connections are kept longer than uvicorn's 5 s, and longer than the client's
@@ -147,12 +150,12 @@ def serve(
         ledger.close()
         with closing(listener):
             serve_in_processes(chosen, listener, server_options)
-        out.print("Customer ledger stopped", highlight=False)
+        out.print(tr(N_("Customer ledger stopped")), highlight=False)
         return
     with signals_stop_the_server(), closing(ledger), closing(listener):
         config = uvicorn.Config(create_app(ledger), **server_options)
         uvicorn.Server(config).run(sockets=[listener])
-    out.print("Customer ledger stopped", highlight=False)
+    out.print(tr(N_("Customer ledger stopped")), highlight=False)
 
 
 def serve_in_processes(chosen: Settings, listener: socket.socket,
@@ -215,12 +218,13 @@ def check_certificate(cert: Path, key: Path) -> None:
     after the "listening" line."""
     for option, path in (("--tls-cert", cert), ("--tls-key", key)):
         if not path.is_file() or not os.access(path, os.R_OK):
-            raise PathUnusableError(f"{option} {path}: no readable file there")
+            raise PathUnusableError(message("{option} {path}: no readable file there",
+                                            option=option, path=str(path)))
     try:
         ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
     except (ssl.SSLError, ValueError):
-        fail_usage("--tls-cert and --tls-key must be a PEM certificate and its private key "
-                   "(unencrypted), which belong together")
+        fail_usage(N_("--tls-cert and --tls-key must be a PEM certificate and its private "
+                      "key (unencrypted), which belong together"))
 
 
 def fail_usage(message: str) -> None:
@@ -239,14 +243,16 @@ def init() -> None:
                     "first_administrator": created}
 
     def render(r: dict[str, Any]) -> None:
-        out.print(literal(f"Ledger ready: {r['database']} (head position {r['head_position']})"),
+        out.print(literal(tr(message("Ledger ready: {database} (head position {position})",
+                                     database=r["database"], position=r["head_position"]))),
                   highlight=False, soft_wrap=True)
         admin = r["first_administrator"]
         if admin:
-            out.print(Text.assemble(
-                "First administrator: ", (admin["username"], "bold"), ", one-time password ",
-                (admin["one_time_password"], "bold"), f" (shown once; also in "
-                f"{admin['written_to']}, readable by you only). Log in and change it."),
+            out.print(emphasised(message(
+                "First administrator: {username}, one-time password {password} (shown once; "
+                "also in {path}, readable by you only). Log in and change it.",
+                username=admin["username"], password=admin["one_time_password"],
+                path=admin["written_to"]), "username", "password"),
                 highlight=False, soft_wrap=True)
 
     show(run(action), render)
@@ -261,8 +267,9 @@ def projections_rebuild(
         with local_ledger() as ledger:
             unknown = [n for n in names or [] if n not in ledger.runner.projections]
             if unknown:
-                raise ValidationFailedError([Problem("names", "unknown projection: " + n)
-                                             for n in unknown])
+                raise ValidationFailedError([
+                    Problem("names", message("unknown projection: {name}", name=n))
+                    for n in unknown])
             head = ledger.store.head_position()
             with Progress(TextColumn("rebuilding"), BarColumn(),
                           TextColumn("{task.completed}/{task.total} events"),
@@ -274,7 +281,8 @@ def projections_rebuild(
                     "events_read": read, "positions": ledger.runner.positions()}
 
     show(run(action), lambda r: out.print(
-        literal(f"Rebuilt {', '.join(r['rebuilt'])}: positions {r['positions']}"),
+        literal(tr(message("Rebuilt {names}: positions {positions}",
+                           names=tuple(r["rebuilt"]), positions=r["positions"]))),
         highlight=False, soft_wrap=True))
 
 
@@ -313,7 +321,8 @@ def policy_show() -> None:
                 "values": policy.model_dump(mode="json")}
 
     def render(r: dict[str, Any]) -> None:
-        rows = table("setting", "value", title=f"Policy ({r['policy_file'] or 'defaults'})")
+        rows = table("setting", "value", title=tr(message(
+            "Policy ({file})", file=r["policy_file"] or as_message(N_("defaults")))))
         for key, value in r["values"].items():
             rows.add_row(key, cell(value))
         out.print(rows)

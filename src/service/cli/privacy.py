@@ -11,15 +11,18 @@ import typer
 
 from ledger.crypto import create_key_file, key_id_of, read_key_file
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import message
 from service.cli.common import (
     client,
     local_ledger,
     note,
+    number,
     out,
     run,
     show,
     show_outcome,
     table,
+    tr,
 )
 
 deletion_app = typer.Typer(help="Deletion requests and erasure (DL-1..DL-3).",
@@ -43,8 +46,9 @@ def find_by(
             rows.add_row(c["customer_id"], c["name"] or "", c["source_channel"] or "",
                          str(c["version"]))
         out.print(rows)
-        note(f"{len(result['customers'])} found; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} found; reflects event position {position}",
+                        count=number(len(result["customers"])),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -60,8 +64,8 @@ def duplicates() -> None:
         for group in result["groups"]:
             rows.add_row(group["reason"], "\n".join(group["customer_ids"]))
         out.print(rows)
-        note(f"{len(result['groups'])} groups; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} groups; reflects event position {position}",
+                        count=number(len(result["groups"])), position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -189,10 +193,12 @@ def keys_rotate_kek(
                     "configure": None if target else str(new_kek_file)}
 
     def render(r: dict[str, Any]) -> None:
-        out.print(f"Re-wrapped {r['rewrapped_keys']} data keys; KEK id now {r['kek_id']}.",
+        out.print(tr(message("Re-wrapped {count} data keys; KEK id now {kek_id}.",
+                             count=number(r["rewrapped_keys"]), kek_id=r["kek_id"])),
                   highlight=False, soft_wrap=True)
         if r["configure"]:
-            note(f"Point LEDGER_KEK_FILE at {r['configure']}; the old KEK is no longer needed.")
+            note(tr(message("Point LEDGER_KEK_FILE at {path}; the old KEK is no longer "
+                            "needed.", path=r["configure"])))
 
     show(run(action), render)
 

@@ -16,10 +16,22 @@ from typing import Annotated, Any
 
 import typer
 
+from ledger.domain.messages import N_, message
 from projections.anomalies import AuditAnomalies
 from projections.audit import AuditTrailQuery
 from service.cli.audit import audit_app
-from service.cli.common import cell, client, note, options, out, run, table
+from service.cli.common import (
+    cell,
+    client,
+    note,
+    number,
+    options,
+    out,
+    run,
+    table,
+    tr,
+    when,
+)
 from service.cli.query_options import query_options
 
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV rows instead of a table.")]
@@ -44,7 +56,7 @@ def _emit(result: dict[str, Any], rows: Callable[[dict[str, Any]], Iterable[dict
     for record in records:
         shown.add_row(*(cell(record.get(column, "")) for column in columns))
     out.print(shown)
-    note(f"{len(records)} row(s)")
+    note(tr(message("{count} row(s)", count=number(len(records)))))
 
 
 def _history_rows(result: dict[str, Any]) -> Iterable[dict[str, Any]]:
@@ -93,7 +105,8 @@ def audit_history(customer_id: str, as_json: JsonFlag = False, as_csv: CsvFlag =
         with client() as ledger:
             return ledger.customer_history(customer_id)
 
-    _emit(run(action), _history_rows, f"History of customer {customer_id}", as_json, as_csv)
+    _emit(run(action), _history_rows, tr(message("History of customer {customer_id}",
+                                                 customer_id=customer_id)), as_json, as_csv)
 
 
 @audit_app.command("as-of")
@@ -108,7 +121,9 @@ def audit_as_of(
         with client() as ledger:
             return ledger.customer_as_of(customer_id, at)
 
-    _emit(run(action), _state_rows, f"Customer {customer_id} as of {at}", as_json, as_csv)
+    _emit(run(action), _state_rows, tr(message("Customer {customer_id} as of {at}",
+                                               customer_id=customer_id, at=when(at))),
+          as_json, as_csv)
 
 
 @audit_app.command("trail")
@@ -119,7 +134,7 @@ def audit_trail(as_json: JsonFlag = False, as_csv: CsvFlag = False, **fields: An
         with client() as ledger:
             return ledger.audit_trail(**fields)
 
-    _emit(run(action), _trail_rows, "Audit trail", as_json, as_csv)
+    _emit(run(action), _trail_rows, tr(N_("Audit trail")), as_json, as_csv)
 
 
 @audit_app.command("anomalies")
@@ -132,4 +147,6 @@ def audit_anomalies(as_json: JsonFlag = False, as_csv: CsvFlag = False, **fields
         with client() as ledger:
             return ledger.audit_anomalies(since, until)
 
-    _emit(run(action), _anomaly_rows, f"Anomalies {since} .. {until}", as_json, as_csv)
+    _emit(run(action), _anomaly_rows, tr(message("Anomalies {since} .. {until}",
+                                                 since=when(since), until=when(until))),
+          as_json, as_csv)

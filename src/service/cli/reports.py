@@ -12,8 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import message
 from projections.reports import REPORTS
-from service.cli.common import cell, client, note, options, out, run, table
+from service.cli.common import cell, client, note, number, options, out, run, table, tr
 
 _NAMES = ", ".join(REPORTS)
 
@@ -46,16 +47,19 @@ def report(
         writer.writerows([cell(row.get(column, "")) for column in columns]
                          for row in result["rows"])
         return
-    shown = table(*columns, title=f"Report {name}")
+    shown = table(*columns, title=tr(message("Report {name}", name=name)))
     for row in result["rows"]:
         shown.add_row(*(cell(row.get(column)) for column in columns))
     out.print(shown)
     hidden = result.get("hidden_dimensions")
-    note(f"{len(result['rows'])} row(s); reflects event position {result['reflects_position']}"
-         + (f"; left out (you may not read it): {', '.join(hidden)}" if hidden else ""))
+    note(tr(message("{count} row(s); reflects event position {position}{hidden}",
+                    count=number(len(result["rows"])), position=result["reflects_position"],
+                    hidden=message("; left out (you may not read it): {dimensions}",
+                                   dimensions=", ".join(hidden)) if hidden else "")))
 
 
 def _known(name: str) -> str:
     if name not in REPORTS:
-        raise ValidationFailedError([Problem("name", f"is not a report: one of {_NAMES}")])
+        raise ValidationFailedError([Problem("name", message("is not a report: one of {names}",
+                                                             names=_NAMES))])
     return name

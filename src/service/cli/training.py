@@ -7,7 +7,19 @@ from typing import Annotated, Any
 
 import typer
 
-from service.cli.common import admin_client, note, out, run, show, show_outcome, table
+from ledger.domain.messages import N_, message
+from service.cli.common import (
+    admin_client,
+    note,
+    number,
+    out,
+    run,
+    show,
+    show_outcome,
+    table,
+    tr,
+    when,
+)
 
 training_app = typer.Typer(help="Training and assessment (TR-1..TR-3).", no_args_is_help=True)
 
@@ -66,13 +78,15 @@ def training_overdue(
 
     def render(result: dict[str, Any]) -> None:
         rows = table("username", "department", "reason", "due on", "last passed on",
-                     title=f"Overdue for assessment as of {result['as_of']}")
+                     title=tr(message("Overdue for assessment as of {date}",
+                                      date=when(result["as_of"]))))
         for e in result["employees"]:
             rows.add_row(e["username"], e["department"], e["reason"], e["due_on"],
-                         e["last_passed_on"] or "never")
+                         e["last_passed_on"] or tr(N_("never")))
         out.print(rows)
-        note(f"{len(result['employees'])} employee(s) overdue; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("{count} employee(s) overdue; reflects event position {position}",
+                        count=number(len(result["employees"])),
+                        position=result["reflects_position"])))
 
     show(run(action), render)
 
@@ -95,7 +109,7 @@ def training_pass_rates(
                 rows.add_row(r[key], str(r["assessments"]), str(r["passed"]),
                              f"{r['pass_rate']:.0%}")
             out.print(rows)
-        note(f"pass mark {result['pass_mark']}; reflects event position "
-             f"{result['reflects_position']}")
+        note(tr(message("pass mark {pass_mark}; reflects event position {position}",
+                        pass_mark=result["pass_mark"], position=result["reflects_position"])))
 
     show(run(action), render)

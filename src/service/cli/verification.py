@@ -13,7 +13,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
+from rich.text import Text
 
+from ledger.domain.messages import N_, message
 from ledger.integrity.report import IntegrityViolationError
 from ledger.key_audit import KeyReport, verify_keys
 from ledger.keystore import KeyStore
@@ -27,6 +29,7 @@ from service.cli.common import (
     fail,
     local_ledger,
     note,
+    number,
     options,
     out,
     refuse_url,
@@ -34,6 +37,7 @@ from service.cli.common import (
     settings,
     show,
     table,
+    tr,
 )
 from service.cli.operations import projections_app
 from service.cli.privacy import keys_app
@@ -52,18 +56,25 @@ def _row_id(key: dict[str, Any]) -> str:
     return " ".join(f"{column}={value}" for column, value in key.items())
 
 
+def _verdict(ok: bool) -> Text:
+    return Text(tr(N_("OK")), style="bold green") if ok else Text(
+        tr(N_("DIFFERS FROM THE LOG")), style="bold red")
+
+
 def _render_read_models(result: dict[str, Any]) -> None:
-    verdict = "[bold green]OK[/]" if result["ok"] else "[bold red]DIFFERS FROM THE LOG[/]"
-    out.print(f"Read models and snapshots: {verdict}", highlight=False)
+    out.print(Text.assemble(tr(N_("Read models and snapshots: ")), _verdict(result["ok"])),
+              highlight=False)
     rows = table("read model", "position", "result", "digest")
     for check in result["read_models"]:
         rows.add_row(check["read_model"], str(check["position"]),
-                     "ok" if check["ok"] else f"{check['differences_total']} row(s) differ",
+                     tr(N_("ok")) if check["ok"] else tr(message(
+                         "{count} row(s) differ", count=number(check["differences_total"]))),
                      check["live_digest"][:16])
     snapshots = result["snapshots"]
-    rows.add_row("snapshots", "-", "ok" if snapshots["ok"] else
-                 f"{snapshots['findings_total']} of {snapshots['checked']} differ",
-                 f"{snapshots['checked']} checked")
+    rows.add_row(tr(N_("snapshots")), "-", tr(N_("ok")) if snapshots["ok"] else tr(message(
+                 "{differ} of {checked} differ", differ=snapshots["findings_total"],
+                 checked=snapshots["checked"])),
+                 tr(message("{checked} checked", checked=snapshots["checked"])))
     out.print(rows)
     found = table("read model", "table", "row id", "problem")
     for check in result["read_models"]:
@@ -72,7 +83,7 @@ def _render_read_models(result: dict[str, Any]) -> None:
             found.add_row(check["read_model"], difference["table"],
                           _row_id(difference["key"]), _cell(difference["problem"] + columns))
     for finding in snapshots["findings"]:
-        found.add_row("snapshots", "-", _row_id({"aggregate_id": finding["aggregate_id"],
+        found.add_row(tr(N_("snapshots")), "-", _row_id({"aggregate_id": finding["aggregate_id"],
                                                  "version": finding["version"]}),
                       _cell(finding["problem"]))
     if found.row_count:
@@ -106,7 +117,8 @@ def projections_verify(as_json: JsonFlag = False) -> None:
         if not result["snapshots"]["ok"]:
             differing.append("snapshots")
         fail(IntegrityViolationError(
-            "stored state does not follow from the event log: " + ", ".join(differing),
+            message("stored state does not follow from the event log: {differing}",
+                    differing=", ".join(differing)),
             details={"differing": differing}))
 
 
@@ -135,21 +147,20 @@ def _log_and_key_store() -> Iterator[tuple[LedgerStore, KeyStore]]:
 
 
 def _render_keys(result: dict[str, Any]) -> None:
-    verdict = "[bold green]OK[/]" if result["ok"] else "[bold red]DIFFERS FROM THE LOG[/]"
-    out.print(f"Key store: {verdict}", highlight=False)
+    out.print(Text.assemble(tr(N_("Key store: ")), _verdict(result["ok"])), highlight=False)
     rows = table("check", "count")
-    for label, name in (("live customers (log)", "live_customers"),
-                        ("erased customers (log)", "erased_customers"),
-                        ("stored data keys", "stored_keys"),
-                        ("spare keys made ahead", "spare_keys")):
-        rows.add_row(label, str(result[name]))
+    for label, name in ((N_("live customers (log)"), "live_customers"),
+                        (N_("erased customers (log)"), "erased_customers"),
+                        (N_("stored data keys"), "stored_keys"),
+                        (N_("spare keys made ahead"), "spare_keys")):
+        rows.add_row(tr(label), str(result[name]))
     out.print(rows)
     if result["findings"]:
         found = table("customer id", "kind", "what is wrong")
         for finding in result["findings"]:
             found.add_row(finding["customer_id"], finding["kind"], _cell(finding["detail"]))
         out.print(found)
-        note(f"{len(result['findings'])} finding(s)")
+        note(tr(message("{count} finding(s)", count=number(len(result["findings"])))))
 
 
 @keys_app.command("verify")
@@ -167,6 +178,6 @@ def keys_verify(as_json: JsonFlag = False) -> None:
     if not report.ok:
         kinds = sorted({finding.kind for finding in report.findings})
         fail(IntegrityViolationError(
-            f"the key store does not follow from the event log: {len(report.findings)} "
-            f"finding(s) ({', '.join(kinds)})",
+            message("the key store does not follow from the event log: {count} finding(s) "
+                    "({kinds})", count=number(len(report.findings)), kinds=", ".join(kinds)),
             details={"customer_ids": sorted({f.customer_id for f in report.findings})}))

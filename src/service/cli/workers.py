@@ -11,9 +11,10 @@ from typing import Annotated
 
 import typer
 
+from ledger.domain.messages import N_, message
 from ledger.logging import configure_logging
 from service.bootstrap import bootstrap
-from service.cli.common import literal, out, redacted, run, settings
+from service.cli.common import literal, out, redacted, run, settings, tr
 from service.processes import check_background_elsewhere
 from service.worker import Worker, chosen_jobs
 
@@ -52,8 +53,10 @@ def worker(
                     for number in (signal.SIGTERM, signal.SIGINT)}
         try:
             process.start()
-            out.print(literal(f"Ledger worker {process.process} started, may drive "
-                              f"{len(jobs)} jobs (store: {redacted(chosen.database_url)})"),
+            out.print(literal(tr(message(
+                "Ledger worker {process} started, may drive {count} jobs (store: {store})",
+                process=process.process, count=len(jobs),
+                store=redacted(chosen.database_url)))),
                       highlight=False, soft_wrap=True)
             while not stopping.wait(1.0):
                 pass
@@ -61,4 +64,4 @@ def worker(
             process.stop()
             for number, handler in previous.items():
                 signal.signal(number, handler)
-    out.print("Ledger worker stopped", highlight=False)
+    out.print(tr(N_("Ledger worker stopped")), highlight=False)
