@@ -25,7 +25,8 @@ class CustomerView(Projection):
 
     name = "customer_view"
     tables = ("customer_view",)
-    schema_version = 4
+    # 5: every quarter a customer was reviewed in, not only the last (UP-1 for past quarters).
+    schema_version = 5
     topics = frozenset(topic_of(cls) for cls in (
         Customer.Registered, Customer.ChangeVerified, Customer.Reviewed,
         Customer.ChangeProposed, Customer.ChangeRejected, Customer.Erased,
@@ -46,6 +47,7 @@ class CustomerView(Projection):
                 profile TEXT NOT NULL,
                 last_review TEXT,
                 last_review_quarter TEXT,
+                reviewed_quarters TEXT NOT NULL,
                 registered_at TEXT NOT NULL,
                 updated_at TEXT NOT NULL,
                 erased_at TEXT,
@@ -91,8 +93,10 @@ class CustomerView(Projection):
         elif isinstance(event, Customer.Reviewed):
             review = {"quarter": event.quarter, "reviewed_on": event.reviewed_on,
                       "outcome": event.outcome, "reviewed_by": event.reviewed_by}
+            quarters = sorted({*json.loads(row["reviewed_quarters"]), event.quarter})
             row |= {"last_review": json.dumps(review, ensure_ascii=False),
-                    "last_review_quarter": event.quarter}
+                    "last_review_quarter": event.quarter,
+                    "reviewed_quarters": json.dumps(quarters)}
         elif isinstance(event, Customer.LegalHoldPlaced | Customer.LegalHoldLifted):
             row["legal_holds"] = json.dumps(_holds_after(json.loads(row["legal_holds"]), event))
 
@@ -108,8 +112,8 @@ def _holds_after(holds: list[dict[str, Any]], event: Any) -> list[dict[str, Any]
 
 
 COLUMNS = ("customer_id", "version", "name", "name_key", "source_channel", "profile",
-           "last_review", "last_review_quarter", "registered_at", "updated_at", "erased_at",
-           "position", "legal_holds")
+           "last_review", "last_review_quarter", "reviewed_quarters", "registered_at",
+           "updated_at", "erased_at", "position", "legal_holds")
 _UPDATE = ("UPDATE customer_view SET " + ", ".join(f"{c} = :{c}" for c in COLUMNS[1:])  # noqa: S608
            + " WHERE customer_id = :customer_id")
 # Few enough parameters per statement for either backend's limit.
@@ -131,7 +135,8 @@ def _load(cursor: Cursor, customer_ids: set[str]) -> dict[str, dict[str, Any] | 
 def _row_of(event: Any, position: int) -> dict[str, Any]:
     at = event.timestamp.isoformat()
     return {"customer_id": str(event.originator_id), "version": event.originator_version,
-            "last_review": None, "last_review_quarter": None, "registered_at": at,
+            "last_review": None, "last_review_quarter": None, "reviewed_quarters": "[]",
+            "registered_at": at,
             "updated_at": at, "erased_at": None, "position": position, "legal_holds": "[]",
             } | _profile_columns(event.profile)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
@@ -18,7 +18,7 @@ from pydantic import (
     Field,
 )
 
-from ledger.domain.customer import quarter_of
+from ledger.domain.customer import day_after_quarter, quarter_of
 from ledger.domain.errors import NotFoundError, PermissionDeniedError
 from ledger.domain.messages import message
 from ledger.domain.sensitivity import current_clearance
@@ -163,13 +163,21 @@ class Queries:
     def __init__(self, runner: ProjectionRunner, wait_timeout: float,
                  today: Callable[[], date] = date.today,
                  protector: ProfileProtector | None = None,
-                 business_date: Callable[[datetime], date] | None = None) -> None:
+                 business_date: Callable[[datetime], date] | None = None,
+                 zone: tzinfo = UTC) -> None:
         self.read = ReadModels(runner, wait_timeout)
         self.views = runner.views
         self.today = today
+        self.zone = zone
         # The policy's day of a moment (its time zone), as the write side decided with.
         self.business_date = business_date or (lambda moment: moment.date())
         self.protector = protector
+
+    def quarter_ends(self, quarter: str) -> str:
+        """The moment ``quarter`` ends in the policy's time zone, as the view stores times
+        (ISO 8601 in UTC), so registration times compare with it as text."""
+        first = datetime.combine(day_after_quarter(quarter), time(0), tzinfo=self.zone)
+        return first.astimezone(UTC).isoformat()
 
     def get_customer(self, query: GetCustomer) -> dict[str, Any]:
         with self.read.reading(query, "customer_view") as (cursor, position):
@@ -224,13 +232,16 @@ class Queries:
     def list_reviews_due(self, query: ListReviewsDue) -> dict[str, Any]:
         quarter = query.quarter or quarter_of(self.today())
         with self.read.reading(query, "customer_view") as (cursor, position):
+            # Due: registered by the quarter's end and not reviewed in it (whatever later
+            # quarters hold: a past quarter is judged by its own reviews).
             rows = cursor.all(
                 "SELECT customer_id, name, last_review_quarter, registered_at FROM customer_view"
-                " WHERE erased_at IS NULL"
-                " AND (last_review_quarter IS NULL OR last_review_quarter < :quarter)"
+                " WHERE erased_at IS NULL AND registered_at < :ends"
+                " AND reviewed_quarters NOT LIKE :reviewed"
                 " ORDER BY COALESCE(last_review_quarter, ''), registered_at, customer_id"
                 " LIMIT :limit",
-                {"quarter": quarter, "limit": query.limit + 1})
+                {"ends": self.quarter_ends(quarter), "reviewed": f'%"{quarter}"%',
+                 "limit": query.limit + 1})
         rows, more = first_of(rows, query.limit)
         due = [{"customer_id": r[0], "name": r[1], "last_reviewed_quarter": r[2],
                 "registered_at": r[3]} for r in rows]

@@ -187,6 +187,7 @@ class Reports:
     def __init__(self, queries: Queries, policy: Policy,
                  today: Callable[[], date] | None = None) -> None:
         self.read = queries.read
+        self.quarters = queries
         self.protector = queries.protector
         self.policy = policy
         self.today = today or queries.today
@@ -217,11 +218,14 @@ class Reports:
     def review_coverage(self, query: ReviewCoverageReport) -> dict[str, Any]:
         quarter = query.quarter or quarter_of(self.today())
         with self.read.reading(query, "customer_view") as (cursor, position):
-            rows = cursor.all("SELECT source_channel, last_review_quarter FROM customer_view"
-                              " WHERE erased_at IS NULL")
+            # The customers the quarter had (registered by its end), each reviewed in it or
+            # not: a review in a later quarter does not count for this one.
+            rows = cursor.all("SELECT source_channel, reviewed_quarters FROM customer_view"
+                              " WHERE erased_at IS NULL AND registered_at < :ends",
+                              {"ends": self.quarters.quarter_ends(quarter)})
         groups: dict[str | None, list[bool]] = {}
         for channel, reviewed in rows:
-            groups.setdefault(channel, []).append(reviewed is not None and reviewed >= quarter)
+            groups.setdefault(channel, []).append(quarter in json.loads(reviewed))
         every = [done for marks in groups.values() for done in marks]
         found = [_coverage(channel, groups[channel])
                  for channel in sorted(groups, key=lambda c: (c is None, c or ""))]

@@ -269,7 +269,7 @@ def _bootstrap(settings: Settings, policy: Policy, *, clock: Clock,
             backup_status = backup_metrics_provider(backup_place, policy.backup, clock)
     queries = Queries(runner, settings.read_wait_timeout,
                       today=lambda: policy.business_date(clock()), protector=protector,
-                      business_date=policy.business_date)
+                      business_date=policy.business_date, zone=policy.zone)
     faults = FaultQueries(ReadModels(runner, settings.read_wait_timeout), clock)
     query_handlers = queries.handlers() | PrivacyQueries(
         queries, backups.shredded_for if backups else None).handlers() | {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +21,7 @@ from ledger.domain.deletion import DeletionRequest
 from ledger.domain.errors import PermissionDeniedError, ValidationFailedError
 from ledger.domain.paths import apply_changes, value_at
 from projections.audit import AuditTrailQuery
+from projections.queries import ListReviewsDue
 from projections.reports import (
     CustomersReport,
     DeletionsReport,
@@ -92,6 +93,28 @@ def test_each_report_counts_the_scenario_and_states_its_position(
     assert pending == {"age": "8-30 days", "proposals": 2, "late": 1}
 
 
+def test_a_past_quarter_is_judged_by_its_own_reviews_and_its_own_customers(
+        ledger: Ledger, clock: FixedClock) -> None:
+    clock.now = datetime(2026, 9, 10, 3, 0, tzinfo=UTC)  # 2026-Q3 in Shanghai
+    summer = _register(ledger, 1, "sales", None, None)
+    clock.now = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # 2026-Q4
+    autumn = _register(ledger, 2, "sales", None, None)
+    ledger.bus.execute(RecordReview(customer_id=UUID(summer)), CLERK)  # reviewed in Q4 only
+
+    def due(quarter: str) -> list[str]:
+        answer = _report(ledger, ListReviewsDue(quarter=quarter))
+        return [c["customer_id"] for c in answer["customers"]]
+
+    def covered(quarter: str) -> tuple[int, int]:
+        rows = _report(ledger, ReviewCoverageReport(quarter=quarter))["rows"]
+        return rows[-1]["reviewed"], rows[-1]["due"]
+
+    assert due("2026-Q4") == [autumn] and covered("2026-Q4") == (1, 1)
+    # In Q3 only the summer customer existed, and no one reviewed it then.
+    assert due("2026-Q3") == [summer] and covered("2026-Q3") == (0, 1)
+    assert due("2020-Q1") == [] and covered("2020-Q1") == (0, 0)
+
+
 def test_a_reader_without_address_clearance_gets_no_region_grouping(ledger: Ledger) -> None:
     _register(ledger, 1, "sales", "manufacturer", "Zhejiang")
     ledger.runner.catch_up()
@@ -136,16 +159,16 @@ def _folded_customers(ledger: Ledger, events: list[Any]) -> dict[tuple[str, Any]
 
 def _folded_coverage(events: list[Any], quarter: str) -> dict[Any, tuple[int, int]]:
     channel: dict[str, Any] = {}
-    reviewed: dict[str, str] = {}
+    reviewed: dict[str, set[str]] = {}
     for event in events:
         customer_id = str(event.originator_id)
         if isinstance(event, Customer.Registered):
             channel[customer_id] = event.profile.get("source_channel")
         elif isinstance(event, Customer.Reviewed):
-            reviewed[customer_id] = event.quarter
+            reviewed.setdefault(customer_id, set()).add(event.quarter)
     marks: dict[Any, list[bool]] = {}
     for customer_id, source in channel.items():
-        marks.setdefault(source, []).append(reviewed.get(customer_id, "") >= quarter)
+        marks.setdefault(source, []).append(quarter in reviewed.get(customer_id, set()))
     every = [mark for group in marks.values() for mark in group]
     return {source: (sum(group), len(group) - sum(group)) for source, group in
             [*marks.items(), (None, every)]}

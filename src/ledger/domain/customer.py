@@ -45,6 +45,12 @@ def quarter_of(day: date) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
+def day_after_quarter(quarter: str) -> date:
+    """The first day of the quarter after ``quarter`` (``2026-Q4`` -> 2027-01-01)."""
+    year, number = int(quarter[:4]), int(quarter[-1])
+    return date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
+
+
 class Customer(LedgerAggregate):
     """One customer record: its validated profile and the changes waiting for verification."""
 
