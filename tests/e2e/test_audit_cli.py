@@ -16,6 +16,7 @@ import pytest
 
 from ledger.domain.errors import NotFoundError, ValidationFailedError
 from ledger.integrity.report import IntegrityUnverifiedError, IntegrityViolationError
+from service.preflight import PathUnusableError
 from tests.conftest import FAST_HASHING_POLICY
 from tests.e2e.conftest import CLI_TIMEOUT, QUICK_HASHING, ledger_env
 from tests.e2e.forked import run_ledger
@@ -131,13 +132,17 @@ def test_export_without_any_checkpoint_is_not_found(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args", [
-    ("audit", "verify", "--checkpoint", "nowhere.json"),
     ("audit", "verify", "--from-checkpoint"),
     ("audit", "verify", "--checkpoint", "profile.json"),
 ])
 def test_a_bad_checkpoint_argument_is_a_validation_error(sealed_cli: Cli,
                                                          args: tuple[str, ...]) -> None:
     assert sealed_cli(*args).returncode == ValidationFailedError.exit_code
+
+
+def test_a_checkpoint_file_that_is_not_there_is_path_unusable(sealed_cli: Cli) -> None:
+    done = sealed_cli("audit", "verify", "--checkpoint", "nowhere.json")
+    assert done.returncode == PathUnusableError.exit_code, done.stderr
 
 
 def test_production_refuses_to_start_without_a_signing_key_and_writes_nothing(

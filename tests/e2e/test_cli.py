@@ -23,6 +23,7 @@ from ledger.domain.errors import (
     WorkflowViolationError,
 )
 from service.cli import app
+from service.preflight import PathUnusableError
 from tests.e2e.conftest import CLI_TIMEOUT, PASSWORD, QUICK_HASHING, RunningServer, ledger_env
 from tests.e2e.forked import run_ledger
 from tests.factories import make_profile
@@ -226,8 +227,12 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 REFUSALS = {
     "invalid profile": (["customer", "register", "bad.json"], ValidationFailedError,
                         ["basic.email", "basic.legal_representative", "source_channel"]),
-    "missing file": (["customer", "register", "nowhere.json"], ValidationFailedError,
+    "missing file": (["customer", "register", "nowhere.json"], PathUnusableError,
                      ["no such file: nowhere.json"]),
+    "directory for a file": (["customer", "register", "."], PathUnusableError,
+                             ["cannot read ."]),
+    "missing checkpoint": (["audit", "verify", "--checkpoint", "nowhere.json"],
+                           PathUnusableError, ["no such file: nowhere.json"]),
     "not JSON": (["customer", "register", "broken.json"], ValidationFailedError,
                  ["not valid JSON"]),
     "unknown change path": (["change", "propose", "{customer}", "--happened-on", "2024-03-01",

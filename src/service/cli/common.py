@@ -346,8 +346,12 @@ def read_json(source: Path) -> Any:
         text = sys.stdin.read() if str(source) == "-" else source.read_text(encoding="utf-8")
         return json.loads(text)
     except FileNotFoundError:
-        raise ValidationFailedError([Problem("file", "not found")],
-                                    message("no such file: {path}", path=str(source))) from None
+        # A file the arguments name that cannot be read: path_unusable (exit 73), as for
+        # every other such file (an export to identify, a directory given for a file).
+        raise PathUnusableError(message("no such file: {path}", path=str(source))) from None
+    except (IsADirectoryError, PermissionError):
+        raise PathUnusableError(message("cannot read {path}: it is a directory or not "
+                                        "readable", path=str(source))) from None
     except UnicodeDecodeError:
         raise ValidationFailedError([Problem("file", "not UTF-8 text")],
                                     message("the input file is not UTF-8 text: {path}",
