@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import psycopg
 from psycopg import sql as pgsql
+from psycopg.abc import Buffer
+from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
 from psycopg_pool import ConnectionPool
 
 from ledger.sql import Cursor, DbApiCursor, Params, Row, SqlDatabase, sql_placeholders
@@ -16,6 +18,29 @@ from ledger.sql import Cursor, DbApiCursor, Params, Row, SqlDatabase, sql_placeh
 # Below this many rows a pipelined INSERT beats setting up a COPY (measured on PostgreSQL
 # 15: COPY moves ~400,000 rows/s, pipelined single-row INSERTs ~90,000).
 COPY_MIN_ROWS = 64
+
+
+def _nul_free(text: str) -> str:
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+class _NulFreeText(StrDumperUnknown):
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(_nul_free(obj))
+
+
+class _NulFreeBinary(StrBinaryDumper):
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(_nul_free(obj))
+
+
+def _without_nul(connection: psycopg.Connection[Any]) -> None:
+    """PostgreSQL text holds no NUL: a value holding one would fail its statement, and a
+    read model applying an event that holds one (an audit record of what someone typed)
+    would fail on it for ever. The service refuses control characters at its door; what
+    still arrives (a stored event, an in-process caller) is written with U+FFFD instead."""
+    connection.adapters.register_dumper(str, _NulFreeBinary)
+    connection.adapters.register_dumper(str, _NulFreeText)
 
 
 class _PostgresCursor(DbApiCursor):
@@ -79,7 +104,7 @@ class PostgresDatabase(SqlDatabase):
     def __init__(self, conninfo: str, *, pool_size: int = 4, name: str = "ledger-sql") -> None:
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             conninfo, min_size=1, max_size=pool_size, open=True, name=name,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True}, configure=_without_nul,
         )
 
     @contextmanager

@@ -30,7 +30,7 @@ from ledger.integrity.report import IntegrityUnverifiedError, IntegrityViolation
 from ledger.transient import UnavailableError
 from projections.runner import NotReflectedYetError
 from service.alerts import AlertNotDeliveredError
-from service.http_guard import InternalError
+from service.http_guard import InternalError, PayloadTooLargeError
 from service.listener import AddressUnusableError
 from service.preflight import PathUnusableError
 
@@ -77,6 +77,7 @@ __all__ = [
     "NotFoundError",
     "NotReflectedYetError",
     "PathUnusableError",
+    "PayloadTooLargeError",
     "PermissionDeniedError",
     "Problem",
     "ServiceUnavailableError",

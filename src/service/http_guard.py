@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from urllib.parse import unquote
 
 import structlog
 from starlette.datastructures import MutableHeaders
@@ -27,6 +28,24 @@ _BRACKET = re.compile(rb"[\[\]{}]")
 
 INTERNAL_ERROR_MESSAGE = N_("internal error; the request was not completed (the server log "
                             "has the details)")
+
+
+# The largest request body read: a customer profile with every field full is a few KB, an
+# export to identify (base64) the largest; anything bigger is refused before it is read on.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+# A control character is no part of any text the ledger takes (tab, line feed and carriage
+# return aside): in a path, a query or a JSON string's escapes it is refused at the door, so
+# none reaches an event, an audit record or a query (PostgreSQL text holds no NUL at all).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ESCAPED_CONTROL = re.compile(rb"(?<!\\)(?:\\\\)*\\u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF])")
+
+
+class PayloadTooLargeError(LedgerError):
+    """A request body larger than the service reads (``MAX_BODY_BYTES``)."""
+
+    code = "payload_too_large"
+    http_status = 413
+    exit_code = 14
 
 
 class InternalError(LedgerError):
@@ -77,6 +96,16 @@ def body_problem(body: bytes) -> str | None:
         return N_("the body must be JSON encoded in UTF-8")
     if json_depth(body) > MAX_JSON_DEPTH:
         return message("JSON nested deeper than {levels} levels", levels=MAX_JSON_DEPTH)
+    if b"\\u00" in body and _ESCAPED_CONTROL.search(body):
+        return N_("a text in the body holds a control character")
+    return None
+
+
+def address_problem(scope: Scope) -> str | None:
+    """Why the request's path or query cannot be taken (a control character), or None."""
+    query = unquote(scope.get("query_string", b"").decode("latin-1"))
+    if _CONTROL.search(scope["path"]) or _CONTROL.search(query):
+        return N_("the address holds a control character")
     return None
 
 
@@ -110,10 +139,20 @@ class ResponseGuard:
             await send(message)
 
         try:
+            problem = address_problem(scope)
+            if problem is not None:
+                await _send_error(send_guarded, ValidationFailedError(
+                    [Problem("address", problem)]), language)
+                return
             if scope["method"] in ("POST", "PUT", "PATCH"):
-                body = await _whole_body(receive)
+                body = await _whole_body(receive, _declared_length(scope))
                 if body is None:
                     return  # the client went away
+                if body is _TOO_LARGE:
+                    await _send_error(send_guarded, PayloadTooLargeError(message(
+                        "the request body is larger than {limit} bytes",
+                        limit=MAX_BODY_BYTES)), language)
+                    return
                 problem = body_problem(body)
                 if problem is not None:
                     await _send_error(send_guarded, ValidationFailedError(
@@ -137,13 +176,35 @@ class ResponseGuard:
                 await _send_error(send_guarded, InternalError(INTERNAL_ERROR_MESSAGE), language)
 
 
-async def _whole_body(receive: Receive) -> bytes | None:
+_TOO_LARGE = b"\x00too large"  # a marker, compared by identity
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+async def _whole_body(receive: Receive, declared: int) -> bytes | None:
+    """The body, read to its end; ``_TOO_LARGE`` (unread or no further) once it is, or says
+    it is, more than ``MAX_BODY_BYTES``."""
+    if declared > MAX_BODY_BYTES:
+        return _TOO_LARGE
     chunks = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return _TOO_LARGE
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
 
