@@ -98,9 +98,12 @@ def propose_change(command: ProposeChange, uow: UnitOfWork) -> Result:
     current = _plain_profile(uow, customer)
     plain = validate_changes(current, command.changes, uow.policy.mandatory_fields)
     changes = uow.personal_data.seal_changes(str(customer.id), plain, current)
+    # A future day is refused by the customer below; its deadline is not worked out first
+    # (for a day late in 9999 the holiday calendar would need the year 10000).
     record_by = working_day_deadline(command.happened_on,
                                      uow.policy.key_change_deadline_working_days,
-                                     uow.policy.holiday_calendar)
+                                     uow.policy.holiday_calendar
+                                     ) if command.happened_on <= uow.today() else None
     proposal_id = customer.propose_change(
         changes, happened_on=command.happened_on, proposed_by=uow.actor, today=uow.today(),
         record_by=record_by,

@@ -167,9 +167,12 @@ def test_propose_change_on_a_stale_version_is_a_conflict(ledger: WriteSide) -> N
     assert error.details == {"expected_version": 1, "current_version": 2}
 
 
-def test_propose_change_that_happened_tomorrow_is_refused(ledger: WriteSide) -> None:
+@pytest.mark.parametrize("happened_on", [TODAY + timedelta(days=1), date(9999, 12, 31)],
+                         ids=["tomorrow", "the last day of 9999"])
+def test_propose_change_that_happened_in_the_future_is_refused(ledger: WriteSide,
+                                                              happened_on: date) -> None:
     command = ProposeChange(customer_id=a_customer(ledger), changes=NEW_EMAIL,
-                            happened_on=TODAY + timedelta(days=1))
+                            happened_on=happened_on)
     assert refused(ledger, command, ValidationFailedError).fields == ["happened_on"]
 
 
