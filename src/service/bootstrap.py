@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from pydantic import BaseModel
@@ -22,7 +23,8 @@ from commands.read_audit import ReadAudit, reading_in_full
 from commands.registry import ALL_HANDLERS
 from commands.training_follower import TrainingFollower
 from ledger.connect import postgres_conninfo
-from ledger.crypto import BlindIndex, key_id_of
+from ledger.crypto import BlindIndex, KeyMaterialError, key_id_of
+from ledger.domain.messages import message
 from ledger.domain.sensitivity import Clearance
 from ledger.erasures import ErasureFollower
 from ledger.export_marks import TraceKey
@@ -162,15 +164,48 @@ def open_key_store(settings: Settings, views: SqlDatabase, index_key: bytes) -> 
     check_keystore_location(settings)
     kek = load_kek(settings)
     url = settings.effective_keystore_url
+    if urlsplit(url).scheme == "sqlite" and url != settings.database_url and not (
+            sqlite_path_of(url).exists()) and _holds_events(views):
+        raise _key_store_missing()  # before SQLite would make an empty file of it
     db = views if url == settings.database_url else open_database(url, settings, "ledger-keys")
     keys = KeyStore(db, kek)
     try:
+        if not _has_table(db, "keystore_meta") and _holds_events(views):
+            raise _key_store_missing()
         keys.create_tables(index_key_id=key_id_of(index_key, "index"))
     except Exception:
         if db is not views:
             db.close()
         raise
     return keys
+
+
+def _has_table(db: SqlDatabase, table: str, *, rows: bool = False) -> bool:
+    """Whether ``db`` has ``table`` (holding at least one row, with ``rows``)."""
+    with db.snapshot() as cursor:
+        if db.dialect == "sqlite":
+            found = cursor.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                               "name = :table", {"table": table})
+        else:
+            found = cursor.one("SELECT 1 WHERE to_regclass(:table) IS NOT NULL",
+                               {"table": table})
+        if found is None or not rows:
+            return found is not None
+        return cursor.one(f"SELECT 1 FROM {table} LIMIT 1") is not None  # noqa: S608
+
+
+def _holds_events(views: SqlDatabase) -> bool:
+    return _has_table(views, EventLog.of(views.dialect).table, rows=True)
+
+
+def _key_store_missing() -> KeyMaterialError:
+    """An empty key store beside an event store that holds events is a key store lost, not
+    a new one: made anew it would leave every customer unreadable and take new keys that a
+    restore of the real one would then lose."""
+    return KeyMaterialError(message(
+        "the key store (LEDGER_KEYSTORE_URL) is missing or empty, but the event store "
+        "already holds events: restore the key store (ledger backup restore ID --keys-to URL) "
+        "or point LEDGER_KEYSTORE_URL at it; nothing was written"))
 
 
 def read_models(protector: ProfileProtector) -> list[Projection]:
