@@ -5,6 +5,7 @@ traceback, and nothing written."""
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import subprocess
@@ -197,3 +198,29 @@ def test_a_ledger_opened_from_another_directory_makes_no_key_files_there(
     assert done.returncode == KeyMaterialError.exit_code, done.stderr
     assert "LEDGER_DATA_DIR" in done.stderr and "Traceback" not in done.stderr
     assert list(elsewhere.iterdir()) == []  # no new KEK, no new blind-index key
+
+
+def test_json_nested_too_deep_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    ledger(tmp_path, "init")
+    events = stored_events(tmp_path)
+    (tmp_path / "deep.json").write_text('{"a":' * 2000 + "1" + "}" * 2000, encoding="utf-8")
+
+    from_file = ledger(tmp_path, "customer", "register", "deep.json",
+                       LEDGER_ACTOR="local-admin")
+    from_option = ledger(tmp_path, "change", "propose", "6f1c3a52-8d4e-4c1b-9a57-2f0e8b1d3c44",
+                         "--happened-on", "2024-03-01", "--set-json",
+                         "basic.email=" + "[" * 100_000, LEDGER_ACTOR="local-admin")
+
+    for done in (from_file, from_option):
+        assert done.returncode == ValidationFailedError.exit_code, done.stderr
+        assert "nested deeper than 32 levels" in done.stderr and "Traceback" not in done.stderr
+    assert stored_events(tmp_path) == events
+
+
+def test_a_profile_saved_with_a_byte_order_mark_reads_as_typed(tmp_path: Path) -> None:
+    ledger(tmp_path, "init")
+    (tmp_path / "bom.json").write_text("\ufeff" + json.dumps({"basic": {}}), encoding="utf-8")
+
+    done = ledger(tmp_path, "customer", "register", "bom.json", LEDGER_ACTOR="local-admin")
+
+    assert "not valid JSON" not in done.stderr  # read: the profile's own rules decide

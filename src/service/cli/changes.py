@@ -13,6 +13,7 @@ from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.domain.messages import N_, message
 from projections.queries import ListLateKeyChanges, ListPendingProposals, ListReviewsDue
 from service.cli.common import (
+    check_nesting,
     client,
     more_note,
     note,
@@ -47,6 +48,7 @@ def parse_assignments(assignments: list[str], json_assignments: list[str]) -> di
         try:
             if not sep:
                 raise ValueError
+            check_nesting(value, "--set-json")
             changes[path.strip()] = json.loads(value)
         except ValueError:
             problems.append(Problem("--set-json", "must look like path=<JSON value>"))

@@ -40,6 +40,7 @@ from ledger.transient import is_transient, unavailable
 from service.bootstrap import Ledger, bootstrap
 from service.client import LedgerClient
 from service.client_retry import RetryPolicy
+from service.http_guard import MAX_JSON_DEPTH, json_depth
 from service.preflight import PathUnusableError
 
 # Piped or redirected output has no width to fit: Rich would assume 80 columns and cut a
@@ -341,9 +342,20 @@ def admin_client() -> Iterator[LedgerClient]:
                                       client_address="cli")
 
 
+def check_nesting(text: str, field: str) -> None:
+    """JSON nested as deep as the service would refuse (HTTP: 422) is refused here too,
+    before the parser and the validators recurse through it to the end of the stack."""
+    if json_depth(text.encode()) > MAX_JSON_DEPTH:
+        raise ValidationFailedError([Problem(field, message(
+            "JSON nested deeper than {levels} levels", levels=MAX_JSON_DEPTH))])
+
+
 def read_json(source: Path) -> Any:
     try:
-        text = sys.stdin.read() if str(source) == "-" else source.read_text(encoding="utf-8")
+        # utf-8-sig: a file saved with a byte-order mark (Windows Notepad) reads as typed.
+        text = sys.stdin.read() if str(source) == "-" else source.read_text(
+            encoding="utf-8-sig")
+        check_nesting(text, "file")
         return json.loads(text)
     except FileNotFoundError:
         # A file the arguments name that cannot be read: path_unusable (exit 73), as for
