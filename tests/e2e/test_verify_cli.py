@@ -104,12 +104,16 @@ def test_an_erasure_only_the_key_store_records_is_explained_in_plain_text(cli: C
     assert "would read as [erased]" in shown and "\\[erased]" not in human.stdout
 
 
-# An event edited by hand so that it no longer decodes: cut short, or rewritten as text.
+# An event edited by hand so that it no longer decodes: cut short, rewritten as text, or
+# still JSON with a field renamed.
 UNDECODABLE = {
     "cut short": "UPDATE stored_events SET state = CAST(substr(CAST(state AS TEXT), 1, 100)"
                  " AS BLOB) WHERE rowid = ?",
     "rewritten as text": "UPDATE stored_events SET state = replace(state, 'x', 'x')"
                          " WHERE rowid = ?",
+    # Still JSON, but no longer the event: one of its fields renamed.
+    "a field renamed": "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT),"
+                       " '\"profile\"', '\"pr0file\"') AS BLOB) WHERE rowid = ?",
 }
 
 

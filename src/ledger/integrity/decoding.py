@@ -9,7 +9,9 @@ bytes (they may hold personal data).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from eventsourcing.domain import Snapshot
@@ -51,7 +53,13 @@ class CheckedMapper(Mapper[Any]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         try:
-            return super().to_domain_event(stored_event)
+            event = super().to_domain_event(stored_event)
+            # The library fills the object from the JSON without asking its class: an
+            # event edited into other JSON that still parses (a field renamed, removed)
+            # would decode, then fail whatever reads the missing field.
+            if not _required_fields(type(event)) <= event.__dict__.keys():
+                raise MapperDeserialisationError
+            return event
         except (MapperDeserialisationError, TopicError):
             snapshot = _is_snapshot(stored_event.topic)
             position = getattr(stored_event, "id", None)
@@ -69,3 +77,14 @@ def _is_snapshot(topic: str) -> bool:
         return issubclass(resolve_topic(topic), Snapshot)
     except (TopicError, TypeError):
         return False
+
+
+@cache
+def _required_fields(event_class: type) -> frozenset[str]:
+    """The fields an event of ``event_class`` must carry: those without a default (a field
+    added later with one reads its default on the events stored before it)."""
+    if not dataclasses.is_dataclass(event_class):
+        return frozenset()
+    return frozenset(f.name for f in dataclasses.fields(event_class)
+                     if f.default is dataclasses.MISSING
+                     and f.default_factory is dataclasses.MISSING)
