@@ -56,10 +56,26 @@ def check_paths_usable(settings: Settings) -> None:
                                             reason=as_message(reason)))
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _sqlite_or_empty(path: Path) -> bool:
+    """Whether ``path`` starts as every SQLite database does (an empty file is a new one);
+    an unreadable one is left for the open to report."""
+    try:
+        with path.open("rb") as file:
+            start = file.read(len(SQLITE_HEADER))
+    except OSError:
+        return True
+    return not start or start == SQLITE_HEADER
+
+
 def _unusable_because(path: Path, is_directory: bool) -> str | None:
     if path.exists():
         if path.is_dir() != is_directory:
             return N_("is not a directory") if is_directory else N_("is a directory")
+        if not is_directory and not _sqlite_or_empty(path):
+            return N_("is not a SQLite database (damaged, or another kind of file)")
         return None
     existing = path.parent
     while not existing.exists():

@@ -18,6 +18,7 @@ from ledger.crypto import KeyMaterialError
 from service.client import LedgerClient
 from service.client_retry import RetryPolicy
 from service.errors import ServiceUnavailableError, ValidationFailedError, error_class
+from service.preflight import PathUnusableError
 from tests.e2e.conftest import CLI_TIMEOUT, free_port, ledger_env
 from tests.e2e.forked import run_ledger
 
@@ -224,3 +225,18 @@ def test_a_profile_saved_with_a_byte_order_mark_reads_as_typed(tmp_path: Path) -
     done = ledger(tmp_path, "customer", "register", "bom.json", LEDGER_ACTOR="local-admin")
 
     assert "not valid JSON" not in done.stderr  # read: the profile's own rules decide
+
+
+@pytest.mark.parametrize("contents", [b"\x8f\x02" * 50_000, b"not a database at all\n"],
+                         ids=["random bytes", "text"])
+def test_a_database_file_that_is_no_sqlite_database_is_named_and_nothing_is_written(
+        tmp_path: Path, contents: bytes) -> None:
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "ledger.sqlite3").write_bytes(contents)
+
+    done = ledger(tmp_path, "keys", "status",
+                  database_url=f"sqlite:///{tmp_path / 'var' / 'ledger.sqlite3'}")
+
+    assert done.returncode == PathUnusableError.exit_code, done.stderr
+    assert "is not a SQLite database" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in (tmp_path / "var").iterdir()) == ["ledger.sqlite3"]
