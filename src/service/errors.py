@@ -8,6 +8,7 @@ transports.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ledger.backup.errors import BackupInvalidError, BackupOverdueError, DrillFailedError
@@ -54,8 +55,14 @@ ERROR_CLASSES = error_classes()
 def error_from_dict(body: dict[str, Any]) -> LedgerError:
     """Rebuild the typed error a remote ledger reported."""
     code = str(body.get("code", ""))
-    message = str(body.get("message", "unknown error"))
-    return error_class(code).rebuilt(message, body.get("details") or {})
+    # What another server said is shown on a terminal: no control character of its own
+    # (an escape sequence could repaint the screen) survives the trip.
+    message = _CONTROL.sub("", str(body.get("message", "unknown error")))
+    details = body.get("details")
+    return error_class(code).rebuilt(message, details if isinstance(details, dict) else {})
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 __all__ = [

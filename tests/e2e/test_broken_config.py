@@ -9,7 +9,10 @@ import json
 import socket
 import sqlite3
 import subprocess
-from contextlib import closing
+import threading
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -240,3 +243,53 @@ def test_a_database_file_that_is_no_sqlite_database_is_named_and_nothing_is_writ
     assert done.returncode == PathUnusableError.exit_code, done.stderr
     assert "is not a SQLite database" in done.stderr and "Traceback" not in done.stderr
     assert sorted(p.name for p in (tmp_path / "var").iterdir()) == ["ledger.sqlite3"]
+
+
+@contextmanager
+def impostor(read_answer: dict[str, object], status: int = 200) -> Iterator[str]:
+    """An HTTP server that is no ledger: it lets anyone log in, then answers every read
+    with ``read_answer``."""
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, code: int, body: dict[str, object]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self._answer(200, {"token": "T", "roles": ["sales"], "notices": []})
+
+        def do_GET(self) -> None:
+            self._answer(status, read_answer)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_at_url_that_is_no_ledger_is_one_line_without_its_escape_sequences(
+        tmp_path: Path) -> None:
+    customer = "6f1c3a52-8d4e-4c1b-9a57-2f0e8b1d3c44"
+    with impostor({}) as url:
+        empty = ledger(tmp_path, "--url", url, "--actor", "li.na", "customer", "show", customer,
+                       LEDGER_PASSWORD=SECRET)
+    hostile = {"error": {"code": "made_up", "message": "\u001b[31mPWNED\u001b[0m"}}
+    with impostor(hostile, status=400) as url:
+        painted = ledger(tmp_path, "--url", url, "--actor", "li.na", "customer", "show",
+                         customer, LEDGER_PASSWORD=SECRET)
+
+    assert empty.returncode == ServiceUnavailableError.exit_code, empty.stderr
+    assert "not a ledger's answer" in empty.stderr and "Traceback" not in empty.stderr
+    assert painted.returncode != 0 and "PWNED" in painted.stderr
+    assert "\x1b" not in painted.stderr + painted.stdout

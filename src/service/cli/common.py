@@ -40,6 +40,7 @@ from ledger.transient import is_transient, unavailable
 from service.bootstrap import Ledger, bootstrap
 from service.client import LedgerClient
 from service.client_retry import RetryPolicy
+from service.errors import ServiceUnavailableError
 from service.http_guard import MAX_JSON_DEPTH, json_depth
 from service.preflight import PathUnusableError
 
@@ -380,8 +381,17 @@ def show(data: Any, render: Callable[[Any], None]) -> None:
     data = localised(data, translate())
     if options.json:
         out.print_json(json.dumps(data, ensure_ascii=False, default=str))
-    else:
+        return
+    try:
         render(data)
+    except (KeyError, TypeError, AttributeError) as error:
+        if not options.url:
+            raise
+        # Another kind of server at --url: its answer is not a ledger's, and says so in a
+        # line rather than a traceback.
+        fail(ServiceUnavailableError(message(
+            "the service at --url answered with something that is not a ledger's answer "
+            "({kind})", kind=type(error).__name__)))
 
 
 def cell(value: Any) -> str:
