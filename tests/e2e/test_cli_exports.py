@@ -99,8 +99,13 @@ def test_reports_print_as_a_table_or_csv_and_an_export_never_overwrites_a_file(
     assert unknown.returncode == 3 and "salaries" not in unknown.stderr
 
     (cli.workdir / "taken.csv").write_text("mine\n", encoding="utf-8")
+    before = cli.stored_events()
     refused = cli(*EXPORT, "--out", "taken.csv", actor="wang.fang", **policy)
     assert refused.returncode != 0 and (cli.workdir / "taken.csv").read_text() == "mine\n"
+    assert cli.stored_events() == before  # refused before the export was recorded
+    bad_field = cli(*EXPORT, "-f", "basic.salary", "--out", "never.csv", actor="wang.fang",
+                    **policy)
+    assert bad_field.returncode == 3 and not (cli.workdir / "never.csv").exists()
     exported = cli.json("export", "report", "customers", "--purpose", "board pack",
                         "--out", "board.csv", actor="wang.fang", **policy)
     assert exported["result"]["rows"] == len(rows)

@@ -4,6 +4,8 @@ and name the export a leaked file came from."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,11 +57,11 @@ def export_customers(
                        created_until=created_until)
 
     def action() -> dict[str, Any]:
-        with client() as ledger:
+        with _claimed(output) as claimed, client() as ledger:
             answer = ledger.export_customers(field, purpose=purpose, format=fmt,
                                              filter=criteria, request_id=request,
                                              command_id=command_id)
-        return _write(answer, output)
+            return _write(answer, output, claimed)
 
     def render(answer: dict[str, Any]) -> None:
         result = answer["result"]
@@ -88,15 +90,37 @@ def export_customers(
     show(run(action), render)
 
 
-def _write(answer: dict[str, Any], output: Path | None) -> dict[str, Any]:
+@contextmanager
+def _claimed(output: Path | None) -> Iterator[int | None]:
+    """``--out``, made new and private before the export runs: a path that cannot be
+    written (it exists, it is a link) is refused before anything is recorded, not after an
+    export nobody received. Removed again if the export does not complete."""
+    if output is None:
+        yield None
+        return
+    descriptor = create_private_file(output)
+    try:
+        yield descriptor
+    except BaseException:
+        os.close(descriptor)
+        output.unlink(missing_ok=True)
+        raise
+
+
+def _write(answer: dict[str, Any], output: Path | None, claimed: int | None
+           ) -> dict[str, Any]:
     """Write the answer's file, new and private (0600: an export holds customer data)."""
     content = answer.pop("content")
     if content is not None:
         path = output or Path(answer["file"]["filename"])
-        descriptor = create_private_file(path)
+        descriptor = claimed if claimed is not None else create_private_file(path)
         with os.fdopen(descriptor, "wb") as written:
             written.write(content)
         answer["written_to"] = str(path)
+    elif claimed is not None and output is not None:
+        # Nothing to write (the export was run before): the claimed file goes again.
+        os.close(claimed)
+        output.unlink(missing_ok=True)
     if answer.get("file"):
         answer["file"].pop("content_base64")
     return answer
@@ -118,11 +142,11 @@ def export_report(
 ) -> None:
     """Export a report to a file with its visible mark, audited like every export."""
     def action() -> dict[str, Any]:
-        with client() as ledger:
+        with _claimed(output) as claimed, client() as ledger:
             answer = ledger.export_report(name, purpose=purpose, format=fmt,
                                           params={"quarter": quarter} if quarter else {},
                                           command_id=command_id)
-        return _write(answer, output)
+            return _write(answer, output, claimed)
 
     def render(answer: dict[str, Any]) -> None:
         result = answer["result"]
