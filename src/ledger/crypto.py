@@ -51,10 +51,23 @@ def key_id_of(key: bytes, purpose: str) -> str:
     return hmac.new(key, f"ledger-key-id:{purpose}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
+# A key file holds 44 characters of base64 and a line break; anything this large is not one.
+KEY_FILE_LIMIT = 4096
+
+
 def read_key_file(path: Path, purpose: str) -> bytes:
     """A 32-byte key stored as base64 in a file; refuse a missing or malformed one."""
     try:
-        text = path.read_text(encoding="ascii").strip()
+        if path.exists() and not path.is_file():
+            # A device, a pipe or a directory: /dev/zero would be read for ever.
+            raise KeyMaterialError(message("the {purpose} file is not a regular file: {path}",
+                                           purpose=purpose, path=str(path)))
+        with path.open("rb") as file:
+            raw = file.read(KEY_FILE_LIMIT + 1)
+        if len(raw) > KEY_FILE_LIMIT:
+            raise KeyMaterialError(message("the {purpose} file is too large to hold a key: "
+                                           "{path}", purpose=purpose, path=str(path)))
+        text = raw.decode("ascii").strip()
     except FileNotFoundError:
         raise KeyMaterialError(message("the {purpose} file does not exist: {path}",
                                        purpose=purpose, path=str(path))) from None

@@ -125,6 +125,24 @@ def _defaults() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+# A policy file is a few KB of TOML; one larger than this is not one (a device, a dump).
+POLICY_FILE_LIMIT = 1024 * 1024
+
+
+def _read_policy_text(path: Path) -> str:
+    if path.exists() and not path.is_file():
+        raise ValidationFailedError([Problem("policy_file", "is not a regular file")],
+                                    message("the policy file is not a regular file: {path}",
+                                            path=str(path)))
+    with path.open("rb") as file:
+        raw = file.read(POLICY_FILE_LIMIT + 1)
+    if len(raw) > POLICY_FILE_LIMIT:
+        raise ValidationFailedError([Problem("policy_file", "is too large")],
+                                    message("the policy file is larger than {limit} bytes: "
+                                            "{path}", limit=POLICY_FILE_LIMIT, path=str(path)))
+    return raw.decode("utf-8")
+
+
 def load_policy(path: Path | None = None, *, operations: Collection[str] | None = None
                 ) -> Policy:
     """Load the defaults, overlaid by the values in ``path``; a bad file is a clear error.
@@ -134,7 +152,7 @@ def load_policy(path: Path | None = None, *, operations: Collection[str] | None 
     values = _defaults()
     if path is not None:
         try:
-            overrides = tomllib.loads(path.read_text(encoding="utf-8"))
+            overrides = tomllib.loads(_read_policy_text(path))
         except FileNotFoundError:
             raise ValidationFailedError(
                 [Problem("policy_file", "file not found")],

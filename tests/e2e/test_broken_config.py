@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ledger.crypto import KeyMaterialError
+from ledger.domain.errors import LedgerError
 from service.client import LedgerClient
 from service.client_retry import RetryPolicy
 from service.errors import ServiceUnavailableError, ValidationFailedError, error_class
@@ -293,3 +294,15 @@ def test_a_server_at_url_that_is_no_ledger_is_one_line_without_its_escape_sequen
     assert "not a ledger's answer" in empty.stderr and "Traceback" not in empty.stderr
     assert painted.returncode != 0 and "PWNED" in painted.stderr
     assert "\x1b" not in painted.stderr + painted.stdout
+
+
+@pytest.mark.parametrize(("setting", "command", "error"), [
+    ("LEDGER_KEK_FILE", ["init"], KeyMaterialError),
+    ("LEDGER_POLICY_FILE", ["policy", "show"], ValidationFailedError),
+], ids=["KEK", "policy"])
+def test_a_device_named_for_a_file_is_refused_not_read_for_ever(
+        tmp_path: Path, setting: str, command: list[str], error: type[LedgerError]) -> None:
+    done = ledger(tmp_path, *command, **{setting: "/dev/zero"})
+
+    assert done.returncode == error.exit_code, done.stderr
+    assert "not a regular file" in done.stderr and "Traceback" not in done.stderr
