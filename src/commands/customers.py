@@ -19,6 +19,9 @@ from ledger.domain.errors import ConflictError
 from ledger.domain.free_text import CHANGE_REJECTION_PATH
 from ledger.domain.profile import validate_changes, validate_profile
 
+# No record of this ledger's customers is older: a day before it is a typo (0001-01-01).
+EARLIEST_DAY = date(1900, 1, 1)
+
 
 class RegisterCustomer(Command):
     """Register a new customer with a complete profile (CI-1..CI-4)."""
@@ -34,7 +37,7 @@ class ProposeChange(Command):
     name = "propose-change"
     customer_id: UUID
     changes: ChangeSetBody
-    happened_on: date
+    happened_on: date = Field(ge=EARLIEST_DAY)
     expected_version: int | None = Field(default=None, ge=1)
 
 
@@ -72,7 +75,7 @@ class RecordReview(Command):
     name = "record-review"
     customer_id: UUID
     outcome: ReviewOutcome = ReviewOutcome.CONFIRMED
-    reviewed_on: date | None = None
+    reviewed_on: date | None = Field(default=None, ge=EARLIEST_DAY)
     expected_version: int | None = Field(default=None, ge=1)
 
 def register_customer(command: RegisterCustomer, uow: UnitOfWork) -> Result:

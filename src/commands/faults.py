@@ -165,6 +165,8 @@ def resolve_fault(command: ResolveFault, uow: UnitOfWork) -> Result:
 
 
 def report_incident(command: ReportIncident, uow: UnitOfWork) -> Result:
+    if command.detected_at > uow.clock() + CLOCK_SKEW:
+        raise ValidationFailedError([Problem("detected_at", "lies in the future")])
     incident = Incident.report(kind=command.kind, summary=command.summary,
                                detected_at=command.detected_at, reported_by=uow.actor)
     uow.add(incident)

@@ -99,6 +99,14 @@ def test_a_bad_fault_report_is_refused_and_writes_nothing(ledger: Ledger,
         ledger.bus.execute_named("report-fault", fields, SYSADMIN)
 
 
+def test_an_incident_detected_in_the_future_is_refused_and_writes_nothing(
+        ledger: Ledger) -> None:
+    with store_unchanged(ledger.store), pytest.raises(ValidationFailedError):
+        ledger.bus.execute_named("report-incident", {
+            "kind": "attack", "summary": "spraying",
+            "detected_at": "9999-12-31T23:00:00+00:00"}, SYSADMIN)
+
+
 def test_a_resolved_fault_takes_no_more_steps_and_an_unknown_one_is_not_found(
         ledger: Ledger) -> None:
     fault_id = report(ledger)["result"]["fault_id"]

@@ -167,13 +167,17 @@ def test_propose_change_on_a_stale_version_is_a_conflict(ledger: WriteSide) -> N
     assert error.details == {"expected_version": 1, "current_version": 2}
 
 
-@pytest.mark.parametrize("happened_on", [TODAY + timedelta(days=1), date(9999, 12, 31)],
-                         ids=["tomorrow", "the last day of 9999"])
-def test_propose_change_that_happened_in_the_future_is_refused(ledger: WriteSide,
-                                                              happened_on: date) -> None:
-    command = ProposeChange(customer_id=a_customer(ledger), changes=NEW_EMAIL,
-                            happened_on=happened_on)
-    assert refused(ledger, command, ValidationFailedError).fields == ["happened_on"]
+@pytest.mark.parametrize("happened_on", [TODAY + timedelta(days=1), date(9999, 12, 31),
+                                         date(1, 1, 1)],
+                         ids=["tomorrow", "the last day of 9999", "the year 1"])
+def test_propose_change_that_happened_in_the_future_or_before_1900_is_refused(
+        ledger: WriteSide, happened_on: date) -> None:
+    customer_id = a_customer(ledger)
+    with store_unchanged(ledger.store), pytest.raises(ValidationFailedError) as error:
+        ledger.bus.execute_named("propose-change", {
+            "customer_id": str(customer_id), "changes": NEW_EMAIL,
+            "happened_on": happened_on.isoformat()}, ALICE)
+    assert [p.field for p in error.value.problems] == ["happened_on"]
 
 
 # Verify ---------------------------------------------------------------------------------
