@@ -194,6 +194,19 @@ def _has_table(db: SqlDatabase, table: str, *, rows: bool = False) -> bool:
         return cursor.one(f"SELECT 1 FROM {table} LIMIT 1") is not None  # noqa: S608
 
 
+def _check_signing_key_kept(signing_keys: SigningKeySource, views: SqlDatabase) -> None:
+    """A development signing key is made only for a ledger that has signed nothing yet: one
+    made anew beside stored checkpoints would make every earlier checkpoint read as forged
+    ("tampering detected") when the truth is a lost key file."""
+    if (signing_keys.create_if_missing and not signing_keys.path.exists()
+            and _has_table(views, "integrity_checkpoints", rows=True)):
+        raise KeyMaterialError(message(
+            "the signing key file {path} is missing, but this ledger's checkpoints were "
+            "signed with it: restore the file (or set LEDGER_SIGNING_KEY_FILE to it); a new "
+            "key would make every earlier checkpoint read as forged",
+            path=str(signing_keys.path)))
+
+
 def _holds_events(views: SqlDatabase) -> bool:
     return _has_table(views, EventLog.of(views.dialect).table, rows=True)
 
@@ -270,6 +283,7 @@ def _bootstrap(settings: Settings, policy: Policy, *, clock: Clock,
     index_key = load_index_key(settings)
     views = open_views(settings)
     try:
+        _check_signing_key_kept(signing_keys, views)
         keys = open_key_store(settings, views, index_key)
     except Exception:
         views.close()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ledger.crypto import KeyMaterialError
 from ledger.domain.errors import NotFoundError, ValidationFailedError
 from ledger.integrity.report import IntegrityUnverifiedError, IntegrityViolationError
 from service.preflight import PathUnusableError
@@ -286,3 +287,14 @@ def test_a_public_key_file_that_is_not_one_is_a_validation_error(store: Store) -
         ValidationFailedError.exit_code)
     assert store("audit", "verify", LEDGER_SIGNING_PUBLIC_KEY_FILE="var/signing_key.pem"
                  ).returncode == ValidationFailedError.exit_code
+
+
+def test_a_lost_development_signing_key_is_refused_not_made_again(store: Store) -> None:
+    key = store.workdir / "var" / "signing_key.pem"
+    key.unlink()
+
+    done = store("audit", "seal")
+
+    assert done.returncode == KeyMaterialError.exit_code, done.stderr
+    assert "signing_key.pem is missing" in done.stderr
+    assert not key.exists()  # no new key, so no earlier checkpoint reads as forged
