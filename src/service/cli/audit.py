@@ -44,6 +44,7 @@ from service.cli.common import (
     options,
     out,
     read_json,
+    refuse_url,
     run,
     settings,
     show,
@@ -53,13 +54,6 @@ from service.cli.common import (
 
 audit_app = typer.Typer(help="Tamper evidence: verify the event history, export checkpoints.",
                         no_args_is_help=True)
-
-
-def _local_only() -> None:
-    if options.url:
-        raise ValidationFailedError([Problem("url", "not supported by audit commands")],
-                                    "audit commands read the database directly; drop --url "
-                                    "and set --database-url")
 
 
 def _read_exported(path: Path) -> SignedCheckpoint:
@@ -126,7 +120,7 @@ def audit_verify(
     """Recompute the hash chain over every stored record (read-only); exit 11 on tampering,
     12 if older records are covered by no checkpoint a trusted key verifies."""
     def action() -> VerifyReport:
-        _local_only()
+        refuse_url()
         if from_checkpoint and checkpoint is None:
             raise ValidationFailedError([Problem("from_checkpoint", "needs --checkpoint")])
         chosen = settings()
@@ -164,7 +158,7 @@ def audit_verify(
 def audit_export_checkpoint() -> None:
     """Print the latest signed checkpoint as JSON, with its public key, to keep elsewhere."""
     def action() -> dict[str, Any]:
-        _local_only()
+        refuse_url()
         database = open_read_only(settings())
         try:
             with database.snapshot() as cursor:
@@ -198,7 +192,7 @@ def audit_public_key() -> None:
 def audit_status() -> None:
     """How far sealing has got against the head of the log, and the last checkpoint."""
     def action() -> dict[str, Any]:
-        _local_only()
+        refuse_url()
         database = open_read_only(settings())
         try:
             with database.snapshot() as cursor:
@@ -225,7 +219,7 @@ def audit_status() -> None:
 def audit_seal() -> None:
     """Seal every stored record now and sign a checkpoint of the sealed head."""
     def action() -> dict[str, Any]:
-        _local_only()
+        refuse_url()
         with local_ledger() as ledger:
             sealed = ledger.sealer.seal_all(force_checkpoint=True)
             return {"sealed_now": sealed} | ledger.sealer.status().as_dict()
