@@ -145,14 +145,13 @@ class ResponseGuard:
                     [Problem("address", problem)]), language)
                 return
             if scope["method"] in ("POST", "PUT", "PATCH"):
-                body = await _whole_body(receive, _declared_length(scope))
+                try:
+                    body = await _whole_body(receive, _declared_length(scope))
+                except PayloadTooLargeError as too_large:
+                    await _send_error(send_guarded, too_large, language)
+                    return
                 if body is None:
                     return  # the client went away
-                if body is _TOO_LARGE:
-                    await _send_error(send_guarded, PayloadTooLargeError(message(
-                        "the request body is larger than {limit} bytes",
-                        limit=MAX_BODY_BYTES)), language)
-                    return
                 problem = body_problem(body)
                 if problem is not None:
                     await _send_error(send_guarded, ValidationFailedError(
@@ -176,7 +175,9 @@ class ResponseGuard:
                 await _send_error(send_guarded, InternalError(INTERNAL_ERROR_MESSAGE), language)
 
 
-_TOO_LARGE = b"\x00too large"  # a marker, compared by identity
+def _too_large() -> PayloadTooLargeError:
+    return PayloadTooLargeError(message("the request body is larger than {limit} bytes",
+                                        limit=MAX_BODY_BYTES))
 
 
 def _declared_length(scope: Scope) -> int:
@@ -190,10 +191,10 @@ def _declared_length(scope: Scope) -> int:
 
 
 async def _whole_body(receive: Receive, declared: int) -> bytes | None:
-    """The body, read to its end; ``_TOO_LARGE`` (unread or no further) once it is, or says
-    it is, more than ``MAX_BODY_BYTES``."""
+    """The body, read to its end; ``PayloadTooLargeError`` (read no further) once it is,
+    or says it is, more than ``MAX_BODY_BYTES``."""
     if declared > MAX_BODY_BYTES:
-        return _TOO_LARGE
+        raise _too_large()
     chunks = []
     size = 0
     while True:
@@ -203,7 +204,7 @@ async def _whole_body(receive: Receive, declared: int) -> bytes | None:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            return _TOO_LARGE
+            raise _too_large()
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
