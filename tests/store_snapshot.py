@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -81,26 +81,23 @@ def store_unchanged(store: LedgerStore) -> Iterator[StoreSnapshot]:
 
 
 @contextmanager
-def only_a_denial_recorded(store: LedgerStore) -> Iterator[StoreSnapshot]:
-    """Assert that the block appends exactly one ``PermissionDenied`` audit record and adds,
-    alters or removes nothing else: what a refused operation may write."""
+def only_recorded(store: LedgerStore, record: str) -> Iterator[StoreSnapshot]:
+    """Assert that the block appends exactly one ``record`` (an ``AccessRecord`` event's
+    name) and adds, alters or removes nothing else: what a refused operation may write."""
     before = snapshot_store(store)
     yield before
     after = snapshot_store(store)
     assert after.events[: len(before.events)] == before.events
     assert after.snapshots == before.snapshots
     assert [r.topic.rsplit(":", 1)[1] for r in after.added_since(before)] == [
-        "AccessRecord.PermissionDenied"]
+        f"AccessRecord.{record}"]
 
 
-@contextmanager
-def only_a_hold_refusal_recorded(store: LedgerStore) -> Iterator[StoreSnapshot]:
-    """Assert that the block appends exactly one ``RefusedUnderLegalHold`` audit record and
-    adds, alters or removes nothing else: what an execution refused under a hold writes."""
-    before = snapshot_store(store)
-    yield before
-    after = snapshot_store(store)
-    assert after.events[: len(before.events)] == before.events
-    assert after.snapshots == before.snapshots
-    assert [r.topic.rsplit(":", 1)[1] for r in after.added_since(before)] == [
-        "AccessRecord.RefusedUnderLegalHold"]
+def only_a_denial_recorded(store: LedgerStore) -> AbstractContextManager[StoreSnapshot]:
+    """One ``PermissionDenied`` audit record, and nothing else."""
+    return only_recorded(store, "PermissionDenied")
+
+
+def only_a_hold_refusal_recorded(store: LedgerStore) -> AbstractContextManager[StoreSnapshot]:
+    """One ``RefusedUnderLegalHold`` audit record (an execution refused under a hold)."""
+    return only_recorded(store, "RefusedUnderLegalHold")
