@@ -101,6 +101,21 @@ def body_problem(body: bytes) -> str | None:
     return None
 
 
+def media_type_problem(scope: Scope, body: bytes) -> str | None:
+    """Why a request body is not taken as JSON for its media type, or None: a body sent
+    without ``Content-Type: application/json`` (or a ``+json`` type) would reach a route as
+    bytes, refused there with no word about the header (``curl -d`` sends a form's type)."""
+    if not body.strip():
+        return None
+    declared = next((value.decode("latin-1") for name, value in scope.get("headers", ())
+                     if name == b"content-type"), "")
+    media_type = declared.partition(";")[0].strip().lower()
+    if media_type == "application/json" or (media_type.startswith("application/")
+                                            and media_type.endswith("+json")):
+        return None
+    return N_("the body must be JSON sent with the header Content-Type: application/json")
+
+
 def address_problem(scope: Scope) -> str | None:
     """Why the request's path or query cannot be taken (a control character), or None."""
     query = unquote(scope.get("query_string", b"").decode("latin-1"))
@@ -152,7 +167,7 @@ class ResponseGuard:
                     return
                 if body is None:
                     return  # the client went away
-                problem = body_problem(body)
+                problem = body_problem(body) or media_type_problem(scope, body)
                 if problem is not None:
                     await _send_error(send_guarded, ValidationFailedError(
                         [Problem("body", problem)]), language)

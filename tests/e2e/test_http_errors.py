@@ -104,6 +104,36 @@ def test_a_body_that_cannot_be_read_as_json_is_a_422_and_writes_nothing(
     assert ledger.store.head_position() == head
 
 
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded",
+                                          "text/plain"], ids=["none", "curl-d", "text"])
+def test_a_json_body_sent_without_its_media_type_is_a_422_naming_the_header(
+        api: TestClient, ledger: Ledger, content_type: str | None) -> None:
+    # curl -d sends a form's media type: the body would reach the route as bytes.
+    head = ledger.store.head_position()
+    body = b'{"customer_id": "' + UNKNOWN_ID.encode() + b'", "proposal_id": "p"}'
+
+    answer = api.post("/commands/verify-change", content=body,
+                      headers={"Content-Type": content_type} if content_type else {})
+
+    assert answer.status_code == 422, answer.text
+    error = error_of(answer)
+    assert fields_of(error) == ["body"]
+    assert "Content-Type: application/json" in error["details"]["problems"][0]["message"]
+    assert ledger.store.head_position() == head
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8",
+                                          "application/merge-patch+json"])
+def test_a_json_media_type_with_parameters_or_a_json_suffix_is_read(
+        api: TestClient, content_type: str) -> None:
+    body = b'{"customer_id": "' + UNKNOWN_ID.encode() + b'", "proposal_id": "p"}'
+
+    answer = api.post("/commands/verify-change", content=body,
+                      headers={"Content-Type": content_type})
+
+    assert answer.status_code == 404, answer.text  # read, and refused for its unknown customer
+
+
 def test_brackets_inside_strings_do_not_count_as_nesting(api: TestClient) -> None:
     username = "[" * 50 + "{" * 50
 
