@@ -88,6 +88,23 @@ def in_process_app(make_ledger: Callable[..., Ledger], sqlite_url: str
         yield client, ledger
 
 
+def test_every_route_but_login_and_the_probes_needs_a_token(
+        in_process_app: tuple[TestClient, Ledger]) -> None:
+    # The README: every route but /auth/login, /healthz, /readyz and the docs needs a token.
+    client, _ledger = in_process_app
+    served = {(method.upper(), path) for path, operations in client.get("/openapi.json")
+              .json()["paths"].items() for method in operations}
+    answered = {(method, path): client.request(method, path.replace("{", "").replace("}", ""),
+                                               json={}).status_code
+                for method, path in served}
+
+    public = {("POST", "/auth/login"), ("GET", "/healthz"), ("GET", "/readyz")}
+    assert public <= served
+    assert {route for route, status in answered.items() if status != 401} == public
+    for route in ("/openapi.json", "/docs"):
+        assert client.get(route).status_code == 200
+
+
 def test_an_expired_token_is_401(in_process_app: tuple[TestClient, Ledger],
                                  clock: FixedClock) -> None:
     client, ledger = in_process_app
