@@ -20,6 +20,7 @@ from ledger.policy import load_policy
 from ledger.policy_access import ROLES
 from ledger.settings import Settings
 from service import errors
+from service.bootstrap import Ledger
 from service.cli import app
 from service.http import create_app
 from tests.e2e.conftest import CLI_TIMEOUT, start_server
@@ -181,6 +182,16 @@ def test_the_masking_tables_state_the_default_policy() -> None:
     for role, cells in rows.items():
         cleared = {level for level, cell in zip(columns, cells, strict=True) if cell == "clear"}
         assert cleared == set(access.clearance.get(role, [])), role
+
+
+def test_the_projections_section_names_every_read_model(sqlite_ledger: Ledger) -> None:
+    section = TEXT[TEXT.index("## Projections"):TEXT.index("## Accounts, login and roles")]
+    first = section.split("\n\n")[1]  # the paragraph that lists them
+    words = ["Seven", "Eight", "Nine", "Ten", "Eleven", "Twelve"]
+    count = words.index(first.split()[0]) + 7
+
+    assert set(re.findall(r"`([a-z_]+)`", first)) >= set(sqlite_ledger.runner.projections)
+    assert count == len(sqlite_ledger.runner.projections)
 
 
 def test_every_route_the_readme_names_is_served() -> None:
