@@ -273,6 +273,27 @@ def test_bad_input_exits_with_its_code_and_a_clear_message_and_writes_nothing(
     assert cli.stored_events() == before + audited_read
 
 
+@pytest.mark.parametrize(("bundle", "error", "mentions"), [
+    ("nowhere.pem", PathUnusableError, ["LEDGER_CA_BUNDLE nowhere.pem: no readable file"]),
+    (".", PathUnusableError, ["LEDGER_CA_BUNDLE .: no readable file"]),
+    ("bad.json", ValidationFailedError, ["LEDGER_CA_BUNDLE holds no PEM certificate"]),
+], ids=["missing", "directory", "not-pem"])
+def test_a_ca_bundle_that_cannot_be_used_is_named_before_anything_is_sent(
+        workspace: dict[str, Any], bundle: str, error: type[LedgerError],
+        mentions: list[str]) -> None:
+    cli: Cli = workspace["cli"]
+
+    # Nothing listens on port 1: the bundle is refused before any connection is tried.
+    refused = cli("--url", "https://127.0.0.1:1", "customer", "find", "Ming", machine=False,
+                  LEDGER_PASSWORD=PASSWORD, LEDGER_CA_BUNDLE=bundle)
+
+    assert refused.returncode == error.exit_code, refused.stderr
+    message = words(refused.stderr)
+    assert f"error [{error.code}]" in message
+    assert all(mention in message for mention in mentions), message
+    assert "Traceback" not in refused.stderr
+
+
 def test_a_refusal_in_json_mode_is_a_parseable_error_on_stderr(
         workspace: dict[str, Any]) -> None:
     cli: Cli = workspace["cli"]

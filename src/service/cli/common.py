@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import ssl
 import string
 import sys
 from collections.abc import Callable, Iterator
@@ -292,6 +293,25 @@ def service_url(url: str) -> str:
     return url
 
 
+def ca_bundle() -> str | None:
+    """``$LEDGER_CA_BUNDLE``, once it names a readable file of PEM certificates: a wrong
+    path or file is one error naming the variable, before any password is sent."""
+    bundle = os.environ.get("LEDGER_CA_BUNDLE")
+    if not bundle:
+        return None
+    if not os.path.isfile(bundle) or not os.access(bundle, os.R_OK):
+        raise PathUnusableError(message("{option} {path}: no readable file there",
+                                        option="LEDGER_CA_BUNDLE", path=bundle))
+    try:
+        ssl.create_default_context(cafile=bundle)
+    except (ssl.SSLError, ValueError):
+        raise ValidationFailedError(
+            [Problem("LEDGER_CA_BUNDLE", "must be a file of PEM certificates")],
+            "LEDGER_CA_BUNDLE holds no PEM certificate: name the file of the certificate "
+            "authority that signed the service's") from None
+    return bundle
+
+
 @contextmanager
 def _remote() -> Iterator[LedgerClient]:
     """A client logged in to the service at ``--url`` as ``--actor`` ($LEDGER_PASSWORD,
@@ -307,7 +327,7 @@ def _remote() -> Iterator[LedgerClient]:
         password = typer.prompt(f"Password for {options.actor}", hide_input=True, err=True)
     with LedgerClient.over_http(url, username=options.actor, password=password,
                                 totp=os.environ.get("LEDGER_TOTP"),
-                                verify=os.environ.get("LEDGER_CA_BUNDLE") or True,
+                                verify=ca_bundle() or True,
                                 retry=RetryPolicy.from_settings(settings()),
                                 language=language()) as remote:
         yield remote
