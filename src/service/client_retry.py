@@ -69,8 +69,10 @@ NOT_RETRIED = frozenset({"not_reflected_yet"})
 
 
 def retryable(error: LedgerError) -> bool:
-    """An error that passes with time: the database or the service did not answer."""
-    return error.http_status == 503 and error.code not in NOT_RETRIED
+    """An error that passes with time: the database or the service did not answer (not
+    one that says it will not pass, such as a certificate that is not trusted)."""
+    return (error.http_status == 503 and error.code not in NOT_RETRIED
+            and error.details.get("retryable") is not False)
 
 
 def gave_up(error: LedgerError, attempts: int, waited: float) -> LedgerError:

@@ -85,10 +85,28 @@ _TRANSPORT_FAILURES: dict[type[httpx.TransportError], str] = {
 }
 
 
+def _tls_failure(error: BaseException) -> str | None:
+    """Why the TLS handshake under a transport error failed for good, or None: a
+    certificate nobody vouched for, or no TLS at the other end (an ``https://`` URL for a
+    plain HTTP service). Trying again changes neither, so neither is retried."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return N_("its TLS certificate is not trusted: give the file of the certificate "
+                      "authority that signed it (LEDGER_CA_BUNDLE, or verify= of "
+                      "LedgerClient.over_http)")
+        if type(cause) is ssl.SSLError:  # its subclasses include a connection cut short
+            return N_("the TLS handshake failed: does it serve HTTPS at this address?")
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def _no_answer(address: str, error: httpx.TransportError) -> ServiceUnavailableError:
+    tls = _tls_failure(error)
+    reason = tls or _TRANSPORT_FAILURES.get(type(error), N_("no HTTP answer"))
     return ServiceUnavailableError(message(
         "the ledger service at {address} did not answer: {reason}", address=address,
-        reason=message(_TRANSPORT_FAILURES.get(type(error), N_("no HTTP answer")))))
+        reason=message(reason)), details={"retryable": False} if tls else None)
 
 
 def _unexpected(status: int) -> LedgerError:

@@ -4,6 +4,7 @@ certificate made in the test."""
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from ledger.credentials import AuthenticationError
 from ledger.domain.errors import PermissionDeniedError
 from service.bootstrap import Ledger
 from service.client import LedgerClient
+from service.errors import ServiceUnavailableError
 from service.http import create_app
 from tests.accounts import PASSWORD as UNIT_PASSWORD
 from tests.accounts import open_account
@@ -177,8 +179,23 @@ def test_the_service_serves_https_with_a_given_certificate(
             specialist.access_review()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{server.base_url}/healthz", timeout=5)  # an unknown certificate
+    # The client says so at once: trying again would not make the certificate trusted.
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailableError, match="certificate is not trusted") as refused:
+        LedgerClient.over_http(server.base_url, username="wang.fang", password=PASSWORD)
+    assert time.monotonic() - started < 10  # not the default 30 seconds of retries
+    assert refused.value.details == {"retryable": False}
     with pytest.raises(httpx.HTTPError):
         httpx.get(server.base_url.replace("https://", "http://") + "/healthz", timeout=5)
+
+
+def test_https_to_a_plain_http_service_is_named_a_failed_handshake_and_not_retried(
+        server: RunningServer) -> None:
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailableError, match="TLS handshake failed"):
+        LedgerClient.over_http(server.base_url.replace("http://", "https://"),
+                               username="wang.fang", password=PASSWORD)
+    assert time.monotonic() - started < 10
 
 
 def test_a_forwarded_for_header_does_not_change_the_address_the_service_checks(
