@@ -6,9 +6,11 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from ledger.domain.errors import NotFoundError
+from ledger.domain.messages import message
+from ledger.policy_access import ROLES
 from ledger.policy_training import TrainingPolicy
 from ledger.sql import Cursor
 from projections.account_answers import AccessReviewAnswer, AccountAnswer, AccountsAnswer
@@ -26,8 +28,17 @@ class ListAccounts(Query):
 
     name = "list-accounts"
     answer = AccountsAnswer
-    role: str | None = Field(default=None, max_length=50)
+    role: str | None = Field(default=None, max_length=50,
+                             description="Only the holders of this role (AC-1).")
     limit: int = Field(default=500, ge=1, le=5000, description="At most this many.")
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, role: str | None) -> str | None:
+        # A misspelt role would list no one, as if nobody held it.
+        if role is not None and role not in ROLES:
+            raise ValueError(message("unknown role; one of {roles}", roles=", ".join(ROLES)))
+        return role
 
 
 class GetAccount(Query):

@@ -59,10 +59,13 @@ def fields_of(error: dict[str, Any]) -> list[str]:
     ("/accounts/" + "u" * 101, {}, "path.username"),
     # A made-up name could be anything: it is reported at its parent, never echoed.
     ("/customers", {"name_prefix": "Ming", "name_prefx": "Ming"}, "query"),
+    # A misspelt role would list no one, as if nobody held it.
+    ("/accounts", {"role": "sales_rep"}, "query.role"),
 ], ids=["no-criterion", "two-criteria", "trail-since-after-until",
         "anomalies-since-after-until", "trail-number-as-time", "anomalies-number-as-time",
         "as-of-number-as-time", "trail-before-year-1-in-utc", "anomalies-after-9999-in-utc",
-        "username-of-101-characters", "a-parameter-the-query-does-not-have"])
+        "username-of-101-characters", "a-parameter-the-query-does-not-have",
+        "an-unknown-role"])
 def test_parameters_that_break_a_rule_are_a_422_naming_the_parameter_and_write_nothing(
         api: TestClient, ledger: Ledger, path: str, params: dict[str, str], field: str) -> None:
     head = ledger.store.head_position()
