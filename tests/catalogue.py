@@ -15,6 +15,9 @@ The scan knows the ledger's ways of saying something to a person:
   marked template too);
 - why a backup is invalid: the last argument of ``invalid(...)`` (``ledger.backup``).
 
+Each of these given a name that its function bound to a text built in place counts as that
+text.
+
 A literal or a text built in place that the command line prints (``out.print``, ``note``,
 a table's ``add_row`` or ``title``, also as one branch of ``a or "never"`` or of
 ``"yes" if x else "no"``) is not in the catalogue: it is printed in English whatever the
@@ -104,15 +107,29 @@ class _Scan(ast.NodeVisitor):
         self.templates: list[Site] = []
         self.unmarked: list[Site] = []
         self.classes: list[str] = []
+        # Per function being scanned: its names bound to a text built in place
+        # (``refused = f"..."`` and then ``raise XError(refused)``).
+        self.built: list[dict[str, ast.expr]] = []
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self.classes.append(node.name)
         self.generic_visit(node)
         self.classes.pop()
 
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.built.append({target.id: assigned.value for assigned in ast.walk(node)
+                           if isinstance(assigned, ast.Assign) and _built(assigned.value)
+                           for target in assigned.targets if isinstance(target, ast.Name)})
+        self.generic_visit(node)
+        self.built.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # noqa: N815 - ast.NodeVisitor's own name
+
     def _texts(self, nodes: list[ast.expr], line: int) -> None:
         for node in nodes:
             text = _literal(node)
+            if isinstance(node, ast.Name) and self.built and node.id in self.built[-1]:
+                node = self.built[-1][node.id]
             if text is not None and text.strip():
                 self.templates.append(Site(self.path, line, text))
             elif _built(node):

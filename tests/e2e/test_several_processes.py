@@ -112,3 +112,9 @@ def test_background_elsewhere_is_refused_on_sqlite_and_nothing_is_written(
     assert done.exit_code == 3, done.output  # invalid settings
     assert "needs PostgreSQL" in done.output and "single-process" in done.output
     assert list(tmp_path.iterdir()) == []  # no database, no key file, no directory
+    # Every word of the refusal, the step it suggests too, has its Chinese text.
+    chinese = CliRunner().invoke(app, ["--lang", "zh-CN", "--database-url", database_url,
+                                       *args], env=ledger_env(database_url))
+    assert chinese.exit_code == 3, chinese.output
+    assert "需要 PostgreSQL" in chinese.output and "请不" in chinese.output
+    assert "needs" not in chinese.output and "serve without" not in chinese.output

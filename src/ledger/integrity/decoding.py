@@ -18,6 +18,7 @@ from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
 from eventsourcing.utils import TopicError, resolve_topic
 
+from ledger.domain.messages import message
 from ledger.integrity.report import IntegrityViolationError
 
 
@@ -27,14 +28,19 @@ class UndecodableEventError(IntegrityViolationError):
     def __init__(self, position: int | None, originator_id: Any, version: int, *,
                  snapshot: bool = False) -> None:
         if snapshot:
-            what = (f"the stored snapshot of aggregate {originator_id} at version {version} "
-                    "cannot be decoded: the snapshots table was altered outside the ledger; "
-                    "`ledger projections verify` reports it")
+            what = message("the stored snapshot of aggregate {aggregate_id} at version "
+                           "{version} cannot be decoded: the snapshots table was altered "
+                           "outside the ledger; `ledger projections verify` reports it",
+                           aggregate_id=str(originator_id), version=version)
+        elif position is not None:
+            what = message("the stored event at position {position} cannot be decoded: the "
+                           "event log was altered outside the ledger; `ledger audit verify` "
+                           "reports the change", position=position)
         else:
-            where = f"position {position}" if position is not None else (
-                f"version {version} of aggregate {originator_id}")
-            what = (f"the stored event at {where} cannot be decoded: the event log was "
-                    "altered outside the ledger; `ledger audit verify` reports the change")
+            what = message("the stored event at version {version} of aggregate "
+                           "{aggregate_id} cannot be decoded: the event log was altered "
+                           "outside the ledger; `ledger audit verify` reports the change",
+                           aggregate_id=str(originator_id), version=version)
         super().__init__(what, details={"position": position,
                                         "aggregate_id": str(originator_id),
                                         "version": version, "snapshot": snapshot})

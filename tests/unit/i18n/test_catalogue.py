@@ -114,7 +114,10 @@ def test_the_scan_finds_raise_sites_problems_tables_and_printed_literals(tmp_pat
         'rows.add_row(when or "never", "yes" if done else tr("no"))\n'
         'shown = table("a", title=f"Report {name}")\n'
         'shown = table("b", title=tr(message("Report {name}", name=name)))\n'
-        'out.print(literal(f"Rebuilt {names}"), literal(name))\n',
+        'out.print(literal(f"Rebuilt {names}"), literal(name))\n'
+        'def refuse(n):\n'
+        '    refused = f"{n} processes need PostgreSQL"\n'
+        '    raise ValidationFailedError([Problem("workers", refused)], refused)\n',
         encoding="utf-8")
 
     found, unmarked = scan(tmp_path)
@@ -125,4 +128,5 @@ def test_the_scan_finds_raise_sites_problems_tables_and_printed_literals(tmp_pat
     assert [(s.line, s.text) for s in unmarked] == [
         (2, "f'version {v} is old'"), (5, "f'{n} found'"), (6, "'done'"), (10, "'never'"),
         (10, "'yes'"), (11, "f'Report {name}'"),
-        (13, "f'Rebuilt {names}'")]
+        (13, "f'Rebuilt {names}'"), (16, "f'{n} processes need PostgreSQL'"),
+        (16, "f'{n} processes need PostgreSQL'")]
