@@ -28,7 +28,7 @@ from ledger.credentials import AuthenticationError, CredentialStore, SessionStat
 from ledger.domain.access import AccessRecord
 from ledger.domain.account import Account, AccountStatus, LockReason, account_id
 from ledger.domain.errors import PermissionDeniedError
-from ledger.domain.messages import Message, message
+from ledger.domain.messages import N_, Message, message
 from ledger.domain.metadata import EventMetadata, recording_as
 from ledger.passwords import passwords_for
 from ledger.policy import Policy
@@ -36,7 +36,7 @@ from ledger.store import LedgerStore
 
 log = structlog.get_logger("ledger.auth")
 
-LOGIN_FAILED = "wrong username or password"
+LOGIN_FAILED = N_("wrong username or password")
 LOGIN_SYSTEM_ACTOR = "system:login"
 # Refresh a session's last-seen time at most this often: idle timeouts are in minutes.
 # A request therefore writes nothing in the common case; the idle timeout is measured from
@@ -86,7 +86,7 @@ class Identity:
             return refusal
 
         if not self.login_policy.allows_address(client_address):
-            raise refuse("network", "logins are not allowed from this network",
+            raise refuse("network", N_("logins are not allowed from this network"),
                          error=PermissionDeniedError)
         account = self.account(username)
         # The hash runs whether or not the account exists: the time taken tells nothing.

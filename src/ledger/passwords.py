@@ -16,6 +16,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import N_, message
 from ledger.policy_access import PasswordPolicy
 
 SPECIALS = "!@#$%^&*()-_=+[]{};:,.?/~"
@@ -41,18 +42,19 @@ def _is_common(password: str) -> bool:
 def password_problems(password: str, username: str, policy: PasswordPolicy) -> list[Problem]:
     """Every rule of the policy that ``password`` breaks (never echoing it)."""
     rules = [
-        (len(password) < policy.min_length, f"must be at least {policy.min_length} characters"),
+        (len(password) < policy.min_length,
+         message("must be at least {length} characters", length=policy.min_length)),
         (policy.require_letter and not any(c.isalpha() for c in password),
-         "must contain a letter"),
+         N_("must contain a letter")),
         (policy.require_digit and not any(c.isdigit() for c in password),
-         "must contain a digit"),
+         N_("must contain a digit")),
         (policy.require_special and all(c.isalnum() for c in password),
-         "must contain a special character"),
-        (policy.reject_common and _is_common(password), "is too common"),
+         N_("must contain a special character")),
+        (policy.reject_common and _is_common(password), N_("is too common")),
         (policy.reject_username and len(username) >= 3
-         and username.casefold() in password.casefold(), "must not contain the username"),
+         and username.casefold() in password.casefold(), N_("must not contain the username")),
     ]
-    return [Problem("password", message) for broken, message in rules if broken]
+    return [Problem("password", text) for broken, text in rules if broken]
 
 
 def check_password(password: str, username: str, policy: PasswordPolicy,

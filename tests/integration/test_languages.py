@@ -122,6 +122,30 @@ def test_a_login_notice_reads_in_both_languages(sqlite_ledger: Ledger, http: Tes
     _assert_nothing_stored_is_chinese(sqlite_ledger, sqlite_url)
 
 
+def test_a_failed_login_a_weak_password_and_a_bad_phone_or_country_read_in_chinese(
+        sqlite_ledger: Ledger, http: TestClient) -> None:
+    # Texts that came from constants and libraries, not raise sites: each has its Chinese.
+    open_account(sqlite_ledger, "li.lei", "sales")
+    token = _login(http, "li.lei")["token"]
+    headers = {"Authorization": f"Bearer {token}", **ZH}
+
+    failed = http.post("/auth/login", json={"username": "li.lei", "password": "wrong"},
+                       headers=ZH).json()["error"]
+    weak = http.post("/commands/change-password", headers=headers, json={
+        "username": "li.lei", "current_password": PASSWORD, "new_password": "short"})
+    profile = make_profile("en_US", seed=3, basic__phone="not a phone")
+    profile["basic"]["address"]["country"] = "XX"
+    invalid = _register(http, token, profile, ZH).json()["error"]
+
+    assert (failed["code"], failed["message"]) == ("unauthenticated", "用户名或密码错误")
+    assert weak.status_code == 422
+    assert {p["message"] for p in weak.json()["error"]["details"]["problems"]} == {
+        "长度至少为 12 个字符", "必须包含数字", "必须包含特殊字符"}
+    assert {p["field"]: p["message"] for p in invalid["details"]["problems"]} == {
+        "basic.phone": "不是有效的电话号码",
+        "basic.address.country": "不是 ISO 3166-1 二位字母国家代码"}
+
+
 def test_without_accept_language_the_policys_locale_is_answered(
         make_ledger: Any, sqlite_url: str, tmp_path: Path) -> None:
     policy = tmp_path / "policy.toml"

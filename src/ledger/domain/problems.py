@@ -37,6 +37,15 @@ _FIXED: dict[str, str] = {
     "float_parsing": N_("is not a valid number"),
     "bool_parsing": N_("is not a valid boolean"),
     "extra_forbidden": N_("names a field that does not exist"),
+    # pydantic-extra-types' own errors (country and currency codes): English words that no
+    # catalogue of pydantic's holds.
+    "country_alpha2": N_("is not an ISO 3166-1 alpha-2 country code"),
+    "ISO4217": N_("is not an ISO 4217 currency code"),
+}
+# pydantic-extra-types' phone number errors come as plain ``value_error``s: by their words.
+_LIBRARY_WORDS: dict[str, str] = {
+    "value is not a valid phone number": N_("is not a valid phone number"),
+    "value is not from a supported region": N_("is not a phone number of a supported region"),
 }
 # email-validator's reasons quote the address's characters: one text for all of them.
 _EMAIL = N_("is not a valid e-mail address")
@@ -55,6 +64,8 @@ def problem_message(detail: Mapping[str, Any]) -> str:
         return _FIXED[kind]
     if message.startswith(_EMAIL_MESSAGE):
         return _EMAIL
+    if message in _LIBRARY_WORDS:
+        return _LIBRARY_WORDS[message]
     context = detail.get("ctx") or {}
     if kind == "value_error" and isinstance(context.get("error"), ValueError):
         # The ledger's own ValueError: its message, a template with its parameters kept.
