@@ -122,7 +122,7 @@ def test_a_login_notice_reads_in_both_languages(sqlite_ledger: Ledger, http: Tes
     _assert_nothing_stored_is_chinese(sqlite_ledger, sqlite_url)
 
 
-def test_a_failed_login_a_weak_password_and_a_bad_phone_or_country_read_in_chinese(
+def test_a_failed_login_weak_password_bad_phone_or_country_and_contact_data_read_in_chinese(
         sqlite_ledger: Ledger, http: TestClient) -> None:
     # Texts that came from constants and libraries, not raise sites: each has its Chinese.
     open_account(sqlite_ledger, "li.lei", "sales")
@@ -136,6 +136,10 @@ def test_a_failed_login_a_weak_password_and_a_bad_phone_or_country_read_in_chine
     profile = make_profile("en_US", seed=3, basic__phone="not a phone")
     profile["basic"]["address"]["country"] = "XX"
     invalid = _register(http, token, profile, ZH).json()["error"]
+    # An account's command keeps its reason in plaintext: no contact data in it.
+    with_phone = http.post("/commands/change-password", headers=headers, json={
+        "username": "li.lei", "current_password": PASSWORD,
+        "new_password": "Autumn-Rain#2047", "reason": "call +86 138 0013 8000"})
 
     assert (failed["code"], failed["message"]) == ("unauthenticated", "用户名或密码错误")
     assert weak.status_code == 422
@@ -144,6 +148,8 @@ def test_a_failed_login_a_weak_password_and_a_bad_phone_or_country_read_in_chine
     assert {p["field"]: p["message"] for p in invalid["details"]["problems"]} == {
         "basic.phone": "不是有效的电话号码",
         "basic.address.country": "不是 ISO 3166-1 二位字母国家代码"}
+    assert with_phone.json()["error"]["details"]["problems"] == [
+        {"field": "reason", "message": "不得包含电话号码或电子邮件地址：此文本以明文存储"}]
 
 
 def test_without_accept_language_the_policys_locale_is_answered(

@@ -18,14 +18,16 @@ from collections.abc import Iterator
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from ledger.domain.messages import N_
+
 COMMAND_REASON_PATH = "meta.reason"
 """A command's reason, in the metadata of each event of a command about a customer."""
 CHANGE_REJECTION_PATH = "change.rejection_reason"
 DELETION_DETAILS_PATH = "deletion.details"
 DELETION_REJECTION_PATH = "deletion.rejection_reason"
 
-CONTACT_DATA_MESSAGE = ("must not contain a phone number or an e-mail address: this text is "
-                        "stored in plaintext")
+CONTACT_DATA_MESSAGE = N_("must not contain a phone number or an e-mail address: this text "
+                           "is stored in plaintext")
 # Phone numbers are looked for as written in China first, and in international form.
 _PHONE_REGIONS = ("CN", None)
 # Punctuation an address itself may hold; any other (Chinese punctuation included) ends it.
