@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -119,6 +120,9 @@ def test_accepted_and_refused_commands_log_no_personal_data(
     assert any("register-customer" in line and "command_accepted" in line for line in lines)
     assert any("register-customer" in line and "command_refused" in line for line in lines)
     assert any("verify-change" in line and "workflow_violation" in line for line in lines)
+    # The caller's command id only as its digest: the first 16 hex digits of its SHA-256.
+    ref = hashlib.sha256(f"import-row-{PERSONAL['phone']}".encode()).hexdigest()[:16]
+    assert any("command_accepted" in line and ref in line for line in lines)
 
 
 # Which personal value each route parameter or body field is sent, by name; any other
