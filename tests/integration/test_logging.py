@@ -110,6 +110,9 @@ def test_accepted_and_refused_commands_log_no_personal_data(
     refused(lambda: alice.register_customer({"basic": {"name": PERSONAL["name"]}}))
     refused(lambda: alice.propose_change(customer_id, {"basic.phone": PERSONAL["bad_phone"]},
                                          "2026-11-20"))
+    # Someone's name typed into the username field: no account has it, and no log line.
+    refused(lambda: ledger.access.identity.login(PERSONAL["contact"], "x",
+                                                 client_address="127.0.0.1"))
     ledger.runner.rebuild()
     alice.find_customers(PERSONAL["name"][:7])
     refused(lambda: alice.find_customers(PERSONAL["name"] * 20))
