@@ -194,6 +194,49 @@ def test_the_projections_section_names_every_read_model(sqlite_ledger: Ledger) -
     assert count == len(sqlite_ledger.runner.projections)
 
 
+# Each policy default the README states in its prose, read back from the README and
+# compared with the default policy (the masking tables are the test above's).
+POLICY_DEFAULTS: list[tuple[str, Any]] = [
+    (r"A password older than (\d+) days brings a reminder",
+     lambda p: p.passwords.rotation_days),
+    (r"(\d+) consecutive failed logins lock the account", lambda p: p.login.max_failed_attempts),
+    (r"valid for (\d+) hours", lambda p: p.login.session_lifetime_minutes // 60),
+    (r"valid for \d+ hours and (\d+) idle minutes", lambda p: p.login.session_idle_minutes),
+    (r"`login\.totp_required_roles` \(default `(\w+)`\)",
+     lambda p: ",".join(p.login.totp_required_roles)),
+    (r"`high_privilege_roles` \(([^)]*)\)",
+     lambda p: ", ".join(f"`{role}`" for role in p.access.high_privilege_roles)),
+    (r"the grants unused for (\d+) days", lambda p: p.access.grant_unused_days),
+    (r"the policy's `locale` \(default `(\w+)`\)", lambda p: p.locale),
+    (r"the policy's `timezone` \(default\s+`([\w/]+)`\)", lambda p: p.timezone),
+    (r"`training\.pass_mark` \(default (\d+)\)", lambda p: p.training.pass_mark),
+    (r"`training\.period_months` \(6 or 12, default (\d+)\)",
+     lambda p: p.training.period_months),
+    (r"`training\.new_employee_months`, default (\d+) months",
+     lambda p: p.training.new_employee_months),
+    (r"`training\.warning_days`\s+\(default (\d+)\)", lambda p: p.training.warning_days),
+    (r"With `training\.required_for_grants` \(default (on)\)",
+     lambda p: "on" if p.training.required_for_grants else "off"),
+    # Each course, then the roles it qualifies for, in the policy's order.
+    (r"the default policy has\s+(`customer-data-handling`.*?)\.\s", lambda p: [
+        name for course, spec in p.training.courses.items() for name in (course, *spec.roles)]),
+]
+
+
+@pytest.mark.parametrize(("pattern", "default"), POLICY_DEFAULTS,
+                         ids=[pattern[:40] for pattern, _ in POLICY_DEFAULTS])
+def test_each_policy_default_the_readme_states_is_the_default(pattern: str, default: Any
+                                                              ) -> None:
+    stated = re.search(pattern, TEXT, re.DOTALL)
+
+    assert stated is not None, f"the README no longer says {pattern!r}"
+    value = default(load_policy())
+    if isinstance(value, list):
+        assert re.findall(r"`([^`]+)`", stated.group(1)) == value
+    else:
+        assert " ".join(stated.group(1).split()) == str(value)
+
+
 def test_every_route_the_readme_names_is_served() -> None:
     served = create_app().openapi()["paths"]
     named = re.findall(r"`(GET|POST) (/[^`?\s]*)", TEXT)
