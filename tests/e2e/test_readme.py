@@ -10,12 +10,23 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import typer.main
 
+from ledger.i18n import (
+    CHINESE,
+    ENGLISH,
+    format_day,
+    format_moment,
+    format_money,
+    format_number,
+)
 from ledger.policy import load_policy
 from ledger.policy_access import ROLES
 from ledger.settings import Settings
@@ -235,6 +246,25 @@ def test_each_policy_default_the_readme_states_is_the_default(pattern: str, defa
         assert re.findall(r"`([^`]+)`", stated.group(1)) == value
     else:
         assert " ".join(stated.group(1).split()) == str(value)
+
+
+def test_the_formats_table_is_what_babel_writes_in_each_language() -> None:
+    rows = dict((label, (english, chinese)) for label, english, chinese in re.findall(
+        r"^\| (a moment|a day|a count|money \(CNY\)) \| `([^`]*)` \| `([^`]*)` \|$", TEXT,
+        re.MULTILINE))
+    shanghai = ZoneInfo("Asia/Shanghai")
+    moment = datetime(2026, 11, 27, 11, 0, tzinfo=shanghai)
+    written = {"a moment": lambda language: format_moment(moment, language, shanghai),
+               "a day": lambda language: format_day(date(2026, 3, 9), language),
+               "a count": lambda language: format_number(1234, language),
+               "money (CNY)": lambda language: format_money(Decimal("1234567.50"), "CNY",
+                                                            language)}
+
+    assert rows.keys() == written.keys()
+    for label, stated in rows.items():
+        # CLDR puts a narrow no-break space before AM/PM; the README shows a plain one.
+        assert tuple(written[label](language).replace("\u202f", " ")
+                     for language in (ENGLISH, CHINESE)) == stated, label
 
 
 def test_every_route_the_readme_names_is_served() -> None:
