@@ -19,6 +19,7 @@ from ledger.domain.errors import (
     ConflictError,
     LedgerError,
     NotFoundError,
+    PermissionDeniedError,
     ValidationFailedError,
     WorkflowViolationError,
 )
@@ -292,6 +293,22 @@ def test_a_ca_bundle_that_cannot_be_used_is_named_before_anything_is_sent(
     assert f"error [{error.code}]" in message
     assert all(mention in message for mention in mentions), message
     assert "Traceback" not in refused.stderr
+
+
+def test_the_actor_is_the_option_else_ledger_actor_else_the_login_name(
+        workspace: dict[str, Any]) -> None:
+    cli: Cli = workspace["cli"]
+    # ledger_env leaves out every LEDGER_* variable of the caller's: no LEDGER_ACTOR.
+    env = ledger_env(f"sqlite:///{cli.database}", LOGNAME="li.na", USER="li.na")
+
+    def found(*args: str, **extra: str) -> int:
+        done = run_ledger([*args, "customer", "find", "Ming"], cwd=cli.workdir,
+                          timeout=CLI_TIMEOUT, env=env | extra)
+        return done.returncode
+
+    assert found() == 0  # li.na, the login name: a sales account may search
+    assert found(LEDGER_ACTOR="admin") == PermissionDeniedError.exit_code
+    assert found("--actor", "li.na", LEDGER_ACTOR="admin") == 0
 
 
 def test_a_refusal_in_json_mode_is_a_parseable_error_on_stderr(
