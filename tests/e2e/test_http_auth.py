@@ -3,6 +3,7 @@ certificate made in the test."""
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 
+from ledger import totp
 from ledger.credentials import AuthenticationError
 from ledger.domain.errors import PermissionDeniedError
 from service.bootstrap import Ledger
@@ -26,7 +28,8 @@ from service.http import create_app
 from tests.accounts import PASSWORD as UNIT_PASSWORD
 from tests.accounts import open_account
 from tests.conftest import FixedClock
-from tests.e2e.conftest import ONE_TIME, PASSWORD, RunningServer
+from tests.e2e.conftest import CLI_TIMEOUT, ONE_TIME, PASSWORD, RunningServer, ledger_env
+from tests.e2e.forked import run_ledger
 from tests.factories import make_profile
 
 pytestmark = pytest.mark.e2e
@@ -185,6 +188,12 @@ def test_the_service_serves_https_with_a_given_certificate(
         LedgerClient.over_http(server.base_url, username="wang.fang", password=PASSWORD)
     assert time.monotonic() - started < 10  # not the default 30 seconds of retries
     assert refused.value.details == {"retryable": False}
+    # The command line trusts the private certificate through $LEDGER_CA_BUNDLE.
+    found = run_ledger(["--url", server.base_url, "--actor", "wang.fang", "customer", "find",
+                        "E2E"], cwd=tmp_path, timeout=CLI_TIMEOUT,
+                       env=ledger_env(sqlite_url, LEDGER_PASSWORD=PASSWORD,
+                                      LEDGER_CA_BUNDLE=str(cert)))
+    assert found.returncode == 0, found.stderr
     with pytest.raises(httpx.HTTPError):
         httpx.get(server.base_url.replace("https://", "http://") + "/healthz", timeout=5)
 
@@ -196,6 +205,27 @@ def test_https_to_a_plain_http_service_is_named_a_failed_handshake_and_not_retri
         LedgerClient.over_http(server.base_url.replace("http://", "https://"),
                                username="wang.fang", password=PASSWORD)
     assert time.monotonic() - started < 10
+
+
+def test_the_command_line_sends_ledger_totp_as_the_second_factor(
+        server: RunningServer, tmp_path: Path) -> None:
+    token = login(server.base_url, "qian.hui").json()["token"]
+    enrolment = httpx.post(f"{server.base_url}/auth/totp/enrol", headers=auth(token),
+                           timeout=30).json()
+    secret = base64.b32decode(enrolment["secret"] + "=" * (-len(enrolment["secret"]) % 8))
+    confirmed = httpx.post(f"{server.base_url}/auth/totp/confirm", headers=auth(token),
+                           json={"code": totp.code_at(secret, time.time())}, timeout=30)
+    assert confirmed.status_code == 200, confirmed.text
+    env = ledger_env("sqlite:///unused.sqlite3", LEDGER_PASSWORD=PASSWORD)
+
+    def find(**extra: str) -> int:
+        return run_ledger(["--url", server.base_url, "--actor", "qian.hui", "customer",
+                           "find", "E2E"], cwd=tmp_path, timeout=CLI_TIMEOUT,
+                          env=env | extra).returncode
+
+    # The next step's code (one step of drift is allowed; the current one is used).
+    assert find(LEDGER_TOTP=totp.code_at(secret, time.time() + totp.STEP_SECONDS)) == 0
+    assert find() == AuthenticationError.exit_code
 
 
 def test_a_forwarded_for_header_does_not_change_the_address_the_service_checks(
