@@ -145,6 +145,8 @@ def test_human_output_shows_the_customer_and_the_position_it_reflects(cli: Cli) 
 
     assert shown.returncode == 0, shown.stderr
     assert "li@mingyuan.cn" in shown.stdout
+    assert any("last review" in line and "never" in line for line in shown.stdout.splitlines())
+    assert "None" not in shown.stdout  # no Python spelling of "nothing yet"
     # The read is recorded after it is answered (AU-1): the last stored event is its record.
     assert f"reflects event position {cli.stored_events() - 1}" in words(shown.stdout)
 

@@ -62,7 +62,8 @@ def _render_customer(result: dict[str, Any]) -> None:
                     rows.add_row(f"{group}.{field}", money(value) or cell(value))
         elif values not in (None, [], {}):
             rows.add_row(group, cell(values))
-    rows.add_row(tr(N_("last review")), cell(customer["last_review"]))
+    rows.add_row(tr(N_("last review")), cell(customer["last_review"])
+                 if customer["last_review"] else tr(N_("never")))
     for hold in customer.get("legal_holds", []):
         held = {"hold_id": hold["hold_id"], "reference": hold["reference"],
                 "by": hold["placed_by"], "at": when(hold["placed_at"])}
