@@ -83,7 +83,7 @@ def metrics() -> None:
 
 def _value_text(metric: str, value: float) -> str:
     if metric.endswith("_timestamp_seconds"):
-        return datetime.fromtimestamp(value, UTC).isoformat() if value else "never"
+        return datetime.fromtimestamp(value, UTC).isoformat() if value else tr(N_("never"))
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.6g}"
 
 
