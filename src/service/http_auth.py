@@ -37,16 +37,25 @@ LedgerDep = Annotated[Ledger, Depends(_ledger)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-# The token may be missing or ended; the caller's network refused; and every route acting
-# for an actor goes through the bus, which authorises it.
-@raises(AuthenticationError, PermissionDeniedError)
-def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor:
+# What authenticating may answer: the token missing or ended, the caller's network
+# refused. (Every route acting for an actor goes through the bus, which authorises it.)
+AUTHENTICATION_ERRORS = (AuthenticationError, PermissionDeniedError)
+
+
+def authenticated(request: Request, ledger: Ledger,
+                  credentials: HTTPAuthorizationCredentials | None) -> Actor:
+    """The actor behind the request's bearer token (blocking: it reads the session)."""
     token = credentials.credentials if credentials else None
     # A session check only reads (and touches the session's last use): safe to repeat when
     # the connection it ran on was cut.
     return retrying(lambda: ledger.access.identity.authenticate(token, client_address(request)),
                     seconds=ledger.settings.database_retry_seconds,
                     on_fault=ledger.bus.on_fault)
+
+
+@raises(*AUTHENTICATION_ERRORS)
+def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor:
+    return authenticated(request, ledger, credentials)
 
 
 ActorDep = Annotated[Actor, Depends(_actor)]
