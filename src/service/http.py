@@ -36,7 +36,8 @@ from service.http_auth import (
     LedgerDep,
     auth_router,
     authenticated,
-    bearer,
+    authenticates_before_validation,
+    refusal_of_session,
 )
 from service.http_contract import declare_contract, raises
 from service.http_docs import mount_docs
@@ -72,7 +73,7 @@ def _answer_errors_in_one_shape(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        refused = await _refusal_of_session(request)
+        refused = await refusal_of_session(request)
         if refused is not None:
             return _error_response(refused, request)
         return _error_response(ValidationFailedError([_problem_of(d) for d in error.errors()]),
@@ -152,10 +153,6 @@ def _health_of_nothing() -> dict[str, Any]:
             "process": this_process()}
 
 
-# The marker of a route that checks its session itself (``authenticates_before_validation``).
-_AUTHENTICATES_ITSELF = "ledger_authenticates_itself"
-
-
 def _command_route(command_class: type[Command]) -> Callable[..., Awaitable[dict[str, Any]]]:
     # What a handler may refuse beyond its input and its actor: a record it names that
     # does not exist, a changed one or a reused command id, a step out of turn.
@@ -173,28 +170,6 @@ def _command_route(command_class: type[Command]) -> Callable[..., Awaitable[dict
     execute.__annotations__["command"] = command_class
     execute.__doc__ = command_class.__doc__
     return execute
-
-
-def authenticates_before_validation(
-        endpoint: Callable[..., Awaitable[dict[str, Any]]]
-) -> Callable[..., Awaitable[dict[str, Any]]]:
-    """Mark a route that checks its session itself, after FastAPI has validated its body:
-    a body it refuses is answered only once the session is known good, so a caller without
-    one hears 401, as from a route whose actor is a dependency."""
-    setattr(endpoint, _AUTHENTICATES_ITSELF, True)
-    return endpoint
-
-
-async def _refusal_of_session(request: Request) -> LedgerError | None:
-    """For a route that authenticates itself: why its session is refused, if it is."""
-    if not getattr(request.scope.get("endpoint"), _AUTHENTICATES_ITSELF, False):
-        return None
-    credentials = await bearer(request)
-    try:
-        await run_in_threadpool(authenticated, request, request.app.state.ledger, credentials)
-    except AUTHENTICATION_ERRORS as refused:
-        return refused
-    return None
 
 
 def _commands_router() -> APIRouter:

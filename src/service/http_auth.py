@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from starlette.concurrency import run_in_threadpool
 
 from commands.actor import Actor
 from ledger.credentials import AuthenticationError
-from ledger.domain.errors import ConflictError, PermissionDeniedError, WorkflowViolationError
+from ledger.domain.errors import (
+    ConflictError,
+    LedgerError,
+    PermissionDeniedError,
+    WorkflowViolationError,
+)
 from ledger.domain.messages import rendered
 from ledger.i18n import translator
 from ledger.transient import retrying
@@ -59,6 +66,31 @@ def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor
 
 
 ActorDep = Annotated[Actor, Depends(_actor)]
+
+# The marker of a route that checks its session itself (``authenticates_before_validation``).
+_AUTHENTICATES_ITSELF = "ledger_authenticates_itself"
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Any]])
+
+
+def authenticates_before_validation(endpoint: Endpoint) -> Endpoint:
+    """Mark a route that checks its session itself, after FastAPI has validated its body:
+    a body it refuses is answered only once the session is known good, so a caller without
+    one hears 401, as from a route whose actor is a dependency."""
+    setattr(endpoint, _AUTHENTICATES_ITSELF, True)
+    return endpoint
+
+
+async def refusal_of_session(request: Request) -> LedgerError | None:
+    """For a route that authenticates itself: why its session is refused, if it is."""
+    if not getattr(request.scope.get("endpoint"), _AUTHENTICATES_ITSELF, False):
+        return None
+    credentials = await bearer(request)
+    try:
+        await run_in_threadpool(authenticated, request, request.app.state.ledger, credentials)
+    except AUTHENTICATION_ERRORS as refused:
+        return refused
+    return None
 
 
 class LoginRequest(BaseModel):

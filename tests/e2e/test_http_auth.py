@@ -135,6 +135,21 @@ def test_a_command_with_a_bad_body_is_401_without_a_session_and_422_with_one(
     assert "profile" not in answers["garbage"].text
 
 
+@pytest.mark.parametrize("route", ["/customers?limit=0", "/customers/not-a-uuid"])
+def test_a_read_with_bad_parameters_is_401_without_a_session_and_422_with_one(
+        in_process_app: tuple[TestClient, Ledger], route: str) -> None:
+    client, ledger = in_process_app
+    open_account(ledger, "li.na", "sales")
+    ledger.runner.catch_up()
+    token = client.post("/auth/login", json={"username": "li.na",
+                                             "password": UNIT_PASSWORD}).json()["token"]
+
+    statuses = [client.get(route, headers=headers).status_code
+                for headers in ({}, auth("not-a-token"), auth(token))]
+
+    assert statuses == [401, 401, 422]
+
+
 def test_a_command_runs_as_the_session_s_account(
         in_process_app: tuple[TestClient, Ledger]) -> None:
     client, ledger = in_process_app
