@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import psycopg
+
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PROC = Path("/proc")
 
@@ -78,18 +80,17 @@ def _descendants(roots: Iterable[int], table: dict[int, tuple[str, int, float, f
     return chosen
 
 
-def postgres_seconds() -> float:
-    """CPU seconds PostgreSQL's server has spent: every ``postgres`` process's own, plus
-    what the postmaster collected from the backends that have exited."""
+def postgres_seconds(database_url: str) -> float:
+    """CPU seconds spent so far by the PostgreSQL backends connected to this database (the
+    other databases of a shared server, a test suite's say, are not counted). A backend
+    that exits between two readings takes its CPU with it: the ledger's pools keep their
+    connections for the whole of a run."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        pids = [row[0] for row in connection.execute(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()]
     table = _processes()
-    total = 0.0
-    for _pid, (name, parent, own, reaped) in table.items():
-        if name != "postgres":
-            continue
-        total += own
-        if table.get(parent, ("",))[0] != "postgres":  # the postmaster
-            total += reaped
-    return total
+    return sum(table[pid][2] for pid in pids if pid in table)
 
 
 def tree_seconds(roots: Iterable[int]) -> float:
@@ -106,15 +107,18 @@ def limit_per_second(cores: int, cpu_seconds_per_item: float) -> float:
 
 class CpuSpent:
     """CPU seconds each part spent while the block ran: named process trees (servers,
-    workers), PostgreSQL's server, and this process (the benchmark's own clients)."""
+    workers), PostgreSQL's backends on the run's database, and this process (the
+    benchmark's own clients)."""
 
-    def __init__(self, **trees: list[int]) -> None:
+    def __init__(self, database_url: str, **trees: list[int]) -> None:
+        self.database_url = database_url
         self.trees = trees
         self.seconds: dict[str, float] = {}
 
     def _read(self) -> dict[str, float]:
         found = {name: tree_seconds(pids) for name, pids in self.trees.items()}
-        return found | {"postgres": postgres_seconds(), "clients": time.process_time()}
+        return found | {"postgres": postgres_seconds(self.database_url),
+                        "clients": time.process_time()}
 
     def __enter__(self) -> CpuSpent:
         self._start = self._read()

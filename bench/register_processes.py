@@ -86,7 +86,7 @@ def register_in_processes(ctx: BenchContext, processes: int, profiles: list[dict
         try:
             for pipe in pipes:
                 _expect(pipe, "warm")
-            postgres_before, started = postgres_seconds(), time.perf_counter()
+            postgres_before, started = postgres_seconds(url), time.perf_counter()
             for pipe in pipes:
                 pipe.send("start")
             latencies: list[float] = []
@@ -96,7 +96,7 @@ def register_in_processes(ctx: BenchContext, processes: int, profiles: list[dict
                 latencies += their_latencies
                 ledger_seconds += their_cpu
             seconds = time.perf_counter() - started
-            postgres_spent = postgres_seconds() - postgres_before
+            postgres_spent = postgres_seconds(url) - postgres_before
         finally:
             for child in children:
                 child.join(timeout=30)

@@ -122,7 +122,8 @@ def register_scaled(ctx: BenchContext, processes: int, workers: int,
                 for index, profile in enumerate(warmup):
                     logged_in[index % clients].register_customer(profile)
                 with (CpuBusy() as cpu,
-                      CpuSpent(servers=[SERVING[url][0]], workers=worker_pids) as spent):
+                      CpuSpent(database_url, servers=[SERVING[url][0]],
+                               workers=worker_pids) as spent):
                     seconds, latencies = timed_threads(
                         [registering(client, profiles) for client in logged_in],
                         len(profiles))
@@ -160,7 +161,7 @@ def catch_up_with_workers(ctx: BenchContext, ledger: Ledger, workers: int, event
             gate.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, job_key(job)))
         reset_read_models(ledger)
         with (running_workers(ctx, url, workers) as worker_pids, CpuBusy() as cpu,
-              CpuSpent(workers=worker_pids) as spent):
+              CpuSpent(url, workers=worker_pids) as spent):
             started = time.perf_counter()
             gate.execute("SELECT pg_advisory_unlock_all()")
             while ledger.runner.position() < head:
