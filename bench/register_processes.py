@@ -41,7 +41,8 @@ def client_process(settings: dict[str, Any], first_client: int, clients: int,
                    profiles: list[dict[str, Any]], warmup: list[dict[str, Any]],
                    pipe: Connection) -> None:
     """One process of the run: its own ledger and ``clients`` threads; says when it is
-    warm, waits for the word to start, answers its latencies (or its error)."""
+    warm, waits for the word to start, answers its latencies and CPU (or its error), and
+    closes its ledger when told."""
     quiet_service_logs()
     try:
         ledger = bootstrap(Settings(**settings), start_projections=False)
@@ -56,6 +57,7 @@ def client_process(settings: dict[str, Any], first_client: int, clients: int,
             _, latencies = timed_threads([registering(c, profiles) for c in logged_in],
                                          len(profiles))
             pipe.send(("done", (latencies, time.process_time() - cpu_before)))
+            pipe.recv()  # PostgreSQL's CPU is read while this ledger's connections live
         finally:
             ledger.close()
     except Exception as error:  # reported to the parent, which fails the benchmark
@@ -97,6 +99,8 @@ def register_in_processes(ctx: BenchContext, processes: int, profiles: list[dict
                 ledger_seconds += their_cpu
             seconds = time.perf_counter() - started
             postgres_spent = postgres_seconds(url) - postgres_before
+            for pipe in pipes:
+                pipe.send("close")
         finally:
             for child in children:
                 child.join(timeout=30)
