@@ -141,7 +141,7 @@ def run(ctx: BenchContext, progress: Any) -> list[Result]:
                   f"process{'es' if p > 1 else ''}",
         backend="postgres", unit="commands/s", figure=stats[f"processes-{p}"],
         baseline=stats["raw-1"],
-        baseline_label="rows/s of raw single-row INSERT per transaction on 1 connection",
+        baseline_label=raw.SINGLE_CONNECTION_LABEL,
         notes=[f"{threads // p} client threads in each of {p} process{'es' if p > 1 else ''}"
                f", each with its own ledger on one fresh database; N={len(profiles)} "
                f"commands per run after {len(warmup)} warm-up; p99 "

@@ -190,7 +190,7 @@ def run(ctx: BenchContext, progress: Any) -> list[Result]:
                   f"process{'es' if p > 1 else ''}, {w} worker{'s' if w > 1 else ''}",
         backend="postgres", unit="commands/s", figure=stats[f"http-{p}x{w}"],
         baseline=stats["raw-1"],
-        baseline_label="rows/s of raw single-row INSERT per transaction on 1 connection",
+        baseline_label=raw.SINGLE_CONNECTION_LABEL,
         notes=[f"`serve --workers {p} --no-background` and {w} `ledger worker`; "
                f"N={len(profiles)} commands per run after {len(warmup)} warm-up, a fresh "
                f"store each run; p99 {Stats(tuple(p99[f'{p}x{w}'])).median:.1f} ms; the "
