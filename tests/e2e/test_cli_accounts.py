@@ -105,9 +105,14 @@ def test_an_incident_locks_a_role_and_a_job_change_revokes_all(tmp_path: Path) -
 def test_an_actor_without_an_account_is_refused(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
     cli.json("init")
+    events = cli.stored_events()
     refused = cli("customer", "find", "a", actor="nobody", machine=False)
     assert refused.returncode == PermissionDeniedError.exit_code, refused.stderr
     assert "not allowed" in " ".join(refused.stderr.split())
+    # The actor defaults to the login name: the refusal says that no such account exists.
+    assert ("this database has no account nobody; act as yours with --actor or $LEDGER_ACTOR"
+            in " ".join(refused.stderr.split()))
+    assert cli.stored_events() == events + 1  # the denial's audit record, as for any other
 
 
 def test_serve_refuses_plain_http_beyond_loopback(tmp_path: Path) -> None:

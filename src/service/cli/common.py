@@ -23,8 +23,22 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
-from ledger.domain.messages import N_, Message, Translate, fill, localised, message, rendered
+from ledger.domain.errors import (
+    LedgerError,
+    PermissionDeniedError,
+    Problem,
+    ValidationFailedError,
+)
+from ledger.domain.messages import (
+    N_,
+    Message,
+    Translate,
+    as_message,
+    fill,
+    localised,
+    message,
+    rendered,
+)
 from ledger.i18n import (
     ENGLISH,
     format_day,
@@ -344,8 +358,18 @@ def client() -> Iterator[LedgerClient]:
     with local_ledger() as ledger:
         # No service may be running: bring the read models up to date before reading.
         ledger.runner.catch_up()
-        yield LedgerClient.in_process(ledger, options.actor, client_address="cli",
-                                      retry=RetryPolicy.from_settings(ledger.settings))
+        try:
+            yield LedgerClient.in_process(ledger, options.actor, client_address="cli",
+                                          retry=RetryPolicy.from_settings(ledger.settings))
+        except PermissionDeniedError as denial:
+            if ledger.access.identity.account(options.actor) is not None:
+                raise
+            # The actor defaults to the login name: say why it has no roles at all. The
+            # bus has recorded the denial already.
+            raise PermissionDeniedError(message(
+                "{denial}: this database has no account {actor}; act as yours with --actor "
+                "or $LEDGER_ACTOR", denial=as_message(denial.message), actor=options.actor),
+                details=denial.details) from None
 
 
 @contextmanager
