@@ -267,6 +267,20 @@ def test_the_formats_table_is_what_babel_writes_in_each_language() -> None:
                      for language in (ENGLISH, CHINESE)) == stated, label
 
 
+def test_every_read_model_answer_states_the_position_it_reflects() -> None:
+    document = create_app().openapi()
+    answers = {path: operations["get"]["responses"]["200"]["content"]["application/json"]
+               ["schema"]["$ref"].rsplit("/", 1)[-1]
+               for path, operations in document["paths"].items() if "get" in operations
+               and path not in ("/healthz", "/readyz", "/metrics")}
+    schemas = document["components"]["schemas"]
+    from_the_log = {"/customers/{customer_id}/history", "/customers/{customer_id}/as-of"}
+
+    assert from_the_log <= answers.keys()
+    assert {path for path, answer in answers.items()
+            if "reflects_position" not in schemas[answer]["properties"]} == from_the_log
+
+
 def test_every_route_the_readme_names_is_served() -> None:
     served = create_app().openapi()["paths"]
     named = re.findall(r"`(GET|POST) (/[^`?\s]*)", TEXT)
