@@ -100,6 +100,21 @@ def test_two_server_processes_on_one_port_record_each_command_exactly_once(
     assert chain.returncode == 0, chain.stdout + chain.stderr
 
 
+@pytest.mark.parametrize("args", [["worker"], ["serve", "--port", "1"]])
+def test_serve_and_worker_refuse_url_and_write_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
+    # Each keeps its own database; given --url, it would have served the local one instead.
+    monkeypatch.chdir(tmp_path)
+    database_url = f"sqlite:///{tmp_path / 'var' / 'ledger.sqlite3'}"
+
+    done = CliRunner().invoke(app, ["--url", "http://127.0.0.1:8000", *args],
+                              env=ledger_env(database_url))
+
+    assert done.exit_code == 3, done.output
+    assert "drop --url" in " ".join(done.output.split())
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("args", [["worker"], ["serve", "--no-background", "--port", "1"]])
 def test_background_elsewhere_is_refused_on_sqlite_and_nothing_is_written(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:

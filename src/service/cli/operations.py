@@ -34,6 +34,7 @@ from service.cli.common import (
     options,
     out,
     redacted,
+    refuse_url,
     run,
     settings,
     show,
@@ -89,6 +90,7 @@ def serve(
 
     from service.http import create_app
 
+    run(refuse_url)  # the service serves its own database, never one at --url
     overrides: dict[str, Any] = {}
     if host:
         overrides["host"] = host

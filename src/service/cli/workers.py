@@ -14,7 +14,7 @@ import typer
 from ledger.domain.messages import N_, message
 from ledger.logging import configure_logging
 from service.bootstrap import bootstrap
-from service.cli.common import literal, out, redacted, run, settings, tr
+from service.cli.common import literal, out, redacted, refuse_url, run, settings, tr
 from service.processes import check_background_elsewhere
 from service.worker import Worker, chosen_jobs
 
@@ -33,6 +33,7 @@ def worker(
     with no option, every job; any number of workers on any machines share them, each job
     driven by one worker at a time (a PostgreSQL advisory lock) and taken over within a
     second or so when its worker dies. Runs until SIGTERM or SIGINT."""
+    run(refuse_url)  # a worker keeps its own database's read models, never one at --url
     names = [name.strip() for option in projections or [] for name in option.split(",")
              if name.strip()]
     chosen = run(settings)
