@@ -281,6 +281,33 @@ def test_every_read_model_answer_states_the_position_it_reflects() -> None:
             if "reflects_position" not in schemas[answer]["properties"]} == from_the_log
 
 
+def test_each_command_route_takes_the_body_fields_and_values_the_readme_shows() -> None:
+    document = create_app().openapi()
+    schemas = document["components"]["schemas"]
+
+    def model(schema: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+        return next((model(option) for option in schema.get("anyOf", [])
+                     if "$ref" in option), schema)
+
+    def values(schema: dict[str, Any]) -> set[str]:
+        schema = model(schema)
+        return set(schema.get("enum", [])) or next(
+            (found for option in schema.get("anyOf", []) if (found := values(option))), set())
+
+    rows = re.findall(r"^\| `POST (/[^`]*)` \| `(\{[^`]*\})`", TEXT, re.MULTILINE)
+    assert len(rows) > 40
+    for path, shown in rows:
+        body = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        fields = model(body["schema"])["properties"]
+        named = re.findall(r'"(\w+)"\??(?=[,:}]| or)', re.sub(r': (?:"\w+"(?: or )?)+', "",
+                                                             shown))
+        assert set(named) <= fields.keys(), path
+        for field, choices in re.findall(r'"(\w+)"\??: ((?:"\w+"(?: or )?)+)', shown):
+            assert set(re.findall(r'"(\w+)"', choices)) == values(fields[field]), (path, field)
+
+
 def test_every_route_the_readme_names_is_served() -> None:
     served = create_app().openapi()["paths"]
     named = re.findall(r"`(GET|POST) (/[^`?\s]*)", TEXT)
