@@ -308,6 +308,18 @@ def test_each_command_route_takes_the_body_fields_and_values_the_readme_shows() 
             assert set(re.findall(r'"(\w+)"', choices)) == values(fields[field]), (path, field)
 
 
+def test_each_query_route_takes_the_parameters_the_readme_shows() -> None:
+    document = create_app().openapi()
+    rows = re.findall(r"^\| `GET (/[^`?]*)(\?[^`]*)?` \| (.*) \|$", TEXT, re.MULTILINE)
+
+    assert len(rows) > 25
+    for path, in_path, described in rows:
+        taken = {parameter["name"] for parameter in document["paths"][path]["get"].get(
+            "parameters", []) if parameter["in"] == "query"}
+        named = set(re.findall(r"[?&](\w+)=", in_path + " " + described))
+        assert named <= taken, path
+
+
 def test_every_route_the_readme_names_is_served() -> None:
     served = create_app().openapi()["paths"]
     named = re.findall(r"`(GET|POST) (/[^`?\s]*)", TEXT)
