@@ -367,6 +367,33 @@ def test_every_cli_command_the_readme_names_exists() -> None:
             assert not re.fullmatch(r"[a-z][a-z-]*", words[0]), f"unknown command: {mention}"
 
 
+def test_each_command_of_the_synopsis_takes_the_options_and_arguments_shown() -> None:
+    # The block of `ledger ...` lines: every option shown is that command's own (not just
+    # some command's), and it takes as many arguments as the line names.
+    block = next(code for code in fenced("") if code.startswith("ledger serve"))
+    checked, commands = 0, []
+    for line in block.splitlines():
+        synopsis = re.split(r"\s{2,}", line.strip())[0].split()
+        if line.startswith("ledger "):
+            words, command = synopsis[1:], CLI
+            while words and all(name in getattr(command, "commands", {})
+                                for name in words[0].split("|")):
+                commands = [command.commands[name] for name in words.pop(0).split("|")]
+                command = commands[0]
+            assert not hasattr(command, "commands"), line
+            arguments = [word for before, word in zip(["", *words], words, strict=False)
+                         if not before.lstrip("[").startswith("--")
+                         and re.fullmatch(r"\[?[A-Z][A-Z_]*\]?(\.\.\.)?|FILE\|-", word)]
+            for each in commands:
+                taken = [param for param in each.params if not param.opts[0].startswith("-")]
+                assert len(taken) == len(arguments), (line, each.name)
+        for option in re.findall(r"(?<![\w-])--[a-z][a-z-]*", " ".join(synopsis)):
+            for each in commands:
+                assert option in _options(each), (option, line)
+                checked += 1
+    assert checked > 50
+
+
 def _takes_value(command: Any, option: str) -> bool:
     return any(option in getattr(param, "opts", ()) and not getattr(param, "is_flag", False)
                for param in command.params)
