@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from ledger.domain.messages import N_
 from ledger.i18n import language_of_tag
 from service.cli.accounts import access_app, account_app
 from service.cli.audit import audit_app
@@ -56,6 +57,8 @@ def main_options(
     choose_language(lang)
     options.json = json_output
     options.actor = actor or os.environ.get("LEDGER_ACTOR") or getpass.getuser()
+    options.actor_source = ("--actor" if actor else "LEDGER_ACTOR"
+                            if os.environ.get("LEDGER_ACTOR") else N_("your login name"))
     options.url = url
     options.database_url = database_url
 
