@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.domain.messages import N_, message
@@ -104,7 +104,7 @@ class Settings(BaseSettings):
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
         if isinstance(text, str):
             if not text.strip():
-                raise ValueError(N_("is empty (unset the variable to use the default)"))
+                raise ValueError(N_("is empty (leave it unset for the default)"))
             if text != text.strip():
                 raise ValueError(N_("begins or ends with white space"))
         return value
@@ -147,6 +147,18 @@ class Settings(BaseSettings):
     @classmethod
     def _supported_keystore_url(cls, value: str | None) -> str | None:
         return None if value is None else cls._supported_url(value)
+
+    @model_validator(mode="after")
+    def _no_conflict(self) -> Settings:
+        # Which one wins would be a guess: a KEK given both ways may be two different keys.
+        for name in ("kek", "index_key", "backup_key"):
+            if getattr(self, name) is not None and getattr(self, f"{name}_file") is not None:
+                raise ValueError(message("{variable} and {variable}_FILE are both set: set "
+                                         "only one", variable=variable_of(name)))
+        if self.client_retry_first_delay > self.client_retry_longest_delay:
+            raise ValueError(N_("LEDGER_CLIENT_RETRY_FIRST_DELAY is longer than "
+                                "LEDGER_CLIENT_RETRY_LONGEST_DELAY"))
+        return self
 
     @property
     def webhook_urls(self) -> list[str]:

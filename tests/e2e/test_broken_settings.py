@@ -57,7 +57,7 @@ def one_line(result: Result, exit_code: int) -> str:
     ("LEDGER_READ_WAIT_TIMEOUT", "nan", "finite number"),
     ("LEDGER_PROJECTION_POLL_INTERVAL", "inf", "finite number"),
     # Empty: LEDGER_DATA_DIR= put the key files in the working directory.
-    ("LEDGER_DATA_DIR", "", "is empty (unset the variable to use the default)"),
+    ("LEDGER_DATA_DIR", "", "is empty (leave it unset for the default)"),
     ("LEDGER_KEK_FILE", "  ", "is empty"),
     ("LEDGER_POLICY_FILE", "", "is empty"),
     ("LEDGER_DATABASE_URL", f"sqlite:///{'x.sqlite3 '}", "begins or ends with white space"),
@@ -97,6 +97,43 @@ def test_a_backup_directory_that_is_a_file_is_named_at_start_not_at_the_first_ba
         f"error [path_unusable]: {variable} cannot be used: {tmp_path / 'backups'} is not a "
         "directory")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backups"]
+
+
+@pytest.mark.parametrize(("env", "conflict"), [
+    ({"LEDGER_KEK": "a2V5", "LEDGER_KEK_FILE": "kek.key"},
+     "LEDGER_KEK and LEDGER_KEK_FILE are both set: set only one"),
+    ({"LEDGER_INDEX_KEY": "a2V5", "LEDGER_INDEX_KEY_FILE": "index.key"},
+     "LEDGER_INDEX_KEY and LEDGER_INDEX_KEY_FILE are both set: set only one"),
+    ({"LEDGER_BACKUP_KEY": "a2V5", "LEDGER_BACKUP_KEY_FILE": "backup.key"},
+     "LEDGER_BACKUP_KEY and LEDGER_BACKUP_KEY_FILE are both set: set only one"),
+    ({"LEDGER_CLIENT_RETRY_FIRST_DELAY": "5", "LEDGER_CLIENT_RETRY_LONGEST_DELAY": "1"},
+     "LEDGER_CLIENT_RETRY_FIRST_DELAY is longer than LEDGER_CLIENT_RETRY_LONGEST_DELAY"),
+], ids=["KEK", "index key", "backup key", "retry delays"])
+def test_settings_that_contradict_each_other_are_refused_naming_both(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
+        conflict: str) -> None:
+    """The value given inline used to win over the file, silently: two different KEKs."""
+    done = invoke(tmp_path, monkeypatch, "init", **env)
+
+    assert one_line(done, ValidationFailedError.exit_code) == (
+        f"error [validation_failed]: the settings conflict: {conflict}")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "env", "named"), [
+    (["--database-url", "", "init"], {}, "--database-url is not valid: is empty"),
+    (["init"], {"LEDGER_LANG": "klingon"}, "LEDGER_LANG is not valid: the ledger speaks en and "
+                                           "zh-CN (zh, zh-Hans alike)"),
+], ids=["empty --database-url", "unknown LEDGER_LANG"])
+def test_a_global_option_or_variable_given_nothing_usable_is_refused_not_ignored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str],
+        named: str) -> None:
+    """--database-url "" used the default database, and an unknown LEDGER_LANG English."""
+    done = invoke(tmp_path, monkeypatch, *args, **env)
+
+    assert f"error [validation_failed]: {named}" in one_line(done,
+                                                             ValidationFailedError.exit_code)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_several_broken_settings_are_each_named_in_one_refusal(

@@ -200,7 +200,7 @@ OPTION_OF_SETTING = {"database_url": "--database-url", "host": "--host", "port":
 
 
 def settings(**overrides: Any) -> Settings:
-    if options.database_url:
+    if options.database_url is not None:  # --database-url "" is refused, not ignored
         overrides["database_url"] = options.database_url
     try:
         return Settings(**overrides)
@@ -217,6 +217,10 @@ def settings_refused(error: ValidationError, overrides: dict[str, Any]) -> Valid
         name = OPTION_OF_SETTING[field] if field in overrides and field in OPTION_OF_SETTING \
             else variable_of(field) if field else "settings"
         problems.append(Problem(name, problem_message(detail)))
+    if len(problems) == 1 and problems[0].field == "settings":
+        # Two settings that contradict each other: the reason names both.
+        return ValidationFailedError(problems, message("the settings conflict: {reason}",
+                                                       reason=as_message(problems[0].message)))
     if len(problems) == 1:
         return ValidationFailedError(problems, message("{setting} is not valid: {reason}",
                                                        setting=problems[0].field,
