@@ -19,7 +19,7 @@ from ledger.connect import check_postgres_answers
 from ledger.crypto import KeyMaterialError, decode_key, named, read_key_file
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.domain.messages import N_, as_message, message
-from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, SigningKeySource
+from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, SigningKeySource, read_public_key_file
 from ledger.settings import Settings, sqlite_path_of
 from service.key_material import check_keystore_location, load_index_key, load_kek
 
@@ -103,6 +103,8 @@ def check_key_values(settings: Settings) -> None:
     """Every key the settings give, and every key file an earlier start left, is read and
     checked before any missing one is created: a bad KEK must not leave a new index key.
     Production creates no key, and its own check reports every bad key in one refusal."""
+    if settings.signing_public_key_file is not None:  # read by verify and the backups
+        read_public_key_file(settings.signing_public_key_file, "LEDGER_SIGNING_PUBLIC_KEY_FILE")
     if settings.environment == "production":
         return
     data_dir = settings.data_dir

@@ -345,3 +345,21 @@ def test_a_metrics_token_file_that_holds_no_token_is_refused_at_start(
     assert line == (f"error [validation_failed]: LEDGER_METRICS_TOKEN_FILE: the metrics token "
                     f"file {path} {reason}")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(("contents", "reason"), [
+    (None, "file does not exist"), ("/dev/zero", "is not a regular file"),
+    ("not a key\n", "not a PEM public key")])
+def test_a_public_key_file_that_is_no_public_key_is_named_at_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, contents: str | None,
+        reason: str) -> None:
+    """It was read only by the first verify or backup; /dev/zero was read for ever there."""
+    path = policy_file(tmp_path, contents)
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    done = invoke(tmp_path, monkeypatch, "init", LEDGER_SIGNING_PUBLIC_KEY_FILE=path)
+
+    assert one_line(done, ValidationFailedError.exit_code) == (
+        f"error [validation_failed]: LEDGER_SIGNING_PUBLIC_KEY_FILE: public key {path}: "
+        f"{reason}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

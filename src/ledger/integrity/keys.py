@@ -118,12 +118,14 @@ def public_key_pem(public_key: bytes) -> str:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def read_public_key_file(path: Path) -> bytes:
+def read_public_key_file(path: Path, setting: str | None = None) -> bytes:
     """A trusted Ed25519 public key from a PEM file (as ``ledger audit public-key`` prints
-    it); a missing or malformed file is a clear error, never "no key"."""
+    it); a missing or malformed file is a clear error, never "no key", naming ``setting``
+    (the variable or option that named the file) when one did."""
     def problem(reason: str) -> ValidationFailedError:
-        return ValidationFailedError([Problem("public_key_file", reason)], message(
-            "public key {path}: {reason}", path=str(path), reason=as_message(reason)))
+        said = message("public key {path}: {reason}", path=str(path), reason=as_message(reason))
+        return ValidationFailedError([Problem(setting or "public_key_file", reason)], message(
+            "{setting}: {reason}", setting=setting, reason=said) if setting else said)
     try:
         data = _pem_bytes(path, private=False)
     except FileNotFoundError:
