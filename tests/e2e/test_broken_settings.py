@@ -19,6 +19,7 @@ from ledger.credentials import AuthenticationError
 from ledger.crypto import KeyMaterialError, create_key_file
 from ledger.domain.errors import ValidationFailedError
 from service.cli import app
+from service.first_admin import check_listening
 from service.preflight import PathUnusableError
 from tests.e2e.conftest import CLI_TIMEOUT, ledger_env
 from tests.e2e.forked import run_ledger
@@ -363,3 +364,11 @@ def test_a_public_key_file_that_is_no_public_key_is_named_at_start(
         f"error [validation_failed]: LEDGER_SIGNING_PUBLIC_KEY_FILE: public key {path}: "
         f"{reason}")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("setting", ["LEDGER_HOST", "--host"])
+def test_the_plain_http_refusal_names_what_chose_the_host(setting: str) -> None:
+    with pytest.raises(ValidationFailedError) as refused:
+        check_listening("0.0.0.0", tls=False, insecure=False, setting=setting)  # noqa: S104
+
+    assert refused.value.fields == [setting]
