@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from commands.actor import Actor
-from ledger.domain.errors import ValidationFailedError
+from ledger.domain.errors import NotFoundError, ValidationFailedError
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.keys import SigningKeySource, public_key_pem
 from ledger.integrity.readonly import open_read_only, verify_database
@@ -472,6 +472,27 @@ def test_dropped_integrity_tables_are_unverified_not_ok(sealed: Ledger, raw: Raw
     raw.flip_byte(6)
     raw.drop_integrity_tables()
     assert_unverified(sealed)
+
+
+def test_a_dropped_events_table_is_every_sealed_record_missing(sealed: Ledger,
+                                                                raw: RawEvents) -> None:
+    sealed_records = len(raw.positions())
+    raw.drop_events_table()
+
+    report = verify(sealed)
+
+    assert_first_finding(report, 1, "missing")
+    assert report.findings_total == sealed_records
+    assert report.records == report.head_position == 0
+
+
+def test_a_database_without_the_events_and_the_chain_tables_is_no_ledger_database(
+        sealed: Ledger, raw: RawEvents) -> None:
+    raw.drop_events_table()
+    raw.drop_integrity_tables()
+
+    with pytest.raises(NotFoundError, match="no ledger tables"):
+        verify(sealed)
 
 
 def test_a_rewritten_chain_without_its_checkpoints_is_unverified_not_ok(

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
-from ledger.domain.errors import ValidationFailedError
+from ledger.domain.errors import NotFoundError, ValidationFailedError
+from ledger.domain.messages import message
 from ledger.integrity.chain import GENESIS
 from ledger.integrity.checkpoints import Checkpoint, SignedCheckpoint
 from ledger.sql import Cursor
@@ -95,6 +96,37 @@ class EventLog:
         return int(row[0]) if row else None
 
 
+@dataclass(frozen=True)
+class AbsentEventLog(EventLog):
+    """An events table that is gone (dropped by hand): it holds no record, so each one the
+    chain sealed reads as missing rather than the walk failing on the table."""
+
+    def read_page(self, cursor: Cursor, after: int, limit: int) -> list[tuple[Any, ...]]:
+        return []
+
+    def head_position(self, cursor: Cursor) -> int:
+        return 0
+
+    def count_after(self, cursor: Cursor, after: int) -> int:
+        return 0
+
+    def position_of(self, cursor: Cursor, originator_id: str, version: int) -> int | None:
+        return None
+
+
+def stored_event_log(cursor: Cursor, dialect: Dialect) -> EventLog:
+    """The events table the checks read: the library's, or, where it was dropped beside a
+    chain that still names its records, an absent one. A database with neither is no
+    ledger's (``NotFoundError``), not an empty history."""
+    events = EventLog.of(dialect)
+    if _table_exists(cursor, dialect, events.table):
+        return events
+    if tables_exist(cursor, dialect):
+        return AbsentEventLog(dialect, events.table, events.position)
+    raise NotFoundError(message("the database holds no ledger tables (neither the event log "
+                                "nor its hash chain): is LEDGER_DATABASE_URL the ledger's?"))
+
+
 def identity_of(originator_id: object) -> str:
     """The record's originator id as the chain row keeps it: UUID hex, as stored on SQLite."""
     return originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
@@ -122,13 +154,17 @@ def create_tables(cursor: Cursor, dialect: Dialect) -> None:
 
 
 def tables_exist(cursor: Cursor, dialect: Dialect) -> bool:
+    return _table_exists(cursor, dialect, "integrity_seal")
+
+
+def _table_exists(cursor: Cursor, dialect: Dialect, table: str) -> bool:
     if dialect == "sqlite":
         row = cursor.one("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
-                         "AND name = 'integrity_seal'")
+                         "AND name = :table", {"table": table})
     else:
         row = cursor.one("SELECT COUNT(*) FROM information_schema.tables "
                          "WHERE table_schema = current_schema() "
-                         "AND table_name = 'integrity_seal'")
+                         "AND table_name = :table", {"table": table})
     return bool(row and row[0])
 
 
