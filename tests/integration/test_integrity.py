@@ -254,6 +254,29 @@ def test_a_changed_seal_is_found(sealed: Ledger, raw: RawEvents) -> None:
     assert_first_finding(verify(sealed), 10, "seal_altered")
 
 
+@pytest.mark.parametrize(("column", "value"), [
+    ("record_digest", b"\0" * 32), ("originator_id", "0" * 32), ("originator_version", 7),
+    ("previous_position", 1)])
+def test_a_seal_changed_anywhere_but_its_chain_value_is_found(
+        sealed: Ledger, raw: RawEvents, column: str, value: object) -> None:
+    raw.sql(f"UPDATE integrity_chain SET {column} = ? WHERE position = ?", value, 10)
+
+    report = verify(sealed)
+
+    assert_first_finding(report, 10, "seal_altered")
+    assert report.findings_total == 1
+
+
+@pytest.mark.parametrize("column", ["chain_hash", "record_digest", "previous_position"])
+def test_a_seal_column_holding_text_is_a_finding_not_a_crash(
+        sealed: Ledger, raw: RawEvents, column: str) -> None:
+    if not raw.sqlite:
+        pytest.skip("PostgreSQL's column types refuse the text")
+    raw.sql(f"UPDATE integrity_chain SET {column} = ? WHERE position = ?", "abc", 10)
+
+    assert_first_finding(verify(sealed), 10, "seal_altered")
+
+
 @pytest.mark.parametrize("where", ["between checkpoints", "at a checkpoint", "at the head"])
 def test_a_record_changed_together_with_its_own_seal_is_one_finding_at_its_position(
         sealed: Ledger, raw: RawEvents, where: str) -> None:

@@ -210,8 +210,35 @@ CHAIN_PAGE = ("SELECT position, previous_position, originator_id, originator_ver
 
 def read_chain_page(cursor: Cursor, after: int, limit: int) -> list[ChainRow]:
     rows = cursor.all(CHAIN_PAGE, {"after": after, "limit": limit})
-    return [ChainRow(int(r[0]), int(r[1]), str(r[2]), int(r[3]), bytes(r[4]), bytes(r[5]))
+    return [ChainRow(*row) for row in well_typed(rows)]
+
+
+def well_typed(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Chain rows as the walk reads them (int, int, str, int, bytes, bytes). Both drivers
+    return those types as written by the sealer, so a page is checked, not converted; but
+    SQLite keeps whatever was written into a column, and a row edited by hand to hold text
+    where bytes belong (or the reverse) is read as a value that matches nothing, a
+    finding, never one the walk cannot use."""
+    if all(type(r[1]) is int and type(r[2]) is str and type(r[3]) is int
+           and type(r[4]) is bytes and type(r[5]) is bytes for r in rows):
+        return rows
+    return [(r[0], _as_int(r[1]), str(r[2]), _as_int(r[3]), _as_bytes(r[4]), _as_bytes(r[5]))
             for r in rows]
+
+
+def _as_int(value: object) -> int:
+    if type(value) is int:
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1
+
+
+def _as_bytes(value: object) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode()
 
 
 def read_chain_row(cursor: Cursor, position: int) -> ChainRow | None:
