@@ -277,6 +277,34 @@ def test_a_seal_column_holding_text_is_a_finding_not_a_crash(
     assert_first_finding(verify(sealed), 10, "seal_altered")
 
 
+@pytest.mark.parametrize(("column", "value"), [("records", 3), ("checkpoint_sequence", 0)])
+def test_a_seal_head_changed_in_its_counts_is_found(sealed: Ledger, raw: RawEvents,
+                                                    column: str, value: int) -> None:
+    raw.sql(f"UPDATE integrity_seal SET {column} = ?", value)
+
+    report = verify(sealed)
+
+    assert_first_finding(report, sealed.store.head_position(), "seal_altered")
+
+
+@pytest.mark.parametrize(("table", "column", "kind"), [
+    ("integrity_seal", "chain_hash", "modified"),
+    ("integrity_seal", "position", "seal_altered"),
+    ("integrity_checkpoints", "signature", "bad_signature"),
+    ("integrity_checkpoints", "public_key", "bad_signature"),
+    ("integrity_checkpoints", "position", "bad_signature")])
+def test_a_seal_head_or_checkpoint_column_holding_text_is_a_finding_not_a_crash(
+        sealed: Ledger, raw: RawEvents, table: str, column: str, kind: str) -> None:
+    if not raw.sqlite:
+        pytest.skip("PostgreSQL's column types refuse the text")
+    raw.sql(f"UPDATE {table} SET {column} = ?", "abc")
+
+    report = verify(sealed)
+
+    assert not report.ok
+    assert kind in {finding.kind for finding in report.findings}
+
+
 @pytest.mark.parametrize("where", ["between checkpoints", "at a checkpoint", "at the head"])
 def test_a_record_changed_together_with_its_own_seal_is_one_finding_at_its_position(
         sealed: Ledger, raw: RawEvents, where: str) -> None:

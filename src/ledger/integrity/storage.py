@@ -176,6 +176,17 @@ def read_head(cursor: Cursor) -> SealHead:
     return SealHead(int(row[0]), int(row[1]), bytes(row[2]), int(row[3]))
 
 
+def read_stored_head(cursor: Cursor) -> SealHead:
+    """The seal head as the read-only checks see it: a head edited by hand to hold text
+    where numbers or bytes belong reads as values that match nothing (a finding), not as
+    an error; the sealer itself reads it strictly (``read_head``)."""
+    row = cursor.one("SELECT position, records, chain_hash, checkpoint_sequence "
+                     "FROM integrity_seal WHERE id = 1")
+    if row is None:
+        return EMPTY_HEAD
+    return SealHead(_as_int(row[0]), _as_int(row[1]), _as_bytes(row[2]), _as_int(row[3]))
+
+
 def move_head(cursor: Cursor, old: SealHead, new: SealHead) -> bool:
     """Claim the move from ``old`` to ``new``; False if another sealer moved it first."""
     moved = cursor.execute(
@@ -281,7 +292,8 @@ def read_checkpoints(cursor: Cursor, *, latest_only: bool = False) -> list[Store
 
 
 def _stored_checkpoint(row: tuple[Any, ...]) -> StoredCheckpoint:
-    sequence, position = int(row[0]), int(row[1])
+    # Leniently, as the chain's rows: SQLite keeps whatever is written into a column.
+    sequence, position = _as_int(row[0]), _as_int(row[1])
     try:
         checkpoint = Checkpoint.from_fields(json.loads(row[2]))
     except (ValueError, TypeError, ValidationFailedError) as error:
@@ -289,5 +301,5 @@ def _stored_checkpoint(row: tuple[Any, ...]) -> StoredCheckpoint:
     if (checkpoint.sequence, checkpoint.position) != (sequence, position):
         return StoredCheckpoint(sequence, position, None,
                                 "its row does not match its signed sequence and position")
-    return StoredCheckpoint(sequence, position,
-                            SignedCheckpoint(checkpoint, bytes(row[3]), bytes(row[4])), None)
+    signed = SignedCheckpoint(checkpoint, _as_bytes(row[3]), _as_bytes(row[4]))
+    return StoredCheckpoint(sequence, position, signed, None)

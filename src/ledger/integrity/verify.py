@@ -34,7 +34,7 @@ from ledger.integrity.storage import (
     identity_of,
     read_chain_row,
     read_checkpoints,
-    read_head,
+    read_stored_head,
     tables_exist,
     well_typed,
 )
@@ -89,7 +89,7 @@ class _Verification(Diagnosis):
                            "stored checkpoints vouch for nothing (configure "
                            "LEDGER_SIGNING_PUBLIC_KEY_FILE or pass --public-key)")
         sealing = tables_exist(self.cursor, self.events.dialect)
-        head = self.head = read_head(self.cursor) if sealing else EMPTY_HEAD
+        head = self.head = read_stored_head(self.cursor) if sealing else EMPTY_HEAD
         report.head_position = self.events.head_position(self.cursor)
         report.sealed_position = head.position
         if sealing:
@@ -206,3 +206,7 @@ class _Verification(Diagnosis):
                         f"the record at position {head.position} is not the one sealed there: "
                         "its stored bytes and its seal were changed together (the seal head "
                         "still names the original chain value; or the head was changed)")
+        elif head.records != self.sealed_count and self.last_flagged != head.position:
+            self._found(head.position, SEAL_ALTERED,
+                        f"the seal head counts {head.records} sealed records, the chain holds "
+                        f"{self.sealed_count}")
