@@ -253,8 +253,8 @@ class BackupPlace:
         target = settings.model_copy(update={"database_url": to_url,
                                              "keystore_url": keys_to_url})
         target = Settings.model_validate(target.model_dump())
-        live = {settings.database_url, settings.effective_keystore_url}
-        if target.database_url in live or target.effective_keystore_url in live:
+        live = {_place(settings.database_url), _place(settings.effective_keystore_url)}
+        if {_place(target.database_url), _place(target.effective_keystore_url)} & live:
             raise ValidationFailedError([Problem("to", "is the live database")],
                                         "a restore never writes into the live database")
         trusted = self.trusted()
@@ -464,3 +464,11 @@ def _check_not_rolled_back(register: ErasureRegister, manifest: Manifest) -> Non
                     "replaced; restore it first", version=register.version,
                     backup_id=manifest.backup_id, made_at=manifest.erasure_register_version),
             details={"file": "erasure-register.json"})
+
+
+def _place(url: str) -> str:
+    """Where a database is, whatever the spelling: a SQLite file by its resolved path (a
+    relative and an absolute URL of the live file are the same target)."""
+    if url.startswith("sqlite"):
+        return str(sqlite_path_of(url).resolve())
+    return url

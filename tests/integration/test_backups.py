@@ -6,6 +6,7 @@ writing nothing."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -315,6 +316,21 @@ def test_the_live_database_is_never_a_restore_target(live: Ledger) -> None:
 
     with store_unchanged(live.store), pytest.raises(ValidationFailedError, match="live"):
         restore(live, incremental, live.settings.database_url)
+
+
+def test_the_live_sqlite_files_spelled_another_way_are_never_a_restore_target(
+        live: Ledger) -> None:
+    if live.settings.backend != "sqlite":
+        pytest.skip("a SQLite file's spellings")
+    _, incremental = full_and_incremental(live)
+    events = sqlite_path_of(live.settings.database_url)
+    keys = sqlite_path_of(live.settings.effective_keystore_url)
+    spellings = [f"sqlite:///{events.parent}/../{events.parent.name}/{events.name}",
+                 f"sqlite:///{os.path.relpath(events)}", f"sqlite:///{keys}"]
+
+    for url in spellings:
+        with store_unchanged(live.store), pytest.raises(ValidationFailedError, match="live"):
+            restore(live, incremental, url)
 
 
 def test_an_incremental_needs_a_full_before_it(live: Ledger) -> None:
