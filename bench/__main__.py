@@ -8,7 +8,6 @@ smoke run never overwrites the published figures.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
@@ -19,7 +18,6 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
-import structlog
 from rich.console import Console
 from rich.markup import escape
 
@@ -38,11 +36,12 @@ from bench import (
     register,
     register_concurrent,
     register_http,
+    register_processes,
     scaling,
     soak_http,
     verify,
 )
-from bench.context import POSTGRES_POOL_SIZE, BenchContext, Sizes
+from bench.context import POSTGRES_POOL_SIZE, BenchContext, Sizes, quiet_service_logs
 from bench.environment import (
     describe_load,
     load,
@@ -61,16 +60,14 @@ from bench.harness import (
     rich_table,
     table_rows,
 )
-from ledger.logging import configure_logging
-from ledger.settings import Settings
 
 BENCHMARKS: dict[str, ModuleType] = {
     module.NAME: module for module in (register, register_concurrent, register_http,
                                        read_customer, read_protected, pairs, catch_up, verify,
                                        login, growth, soak_http, metrics_cost, backup, grant,
-                                       exports, scaling)
+                                       exports, register_processes, scaling)
 }
-POSTGRES_ONLY: set[str] = {soak_http.NAME, scaling.NAME}
+POSTGRES_ONLY: set[str] = {soak_http.NAME, register_processes.NAME, scaling.NAME}
 RESULTS = REPO_ROOT / "bench" / "RESULTS.md"
 WORK = REPO_ROOT / "bench" / ".work"
 
@@ -113,14 +110,6 @@ def output_of(args: argparse.Namespace) -> Path:
                         (args.runs, args.customers, args.catch_up_customers)):
         return WORK / "RESULTS-partial.md"
     return RESULTS
-
-
-def quiet_service_logs() -> None:
-    """The service's own logging (JSON, info level: every command is logged and its cost
-    paid) written to /dev/null instead of the terminal."""
-    configure_logging(Settings(log_format="json", log_level="info"))
-    sink = open(os.devnull, "w")  # noqa: SIM115 - open for the whole run
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sink))
 
 
 def terminate_as_exit(signum: int, _frame: FrameType | None) -> None:

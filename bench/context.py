@@ -21,9 +21,11 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import structlog
 from psycopg import sql
 from tests.factories import make_profile
 
+from ledger.logging import configure_logging
 from ledger.settings import Settings
 from service.bootstrap import Ledger, bootstrap
 from service.client import LedgerClient
@@ -231,3 +233,11 @@ class BenchContext:
         if self.postgres_problem is None:
             self.postgres.drop_all()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def quiet_service_logs() -> None:
+    """The service's own logging (JSON, info level: every command is logged and its cost
+    paid) written to /dev/null instead of the terminal."""
+    configure_logging(Settings(log_format="json", log_level="info"))
+    sink = open(os.devnull, "w")  # noqa: SIM115 - open for the whole run
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sink))

@@ -200,6 +200,9 @@ def postgres_insert_threads(url: str, rows: Sequence[Row], warmup: Sequence[Row]
             connection.close()
 
 
+SINGLE_CONNECTION_LABEL = "rows/s of raw single-row INSERT per transaction on 1 connection"
+
+
 def single_connection_rate(ctx: BenchContext, backend: Backend, rows: Sequence[Row],
                            warmup: Sequence[Row]) -> float:
     """rows/s of one raw single-row INSERT per transaction on one connection, on a fresh

@@ -20,7 +20,6 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +30,7 @@ from bench import raw
 from bench.bulk import register_in_bulk
 from bench.catch_up import raw_copy_postgres
 from bench.context import POSTGRES_POOL_SIZE, BenchContext, events_table
+from bench.cpu import CpuBusy, CpuSpent, per_item_note
 from bench.harness import Result, Stats, interleave, percentile, rate, timed_threads
 from bench.register_concurrent import registering
 from bench.register_http import (
@@ -56,8 +56,9 @@ WORKER_POOL_SIZE = 4
 
 
 @contextlib.contextmanager
-def running_workers(ctx: BenchContext, database_url: str, count: int) -> Iterator[None]:
-    """``count`` ``ledger worker`` processes; yields once every one has announced itself."""
+def running_workers(ctx: BenchContext, database_url: str, count: int) -> Iterator[list[int]]:
+    """``count`` ``ledger worker`` processes; yields their pids once every one has
+    announced itself."""
     # A worker's runner and sealer use a connection or two at a time.
     env = service_env(ctx, database_url, LEDGER_POSTGRES_POOL_SIZE=str(WORKER_POOL_SIZE))
     processes = []
@@ -72,7 +73,7 @@ def running_workers(ctx: BenchContext, database_url: str, count: int) -> Iterato
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"{count} ledger workers did not start")
             time.sleep(0.05)
-        yield
+        yield [process.pid for process in processes]
     finally:
         for process in processes:
             process.terminate()
@@ -82,28 +83,6 @@ def running_workers(ctx: BenchContext, database_url: str, count: int) -> Iterato
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=STOP_TIMEOUT)
-
-
-class CpuBusy:
-    """The share of every core's time spent busy (not idle, not waiting on I/O) while the
-    block ran, from /proc/stat: how close a run came to what this machine has. It counts
-    every process, this one's clients, the servers, the workers and PostgreSQL alike."""
-
-    def __enter__(self) -> CpuBusy:
-        self._start = self._read()
-        self.share = 0.0
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        (busy0, total0), (busy1, total1) = self._start, self._read()
-        self.share = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
-
-    @staticmethod
-    def _read() -> tuple[int, int]:
-        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0]
-                  .split()[1:8]]
-        idle = fields[3] + fields[4]  # idle and iowait
-        return sum(fields) - idle, sum(fields)
 
 
 def live_workers(database_url: str) -> int:
@@ -125,7 +104,8 @@ def every_process_answers(url: str, processes: int) -> None:
 
 def register_scaled(ctx: BenchContext, processes: int, workers: int,
                     profiles: list[dict[str, Any]], warmup: list[dict[str, Any]],
-                    p99: dict[str, list[float]], busy: dict[str, list[float]]) -> float:
+                    p99: dict[str, list[float]], busy: dict[str, list[float]],
+                    cpu_parts: dict[str, dict[str, list[float]]]) -> float:
     clients = ctx.sizes.threads
     # The same connection budget however many processes share it (PostgreSQL allows
     # 100 connections by default): the pool size is per process.
@@ -135,21 +115,26 @@ def register_scaled(ctx: BenchContext, processes: int, workers: int,
                          ) as url:
         every_process_answers(url, processes)
         database_url = service_database(url)
-        with running_workers(ctx, database_url, workers):
+        with running_workers(ctx, database_url, workers) as worker_pids:
             logged_in = [LedgerClient.over_http(url, username=clerk(n), password=PASSWORD)
                          for n in range(clients)]
             try:
                 for index, profile in enumerate(warmup):
                     logged_in[index % clients].register_customer(profile)
-                with CpuBusy() as cpu:
+                with (CpuBusy() as cpu,
+                      CpuSpent(database_url, servers=[SERVING[url][0]],
+                               workers=worker_pids) as spent):
                     seconds, latencies = timed_threads(
                         [registering(client, profiles) for client in logged_in],
                         len(profiles))
             finally:
                 for client in logged_in:
                     client.close()
-    p99.setdefault(f"{processes}x{workers}", []).append(percentile(latencies, 0.99))
-    busy.setdefault(f"{processes}x{workers}", []).append(cpu.share)
+    key = f"{processes}x{workers}"
+    p99.setdefault(key, []).append(percentile(latencies, 0.99))
+    busy.setdefault(key, []).append(cpu.share)
+    for part, part_seconds in spent.seconds.items():
+        cpu_parts.setdefault(key, {}).setdefault(part, []).append(part_seconds / len(profiles))
     return rate(len(profiles), seconds)
 
 
@@ -167,7 +152,7 @@ def reset_read_models(ledger: Ledger) -> None:
 
 
 def catch_up_with_workers(ctx: BenchContext, ledger: Ledger, workers: int, events: int,
-                          busy: list[float]) -> float:
+                          busy: list[float], cpu_parts: dict[str, list[float]]) -> float:
     url = ledger.settings.database_url
     jobs = background_jobs(list(ledger.runner.projections))
     head = ledger.store.head_position()
@@ -175,13 +160,16 @@ def catch_up_with_workers(ctx: BenchContext, ledger: Ledger, workers: int, event
         for job in jobs:  # held here, so no worker starts before the clock does
             gate.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, job_key(job)))
         reset_read_models(ledger)
-        with running_workers(ctx, url, workers), CpuBusy() as cpu:
+        with (running_workers(ctx, url, workers) as worker_pids, CpuBusy() as cpu,
+              CpuSpent(url, workers=worker_pids) as spent):
             started = time.perf_counter()
             gate.execute("SELECT pg_advisory_unlock_all()")
             while ledger.runner.position() < head:
                 time.sleep(0.01)
             seconds = time.perf_counter() - started
     busy.append(cpu.share)
+    for part in ("workers", "postgres"):
+        cpu_parts.setdefault(part, []).append(spent.seconds[part] / events)
     return rate(events, seconds)
 
 
@@ -191,8 +179,10 @@ def run(ctx: BenchContext, progress: Any) -> list[Result]:
     rows, warm_rows = raw.raw_rows(profiles), raw.raw_rows(warmup)
     p99: dict[str, list[float]] = {}
     busy: dict[str, list[float]] = {}
+    cpu_parts: dict[str, dict[str, list[float]]] = {}
     measures = {f"http-{p}x{w}": (lambda p=p, w=w: register_scaled(
-        ctx, p, w, profiles, warmup, p99, busy)) for p in SERVER_PROCESSES for w in WORKERS}
+        ctx, p, w, profiles, warmup, p99, busy, cpu_parts))
+        for p in SERVER_PROCESSES for w in WORKERS}
     measures["raw-1"] = lambda: raw.single_connection_rate(ctx, "postgres", rows, warm_rows)
     stats = interleave(ctx.sizes.runs, measures, progress, budget=ctx.sizes.budget)
     results = [Result(
@@ -200,11 +190,13 @@ def run(ctx: BenchContext, progress: Any) -> list[Result]:
                   f"process{'es' if p > 1 else ''}, {w} worker{'s' if w > 1 else ''}",
         backend="postgres", unit="commands/s", figure=stats[f"http-{p}x{w}"],
         baseline=stats["raw-1"],
-        baseline_label="rows/s of raw single-row INSERT per transaction on 1 connection",
+        baseline_label=raw.SINGLE_CONNECTION_LABEL,
         notes=[f"`serve --workers {p} --no-background` and {w} `ledger worker`; "
                f"N={len(profiles)} commands per run after {len(warmup)} warm-up, a fresh "
                f"store each run; p99 {Stats(tuple(p99[f'{p}x{w}'])).median:.1f} ms; the "
-               f"{os.cpu_count()} cores {Stats(tuple(busy[f'{p}x{w}'])).median:.0%} busy"])
+               f"{os.cpu_count()} cores {Stats(tuple(busy[f'{p}x{w}'])).median:.0%} busy",
+               limit_note(cpu_parts[f"{p}x{w}"], ("servers", "workers", "postgres"),
+                          "command", stats["raw-1"].median)])
         for p in SERVER_PROCESSES for w in WORKERS]
     return results + catch_up_rows(ctx, progress)
 
@@ -221,8 +213,9 @@ def catch_up_rows(ctx: BenchContext, progress: Any) -> list[Result]:
             row = cursor.one(f"SELECT COUNT(*) FROM {table}")
         events = int(row[0]) if row else 0
         busy: dict[int, list[float]] = {w: [] for w in WORKERS}
+        cpu_parts: dict[int, dict[str, list[float]]] = {w: {} for w in WORKERS}
         measures = {f"workers-{w}": (lambda w=w: catch_up_with_workers(
-            ctx, ledger, w, events, busy[w])) for w in WORKERS}
+            ctx, ledger, w, events, busy[w], cpu_parts[w])) for w in WORKERS}
         measures["raw"] = lambda: rate(events, raw_copy_postgres(
             ledger.settings.database_url, table, CustomerView.topics)[0])
         stats = interleave(ctx.sizes.runs, measures, progress, budget=ctx.sizes.budget)
@@ -234,8 +227,16 @@ def catch_up_rows(ctx: BenchContext, progress: Any) -> list[Result]:
                        "per customer event into a scratch table, 1 transaction per page",
         notes=[f"{events:,} events; {w} `ledger worker` processes sharing the "
                f"{len(ledger.runner.projections)} read models by their locks; the "
-               f"{os.cpu_count()} cores {Stats(tuple(busy[w])).median:.0%} busy"])
+               f"{os.cpu_count()} cores {Stats(tuple(busy[w])).median:.0%} busy",
+               limit_note(cpu_parts[w], ("workers", "postgres"), "event",
+                          stats["raw"].median)])
         for w in WORKERS]
+
+
+def limit_note(parts: dict[str, list[float]], service: tuple[str, ...], unit: str,
+               raw_median: float) -> str:
+    text, limit = per_item_note(parts, service, unit)
+    return f"{text} ({limit / raw_median:.2f}x the raw baseline)"
 
 
 def benchmark(ctx: BenchContext, progress: Any) -> list[Result]:

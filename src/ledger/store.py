@@ -13,6 +13,7 @@ from eventsourcing.persistence import (
     Notification,
     Recording,
     StoredEvent,
+    Transcoder,
 )
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -26,6 +27,7 @@ from ledger.integrity.decoding import CheckedMapper
 from ledger.pg_append import PostgresAppend
 from ledger.private_files import ensure_private_file
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
+from ledger.transcoding import FastJSONTranscoder
 from ledger.transient import DEFAULT_RETRY_SECONDS
 
 NOTIFICATION_BATCH = 1000
@@ -49,6 +51,12 @@ class LedgerStore(Application):  # type: ignore[type-arg]
         # Commands saved at the same moment share one transaction (README, "Benchmarks").
         self.group_commit: GroupCommit[Sequence[StoredEvent], Sequence[int]] = GroupCommit(
             self._insert_batch, self._insert_one)
+
+    def construct_transcoder(self) -> Transcoder:
+        # The library's JSON transcoder and transcodings, decoding with orjson.
+        transcoder = FastJSONTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def construct_mapper(self) -> Mapper[Any]:
         # An event whose stored bytes no longer decode is an integrity finding naming its

@@ -1,6 +1,6 @@
 """The HTTP API: a thin adapter from routes to the bus, which owns validation and authorisation."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import ledger
@@ -29,7 +30,15 @@ from ledger.settings import Settings
 from ledger.transient import is_transient, unavailable
 from service.bootstrap import Ledger, bootstrap
 from service.health_probe import BoundedProbe
-from service.http_auth import ActorDep, LedgerDep, auth_router
+from service.http_auth import (
+    AUTHENTICATION_ERRORS,
+    BearerDep,
+    LedgerDep,
+    auth_router,
+    authenticated,
+    authenticates_before_validation,
+    refusal_of_session,
+)
 from service.http_contract import declare_contract, raises
 from service.http_docs import mount_docs
 from service.http_exports import exports_router
@@ -64,6 +73,9 @@ def _answer_errors_in_one_shape(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        refused = await refusal_of_session(request)
+        if refused is not None:
+            return _error_response(refused, request)
         return _error_response(ValidationFailedError([_problem_of(d) for d in error.errors()]),
                                request)
 
@@ -141,12 +153,19 @@ def _health_of_nothing() -> dict[str, Any]:
             "process": this_process()}
 
 
-def _command_route(command_class: type[Command]) -> Callable[..., dict[str, Any]]:
+def _command_route(command_class: type[Command]) -> Callable[..., Awaitable[dict[str, Any]]]:
     # What a handler may refuse beyond its input and its actor: a record it names that
     # does not exist, a changed one or a reused command id, a step out of turn.
-    @raises(NotFoundError, ConflictError, WorkflowViolationError)
-    def execute(command: Any, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
-        return ledger.bus.execute(command, actor)
+    @raises(NotFoundError, ConflictError, WorkflowViolationError, *AUTHENTICATION_ERRORS)
+    @authenticates_before_validation
+    async def execute(command: Any, request: Request, ledger: LedgerDep,
+                      credentials: BearerDep) -> dict[str, Any]:
+        # The session check and the command run in one worker thread. As a synchronous
+        # route with the actor as a dependency, each command crossed to the thread pool
+        # three times (the session check, the handler, the answer's validation), each
+        # crossing a queue hand-off and two thread switches under the interpreter lock.
+        return await run_in_threadpool(
+            lambda: ledger.bus.execute(command, authenticated(request, ledger, credentials)))
 
     execute.__annotations__["command"] = command_class
     execute.__doc__ = command_class.__doc__

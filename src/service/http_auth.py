@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from starlette.concurrency import run_in_threadpool
 
 from commands.actor import Actor
 from ledger.credentials import AuthenticationError
-from ledger.domain.errors import ConflictError, PermissionDeniedError, WorkflowViolationError
+from ledger.domain.errors import (
+    ConflictError,
+    LedgerError,
+    PermissionDeniedError,
+    WorkflowViolationError,
+)
 from ledger.domain.messages import rendered
 from ledger.i18n import translator
 from ledger.transient import retrying
@@ -37,10 +44,14 @@ LedgerDep = Annotated[Ledger, Depends(_ledger)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-# The token may be missing or ended; the caller's network refused; and every route acting
-# for an actor goes through the bus, which authorises it.
-@raises(AuthenticationError, PermissionDeniedError)
-def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor:
+# What authenticating may answer: the token missing or ended, the caller's network
+# refused. (Every route acting for an actor goes through the bus, which authorises it.)
+AUTHENTICATION_ERRORS = (AuthenticationError, PermissionDeniedError)
+
+
+def authenticated(request: Request, ledger: Ledger,
+                  credentials: HTTPAuthorizationCredentials | None) -> Actor:
+    """The actor behind the request's bearer token (blocking: it reads the session)."""
     token = credentials.credentials if credentials else None
     # A session check only reads (and touches the session's last use): safe to repeat when
     # the connection it ran on was cut.
@@ -49,7 +60,37 @@ def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor
                     on_fault=ledger.bus.on_fault)
 
 
+@raises(*AUTHENTICATION_ERRORS)
+def _actor(request: Request, ledger: LedgerDep, credentials: BearerDep) -> Actor:
+    return authenticated(request, ledger, credentials)
+
+
 ActorDep = Annotated[Actor, Depends(_actor)]
+
+# The marker of a route that checks its session itself (``authenticates_before_validation``).
+_AUTHENTICATES_ITSELF = "ledger_authenticates_itself"
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Any]])
+
+
+def authenticates_before_validation(endpoint: Endpoint) -> Endpoint:
+    """Mark a route that checks its session itself, after FastAPI has validated its body:
+    a body it refuses is answered only once the session is known good, so a caller without
+    one hears 401, as from a route whose actor is a dependency."""
+    setattr(endpoint, _AUTHENTICATES_ITSELF, True)
+    return endpoint
+
+
+async def refusal_of_session(request: Request) -> LedgerError | None:
+    """For a route that authenticates itself: why its session is refused, if it is."""
+    if not getattr(request.scope.get("endpoint"), _AUTHENTICATES_ITSELF, False):
+        return None
+    credentials = await bearer(request)
+    try:
+        await run_in_threadpool(authenticated, request, request.app.state.ledger, credentials)
+    except AUTHENTICATION_ERRORS as refused:
+        return refused
+    return None
 
 
 class LoginRequest(BaseModel):

@@ -11,13 +11,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi import Query as QueryParameters
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import create_model
+from starlette.concurrency import run_in_threadpool
 
 from ledger.domain.errors import NotFoundError
 from ledger.domain.messages import localised
 from ledger.i18n import translator
 from projections.queries import Query
-from service.http_auth import ActorDep, LedgerDep
+from service.bootstrap import Ledger
+from service.http_auth import (
+    AUTHENTICATION_ERRORS,
+    BearerDep,
+    LedgerDep,
+    authenticated,
+    authenticates_before_validation,
+)
 from service.http_contract import raises
 from service.http_guard import language_of
 from service.query_routes import QUERY_ROUTES, QueryRoute, build_query
@@ -39,16 +48,25 @@ def _query_string_model(route: QueryRoute) -> type[Query]:
 def _endpoint(route: QueryRoute) -> Callable[..., Any]:
     query_string = _query_string_model(route)
 
-    def ask(ledger: Any, actor: Any, request: Request, parameters: Query, **path: Any) -> Any:
+    def answer(ledger: Ledger, credentials: HTTPAuthorizationCredentials | None,
+               request: Request, parameters: Query, path: dict[str, Any]) -> Any:
+        actor = authenticated(request, ledger, credentials)
         query = parameters if not path else build_query(
             route.query, path | parameters.model_dump(exclude_unset=True))
         # The answer's own texts (a certificate's statement) in the reader's language.
         return localised(ledger.bus.ask(query, actor), translator(language_of(request.scope)))
 
+    @authenticates_before_validation
+    async def ask(ledger: Ledger, credentials: HTTPAuthorizationCredentials | None,
+                  request: Request, parameters: Query, **path: Any) -> Any:
+        # One crossing to the thread pool: the session check and the read together (as
+        # the command routes do, service.http).
+        return await run_in_threadpool(answer, ledger, credentials, request, parameters, path)
+
     fields = route.query.model_fields
     ask.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
         inspect.Parameter("ledger", _KEYWORD, annotation=LedgerDep),
-        inspect.Parameter("actor", _KEYWORD, annotation=ActorDep),
+        inspect.Parameter("credentials", _KEYWORD, annotation=BearerDep),
         inspect.Parameter("request", _KEYWORD, annotation=Request),
         *(inspect.Parameter(name, _KEYWORD, annotation=Annotated[
             fields[name].annotation, Path(), *fields[name].metadata])
@@ -57,7 +75,8 @@ def _endpoint(route: QueryRoute) -> Callable[..., Any]:
                           annotation=Annotated[query_string, QueryParameters()]),
     ])
     # A query for one record its path names may find none (a list finds an empty one).
-    return raises(NotFoundError)(ask) if route.path_parameters else ask
+    declared = raises(*AUTHENTICATION_ERRORS)(ask)
+    return raises(NotFoundError)(declared) if route.path_parameters else declared
 
 
 def queries_router() -> APIRouter:

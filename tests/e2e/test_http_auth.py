@@ -7,6 +7,7 @@ import ipaddress
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 import pytest
@@ -102,6 +103,70 @@ def test_an_expired_token_is_401(in_process_app: tuple[TestClient, Ledger],
     expired = client.get("/accounts/li.na", headers=auth(token))
     assert expired.status_code == 401
     assert "expired" in expired.json()["error"]["message"]
+
+
+def test_a_command_with_a_bad_body_is_401_without_a_session_and_422_with_one(
+        in_process_app: tuple[TestClient, Ledger], clock: FixedClock) -> None:
+    """A command route checks the session itself, after its body is validated (one hop to
+    the thread pool): a caller without a good session still hears 401, never which of its
+    fields were wrong; one with a good session hears 422."""
+    client, ledger = in_process_app
+    open_account(ledger, "li.na", "sales")
+    ledger.runner.catch_up()
+    token = client.post("/auth/login", json={"username": "li.na",
+                                             "password": UNIT_PASSWORD}).json()["token"]
+    bad_body = {"profile": "not an object", "unknown": 1}
+    route = "/commands/register-customer"
+
+    answers = {
+        "no token": client.post(route, json=bad_body),
+        "garbage": client.post(route, json=bad_body, headers=auth("not-a-token")),
+        "good": client.post(route, json=bad_body, headers=auth(token)),
+    }
+    clock.now += timedelta(hours=1)  # longer than the 30-minute idle timeout
+    answers["expired"] = client.post(route, json=bad_body, headers=auth(token))
+
+    statuses = {name: (answer.status_code, answer.json()["error"]["code"])
+                for name, answer in answers.items()}
+    assert statuses == {"no token": (401, "unauthenticated"),
+                        "garbage": (401, "unauthenticated"),
+                        "good": (422, "validation_failed"),
+                        "expired": (401, "unauthenticated")}
+    assert "profile" not in answers["garbage"].text
+
+
+@pytest.mark.parametrize("route", ["/customers?limit=0", "/customers/not-a-uuid"])
+def test_a_read_with_bad_parameters_is_401_without_a_session_and_422_with_one(
+        in_process_app: tuple[TestClient, Ledger], route: str) -> None:
+    client, ledger = in_process_app
+    open_account(ledger, "li.na", "sales")
+    ledger.runner.catch_up()
+    token = client.post("/auth/login", json={"username": "li.na",
+                                             "password": UNIT_PASSWORD}).json()["token"]
+
+    statuses = [client.get(route, headers=headers).status_code
+                for headers in ({}, auth("not-a-token"), auth(token))]
+
+    assert statuses == [401, 401, 422]
+
+
+def test_a_command_runs_as_the_session_s_account(
+        in_process_app: tuple[TestClient, Ledger]) -> None:
+    client, ledger = in_process_app
+    open_account(ledger, "li.na", "sales")
+    ledger.runner.catch_up()
+    token = client.post("/auth/login", json={"username": "li.na",
+                                             "password": UNIT_PASSWORD}).json()["token"]
+
+    answer = client.post("/commands/register-customer", json={"profile": make_profile()},
+                         headers=auth(token))
+
+    assert answer.status_code == 200
+    customer = ledger.store.repository.get(UUID(answer.json()["aggregate_id"]))
+    registered = [n for n in ledger.store.read_log(0, 10_000)
+                  if n.originator_id == customer.id]
+    assert len(registered) == 1
+    assert ledger.store.mapper.to_domain_event(registered[0]).meta["actor"] == "li.na"
 
 
 def test_a_one_time_password_session_is_refused_all_but_the_change(
