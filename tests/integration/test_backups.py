@@ -34,6 +34,7 @@ from tests.backup_support import (
     place_of,
     restore,
 )
+from tests.integration.tampering import RawEvents
 from tests.privacy_support import (
     ask,
     change,
@@ -413,3 +414,27 @@ def test_a_failed_backup_after_the_last_success_is_reported_failed(live: Ledger)
     live.backups.events("full", "tester")
     live.backups.place.record_failure("full", OSError("disk full"), datetime.now(UTC))
     assert live.figures.backups()["full"].failed
+
+
+def test_a_record_whose_state_was_rewritten_as_text_is_backed_up_not_a_crash(
+        live: Ledger) -> None:
+    """SQLite keeps whatever an edit by hand writes into a column: the same bytes stored as
+    text back up as they are, and changed text is named by the backup's check."""
+    if live.settings.backend != "sqlite":
+        pytest.skip("PostgreSQL's column types refuse the text")
+    assert live.backups is not None
+    customers(live, 2)
+    live.sealer.seal_all()
+    raw = RawEvents(live.settings.database_url)
+    try:
+        raw.sql("UPDATE stored_events SET state = CAST(state AS TEXT) WHERE rowid = 3")
+        same = live.backups.events("full", "tester").manifest
+        raw.sql("UPDATE stored_events SET state = state || ' ' WHERE rowid = 4")
+        changed = live.backups.events("full", "tester").manifest
+    finally:
+        raw.close()
+
+    verdicts = {v.backup_id: v for v in place_of(live).verify()}
+    assert verdicts[same.backup_id].status == "valid"
+    assert verdicts[changed.backup_id].status == "invalid"
+    assert "position 4" in (verdicts[changed.backup_id].reason or "")
