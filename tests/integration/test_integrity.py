@@ -16,7 +16,7 @@ from ledger.domain.errors import NotFoundError, ValidationFailedError
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.keys import SigningKeySource, public_key_pem
 from ledger.integrity.readonly import open_read_only, verify_database
-from ledger.integrity.report import MAX_FINDINGS, VerifyReport
+from ledger.integrity.report import MAX_FINDINGS, IntegrityViolationError, VerifyReport
 from ledger.integrity.sealer import Sealer
 from ledger.integrity.storage import EventLog, read_checkpoints
 from ledger.settings import Settings
@@ -303,6 +303,20 @@ def test_a_seal_head_or_checkpoint_column_holding_text_is_a_finding_not_a_crash(
 
     assert not report.ok
     assert kind in {finding.kind for finding in report.findings}
+
+
+@pytest.mark.parametrize("column", ["chain_hash", "position"])
+def test_the_sealer_refuses_to_build_on_a_seal_head_holding_text(
+        sealed: Ledger, raw: RawEvents, column: str) -> None:
+    if not raw.sqlite:
+        pytest.skip("PostgreSQL's column types refuse the text")
+    client(sealed, ALICE).register_customer(make_profile(seed=91))
+    raw.sql(f"UPDATE integrity_seal SET {column} = ?", "abc")
+    before = raw.sql("SELECT COUNT(*) FROM integrity_chain")
+
+    with pytest.raises(IntegrityViolationError, match="seal head was altered"):
+        sealed.sealer.seal_all()
+    assert raw.sql("SELECT COUNT(*) FROM integrity_chain") == before
 
 
 @pytest.mark.parametrize("where", ["between checkpoints", "at a checkpoint", "at the head"])

@@ -19,6 +19,7 @@ from ledger.domain.errors import NotFoundError, ValidationFailedError
 from ledger.domain.messages import message
 from ledger.integrity.chain import GENESIS
 from ledger.integrity.checkpoints import Checkpoint, SignedCheckpoint
+from ledger.integrity.report import IntegrityViolationError
 from ledger.sql import Cursor
 
 Dialect = Literal["sqlite", "postgres"]
@@ -173,7 +174,13 @@ def read_head(cursor: Cursor) -> SealHead:
                      "FROM integrity_seal WHERE id = 1")
     if row is None:
         return EMPTY_HEAD
-    return SealHead(int(row[0]), int(row[1]), bytes(row[2]), int(row[3]))
+    if not (type(row[0]) is int and type(row[1]) is int and type(row[3]) is int
+            and isinstance(row[2], bytes | bytearray | memoryview)):
+        # SQLite keeps whatever an edit by hand writes: the sealer must not build on it.
+        raise IntegrityViolationError(message(
+            "the seal head was altered outside the ledger: `ledger audit verify` reports "
+            "it; nothing more is sealed until it is repaired"))
+    return SealHead(row[0], row[1], bytes(row[2]), row[3])
 
 
 def read_stored_head(cursor: Cursor) -> SealHead:
