@@ -105,6 +105,26 @@ def test_the_projections_stop_just_before_an_undecodable_event_and_stay_there(
     assert shown == {first}
 
 
+@pytest.mark.parametrize("originator_id", [b"\x00\xff", "not a uuid"])
+def test_an_id_edited_to_another_type_stops_the_projections_just_before_it(
+        ledger: Ledger, raw: RawEvents, originator_id: object) -> None:
+    if not raw.sqlite:
+        pytest.skip("PostgreSQL's uuid column refuses it")
+    first = register_customer(ledger, distinctive_profile("zh_CN"))
+    second = register_customer(ledger, distinctive_profile("en_US"))
+    position = raw.position_of(second)
+    raw.set_column(position, "originator_id", originator_id)
+
+    with pytest.raises(UndecodableEventError) as found:
+        ledger.runner.catch_up()
+
+    assert found.value.position == position
+    assert ledger.runner.positions()["customer_view"] == position - 1
+    with ledger.views.snapshot() as cursor:
+        shown = {row[0] for row in cursor.all("SELECT customer_id FROM customer_view")}
+    assert shown == {first}
+
+
 def test_a_rebuild_that_meets_an_undecodable_event_leaves_every_read_model_as_it_was(
         ledger: Ledger, raw: RawEvents) -> None:
     customer_id = register_customer(ledger, distinctive_profile("zh_CN"))
