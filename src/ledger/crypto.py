@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from ledger.domain.errors import LedgerError
-from ledger.domain.messages import message
-from ledger.private_files import create_private_file
+from ledger.domain.messages import as_message, message
+from ledger.private_files import create_private_file, open_to_others
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -55,39 +55,64 @@ def key_id_of(key: bytes, purpose: str) -> str:
 KEY_FILE_LIMIT = 4096
 
 
-def read_key_file(path: Path, purpose: str) -> bytes:
-    """A 32-byte key stored as base64 in a file; refuse a missing or malformed one."""
+def read_key_file(path: Path, purpose: str, setting: str | None = None) -> bytes:
+    """A 32-byte key stored as base64 in a file; refuse a missing or malformed one, and one
+    other accounts may read or change (as ssh refuses such a private key). An error names
+    ``setting``, the variable or option that named the file, when one did."""
+    try:
+        return decode_key(_key_file_text(path, purpose), purpose)
+    except KeyMaterialError as error:
+        raise named(error, setting) from None
+
+
+def _key_file_text(path: Path, purpose: str) -> str:
     try:
         if path.exists() and not path.is_file():
             # A device, a pipe or a directory: /dev/zero would be read for ever.
             raise KeyMaterialError(message("the {purpose} file is not a regular file: {path}",
                                            purpose=purpose, path=str(path)))
         with path.open("rb") as file:
+            shared = open_to_others(file.fileno())
+            if shared:
+                raise KeyMaterialError(message(
+                    "the {purpose} file {path} is open to other users (mode {mode}): a key "
+                    "must be its owner's alone; run chmod 600 {path}", purpose=purpose,
+                    path=str(path), mode=shared))
             raw = file.read(KEY_FILE_LIMIT + 1)
         if len(raw) > KEY_FILE_LIMIT:
             raise KeyMaterialError(message("the {purpose} file is too large to hold a key: "
                                            "{path}", purpose=purpose, path=str(path)))
-        text = raw.decode("ascii").strip()
+        return raw.decode("ascii").strip()
     except FileNotFoundError:
         raise KeyMaterialError(message("the {purpose} file does not exist: {path}",
                                        purpose=purpose, path=str(path))) from None
     except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else (
+            "not ASCII text" if isinstance(error, UnicodeDecodeError) else type(error).__name__)
         raise KeyMaterialError(message("the {purpose} file cannot be read: {path} ({reason})",
-                                       purpose=purpose, path=str(path), reason=str(error))
+                                       purpose=purpose, path=str(path), reason=reason)
                                ) from None
-    return decode_key(text, purpose)
 
 
-def decode_key(text: str, purpose: str) -> bytes:
+def decode_key(text: str, purpose: str, setting: str | None = None) -> bytes:
     try:
         key = base64.b64decode(text, validate=True)
     except ValueError:
-        raise KeyMaterialError(message("the {purpose} is not valid base64", purpose=purpose)
-                               ) from None
+        raise named(KeyMaterialError(message("the {purpose} is not valid base64",
+                                              purpose=purpose)), setting) from None
     if len(key) != KEY_BYTES:
-        raise KeyMaterialError(message("the {purpose} must be {size} bytes, not {actual}",
-                                       purpose=purpose, size=KEY_BYTES, actual=len(key)))
+        raise named(KeyMaterialError(message("the {purpose} must be {size} bytes, not {actual}",
+                                             purpose=purpose, size=KEY_BYTES,
+                                             actual=len(key))), setting)
     return key
+
+
+def named(error: KeyMaterialError, setting: str | None) -> KeyMaterialError:
+    """``error`` led by the setting (``LEDGER_KEK_FILE``) that gave the key, if one did."""
+    if setting is None:
+        return error
+    return KeyMaterialError(message("{setting}: {reason}", setting=setting,
+                                    reason=as_message(error.message)))
 
 
 def create_key_file(path: Path) -> bytes:

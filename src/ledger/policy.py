@@ -14,7 +14,8 @@ import holidays
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ledger.domain.errors import Problem, ValidationFailedError
-from ledger.domain.messages import message
+from ledger.domain.messages import N_, as_message, message
+from ledger.domain.problems import problem_message
 from ledger.domain.profile import CHANGEABLE_PATHS, CustomerProfile
 from ledger.policy_access import (
     AccessPolicy,
@@ -129,18 +130,46 @@ def _defaults() -> dict[str, Any]:
 POLICY_FILE_LIMIT = 1024 * 1024
 
 
+POLICY_SETTING = "LEDGER_POLICY_FILE"
+
+
+def _file_problem(path: Path, reason: str) -> ValidationFailedError:
+    """The policy file itself cannot be used: one line naming the variable and the file."""
+    return ValidationFailedError([Problem(POLICY_SETTING, reason)], message(
+        "{setting}: the policy file {path} {reason}", setting=POLICY_SETTING, path=str(path),
+        reason=as_message(reason)))
+
+
 def _read_policy_text(path: Path) -> str:
-    if path.exists() and not path.is_file():
-        raise ValidationFailedError([Problem("policy_file", "is not a regular file")],
-                                    message("the policy file is not a regular file: {path}",
-                                            path=str(path)))
-    with path.open("rb") as file:
-        raw = file.read(POLICY_FILE_LIMIT + 1)
+    """The file's text; whatever keeps it from being read is a ``validation_failed`` naming
+    LEDGER_POLICY_FILE (missing, a directory or a device, unreadable, too large, not UTF-8),
+    as a file that is read but wrong is: one code, exit 3, for every bad policy file."""
+    try:
+        if path.exists() and not path.is_file():
+            raise _file_problem(path, N_("is not a regular file"))
+        with path.open("rb") as file:
+            raw = file.read(POLICY_FILE_LIMIT + 1)
+    except FileNotFoundError:
+        raise _file_problem(path, N_("does not exist")) from None
+    except OSError as error:
+        raise _file_problem(path, message("cannot be read ({reason})", reason=error.strerror
+                                          or type(error).__name__)) from None
     if len(raw) > POLICY_FILE_LIMIT:
-        raise ValidationFailedError([Problem("policy_file", "is too large")],
-                                    message("the policy file is larger than {limit} bytes: "
-                                            "{path}", limit=POLICY_FILE_LIMIT, path=str(path)))
-    return raw.decode("utf-8")
+        raise _file_problem(path, message("is larger than {limit} bytes",
+                                          limit=POLICY_FILE_LIMIT))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _file_problem(path, N_("is not UTF-8 text")) from None
+
+
+def _problem_of(detail: Any) -> Problem:
+    """One of pydantic's errors as the key in the file and what is wrong, never the value."""
+    key = ".".join(str(part) for part in detail["loc"]) or "policy"
+    if detail["type"] == "extra_forbidden":
+        return Problem(key, N_("unknown key (the keys are those of "
+                               "src/ledger/policy_defaults.toml)"))
+    return Problem(key, problem_message(detail))
 
 
 def load_policy(path: Path | None = None, *, operations: Collection[str] | None = None
@@ -151,36 +180,39 @@ def load_policy(path: Path | None = None, *, operations: Collection[str] | None 
     live above this module, so whoever knows them passes them in (``service.policy``)."""
     values = _defaults()
     if path is not None:
+        text = _read_policy_text(path)
         try:
-            overrides = tomllib.loads(_read_policy_text(path))
-        except FileNotFoundError:
-            raise ValidationFailedError(
-                [Problem("policy_file", "file not found")],
-                message("policy file not found: {path}", path=str(path))) from None
-        except UnicodeDecodeError:
-            raise ValidationFailedError(
-                [Problem("policy_file", "not UTF-8 text")],
-                message("policy file is not UTF-8 text: {path}", path=str(path))) from None
+            overrides = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
-            raise ValidationFailedError(
-                [Problem("policy_file", message("not valid TOML: {reason}", reason=str(error)))],
-                message("policy file is not valid TOML: {path}", path=str(path)),
-            ) from None
+            raise _file_problem(path, message("is not valid TOML: {reason}",
+                                              reason=str(error))) from None
         values = merge_tables(values, overrides)
     try:
         policy = Policy.model_validate(values)
     except ValidationError as error:
-        problems = [
-            Problem(".".join(str(p) for p in d["loc"]) or "policy", d["msg"])
-            for d in error.errors(include_url=False, include_input=False)
-        ]
-        raise ValidationFailedError(problems, "the policy file has invalid values") from None
+        problems = [_problem_of(detail)
+                    for detail in error.errors(include_url=False, include_input=False)]
+        raise _values_refused(path, problems) from None
     if operations is not None:
-        check_operations(policy, operations)
+        check_operations(policy, operations, path)
     return policy
 
 
-def check_operations(policy: Policy, operations: Collection[str]) -> None:
+def _values_refused(path: Path | None, problems: list[Problem]) -> ValidationFailedError:
+    """The keys of the file that are wrong: in one line (file, key, reason) when one is."""
+    place = str(path) if path is not None else "src/ledger/policy_defaults.toml"
+    if len(problems) == 1:
+        return ValidationFailedError(problems, message(
+            "{setting}: the policy file {path} is not valid: {key}: {reason}",
+            setting=POLICY_SETTING, path=place, key=problems[0].field,
+            reason=as_message(problems[0].message)))
+    return ValidationFailedError(problems, message(
+        "{setting}: the policy file {path} has invalid values: {keys}", setting=POLICY_SETTING,
+        path=place, keys=tuple(sorted({problem.field for problem in problems}))))
+
+
+def check_operations(policy: Policy, operations: Collection[str],
+                     path: Path | None = None) -> None:
     """Refuse an operation the permission table names but no command or query has: a typo
     there would silently grant nothing (or, in ``self_service``, nothing to anyone)."""
     entries = {f"access.permissions.{role}": names
@@ -195,6 +227,4 @@ def check_operations(policy: Policy, operations: Collection[str]) -> None:
                 "as the default policy src/ledger/policy_defaults.toml lists)",
                 operations=", ".join(unknown))))
     if problems:
-        raise ValidationFailedError(problems, message(
-            "the policy file names unknown operations: {entries}",
-            entries=", ".join(problem.field for problem in problems)))
+        raise _values_refused(path, problems)

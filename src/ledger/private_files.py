@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -51,3 +52,11 @@ def ensure_private_file(path: Path) -> None:
     SQLite database, so SQLite then opens it rather than creating it world-readable)."""
     with contextlib.suppress(FileExistsError):
         os.close(create_private_file(path))
+
+
+def open_to_others(descriptor: int) -> str | None:
+    """The mode (``0644``) of an open file that its group or other users may read or
+    write, or None when it is its owner's alone: a secret in such a file is refused, as
+    ssh refuses such a private key."""
+    mode = stat.S_IMODE(os.fstat(descriptor).st_mode)
+    return f"{mode:04o}" if mode & (stat.S_IRWXG | stat.S_IRWXO) else None

@@ -6,16 +6,28 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.domain.messages import N_, message
+
 DEFAULT_DATABASE_URL = "sqlite:///var/ledger.sqlite3"
+ENVIRONMENT_PREFIX = "LEDGER_"
+
+
+def variable_of(field: str) -> str:
+    """The environment variable that sets ``field``: what an error about it names."""
+    return f"{ENVIRONMENT_PREFIX}{field.upper()}"
 
 
 class Settings(BaseSettings):
     """Where the store lives, how the service listens, and which policy file is in force."""
 
-    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore", frozen=True)
+    # No ``.env`` file is read: the settings are the process's environment, nothing else.
+    # NaN and infinity are no number of seconds: refused, not compared (NaN passes no bound
+    # and would read as "out of range").
+    model_config = SettingsConfigDict(env_prefix=ENVIRONMENT_PREFIX, extra="ignore",
+                                      frozen=True, allow_inf_nan=False)
 
     database_url: str = DEFAULT_DATABASE_URL
     environment: Literal["development", "production"] = "development"
@@ -84,6 +96,19 @@ class Settings(BaseSettings):
     # than one only on PostgreSQL, the one place they share.
     workers: int = Field(default=1, ge=1, le=64)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_blank(cls, value: object) -> object:
+        # An empty variable is a mistake, not "the default" (LEDGER_DATA_DIR= would put
+        # the key files in the working directory); spaces around a path or URL are too.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str):
+            if not text.strip():
+                raise ValueError(N_("is empty (leave it unset for the default)"))
+            if text != text.strip():
+                raise ValueError(N_("begins or ends with white space"))
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _supported_url(cls, value: str) -> str:
@@ -100,10 +125,40 @@ class Settings(BaseSettings):
             raise ValueError("sqlite URL must name a file, e.g. sqlite:///var/ledger.sqlite3")
         return value
 
+    @field_validator("external_url")
+    @classmethod
+    def _http_address(cls, value: str | None) -> str | None:
+        if value is not None and not _is_http_address(value):
+            raise ValueError(N_("is not an http:// or https:// URL with a host"))
+        return value
+
+    @field_validator("alert_webhook_urls")
+    @classmethod
+    def _http_addresses(cls, value: str | None) -> str | None:
+        # Said without the address: a webhook's URL may carry its token.
+        for number, url in enumerate((part.strip() for part in (value or "").split(",")), 1):
+            if url and not _is_http_address(url):
+                raise ValueError(message(
+                    "address {number} is not an http:// or https:// URL with a host",
+                    number=number))
+        return value
+
     @field_validator("keystore_url")
     @classmethod
     def _supported_keystore_url(cls, value: str | None) -> str | None:
         return None if value is None else cls._supported_url(value)
+
+    @model_validator(mode="after")
+    def _no_conflict(self) -> Settings:
+        # Which one wins would be a guess: a KEK given both ways may be two different keys.
+        for name in ("kek", "index_key", "backup_key"):
+            if getattr(self, name) is not None and getattr(self, f"{name}_file") is not None:
+                raise ValueError(message("{variable} and {variable}_FILE are both set: set "
+                                         "only one", variable=variable_of(name)))
+        if self.client_retry_first_delay > self.client_retry_longest_delay:
+            raise ValueError(N_("LEDGER_CLIENT_RETRY_FIRST_DELAY is longer than "
+                                "LEDGER_CLIENT_RETRY_LONGEST_DELAY"))
+        return self
 
     @property
     def webhook_urls(self) -> list[str]:
@@ -124,6 +179,15 @@ class Settings(BaseSettings):
             store = sqlite_path_of(self.database_url)
             return f"sqlite:///{store.with_name(store.stem + '.keys' + store.suffix)}"
         return self.database_url
+
+
+def _is_http_address(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def sqlite_path_of(url: str) -> Path:

@@ -77,18 +77,18 @@ class BackupPlace:
     def from_settings(cls, settings: Settings) -> BackupPlace:
         if settings.backup_dir is None:
             raise ValidationFailedError(
-                [Problem("backup_dir", "is not set")],
+                [Problem("LEDGER_BACKUP_DIR", "is not set")],
                 "no backup directory: set LEDGER_BACKUP_DIR (kept in another place than "
                 "the live data)")
         dirs, files = _live_places(settings)
-        events = check_backup_directory("backup_dir", settings.backup_dir, live_dirs=dirs,
+        events = check_backup_directory("LEDGER_BACKUP_DIR", settings.backup_dir, live_dirs=dirs,
                                         live_files=files)
         keys_dir = settings.backup_keys_dir or events.with_name(events.name + "-keys")
-        keys = check_backup_directory("backup_keys_dir", keys_dir, live_dirs=dirs,
+        keys = check_backup_directory("LEDGER_BACKUP_KEYS_DIR", keys_dir, live_dirs=dirs,
                                       live_files=files)
         if keys == events or events in keys.parents or keys in events.parents:
             raise ValidationFailedError(
-                [Problem("backup_keys_dir", "must be apart from backup_dir")],
+                [Problem("LEDGER_BACKUP_KEYS_DIR", "must be apart from LEDGER_BACKUP_DIR")],
                 "key-store backups must be kept apart from the event-log backups (DP-2)")
         ring_file = settings.backup_key_ring_file or (
             (settings.kek_file.parent if settings.kek_file else settings.data_dir)

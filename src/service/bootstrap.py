@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import structlog
@@ -81,6 +81,10 @@ from service.preflight import check_before_start
 from service.processes import background_jobs, drivers
 
 
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
 @dataclass
 class Ledger:
     """A running ledger: what a client, the HTTP app or the CLI talks to."""
@@ -104,6 +108,9 @@ class Ledger:
     training_reports: TrainingQueries
     exports: ExportFiles
     backups: LiveBackups | None = None
+    # The background work driven under the job locks (service.worker), when this process
+    # takes its share of it that way.
+    background: Stoppable | None = None
 
     def answer(self, query: Any) -> Any:
         """Answer ``query`` in this process as the bus would, without an actor: masked for
@@ -117,6 +124,8 @@ class Ledger:
         return reading_in_full(self.access.access_log, by=by, purpose=purpose)
 
     def close(self) -> None:
+        if self.background is not None:
+            self.background.stop()  # every job stopped, then the locks released
         self.alerts.stop()
         self.runner.stop()
         self.sealer.stop()
@@ -395,16 +404,27 @@ def _bootstrap(settings: Settings, policy: Policy, *, clock: Clock,
         background = alerts_here = start_projections
     # Reads wait for the workers then, never drive the read models themselves.
     runner.drives_waits = settings.run_background or start_projections is not None
-    if background:
+    # A service on PostgreSQL takes part in the job locks as a worker would: beside other
+    # server processes (serve --workers) and `ledger worker`s, each job has one driver.
+    # Elsewhere (SQLite; a caller that asks for the background outright) it drives all.
+    locked = background and start_projections is None and settings.backend == "postgres"
+    if background and not locked:
         runner.start(settings.projection_poll_interval)
         sealer.start(settings.projection_poll_interval)
         erasures.start(settings.projection_poll_interval)
         training.start(settings.projection_poll_interval)
     if alerts_here if settings.run_alerts is None else settings.run_alerts:
         alerts.start(policy.alerts.evaluate_every_seconds)
-    return Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
-                  sealer, erasures, one_time_password, figures, metrics, alerts, training,
-                  training_reports, exports.files, backups)
+    ledger = Ledger(settings, policy, store, views, runner, bus, keys, protector, access,
+                    sealer, erasures, one_time_password, figures, metrics, alerts, training,
+                    training_reports, exports.files, backups)
+    if locked:
+        # Imported here: the worker is built on a ledger, so its module imports this one.
+        from service.worker import Worker
+
+        ledger.background = Worker(ledger, jobs)
+        ledger.background.start()
+    return ledger
 
 
 def _clearances(authoriser: Authoriser, narrowest: Clearance

@@ -44,13 +44,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_listening(host: str, tls: bool, insecure: bool) -> str | None:
-    """Refuse plain HTTP beyond this machine unless ``insecure``; return a warning if any."""
+def check_listening(host: str, tls: bool, insecure: bool, setting: str = "LEDGER_HOST"
+                    ) -> str | None:
+    """Refuse plain HTTP beyond this machine unless ``insecure``; return a warning if any.
+    ``setting`` is what chose the host (``--host`` or LEDGER_HOST), as the refusal names it."""
     if tls or is_loopback(host):
         return None
     if not insecure:
         raise ValidationFailedError(
-            [Problem("host", "listening beyond loopback needs --tls-cert and --tls-key")],
+            [Problem(setting, "listening beyond loopback needs --tls-cert and --tls-key")],
             message("refusing to serve plain HTTP on {host}: give --tls-cert and --tls-key, "
                     "or --insecure to accept the risk", host=host))
     return (f"WARNING: serving plain HTTP on {host}: passwords and tokens cross the network "

@@ -14,12 +14,13 @@ from pydantic import BaseModel, Field
 
 from commands.actor import Actor
 from ledger.credentials import AuthenticationError
-from ledger.domain.errors import PermissionDeniedError
+from ledger.domain.errors import PermissionDeniedError, ValidationFailedError
 from service.bootstrap import Ledger
 from service.http_auth import BearerDep, LedgerDep, client_address
 from service.http_contract import raises
 from service.metrics import CONTENT_TYPE
 from service.policy import METRICS_OPERATION
+from service.preflight import read_metrics_token
 
 
 class Check(BaseModel):
@@ -79,8 +80,15 @@ class KekRotatedError(Exception):
 
 
 def _metrics_token(ledger: Ledger) -> str | None:
+    """The token as the file holds it now (it may be replaced while the service runs); a
+    file that no longer serves (checked at start) accepts no token, only sessions."""
     path = ledger.settings.metrics_token_file
-    return path.read_text(encoding="utf-8").strip() if path is not None else None
+    if path is None:
+        return None
+    try:
+        return read_metrics_token(path)
+    except ValidationFailedError:
+        return None
 
 
 def _allow_metrics(request: Request, ledger: Ledger, token: str | None) -> None:

@@ -13,17 +13,18 @@ from pydantic import SecretStr
 
 from ledger.crypto import KeyMaterialError, create_key_file, decode_key, read_key_file
 from ledger.domain.messages import message
-from ledger.settings import Settings, sqlite_path_of
+from ledger.settings import Settings, sqlite_path_of, variable_of
 
 log = structlog.get_logger("ledger.keys")
 
 
 def _load(settings: Settings, purpose: str, inline: SecretStr | None, file: Path | None,
           default_name: str) -> bytes:
+    variable = variable_of(default_name)
     if inline is not None:
-        return decode_key(inline.get_secret_value(), purpose)
+        return decode_key(inline.get_secret_value(), purpose, variable)
     if file is not None:
-        return read_key_file(file, purpose)
+        return read_key_file(file, purpose, f"{variable}_FILE")
     if settings.environment == "production":
         raise KeyMaterialError(
             message("production needs a configured {purpose}: set {variable} or "

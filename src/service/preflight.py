@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ledger.connect import check_postgres_answers
-from ledger.crypto import decode_key, read_key_file
+from ledger.crypto import KeyMaterialError, decode_key, named, read_key_file
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.domain.messages import N_, as_message, message
-from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, SigningKeySource
+from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, SigningKeySource, read_public_key_file
 from ledger.settings import Settings, sqlite_path_of
 from service.key_material import check_keystore_location, load_index_key, load_kek
 
@@ -37,6 +37,8 @@ class PathUnusableError(LedgerError):
 def check_before_start(settings: Settings) -> None:
     check_paths_usable(settings)
     check_key_values(settings)
+    if settings.metrics_token_file is not None:
+        read_metrics_token(settings.metrics_token_file)
     check_production_settings(settings)
     check_databases_answer(settings)
 
@@ -48,6 +50,11 @@ def check_paths_usable(settings: Settings) -> None:
                          ("LEDGER_KEYSTORE_URL", settings.effective_keystore_url)):
         if url.startswith("sqlite"):
             places.setdefault(setting, (sqlite_path_of(url), False))
+    # The backup directories are made by the first backup; one that is a file is named now.
+    for setting, directory in (("LEDGER_BACKUP_DIR", settings.backup_dir),
+                               ("LEDGER_BACKUP_KEYS_DIR", settings.backup_keys_dir)):
+        if directory is not None and directory.exists():
+            places[setting] = (directory, True)
     for setting, (path, is_directory) in places.items():
         reason = _unusable_because(path, is_directory)
         if reason:
@@ -96,22 +103,28 @@ def check_key_values(settings: Settings) -> None:
     """Every key the settings give, and every key file an earlier start left, is read and
     checked before any missing one is created: a bad KEK must not leave a new index key.
     Production creates no key, and its own check reports every bad key in one refusal."""
+    if settings.signing_public_key_file is not None:  # read by verify and the backups
+        read_public_key_file(settings.signing_public_key_file, "LEDGER_SIGNING_PUBLIC_KEY_FILE")
     if settings.environment == "production":
         return
     data_dir = settings.data_dir
-    for purpose, inline, file, default in (
-            ("KEK", settings.kek, settings.kek_file, data_dir / "kek.key"),
+    for purpose, inline, file, default, variable in (
+            ("KEK", settings.kek, settings.kek_file, data_dir / "kek.key", "LEDGER_KEK"),
             ("blind-index key", settings.index_key, settings.index_key_file,
-             data_dir / "index_key.key")):
+             data_dir / "index_key.key", "LEDGER_INDEX_KEY")):
         if inline is not None:
-            decode_key(inline.get_secret_value(), purpose)
+            decode_key(inline.get_secret_value(), purpose, variable)
         elif file is not None:
-            read_key_file(file, purpose)
+            read_key_file(file, purpose, f"{variable}_FILE")
         elif default.exists():
             read_key_file(default, purpose)
     signing = settings.signing_key_file or data_dir / DEFAULT_KEY_FILE_NAME
     if signing.exists():
-        SigningKeySource(signing, create_if_missing=False).key()
+        try:
+            SigningKeySource(signing, create_if_missing=False).key()
+        except KeyMaterialError as error:
+            raise named(error, "LEDGER_SIGNING_KEY_FILE" if settings.signing_key_file
+                        else None) from None
 
 
 def check_production_settings(settings: Settings) -> None:
@@ -143,3 +156,38 @@ def check_databases_answer(settings: Settings) -> None:
     for url in urls:
         if not url.startswith("sqlite"):
             check_postgres_answers(url, settings.connect_timeout)
+
+
+METRICS_FILE_SETTING = "LEDGER_METRICS_TOKEN_FILE"
+# A bearer token is a line of text; anything this large is not one.
+METRICS_TOKEN_LIMIT = 4096
+
+
+def read_metrics_token(path: Path) -> str:
+    """The scraper's bearer token (its file's one line). A start refuses a file that cannot
+    serve as one, naming LEDGER_METRICS_TOKEN_FILE, rather than every scrape failing: one
+    missing, not a regular file (``/dev/zero`` would be read for ever), unreadable, too
+    large, not UTF-8, or empty (no token: every scrape would need a session)."""
+    def refused(reason: str) -> ValidationFailedError:
+        return ValidationFailedError([Problem(METRICS_FILE_SETTING, reason)], message(
+            "{setting}: the metrics token file {path} {reason}", setting=METRICS_FILE_SETTING,
+            path=str(path), reason=as_message(reason)))
+    try:
+        if path.exists() and not path.is_file():
+            raise refused(N_("is not a regular file"))
+        with path.open("rb") as file:
+            raw = file.read(METRICS_TOKEN_LIMIT + 1)
+    except FileNotFoundError:
+        raise refused(N_("does not exist")) from None
+    except OSError as error:
+        raise refused(message("cannot be read ({reason})",
+                              reason=error.strerror or type(error).__name__)) from None
+    if len(raw) > METRICS_TOKEN_LIMIT:
+        raise refused(message("is larger than {limit} bytes", limit=METRICS_TOKEN_LIMIT))
+    try:
+        token = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise refused(N_("is not UTF-8 text")) from None
+    if not token:
+        raise refused(N_("is empty"))
+    return token

@@ -66,6 +66,7 @@ def test_a_wrong_kek_is_refused_before_anything_is_written(cli: Cli) -> None:
     events_before = cli.stored_events()
     wrong = cli.workdir / "wrong.key"
     wrong.write_text("QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=\n")
+    wrong.chmod(0o600)  # private: refused as the wrong KEK, not for its mode
 
     refused = cli("customer", "register", cli.write("p.json", make_profile(seed=9)),
                   LEDGER_KEK_FILE=str(wrong))

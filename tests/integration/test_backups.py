@@ -223,7 +223,7 @@ def test_a_backup_directory_in_the_live_data_is_refused(tmp_path: Path, where: s
     with pytest.raises(ValidationFailedError) as refused:
         BackupPlace.from_settings(settings)
 
-    assert refused.value.problems[0].field == "backup_dir"
+    assert refused.value.problems[0].field == "LEDGER_BACKUP_DIR"
     assert not chosen.exists() or chosen == database
 
 

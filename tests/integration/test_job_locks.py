@@ -237,6 +237,39 @@ def test_a_service_without_background_work_waits_for_the_workers(
         worker.stop()
 
 
+def test_services_with_their_background_work_share_it_by_the_locks_with_a_worker(
+        postgres_url: str, make_ledger: Callable[..., Ledger]) -> None:
+    """Two service processes as `ledger serve` starts them (background on) beside a
+    `ledger worker`: every job has exactly one driver, never one per process."""
+    services = [make_ledger(postgres_url, start_projections=None) for _ in range(2)]
+    jobs = background_jobs(list(services[0].runner.projections))
+    worker = Worker(make_ledger(postgres_url), jobs, process="worker-a")
+    try:
+        assert all(isinstance(service.background, Worker) for service in services)
+        every = [service.background for service in services if service.background] + [worker]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sum(len(w.driving) for w in every) < len(jobs):
+            worker.coordinator.run_once()
+            threading.Event().wait(0.05)
+        driving = [set(w.driving) for w in every]
+        assert sum(len(held) for held in driving) == len(jobs)  # none driven twice
+        for service in services:  # and nothing runs outside the locks
+            assert not service.runner.running
+            assert {job for job, follower in service.background.followers().items()
+                    if follower.running} <= service.background.driving
+        assert set().union(*driving) == set(jobs)
+        assert set(drivers(services[0].views, jobs, in_process=False)) == set(jobs)
+
+        register(services[1], 5, seed=3)
+        head = services[1].store.head_position()
+        assert services[0].runner.wait_for(head, timeout=120) >= head
+    finally:
+        worker.stop()
+    for service in services:
+        service.close()
+        assert service.background is not None and not service.background.driving
+
+
 def test_ledgers_starting_together_create_their_tables_one_at_a_time(
         postgres_url: str, make_ledger: Callable[..., Ledger]) -> None:
     built: list[Ledger] = []

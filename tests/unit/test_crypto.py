@@ -109,8 +109,24 @@ def test_a_missing_or_malformed_key_file_is_a_clear_error(tmp_path: Path, text: 
     path = tmp_path / "kek.key"
     if text is not None:
         path.write_text(text, encoding="ascii")
+        path.chmod(0o600)
     with pytest.raises(KeyMaterialError, match=problem):
         read_key_file(path, "KEK")
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o602])
+def test_a_key_file_other_users_may_read_or_change_is_refused_saying_how_to_fix_it(
+        tmp_path: Path, mode: int) -> None:
+    """As ssh refuses a private key others can read: the key is as good as disclosed, or
+    (writable) replaceable, and the refusal says the one command that fixes it."""
+    path = tmp_path / "kek.key"
+    create_key_file(path)
+    path.chmod(mode)
+    with pytest.raises(KeyMaterialError, match=f"LEDGER_KEK_FILE: the KEK file {path} is open "
+                       f"to other users \\(mode 0{mode:o}\\).*chmod 600 {path}"):
+        read_key_file(path, "KEK", "LEDGER_KEK_FILE")
+    path.chmod(0o600)
+    assert len(read_key_file(path, "KEK", "LEDGER_KEK_FILE")) == 32
 
 
 def test_a_key_id_names_a_key_without_revealing_it() -> None:

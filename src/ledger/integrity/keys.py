@@ -9,7 +9,6 @@ checkpoints nobody can trust.
 from __future__ import annotations
 
 import os
-import stat
 import threading
 from hashlib import sha256
 from pathlib import Path
@@ -19,9 +18,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ledger.crypto import KeyMaterialError
 from ledger.domain.errors import Problem, ValidationFailedError
 from ledger.domain.messages import N_, as_message, message
-from ledger.private_files import create_private_file
+from ledger.private_files import create_private_file, open_to_others
 from ledger.settings import Settings
 
 log = structlog.get_logger("ledger.integrity")
@@ -60,27 +60,55 @@ def _problem(path: Path, reason: str) -> ValidationFailedError:
         "signing key {path}: {reason}", path=str(path), reason=as_message(reason)))
 
 
+def _key_problem(path: Path, reason: str) -> KeyMaterialError:
+    # Key material like the KEK's file: the same code and exit code for the same mistakes.
+    return KeyMaterialError(message("signing key {path}: {reason}", path=str(path),
+                                    reason=as_message(reason)))
+
+
 def _unreadable(error: OSError) -> str:
     return message("cannot be read ({reason})", reason=error.strerror or type(error).__name__)
 
 
+# A PEM key is a few hundred bytes; anything this large is not one.
+PEM_FILE_LIMIT = 64 * 1024
+
+
+def _pem_bytes(path: Path, *, private: bool) -> bytes:
+    """The file's bytes, once it is a regular file of a key's size (``/dev/zero`` would be
+    read for ever) and, for a private key, its owner's alone (as ssh insists); raises
+    ``OSError`` as opening it does, or ``ValueError`` with the reason it is refused."""
+    if path.exists() and not path.is_file():
+        raise ValueError(N_("is not a regular file"))
+    with path.open("rb") as file:
+        shared = open_to_others(file.fileno()) if private else None
+        if shared:
+            raise ValueError(message("is open to other users (mode {mode}): a key must be its "
+                                     "owner's alone; run chmod 600 {path}", mode=shared,
+                                     path=str(path)))
+        data = file.read(PEM_FILE_LIMIT + 1)
+    if len(data) > PEM_FILE_LIMIT:
+        raise ValueError(N_("is too large to hold a key"))
+    return data
+
+
 def read_key_file(path: Path) -> SigningKey:
-    """The key in a PEM (PKCS#8) file; a missing or malformed file is a clear error."""
+    """The key in a PEM (PKCS#8) file; a missing, malformed or shared file is a clear error
+    (``key_material``)."""
     try:
-        data = path.read_bytes()
+        data = _pem_bytes(path, private=True)
     except FileNotFoundError:
-        raise _problem(path, N_("file does not exist")) from None
+        raise _key_problem(path, N_("file does not exist")) from None
     except OSError as error:
-        raise _problem(path, _unreadable(error)) from None
+        raise _key_problem(path, _unreadable(error)) from None
+    except ValueError as error:
+        raise _key_problem(path, error.args[0]) from None
     try:
         private_key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        raise _problem(path, N_("not an unencrypted PEM private key")) from None
+        raise _key_problem(path, N_("not an unencrypted PEM private key")) from None
     if not isinstance(private_key, Ed25519PrivateKey):
-        raise _problem(path, N_("not an Ed25519 key"))
-    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("signing_key_file_not_private", path=str(path),
-                    advice="chmod 600: only the ledger's account should read it")
+        raise _key_problem(path, N_("not an Ed25519 key"))
     return SigningKey(private_key)
 
 
@@ -90,18 +118,22 @@ def public_key_pem(public_key: bytes) -> str:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def read_public_key_file(path: Path) -> bytes:
+def read_public_key_file(path: Path, setting: str | None = None) -> bytes:
     """A trusted Ed25519 public key from a PEM file (as ``ledger audit public-key`` prints
-    it); a missing or malformed file is a clear error, never "no key"."""
+    it); a missing or malformed file is a clear error, never "no key", naming ``setting``
+    (the variable or option that named the file) when one did."""
     def problem(reason: str) -> ValidationFailedError:
-        return ValidationFailedError([Problem("public_key_file", reason)], message(
-            "public key {path}: {reason}", path=str(path), reason=as_message(reason)))
+        said = message("public key {path}: {reason}", path=str(path), reason=as_message(reason))
+        return ValidationFailedError([Problem(setting or "public_key_file", reason)], message(
+            "{setting}: {reason}", setting=setting, reason=said) if setting else said)
     try:
-        data = path.read_bytes()
+        data = _pem_bytes(path, private=False)
     except FileNotFoundError:
         raise problem(N_("file does not exist")) from None
     except OSError as error:
         raise problem(_unreadable(error)) from None
+    except ValueError as error:
+        raise problem(error.args[0]) from None
     try:
         public_key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError):

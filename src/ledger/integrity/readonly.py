@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from ledger.connect import check_postgres_answers, postgres_conninfo
+from ledger.crypto import KeyMaterialError, named
 from ledger.domain.errors import NotFoundError
 from ledger.domain.messages import message
 from ledger.integrity.checkpoints import SignedCheckpoint
@@ -41,10 +42,16 @@ def configured_public_keys(settings: Settings) -> dict[bytes, str]:
     trusted: dict[bytes, str] = {}
     if settings.signing_public_key_file is not None:
         path = settings.signing_public_key_file
-        trusted[read_public_key_file(path)] = f"the public key file {path}"
+        trusted[read_public_key_file(path, "LEDGER_SIGNING_PUBLIC_KEY_FILE")] = (
+            f"the public key file {path}")
     path = settings.signing_key_file or settings.data_dir / DEFAULT_KEY_FILE_NAME
     if path.exists():
-        trusted.setdefault(read_key_file(path).public_key, f"the signing key file {path}")
+        try:
+            key = read_key_file(path)
+        except KeyMaterialError as error:
+            raise named(error, "LEDGER_SIGNING_KEY_FILE" if settings.signing_key_file
+                        else None) from None
+        trusted.setdefault(key.public_key, f"the signing key file {path}")
     return trusted
 
 

@@ -9,12 +9,14 @@ from typing import Annotated
 
 import typer
 
+from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import N_, as_message, message
 from ledger.i18n import language_of_tag
 from service.cli.accounts import access_app, account_app
 from service.cli.audit import audit_app
 from service.cli.backup import backup_app
 from service.cli.changes import change_app, review_app
-from service.cli.common import choose_language, options
+from service.cli.common import choose_language, fail, options
 from service.cli.customers import customer_app, history
 from service.cli.exports import export_app
 from service.cli.legal_holds import hold_app
@@ -31,9 +33,12 @@ app = typer.Typer(help="The customer ledger: event-sourced customer records unde
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
 
+SPOKEN = N_("the ledger speaks en and zh-CN (zh, zh-Hans alike)")
+
+
 def _language_tag(value: str | None) -> str | None:
     if value is not None and language_of_tag(value) is None:
-        raise typer.BadParameter("the ledger speaks en and zh-CN (zh, zh-Hans alike)")
+        raise typer.BadParameter(SPOKEN)
     return value
 
 
@@ -54,8 +59,16 @@ def main_options(
 ) -> None:
     """Global options go before the sub-command: ``ledger --json customer find acme``."""
     choose_language(lang)
+    chosen_by_variable = os.environ.get("LEDGER_LANG")
+    if lang is None and chosen_by_variable and language_of_tag(chosen_by_variable) is None:
+        # Not quietly English: the variable was set to say something else.
+        fail(ValidationFailedError([Problem("LEDGER_LANG", SPOKEN)], message(
+            "{setting} is not valid: {reason}", setting="LEDGER_LANG",
+            reason=as_message(SPOKEN))))
     options.json = json_output
     options.actor = actor or os.environ.get("LEDGER_ACTOR") or getpass.getuser()
+    options.actor_source = ("--actor" if actor else "LEDGER_ACTOR"
+                            if os.environ.get("LEDGER_ACTOR") else N_("your login name"))
     options.url = url
     options.database_url = database_url
 

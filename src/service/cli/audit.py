@@ -126,7 +126,7 @@ def audit_verify(
         chosen = settings()
         exported = _read_exported(checkpoint) if checkpoint is not None else None
         trusted = ({} if public_key is None else
-                   {read_public_key_file(public_key): f"--public-key {public_key}"})
+                   {read_public_key_file(public_key, "--public-key"): f"--public-key {public_key}"})
         with Progress(TextColumn("verifying"), BarColumn(),
                       TextColumn("position {task.completed:.0f}"),
                       TimeRemainingColumn(), console=err, disable=options.json,

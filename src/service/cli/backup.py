@@ -54,7 +54,7 @@ def _progress(what: str) -> Iterator[Callable[[int, int], None]]:
 def _live() -> Iterator[LiveBackups]:
     with local_ledger() as ledger:
         if ledger.backups is None:
-            raise ValidationFailedError([Problem("backup_dir", "is not set")],
+            raise ValidationFailedError([Problem("LEDGER_BACKUP_DIR", "is not set")],
                                         "no backup directory: set LEDGER_BACKUP_DIR")
         yield ledger.backups
 

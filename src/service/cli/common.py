@@ -22,6 +22,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ledger.credentials import AuthenticationError
 from ledger.domain.errors import LedgerError, Problem, ValidationFailedError
 from ledger.domain.messages import (
     N_,
@@ -33,6 +34,7 @@ from ledger.domain.messages import (
     message,
     rendered,
 )
+from ledger.domain.problems import problem_message
 from ledger.i18n import (
     ENGLISH,
     format_day,
@@ -44,7 +46,7 @@ from ledger.i18n import (
 )
 from ledger.logging import configure_logging
 from ledger.policy import Policy
-from ledger.settings import Settings, sqlite_path_of
+from ledger.settings import Settings, sqlite_path_of, variable_of
 from ledger.sql_sqlite import file_is_damaged, is_damaged
 from ledger.transient import is_transient, unavailable
 from service.bootstrap import Ledger, bootstrap
@@ -77,6 +79,8 @@ class Options:
 
     json: bool = False
     actor: str = ""
+    # Where ``actor`` came from (``--actor``, ``LEDGER_ACTOR``, the login name), to name it.
+    actor_source: str = "--actor"
     url: str | None = None
     database_url: str | None = None
     # ``--lang``; the language itself is ``language()``.
@@ -191,15 +195,39 @@ LOCAL_ADMINISTRATOR = "local-admin"
 LOCAL_ADMINISTRATOR_ROLES = ("sysadmin",)
 
 
+# The options that set a setting in place of its variable, as an error about it names them.
+OPTION_OF_SETTING = {"database_url": "--database-url", "host": "--host", "port": "--port",
+                     "workers": "--workers", "run_background": "--no-background"}
+
+
 def settings(**overrides: Any) -> Settings:
-    if options.database_url:
+    if options.database_url is not None:  # --database-url "" is refused, not ignored
         overrides["database_url"] = options.database_url
     try:
         return Settings(**overrides)
     except ValidationError as error:
-        problems = [Problem(".".join(str(p) for p in d["loc"]) or "settings", d["msg"])
-                    for d in error.errors(include_input=False, include_url=False)]
-        raise ValidationFailedError(problems, "invalid settings") from None
+        raise settings_refused(error, overrides) from None
+
+
+def settings_refused(error: ValidationError, overrides: dict[str, Any]) -> ValidationFailedError:
+    """Each bad setting named as the user set it (its variable, or the option given in its
+    place) with what is wrong, never its value: in one line when it is one setting."""
+    problems = []
+    for detail in error.errors(include_input=False, include_url=False):
+        field = str(detail["loc"][0]) if detail["loc"] else ""
+        name = OPTION_OF_SETTING[field] if field in overrides and field in OPTION_OF_SETTING \
+            else variable_of(field) if field else "settings"
+        problems.append(Problem(name, problem_message(detail)))
+    if len(problems) == 1 and problems[0].field == "settings":
+        # Two settings that contradict each other: the reason names both.
+        return ValidationFailedError(problems, message("the settings conflict: {reason}",
+                                                       reason=as_message(problems[0].message)))
+    if len(problems) == 1:
+        return ValidationFailedError(problems, message("{setting} is not valid: {reason}",
+                                                       setting=problems[0].field,
+                                                       reason=as_message(problems[0].message)))
+    return ValidationFailedError(problems, message(
+        "invalid settings: {settings}", settings=tuple(problem.field for problem in problems)))
 
 
 def redacted(database_url: str) -> str:
@@ -221,6 +249,9 @@ def fail(error: LedgerError) -> NoReturn:
                                 literal(answer["message"])), highlight=False)
         if isinstance(error, ValidationFailedError):
             for problem in answer["details"]["problems"]:
+                if problem["field"] in answer["message"] and problem["message"] in answer[
+                        "message"]:
+                    continue  # the headline said it already: one line, not two
                 err.print(literal(f"  - {problem['field']}: {problem['message']}"),
                           highlight=False)
     raise typer.Exit(error.exit_code)
@@ -354,6 +385,14 @@ def client() -> Iterator[LedgerClient]:
             yield remote
         return
     with local_ledger() as ledger:
+        if ledger.access.identity.accounts.current(options.actor) is None:
+            # Whoever runs this holds the database (and may list the accounts): saying the
+            # name is no account tells them nothing they could not read, where "not
+            # allowed for this account" sent them looking for a missing role.
+            raise AuthenticationError(message(
+                "the actor ({source}) is no account of this ledger: name an existing one "
+                "with --actor or LEDGER_ACTOR (`ledger account list` shows them)",
+                source=as_message(options.actor_source)))
         # No service may be running: bring the read models up to date before reading.
         ledger.runner.catch_up()
         yield LedgerClient.in_process(ledger, options.actor, client_address="cli",

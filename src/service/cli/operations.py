@@ -107,7 +107,8 @@ def serve(
         run(lambda: fail_usage(N_("give both --tls-cert and --tls-key")))
     if tls_cert is not None and tls_key is not None:
         run(lambda: check_certificate(tls_cert, tls_key))
-    warning = run(lambda: check_listening(chosen.host, tls_cert is not None, insecure))
+    warning = run(lambda: check_listening(chosen.host, tls_cert is not None, insecure,
+                                          "--host" if host else "LEDGER_HOST"))
     if warning:
         err.print(warning, style="bold yellow", highlight=False, soft_wrap=True)
     configure_logging(chosen)

@@ -177,7 +177,7 @@ def keys_rotate_kek(
             settings = ledger.settings
             managed = settings.kek is None and settings.kek_file is None
             if new_kek_file is not None:
-                new_kek, target = read_key_file(new_kek_file, "new KEK"), None
+                new_kek, target = read_key_file(new_kek_file, "new KEK", "--new-kek-file"), None
             elif managed and settings.environment == "development":
                 target = settings.data_dir / "kek.key"
                 staged = target.with_name("kek.key.new")

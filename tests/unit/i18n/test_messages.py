@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
+from ledger.crypto import KeyMaterialError
 from ledger.domain.errors import PermissionDeniedError, Problem, ValidationFailedError
 from ledger.domain.messages import (
     Message,
@@ -22,6 +23,7 @@ from ledger.domain.messages import (
 from ledger.domain.problems import problems_from
 from ledger.i18n import CHINESE, ENGLISH, render, translator
 from ledger.integrity.keys import read_key_file
+from ledger.policy import load_policy
 from service.preflight import PathUnusableError, _unusable_because
 
 ZH = translator(CHINESE)
@@ -124,9 +126,12 @@ def test_an_answer_is_localised_where_it_holds_messages_and_left_alone_elsewhere
 
 def test_operator_errors_read_in_chinese_with_their_reasons(tmp_path) -> None:
     missing = tmp_path / "signing.key"
-    with pytest.raises(ValidationFailedError) as raised:
+    with pytest.raises(KeyMaterialError) as raised:
         read_key_file(missing)
     refused = raised.value
+    with pytest.raises(ValidationFailedError) as policy_raised:
+        load_policy(missing)
+    no_policy = policy_raised.value
     a_file = tmp_path / "a-file"
     a_file.write_text("", encoding="utf-8")
     under_a_file = PathUnusableError(message(
@@ -135,8 +140,10 @@ def test_operator_errors_read_in_chinese_with_their_reasons(tmp_path) -> None:
 
     assert refused.message == f"signing key {missing}: file does not exist"
     assert refused.as_dict(ZH)["message"] == f"签名密钥 {missing}：文件不存在"
-    assert refused.as_dict(ZH)["details"]["problems"] == [
-        {"field": "signing_key_file", "message": "文件不存在"}]
+    assert no_policy.as_dict(ZH)["message"] == (
+        f"LEDGER_POLICY_FILE：策略文件 {missing} 不存在")
+    assert no_policy.as_dict(ZH)["details"]["problems"] == [
+        {"field": "LEDGER_POLICY_FILE", "message": "不存在"}]
     assert under_a_file.as_dict(ZH)["message"] == (
         f"LEDGER_DATA_DIR 无法使用：{a_file / 'var'} 位于 {a_file} 之下，而它是一个文件")
 

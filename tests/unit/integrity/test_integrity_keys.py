@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 
+from ledger.crypto import KeyMaterialError
 from ledger.domain.errors import ValidationFailedError
 from ledger.integrity.keys import (
     DEFAULT_KEY_FILE_NAME,
@@ -43,15 +44,33 @@ def test_a_key_of_another_kind_is_refused(tmp_path: Path) -> None:
     path.write_bytes(generate_private_key(SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
-    with pytest.raises(ValidationFailedError, match="not an Ed25519 key"):
+    path.chmod(0o600)
+    with pytest.raises(KeyMaterialError, match="not an Ed25519 key"):
         read_key_file(path)
 
 
 def test_a_file_that_is_no_key_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "junk.pem"
     path.write_text("hello")
-    with pytest.raises(ValidationFailedError, match="not an unencrypted PEM private key"):
+    path.chmod(0o600)
+    with pytest.raises(KeyMaterialError, match="not an unencrypted PEM private key"):
         read_key_file(path)
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o620])
+def test_a_key_file_other_users_may_read_or_change_is_refused_saying_how_to_fix_it(
+        tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "signing.pem"
+    create_key_file(path)
+    path.chmod(mode)
+    with pytest.raises(KeyMaterialError, match=f"open to other users \\(mode 0{mode:o}\\)"
+                       f".*chmod 600 {path}"):
+        read_key_file(path)
+
+
+def test_a_device_named_as_the_key_file_is_refused_not_read_for_ever() -> None:
+    with pytest.raises(KeyMaterialError, match="is not a regular file"):
+        read_key_file(Path("/dev/zero"))
 
 
 def test_production_refuses_to_start_without_a_configured_key(tmp_path: Path) -> None:
@@ -64,7 +83,7 @@ def test_production_refuses_to_start_without_a_configured_key(tmp_path: Path) ->
 
 def test_production_refuses_a_configured_key_file_that_does_not_exist(tmp_path: Path) -> None:
     chosen = Settings(environment="production", signing_key_file=tmp_path / "missing.pem")
-    with pytest.raises(ValidationFailedError, match="does not exist"):
+    with pytest.raises(KeyMaterialError, match="does not exist"):
         SigningKeySource.from_settings(chosen)
     assert not (tmp_path / "missing.pem").exists()
 
