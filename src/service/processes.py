@@ -8,6 +8,7 @@ import socket
 from urllib.parse import urlsplit
 
 from ledger.domain.errors import Problem, ValidationFailedError
+from ledger.domain.messages import as_message, message
 from ledger.job_locks import HOLDERS_SQL, LOCK_PARAMS, holders_from
 from ledger.settings import Settings
 from ledger.sql import SqlDatabase
@@ -27,10 +28,11 @@ def check_several_processes(settings: Settings, processes: int, what: str = "wor
         return
     on_sqlite = _on_sqlite(settings)
     if on_sqlite:
-        message = (f"{processes} server processes need PostgreSQL, but "
-                   f"{' and '.join(on_sqlite)} is SQLite, the single-process embedded "
-                   "store: serve with one process, or use a postgresql:// database")
-        raise ValidationFailedError([Problem(what, message)], message)
+        refusal = message("{processes} server processes need PostgreSQL, but SQLite, the "
+                          "single-process embedded store, is configured in {settings}: serve "
+                          "with one process, or use a postgresql:// database",
+                          processes=processes, settings=tuple(on_sqlite))
+        raise ValidationFailedError([Problem(what, refusal)], refusal)
 
 
 def _on_sqlite(settings: Settings) -> list[str]:
@@ -46,11 +48,12 @@ def check_background_elsewhere(settings: Settings, what: str, field: str, instea
     beside it would be a second writer on the embedded store."""
     on_sqlite = _on_sqlite(settings)
     if on_sqlite:
-        message = (f"{what} needs PostgreSQL, but {' and '.join(on_sqlite)} is SQLite, the "
-                   "single-process embedded store, on which `ledger serve` keeps the read "
-                   f"models and seals the log itself: {instead}, or use a postgresql:// "
-                   "database")
-        raise ValidationFailedError([Problem(field, message)], message)
+        refusal = message("{what} needs PostgreSQL, but SQLite, the single-process embedded "
+                          "store, on which `ledger serve` keeps the read models and seals the "
+                          "log itself, is configured in {settings}: {instead}, or use a "
+                          "postgresql:// database", what=what, settings=tuple(on_sqlite),
+                          instead=as_message(instead))
+        raise ValidationFailedError([Problem(field, refusal)], refusal)
 
 
 def projection_job(name: str) -> str:

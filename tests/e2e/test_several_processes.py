@@ -112,3 +112,17 @@ def test_background_elsewhere_is_refused_on_sqlite_and_nothing_is_written(
     assert done.exit_code == 3, done.output  # invalid settings
     assert "needs PostgreSQL" in done.output and "single-process" in done.output
     assert list(tmp_path.iterdir()) == []  # no database, no key file, no directory
+
+
+def test_the_sqlite_refusal_names_the_settings_in_the_readers_language(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    database_url = f"sqlite:///{tmp_path / 'var' / 'ledger.sqlite3'}"
+
+    done = CliRunner().invoke(app, ["--lang", "zh-CN", "--database-url", database_url,
+                                    "worker"], env=ledger_env(database_url))
+
+    assert done.exit_code == 3, done.output
+    assert "ledger worker 需要 PostgreSQL" in done.output
+    assert "LEDGER_DATABASE_URL, LEDGER_KEYSTORE_URL 配置的是 SQLite" in done.output
+    assert list(tmp_path.iterdir()) == []

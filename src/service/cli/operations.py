@@ -102,7 +102,7 @@ def serve(
     run(lambda: check_several_processes(chosen, chosen.workers))
     if not chosen.run_background:
         run(lambda: check_background_elsewhere(chosen, "serve --no-background", "background",
-                                               "serve without --no-background"))
+                                               N_("serve without --no-background")))
     if (tls_cert is None) != (tls_key is None):
         run(lambda: fail_usage(N_("give both --tls-cert and --tls-key")))
     if tls_cert is not None and tls_key is not None:

@@ -37,7 +37,7 @@ def worker(
              if name.strip()]
     chosen = run(settings)
     run(lambda: check_background_elsewhere(chosen, "ledger worker", "database_url",
-                                                 "run no worker"))
+                                                 N_("run no worker")))
     configure_logging(chosen)
     # Tables are created where missing (``ledger init`` first avoids a race of many).
     ledger = run(lambda: bootstrap(chosen, start_projections=False))
