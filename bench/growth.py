@@ -35,6 +35,7 @@ from bench.context import CLERK, CLERK_ROLES, Backend, BenchContext, events_tabl
 from bench.harness import Result, Stats, fmt, interleave, latencies_ms
 from commands.actor import Actor
 from ledger.settings import sqlite_path_of
+from projections.customer_view import COLUMNS as VIEW_TABLE_COLUMNS
 from projections.queries import GetCustomer
 from service.bootstrap import Ledger
 from service.client import LedgerClient
@@ -54,8 +55,8 @@ FILL_POSTGRES = (
     "INSERT INTO {table} (originator_id, originator_version, topic, state) "
     "SELECT gen_random_uuid(), 1, t.topic, t.state FROM generate_series(1, %s) g, "
     "(SELECT topic, state FROM {table} WHERE originator_version = 1) t LIMIT %s")
-VIEW_COLUMNS = ("version, name, name_key, source_channel, profile, last_review, "
-                "last_review_quarter, registered_at, updated_at, erased_at, position")
+# Every column but the id, from the read model itself: a column added there is copied too.
+VIEW_COLUMNS = ", ".join(VIEW_TABLE_COLUMNS[1:])
 FILL_VIEW_SQLITE = (
     "WITH RECURSIVE copies(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM copies WHERE n < ?) "
     f"INSERT INTO customer_view (customer_id, {VIEW_COLUMNS}) "
