@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -124,3 +124,36 @@ class SQLiteDatabase(SqlDatabase):
                 connection.close()
             self._all.clear()
         self._local = threading.local()
+
+
+# SQLite's primary result codes for a file it cannot read as a database: SQLITE_CORRUPT (a
+# file cut short or overwritten inside) and SQLITE_NOTADB (another kind of file).
+_DAMAGED_CODES = frozenset({11, 26})
+
+
+def is_damaged(error: BaseException) -> bool:
+    """Whether ``error``, or an error it was raised from, is SQLite finding its file
+    damaged or not a database: the file is unusable, whatever the request was."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "sqlite_errorcode", None)
+        if isinstance(current, sqlite3.DatabaseError) and isinstance(code, int) \
+                and code & 0xFF in _DAMAGED_CODES:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def file_is_damaged(path: Path) -> bool:
+    """Whether the SQLite file at ``path`` fails SQLite's own quick check, read-only (a
+    missing file, or one another process holds locked, is not damaged)."""
+    if not path.is_file():
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as db:
+            verdict = db.execute("PRAGMA quick_check(1)").fetchone()
+    except sqlite3.Error as error:
+        return is_damaged(error)
+    return verdict is None or verdict[0] != "ok"

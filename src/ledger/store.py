@@ -23,7 +23,7 @@ from psycopg_pool import ConnectionPool
 from ledger.domain.customer import Customer
 from ledger.domain.events import LedgerAggregate
 from ledger.group_commit import GroupCommit
-from ledger.integrity.decoding import CheckedMapper
+from ledger.integrity.decoding import CheckedMapper, UndecodableEventError
 from ledger.pg_append import PostgresAppend
 from ledger.private_files import ensure_private_file
 from ledger.settings import Settings, postgres_params_of, sqlite_path_of
@@ -138,9 +138,44 @@ class LedgerStore(Application):  # type: ignore[type-arg]
         return recorder
 
     def read_log(self, after: int, limit: int = NOTIFICATION_BATCH) -> Sequence[Notification]:
-        """Stored events after the global position ``after``, in order."""
-        return self.app_recorder.select_notifications(
-            start=after, limit=limit, inclusive_of_start=False)
+        """Stored events after the global position ``after``, in order. A row whose columns
+        an edit by hand left of another type (SQLite keeps whatever is written: an id as
+        bytes, or text that is no UUID) is an ``UndecodableEventError`` naming its position,
+        as a row whose bytes do not decode is, not the library's ``TypeError``."""
+        recorder = self.app_recorder
+        try:
+            return recorder.select_notifications(start=after, limit=limit,
+                                                 inclusive_of_start=False)
+        except (TypeError, ValueError):
+            readable: list[Notification] = []
+            position = after
+            while len(readable) < limit:  # the rows before it still read, one by one
+                try:
+                    page = recorder.select_notifications(start=position, limit=1,
+                                                         inclusive_of_start=False)
+                except (TypeError, ValueError):
+                    break
+                if not page:
+                    break
+                readable.extend(page)
+                position = page[0].id
+            if readable:  # up to just before it: the next read starts at it
+                return readable
+            raise UndecodableEventError(self._next_position(position), "", 0) from None
+
+    def _next_position(self, after: int) -> int | None:
+        recorder = self.app_recorder
+        if not isinstance(recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder):
+            return None  # pragma: no cover - the in-memory store holds only what it wrote
+        column = "rowid" if isinstance(recorder, SQLiteApplicationRecorder) else "notification_id"
+        mark = "?" if column == "rowid" else "%s"
+        sql = (f"SELECT MIN({column}) FROM {recorder.events_table_name} "  # noqa: S608
+               f"WHERE {column} > {mark}")
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql, (after,))
+            row = cursor.fetchone()
+        value = (next(iter(row.values())) if isinstance(row, dict) else row[0]) if row else None
+        return int(value) if value is not None else None
 
     def head_position(self) -> int:
         return self.app_recorder.max_notification_id() or 0

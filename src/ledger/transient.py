@@ -75,6 +75,12 @@ def _is_transient_itself(error: BaseException) -> bool:
     return False
 
 
+def is_constraint_violation(error: BaseException) -> bool:
+    """Whether ``error`` is the database refusing a row for a unique key or another
+    constraint (either driver's ``IntegrityError``): never a passing fault."""
+    return isinstance(error, sqlite3.IntegrityError | psycopg.IntegrityError)
+
+
 def unavailable(error: BaseException) -> UnavailableError:
     """The ledger's error for a transient fault, in fixed words: the driver's text may
     quote a statement or its values."""

@@ -17,10 +17,13 @@ import structlog
 from eventsourcing.persistence import Notification
 
 from ledger.domain.errors import LedgerError
+from ledger.domain.messages import message
 from ledger.follower import BackgroundFollower
 from ledger.integrity.decoding import UndecodableEventError
+from ledger.integrity.report import IntegrityViolationError
 from ledger.sql import SqlDatabase
 from ledger.store import NOTIFICATION_BATCH, LedgerStore
+from ledger.transient import is_constraint_violation
 from projections.projection import Projection
 
 log = structlog.get_logger("ledger.projections")
@@ -144,8 +147,17 @@ class ProjectionRunner(BackgroundFollower):
                 # The others go on (one that does not follow the event is not held up).
                 self.on_projection_error(name)
                 stopped = stopped or error
-            except Exception:
+            except Exception as error:
                 self.on_projection_error(name)
+                if is_constraint_violation(error):
+                    # Rows its checkpoint says are still to come are there already: the
+                    # read model or its checkpoint was altered outside the ledger.
+                    raise IntegrityViolationError(
+                        message("read model {projection} does not follow its checkpoint (it "
+                                "was altered outside the ledger): `ledger projections "
+                                "verify` names the rows, `ledger projections rebuild` "
+                                "repairs it", projection=name),
+                        details={"projection": name}) from None
                 raise
         if stopped is not None:
             raise stopped

@@ -26,7 +26,7 @@ from ledger.backup.check import (
 from ledger.backup.errors import BackupInvalidError
 from ledger.backup.keystore import KeyStoreBackups, restore_keystore
 from ledger.backup.location import BackupDirectory, check_backup_directory
-from ledger.backup.manifest import SignedManifest
+from ledger.backup.manifest import Manifest, SignedManifest
 from ledger.backup.register import ErasureRegister, read_register, update_register
 from ledger.backup.restore import check_chain, ensure_empty, restore_events
 from ledger.backup.ring import BackupKeyRing
@@ -163,11 +163,23 @@ class BackupPlace:
         if backup_id is None:
             verdicts.extend(self._verify_key_store_backups(trusted))
             try:
-                self.register()
+                register = self.register()
+                for manifest in self._readable_manifests(wanted):
+                    _check_not_rolled_back(register, manifest)
             except BackupInvalidError as error:
                 verdicts.append(Verdict("erasure-register", "register", "invalid",
                                         error.message, error.details.get("file")))
         return verdicts
+
+    def _readable_manifests(self, backup_ids: list[str]) -> list[Manifest]:
+        """The manifests of ``backup_ids`` that can be read (the others are judged apart)."""
+        found = []
+        for backup_id in backup_ids:
+            try:
+                found.append(self.events.manifest(backup_id).manifest)
+            except BackupInvalidError:
+                continue
+        return found
 
     def _chain_ids(self, backup_id: str) -> list[str]:
         """``backup_id`` and the parents found for it, oldest first (verify judges each,
@@ -241,23 +253,15 @@ class BackupPlace:
         target = settings.model_copy(update={"database_url": to_url,
                                              "keystore_url": keys_to_url})
         target = Settings.model_validate(target.model_dump())
-        live = {settings.database_url, settings.effective_keystore_url}
-        if target.database_url in live or target.effective_keystore_url in live:
+        live = {_place(settings.database_url), _place(settings.effective_keystore_url)}
+        if {_place(target.database_url), _place(target.effective_keystore_url)} & live:
             raise ValidationFailedError([Problem("to", "is the live database")],
                                         "a restore never writes into the live database")
         trusted = self.trusted()
         backup_key = self.backup_key(create_if_missing=False)
         chain = self.chain_to(backup_id)
         register = self.register()
-        newest = chain[-1][1].manifest
-        if register.version < newest.erasure_register_version:
-            raise BackupInvalidError(
-                message("the erasure register (version {version}) is older than backup "
-                        "{backup_id} (made at version {made_at}): it was rolled back or "
-                        "replaced; restore it first", version=register.version,
-                        backup_id=newest.backup_id, made_at=newest.erasure_register_version),
-                details={
-                    "file": "erasure-register.json"})
+        _check_not_rolled_back(register, chain[-1][1].manifest)
         key_backups = KeyStoreBackups(self.keys, self.ring)
         keys_manifest = (self.keys.manifest(keys_backup_id) if keys_backup_id
                          else _newest(key_backups.readable()))
@@ -448,3 +452,23 @@ def backup_metrics_provider(place: BackupPlace, policy: BackupPolicy,
         return reported
 
     return report
+
+
+def _check_not_rolled_back(register: ErasureRegister, manifest: Manifest) -> None:
+    """Refuse a register older than a backup made after it: one rolled back or replaced
+    would leave customers erased since unerased in a restore."""
+    if register.version < manifest.erasure_register_version:
+        raise BackupInvalidError(
+            message("the erasure register (version {version}) is older than backup "
+                    "{backup_id} (made at version {made_at}): it was rolled back or "
+                    "replaced; restore it first", version=register.version,
+                    backup_id=manifest.backup_id, made_at=manifest.erasure_register_version),
+            details={"file": "erasure-register.json"})
+
+
+def _place(url: str) -> str:
+    """Where a database is, whatever the spelling: a SQLite file by its resolved path (a
+    relative and an absolute URL of the live file are the same target)."""
+    if url.startswith("sqlite"):
+        return str(sqlite_path_of(url).resolve())
+    return url

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +146,26 @@ def test_a_bad_checkpoint_argument_is_a_validation_error(sealed_cli: Cli,
 def test_a_checkpoint_file_that_is_not_there_is_path_unusable(sealed_cli: Cli) -> None:
     done = sealed_cli("audit", "verify", "--checkpoint", "nowhere.json")
     assert done.returncode == PathUnusableError.exit_code, done.stderr
+
+
+@pytest.mark.parametrize("args", [("audit", "verify"), ("keys", "verify"),
+                                  ("customer", "find", "上海")])
+def test_a_database_file_cut_short_is_one_path_unusable_line_naming_it(
+        sealed_cli: Cli, args: tuple[str, ...]) -> None:
+    with closing(sqlite3.connect(sealed_cli.database)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with sealed_cli.database.open("r+b") as file:
+        file.truncate(sealed_cli.database.stat().st_size // 2)
+    before = sealed_cli.database.read_bytes()
+
+    done = sealed_cli(*args, machine=False)
+
+    assert done.returncode == PathUnusableError.exit_code == 73, done.stderr
+    assert "Traceback" not in done.stderr
+    assert words(done.stderr) == (
+        f"error [path_unusable]: LEDGER_DATABASE_URL cannot be used: {sealed_cli.database} "
+        "is not a SQLite database (damaged, or another kind of file)")
+    assert sealed_cli.database.read_bytes() == before
 
 
 def test_production_refuses_to_start_without_a_signing_key_and_writes_nothing(

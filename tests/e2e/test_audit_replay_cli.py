@@ -67,3 +67,20 @@ def test_the_trail_prints_csv_and_json_and_anomalies_a_table(
     assert [e["targets"] for e in as_json["entries"]] == [[customer_id]]
     assert anomalies.returncode == 0, anomalies.stderr
     assert "row(s)" in anomalies.stdout
+
+
+def test_history_as_of_and_anomalies_print_csv_too(cli: Cli, policy: dict[str, str]) -> None:
+    customer_id = register(cli)
+
+    def csv_rows(*args: str) -> list[dict[str, str]]:
+        done = cli("audit", *args, "--csv", machine=False, **policy)
+        assert done.returncode == 0, done.stderr
+        return list(csv.DictReader(io.StringIO(done.stdout)))
+
+    history = csv_rows("history", customer_id)
+    state = csv_rows("as-of", customer_id, SOMETIME)
+    anomalies = csv_rows("anomalies", "--since", LONG_AGO, "--until", SOMETIME)
+
+    assert [row["event"] for row in history] == ["Registered"]
+    assert {"field": "version", "value": "1"} in state
+    assert all(set(row) == {"kind", "subject", "details"} for row in anomalies)

@@ -11,6 +11,7 @@ import pytest
 
 from ledger.backup.errors import BackupInvalidError, BackupOverdueError
 from ledger.domain.errors import ConflictError
+from service.preflight import PathUnusableError
 from tests.e2e.test_cli import Cli, register, staffed
 
 pytestmark = pytest.mark.e2e
@@ -83,3 +84,21 @@ def test_status_without_backups_is_overdue_and_says_so(cli: Cli, backups: Path) 
 
     assert done.returncode == BackupOverdueError.exit_code
     assert "backups overdue: full, incremental, keys, drill" in done.stderr
+
+
+def test_a_restore_target_that_is_no_database_is_one_line_and_left_as_it_was(
+        cli: Cli, backups: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    place = {"LEDGER_BACKUP_DIR": str(backups)}
+    register(cli)
+    full = cli.json("backup", "full", **place)
+    target = tmp_path_factory.mktemp("target") / "ledger.sqlite3"
+    target.write_text("not a database\n", encoding="utf-8")
+
+    done = cli("backup", "restore", full["backup_id"], "--to", f"sqlite:///{target}",
+               machine=False, **place)
+
+    assert done.returncode == PathUnusableError.exit_code, done.stderr
+    assert done.stderr.strip() == ("error [path_unusable]: a SQLite database the command "
+                                   "opened is damaged, or is another kind of file")
+    assert target.read_text(encoding="utf-8") == "not a database\n"
+    assert [path.name for path in target.parent.iterdir()] == [target.name]

@@ -132,6 +132,9 @@ class RawEvents:
         self.sql("UPDATE integrity_seal SET position = 0, records = 0, chain_hash = ?, "
                  "checkpoint_sequence = 0", GENESIS)
 
+    def drop_events_table(self) -> None:
+        self.sql(f"DROP TABLE {self.table}")
+
     def drop_integrity_tables(self) -> None:
         for table in ("integrity_chain", "integrity_seal", "integrity_checkpoints"):
             self.sql(f"DROP TABLE {table}")

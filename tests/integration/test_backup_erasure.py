@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.backup.errors import BackupInvalidError
+from ledger.backup.register import update_register
 from ledger.crypto import ERASED
+from ledger.integrity.keys import create_key_file
 from projections.privacy import ErasureCertificate
 from projections.queries import GetCustomer
 from service.bootstrap import Ledger
@@ -205,7 +207,7 @@ def test_any_restored_chain_verifies_equals_a_rebuild_and_holds_no_erased_plaint
     scenario()
 
 
-def test_a_rolled_back_register_is_refused_by_a_restore(
+def test_a_rolled_back_register_is_refused_by_a_restore_and_reported_by_verify(
         live: Ledger, empty_databases: EmptyDatabases) -> None:
     assert live.backups is not None
     erased = register(live, distinctive_profile("zh_CN"))
@@ -220,6 +222,12 @@ def test_a_rolled_back_register_is_refused_by_a_restore(
     with pytest.raises(BackupInvalidError, match=r"erasure register .* is older"):
         restore(live, incremental.backup_id, target)
     assert incremental.erasure_register_version == 1
+    # verify says so too, rather than every backup valid and a restore that is refused
+    [verdict] = [v for v in place_of(live).verify()
+                  if v.status not in ("valid", "shredded")]
+    assert (verdict.backup_id, verdict.status) == ("erasure-register", "invalid")
+    assert verdict.reason is not None and incremental.backup_id in verdict.reason
+    assert "rolled back" in verdict.reason
 
 
 def test_key_store_backups_past_their_retention_are_shredded_and_removed(
@@ -236,3 +244,23 @@ def test_key_store_backups_past_their_retention_are_shredded_and_removed(
     assert {first, second} <= place_of(live).ring.shredded()
     clock.now += timedelta(days=live.policy.backup.keys_retention_days, seconds=1)
     assert live.backups.key_store("tester")["removed"] == [third["backup_id"]]
+
+
+def test_a_register_re_signed_by_another_key_is_refused_by_verify_and_restore(
+        live: Ledger, empty_databases: EmptyDatabases, tmp_path: Path) -> None:
+    assert live.backups is not None
+    erased = register(live, distinctive_profile("zh_CN"))
+    erase(live, erased)
+    full = live.backups.events("full", "tester").manifest
+    register_file = place_of(live).events.path / "erasure-register.json"
+    # Whoever can write the backup directory signs a register of their own that names no
+    # one (its version is still the backup's, so only the signature can tell).
+    register_file.unlink()
+    forged = update_register(register_file.parent, [str(uuid.uuid4())],
+                             create_key_file(tmp_path / "forger.pem"), datetime.now(UTC))
+    assert forged.version == full.erasure_register_version == 1
+
+    [verdict] = [v for v in place_of(live).verify() if v.status not in ("valid", "shredded")]
+    assert (verdict.backup_id, verdict.status) == ("erasure-register", "invalid")
+    with pytest.raises(BackupInvalidError, match="bad signature"):
+        restore(live, full.backup_id, empty_databases.of(live.settings.backend))

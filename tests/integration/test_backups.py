@@ -6,6 +6,7 @@ writing nothing."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from tests.backup_support import (
     place_of,
     restore,
 )
+from tests.integration.tampering import RawEvents
 from tests.privacy_support import (
     ask,
     change,
@@ -317,6 +319,21 @@ def test_the_live_database_is_never_a_restore_target(live: Ledger) -> None:
         restore(live, incremental, live.settings.database_url)
 
 
+def test_the_live_sqlite_files_spelled_another_way_are_never_a_restore_target(
+        live: Ledger) -> None:
+    if live.settings.backend != "sqlite":
+        pytest.skip("a SQLite file's spellings")
+    _, incremental = full_and_incremental(live)
+    events = sqlite_path_of(live.settings.database_url)
+    keys = sqlite_path_of(live.settings.effective_keystore_url)
+    spellings = [f"sqlite:///{events.parent}/../{events.parent.name}/{events.name}",
+                 f"sqlite:///{os.path.relpath(events)}", f"sqlite:///{keys}"]
+
+    for url in spellings:
+        with store_unchanged(live.store), pytest.raises(ValidationFailedError, match="live"):
+            restore(live, incremental, url)
+
+
 def test_an_incremental_needs_a_full_before_it(live: Ledger) -> None:
     assert live.backups is not None
     customers(live, 1)
@@ -397,3 +414,27 @@ def test_a_failed_backup_after_the_last_success_is_reported_failed(live: Ledger)
     live.backups.events("full", "tester")
     live.backups.place.record_failure("full", OSError("disk full"), datetime.now(UTC))
     assert live.figures.backups()["full"].failed
+
+
+def test_a_record_whose_state_was_rewritten_as_text_is_backed_up_not_a_crash(
+        live: Ledger) -> None:
+    """SQLite keeps whatever an edit by hand writes into a column: the same bytes stored as
+    text back up as they are, and changed text is named by the backup's check."""
+    if live.settings.backend != "sqlite":
+        pytest.skip("PostgreSQL's column types refuse the text")
+    assert live.backups is not None
+    customers(live, 2)
+    live.sealer.seal_all()
+    raw = RawEvents(live.settings.database_url)
+    try:
+        raw.sql("UPDATE stored_events SET state = CAST(state AS TEXT) WHERE rowid = 3")
+        same = live.backups.events("full", "tester").manifest
+        raw.sql("UPDATE stored_events SET state = state || ' ' WHERE rowid = 4")
+        changed = live.backups.events("full", "tester").manifest
+    finally:
+        raw.close()
+
+    verdicts = {v.backup_id: v for v in place_of(live).verify()}
+    assert verdicts[same.backup_id].status == "valid"
+    assert verdicts[changed.backup_id].status == "invalid"
+    assert "position 4" in (verdicts[changed.backup_id].reason or "")

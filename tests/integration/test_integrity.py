@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from commands.actor import Actor
-from ledger.domain.errors import ValidationFailedError
+from ledger.domain.errors import NotFoundError, ValidationFailedError
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.keys import SigningKeySource, public_key_pem
 from ledger.integrity.readonly import open_read_only, verify_database
-from ledger.integrity.report import MAX_FINDINGS, VerifyReport
+from ledger.integrity.report import MAX_FINDINGS, IntegrityViolationError, VerifyReport
 from ledger.integrity.sealer import Sealer
 from ledger.integrity.storage import EventLog, read_checkpoints
 from ledger.settings import Settings
@@ -254,6 +254,71 @@ def test_a_changed_seal_is_found(sealed: Ledger, raw: RawEvents) -> None:
     assert_first_finding(verify(sealed), 10, "seal_altered")
 
 
+@pytest.mark.parametrize(("column", "value"), [
+    ("record_digest", b"\0" * 32), ("originator_id", "0" * 32), ("originator_version", 7),
+    ("previous_position", 1)])
+def test_a_seal_changed_anywhere_but_its_chain_value_is_found(
+        sealed: Ledger, raw: RawEvents, column: str, value: object) -> None:
+    raw.sql(f"UPDATE integrity_chain SET {column} = ? WHERE position = ?", value, 10)
+
+    report = verify(sealed)
+
+    assert_first_finding(report, 10, "seal_altered")
+    assert report.findings_total == 1
+
+
+@pytest.mark.parametrize("column", ["chain_hash", "record_digest", "previous_position"])
+def test_a_seal_column_holding_text_is_a_finding_not_a_crash(
+        sealed: Ledger, raw: RawEvents, column: str) -> None:
+    if not raw.sqlite:
+        pytest.skip("PostgreSQL's column types refuse the text")
+    raw.sql(f"UPDATE integrity_chain SET {column} = ? WHERE position = ?", "abc", 10)
+
+    assert_first_finding(verify(sealed), 10, "seal_altered")
+
+
+@pytest.mark.parametrize(("column", "value"), [("records", 3), ("checkpoint_sequence", 0)])
+def test_a_seal_head_changed_in_its_counts_is_found(sealed: Ledger, raw: RawEvents,
+                                                    column: str, value: int) -> None:
+    raw.sql(f"UPDATE integrity_seal SET {column} = ?", value)
+
+    report = verify(sealed)
+
+    assert_first_finding(report, sealed.store.head_position(), "seal_altered")
+
+
+@pytest.mark.parametrize(("table", "column", "kind"), [
+    ("integrity_seal", "chain_hash", "modified"),
+    ("integrity_seal", "position", "seal_altered"),
+    ("integrity_checkpoints", "signature", "bad_signature"),
+    ("integrity_checkpoints", "public_key", "bad_signature"),
+    ("integrity_checkpoints", "position", "bad_signature")])
+def test_a_seal_head_or_checkpoint_column_holding_text_is_a_finding_not_a_crash(
+        sealed: Ledger, raw: RawEvents, table: str, column: str, kind: str) -> None:
+    if not raw.sqlite:
+        pytest.skip("PostgreSQL's column types refuse the text")
+    raw.sql(f"UPDATE {table} SET {column} = ?", "abc")
+
+    report = verify(sealed)
+
+    assert not report.ok
+    assert kind in {finding.kind for finding in report.findings}
+
+
+@pytest.mark.parametrize("column", ["chain_hash", "position"])
+def test_the_sealer_refuses_to_build_on_a_seal_head_holding_text(
+        sealed: Ledger, raw: RawEvents, column: str) -> None:
+    if not raw.sqlite:
+        pytest.skip("PostgreSQL's column types refuse the text")
+    client(sealed, ALICE).register_customer(make_profile(seed=91))
+    raw.sql(f"UPDATE integrity_seal SET {column} = ?", "abc")
+    before = raw.sql("SELECT COUNT(*) FROM integrity_chain")
+
+    with pytest.raises(IntegrityViolationError, match="seal head was altered"):
+        sealed.sealer.seal_all()
+    assert raw.sql("SELECT COUNT(*) FROM integrity_chain") == before
+
+
 @pytest.mark.parametrize("where", ["between checkpoints", "at a checkpoint", "at the head"])
 def test_a_record_changed_together_with_its_own_seal_is_one_finding_at_its_position(
         sealed: Ledger, raw: RawEvents, where: str) -> None:
@@ -472,6 +537,27 @@ def test_dropped_integrity_tables_are_unverified_not_ok(sealed: Ledger, raw: Raw
     raw.flip_byte(6)
     raw.drop_integrity_tables()
     assert_unverified(sealed)
+
+
+def test_a_dropped_events_table_is_every_sealed_record_missing(sealed: Ledger,
+                                                                raw: RawEvents) -> None:
+    sealed_records = len(raw.positions())
+    raw.drop_events_table()
+
+    report = verify(sealed)
+
+    assert_first_finding(report, 1, "missing")
+    assert report.findings_total == sealed_records
+    assert report.records == report.head_position == 0
+
+
+def test_a_database_without_the_events_and_the_chain_tables_is_no_ledger_database(
+        sealed: Ledger, raw: RawEvents) -> None:
+    raw.drop_events_table()
+    raw.drop_integrity_tables()
+
+    with pytest.raises(NotFoundError, match="no ledger tables"):
+        verify(sealed)
 
 
 def test_a_rewritten_chain_without_its_checkpoints_is_unverified_not_ok(

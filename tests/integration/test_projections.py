@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from commands.customers import RegisterCustomer
+from ledger.integrity.report import IntegrityViolationError
 from ledger.sql import Cursor
 from projections.customer_view import CustomerView
 from projections.pending_proposals import PendingProposals
@@ -269,3 +270,20 @@ def test_a_projection_whose_schema_changed_is_dropped_and_rebuilt(
     upgraded.runner.catch_up()
     with upgraded.views.snapshot() as cursor:
         assert CustomerView().dump(cursor) == before
+
+
+def test_a_checkpoint_reset_under_its_rows_is_an_integrity_finding_until_rebuilt(
+        ledger: Ledger) -> None:
+    some_history(ledger, customers=1)
+    ledger.runner.catch_up()
+    with ledger.views.transaction() as cursor:  # as an edit by hand would
+        cursor.execute("UPDATE projection_checkpoints SET position = 0 "
+                       "WHERE name = 'customer_view'")
+
+    with pytest.raises(IntegrityViolationError, match="read model customer_view") as found:
+        ledger.runner.catch_up()
+
+    assert (found.value.exit_code, found.value.details) == (11, {"projection": "customer_view"})
+    ledger.runner.rebuild()
+    ledger.runner.catch_up()
+    assert ledger.runner.positions()["customer_view"] == ledger.store.head_position()

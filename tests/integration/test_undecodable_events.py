@@ -5,6 +5,7 @@ as it was, and ``/healthz`` says the service is degraded."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from uuid import UUID
@@ -65,6 +66,24 @@ def test_history_names_the_position_that_does_not_decode_and_the_read_is_audited
         "customer-history", [customer_id], "integrity_violation")
 
 
+@pytest.mark.parametrize("topic", [
+    "this:s",  # a module outside the ledger's packages (importing it prints a poem)
+    "builtins:int", "ledger.domain.customer:Customer", "ledger.domain.profile:no_such",
+    "no colon at all"])
+def test_a_topic_edited_to_name_no_event_is_undecodable_and_imports_nothing(
+        ledger: Ledger, raw: RawEvents, topic: str) -> None:
+    customer_id = register_customer(ledger, distinctive_profile("zh_CN"))
+    position = raw.position_of(customer_id)
+    raw.set_column(position, "topic", topic)
+
+    with pytest.raises(UndecodableEventError) as found:
+        ledger.bus.ask(CustomerHistory(customer_id=UUID(customer_id)), CHECKER)
+
+    assert found.value.details["position"] == position
+    if topic == "this:s":
+        assert "this" not in sys.modules
+
+
 def test_the_projections_stop_just_before_an_undecodable_event_and_stay_there(
         ledger: Ledger, raw: RawEvents) -> None:
     first = register_customer(ledger, distinctive_profile("zh_CN"))
@@ -81,6 +100,26 @@ def test_the_projections_stop_just_before_an_undecodable_event_and_stay_there(
         assert positions["customer_view"] == position - 1
         assert positions["accounts"] == ledger.store.head_position()
 
+    with ledger.views.snapshot() as cursor:
+        shown = {row[0] for row in cursor.all("SELECT customer_id FROM customer_view")}
+    assert shown == {first}
+
+
+@pytest.mark.parametrize("originator_id", [b"\x00\xff", "not a uuid"])
+def test_an_id_edited_to_another_type_stops_the_projections_just_before_it(
+        ledger: Ledger, raw: RawEvents, originator_id: object) -> None:
+    if not raw.sqlite:
+        pytest.skip("PostgreSQL's uuid column refuses it")
+    first = register_customer(ledger, distinctive_profile("zh_CN"))
+    second = register_customer(ledger, distinctive_profile("en_US"))
+    position = raw.position_of(second)
+    raw.set_column(position, "originator_id", originator_id)
+
+    with pytest.raises(UndecodableEventError) as found:
+        ledger.runner.catch_up()
+
+    assert found.value.position == position
+    assert ledger.runner.positions()["customer_view"] == position - 1
     with ledger.views.snapshot() as cursor:
         shown = {row[0] for row in cursor.all("SELECT customer_id FROM customer_view")}
     assert shown == {first}

@@ -11,6 +11,7 @@ from ledger.integrity.report import (
     BAD_SIGNATURE,
     CHECKPOINT_MISSING,
     REWRITTEN,
+    SEAL_ALTERED,
     Finding,
     VerifyReport,
 )
@@ -66,7 +67,12 @@ class SignedClaims:
             else:
                 self.pending.append(Claim(label, checkpoint, trusted=bool(self.trusted_keys)))
         last = previous.sequence if previous else 0
-        if head.checkpoint_sequence > last:
+        if head.checkpoint_sequence < last:
+            # The sealer stores each checkpoint and moves the head in one transaction.
+            report.add(Finding(head.position, SEAL_ALTERED,
+                               f"the seal head records checkpoint #{head.checkpoint_sequence}, "
+                               f"but #{last} is stored: the seal head was changed"))
+        elif head.checkpoint_sequence > last:
             report.add(Finding(head.position, CHECKPOINT_MISSING,
                                f"the seal head records checkpoint #{head.checkpoint_sequence}, "
                                f"the last one stored is #{last}",

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
-from eventsourcing.domain import Snapshot
+from eventsourcing.domain import HasOriginatorIDVersion, Snapshot
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
 from eventsourcing.utils import TopicError, resolve_topic
 
@@ -59,6 +59,8 @@ class CheckedMapper(Mapper[Any]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         try:
+            if not _is_event_topic(stored_event.topic):
+                raise TopicError
             event = super().to_domain_event(stored_event)
             # The library fills the object from the JSON without asking its class: an
             # event edited into other JSON that still parses (a field renamed, removed)
@@ -77,8 +79,29 @@ class CheckedMapper(Mapper[Any]):
                                         snapshot=snapshot) from None
 
 
+# The packages whose classes the ledger stores as events (the library's own included): a
+# topic read from the database is text anyone with write access to it may have chosen, so
+# no module outside them is imported to resolve one.
+_EVENT_PACKAGES = ("ledger.", "commands.", "eventsourcing.")
+
+
+@lru_cache(maxsize=1024)
+def _is_event_topic(topic: str) -> bool:
+    """Whether ``topic`` names an event class of the ledger's own packages, rather than a
+    module or function (``os:system``) or a class that is no event."""
+    if not topic.partition(":")[0].startswith(_EVENT_PACKAGES):
+        return False
+    try:
+        found = resolve_topic(topic)
+    except Exception:  # any text that does not resolve names no event
+        return False
+    return isinstance(found, type) and issubclass(found, HasOriginatorIDVersion)
+
+
 def _is_snapshot(topic: str) -> bool:
     """Snapshots go through the same mapper, but live apart from the log (no position)."""
+    if not _is_event_topic(topic):
+        return False
     try:
         return issubclass(resolve_topic(topic), Snapshot)
     except (TopicError, TypeError):

@@ -13,7 +13,7 @@ from ledger.domain.messages import message
 from ledger.integrity.checkpoints import SignedCheckpoint
 from ledger.integrity.keys import DEFAULT_KEY_FILE_NAME, read_key_file, read_public_key_file
 from ledger.integrity.report import VerifyReport
-from ledger.integrity.storage import EventLog
+from ledger.integrity.storage import stored_event_log
 from ledger.integrity.verify import Progress, verify_chain
 from ledger.policy import load_policy
 from ledger.settings import Settings, sqlite_path_of
@@ -67,7 +67,7 @@ def verify_database(settings: Settings, *, trusted_keys: Mapping[bytes, str] | N
     database = open_read_only(settings)
     try:
         with database.snapshot() as cursor:
-            return verify_chain(cursor, EventLog.of(database.dialect),
+            return verify_chain(cursor, stored_event_log(cursor, database.dialect),
                                 trusted_keys=trusted, exported=exported,
                                 from_exported=from_exported, progress=progress, now=now,
                                 interval=interval)

@@ -34,6 +34,7 @@ from ledger.integrity.storage import (
     move_head,
     read_checkpoints,
     read_head,
+    read_stored_head,
     tables_exist,
 )
 from ledger.sql import Cursor, SqlDatabase
@@ -203,7 +204,7 @@ class Sealer(BackgroundFollower):
 
 def seal_status(cursor: Cursor, events: EventLog, *, errors: int = 0) -> SealStatus:
     """How far sealing has got, read in one snapshot (also on a read-only connection)."""
-    head = read_head(cursor) if tables_exist(cursor, events.dialect) else EMPTY_HEAD
+    head = read_stored_head(cursor) if tables_exist(cursor, events.dialect) else EMPTY_HEAD
     last = _last_checkpoint(cursor) if head.checkpoint_sequence else None
     return SealStatus(events.head_position(cursor), head.position, head.records,
                       events.count_after(cursor, head.position), last, errors)

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
-from ledger.domain.errors import ValidationFailedError
+from ledger.domain.errors import NotFoundError, ValidationFailedError
+from ledger.domain.messages import message
 from ledger.integrity.chain import GENESIS
 from ledger.integrity.checkpoints import Checkpoint, SignedCheckpoint
+from ledger.integrity.report import IntegrityViolationError
 from ledger.sql import Cursor
 
 Dialect = Literal["sqlite", "postgres"]
@@ -95,6 +97,37 @@ class EventLog:
         return int(row[0]) if row else None
 
 
+@dataclass(frozen=True)
+class AbsentEventLog(EventLog):
+    """An events table that is gone (dropped by hand): it holds no record, so each one the
+    chain sealed reads as missing rather than the walk failing on the table."""
+
+    def read_page(self, cursor: Cursor, after: int, limit: int) -> list[tuple[Any, ...]]:
+        return []
+
+    def head_position(self, cursor: Cursor) -> int:
+        return 0
+
+    def count_after(self, cursor: Cursor, after: int) -> int:
+        return 0
+
+    def position_of(self, cursor: Cursor, originator_id: str, version: int) -> int | None:
+        return None
+
+
+def stored_event_log(cursor: Cursor, dialect: Dialect) -> EventLog:
+    """The events table the checks read: the library's, or, where it was dropped beside a
+    chain that still names its records, an absent one. A database with neither is no
+    ledger's (``NotFoundError``), not an empty history."""
+    events = EventLog.of(dialect)
+    if _table_exists(cursor, dialect, events.table):
+        return events
+    if tables_exist(cursor, dialect):
+        return AbsentEventLog(dialect, events.table, events.position)
+    raise NotFoundError(message("the database holds no ledger tables (neither the event log "
+                                "nor its hash chain): is LEDGER_DATABASE_URL the ledger's?"))
+
+
 def identity_of(originator_id: object) -> str:
     """The record's originator id as the chain row keeps it: UUID hex, as stored on SQLite."""
     return originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
@@ -122,13 +155,17 @@ def create_tables(cursor: Cursor, dialect: Dialect) -> None:
 
 
 def tables_exist(cursor: Cursor, dialect: Dialect) -> bool:
+    return _table_exists(cursor, dialect, "integrity_seal")
+
+
+def _table_exists(cursor: Cursor, dialect: Dialect, table: str) -> bool:
     if dialect == "sqlite":
         row = cursor.one("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
-                         "AND name = 'integrity_seal'")
+                         "AND name = :table", {"table": table})
     else:
         row = cursor.one("SELECT COUNT(*) FROM information_schema.tables "
                          "WHERE table_schema = current_schema() "
-                         "AND table_name = 'integrity_seal'")
+                         "AND table_name = :table", {"table": table})
     return bool(row and row[0])
 
 
@@ -137,7 +174,24 @@ def read_head(cursor: Cursor) -> SealHead:
                      "FROM integrity_seal WHERE id = 1")
     if row is None:
         return EMPTY_HEAD
-    return SealHead(int(row[0]), int(row[1]), bytes(row[2]), int(row[3]))
+    if not (type(row[0]) is int and type(row[1]) is int and type(row[3]) is int
+            and isinstance(row[2], bytes | bytearray | memoryview)):
+        # SQLite keeps whatever an edit by hand writes: the sealer must not build on it.
+        raise IntegrityViolationError(message(
+            "the seal head was altered outside the ledger: `ledger audit verify` reports "
+            "it; nothing more is sealed until it is repaired"))
+    return SealHead(row[0], row[1], bytes(row[2]), row[3])
+
+
+def read_stored_head(cursor: Cursor) -> SealHead:
+    """The seal head as the read-only checks see it: a head edited by hand to hold text
+    where numbers or bytes belong reads as values that match nothing (a finding), not as
+    an error; the sealer itself reads it strictly (``read_head``)."""
+    row = cursor.one("SELECT position, records, chain_hash, checkpoint_sequence "
+                     "FROM integrity_seal WHERE id = 1")
+    if row is None:
+        return EMPTY_HEAD
+    return SealHead(_as_int(row[0]), _as_int(row[1]), _as_bytes(row[2]), _as_int(row[3]))
 
 
 def move_head(cursor: Cursor, old: SealHead, new: SealHead) -> bool:
@@ -174,8 +228,35 @@ CHAIN_PAGE = ("SELECT position, previous_position, originator_id, originator_ver
 
 def read_chain_page(cursor: Cursor, after: int, limit: int) -> list[ChainRow]:
     rows = cursor.all(CHAIN_PAGE, {"after": after, "limit": limit})
-    return [ChainRow(int(r[0]), int(r[1]), str(r[2]), int(r[3]), bytes(r[4]), bytes(r[5]))
+    return [ChainRow(*row) for row in well_typed(rows)]
+
+
+def well_typed(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Chain rows as the walk reads them (int, int, str, int, bytes, bytes). Both drivers
+    return those types as written by the sealer, so a page is checked, not converted; but
+    SQLite keeps whatever was written into a column, and a row edited by hand to hold text
+    where bytes belong (or the reverse) is read as a value that matches nothing, a
+    finding, never one the walk cannot use."""
+    if all(type(r[1]) is int and type(r[2]) is str and type(r[3]) is int
+           and type(r[4]) is bytes and type(r[5]) is bytes for r in rows):
+        return rows
+    return [(r[0], _as_int(r[1]), str(r[2]), _as_int(r[3]), _as_bytes(r[4]), _as_bytes(r[5]))
             for r in rows]
+
+
+def _as_int(value: object) -> int:
+    if type(value) is int:
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1
+
+
+def _as_bytes(value: object) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode()
 
 
 def read_chain_row(cursor: Cursor, position: int) -> ChainRow | None:
@@ -218,7 +299,8 @@ def read_checkpoints(cursor: Cursor, *, latest_only: bool = False) -> list[Store
 
 
 def _stored_checkpoint(row: tuple[Any, ...]) -> StoredCheckpoint:
-    sequence, position = int(row[0]), int(row[1])
+    # Leniently, as the chain's rows: SQLite keeps whatever is written into a column.
+    sequence, position = _as_int(row[0]), _as_int(row[1])
     try:
         checkpoint = Checkpoint.from_fields(json.loads(row[2]))
     except (ValueError, TypeError, ValidationFailedError) as error:
@@ -226,5 +308,5 @@ def _stored_checkpoint(row: tuple[Any, ...]) -> StoredCheckpoint:
     if (checkpoint.sequence, checkpoint.position) != (sequence, position):
         return StoredCheckpoint(sequence, position, None,
                                 "its row does not match its signed sequence and position")
-    return StoredCheckpoint(sequence, position,
-                            SignedCheckpoint(checkpoint, bytes(row[3]), bytes(row[4])), None)
+    signed = SignedCheckpoint(checkpoint, _as_bytes(row[3]), _as_bytes(row[4]))
+    return StoredCheckpoint(sequence, position, signed, None)

@@ -31,10 +31,12 @@ from ledger.integrity.storage import (
     ChainRow,
     EventLog,
     SealHead,
+    identity_of,
     read_chain_row,
     read_checkpoints,
-    read_head,
+    read_stored_head,
     tables_exist,
+    well_typed,
 )
 from ledger.sql import Cursor
 
@@ -87,7 +89,7 @@ class _Verification(Diagnosis):
                            "stored checkpoints vouch for nothing (configure "
                            "LEDGER_SIGNING_PUBLIC_KEY_FILE or pass --public-key)")
         sealing = tables_exist(self.cursor, self.events.dialect)
-        head = self.head = read_head(self.cursor) if sealing else EMPTY_HEAD
+        head = self.head = read_stored_head(self.cursor) if sealing else EMPTY_HEAD
         report.head_position = self.events.head_position(self.cursor)
         report.sealed_position = head.position
         if sealing:
@@ -154,6 +156,13 @@ class _Verification(Diagnosis):
                 linked = sha256(self.running + position.to_bytes(8, "big", signed=True)
                                 + digest).digest()
                 if linked == chain_row[5]:
+                    if (chain_row[4] != digest or chain_row[1] != self.last_chain_position
+                            or chain_row[3] != event[2]
+                            or chain_row[2] != identity_of(event[1])):
+                        self._found(position, SEAL_ALTERED,
+                                    f"the seal stored for position {position} was changed: "
+                                    "its record digest, identity or previous position no "
+                                    "longer match the record it seals")
                     self.running = linked
                     self.sealed_count += 1
                     self.last_chain_position = position
@@ -182,8 +191,7 @@ class _Verification(Diagnosis):
         if not tables_exist(self.cursor, self.events.dialect):
             return
         while page := self.cursor.all(CHAIN_PAGE, {"after": after, "limit": PAGE}):
-            # Both drivers return int and bytes for these columns: no conversion per row.
-            yield from page
+            yield from well_typed(page)
             after = int(page[-1][0])
 
     def _check_head(self, head: SealHead) -> None:
@@ -198,3 +206,7 @@ class _Verification(Diagnosis):
                         f"the record at position {head.position} is not the one sealed there: "
                         "its stored bytes and its seal were changed together (the seal head "
                         "still names the original chain value; or the head was changed)")
+        elif head.records != self.sealed_count and self.last_flagged != head.position:
+            self._found(head.position, SEAL_ALTERED,
+                        f"the seal head counts {head.records} sealed records, the chain holds "
+                        f"{self.sealed_count}")

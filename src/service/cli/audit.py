@@ -33,7 +33,7 @@ from ledger.integrity.report import (
     VerifyReport,
 )
 from ledger.integrity.sealer import seal_status
-from ledger.integrity.storage import EventLog, read_checkpoints, tables_exist
+from ledger.integrity.storage import read_checkpoints, stored_event_log, tables_exist
 from service.cli.common import (
     err,
     fail,
@@ -196,7 +196,7 @@ def audit_status() -> None:
         database = open_read_only(settings())
         try:
             with database.snapshot() as cursor:
-                return seal_status(cursor, EventLog.of(database.dialect)).as_dict()
+                return seal_status(cursor, stored_event_log(cursor, database.dialect)).as_dict()
         finally:
             database.close()
 

@@ -47,7 +47,8 @@ from ledger.i18n import (
 )
 from ledger.logging import configure_logging
 from ledger.policy import Policy
-from ledger.settings import Settings, variable_of
+from ledger.settings import Settings, sqlite_path_of, variable_of
+from ledger.sql_sqlite import file_is_damaged, is_damaged
 from ledger.transient import is_transient, unavailable
 from service.bootstrap import Ledger, bootstrap
 from service.client import LedgerClient
@@ -277,7 +278,29 @@ def run(action: Callable[[], T]) -> T:
         # again, and says so with its own exit code, not a traceback.
         if is_transient(error):
             fail(unavailable(error))
+        if is_damaged(error):
+            fail(damaged_database())
         raise
+
+
+def damaged_database() -> PathUnusableError:
+    """A SQLite file SQLite cannot read (cut short, overwritten, another kind of file),
+    named by its setting where one of the settings' files fails SQLite's quick check."""
+    try:
+        chosen: Settings | None = settings()
+    except LedgerError:
+        chosen = None
+    if chosen is not None:
+        for setting, url in (("LEDGER_DATABASE_URL", chosen.database_url),
+                             ("LEDGER_KEYSTORE_URL", chosen.effective_keystore_url)):
+            if url.startswith("sqlite") and file_is_damaged(sqlite_path_of(url)):
+                return PathUnusableError(message(
+                    "{setting} cannot be used: {path} {reason}", setting=setting,
+                    path=str(sqlite_path_of(url)),
+                    reason=as_message(N_("is not a SQLite database (damaged, or another "
+                                         "kind of file)"))))
+    return PathUnusableError(message("a SQLite database the command opened is damaged, or "
+                                     "is another kind of file"))
 
 
 def _os_problem(error: OSError) -> str:
