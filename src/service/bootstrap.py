@@ -30,6 +30,7 @@ from ledger.erasures import ErasureFollower
 from ledger.export_marks import TraceKey
 from ledger.integrity.keys import SigningKeySource
 from ledger.integrity.readonly import configured_public_keys
+from ledger.integrity.report import IntegrityViolationError
 from ledger.integrity.sealer import CheckpointPolicy, Sealer
 from ledger.integrity.storage import EventLog
 from ledger.job_locks import one_setup_at_a_time
@@ -216,6 +217,17 @@ def _check_signing_key_kept(signing_keys: SigningKeySource, views: SqlDatabase) 
             path=str(signing_keys.path)))
 
 
+def _check_event_log_kept(views: SqlDatabase) -> None:
+    """An event log that is gone (its table dropped or emptied) while the hash chain still
+    records sealed events is a log destroyed, not a new ledger: made anew, commands would
+    go on writing into an empty log and a backup would keep that. Nothing is written."""
+    if not _holds_events(views) and _has_table(views, "integrity_chain", rows=True):
+        raise IntegrityViolationError(message(
+            "the event log is missing or empty, but the hash chain records sealed events: "
+            "it was destroyed outside the ledger; restore it (ledger backup restore) and "
+            "check it with ledger audit verify; nothing was written"))
+
+
 def _holds_events(views: SqlDatabase) -> bool:
     return _has_table(views, EventLog.of(views.dialect).table, rows=True)
 
@@ -293,6 +305,7 @@ def _bootstrap(settings: Settings, policy: Policy, *, clock: Clock,
     views = open_views(settings)
     try:
         _check_signing_key_kept(signing_keys, views)
+        _check_event_log_kept(views)
         keys = open_key_store(settings, views, index_key)
     except Exception:
         views.close()
