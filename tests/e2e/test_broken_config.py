@@ -162,7 +162,7 @@ def test_serve_on_a_busy_port_says_so_in_one_line_and_writes_nothing(tmp_path: P
 
 @pytest.mark.parametrize("command", [["projections", "verify"], ["keys", "verify"],
                                      ["keys", "status"], ["audit", "verify"],
-                                     ["audit", "status"], ["init"]])
+                                     ["audit", "status"], ["init"], ["policy", "show"]])
 def test_a_command_that_reads_the_database_itself_refuses_a_service_url(
         tmp_path: Path, command: list[str]) -> None:
     done = ledger(tmp_path, "--url", f"http://127.0.0.1:{free_port()}", *command,

@@ -318,6 +318,7 @@ def projections_status() -> None:
 def policy_show() -> None:
     """Print the policy values in force (defaults overlaid by LEDGER_POLICY_FILE)."""
     def action() -> dict[str, Any]:
+        refuse_url()  # it reads this machine's policy file, never a service's
         chosen = settings()
         policy = load_service_policy(chosen.policy_file)
         return {"policy_file": str(chosen.policy_file) if chosen.policy_file else None,
