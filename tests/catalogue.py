@@ -41,7 +41,7 @@ SOURCE = ROOT / "src"
 CATALOGUE = SOURCE / "ledger" / "locale" / "zh_CN" / "LC_MESSAGES" / "ledger.po"
 MARKERS = {"N_", "message", "Message", "tr"}
 # Where a validator's ValueError becomes a problem's message (pydantic reports its text).
-VALIDATOR_PACKAGES = ("ledger/domain/", "commands/")
+VALIDATOR_PACKAGES = ("ledger/domain/", "commands/", "projections/")
 _BUILTIN_ERRORS = {name for name in dir(builtins) if name.endswith("Error")}
 # Where the command line prints to a person (a table's row labels too, and the text given
 # to Rich's ``Text`` or the ``literal`` that wraps a printed value).

@@ -5,14 +5,15 @@ holds (DL-5)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from ledger.crypto import is_envelope
+from ledger.crypto import is_envelope, normalise_for_index
 from ledger.domain.customer import LEGAL_HOLD_REASON_PATH
 from ledger.domain.errors import NotFoundError, WorkflowViolationError
 from ledger.domain.free_text import DELETION_REJECTION_PATH
@@ -39,6 +40,10 @@ from projections.queries import (
 _SEARCHABLE = ("phone", "email", "person", "name")
 
 
+# A phone number as the search compares it: digits, perhaps after the country's "+".
+_DIALLED = re.compile(r"\+?\d{3,20}")
+
+
 class FindCustomersBy(Query):
     """Customers with exactly this phone, email or person's name (matched on digests)."""
 
@@ -54,6 +59,15 @@ class FindCustomersBy(Query):
         if sum(v is not None for v in (self.phone, self.email, self.person)) != 1:
             raise ValueError("give exactly one of phone, email or person")
         return self
+
+    @field_validator("phone")
+    @classmethod
+    def _a_phone_number(cls, value: str | None) -> str | None:
+        # Stored numbers are E.164: text that is no number could never match one, and an
+        # empty answer would read as "no such customer".
+        if value is not None and not _DIALLED.fullmatch(normalise_for_index(value)):
+            raise ValueError("is not a phone number: digits, after a + for the country code")
+        return value
 
 
 class ListDuplicates(Query):

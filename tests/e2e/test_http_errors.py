@@ -61,11 +61,14 @@ def fields_of(error: dict[str, Any]) -> list[str]:
     ("/customers", {"name_prefix": "Ming", "name_prefx": "Ming"}, "query"),
     # A misspelt role would list no one, as if nobody held it.
     ("/accounts", {"role": "sales_rep"}, "query.role"),
+    # Neither would text that is no phone number find anyone: stored numbers are E.164.
+    ("/search/customers", {"phone": "notaphone"}, "query.phone"),
+    ("/search/customers", {"phone": "(+1)"}, "query.phone"),
 ], ids=["no-criterion", "two-criteria", "trail-since-after-until",
         "anomalies-since-after-until", "trail-number-as-time", "anomalies-number-as-time",
         "as-of-number-as-time", "trail-before-year-1-in-utc", "anomalies-after-9999-in-utc",
         "username-of-101-characters", "a-parameter-the-query-does-not-have",
-        "an-unknown-role"])
+        "an-unknown-role", "a-phone-of-letters", "a-phone-without-digits-enough"])
 def test_parameters_that_break_a_rule_are_a_422_naming_the_parameter_and_write_nothing(
         api: TestClient, ledger: Ledger, path: str, params: dict[str, str], field: str) -> None:
     head = ledger.store.head_position()
@@ -77,6 +80,15 @@ def test_parameters_that_break_a_rule_are_a_422_naming_the_parameter_and_write_n
     assert error["code"] == "validation_failed"
     assert fields_of(error) == [field]
     assert ledger.store.head_position() == head
+
+
+@pytest.mark.parametrize("phone", ["+86 138-0013-8000", "+8613800138000", "13800138000",
+                                   # full-width, as an IME types them
+                                   "\uff0b\uff18\uff16 \uff11\uff13\uff18\uff10\uff10"])
+def test_a_phone_number_as_people_type_it_is_searched(api: TestClient, phone: str) -> None:
+    answer = api.get("/search/customers", params={"phone": phone})
+
+    assert answer.status_code == 200, answer.text
 
 
 def test_an_iso_moment_is_still_accepted_where_a_number_is_refused(api: TestClient) -> None:

@@ -82,6 +82,23 @@ def test_a_validation_error_reads_in_both_languages_with_the_same_code(
                                           "message": "不是有效的电子邮件地址"}]
 
 
+def test_a_read_s_own_rule_reads_in_both_languages(sqlite_ledger: Ledger,
+                                                   http: TestClient) -> None:
+    """The rules a query states itself (its validators, not pydantic's) are translated too."""
+    open_account(sqlite_ledger, "li.lei", "info_specialist")
+    token = _login(http, "li.lei")["token"]
+    answers = {language: http.get("/search/customers", params={"phone": "notaphone"},
+                                  headers={"Authorization": f"Bearer {token}", **headers})
+               for language, headers in (("en", EN), ("zh", ZH))}
+
+    problems = {language: answer.json()["error"]["details"]["problems"]
+                for language, answer in answers.items()}
+    assert problems == {
+        "en": [{"field": "query.phone",
+                "message": "is not a phone number: digits, after a + for the country code"}],
+        "zh": [{"field": "query.phone", "message": "不是电话号码：应为数字，国家代码前加 +"}]}
+
+
 def test_a_permission_denial_reads_in_both_languages_and_is_stored_without_a_text(
         sqlite_ledger: Ledger, http: TestClient, sqlite_url: str) -> None:
     open_account(sqlite_ledger, "zhao.qiang", "technical", department="technical")
