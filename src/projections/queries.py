@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Annotated, Any, ClassVar
@@ -16,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    field_validator,
 )
 
 from ledger.domain.customer import day_after_quarter, quarter_of
@@ -68,6 +70,16 @@ class Query(BaseModel):
 
     min_position: int | None = Field(default=None, ge=0, description=(
         "Wait until this event position is reflected (read-your-writes)."))
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        # As the HTTP guard refuses them in a query string: asked in process (the command
+        # line) a prefix with an ESC or a NUL is refused too, never "0 found".
+        if isinstance(value, str) and not value.isprintable() and any(
+                unicodedata.category(character) == "Cc" for character in value):
+            raise ValueError("must not contain control characters")
+        return value
 
 
 class GetCustomer(Query):

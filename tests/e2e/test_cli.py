@@ -253,6 +253,12 @@ REFUSALS = {
                      ["cannot be verified by the person who proposed it"]),
     "unknown projection": (["projections", "rebuild", "nope"], ValidationFailedError,
                            ["unknown projection: nope"]),
+    # Refused as over HTTP, never "0 found": a prefix with an escape, text that is no number.
+    "control character in a search": (["customer", "find", "Ming\x1b[2J"],
+                                      ValidationFailedError,
+                                      ["name_prefix", "must not contain control characters"]),
+    "phone that is no number": (["customer", "find-by", "--phone", "notaphone"],
+                                ValidationFailedError, ["phone", "is not a phone number"]),
 }
 
 
