@@ -126,6 +126,23 @@ def test_verify_never_writes_to_the_store(sealed_cli: Cli) -> None:
         sealed_cli.database.chmod(stat.S_IRUSR | stat.S_IWUSR)
 
 
+def test_a_checkpoint_whose_signature_no_longer_verifies_is_not_exported(
+        sealed_cli: Cli) -> None:
+    raw = tamper(sealed_cli)
+    signature = bytes(raw.sql("SELECT signature FROM integrity_checkpoints "
+                              "ORDER BY sequence DESC LIMIT 1")[0][0])
+    raw.sql("UPDATE integrity_checkpoints SET signature = ? WHERE sequence = "
+            "(SELECT MAX(sequence) FROM integrity_checkpoints)",
+            bytes([signature[0] ^ 1]) + signature[1:])
+    raw.close()
+
+    done = sealed_cli("audit", "export-checkpoint", machine=False)
+
+    assert done.returncode == TAMPERED, done.stderr
+    assert "signature does not verify" in words(done.stderr)
+    assert done.stdout == ""  # no witness document that would not hold
+
+
 def test_export_without_any_checkpoint_is_not_found(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
     cli.json("init")

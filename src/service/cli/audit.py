@@ -169,6 +169,11 @@ def audit_export_checkpoint() -> None:
         if not found or found[0].signed is None:
             raise NotFoundError("no signed checkpoint yet: `ledger audit seal` signs one "
                                 "(a running service signs them by policy)")
+        if not found[0].signed.signature_valid:
+            # A witness kept elsewhere is worth only as much as its signature.
+            raise IntegrityViolationError(
+                "the latest stored checkpoint's signature does not verify: it was altered "
+                "outside the ledger (`ledger audit verify` reports it); nothing is exported")
         return found[0].signed.export()
 
     out.print_json(json.dumps(run(action)))
