@@ -21,13 +21,15 @@ def test_faults_and_incidents_from_the_command_line(tmp_path: Path) -> None:
     cli.json("init")
     cli.json("account", "create", "li.na", "--employee-id", "E-1", "--department", "sales",
              "--role", "sales")
-    reported = cli.json("fault", "report", "--symptom", "exports time out",
+    # An administration command acts as the local administrator whatever --actor says.
+    reported = cli.json("--actor", "li.na", "fault", "report", "--symptom", "exports time out",
                         "--impact", "finance cannot export", "--severity", "complex",
                         "--started-at", "2026-11-27T09:00:00+08:00")
     fault_id = reported["result"]["fault_id"]
     cli.json("fault", "action", fault_id, "raised the export timeout")
     [listed] = cli.json("fault", "list")["faults"]
     assert listed["fault_id"] == fault_id and listed["severity"] == "complex"
+    assert listed["reported_by"].startswith("local-admin:")
     assert listed["actions"][0]["action"] == "raised the export timeout"
     assert cli.json("fault", "list", "--overdue")["faults"] == []
 
