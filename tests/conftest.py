@@ -148,6 +148,19 @@ def reused_databases(postgres_admin_url: str) -> ReusedDatabases:
     return databases
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A ``sqlite_only`` case is not collected for PostgreSQL at all: no test is skipped."""
+    def on_postgres(item: pytest.Item) -> bool:
+        callspec = getattr(item, "callspec", None)
+        return callspec is not None and "postgres" in callspec.params.values()
+
+    dropped = [item for item in items
+               if item.get_closest_marker("sqlite_only") and on_postgres(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """The run's databases are dropped after its last test, not in that test's teardown
     (where a session fixture's end runs), which may be a unit test's that may not connect."""

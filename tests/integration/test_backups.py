@@ -319,10 +319,9 @@ def test_the_live_database_is_never_a_restore_target(live: Ledger) -> None:
         restore(live, incremental, live.settings.database_url)
 
 
+@pytest.mark.sqlite_only  # a SQLite file's spellings
 def test_the_live_sqlite_files_spelled_another_way_are_never_a_restore_target(
         live: Ledger) -> None:
-    if live.settings.backend != "sqlite":
-        pytest.skip("a SQLite file's spellings")
     _, incremental = full_and_incremental(live)
     events = sqlite_path_of(live.settings.database_url)
     keys = sqlite_path_of(live.settings.effective_keystore_url)
@@ -416,12 +415,11 @@ def test_a_failed_backup_after_the_last_success_is_reported_failed(live: Ledger)
     assert live.figures.backups()["full"].failed
 
 
+@pytest.mark.sqlite_only  # PostgreSQL's column types refuse the text
 def test_a_record_whose_state_was_rewritten_as_text_is_backed_up_not_a_crash(
         live: Ledger) -> None:
     """SQLite keeps whatever an edit by hand writes into a column: the same bytes stored as
     text back up as they are, and changed text is named by the backup's check."""
-    if live.settings.backend != "sqlite":
-        pytest.skip("PostgreSQL's column types refuse the text")
     assert live.backups is not None
     customers(live, 2)
     live.sealer.seal_all()

@@ -106,10 +106,9 @@ def test_the_projections_stop_just_before_an_undecodable_event_and_stay_there(
 
 
 @pytest.mark.parametrize("originator_id", [b"\x00\xff", "not a uuid"])
+@pytest.mark.sqlite_only  # PostgreSQL's uuid column refuses it
 def test_an_id_edited_to_another_type_stops_the_projections_just_before_it(
         ledger: Ledger, raw: RawEvents, originator_id: object) -> None:
-    if not raw.sqlite:
-        pytest.skip("PostgreSQL's uuid column refuses it")
     first = register_customer(ledger, distinctive_profile("zh_CN"))
     second = register_customer(ledger, distinctive_profile("en_US"))
     position = raw.position_of(second)
