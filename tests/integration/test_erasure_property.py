@@ -15,6 +15,7 @@ from uuid import UUID
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from ledger.crypto import ERASED
 from ledger.domain.paths import apply_changes
@@ -187,7 +188,11 @@ def assert_nothing_readable(ledger: Ledger, model: Modelled, others: list[Modell
     assert (view["erased"], view["profile"]) == (True, {})
     for value in model.ever:
         for kind in ("phone", "email", "person"):
-            assert customer_id not in found_by(ledger, **{kind: value})
+            try:
+                found = found_by(ledger, **{kind: value})
+            except ValidationError:
+                continue  # no search of this kind takes the text (it is no phone number)
+            assert customer_id not in found
     assert all(customer_id not in ids for _, ids in duplicate_groups(ledger))
     assert ask(ledger, ListPendingProposals(customer_id=UUID(customer_id)))["proposals"] == []
     history = ask(ledger, CustomerHistory(customer_id=UUID(customer_id)), INFO_HEAD)
