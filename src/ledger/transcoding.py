@@ -46,11 +46,15 @@ class FastJSONTranscoder(JSONTranscoder):
         marks = data.count(_TYPE_KEY)
         if not marks:
             return decoded
-        if isinstance(decoded, dict) and _top_level_marks(decoded) == marks:
-            for key, value in decoded.items():
-                if type(value) is dict and "_type_" in value:
-                    decoded[key] = self._decode_obj(value)
-            return self._decode_obj(decoded)
+        if isinstance(decoded, dict):
+            # The top-level values that carry a mark (the object itself is not counted: one
+            # that carries a mark takes the full walk).
+            typed = [key for key, value in decoded.items()
+                     if type(value) is dict and "_type_" in value]
+            if len(typed) == marks:
+                for key in typed:
+                    decoded[key] = self._decode_obj(decoded[key])
+                return self._decode_obj(decoded)
         return self._rebuilt(decoded)
 
     def _rebuilt(self, value: Any) -> Any:
@@ -61,8 +65,3 @@ class FastJSONTranscoder(JSONTranscoder):
             return [self._rebuilt(item) for item in value]
         return value
 
-
-def _top_level_marks(decoded: dict[str, Any]) -> int:
-    """How many of the top-level values carry a ``_type_`` key (the object itself not
-    counted: one that does is rebuilt by the full walk)."""
-    return sum(1 for value in decoded.values() if type(value) is dict and "_type_" in value)
